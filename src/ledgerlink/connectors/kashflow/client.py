@@ -1,0 +1,177 @@
+"""KashFlow client. The session token comes from a two-step dance: user name and password, then three letters
+of the memorable word at positions KashFlow picks. A 401 re-runs the dance once and repeats the request."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ledgerlink.connectors._http import make_client, retry_after_seconds, send, with_transient_retries
+from ledgerlink.connectors.errors import AuthenticationError, PermanentError, TransientError
+
+SYSTEM = "kashflow"
+
+
+@dataclass
+class KashFlowSettings:
+    base_url: str  # e.g. https://api.kashflow.com/v2
+    username: str
+    password: str
+    memorable_word: str
+    verify: bool | str = True
+    transport: httpx.BaseTransport | None = None
+    page_size: int = 100
+
+    def __repr__(self) -> str:
+        return f"KashFlowSettings(base_url={self.base_url!r}, username={self.username!r}, password='***')"
+
+
+class KashFlowClient:
+    def __init__(self, settings: KashFlowSettings) -> None:
+        self.settings = settings
+        self._http = make_client(settings.base_url.rstrip("/") + "/", verify=settings.verify, transport=settings.transport)
+        self._token: str | None = None
+        self._lock = threading.Lock()
+        self.calls_made = 0
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- session -----------------------------------------------------------------------------------------
+
+    def _login(self) -> str:
+        s = self.settings
+        first = send(self._http, SYSTEM, "POST", "sessiontoken", json={"UserName": s.username, "Password": s.password})
+        self.calls_made += 1
+        self._raise_for_status(first, "POST", "sessiontoken", auth_step=True)
+        body = first.json()
+        letters = []
+        for item in body.get("MemorableWordList", []):
+            position = int(item["Position"])
+            if not 1 <= position <= len(s.memorable_word):
+                raise AuthenticationError(
+                    f"KashFlow asked for memorable-word letter {position}, the stored word is shorter", system=SYSTEM
+                )
+            letters.append({"Position": position, "Value": s.memorable_word[position - 1]})
+        second = send(
+            self._http,
+            SYSTEM,
+            "PUT",
+            "sessiontoken",
+            json={"TemporaryToken": body["TemporaryToken"], "MemorableWordList": letters},
+        )
+        self.calls_made += 1
+        self._raise_for_status(second, "PUT", "sessiontoken", auth_step=True)
+        return str(second.json()["SessionToken"])
+
+    def _session_token(self) -> str:
+        with self._lock:
+            if self._token is None:
+                self._token = self._login()
+            return self._token
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        for attempt in range(2):
+            token = self._session_token()
+            response = send(
+                self._http, SYSTEM, method, path, headers={"Authorization": f"KfToken {token}"}, **kwargs
+            )
+            self.calls_made += 1
+            if response.status_code == 401 and attempt == 0:
+                with self._lock:
+                    if self._token == token:
+                        self._token = None
+                continue
+            self._raise_for_status(response, method, path)
+            return response
+        raise AssertionError("unreachable")
+
+    def _raise_for_status(self, response: httpx.Response, method: str, path: str, *, auth_step: bool = False) -> None:
+        status = response.status_code
+        if status < 300:
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        code = str(body.get("Error") or body.get("error") or "")
+        message = str(body.get("Message") or body.get("message") or response.text[:300])
+        if status == 429 or status >= 500:
+            raise TransientError(
+                f"{method} {path}: {message or status}",
+                system=SYSTEM,
+                status=status,
+                code=code,
+                retry_after=retry_after_seconds(response),
+            )
+        if auth_step or status == 401:
+            raise AuthenticationError(f"login refused: {code} {message}".strip(), system=SYSTEM, status=status, code=code)
+        field = body.get("Field") or body.get("field")
+        raise PermanentError(f"{method} {path}: {message}", system=SYSTEM, status=status, code=code, field=field)
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    def _get_or_none(self, path: str, **kwargs: Any) -> dict[str, Any] | None:
+        try:
+            return dict(with_transient_retries(lambda: self.request("GET", path, **kwargs)).json())
+        except PermanentError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every row of a list endpoint, following ``MetaData.NextPageUrl``."""
+        query: dict[str, Any] = {"page": 1, "perpage": self.settings.page_size, **(params or {})}
+        while True:
+            body = with_transient_retries(lambda q=dict(query): self.request("GET", path, params=q)).json()
+            rows = body.get("Data") or []
+            yield from rows
+            next_url = (body.get("MetaData") or {}).get("NextPageUrl")
+            if not next_url or not rows:
+                return
+            query["page"] = int(query["page"]) + 1
+
+    def get_customer(self, code: str) -> dict[str, Any] | None:
+        return self._get_or_none(f"customers/{code}")
+
+    def get_invoice(self, number: str) -> dict[str, Any] | None:
+        return self._get_or_none(f"invoices/{number}")
+
+    def find_invoice_by_reference(self, customer_code: str, reference: str) -> dict[str, Any] | None:
+        """The invoice whose CustomerReference is ``reference``: how a retried create finds its first attempt."""
+        for row in self.list("invoices", {"customercode": customer_code}):
+            if row.get("CustomerReference") == reference:
+                return row
+        return None
+
+    def invoice_pdf(self, number: str) -> bytes:
+        return with_transient_retries(lambda: self.request("GET", f"invoices/{number}/pdf")).content
+
+    # --- writes ------------------------------------------------------------------------------------------
+
+    def create_customer(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.request("POST", "customers", json=payload).json())
+
+    def update_customer(self, code: str, payload: dict[str, Any]) -> dict[str, Any]:
+        response = self.request("PUT", f"customers/{code}", json=payload)
+        return dict(response.json()) if response.content else {}
+
+    def create_invoice(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.request("POST", "invoices", json=payload).json())
+
+    def update_invoice(self, number: str, payload: dict[str, Any]) -> dict[str, Any]:
+        response = self.request("PUT", f"invoices/{number}", json=payload)
+        return dict(response.json()) if response.content else {}
+
+
+def path_of(url: str) -> str:
+    """KashFlow's paging URLs are absolute; requests go through the base URL, so keep the path and query."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -1,0 +1,115 @@
+"""The process-wide runtime: the ledger, the connectors, and DBOS launched on SQLite or PostgreSQL.
+
+Workflows take only ids as arguments (DBOS checkpoints them); steps reach the connectors through
+``current()``, so the same workflow code runs in the demo, the tests and any number of workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dbos import DBOS, DBOSConfig, Queue
+
+from ledgerlink.store import Ledger
+from ledgerlink.store.database import is_sqlite
+
+if TYPE_CHECKING:
+    from ledgerlink.connectors.salesforce import SalesforceClient
+    from ledgerlink.flows.accounting import AccountingSystem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class QueueSettings:
+    name: str
+    worker_concurrency: int = 4
+    rate_limit: int | None = None  # workflows started per period
+    period_seconds: float = 1.0
+
+
+@dataclass
+class EngineSettings:
+    data_dir: Path
+    ledger_url: str
+    system_database_url: str
+    executor_id: str | None = None
+    app_version: str = "ledgerlink-1"
+    queues: list[QueueSettings] = field(default_factory=lambda: [QueueSettings("accounting")])
+    poll_lag_seconds: float = 0.0
+
+
+def system_database_url(ledger_url: str, data_dir: Path) -> str:
+    """DBOS's own tables: a SQLite file beside the ledger, or the same PostgreSQL database (schema ``dbos``)."""
+    if is_sqlite(ledger_url):
+        return f"sqlite:///{(data_dir / 'dbos.sqlite').resolve()}"
+    return ledger_url
+
+
+@dataclass
+class Runtime:
+    settings: EngineSettings
+    ledger: Ledger
+    salesforce: SalesforceClient
+    accounting: AccountingSystem
+    launched: bool = False
+    queues: dict[str, Queue] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.salesforce.close()
+        self.accounting.close()
+        self.ledger.dispose()
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("the LedgerLink runtime is not started (engine.runtime.start)")
+    return _current
+
+
+def start(runtime: Runtime) -> Runtime:
+    """Make ``runtime`` current and launch DBOS with its queues. One runtime per process."""
+    global _current
+    # Importing the flows registers their workflows and steps with DBOS before launch.
+    import ledgerlink.flows  # noqa: F401
+
+    _current = runtime
+    settings = runtime.settings
+    config: DBOSConfig = {
+        "name": "ledgerlink",
+        "system_database_url": settings.system_database_url,
+        "log_level": os.environ.get("LEDGERLINK_DBOS_LOG_LEVEL", "WARNING"),
+        "application_version": settings.app_version,
+        "notification_listener_polling_interval_sec": 0.05,
+    }
+    if settings.executor_id:
+        config["executor_id"] = settings.executor_id
+    DBOS(config=config)
+    DBOS.launch()
+    for queue in settings.queues:
+        limiter = {"limit": queue.rate_limit, "period": queue.period_seconds} if queue.rate_limit else None
+        runtime.queues[queue.name] = DBOS.register_queue(
+            queue.name,
+            worker_concurrency=queue.worker_concurrency,
+            limiter=limiter,  # type: ignore[arg-type]
+            polling_interval_sec=0.05,
+            on_conflict="always_update",
+        )
+    runtime.launched = True
+    return runtime
+
+
+def stop() -> None:
+    """Shut DBOS down (workflows stay registered, so a later ``start`` in the same process works)."""
+    global _current
+    if _current is not None and _current.launched:
+        DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=5)
+        _current.close()
+    _current = None

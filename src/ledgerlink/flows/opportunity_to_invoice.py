@@ -1,0 +1,216 @@
+"""Opportunity "Closed Won" → sales invoice with line items.
+
+Steps: read the opportunity with its account and line items → map to a canonical Invoice (template
+``salesforce/opportunity_to_canonical``) → find or create the customer → find or create the invoice →
+write the invoice number and status back to the opportunity. Each step is checkpointed by DBOS; each write is
+idempotent through the ledger (and, for a crash between create and ledger write, through the invoice's
+``CustomerReference``, which carries the opportunity id).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Any, TypedDict
+
+from dbos import DBOS, SetWorkflowID, WorkflowHandle
+
+from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
+from ledgerlink.engine.runtime import current
+from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.mapping import Mapping, TransformContext, load_mapping
+from ledgerlink.model import Customer, Invoice
+
+FLOW = "opportunity_to_invoice"
+INVOICE_NUMBER_FIELD = "KashFlow_Invoice_Number__c"
+INVOICE_STATUS_FIELD = "Invoice_Status__c"
+
+OPPORTUNITY_SOQL = (
+    "SELECT Id, Name, StageName, IsWon, Amount, CloseDate, Description, AccountId, SystemModstamp, "
+    f"{INVOICE_NUMBER_FIELD}, {INVOICE_STATUS_FIELD}, "
+    "Account.Id, Account.Name, Account.ExternalID__c, "
+    "(SELECT Id, Quantity, UnitPrice, TotalPrice, Description, Product2Id, Product2.Name, Product2.ProductCode "
+    "FROM OpportunityLineItems) "
+    "FROM Opportunity WHERE Id = '{id}'"
+)
+ACCOUNT_SOQL = (
+    "SELECT Id, Name, ExternalID__c, Phone, Website, BillingStreet, BillingCity, BillingState, BillingPostalCode, "
+    "BillingCountry, ShippingStreet, ShippingCity, ShippingPostalCode, ShippingCountry, Region__c, SystemModstamp, "
+    "(SELECT Id, FirstName, LastName, Email, Phone FROM Contacts) "
+    "FROM Account WHERE Id = '{id}'"
+)
+
+_step = DBOS.step(
+    retries_allowed=True,
+    should_retry=should_retry,
+    max_attempts=DEFAULT_RETRY.max_attempts,
+    interval_seconds=DEFAULT_RETRY.interval_seconds,
+    backoff_rate=DEFAULT_RETRY.backoff_rate,
+)
+
+
+class Outcome(TypedDict, total=False):
+    opportunity: str
+    status: str  # invoiced | already_invoiced | skipped | failed
+    invoice_number: str
+    customer: str
+    created: bool
+    error: str
+    field: str | None
+
+
+@functools.cache
+def _mapping(name: str) -> Mapping:
+    return load_mapping(name)
+
+
+def _ctx() -> TransformContext:
+    ledger = current().ledger
+    return TransformContext(lookup_xref=lambda system, obj, rid, other: ledger.lookup(system, obj, rid, other))
+
+
+def _soql_id(record_id: str) -> str:
+    # Ids come from Salesforce or our own queue, but a quote in one must never reach SOQL.
+    if not record_id.isalnum():
+        raise RecordRejected(f"{record_id!r} is not a Salesforce id", field="Id")
+    return record_id
+
+
+# --- steps ---------------------------------------------------------------------------------------------------
+
+
+@_step
+def read_opportunity(opportunity_id: str) -> dict[str, Any] | None:
+    records = list(current().salesforce.query(OPPORTUNITY_SOQL.format(id=_soql_id(opportunity_id))))
+    return records[0] if records else None
+
+
+@_step
+def ensure_customer(account_id: str, customer_code: str, run_id: str, opportunity_id: str) -> str:
+    """The accounting customer for a Salesforce Account: from the ledger, else by code, else created."""
+    rt = current()
+    books = rt.accounting
+    known = rt.ledger.lookup("salesforce", "Account", account_id, books.name, books.customer_object)
+    if known:
+        return known
+    found = books.find_customer(customer_code)
+    action = "matched"
+    if found is None:
+        accounts = list(rt.salesforce.query(ACCOUNT_SOQL.format(id=_soql_id(account_id))))
+        if not accounts:
+            raise RecordRejected(f"Account {account_id} not found", field="AccountId")
+        values = _mapping("salesforce/account_to_canonical").apply(accounts[0], _ctx()).values
+        customer = Customer.model_validate(values)
+        found = books.create_customer(customer, _ctx())
+        action = "created"
+    rt.ledger.link(("salesforce", "Account", account_id), (books.name, books.customer_object, found))
+    rt.ledger.audit(
+        flow=FLOW, system=books.name, obj=books.customer_object, record_id=found, action=action,
+        run_id=run_id, source_id=opportunity_id, detail={"account": account_id},
+    )
+    return found
+
+
+@_step
+def ensure_invoice(opportunity_id: str, invoice_json: dict[str, Any], customer_id: str, run_id: str) -> dict[str, Any]:
+    rt = current()
+    books = rt.accounting
+    number = rt.ledger.lookup("salesforce", "Opportunity", opportunity_id, books.name, books.invoice_object)
+    if number:
+        return {"number": number, "status": "", "created": False}
+    existing = books.find_invoice(customer_id, opportunity_id)
+    invoice = existing or books.create_invoice(Invoice.model_validate(invoice_json), customer_id, _ctx())
+    rt.ledger.link(("salesforce", "Opportunity", opportunity_id), (books.name, books.invoice_object, invoice.number))
+    rt.ledger.audit(
+        flow=FLOW, system=books.name, obj=books.invoice_object, record_id=invoice.number,
+        action="created" if invoice.created else "matched", run_id=run_id, source_id=opportunity_id,
+        detail={"customer": customer_id, "lines": len(invoice_json.get("lines", []))},
+    )
+    return {"number": invoice.number, "status": invoice.status, "created": invoice.created}
+
+
+@_step
+def write_back(opportunity_id: str, number: str, status: str, run_id: str) -> None:
+    rt = current()
+    rt.salesforce.update("Opportunity", opportunity_id, {INVOICE_NUMBER_FIELD: number, INVOICE_STATUS_FIELD: status})
+    rt.ledger.audit(
+        flow=FLOW, system="salesforce", obj="Opportunity", record_id=opportunity_id, action="updated",
+        run_id=run_id, source_id=opportunity_id, detail={INVOICE_NUMBER_FIELD: number, INVOICE_STATUS_FIELD: status},
+    )
+
+
+@DBOS.step()
+def record_failure(opportunity_id: str, message: str, field: str | None, attempts: list[str], data: dict[str, Any]) -> None:
+    rt = current()
+    now_errors = [{"error": a, "field": field} for a in attempts] if attempts else None
+    rt.ledger.record_failure(
+        flow=FLOW,
+        source=("salesforce", "Opportunity", opportunity_id),
+        error=message,
+        field=field,
+        input_data=data,
+        attempts=[*(now_errors or []), {"error": message, "field": field}] if now_errors else None,
+    )
+    rt.ledger.audit(
+        flow=FLOW, system="salesforce", obj="Opportunity", record_id=opportunity_id, action="failed",
+        run_id=DBOS.workflow_id, source_id=opportunity_id, detail={"error": message, "field": field},
+    )
+
+
+@DBOS.step()
+def mark_resolved(opportunity_id: str) -> None:
+    current().ledger.resolve_failure(FLOW, opportunity_id)
+
+
+# --- the workflow --------------------------------------------------------------------------------------------
+
+
+@DBOS.workflow(name=FLOW)
+def opportunity_to_invoice(opportunity_id: str) -> Outcome:
+    run_id = DBOS.workflow_id or ""
+    opportunity: dict[str, Any] = {}
+    try:
+        found = read_opportunity(opportunity_id)
+        if found is None:
+            raise RecordRejected(f"Opportunity {opportunity_id} not found", field="Id")
+        opportunity = found
+        mapping = _mapping("salesforce/opportunity_to_canonical")
+        if not mapping.matches(opportunity):
+            return {"opportunity": opportunity_id, "status": "skipped"}
+        if not opportunity.get("AccountId"):
+            raise RecordRejected("has no Account (AccountId is empty)", field="AccountId")
+        invoice = Invoice.model_validate(mapping.apply(opportunity, _ctx()).values)
+        customer_id = ensure_customer(opportunity["AccountId"], invoice.customer_code, run_id, opportunity_id)
+        invoice_json = invoice.model_copy(update={"customer_code": customer_id}).model_dump(mode="json")
+        result = ensure_invoice(opportunity_id, invoice_json, customer_id, run_id)
+        already_written = opportunity.get(INVOICE_NUMBER_FIELD) == result["number"]
+        if not already_written:
+            write_back(opportunity_id, result["number"], result["status"] or "Unpaid", run_id)
+        mark_resolved(opportunity_id)
+        return {
+            "opportunity": opportunity_id,
+            "status": "invoiced" if result["created"] else "already_invoiced",
+            "invoice_number": result["number"],
+            "customer": customer_id,
+            "created": bool(result["created"]),
+        }
+    except FLOW_ERRORS as exc:
+        message, field, attempts = describe(exc, record=f"Opportunity {opportunity_id}")
+        record_failure(opportunity_id, message, field, attempts, opportunity)
+        return {"opportunity": opportunity_id, "status": "failed", "error": message, "field": field}
+
+
+def workflow_id(opportunity_id: str, version: str) -> str:
+    """One run per (opportunity, modification): a later edit may need a new run; the ledger keeps it idempotent."""
+    return f"{FLOW}:{opportunity_id}:{version}"
+
+
+def enqueue(opportunity_id: str, version: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+    queue = current().queues[queue_name]
+    with SetWorkflowID(workflow_id(opportunity_id, version)):
+        return queue.enqueue(opportunity_to_invoice, opportunity_id)
+
+
+def replay(opportunity_id: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+    """Run the current mapping and code again for one record (idempotent: the ledger remembers what exists)."""
+    return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}", queue_name)

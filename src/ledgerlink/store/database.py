@@ -1,0 +1,64 @@
+"""Where the ledger lives (SQLite by default, PostgreSQL when configured) and how it is migrated."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+
+DEFAULT_DIR = Path(".ledgerlink")
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def database_url(data_dir: Path | None = None) -> str:
+    """``LEDGERLINK_DATABASE_URL`` if set, else a SQLite file in ``data_dir`` (default ``.ledgerlink/``)."""
+    url = os.environ.get("LEDGERLINK_DATABASE_URL")
+    if url:
+        return normalise_url(url)
+    directory = data_dir or DEFAULT_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(directory / 'ledgerlink.db').resolve()}"
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str) -> Engine:
+    if is_sqlite(url):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            # WAL lets readers run beside the one writer; busy_timeout makes writers queue instead of failing.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the ledger's schema to the newest migration (idempotent)."""
+    command.upgrade(alembic_config(url), "head")

@@ -1,0 +1,304 @@
+"""The ledger's API: every flow reads and writes through this class, never through raw tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledgerlink.store.database import make_engine, migrate
+from ledgerlink.store.tables import AuditLog, CrossReference, FailedRecord, RecordVersion, Watermark, utcnow
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: dt.datetime
+    flow: str
+    run_id: str | None
+    source_id: str | None
+    system: str
+    object: str
+    record_id: str | None
+    action: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FailedRecordRow:
+    id: int
+    flow: str
+    source_system: str
+    source_object: str
+    source_id: str
+    target_ids: dict[str, Any]
+    input: dict[str, Any]
+    errors: list[dict[str, Any]]
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def content_hash(values: dict[str, Any]) -> str:
+    """A stable hash of a record's mapped fields, for echo suppression and change detection."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Ledger:
+    def __init__(self, url: str, *, engine: Engine | None = None, run_migrations: bool = True) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        if run_migrations:
+            migrate(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- cross-references ---------------------------------------------------------------------------------
+
+    def link(self, a: tuple[str, str, str], b: tuple[str, str, str]) -> None:
+        """Record that ``a`` and ``b`` are the same record; linking twice is harmless."""
+        try:
+            with self.session() as s:
+                s.add(
+                    CrossReference(
+                        system_a=a[0], object_a=a[1], id_a=a[2], system_b=b[0], object_b=b[1], id_b=b[2]
+                    )
+                )
+        except IntegrityError:
+            existing = self.lookup(a[0], a[1], a[2], b[0], b[1])
+            if existing != b[2]:
+                raise
+
+    def lookup(self, system: str, obj: str, record_id: str, other_system: str, other_object: str | None = None) -> str | None:
+        """The id on ``other_system`` of the record ``(system, obj, record_id)``, in either stored direction."""
+        forward = and_(
+            CrossReference.system_a == system,
+            CrossReference.object_a == obj,
+            CrossReference.id_a == record_id,
+            CrossReference.system_b == other_system,
+        )
+        backward = and_(
+            CrossReference.system_b == system,
+            CrossReference.object_b == obj,
+            CrossReference.id_b == record_id,
+            CrossReference.system_a == other_system,
+        )
+        if other_object is not None:
+            forward = and_(forward, CrossReference.object_b == other_object)
+            backward = and_(backward, CrossReference.object_a == other_object)
+        with self.session() as s:
+            row = s.execute(select(CrossReference).where(or_(forward, backward)).limit(1)).scalar_one_or_none()
+            if row is None:
+                return None
+            return row.id_b if row.system_a == system and row.id_a == record_id else row.id_a
+
+    def count_links(self, system_a: str, object_a: str, system_b: str, object_b: str) -> int:
+        with self.session() as s:
+            return int(
+                s.scalar(
+                    select(func.count()).select_from(CrossReference).where(
+                        CrossReference.system_a == system_a,
+                        CrossReference.object_a == object_a,
+                        CrossReference.system_b == system_b,
+                        CrossReference.object_b == object_b,
+                    )
+                )
+                or 0
+            )
+
+    # --- watermarks ---------------------------------------------------------------------------------------
+
+    def get_watermark(self, name: str) -> str | None:
+        with self.session() as s:
+            row = s.get(Watermark, name)
+            return row.value if row else None
+
+    def set_watermark(self, name: str, value: str) -> None:
+        with self.session() as s:
+            row = s.get(Watermark, name)
+            if row is None:
+                s.add(Watermark(name=name, value=value))
+            else:
+                row.value = value
+
+    # --- record versions (echo suppression, conflicts) ---------------------------------------------------
+
+    def get_version(self, system: str, obj: str, record_id: str) -> RecordVersion | None:
+        with self.session() as s:
+            return s.get(RecordVersion, (system, obj, record_id))
+
+    def put_version(
+        self, system: str, obj: str, record_id: str, values_hash: str, *, written_by_us: bool, modified_at: str | None
+    ) -> None:
+        with self.session() as s:
+            row = s.get(RecordVersion, (system, obj, record_id))
+            if row is None:
+                s.add(
+                    RecordVersion(
+                        system=system,
+                        object=obj,
+                        record_id=record_id,
+                        content_hash=values_hash,
+                        written_by_us=int(written_by_us),
+                        modified_at=modified_at,
+                    )
+                )
+            else:
+                row.content_hash = values_hash
+                row.written_by_us = int(written_by_us)
+                row.modified_at = modified_at
+
+    # --- audit log ----------------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        *,
+        flow: str,
+        system: str,
+        obj: str,
+        action: str,
+        record_id: str | None = None,
+        run_id: str | None = None,
+        source_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self.session() as s:
+            s.add(
+                AuditLog(
+                    flow=flow,
+                    run_id=run_id,
+                    source_id=source_id,
+                    system=system,
+                    object=obj,
+                    record_id=record_id,
+                    action=action,
+                    detail=detail or {},
+                )
+            )
+
+    def audit_trail(self, *, source_id: str | None = None, record_id: str | None = None, limit: int = 500) -> list[AuditEntry]:
+        query = select(AuditLog).order_by(AuditLog.pk).limit(limit)
+        if source_id is not None:
+            query = query.where(AuditLog.source_id == source_id)
+        if record_id is not None:
+            query = query.where(AuditLog.record_id == record_id)
+        with self.session() as s:
+            return [
+                AuditEntry(
+                    at=row.at,
+                    flow=row.flow,
+                    run_id=row.run_id,
+                    source_id=row.source_id,
+                    system=row.system,
+                    object=row.object,
+                    record_id=row.record_id,
+                    action=row.action,
+                    detail=row.detail,
+                )
+                for row in s.scalars(query)
+            ]
+
+    def count_audit(self, *, flow: str | None = None, action: str | None = None, system: str | None = None) -> int:
+        query = select(func.count()).select_from(AuditLog)
+        if flow:
+            query = query.where(AuditLog.flow == flow)
+        if action:
+            query = query.where(AuditLog.action == action)
+        if system:
+            query = query.where(AuditLog.system == system)
+        with self.session() as s:
+            return int(s.scalar(query) or 0)
+
+    # --- failed records -----------------------------------------------------------------------------------
+
+    def record_failure(
+        self,
+        *,
+        flow: str,
+        source: tuple[str, str, str],
+        error: str,
+        field: str | None = None,
+        input_data: dict[str, Any] | None = None,
+        target_ids: dict[str, Any] | None = None,
+        attempts: list[dict[str, Any]] | None = None,
+    ) -> int:
+        """Open (or re-open) the failed record for ``source`` in ``flow`` and append this attempt's errors."""
+        now = utcnow().isoformat()
+        new_errors = attempts or [{"at": now, "error": error, "field": field}]
+        with self.session() as s:
+            row = s.execute(
+                select(FailedRecord).where(FailedRecord.flow == flow, FailedRecord.source_id == source[2])
+            ).scalar_one_or_none()
+            if row is None:
+                row = FailedRecord(
+                    flow=flow,
+                    source_system=source[0],
+                    source_object=source[1],
+                    source_id=source[2],
+                    target_ids=target_ids or {},
+                    input=input_data or {},
+                    errors=list(new_errors),
+                    status="open",
+                )
+                s.add(row)
+            else:
+                row.errors = [*row.errors, *new_errors]
+                row.status = "open"
+                if input_data:
+                    row.input = input_data
+                if target_ids:
+                    row.target_ids = {**row.target_ids, **target_ids}
+            s.flush()
+            return int(row.pk)
+
+    def resolve_failure(self, flow: str, source_id: str, status: str = "resolved") -> None:
+        with self.session() as s:
+            s.execute(
+                update(FailedRecord)
+                .where(FailedRecord.flow == flow, FailedRecord.source_id == source_id, FailedRecord.status == "open")
+                .values(status=status, updated_at=utcnow())
+            )
+
+    def failed_records(self, *, flow: str | None = None, status: str | None = "open", limit: int = 1000) -> list[FailedRecordRow]:
+        query = select(FailedRecord).order_by(FailedRecord.pk).limit(limit)
+        if flow:
+            query = query.where(FailedRecord.flow == flow)
+        if status:
+            query = query.where(FailedRecord.status == status)
+        with self.session() as s:
+            return [_failed_row(row) for row in s.scalars(query)]
+
+    def failed_record(self, failed_id: int) -> FailedRecordRow | None:
+        with self.session() as s:
+            row = s.get(FailedRecord, failed_id)
+            return _failed_row(row) if row else None
+
+
+def _failed_row(row: FailedRecord) -> FailedRecordRow:
+    return FailedRecordRow(
+        id=row.pk,
+        flow=row.flow,
+        source_system=row.source_system,
+        source_object=row.source_object,
+        source_id=row.source_id,
+        target_ids=row.target_ids,
+        input=row.input,
+        errors=row.errors,
+        status=row.status,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

@@ -1,0 +1,110 @@
+"""Table definitions. Alembic's migrations in ``migrations/versions`` create exactly these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CrossReference(Base):
+    """One record in system A is the same thing as one record in system B."""
+
+    __tablename__ = "ll_xref"
+    __table_args__ = (
+        UniqueConstraint("system_a", "object_a", "id_a", "system_b", "object_b", name="uq_xref_a"),
+        UniqueConstraint("system_b", "object_b", "id_b", "system_a", "object_a", name="uq_xref_b"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    system_a: Mapped[str] = mapped_column(String(32))
+    object_a: Mapped[str] = mapped_column(String(64))
+    id_a: Mapped[str] = mapped_column(String(128))
+    system_b: Mapped[str] = mapped_column(String(32))
+    object_b: Mapped[str] = mapped_column(String(64))
+    id_b: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Watermark(Base):
+    """How far a trigger has read a source: opaque text (e.g. "2024-01-01T00:00:00.000Z|006…")."""
+
+    __tablename__ = "ll_watermark"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class RecordVersion(Base):
+    """The last version of a record LedgerLink wrote or saw: echo suppression and conflict rules read it."""
+
+    __tablename__ = "ll_record_version"
+
+    system: Mapped[str] = mapped_column(String(32), primary_key=True)
+    object: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    written_by_us: Mapped[int] = mapped_column(Integer, default=0)
+    modified_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class AuditLog(Base):
+    """What was written where, when, by which flow run."""
+
+    __tablename__ = "ll_audit_log"
+    __table_args__ = (
+        Index("ix_audit_record", "system", "object", "record_id"),
+        Index("ix_audit_source", "source_id"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    flow: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    source_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    system: Mapped[str] = mapped_column(String(32))
+    object: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class FailedRecord(Base):
+    """A record a flow could not process: its input, every attempt's error, and whether it was replayed."""
+
+    __tablename__ = "ll_failed_record"
+    __table_args__ = (UniqueConstraint("flow", "source_id", name="uq_failed_flow_source"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow: Mapped[str] = mapped_column(String(64), index=True)
+    source_system: Mapped[str] = mapped_column(String(32))
+    source_object: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(128))
+    target_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    input: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class RateBucket(Base):
+    """A token bucket per connection, shared by every worker process through the database."""
+
+    __tablename__ = "ll_rate_bucket"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)  # time.time() of the last refill
