@@ -32,13 +32,18 @@ class FaultConfig:
     seed: int | None = None
     # Only requests whose path starts with one of these are subject to faults (empty = all).
     paths: tuple[str, ...] = ()
+    # Only requests with one of these methods (empty = all), e.g. ("POST",) to hit creates only.
+    methods: tuple[str, ...] = ()
+    # Deterministic faults for tests: the next N matching requests fail (500) / are dropped after processing.
+    fail_next: int = 0
+    drop_after_next: int = 0
 
     def update(self, data: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}
         for key, value in data.items():
             if key not in known:
                 raise ValueError(f"unknown fault setting {key!r}")
-            setattr(self, key, tuple(value) if key == "paths" else value)
+            setattr(self, key, tuple(value) if key in ("paths", "methods") else value)
 
 
 class FaultInjector:
@@ -66,8 +71,15 @@ class FaultInjector:
             await self._admin(scope, receive, send)
             return
         cfg = self.config
-        if cfg.paths and not any(path.startswith(p) for p in cfg.paths):
+        if (cfg.paths and not any(path.startswith(p) for p in cfg.paths)) or (
+            cfg.methods and scope["method"] not in cfg.methods
+        ):
             await self.app(scope, receive, send)
+            return
+        if cfg.fail_next > 0:
+            cfg.fail_next -= 1
+            self.injected["errors"] += 1
+            await _server_error(send, 500)
             return
         if cfg.latency_ms or cfg.latency_jitter_ms:
             delay = cfg.latency_ms + (self._rng.random() * cfg.latency_jitter_ms if cfg.latency_jitter_ms else 0)
@@ -80,7 +92,8 @@ class FaultInjector:
             self.injected["errors"] += 1
             await _server_error(send)
             return
-        if self._roll(cfg.drop_after_rate):
+        if cfg.drop_after_next > 0 or self._roll(cfg.drop_after_rate):
+            cfg.drop_after_next = max(0, cfg.drop_after_next - 1)
             self.injected["drops_after"] += 1
 
             async def swallow(message: Message) -> None:
@@ -122,8 +135,8 @@ async def _json(send: Send, status: int, payload: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _server_error(send: Send) -> None:
-    await _json(send, 503, [{"message": "Injected fault: service unavailable", "errorCode": "SERVER_UNAVAILABLE"}])
+async def _server_error(send: Send, status: int = 503) -> None:
+    await _json(send, status, [{"message": "Injected fault: service unavailable", "errorCode": "SERVER_UNAVAILABLE"}])
 
 
 class _DroppedConnection(Exception):

@@ -1,0 +1,86 @@
+"""The `ledgerlink` command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="LedgerLink: keep Salesforce and your accounting system in step.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Local emulators of Salesforce, KashFlow and Kashoo.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def _register_subapps() -> None:
+    try:
+        from ledgerlink.mapping.cli import mapping_app
+    except ImportError:  # the mapping CLI is optional while it is being built
+        return
+    app.add_typer(mapping_app, name="mapping")
+
+
+_register_subapps()
+
+
+@app.command()
+def demo(
+    accounting: Annotated[str, typer.Option(help="kashflow or kashoo")] = "kashflow",
+    keep_data: Annotated[Path | None, typer.Option(help="keep sandbox and ledger files here; rerun to see idempotency")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")] = False,
+    accounts: int = 60,
+    opportunities: int = 220,
+) -> None:
+    """Start the sandboxes, seed realistic data, run Closed Won → invoice, and summarise."""
+    from ledgerlink.demo.run import DemoOptions, run_demo
+
+    if accounting not in ("kashflow", "kashoo"):
+        raise typer.BadParameter("accounting must be kashflow or kashoo")
+    summary = run_demo(
+        DemoOptions(
+            accounting=accounting,  # type: ignore[arg-type]
+            keep_data=keep_data,
+            accounts=accounts,
+            opportunities=opportunities,
+            quiet=as_json,
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(summary))
+
+
+@sandbox_app.command("run")
+def sandbox_run(
+    system: Annotated[str, typer.Argument(help="salesforce, kashflow, kashoo or all")] = "all",
+    port: Annotated[int, typer.Option(help="first port (0 = any free port)")] = 0,
+    tls: Annotated[bool, typer.Option("--tls", help="serve https with a generated CA")] = False,
+    data_dir: Annotated[Path, typer.Option(help="where the sandboxes keep their data")] = Path(".ledgerlink/sandboxes"),
+) -> None:
+    """Serve sandboxes until interrupted; prints one JSON line per system with its base URL and credentials."""
+    from ledgerlink.sandbox.runner import SYSTEMS, start_sandboxes
+
+    systems = list(SYSTEMS) if system == "all" else [system]
+    if any(s not in SYSTEMS for s in systems):
+        raise typer.BadParameter(f"system must be one of {', '.join(SYSTEMS)} or all")
+    running = start_sandboxes(systems, data_dir, tls=tls, port=port)  # type: ignore[arg-type]
+    for sandbox in running.sandboxes.values():
+        typer.echo(json.dumps(sandbox.describe()), nl=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Start sandboxes in this process on loopback ports: what `ledgerlink sandbox run`, the demo and the tests use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ledgerlink.sandbox._faults import FaultConfig
+from ledgerlink.sandbox._server import RunningServer, serve_in_thread
+from ledgerlink.sandbox._tls import make_tls_files
+
+SystemName = Literal["salesforce", "kashflow", "kashoo"]
+SYSTEMS: tuple[SystemName, ...] = ("salesforce", "kashflow", "kashoo")
+
+
+@dataclass
+class Sandbox:
+    system: SystemName
+    server: RunningServer
+    config: Any
+    credentials: dict[str, str]
+    api_base: str  # what a connector takes as its base URL
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "system": self.system,
+            "base_url": self.api_base,
+            "credentials": self.credentials,
+        }
+        if self.server.tls:
+            info["ca_file"] = str(self.server.tls.ca_file)
+        return info
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@dataclass
+class SandboxSet:
+    sandboxes: dict[str, Sandbox] = field(default_factory=dict)
+
+    def __getitem__(self, system: str) -> Sandbox:
+        return self.sandboxes[system]
+
+    def stop(self) -> None:
+        for sandbox in self.sandboxes.values():
+            sandbox.stop()
+
+
+def _builders() -> dict[str, tuple[Callable[..., Any], Callable[[Any], Any], Callable[[Any], dict[str, str]], str]]:
+    # Imported lazily: starting one sandbox should not import the others.
+    from ledgerlink.sandbox import kashflow, kashoo, salesforce
+
+    return {
+        "salesforce": (salesforce.SalesforceSandboxConfig, salesforce.create_app, salesforce.credentials, ""),
+        "kashflow": (kashflow.KashFlowSandboxConfig, kashflow.create_app, kashflow.credentials, "/v2"),
+        "kashoo": (kashoo.KashooSandboxConfig, kashoo.create_app, kashoo.credentials, "/api"),
+    }
+
+
+def start_sandbox(
+    system: SystemName,
+    data_dir: Path,
+    *,
+    port: int = 0,
+    tls: bool = False,
+    faults: FaultConfig | None = None,
+    **overrides: Any,
+) -> Sandbox:
+    """Serve one system's sandbox with its data in ``data_dir/<system>.db``."""
+    config_cls, create_app, credentials, api_path = _builders()[system]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = config_cls(data_path=data_dir / f"{system}.db", **overrides)
+    if faults is not None:
+        config.faults = faults
+    tls_files = make_tls_files(data_dir / "tls") if tls else None
+    server = serve_in_thread(create_app(config), port=port, tls=tls_files, name=system)
+    return Sandbox(
+        system=system,
+        server=server,
+        config=config,
+        credentials=credentials(config),
+        api_base=server.base_url + api_path,
+    )
+
+
+def start_sandboxes(systems: list[SystemName], data_dir: Path, *, tls: bool = False, port: int = 0) -> SandboxSet:
+    result = SandboxSet()
+    for index, system in enumerate(systems):
+        result.sandboxes[system] = start_sandbox(system, data_dir, tls=tls, port=port + index if port else 0)
+    return result
