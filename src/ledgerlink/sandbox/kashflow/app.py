@@ -1,0 +1,88 @@
+"""Assemble the KashFlow sandbox: routers, error rendering, admin endpoints, rate limiter and fault injector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Scope
+
+from ledgerlink.sandbox._faults import FaultInjector
+from ledgerlink.sandbox._ratelimit import RateLimit, RateLimiter, client_address_key, header
+from ledgerlink.sandbox.kashflow import auth, routes_customers, routes_invoices, routes_ledger, routes_payments
+from ledgerlink.sandbox.kashflow.config import KashFlowSandboxConfig
+from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
+from ledgerlink.sandbox.kashflow.state import KashFlowState, kf
+from ledgerlink.sandbox.kashflow.wire import ApiError, KfJSON, fmt_datetime
+
+
+def _rate_key(scope: Scope) -> str:
+    # Per credential: the session token when there is one, else the caller's address (the login dance).
+    value = header(scope, b"authorization")
+    return f"token:{value.split(' ', 1)[-1].strip().upper()}" if value else client_address_key(scope)
+
+
+def _rate_error(limit: RateLimit, retry_after: float) -> dict[str, Any]:
+    return {
+        "Error": "TooManyRequests",
+        "Message": f"Rate limit of {limit.requests} requests per {limit.per_seconds:g} s exceeded; "
+        f"retry after {retry_after:.3f} s.",
+    }
+
+
+def _admin_routes(app: FastAPI) -> None:
+    @app.post("/__admin/advance-clock")
+    async def advance_clock(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        now = kf(request).clock.advance(float(body.get("seconds", 0)))
+        return {"now": fmt_datetime(now)}
+
+    @app.get("/__admin/clock")
+    async def clock(request: Request) -> dict[str, Any]:
+        return {"now": fmt_datetime(kf(request).clock.now())}
+
+    @app.post("/__admin/expire-sessions")
+    async def expire(request: Request) -> dict[str, Any]:
+        return {"expired": auth.expire_sessions(kf(request))}
+
+    @app.post("/__admin/unlock")
+    async def unlock(request: Request) -> dict[str, Any]:
+        state = kf(request)
+        state.auth.failures, state.auth.locked_until = 0, None
+        return {"locked": False}
+
+
+def build_api(config: KashFlowSandboxConfig) -> FastAPI:
+    """The bare FastAPI app (no limiter or faults); ``app.state.kf`` holds the sandbox state."""
+    app = FastAPI(title="KashFlow sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    state = KashFlowState(config=config, store=DocStore(config.data_path), clock=SandboxClock())
+    state.seed()
+    app.state.kf = state
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> KfJSON:
+        return KfJSON(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> KfJSON:
+        name = "NotFound" if exc.status_code == 404 else "MethodNotAllowed" if exc.status_code == 405 else "Error"
+        return KfJSON({"Error": name, "Message": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> KfJSON:
+        return KfJSON({"Error": "ValidationError", "Message": str(exc.errors())}, status_code=400)
+
+    for module in (auth, routes_customers, routes_invoices, routes_payments, routes_ledger):
+        app.include_router(module.router)
+    app.include_router(routes_invoices.public)
+    _admin_routes(app)
+    return app
+
+
+def create_app(config: KashFlowSandboxConfig | None = None) -> ASGIApp:
+    """The KashFlow sandbox as an ASGI app: ``RateLimiter(FaultInjector(api))``. Base path ``/v2``."""
+    config = config or KashFlowSandboxConfig()
+    api = build_api(config)
+    return RateLimiter(FaultInjector(api, config.faults), config.rate_limit, _rate_key, _rate_error)
