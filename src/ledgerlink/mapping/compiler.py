@@ -53,13 +53,11 @@ class CompiledRule:
     children: list[CompiledRule] = field(default_factory=list)  # element rules of a list rule
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or value == "" or value == []
-
-
 def _describe(rule: RuleSpec) -> str:
     if rule.expr is not None:
         head = f"expr {rule.expr}"
+    elif rule.from_ is None:
+        head = "constant"
     elif isinstance(rule.from_, list):
         head = f"from [{', '.join(rule.from_)}]"
     else:
@@ -82,7 +80,9 @@ def _compile_source(rule: RuleSpec, loc: Loc) -> tuple[Callable[[Any, Any], Any]
             return expression.evaluate(rec, None if rec is root else {"root": root})
 
         return evaluate, []
-    sources = rule.from_ if isinstance(rule.from_, list) else [rule.from_ or ""]
+    if rule.from_ is None:
+        return (lambda rec, root: None), []  # a constant: the rule's default or a transform supplies the value
+    sources = rule.from_ if isinstance(rule.from_, list) else [rule.from_]
     paths: list[tuple[Path, Loc]] = []
     for index, text in enumerate(sources):
         where: Loc = (*loc, "from", index) if isinstance(rule.from_, list) else (*loc, "from")
@@ -166,11 +166,24 @@ def _value_rule(
 
         return copy_transformed
 
+    if default is None and not required:
+        # Nested targets (billing_address.city) without default or requirement: same, through the setter.
+        def copy_nested(rec: Any, root: Any, out: dict[str, Any], ctx: TransformContext) -> bool:
+            value = get(rec, root)
+            if transform is not None:
+                value = transform(value, ctx)
+            if value is None or value == "" or value == []:
+                return False
+            setter(out, value)
+            return True
+
+        return copy_nested
+
     def general(rec: Any, root: Any, out: dict[str, Any], ctx: TransformContext) -> bool:
         value = get(rec, root)
         if transform is not None:
             value = transform(value, ctx)
-        if _is_missing(value):
+        if value is None or value == "" or value == []:
             if default is not None:
                 value = default
             elif required:

@@ -49,6 +49,8 @@ class RuleSpec(_Spec):
     def _one_source(self) -> RuleSpec:
         if self.from_ is not None and self.expr is not None:
             raise ValueError("give either 'from' or 'expr', not both")
+        if self.from_ is None and self.expr is None and self.default is None and not self.transforms:
+            raise ValueError("a rule needs 'from', 'expr', or (for a constant) 'default'")
         if self.fields is not None and self.from_ is None and self.expr is None:
             raise ValueError("'fields' builds list elements and needs 'from' (or 'expr') giving the list")
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from ledgerlink.mapping.context import TransformContext
@@ -141,6 +142,7 @@ def _build() -> tuple[dict[str, str], dict[str, str]]:
 _TO_ISO, COUNTRY_NAMES = _build()
 
 
+@lru_cache(maxsize=4096)
 def country_to_iso(name: str) -> str | None:
     """Alpha-2 code for a country name, variant, alpha-2 or alpha-3 code; None when unknown."""
     return _TO_ISO.get(_normalise(name))

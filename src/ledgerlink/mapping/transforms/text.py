@@ -9,7 +9,7 @@ from ledgerlink.mapping.errors import TransformError
 from ledgerlink.mapping.transforms.registry import TransformFn, expect_mapping, is_blank, register, setting_or_value
 
 
-@register("strip")
+@register("strip", handles_none=True)  # passes None through itself
 def make_strip(args: Any) -> TransformFn:
     """Trim surrounding whitespace; an all-blank string becomes None."""
 
@@ -21,13 +21,13 @@ def make_strip(args: Any) -> TransformFn:
     return strip
 
 
-@register("upper")
+@register("upper", handles_none=True)  # passes None through itself
 def make_upper(args: Any) -> TransformFn:
     """Upper-case a string."""
     return lambda value, ctx: value.upper() if isinstance(value, str) else value
 
 
-@register("lower")
+@register("lower", handles_none=True)  # passes None through itself
 def make_lower(args: Any) -> TransformFn:
     """Lower-case a string."""
     return lambda value, ctx: value.lower() if isinstance(value, str) else value
