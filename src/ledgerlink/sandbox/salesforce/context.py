@@ -1,0 +1,28 @@
+"""Who is calling and how: what every write needs to stamp audit fields and change events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CallContext:
+    user_id: str
+    api_version: str = "59.0"
+    client_id: str = ""  # from the Sforce-Call-Options header: client=<id>
+    base_url: str = ""
+    api: str = "rest"
+
+    @property
+    def change_origin(self) -> str:
+        """CDC ``changeOrigin``; the client part is empty when the caller sent no Sforce-Call-Options client."""
+        return f"com/salesforce/api/{self.api}/{self.api_version};client={self.client_id}"
+
+
+def parse_call_options(header: str | None) -> str:
+    """The ``client`` value of ``Sforce-Call-Options: client=ledgerlink, defaultNamespace=x``."""
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key.strip().lower() == "client":
+            return value.strip()
+    return ""
