@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ledgerlink.sandbox import kashflow
+from ledgerlink.sandbox import kashflow, kashoo
 from ledgerlink.sandbox._server import RunningServer, serve_in_thread
 
 
@@ -70,3 +71,47 @@ def kf(kf_server: RunningServer, kf_config: kashflow.KashFlowSandboxConfig) -> I
 def kf_admin(kf_server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=kf_server.base_url, timeout=10) as client:
         yield client
+
+
+def kashoo_token(base: str, creds: dict[str, str]) -> dict[str, Any]:
+    response = httpx.post(f"{base}/api/authTokens", data={"email": creds["email"], "password": creds["password"]})
+    response.raise_for_status()
+    token: dict[str, Any] = response.json()
+    return token
+
+
+def kashoo_header(token: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": "TOKEN json:" + json.dumps(token)}
+
+
+@pytest.fixture
+def ko_config(tmp_path: Path) -> kashoo.KashooSandboxConfig:
+    # Tests that are not about rate limiting run without one; the limiter has its own tests.
+    return kashoo.KashooSandboxConfig(data_path=tmp_path / "kashoo.sqlite3", rate_limit=None)
+
+
+@pytest.fixture
+def ko_server(serve: Callable[[Any], RunningServer], ko_config: kashoo.KashooSandboxConfig) -> RunningServer:
+    return serve(kashoo.create_app(ko_config))
+
+
+@pytest.fixture
+def ko(ko_server: RunningServer, ko_config: kashoo.KashooSandboxConfig) -> Iterator[httpx.Client]:
+    """A client with a valid token whose base URL is ``/api/businesses/{id}``."""
+    token = kashoo_token(ko_server.base_url, kashoo.credentials(ko_config))
+    headers = kashoo_header(token)
+    business = httpx.get(f"{ko_server.base_url}/api/users/me/businesses", headers=headers).json()[0]["id"]
+    with httpx.Client(base_url=f"{ko_server.base_url}/api/businesses/{business}", headers=headers, timeout=10) as c:
+        yield c
+
+
+@pytest.fixture
+def ko_admin(ko_server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=ko_server.base_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def ko_auth() -> Callable[[str, dict[str, str]], dict[str, str]]:
+    """Log in to a Kashoo sandbox at ``base`` and return the Authorization header."""
+    return lambda base, creds: kashoo_header(kashoo_token(base, creds))
