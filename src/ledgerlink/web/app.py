@@ -1,0 +1,147 @@
+"""The console's FastAPI app: pages (Jinja2 + HTMX) and a JSON API beside them, behind one sign-in."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from itsdangerous import URLSafeTimedSerializer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledgerlink.store import Ledger
+from ledgerlink.vault import KeyRing, Vault, load_keyring
+from ledgerlink.web import metrics
+from ledgerlink.web.console import Console
+from ledgerlink.web.logs import log_context
+from ledgerlink.web.security import NotSignedIn
+from ledgerlink.web.services.connections import Connections
+from ledgerlink.web.services.replay import EngineReplayer, Replayer
+from ledgerlink.web.services.users import Users
+from ledgerlink.web.settings import ConsoleSettings
+
+log = logging.getLogger("ledgerlink.web")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def _is_api(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(("/api/", "/metrics", "/webhooks/")) or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def build_console(
+    settings: ConsoleSettings,
+    *,
+    ledger: Ledger | None = None,
+    ring: KeyRing | None = None,
+    replayer: Replayer | None = None,
+) -> Console:
+    ledger = ledger or Ledger(settings.database_url)
+    ring = ring or load_keyring(settings.data_dir)
+    vault = Vault(ring)
+    return Console(
+        settings=settings,
+        ledger=ledger,
+        vault=vault,
+        users=Users(ledger),
+        connections=Connections(ledger, vault),
+        replayer=replayer or EngineReplayer(),
+        signer=URLSafeTimedSerializer(ring.current.derive("ledgerlink/session-cookie")),
+        csrf_key=ring.current.derive("ledgerlink/csrf"),
+    )
+
+
+def create_app(
+    settings: ConsoleSettings,
+    *,
+    ledger: Ledger | None = None,
+    ring: KeyRing | None = None,
+    replayer: Replayer | None = None,
+) -> FastAPI:
+    from ledgerlink.web.routes import register_routes
+
+    app = FastAPI(
+        title="LedgerLink console API",
+        version="1",
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # the stock docs pages load scripts from a CDN; the spec is enough
+        redoc_url=None,
+    )
+    app.state.console = build_console(settings, ledger=ledger, ring=ring, replayer=replayer)
+    register_routes(app)
+    _install_handlers(app)
+    _install_middleware(app)
+    return app
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "sign in or send an API token"}, 401, headers={"WWW-Authenticate": "Bearer"})
+        target = "/signin?next=" + (request.url.path if request.method == "GET" else "/")
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request) or request.headers.get("hx-request"):
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        from ledgerlink.web.templating import render
+
+        return render(
+            request, "error.html", {"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # Echoing back the input could echo a secret someone pasted in the wrong field: report where, not what.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, 422)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error; see the server log"}, 500)
+
+
+def _install_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def headers_and_logs(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.nonce = secrets.token_urlsafe(16)
+        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex[:16]
+        token = log_context.set({"request_id": request_id})
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            log_context.reset(token)
+        route = request.scope.get("route")
+        metrics.observe_request(
+            request.method, getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started
+        )
+        response.headers["Content-Security-Policy"] = CSP.format(nonce=request.state.nonce)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Request-Id"] = request_id
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+__all__ = ["HTTPException", "build_console", "create_app"]

@@ -1,0 +1,62 @@
+"""JSON log lines carrying flow, run and record ids, with any known secret masked before it is written."""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import json
+import logging
+import threading
+from typing import Any
+
+MASK = "[redacted]"
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+# Set by request handlers and flows so that every line logged under them carries the ids.
+log_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("ledgerlink_log_context", default={})  # noqa: B039
+
+_CONTEXT_KEYS = ("flow", "run_id", "record_id", "request_id", "user", "connection")
+
+
+def register_secret(value: str) -> None:
+    """Remember a secret opened in this process, so a log line that contains it is masked."""
+    with _lock:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(log_context.get())
+        for key in _CONTEXT_KEYS:
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = str(value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, default=str))
+
+
+def configure_json_logging(level: int = logging.INFO, stream: Any = None) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if not isinstance(h.formatter, JsonFormatter)]
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler

@@ -1,0 +1,228 @@
+"""Mapping files for the editor: list, read (user override or shipped template), validate, preview, save.
+
+Everything goes through the mapping package's public API (``load_mapping``, ``Mapping.apply``,
+``MappingLoadError``, ``MappingError``); this module only decides where files live and fetches sample records.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ledgerlink.store import Ledger
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "mapping" / "templates"
+NAME_RE = re.compile(r"^(salesforce|kashflow|kashoo)/[a-z0-9_]{1,80}$")
+
+
+class MappingNameError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class MappingFile:
+    name: str  # "<system>/<name>"
+    overridden: bool
+
+    @property
+    def system(self) -> str:
+        return self.name.split("/", 1)[0]
+
+
+@dataclass
+class Problem:
+    message: str
+    line: int | None = None
+    column: int | None = None
+    field: str | None = None
+
+
+@dataclass
+class Preview:
+    problems: list[Problem] = field(default_factory=list)
+    values: dict[str, Any] | None = None
+    provenance: dict[str, Any] | None = None
+    record_id: str | None = None
+    record_source: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise MappingNameError("a mapping is named <system>/<name>, e.g. salesforce/opportunity_to_canonical")
+    return name
+
+
+def override_path(overrides_dir: Path, name: str) -> Path:
+    return overrides_dir / f"{check_name(name)}.yaml"
+
+
+def template_path(name: str) -> Path:
+    return TEMPLATES / f"{check_name(name)}.yaml"
+
+
+def list_files(overrides_dir: Path) -> list[MappingFile]:
+    names: set[str] = set()
+    for root in (TEMPLATES, overrides_dir):
+        if root.is_dir():
+            names.update(f"{p.parent.name}/{p.stem}" for p in root.glob("*/*.yaml"))
+    valid = sorted(n for n in names if NAME_RE.match(n))
+    return [MappingFile(n, override_path(overrides_dir, n).exists()) for n in valid]
+
+
+def read_text(overrides_dir: Path, name: str) -> tuple[str, bool] | None:
+    """(yaml text, overridden?) — the user's copy wins over the template, as load_mapping does."""
+    for path, overridden in ((override_path(overrides_dir, name), True), (template_path(name), False)):
+        if path.exists():
+            return path.read_text(encoding="utf-8"), overridden
+    return None
+
+
+def source_of(text: str) -> tuple[str | None, str | None]:
+    """(system, object) the mapping reads, from its ``source:`` block; (None, None) if it doesn't parse."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None, None
+    source = doc.get("source") if isinstance(doc, dict) else None
+    if not isinstance(source, dict):
+        return None, None
+    return (
+        str(source.get("system")) if source.get("system") else None,
+        str(source.get("object")) if source.get("object") else None,
+    )
+
+
+def load_text(name: str, text: str) -> tuple[Any | None, list[Problem]]:
+    """Compile ``text`` as mapping ``name`` without touching the real file: (mapping, problems)."""
+    from ledgerlink.mapping import MappingLoadError, load_mapping
+
+    with tempfile.TemporaryDirectory(prefix="ledgerlink-mapping-") as tmp:
+        path = Path(tmp) / f"{name}.yaml"
+        path.parent.mkdir(parents=True)
+        path.write_text(text, encoding="utf-8")
+        try:
+            return load_mapping(str(path)), []
+        except MappingLoadError as exc:
+            return None, [Problem(exc.message, exc.line, exc.column)]
+        except Exception as exc:  # a loader bug must show as a problem in the editor, not a crash
+            return None, [Problem(f"{type(exc).__name__}: {exc}")]
+
+
+def apply(mapping: Any, record: dict[str, Any], ledger: Ledger, target: tuple[str | None, str | None]) -> Preview:
+    from ledgerlink.mapping import MappingError, TransformContext
+
+    ctx = TransformContext(lookup_xref=lambda system, obj, rid, other: ledger.lookup(system, obj, rid, other))
+    try:
+        mapped = mapping.apply(record, ctx)
+    except MappingError as exc:
+        return Preview(problems=[Problem(exc.message, field=exc.field)])
+    except Exception as exc:
+        return Preview(problems=[Problem(f"{type(exc).__name__}: {exc}")])
+    values = dict(mapped.values)
+    preview = Preview(values=_jsonable(values), provenance=_jsonable(dict(getattr(mapped, "provenance", {}) or {})))
+    preview.problems.extend(_canonical_problems(values, target))
+    return preview
+
+
+def _canonical_problems(values: dict[str, Any], target: tuple[str | None, str | None]) -> list[Problem]:
+    """A to-canonical mapping must produce a valid canonical entity: check it as the flow will."""
+    system, obj = target
+    if system != "canonical" or not obj:
+        return []
+    from pydantic import BaseModel, ValidationError
+
+    import ledgerlink.model as model
+
+    entity = getattr(model, obj, None)
+    if not (isinstance(entity, type) and issubclass(entity, BaseModel)):
+        return []
+    try:
+        entity.model_validate(values)
+    except ValidationError as exc:
+        return [Problem(e["msg"], field=".".join(str(p) for p in e["loc"])) for e in exc.errors()[:20]]
+    return []
+
+
+def target_of(text: str) -> tuple[str | None, str | None]:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None, None
+    target = doc.get("target") if isinstance(doc, dict) else None
+    if not isinstance(target, dict):
+        return None, None
+    return (str(target.get("system") or "") or None, str(target.get("object") or "") or None)
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
+
+
+def save(overrides_dir: Path, name: str, text: str) -> Path:
+    """Write atomically: a crash mid-save leaves the old file, never half of the new one."""
+    path = override_path(overrides_dir, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+# --- sample records -------------------------------------------------------------------------------------------
+
+_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+CACHE_SECONDS = 30.0
+
+
+def fetch_sample(spec: dict[str, Any], cache_key: str, obj: str, record_id: str) -> dict[str, Any] | None:
+    """The live record from the source system, read the way the flow reads it (cached briefly: the editor
+    previews on every keystroke and must not spend the API budget)."""
+    key = (cache_key, obj, record_id)
+    hit = _cache.get(key)
+    if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    record = _fetch(spec, obj, record_id)
+    if record is not None:
+        _cache[key] = (time.monotonic(), record)
+    return record
+
+
+def _fetch(spec: dict[str, Any], obj: str, record_id: str) -> dict[str, Any] | None:
+    if spec["system"] != "salesforce":
+        return None
+    if not record_id.isalnum() or not obj.replace("_", "").isalnum():
+        return None
+    from ledgerlink.engine.connections import build_salesforce
+
+    soql = _flow_query(obj)
+    client = build_salesforce(spec, client_tag="ledgerlink-console")
+    try:
+        if soql:
+            rows = list(client.query(soql.format(id=record_id)))
+            return rows[0] if rows else None
+        return client.get(obj, record_id)
+    finally:
+        client.close()
+
+
+def _flow_query(obj: str) -> str | None:
+    """The flows' own SOQL for an object, so the preview sees the same shape (related records included)."""
+    try:
+        from ledgerlink.flows import opportunity_to_invoice as o2i
+    except ImportError:
+        return None
+    return {"Opportunity": o2i.OPPORTUNITY_SOQL, "Account": o2i.ACCOUNT_SOQL}.get(obj)
