@@ -148,3 +148,15 @@ def test_pdf(ko: httpx.Client) -> None:
     pdf = ko.get(f"/records/{inv['id']}/pdf")
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-") and pdf.content.rstrip().endswith(b"%%EOF")
+
+
+def test_data_survives_a_restart(
+    serve: Any, ko_config: kashoo.KashooSandboxConfig, ko_auth: Any, ko: httpx.Client
+) -> None:
+    created = ko.post("/contacts", json={"name": "Durable"}).json()
+    again = serve(kashoo.create_app(ko_config))  # a second server on the same SQLite file
+    headers = ko_auth(again.base_url, kashoo.credentials(ko_config))
+    url = f"{again.base_url}/api/businesses/{ko_config.business_id}/contacts/{created['id']}"
+    assert httpx.get(url, headers=headers).json()["name"] == "Durable"
+    fresh = ko.post("/contacts", json={"name": "Next"}).json()
+    assert fresh["id"] != created["id"]

@@ -133,3 +133,14 @@ def test_pdf_writer_structure() -> None:
     assert b"/Count 3" in pdf  # flowed onto three pages
     xref_at = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
     assert pdf[xref_at:].startswith(b"xref")
+
+
+def test_admin_endpoints_bypass_faults_and_query_keys_ignore_case(kf: httpx.Client, kf_admin: httpx.Client) -> None:
+    kf_admin.put("/__admin/faults", json={"error_rate": 1.0})
+    assert kf.get("/customers").status_code == 503
+    assert kf_admin.get("/__admin/clock").status_code == 200
+    kf_admin.put("/__admin/faults", json={"error_rate": 0.0})
+    for i in range(3):
+        kf.post("/customers", json={"Name": f"N{i}"})
+    page = kf.get("/customers", params={"PerPage": 2, "PAGE": 2}).json()
+    assert len(page["Data"]) == 1 and page["MetaData"]["TotalRecords"] == 3

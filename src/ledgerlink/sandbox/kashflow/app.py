@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ledgerlink.sandbox._faults import ADMIN_PATH as FAULTS_ADMIN_PATH
 from ledgerlink.sandbox._faults import FaultInjector
 from ledgerlink.sandbox._ratelimit import RateLimit, RateLimiter, client_address_key, header
 from ledgerlink.sandbox.kashflow import auth, routes_customers, routes_invoices, routes_ledger, routes_payments
@@ -16,6 +18,31 @@ from ledgerlink.sandbox.kashflow.config import KashFlowSandboxConfig
 from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
 from ledgerlink.sandbox.kashflow.state import KashFlowState, kf
 from ledgerlink.sandbox.kashflow.wire import ApiError, KfJSON, fmt_datetime
+
+
+class AdminBypassesFaults:
+    """Send ``/__admin/*`` (but the fault admin itself) straight to the API, so tests can always steer."""
+
+    def __init__(self, api: ASGIApp, faulty: ASGIApp) -> None:
+        self.api, self.faulty = api, faulty
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "") if scope["type"] == "http" else ""
+        direct = path.startswith("/__admin/") and path != FAULTS_ADMIN_PATH
+        await (self.api if direct else self.faulty)(scope, receive, send)
+
+
+class LowerQueryKeys:
+    """KashFlow matches query parameter names case-insensitively (``perPage`` = ``perpage``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+            scope = {**scope, "query_string": urlencode([(k.lower(), v) for k, v in pairs]).encode("latin-1")}
+        await self.app(scope, receive, send)
 
 
 def _rate_key(scope: Scope) -> str:
@@ -84,5 +111,6 @@ def build_api(config: KashFlowSandboxConfig) -> FastAPI:
 def create_app(config: KashFlowSandboxConfig | None = None) -> ASGIApp:
     """The KashFlow sandbox as an ASGI app: ``RateLimiter(FaultInjector(api))``. Base path ``/v2``."""
     config = config or KashFlowSandboxConfig()
-    api = build_api(config)
-    return RateLimiter(FaultInjector(api, config.faults), config.rate_limit, _rate_key, _rate_error)
+    api = LowerQueryKeys(build_api(config))
+    faulty = AdminBypassesFaults(api, FaultInjector(api, config.faults))
+    return RateLimiter(faulty, config.rate_limit, _rate_key, _rate_error)

@@ -2,7 +2,8 @@
 
 Shared by the KashFlow and Kashoo sandboxes (it would sit beside ``_server.py`` if this package owned
 that level). Reads never touch the disk; each write transaction is one SQLite transaction, so a
-restarted sandbox finds its data again. One re-entrant lock serialises writers across threads.
+restarted sandbox finds its data again. One re-entrant lock serialises writers across threads; the cache
+assumes one live server per file.
 """
 
 from __future__ import annotations

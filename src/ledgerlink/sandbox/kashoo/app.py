@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Scope
 from ledgerlink.sandbox._faults import FaultInjector
 from ledgerlink.sandbox._pdf import render_pdf
 from ledgerlink.sandbox._ratelimit import RateLimit, RateLimiter, client_address_key, header
+from ledgerlink.sandbox.kashflow.app import AdminBypassesFaults
 from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
 from ledgerlink.sandbox.kashoo import auth, records, resources
 from ledgerlink.sandbox.kashoo.collections import Doc, check_business, register
@@ -141,4 +142,6 @@ def build_api(config: KashooSandboxConfig) -> FastAPI:
 def create_app(config: KashooSandboxConfig | None = None) -> ASGIApp:
     """The Kashoo sandbox as an ASGI app: ``RateLimiter(FaultInjector(api))``. Base path ``/api``."""
     config = config or KashooSandboxConfig()
-    return RateLimiter(FaultInjector(build_api(config), config.faults), config.rate_limit, _rate_key, _rate_error)
+    api = build_api(config)
+    faulty = AdminBypassesFaults(api, FaultInjector(api, config.faults))
+    return RateLimiter(faulty, config.rate_limit, _rate_key, _rate_error)
