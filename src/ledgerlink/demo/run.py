@@ -14,13 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ledgerlink.demo.seed import seed
 from ledgerlink.engine import runtime as engine
 from ledgerlink.engine.connections import build_accounting, build_salesforce
-from ledgerlink.engine.polling import poll
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.sandbox.runner import SandboxSet, SystemName, start_sandboxes
 from ledgerlink.store import Ledger, database_url
-from ledgerlink.demo.seed import seed
 
 
 @dataclass
@@ -50,7 +49,9 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _run(options: DemoOptions, data_dir: Path, sandboxes: SandboxSet, console: Console, started: float) -> dict[str, Any]:
+def _run(
+    options: DemoOptions, data_dir: Path, sandboxes: SandboxSet, console: Console, started: float
+) -> dict[str, Any]:
     sf_spec = sandboxes["salesforce"].describe()
     books_spec = sandboxes[options.accounting].describe()
     seeder = build_salesforce(sf_spec, client_tag="demo-seed")
@@ -68,7 +69,10 @@ def _run(options: DemoOptions, data_dir: Path, sandboxes: SandboxSet, console: C
     )
     runtime = engine.start(
         engine.Runtime(
-            settings=settings, ledger=ledger, salesforce=build_salesforce(sf_spec), accounting=build_accounting(books_spec)
+            settings=settings,
+            ledger=ledger,
+            salesforce=build_salesforce(sf_spec),
+            accounting=build_accounting(books_spec),
         )
     )
     try:
@@ -81,23 +85,7 @@ def _run(options: DemoOptions, data_dir: Path, sandboxes: SandboxSet, console: C
 
 
 def _sync(runtime: engine.Runtime, console: Console) -> list[o2i.Outcome]:
-    handles = []
-
-    def hand_on(page: list[dict[str, Any]]) -> int:
-        for record in page:
-            handles.append(o2i.enqueue(record["Id"], record["SystemModstamp"]))
-        return len(page)
-
-    poll(
-        runtime.salesforce,
-        runtime.ledger,
-        name="salesforce.Opportunity.won",
-        sobject="Opportunity",
-        fields=[],
-        where="IsWon = true",
-        hand_on=hand_on,
-        lag_seconds=runtime.settings.poll_lag_seconds,
-    )
+    handles = o2i.poll_won()
     outcomes: list[o2i.Outcome] = []
     columns = (TextColumn("[bold]Won opportunities → invoices"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:

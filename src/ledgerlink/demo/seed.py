@@ -14,12 +14,60 @@ from ledgerlink.connectors.salesforce import SalesforceClient
 _PREFIXES = ["North", "Blue", "Bright", "Silver", "Oak", "Harbour", "Summit", "Red", "Green", "Iron", "Clear", "Swift"]
 _CORES = ["field", "stone", "water", "bridge", "gate", "wood", "point", "view", "brook", "ridge", "lane", "mill"]
 _SUFFIXES = ["Ltd", "Ltd", "LLP", "& Co", "Trading Ltd", "Group plc", "Studios", "Consulting Ltd"]
-_FIRST = ["Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Sophia", "Arthur", "Zoë", "Mohammed", "Siân", "Jürgen",
-          "Priya", "Liam", "Chloé", "Kwame", "Aoife", "Tomasz", "Mei", "Rhys"]
-_LAST = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Davies", "O'Neill", "Patel", "Nowak", "Evans",
-         "Thomas", "Roberts", "van der Berg", "Khan", "MacLeod", "Ó Briain", "Lewis", "Walker", "Wright"]
-_CITIES = [("London", "EC1A 1BB"), ("Manchester", "M1 1AE"), ("Bristol", "BS1 4DJ"), ("Leeds", "LS1 4AP"),
-           ("Glasgow", "G1 1XQ"), ("Cardiff", "CF10 1EP"), ("Belfast", "BT1 5GS"), ("York", "YO1 7HH")]
+_FIRST = [
+    "Amelia",
+    "Oliver",
+    "Isla",
+    "George",
+    "Ava",
+    "Noah",
+    "Sophia",
+    "Arthur",
+    "Zoë",
+    "Mohammed",
+    "Siân",
+    "Jürgen",
+    "Priya",
+    "Liam",
+    "Chloé",
+    "Kwame",
+    "Aoife",
+    "Tomasz",
+    "Mei",
+    "Rhys",
+]
+_LAST = [
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Davies",
+    "O'Neill",
+    "Patel",
+    "Nowak",
+    "Evans",
+    "Thomas",
+    "Roberts",
+    "van der Berg",
+    "Khan",
+    "MacLeod",
+    "Ó Briain",
+    "Lewis",
+    "Walker",
+    "Wright",
+]
+_CITIES = [
+    ("London", "EC1A 1BB"),
+    ("Manchester", "M1 1AE"),
+    ("Bristol", "BS1 4DJ"),
+    ("Leeds", "LS1 4AP"),
+    ("Glasgow", "G1 1XQ"),
+    ("Cardiff", "CF10 1EP"),
+    ("Belfast", "BT1 5GS"),
+    ("York", "YO1 7HH"),
+]
 _STREETS = ["High Street", "Station Road", "Church Lane", "Victoria Road", "Mill Lane", "Park Avenue", "King Street"]
 _PRODUCTS = [
     ("Consulting day", "SRV-CONS", "Services", "950.00"),
@@ -55,7 +103,9 @@ def _ids(results: list[dict[str, Any]], what: str) -> list[str]:
     return [str(r["id"]) for r in results]
 
 
-def seed(sf: SalesforceClient, *, accounts: int = 60, opportunities: int = 220, won_share: float = 0.6, seed: int = 7) -> SeedSummary:
+def seed(
+    sf: SalesforceClient, *, accounts: int = 60, opportunities: int = 220, won_share: float = 0.6, seed: int = 7
+) -> SeedSummary:
     rng = random.Random(seed)
     account_rows = []
     for i in range(accounts):

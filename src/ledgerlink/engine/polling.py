@@ -40,13 +40,15 @@ def soql_datetime(value: str) -> str:
     return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def incremental_soql(sobject: str, fields: list[str], where: str | None, since: Position, upper: str) -> str:
+def incremental_soql(sobject: str, fields: list[str], where: str | None, since: Position, upper: str | None) -> str:
     resume = (
         f"(SystemModstamp = {since.modstamp} AND Id > '{since.record_id}') OR SystemModstamp > {since.modstamp}"
         if since.record_id
         else f"SystemModstamp > {since.modstamp}"
     )
-    clauses = [f"({resume})", f"SystemModstamp <= {upper}"]
+    clauses = [f"({resume})"]
+    if upper:
+        clauses.append(f"SystemModstamp <= {upper}")
     if where:
         clauses.insert(0, f"({where})")
     columns = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *fields]))
@@ -75,8 +77,10 @@ def poll(
     """Read every record changed since the saved watermark, a page at a time, handing each page on before
     advancing the watermark; ``hand_on`` returns how many of the page it took."""
     since = Position.decode(ledger.get_watermark(name))
-    upper_dt = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=lag_seconds)
-    upper = upper_dt.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    upper = None
+    if lag_seconds > 0:  # 0 means read everything committed so far (tests and the demo, where nothing lags)
+        upper_dt = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=lag_seconds)
+        upper = upper_dt.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     result = PollResult(watermark=since.encode())
     for page in _pages(salesforce, incremental_soql(sobject, fields, where, since, upper)):
         result.seen += len(page)

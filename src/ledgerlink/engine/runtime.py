@@ -33,6 +33,17 @@ class QueueSettings:
 
 
 @dataclass
+class FlowSettings:
+    """Per-project choices the flows read; mapping settings go to every TransformContext."""
+
+    create_missing_products: bool = True  # else an invoice line for a product the books lack is a failed record
+    payment_terms_days: int = 30
+    default_currency: str = "GBP"
+    default_tax_rate: str = "20"
+    default_nominal_code: int = 4000
+
+
+@dataclass
 class EngineSettings:
     data_dir: Path
     ledger_url: str
@@ -41,6 +52,7 @@ class EngineSettings:
     app_version: str = "ledgerlink-1"
     queues: list[QueueSettings] = field(default_factory=lambda: [QueueSettings("accounting")])
     poll_lag_seconds: float = 0.0
+    flows: FlowSettings = field(default_factory=FlowSettings)
 
 
 def system_database_url(ledger_url: str, data_dir: Path) -> str:

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import functools
 import uuid
+from decimal import Decimal
 from typing import Any, TypedDict
 
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
+from ledgerlink.engine.polling import poll
 from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
 from ledgerlink.engine.runtime import current
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
-from ledgerlink.model import Customer, Invoice
+from ledgerlink.model import Customer, Invoice, Product
 
 FLOW = "opportunity_to_invoice"
 INVOICE_NUMBER_FIELD = "KashFlow_Invoice_Number__c"
@@ -38,6 +40,12 @@ ACCOUNT_SOQL = (
     "BillingCountry, ShippingStreet, ShippingCity, ShippingPostalCode, ShippingCountry, Region__c, SystemModstamp, "
     "(SELECT Id, FirstName, LastName, Email, Phone FROM Contacts) "
     "FROM Account WHERE Id = '{id}'"
+)
+
+PRODUCT_SOQL = (
+    "SELECT Id, Name, ProductCode, Description, IsActive, Family, LastModifiedDate, "
+    "(SELECT UnitPrice FROM PricebookEntries WHERE Pricebook2.IsStandard = true) "
+    "FROM Product2 WHERE Id IN ({ids})"
 )
 
 _step = DBOS.step(
@@ -65,8 +73,16 @@ def _mapping(name: str) -> Mapping:
 
 
 def _ctx() -> TransformContext:
-    ledger = current().ledger
-    return TransformContext(lookup_xref=lambda system, obj, rid, other: ledger.lookup(system, obj, rid, other))
+    rt = current()
+    ledger, flows = rt.ledger, rt.settings.flows
+    return TransformContext(
+        lookup_xref=lambda system, obj, rid, other: ledger.lookup(system, obj, rid, other),
+        source_system="salesforce",
+        default_nominal_code=flows.default_nominal_code,
+        default_currency=flows.default_currency,
+        default_tax_rate=Decimal(flows.default_tax_rate),
+        payment_terms_days=flows.payment_terms_days,
+    )
 
 
 def _soql_id(record_id: str) -> str:
@@ -105,10 +121,52 @@ def ensure_customer(account_id: str, customer_code: str, run_id: str, opportunit
         action = "created"
     rt.ledger.link(("salesforce", "Account", account_id), (books.name, books.customer_object, found))
     rt.ledger.audit(
-        flow=FLOW, system=books.name, obj=books.customer_object, record_id=found, action=action,
-        run_id=run_id, source_id=opportunity_id, detail={"account": account_id},
+        flow=FLOW,
+        system=books.name,
+        obj=books.customer_object,
+        record_id=found,
+        action=action,
+        run_id=run_id,
+        source_id=opportunity_id,
+        detail={"account": account_id},
     )
     return found
+
+
+@_step
+def ensure_products(product_ids: list[str], run_id: str, opportunity_id: str) -> None:
+    """Every product the invoice lines name exists in the books (created from Product2 when allowed)."""
+    rt = current()
+    books = rt.accounting
+    unknown = [
+        pid
+        for pid in dict.fromkeys(product_ids)
+        if not rt.ledger.lookup("salesforce", "Product2", pid, books.name, books.product_object)
+    ]
+    if not unknown:
+        return
+    ids = ", ".join(f"'{_soql_id(pid)}'" for pid in unknown)
+    mapping = _mapping("salesforce/product_to_canonical")
+    for record in rt.salesforce.query(PRODUCT_SOQL.format(ids=ids)):
+        product = Product.model_validate(mapping.apply(record, _ctx()).values)
+        code = books.find_product(product.code)
+        action = "matched"
+        if code is None:
+            if not rt.settings.flows.create_missing_products:
+                continue  # the books will refuse the line, naming it: a failed record, by the project's choice
+            code = books.create_product(product, _ctx())
+            action = "created"
+        rt.ledger.link(("salesforce", "Product2", record["Id"]), (books.name, books.product_object, code))
+        rt.ledger.audit(
+            flow=FLOW,
+            system=books.name,
+            obj=books.product_object,
+            record_id=code,
+            action=action,
+            run_id=run_id,
+            source_id=opportunity_id,
+            detail={"product2": record["Id"]},
+        )
 
 
 @_step
@@ -122,8 +180,13 @@ def ensure_invoice(opportunity_id: str, invoice_json: dict[str, Any], customer_i
     invoice = existing or books.create_invoice(Invoice.model_validate(invoice_json), customer_id, _ctx())
     rt.ledger.link(("salesforce", "Opportunity", opportunity_id), (books.name, books.invoice_object, invoice.number))
     rt.ledger.audit(
-        flow=FLOW, system=books.name, obj=books.invoice_object, record_id=invoice.number,
-        action="created" if invoice.created else "matched", run_id=run_id, source_id=opportunity_id,
+        flow=FLOW,
+        system=books.name,
+        obj=books.invoice_object,
+        record_id=invoice.number,
+        action="created" if invoice.created else "matched",
+        run_id=run_id,
+        source_id=opportunity_id,
         detail={"customer": customer_id, "lines": len(invoice_json.get("lines", []))},
     )
     return {"number": invoice.number, "status": invoice.status, "created": invoice.created}
@@ -134,13 +197,21 @@ def write_back(opportunity_id: str, number: str, status: str, run_id: str) -> No
     rt = current()
     rt.salesforce.update("Opportunity", opportunity_id, {INVOICE_NUMBER_FIELD: number, INVOICE_STATUS_FIELD: status})
     rt.ledger.audit(
-        flow=FLOW, system="salesforce", obj="Opportunity", record_id=opportunity_id, action="updated",
-        run_id=run_id, source_id=opportunity_id, detail={INVOICE_NUMBER_FIELD: number, INVOICE_STATUS_FIELD: status},
+        flow=FLOW,
+        system="salesforce",
+        obj="Opportunity",
+        record_id=opportunity_id,
+        action="updated",
+        run_id=run_id,
+        source_id=opportunity_id,
+        detail={INVOICE_NUMBER_FIELD: number, INVOICE_STATUS_FIELD: status},
     )
 
 
 @DBOS.step()
-def record_failure(opportunity_id: str, message: str, field: str | None, attempts: list[str], data: dict[str, Any]) -> None:
+def record_failure(
+    opportunity_id: str, message: str, field: str | None, attempts: list[str], data: dict[str, Any]
+) -> None:
     rt = current()
     now_errors = [{"error": a, "field": field} for a in attempts] if attempts else None
     rt.ledger.record_failure(
@@ -152,8 +223,14 @@ def record_failure(opportunity_id: str, message: str, field: str | None, attempt
         attempts=[*(now_errors or []), {"error": message, "field": field}] if now_errors else None,
     )
     rt.ledger.audit(
-        flow=FLOW, system="salesforce", obj="Opportunity", record_id=opportunity_id, action="failed",
-        run_id=DBOS.workflow_id, source_id=opportunity_id, detail={"error": message, "field": field},
+        flow=FLOW,
+        system="salesforce",
+        obj="Opportunity",
+        record_id=opportunity_id,
+        action="failed",
+        run_id=DBOS.workflow_id,
+        source_id=opportunity_id,
+        detail={"error": message, "field": field},
     )
 
 
@@ -181,6 +258,8 @@ def opportunity_to_invoice(opportunity_id: str) -> Outcome:
             raise RecordRejected("has no Account (AccountId is empty)", field="AccountId")
         invoice = Invoice.model_validate(mapping.apply(opportunity, _ctx()).values)
         customer_id = ensure_customer(opportunity["AccountId"], invoice.customer_code, run_id, opportunity_id)
+        line_items = (opportunity.get("OpportunityLineItems") or {}).get("records") or []
+        ensure_products([li["Product2Id"] for li in line_items if li.get("Product2Id")], run_id, opportunity_id)
         invoice_json = invoice.model_copy(update={"customer_code": customer_id}).model_dump(mode="json")
         result = ensure_invoice(opportunity_id, invoice_json, customer_id, run_id)
         already_written = opportunity.get(INVOICE_NUMBER_FIELD) == result["number"]
@@ -209,6 +288,42 @@ def enqueue(opportunity_id: str, version: str, queue_name: str = "accounting") -
     queue = current().queues[queue_name]
     with SetWorkflowID(workflow_id(opportunity_id, version)):
         return queue.enqueue(opportunity_to_invoice, opportunity_id)
+
+
+WATERMARK = "salesforce.Opportunity.won"
+
+
+def poll_won(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+    """The polling trigger: enqueue a run for every opportunity won (or edited while won) since the watermark.
+
+    An opportunity already linked to an invoice whose number is already written back is passed over: its
+    newest change is most likely LedgerLink's own write-back, and re-running it would only confirm that.
+    """
+    rt = current()
+    handles: list[WorkflowHandle[Outcome]] = []
+    books = rt.accounting
+
+    def hand_on(page: list[dict[str, Any]]) -> int:
+        taken = 0
+        for record in page:
+            number = rt.ledger.lookup("salesforce", "Opportunity", record["Id"], books.name, books.invoice_object)
+            if number and record.get(INVOICE_NUMBER_FIELD) == number:
+                continue
+            handles.append(enqueue(record["Id"], record["SystemModstamp"], queue_name))
+            taken += 1
+        return taken
+
+    poll(
+        rt.salesforce,
+        rt.ledger,
+        name=WATERMARK,
+        sobject="Opportunity",
+        fields=[INVOICE_NUMBER_FIELD],
+        where="IsWon = true",
+        hand_on=hand_on,
+        lag_seconds=rt.settings.poll_lag_seconds if lag_seconds is None else lag_seconds,
+    )
+    return handles
 
 
 def replay(opportunity_id: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:

@@ -80,8 +80,6 @@ def serve_in_thread(
         backlog=2048,
     )
     server = uvicorn.Server(config)
-    # uvicorn installs signal handlers only in the main thread; a sandbox thread must not steal them.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"{name}:{bound_port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -90,4 +88,6 @@ def serve_in_thread(
             raise RuntimeError(f"{name} sandbox failed to start on {host}:{bound_port}")
         time.sleep(0.01)
     scheme = "https" if tls else "http"
-    return RunningServer(base_url=f"{scheme}://{host}:{bound_port}", port=bound_port, server=server, thread=thread, tls=tls)
+    return RunningServer(
+        base_url=f"{scheme}://{host}:{bound_port}", port=bound_port, server=server, thread=thread, tls=tls
+    )

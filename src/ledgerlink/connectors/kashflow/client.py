@@ -3,11 +3,11 @@ of the memorable word at positions KashFlow picks. A 401 re-runs the dance once 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -34,7 +34,9 @@ class KashFlowSettings:
 class KashFlowClient:
     def __init__(self, settings: KashFlowSettings) -> None:
         self.settings = settings
-        self._http = make_client(settings.base_url.rstrip("/") + "/", verify=settings.verify, transport=settings.transport)
+        self._http = make_client(
+            settings.base_url.rstrip("/") + "/", verify=settings.verify, transport=settings.transport
+        )
         self._token: str | None = None
         self._lock = threading.Lock()
         self.calls_made = 0
@@ -78,9 +80,7 @@ class KashFlowClient:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         for attempt in range(2):
             token = self._session_token()
-            response = send(
-                self._http, SYSTEM, method, path, headers={"Authorization": f"KfToken {token}"}, **kwargs
-            )
+            response = send(self._http, SYSTEM, method, path, headers={"Authorization": f"KfToken {token}"}, **kwargs)
             self.calls_made += 1
             if response.status_code == 401 and attempt == 0:
                 with self._lock:
@@ -112,7 +112,9 @@ class KashFlowClient:
                 retry_after=retry_after_seconds(response),
             )
         if auth_step or status == 401:
-            raise AuthenticationError(f"login refused: {code} {message}".strip(), system=SYSTEM, status=status, code=code)
+            raise AuthenticationError(
+                f"login refused: {code} {message}".strip(), system=SYSTEM, status=status, code=code
+            )
         field = body.get("Field") or body.get("field")
         raise PermanentError(f"{method} {path}: {message}", system=SYSTEM, status=status, code=code, field=field)
 
@@ -130,7 +132,7 @@ class KashFlowClient:
         """Every row of a list endpoint, following ``MetaData.NextPageUrl``."""
         query: dict[str, Any] = {"page": 1, "perpage": self.settings.page_size, **(params or {})}
         while True:
-            body = with_transient_retries(lambda q=dict(query): self.request("GET", path, params=q)).json()
+            body = with_transient_retries(functools.partial(self.request, "GET", path, params=dict(query))).json()
             rows = body.get("Data") or []
             yield from rows
             next_url = (body.get("MetaData") or {}).get("NextPageUrl")
@@ -146,10 +148,13 @@ class KashFlowClient:
 
     def find_invoice_by_reference(self, customer_code: str, reference: str) -> dict[str, Any] | None:
         """The invoice whose CustomerReference is ``reference``: how a retried create finds its first attempt."""
-        for row in self.list("invoices", {"customercode": customer_code}):
+        for row in self.list("invoices", {"customercode": customer_code, "customerreference": reference}):
             if row.get("CustomerReference") == reference:
                 return row
         return None
+
+    def get_product(self, code: str, nominal_code: int = 4000) -> dict[str, Any] | None:
+        return self._get_or_none(f"products/{nominal_code}/{code}")
 
     def invoice_pdf(self, number: str) -> bytes:
         return with_transient_retries(lambda: self.request("GET", f"invoices/{number}/pdf")).content
@@ -163,15 +168,12 @@ class KashFlowClient:
         response = self.request("PUT", f"customers/{code}", json=payload)
         return dict(response.json()) if response.content else {}
 
+    def create_product(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.request("POST", "products", json=payload).json())
+
     def create_invoice(self, payload: dict[str, Any]) -> dict[str, Any]:
         return dict(self.request("POST", "invoices", json=payload).json())
 
     def update_invoice(self, number: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self.request("PUT", f"invoices/{number}", json=payload)
         return dict(response.json()) if response.content else {}
-
-
-def path_of(url: str) -> str:
-    """KashFlow's paging URLs are absolute; requests go through the base URL, so keep the path and query."""
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -26,7 +26,9 @@ class OAuthFlow(Protocol):
 def _token_request(client: httpx.Client, data: dict[str, str]) -> Token:
     response = send(client, SYSTEM, "POST", "/services/oauth2/token", data=data)
     if response.status_code >= 500:
-        raise TransientError(f"token endpoint answered {response.status_code}", system=SYSTEM, status=response.status_code)
+        raise TransientError(
+            f"token endpoint answered {response.status_code}", system=SYSTEM, status=response.status_code
+        )
     if response.status_code != 200:
         try:
             body = response.json()

@@ -3,6 +3,7 @@ events caused by LedgerLink itself can be recognised and not synced back."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -135,7 +136,9 @@ class SalesforceClient:
             )
         if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
             raise ApiLimitExhausted(message, system=SYSTEM, status=status, code=code)
-        raise PermanentError(f"{method} {url}: {message}", system=SYSTEM, status=status, code=code, field=field_name or None)
+        raise PermanentError(
+            f"{method} {url}: {message}", system=SYSTEM, status=status, code=code, field=field_name or None
+        )
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -152,7 +155,7 @@ class SalesforceClient:
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 return
-            body = with_transient_retries(lambda url=next_url: self.request("GET", url, kind="query")).json()
+            body = with_transient_retries(functools.partial(self.request, "GET", str(next_url), kind="query")).json()
 
     def get(self, sobject: str, record_id: str, fields: list[str] | None = None) -> dict[str, Any]:
         params = {"fields": ",".join(fields)} if fields else None
@@ -177,7 +180,9 @@ class SalesforceClient:
     def delete(self, sobject: str, record_id: str) -> None:
         self.request("DELETE", f"sobjects/{sobject}/{record_id}")
 
-    def create_many(self, sobject: str, records: list[dict[str, Any]], *, all_or_none: bool = False) -> list[dict[str, Any]]:
+    def create_many(
+        self, sobject: str, records: list[dict[str, Any]], *, all_or_none: bool = False
+    ) -> list[dict[str, Any]]:
         """sObject Collections, 200 records a call; results in input order (``success``, ``id``, ``errors``)."""
         results: list[dict[str, Any]] = []
         for start in range(0, len(records), COLLECTION_SIZE):
@@ -188,7 +193,9 @@ class SalesforceClient:
             results.extend(response.json())
         return results
 
-    def update_many(self, sobject: str, records: list[dict[str, Any]], *, all_or_none: bool = False) -> list[dict[str, Any]]:
+    def update_many(
+        self, sobject: str, records: list[dict[str, Any]], *, all_or_none: bool = False
+    ) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         for start in range(0, len(records), COLLECTION_SIZE):
             chunk = [{"attributes": {"type": sobject}, **r} for r in records[start : start + COLLECTION_SIZE]]

@@ -1,0 +1,126 @@
+"""The walking skeleton end to end: Salesforce sandbox → LedgerLink on DBOS → KashFlow sandbox, over HTTP."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+from ledgerlink.demo.seed import seed
+from tests.flows.conftest import FlowEnv
+
+
+def _won_ids(env: FlowEnv) -> set[str]:
+    return {r["Id"] for r in env.user.query("SELECT Id FROM Opportunity WHERE IsWon = true AND Amount > 0")}
+
+
+def test_every_won_opportunity_becomes_exactly_one_invoice_and_rerun_creates_nothing(flow_env: FlowEnv) -> None:
+    summary = seed(flow_env.user, accounts=6, opportunities=20, seed=3)
+    won = _won_ids(flow_env)
+    assert len(won) == summary.won > 0
+
+    outcomes = flow_env.poll_and_run()
+    assert Counter(o["status"] for o in outcomes) == {"invoiced": len(won)}
+
+    invoices = flow_env.kashflow_invoices()
+    references = Counter(inv["CustomerReference"] for inv in invoices)
+    assert set(references) == won
+    assert all(n == 1 for n in references.values())
+
+    written = {
+        r["Id"]: r["KashFlow_Invoice_Number__c"]
+        for r in flow_env.user.query(
+            "SELECT Id, KashFlow_Invoice_Number__c, Invoice_Status__c FROM Opportunity WHERE IsWon = true"
+        )
+    }
+    by_reference = {inv["CustomerReference"]: str(inv["Number"]) for inv in invoices}
+    assert written == by_reference
+
+    # Invoice totals equal the opportunity amounts (net), line by line.
+    amounts = {
+        r["Id"]: Decimal(str(r["Amount"]))
+        for r in flow_env.user.query("SELECT Id, Amount FROM Opportunity WHERE IsWon = true")
+    }
+    for inv in invoices:
+        full = flow_env.runtime.accounting.client.get_invoice(str(inv["Number"]))  # type: ignore[attr-defined]
+        assert full is not None
+        assert Decimal(str(full["NetAmount"])) == amounts[inv["CustomerReference"]]
+
+    # A second pass, as after a restart: every run finds its work done and writes nothing.
+    rerun = [flow_env.run_one(opp_id) for opp_id in sorted(won)]
+    assert Counter(o["status"] for o in rerun) == {"already_invoiced": len(won)}
+    assert len(flow_env.kashflow_invoices()) == len(won)
+    assert flow_env.poll_and_run() == []  # the watermark moved past everything: nothing new to read
+
+
+def test_amount_zero_or_open_stage_makes_no_invoice(flow_env: FlowEnv) -> None:
+    account = flow_env.make_account("Zero Ltd", "CUST-ZERO")
+    _product, entry = flow_env.make_product("ZP-1", 10.0)
+    zero = flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[])
+    open_deal = flow_env.make_opportunity(stage="Negotiation/Review", account_id=account, lines=[(entry, 2, 10.0)])
+    lost = flow_env.make_opportunity(stage="Closed Lost", account_id=account, lines=[(entry, 1, 10.0)])
+
+    outcomes = [flow_env.run_one(opp) for opp in (zero, open_deal, lost)]
+    assert [o["status"] for o in outcomes] == ["skipped", "skipped", "skipped"]
+    assert flow_env.kashflow_invoices() == []
+    assert flow_env.poll_and_run() == [{"opportunity": zero, "status": "skipped"}]
+
+
+def test_kashflow_500_on_invoice_creation_is_retried_and_yields_one_invoice(flow_env: FlowEnv) -> None:
+    account = flow_env.make_account("Retry Ltd", "CUST-RETRY")
+    _product, entry = flow_env.make_product("RP-1", 99.5)
+    opp = flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[(entry, 3, 99.5)])
+
+    flow_env.set_faults("kashflow", paths=["/v2/invoices"], methods=["POST"], fail_next=2)
+    outcome = flow_env.run_one(opp)
+    assert outcome["status"] == "invoiced"
+    invoices = flow_env.kashflow_invoices()
+    assert [inv["CustomerReference"] for inv in invoices] == [opp]
+
+
+def test_invoice_created_but_response_lost_is_not_created_twice(flow_env: FlowEnv) -> None:
+    account = flow_env.make_account("Lost Reply Ltd", "CUST-LOST")
+    _product, entry = flow_env.make_product("LP-1", 12.0)
+    opp = flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[(entry, 1, 12.0)])
+
+    # KashFlow creates the invoice, then the connection drops before the reply arrives.
+    flow_env.set_faults("kashflow", paths=["/v2/invoices"], methods=["POST"], drop_after_next=1)
+    outcome = flow_env.run_one(opp)
+    assert outcome["status"] == "already_invoiced"  # found by its reference on the retry
+    assert [inv["CustomerReference"] for inv in flow_env.kashflow_invoices()] == [opp]
+
+
+def test_malformed_opportunities_become_failed_records_naming_the_field(flow_env: FlowEnv) -> None:
+    # This project keeps its catalogue in the books by hand: an unknown product must not be invented there.
+    flow_env.runtime.settings.flows.create_missing_products = False
+    kashflow = flow_env.runtime.accounting.client  # type: ignore[attr-defined]
+    kashflow.create_product({"Code": "GP-1", "Name": "Known product", "Price": 50, "NominalCode": 4000})
+    account = flow_env.make_account("Good Ltd", "CUST-GOOD")
+    _known, known_entry = flow_env.make_product("GP-1", 50.0)
+    _unknown, unknown_entry = flow_env.make_product("NOT-IN-BOOKS", 20.0)
+    good = flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[(known_entry, 1, 50.0)])
+    orphan = flow_env.make_opportunity(stage="Closed Won", account_id=None, lines=[(known_entry, 1, 50.0)])
+    unknown_product = flow_env.make_opportunity(
+        stage="Closed Won", account_id=account, lines=[(known_entry, 1, 50.0), (unknown_entry, 2, 20.0)]
+    )
+
+    outcomes = {o["opportunity"]: o for o in flow_env.poll_and_run()}
+    assert outcomes[good]["status"] == "invoiced"
+    assert outcomes[orphan]["status"] == "failed"
+    assert outcomes[unknown_product]["status"] == "failed"
+    assert "AccountId" in outcomes[orphan]["error"]
+
+    failed = {f.source_id: f for f in flow_env.ledger.failed_records(flow="opportunity_to_invoice")}
+    assert set(failed) == {orphan, unknown_product}
+    orphan_error = failed[orphan].errors[-1]
+    assert orphan_error["field"] == "AccountId"
+    assert orphan in orphan_error["error"]
+    product_error = failed[unknown_product].errors[-1]
+    assert product_error["field"] == "LineItems[2].ProductCode"
+    assert unknown_product in product_error["error"] and "NOT-IN-BOOKS" in product_error["error"]
+    assert failed[unknown_product].input["Id"] == unknown_product  # the input is kept for inspection and replay
+    assert [inv["CustomerReference"] for inv in flow_env.kashflow_invoices()] == [good]
+
+    # Once the product exists in the books, a replay of the failed record goes through and closes it.
+    kashflow.create_product({"Code": "NOT-IN-BOOKS", "Name": "Now known", "Price": 20, "NominalCode": 4000})
+    assert flow_env.run_one(unknown_product)["status"] == "invoiced"
+    assert [f.source_id for f in flow_env.ledger.failed_records(flow="opportunity_to_invoice")] == [orphan]
