@@ -7,8 +7,8 @@ so a key ring holding the current key and a pending one can read data in the mid
 from __future__ import annotations
 
 import base64
-import contextlib
 import binascii
+import contextlib
 import hashlib
 import os
 import secrets

@@ -21,7 +21,7 @@ def line_chart(
     head = (
         f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
         f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-        f'<text x="{pad_l}" y="14" style="font-size:12px;font-weight:600;fill:#1d2330">{escape(title)}</text>'
+        f'<text x="{pad_l}" y="14" class="chart-title">{escape(title)}</text>'
     )
     if not points:
         return Markup(head + f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no data yet</text></svg>')
@@ -57,6 +57,8 @@ def line_chart(
             parts.append(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"/>')
         else:
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>')
-        parts.append(f'<text x="{pad_l + 8 + i * 120}" y="{pad_t + 10}" style="fill:{colour}">■ {escape(name)}</text>')
+        parts.append(
+            f'<text x="{pad_l + 8 + i * 120}" y="{pad_t + 10}" class="legend" fill="{colour}">■ {escape(name)}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -62,7 +62,7 @@ def _sample(
 
 
 def preview(c: Console, name: str, text: str, record_id: str | None) -> svc.Preview:
-    mapping, problems = svc.load_text(name, text)
+    mapping, problems = svc.load_text(name, text, c.settings.mappings_dir)
     if mapping is None:
         return svc.Preview(problems=problems, record_id=record_id)
     record, record_id, source, sample_problems = _sample(c, text, record_id)
@@ -142,7 +142,7 @@ async def mapping_save_page(
 ) -> Response:
     c = console(request)
     full = _name(system, name)
-    _mapping, problems = svc.load_text(full, yaml)
+    _mapping, problems = svc.load_text(full, yaml, c.settings.mappings_dir)
     if problems:
         return render(
             request,
@@ -210,7 +210,7 @@ async def api_mapping_save(
 ) -> Response | schemas.MappingText:
     c = console(request)
     full = _name(system, name)
-    _mapping, problems = svc.load_text(full, body.yaml)
+    _mapping, problems = svc.load_text(full, body.yaml, c.settings.mappings_dir)
     if problems:
         from fastapi.responses import JSONResponse
 

@@ -103,20 +103,17 @@ def source_of(text: str) -> tuple[str | None, str | None]:
     )
 
 
-def load_text(name: str, text: str) -> tuple[Any | None, list[Problem]]:
+def load_text(name: str, text: str, overrides_dir: Path | None = None) -> tuple[Any | None, list[Problem]]:
     """Compile ``text`` as mapping ``name`` without touching the real file: (mapping, problems)."""
-    from ledgerlink.mapping import MappingLoadError, load_mapping
+    from ledgerlink.mapping import MappingLoadError, load_mapping_text
+    from ledgerlink.mapping.loader import default_schemas
 
-    with tempfile.TemporaryDirectory(prefix="ledgerlink-mapping-") as tmp:
-        path = Path(tmp) / f"{name}.yaml"
-        path.parent.mkdir(parents=True)
-        path.write_text(text, encoding="utf-8")
-        try:
-            return load_mapping(str(path)), []
-        except MappingLoadError as exc:
-            return None, [Problem(exc.message, exc.line, exc.column)]
-        except Exception as exc:  # a loader bug must show as a problem in the editor, not a crash
-            return None, [Problem(f"{type(exc).__name__}: {exc}")]
+    try:
+        return load_mapping_text(text, name, schemas=default_schemas(overrides_dir)), []
+    except MappingLoadError as exc:
+        return None, [Problem(exc.message, exc.line, exc.column)]
+    except Exception as exc:  # a loader bug must show as a problem in the editor, not a crash
+        return None, [Problem(f"{type(exc).__name__}: {exc}")]
 
 
 def apply(mapping: Any, record: dict[str, Any], ledger: Ledger, target: tuple[str | None, str | None]) -> Preview:
