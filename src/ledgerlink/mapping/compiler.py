@@ -127,7 +127,9 @@ def compile_rule(target: str, rule: RuleSpec, loc: Loc, default_owner: str | Non
         run = _list_rule(target, get, children, setter, rule.required)
         return CompiledRule(target, f"each {description}", run, owner, loc, source_paths, target_path, children)
 
-    run = _value_rule(target_path, get, transform, setter, rule.default, rule.required)
+    plain = source_paths[0][0] if len(source_paths) == 1 and not isinstance(rule.from_, list) else None
+    field_name = plain.segments[0].name if plain and not plain.from_root and _is_plain_field(plain) else None
+    run = _value_rule(target_path, get, field_name, transform, setter, rule.default, rule.required)
     return CompiledRule(target, description, run, owner, loc, source_paths, target_path)
 
 
@@ -135,16 +137,44 @@ class _Required(TransformError):
     pass
 
 
+def _is_plain_field(path: Path) -> bool:
+    return len(path.segments) == 1 and path.segments[0].kind == "field"
+
+
 def _value_rule(
     target: Path,
     get: Callable[[Any, Any], Any],
+    field_name: str | None,
     transform: Callable[[Any, TransformContext], Any] | None,
     setter: Callable[[dict[str, Any], Any], None],
     default: Any,
     required: bool,
 ) -> RuleFn:
     top = target.segments[0].name if len(target.segments) == 1 and target.segments[0].kind == "field" else None
-    # The common case (a top-level copy, optionally transformed) gets a closure with nothing else in it.
+    # The common case (a top-level copy, optionally transformed) gets a closure with nothing else in it; reading a
+    # plain field is inlined (rec.get) rather than a call through the compiled path.
+    if top is not None and default is None and not required and field_name is not None:
+        name = field_name
+        if transform is None:
+
+            def copy_field(rec: Any, root: Any, out: dict[str, Any], ctx: TransformContext) -> bool:
+                value = rec.get(name)
+                if value is None or value == "":
+                    return False
+                out[top] = value
+                return True
+
+            return copy_field
+
+        def copy_field_transformed(rec: Any, root: Any, out: dict[str, Any], ctx: TransformContext) -> bool:
+            value = transform(rec.get(name), ctx)
+            if value is None or value == "":
+                return False
+            out[top] = value
+            return True
+
+        return copy_field_transformed
+
     if top is not None and default is None and not required:
         if transform is None:
 
@@ -165,6 +195,20 @@ def _value_rule(
             return True
 
         return copy_transformed
+
+    if default is None and not required and field_name is not None:
+        name = field_name
+
+        def copy_field_nested(rec: Any, root: Any, out: dict[str, Any], ctx: TransformContext) -> bool:
+            value = rec.get(name)
+            if transform is not None:
+                value = transform(value, ctx)
+            if value is None or value == "" or value == []:
+                return False
+            setter(out, value)
+            return True
+
+        return copy_field_nested
 
     if default is None and not required:
         # Nested targets (billing_address.city) without default or requirement: same, through the setter.
@@ -242,10 +286,11 @@ def run_rules(
     """Apply compiled rules to one record; failures become MappingError naming record, rule and field."""
     out: dict[str, Any] = {}
     written: list[str] = []
+    append = written.append
     for target, run, description in rules:
         try:
             if run(record, record, out, ctx):
-                written.append(target)
+                append(target)
         except _ElementError as exc:
             raise MappingError(record_id(record), exc.rule, exc.field, exc.message) from exc
         except TransformError as exc:
