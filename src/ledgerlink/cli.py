@@ -25,6 +25,11 @@ def _register_subapps() -> None:
 
 _register_subapps()
 
+# The operations console: serve, user, vault, connection (commands live in ledgerlink.web.cli).
+from ledgerlink.web.cli import register as _register_console  # noqa: E402
+
+_register_console(app)
+
 
 @app.command()
 def demo(

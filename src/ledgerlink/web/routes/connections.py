@@ -1,1 +1,153 @@
-"""placeholder"""
+"""Connections: add, test, rotate credentials. Secrets are write-only: no page or response ever shows one again."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from ledgerlink.web import schemas
+from ledgerlink.web.console import Console, console
+from ledgerlink.web.routes._common import api_router, page_router
+from ledgerlink.web.services.connections import SECRET_FIELDS, ConnectionError_, ConnectionView
+from ledgerlink.web.services.probe import probe
+from ledgerlink.web.templating import render
+
+pages = page_router()
+api = api_router("connections")
+NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": schemas.ErrorOut}}
+BAD: dict[int | str, dict[str, object]] = {400: {"model": schemas.ErrorOut}}
+
+
+def _out(v: ConnectionView) -> schemas.ConnectionOut:
+    return schemas.ConnectionOut(**v.__dict__)
+
+
+async def _test(c: Console, name: str) -> tuple[bool, str]:
+    spec = c.connections.spec(name)
+    ok, message, samples = await asyncio.to_thread(probe, spec)  # connectors are synchronous
+    c.connections.record_test(name, ok, message)
+    for metric, value in samples.items():
+        c.connections.sample(name, metric, value)
+    return ok, message
+
+
+def _list_page(request: Request, status: int = 200, **extra: object) -> HTMLResponse:
+    context = {"active": "/connections", "connections": console(request).connections.list(), "fields": SECRET_FIELDS}
+    return render(request, "connections.html", {**context, **extra}, status_code=status)
+
+
+@pages.get("/connections", name="connections_page")
+async def connections_page(request: Request) -> HTMLResponse:
+    return _list_page(request)
+
+
+@pages.post("/connections", name="connection_add_page")
+async def connection_add_page(request: Request) -> HTMLResponse:
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    system = values.get("system", "")
+    secrets = {f: values.get(f"secret_{f}", "") for f in SECRET_FIELDS.get(system, ())}
+    try:
+        view, hook = console(request).connections.add(
+            values.get("name", ""), system, values.get("base_url", ""), secrets
+        )
+    except ConnectionError_ as exc:
+        return _list_page(request, flash=str(exc), flash_error=True, status=400)
+    return _list_page(request, flash=f"Connection {view.name} added.", new_webhook_secret=hook, new_name=view.name)
+
+
+@pages.post("/connections/{name}/test", name="connection_test_page")
+async def connection_test_page(request: Request, name: str) -> HTMLResponse:
+    c = console(request)
+    if c.connections.get(name) is None:
+        raise HTTPException(404, "no such connection")
+    ok, message = await _test(c, name)
+    return _list_page(request, flash=f"{name}: {'working' if ok else 'failing'}: {message}", flash_error=not ok)
+
+
+@pages.post("/connections/{name}/credentials", name="connection_rotate_page")
+async def connection_rotate_page(request: Request, name: str) -> HTMLResponse:
+    c = console(request)
+    view = c.connections.get(name)
+    if view is None:
+        raise HTTPException(404, "no such connection")
+    form = await request.form()
+    secrets = {f: str(form.get(f"secret_{f}") or "") for f in SECRET_FIELDS[view.system]}
+    try:
+        c.connections.rotate(name, secrets)
+    except ConnectionError_ as exc:
+        return _list_page(request, flash=str(exc), flash_error=True, status=400)
+    return _list_page(request, flash=f"Credentials of {name} replaced. Test the connection to check them.")
+
+
+@pages.post("/connections/{name}/webhook-secret", name="connection_webhook_secret_page")
+async def connection_webhook_secret_page(request: Request, name: str) -> HTMLResponse:
+    try:
+        secret = console(request).connections.new_webhook_secret(name)
+    except KeyError:
+        raise HTTPException(404, "no such connection") from None
+    return _list_page(request, flash=f"New webhook secret for {name}.", new_webhook_secret=secret, new_name=name)
+
+
+# --- API -----------------------------------------------------------------------------------------------------
+
+
+@api.get("/connections", response_model=list[schemas.ConnectionOut])
+async def api_connections(request: Request) -> list[schemas.ConnectionOut]:
+    return [_out(v) for v in console(request).connections.list()]
+
+
+@api.post("/connections", response_model=schemas.ConnectionCreated, status_code=201, responses=BAD)
+async def api_connection_add(request: Request, body: schemas.ConnectionIn) -> Response | schemas.ConnectionCreated:
+    try:
+        view, hook = console(request).connections.add(
+            body.name, body.system, body.base_url, body.secrets, body.settings
+        )
+    except ConnectionError_ as exc:
+        return JSONResponse({"detail": str(exc)}, 400)
+    return schemas.ConnectionCreated(connection=_out(view), webhook_secret=hook)
+
+
+@api.get("/connections/{name}", response_model=schemas.ConnectionOut, responses=NOT_FOUND)
+async def api_connection(request: Request, name: str) -> schemas.ConnectionOut:
+    view = console(request).connections.get(name)
+    if view is None:
+        raise HTTPException(404, "no such connection")
+    return _out(view)
+
+
+@api.post("/connections/{name}/test", response_model=schemas.TestOut, responses=NOT_FOUND)
+async def api_connection_test(request: Request, name: str) -> schemas.TestOut:
+    c = console(request)
+    if c.connections.get(name) is None:
+        raise HTTPException(404, "no such connection")
+    ok, message = await _test(c, name)
+    return schemas.TestOut(ok=ok, message=message)
+
+
+@api.put("/connections/{name}/credentials", response_model=schemas.ConnectionOut, responses={**NOT_FOUND, **BAD})
+async def api_connection_rotate(
+    request: Request, name: str, body: schemas.CredentialsIn
+) -> Response | schemas.ConnectionOut:
+    try:
+        return _out(console(request).connections.rotate(name, body.secrets))
+    except KeyError:
+        raise HTTPException(404, "no such connection") from None
+    except ConnectionError_ as exc:
+        return JSONResponse({"detail": str(exc)}, 400)
+
+
+@api.post("/connections/{name}/webhook-secret", response_model=schemas.WebhookSecretOut, responses=NOT_FOUND)
+async def api_connection_webhook_secret(request: Request, name: str) -> schemas.WebhookSecretOut:
+    try:
+        return schemas.WebhookSecretOut(webhook_secret=console(request).connections.new_webhook_secret(name))
+    except KeyError:
+        raise HTTPException(404, "no such connection") from None
+
+
+@api.delete("/connections/{name}", status_code=204, responses=NOT_FOUND)
+async def api_connection_delete(request: Request, name: str) -> None:
+    if not console(request).connections.delete(name):
+        raise HTTPException(404, "no such connection")

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ledgerlink.alerts.senders import SmtpSettings
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import Connection, MetricSample
 from ledgerlink.store.tables import utcnow
@@ -61,12 +62,15 @@ def _view(row: Connection) -> ConnectionView:
     )
 
 
+OPTIONAL_SECRETS = {"smtp"}  # a local relay may take mail without signing in
+
+
 def _check_secrets(system: str, values: dict[str, str]) -> dict[str, str]:
     wanted = SECRET_FIELDS[system]
-    missing = [name for name in wanted if not values.get(name)]
+    missing = [] if system in OPTIONAL_SECRETS else [name for name in wanted if not values.get(name)]
     if missing:
         raise ConnectionError_(f"{system} needs: {', '.join(missing)}")
-    return {name: values[name] for name in wanted}
+    return {name: values.get(name, "") for name in wanted}
 
 
 class Connections:
@@ -82,8 +86,9 @@ class Connections:
             raise ConnectionError_("a connection name is lower-case letters, digits, '-' or '_' (max 64)")
         if system not in SECRET_FIELDS:
             raise ConnectionError_(f"system must be one of {', '.join(SECRET_FIELDS)}")
-        if not base_url.startswith(("http://", "https://")) or len(base_url) > 500:
-            raise ConnectionError_("base_url must be an http(s) URL")
+        schemes = ("smtp://", "smtps://") if system == "smtp" else ("http://", "https://")
+        if not base_url.startswith(schemes) or len(base_url) > 500:
+            raise ConnectionError_(f"base_url must start with {' or '.join(schemes)}")
         clean = _check_secrets(system, secrets)
         webhook_secret = pysecrets.token_urlsafe(32)
         with self.ledger.session() as s:
@@ -160,6 +165,21 @@ class Connections:
     def first_of(self, system: str) -> str | None:
         with self.ledger.session() as s:
             return s.scalar(select(Connection.name).where(Connection.system == system).order_by(Connection.pk).limit(1))
+
+    def smtp_settings(self) -> SmtpSettings | None:
+        """The first SMTP connection, for alert e-mails; None when there is none."""
+        name = self.first_of("smtp")
+        if name is None:
+            return None
+        spec = self.spec(name)
+        creds = spec["credentials"]
+        return SmtpSettings(
+            url=spec["base_url"],
+            sender=str(spec.get("sender") or "ledgerlink@localhost"),
+            username=creds.get("username") or None,
+            password=creds.get("password") or None,
+            ca_file=spec.get("ca_file"),
+        )
 
     def record_test(self, name: str, ok: bool, message: str) -> None:
         with self.ledger.session() as s:

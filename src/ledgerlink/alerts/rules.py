@@ -1,0 +1,114 @@
+"""Evaluating alert rules against the ledger. Pure reads: deciding to send is the runner's job."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledgerlink.store.console_tables import AlertRule, MetricSample
+from ledgerlink.store.tables import AuditLog, FailedRecord, Watermark, utcnow
+
+KINDS = {
+    "failure_rate": "share of records failing in the window (0-1) is above the threshold",
+    "dead_letters": "open failed records waiting for replay are more than the threshold",
+    "api_budget": "share of a connection's API allocation used (0-1) is at least the threshold",
+    "stalled_trigger": "a trigger's watermark has not moved for longer than the window",
+}
+
+
+@dataclass(frozen=True)
+class Firing:
+    rule_id: int
+    rule_name: str
+    kind: str
+    value: float
+    message: str
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _failure_rate(s: Session, rule: AlertRule, now: dt.datetime) -> tuple[float, str] | None:
+    since = now - dt.timedelta(minutes=rule.window_minutes)
+    query = select(AuditLog.action, func.count()).where(AuditLog.at >= since).group_by(AuditLog.action)
+    if rule.subject:
+        query = query.where(AuditLog.flow == rule.subject)
+    counts = dict(s.execute(query).all())
+    failed = int(counts.get("failed", 0))
+    done = sum(int(counts.get(a, 0)) for a in ("created", "updated", "matched"))
+    if failed + done == 0:
+        return None
+    rate = failed / (failed + done)
+    if rate <= rule.threshold:
+        return None
+    scope = f"flow {rule.subject}" if rule.subject else "all flows"
+    return (
+        rate,
+        f"{rate:.0%} of records failed in the last {rule.window_minutes} min ({failed} of {failed + done}, {scope})",
+    )
+
+
+def _dead_letters(s: Session, rule: AlertRule, _now: dt.datetime) -> tuple[float, str] | None:
+    query = select(func.count()).select_from(FailedRecord).where(FailedRecord.status == "open")
+    if rule.subject:
+        query = query.where(FailedRecord.flow == rule.subject)
+    count = int(s.scalar(query) or 0)
+    if count <= rule.threshold:
+        return None
+    return float(count), f"{count} failed records are waiting for replay (threshold {rule.threshold:g})"
+
+
+def _api_budget(s: Session, rule: AlertRule, _now: dt.datetime) -> tuple[float, str] | None:
+    worst: tuple[float, str] | None = None
+    subjects = [rule.subject] if rule.subject else list(s.scalars(select(MetricSample.subject).distinct()))
+    for subject in subjects:
+        latest = {}
+        for name in ("api_used", "api_limit"):
+            latest[name] = s.scalar(
+                select(MetricSample.value)
+                .where(MetricSample.subject == subject, MetricSample.name == name)
+                .order_by(MetricSample.at.desc(), MetricSample.pk.desc())
+                .limit(1)
+            )
+        if not latest["api_limit"] or latest["api_used"] is None:
+            continue
+        share = float(latest["api_used"]) / float(latest["api_limit"])
+        if share >= rule.threshold and (worst is None or share > worst[0]):
+            worst = (share, f"connection {subject} has used {share:.0%} of its API allocation")
+    return worst
+
+
+def _stalled(s: Session, rule: AlertRule, now: dt.datetime) -> tuple[float, str] | None:
+    query = select(Watermark)
+    if rule.subject:
+        query = query.where(Watermark.name == rule.subject)
+    stalest: tuple[float, str] | None = None
+    for mark in s.scalars(query):
+        minutes = (now - _aware(mark.updated_at)).total_seconds() / 60
+        if minutes > rule.window_minutes and (stalest is None or minutes > stalest[0]):
+            stalest = (minutes, f"trigger {mark.name} has not advanced for {minutes:.0f} min")
+    return stalest
+
+
+_CHECKS = {
+    "failure_rate": _failure_rate,
+    "dead_letters": _dead_letters,
+    "api_budget": _api_budget,
+    "stalled_trigger": _stalled,
+}
+
+
+def evaluate(session: Session, now: dt.datetime | None = None) -> list[Firing]:
+    """Every enabled rule whose condition holds now."""
+    now = now or utcnow()
+    firing = []
+    for rule in session.scalars(select(AlertRule).where(AlertRule.enabled == 1).order_by(AlertRule.pk)):
+        check = _CHECKS.get(rule.kind)
+        result = check(session, rule, now) if check else None
+        if result is not None:
+            firing.append(Firing(rule.pk, rule.name, rule.kind, result[0], result[1]))
+    return firing

@@ -1,0 +1,48 @@
+"""What ``ledgerlink serve`` runs beside the web app: the alert loop, and optionally the engine for replays."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ledgerlink.alerts import check_and_send
+from ledgerlink.web.console import Console
+
+log = logging.getLogger("ledgerlink.web.background")
+
+
+def start_alert_loop(console: Console, stop: threading.Event) -> threading.Thread:
+    def loop() -> None:
+        while not stop.wait(console.settings.alert_interval_seconds):
+            try:
+                check_and_send(console.ledger, console.connections.smtp_settings)
+            except Exception:  # one bad pass must not end alerting
+                log.exception("alert check failed")
+
+    thread = threading.Thread(target=loop, name="alerts", daemon=True)
+    thread.start()
+    return thread
+
+
+def start_engine_from_connections(console: Console) -> None:
+    """Start the DBOS runtime with the first Salesforce and accounting connections from the vault."""
+    from ledgerlink.engine import runtime as engine
+    from ledgerlink.engine.connections import build_accounting, build_salesforce
+
+    sf = console.connections.first_of("salesforce")
+    books = console.connections.first_of("kashflow") or console.connections.first_of("kashoo")
+    if sf is None or books is None:
+        raise SystemExit("--engine needs a salesforce and an accounting connection (ledgerlink connection add)")
+    settings = engine.EngineSettings(
+        data_dir=console.settings.data_dir,
+        ledger_url=console.ledger.url,
+        system_database_url=engine.system_database_url(console.ledger.url, console.settings.data_dir),
+    )
+    engine.start(
+        engine.Runtime(
+            settings=settings,
+            ledger=console.ledger,
+            salesforce=build_salesforce(console.connections.spec(sf)),
+            accounting=build_accounting(console.connections.spec(books)),
+        )
+    )

@@ -1,0 +1,162 @@
+"""Console commands for the ``ledgerlink`` CLI: ``serve``, ``user add``, ``token create``, ``vault rotate``,
+``connection add``. Register with ``register(app)``."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from ledgerlink.store import Ledger
+
+DATA_DIR = Path(".ledgerlink")
+user_app = typer.Typer(help="Console users (viewer or admin).", no_args_is_help=True)
+vault_app = typer.Typer(help="The credentials vault.", no_args_is_help=True)
+connection_app = typer.Typer(help="Connections to Salesforce, KashFlow, Kashoo and SMTP.", no_args_is_help=True)
+
+DataDir = Annotated[Path, typer.Option(help="where the ledger and the key file live")]
+
+
+def _ledger(data_dir: Path) -> Ledger:
+    from ledgerlink.store import Ledger, database_url
+
+    return Ledger(database_url(data_dir))
+
+
+def _password(prompt: str) -> str:
+    # From the environment for scripts, else asked without echo; never from a command-line argument (shell history).
+    return os.environ.get("LEDGERLINK_PASSWORD") or getpass.getpass(prompt)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8080,
+    data_dir: DataDir = DATA_DIR,
+    engine: Annotated[
+        bool, typer.Option("--engine/--no-engine", help="run the flows in this process (for replay)")
+    ] = False,
+    secure_cookies: Annotated[bool, typer.Option(help="mark cookies Secure (serve behind https)")] = False,
+    json_logs: Annotated[bool, typer.Option("--json-logs/--plain-logs")] = True,
+) -> None:
+    """Serve the operations console and its JSON API."""
+    import uvicorn
+
+    from ledgerlink.store import database_url
+    from ledgerlink.web import ConsoleSettings, create_app
+    from ledgerlink.web.background import start_alert_loop, start_engine_from_connections
+    from ledgerlink.web.logs import configure_json_logging
+
+    if json_logs:
+        configure_json_logging()
+    settings = ConsoleSettings(data_dir=data_dir, database_url=database_url(data_dir), cookie_secure=secure_cookies)
+    app = create_app(settings)
+    console = app.state.console
+    if engine:
+        start_engine_from_connections(console)
+    stop = threading.Event()
+    start_alert_loop(console, stop)
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        stop.set()
+        if engine:
+            from ledgerlink.engine import runtime
+
+            runtime.stop()
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="viewer or admin")] = "viewer",
+    data_dir: DataDir = DATA_DIR,
+) -> None:
+    """Create a user; the password is read from LEDGERLINK_PASSWORD or asked for."""
+    from ledgerlink.web.services.users import UserError, Users
+
+    try:
+        Users(_ledger(data_dir)).add(username, _password(f"password for {username}: "), role)
+    except UserError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"user {username} added ({role})")
+
+
+@user_app.command("token")
+def user_token(username: str, name: str = "cli", data_dir: DataDir = DATA_DIR) -> None:
+    """Create an API token for a user; printed once, stored hashed."""
+    from ledgerlink.web.services.users import Users
+
+    users = Users(_ledger(data_dir))
+    found = next((u for u in users.all() if u.username == username), None)
+    if found is None:
+        raise typer.BadParameter(f"no user {username!r}")
+    _id, token = users.create_token(found.pk, name)
+    typer.echo(token)
+
+
+@vault_app.command("rotate")
+def vault_rotate(data_dir: DataDir = DATA_DIR) -> None:
+    """Re-encrypt every secret under a new master key (key file: replaced in place; env key: from
+    LEDGERLINK_NEW_MASTER_KEY). Restart running consoles and workers afterwards."""
+    from ledgerlink.vault import Vault, VaultKeyError, load_keyring
+    from ledgerlink.vault.keys import MasterKey
+    from ledgerlink.vault.vault import rotate_env_key, rotate_key_file
+
+    ledger = _ledger(data_dir)
+    ring = load_keyring(data_dir)
+    vault = Vault(ring)
+
+    def reseal(new_key: MasterKey) -> int:
+        with ledger.session() as s:
+            return vault.reseal_all(s, new_key)
+
+    try:
+        if ring.source == "env":
+            new_key, count = rotate_env_key(os.environ.get("LEDGERLINK_NEW_MASTER_KEY"), reseal)
+            typer.echo(
+                f"re-encrypted {count} connection(s) under key {new_key.key_id}; "
+                "now set LEDGERLINK_MASTER_KEY to the new key"
+            )
+        else:
+            assert ring.key_file is not None
+            new_key, count = rotate_key_file(ring.key_file, reseal)
+            typer.echo(f"re-encrypted {count} connection(s); {ring.key_file} now holds key {new_key.key_id}")
+    except VaultKeyError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@connection_app.command("add")
+def connection_add(
+    name: str,
+    system: Annotated[str, typer.Option(help="salesforce, kashflow, kashoo or smtp")],
+    base_url: Annotated[str, typer.Option(help="the API (or smtp://host:port) URL")],
+    data_dir: DataDir = DATA_DIR,
+) -> None:
+    """Add a connection; each secret is read from LEDGERLINK_SECRET_<NAME> or asked for without echo."""
+    from ledgerlink.vault import Vault, load_keyring
+    from ledgerlink.web.services.connections import SECRET_FIELDS, ConnectionError_, Connections
+
+    if system not in SECRET_FIELDS:
+        raise typer.BadParameter(f"system must be one of {', '.join(SECRET_FIELDS)}")
+    secrets = {
+        f: os.environ.get(f"LEDGERLINK_SECRET_{f.upper()}") or getpass.getpass(f"{f}: ") for f in SECRET_FIELDS[system]
+    }
+    connections = Connections(_ledger(data_dir), Vault(load_keyring(data_dir)))
+    try:
+        _view, hook = connections.add(name, system, base_url, secrets)
+    except ConnectionError_ as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"connection {name} added. Webhook signing secret (shown once): {hook}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the console's commands to the main CLI."""
+    app.command("serve")(serve)
+    app.add_typer(user_app, name="user")
+    app.add_typer(vault_app, name="vault")
+    app.add_typer(connection_app, name="connection")
