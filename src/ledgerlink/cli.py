@@ -16,25 +16,28 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 def _register_subapps() -> None:
-    try:
-        from ledgerlink.mapping.cli import mapping_app
-    except ImportError:  # the mapping CLI is optional while it is being built
-        return
+    """Each concern keeps its commands beside its code; this file only puts them on one command line."""
+    from ledgerlink.engine import cli as engine_cli
+    from ledgerlink.mapping.cli import mapping_app
+    from ledgerlink.web.cli import register as register_console
+
     app.add_typer(mapping_app, name="mapping")
+    app.add_typer(engine_cli.failed_app, name="failed")
+    app.command()(engine_cli.worker)
+    app.command()(engine_cli.recover)
+    app.command()(engine_cli.sync)
+    register_console(app)  # serve, user, vault, connection
 
 
 _register_subapps()
-
-# The operations console: serve, user, vault, connection (commands live in ledgerlink.web.cli).
-from ledgerlink.web.cli import register as _register_console  # noqa: E402
-
-_register_console(app)
 
 
 @app.command()
 def demo(
     accounting: Annotated[str, typer.Option(help="kashflow or kashoo")] = "kashflow",
-    keep_data: Annotated[Path | None, typer.Option(help="keep sandbox and ledger files here; rerun to see idempotency")] = None,
+    keep_data: Annotated[
+        Path | None, typer.Option(help="keep sandbox and ledger files here; rerun to see idempotency")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")] = False,
     accounts: int = 60,
     opportunities: int = 220,

@@ -118,10 +118,10 @@ def start(runtime: Runtime) -> Runtime:
     return runtime
 
 
-def stop() -> None:
+def stop(wait_seconds: int = 5) -> None:
     """Shut DBOS down (workflows stay registered, so a later ``start`` in the same process works)."""
     global _current
     if _current is not None and _current.launched:
-        DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=5)
+        DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=wait_seconds)
         _current.close()
     _current = None

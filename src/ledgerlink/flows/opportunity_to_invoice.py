@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
-from ledgerlink.engine.polling import poll
+from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
 from ledgerlink.engine.runtime import current
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
@@ -213,14 +213,13 @@ def record_failure(
     opportunity_id: str, message: str, field: str | None, attempts: list[str], data: dict[str, Any]
 ) -> None:
     rt = current()
-    now_errors = [{"error": a, "field": field} for a in attempts] if attempts else None
     rt.ledger.record_failure(
         flow=FLOW,
         source=("salesforce", "Opportunity", opportunity_id),
         error=message,
         field=field,
         input_data=data,
-        attempts=[*(now_errors or []), {"error": message, "field": field}] if now_errors else None,
+        attempts=[*({"error": a, "field": field} for a in attempts), {"error": message, "field": field}],
     )
     rt.ledger.audit(
         flow=FLOW,
@@ -291,39 +290,55 @@ def enqueue(opportunity_id: str, version: str, queue_name: str = "accounting") -
 
 
 WATERMARK = "salesforce.Opportunity.won"
+POLL_PAGE = 2000
+
+
+@_step
+def read_won_page(lag_seconds: float) -> dict[str, Any]:
+    """The next page of opportunities won (or edited while won) after the watermark, oldest first.
+
+    Opportunities already linked to an invoice whose number is written back are left out of ``records``
+    (their newest change is most likely LedgerLink's own write-back) but still move ``position`` on.
+    """
+    rt = current()
+    books = rt.accounting
+    since = Position.decode(rt.ledger.get_watermark(WATERMARK))
+    soql = incremental_soql("Opportunity", [INVOICE_NUMBER_FIELD], "IsWon = true", since, upper_bound(lag_seconds))
+    page = list(rt.salesforce.query(f"{soql} LIMIT {POLL_PAGE}"))
+    todo = []
+    for record in page:
+        number = rt.ledger.lookup("salesforce", "Opportunity", record["Id"], books.name, books.invoice_object)
+        if not (number and record.get(INVOICE_NUMBER_FIELD) == number):
+            todo.append({"Id": record["Id"], "SystemModstamp": record["SystemModstamp"]})
+    position = Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
+    return {"records": todo, "position": position, "seen": len(page)}
+
+
+@DBOS.step()
+def save_watermark(position: str) -> None:
+    current().ledger.set_watermark(WATERMARK, position)
+
+
+@DBOS.workflow(name="poll_won_opportunities")
+def poll_won_opportunities(lag_seconds: float, queue_name: str = "accounting") -> list[str]:
+    """The polling trigger, itself durable: each page is enqueued before the watermark moves past it, so a
+    worker killed mid-poll resumes exactly there. Returns the ids of the runs it started."""
+    started: list[str] = []
+    while True:
+        page = read_won_page(lag_seconds)
+        for record in page["records"]:
+            started.append(enqueue(record["Id"], record["SystemModstamp"], queue_name).get_workflow_id())
+        if page["position"]:
+            save_watermark(page["position"])
+        if page["seen"] < POLL_PAGE:
+            return started
 
 
 def poll_won(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
-    """The polling trigger: enqueue a run for every opportunity won (or edited while won) since the watermark.
-
-    An opportunity already linked to an invoice whose number is already written back is passed over: its
-    newest change is most likely LedgerLink's own write-back, and re-running it would only confirm that.
-    """
-    rt = current()
-    handles: list[WorkflowHandle[Outcome]] = []
-    books = rt.accounting
-
-    def hand_on(page: list[dict[str, Any]]) -> int:
-        taken = 0
-        for record in page:
-            number = rt.ledger.lookup("salesforce", "Opportunity", record["Id"], books.name, books.invoice_object)
-            if number and record.get(INVOICE_NUMBER_FIELD) == number:
-                continue
-            handles.append(enqueue(record["Id"], record["SystemModstamp"], queue_name))
-            taken += 1
-        return taken
-
-    poll(
-        rt.salesforce,
-        rt.ledger,
-        name=WATERMARK,
-        sobject="Opportunity",
-        fields=[INVOICE_NUMBER_FIELD],
-        where="IsWon = true",
-        hand_on=hand_on,
-        lag_seconds=rt.settings.poll_lag_seconds if lag_seconds is None else lag_seconds,
-    )
-    return handles
+    """Run the polling trigger now and return handles on the runs it started (the demo and tests use this)."""
+    lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
+    ids = DBOS.start_workflow(poll_won_opportunities, lag, queue_name).get_result()
+    return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
 
 
 def replay(opportunity_id: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:

@@ -1,0 +1,97 @@
+"""Putting a runtime together: settings from the environment, connections from the vault or a file, DBOS launched.
+
+The demo, the tests, `ledgerlink worker` and `ledgerlink serve --engine` all start LedgerLink through here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from ledgerlink.engine import runtime as engine
+from ledgerlink.engine.connections import ConnectionSpec, build_accounting, build_salesforce
+from ledgerlink.store import Ledger, database_url
+
+ACCOUNTING_SYSTEMS = ("kashflow", "kashoo")
+
+
+def default_executor_id() -> str:
+    """Stable across restarts of the same worker, so a restarted worker recovers its own pending work."""
+    return os.environ.get("LEDGERLINK_EXECUTOR_ID") or socket.gethostname()
+
+
+def engine_settings(
+    data_dir: Path, *, executor_id: str | None = None, worker_concurrency: int | None = None
+) -> engine.EngineSettings:
+    ledger_url = database_url(data_dir)
+    settings = engine.EngineSettings(
+        data_dir=data_dir,
+        ledger_url=ledger_url,
+        system_database_url=engine.system_database_url(ledger_url, data_dir),
+        executor_id=executor_id,
+    )
+    if worker_concurrency:
+        for queue in settings.queues:
+            queue.worker_concurrency = worker_concurrency
+    return settings
+
+
+def read_connection_file(path: Path) -> list[ConnectionSpec]:
+    """A JSON list of connection specs, or JSON lines as `ledgerlink sandbox run` prints them."""
+    text = path.read_text()
+    stripped = text.strip()
+    if stripped.startswith("["):
+        return list(json.loads(stripped))
+    return [json.loads(line) for line in stripped.splitlines() if line.strip()]
+
+
+def pick(specs: list[ConnectionSpec], accounting: str | None = None) -> tuple[ConnectionSpec, ConnectionSpec]:
+    """The Salesforce connection and the accounting one (the named system, else the only one there is)."""
+    salesforce = [s for s in specs if s["system"] == "salesforce"]
+    books = [
+        s for s in specs if s["system"] in ACCOUNTING_SYSTEMS and (accounting is None or s["system"] == accounting)
+    ]
+    if len(salesforce) != 1:
+        raise ValueError(f"expected one Salesforce connection, found {len(salesforce)}")
+    if len(books) != 1:
+        raise ValueError(
+            f"expected one accounting connection ({accounting or 'kashflow or kashoo'}), found {len(books)}"
+        )
+    return salesforce[0], books[0]
+
+
+def vault_connection_specs(ledger: Ledger, data_dir: Path) -> list[ConnectionSpec]:
+    """Connections added in the console or with `ledgerlink connection add`, secrets opened from the vault."""
+    from ledgerlink.vault.keys import load_keyring
+    from ledgerlink.vault.vault import Vault
+    from ledgerlink.web.services.connections import Connections
+
+    connections = Connections(ledger, Vault(load_keyring(data_dir, create=False)))
+    return [connections.spec(view.name) for view in connections.list()]
+
+
+def open_runtime(
+    settings: engine.EngineSettings,
+    salesforce: ConnectionSpec,
+    accounting: ConnectionSpec,
+    *,
+    ledger: Ledger | None = None,
+) -> engine.Runtime:
+    """Build the connectors and launch DBOS; call ``engine.stop()`` to shut down."""
+    ledger = ledger or Ledger(settings.ledger_url)
+    return engine.start(
+        engine.Runtime(
+            settings=settings,
+            ledger=ledger,
+            salesforce=build_salesforce(salesforce),
+            accounting=build_accounting(accounting),
+        )
+    )
+
+
+def describe_specs(specs: list[ConnectionSpec]) -> list[dict[str, Any]]:
+    """What may be printed about connections: never their credentials."""
+    return [{"system": s["system"], "base_url": s["base_url"]} for s in specs]

@@ -1,0 +1,40 @@
+"""Every flow by name, with what the engine, CLI and console need to drive it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dbos import WorkflowHandle
+
+from ledgerlink.flows import opportunity_to_invoice as o2i
+
+
+@dataclass(frozen=True)
+class FlowEntry:
+    name: str
+    description: str
+    source: tuple[str, str]  # (system, object) the flow reads
+    watermark: str  # the ledger watermark its polling trigger keeps
+    replay: Callable[[str], WorkflowHandle[Any]]  # fresh run for one source record
+    poll: Callable[..., list[WorkflowHandle[Any]]]  # run the trigger now; returns the started runs
+
+
+FLOWS: dict[str, FlowEntry] = {
+    o2i.FLOW: FlowEntry(
+        name=o2i.FLOW,
+        description="Opportunity Closed Won → sales invoice, number written back",
+        source=("salesforce", "Opportunity"),
+        watermark=o2i.WATERMARK,
+        replay=o2i.replay,
+        poll=o2i.poll_won,
+    ),
+}
+
+
+def get_flow(name: str) -> FlowEntry:
+    try:
+        return FLOWS[name]
+    except KeyError:
+        raise KeyError(f"no flow named {name!r}; flows: {', '.join(sorted(FLOWS))}") from None
