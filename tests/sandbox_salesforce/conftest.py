@@ -27,12 +27,22 @@ class Sandbox:
     def base_url(self) -> str:
         return self.server.base_url
 
+    def stop(self) -> None:
+        # Close keep-alive connections first: uvicorn's graceful shutdown otherwise waits for them.
+        self.http.close()
+        self.server.server.force_exit = True
+        self.server.stop()
+
     def url(self, path: str) -> str:
         return self.base_url + path
 
     def token(self, **extra: str) -> str:
-        form = {"grant_type": "client_credentials", "client_id": self.config.client_id,
-                "client_secret": self.config.client_secret, **extra}
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.config.client_id,
+            "client_secret": self.config.client_secret,
+            **extra,
+        }
         response = self.http.post(self.url("/services/oauth2/token"), data=form)
         response.raise_for_status()
         return str(response.json()["access_token"])
@@ -40,8 +50,9 @@ class Sandbox:
     def sf(self, token: str | None = None) -> Salesforce:
         return Salesforce(instance_url=self.base_url, session_id=token or self.token(), session=self.http)
 
-    def rest(self, method: str, path: str, token: str | None = None, client: str | None = None,
-             **kwargs: Any) -> requests.Response:
+    def rest(
+        self, method: str, path: str, token: str | None = None, client: str | None = None, **kwargs: Any
+    ) -> requests.Response:
         """A raw REST call below /services/data/v59.0/."""
         headers = {"Authorization": f"Bearer {token or self.token()}"}
         if client:
@@ -75,7 +86,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, tls_files: TLSFiles) -> It
     """One org shared by the tests that only add records (they must not rely on counts of the whole org)."""
     box = _start(tmp_path_factory.mktemp("sf-shared"), tls_files)
     yield box
-    box.server.stop()
+    box.stop()
 
 
 @pytest.fixture
@@ -83,7 +94,7 @@ def fresh_sandbox(tmp_path: Path, tls_files: TLSFiles) -> Iterator[Sandbox]:
     """A new, empty org for tests that change limits, tokens or count records."""
     box = _start(tmp_path, tls_files)
     yield box
-    box.server.stop()
+    box.stop()
 
 
 @pytest.fixture
@@ -98,7 +109,7 @@ def make_sandbox(tmp_path: Path, tls_files: TLSFiles) -> Iterator[Any]:
 
     yield make
     for box in started:
-        box.server.stop()
+        box.stop()
 
 
 @pytest.fixture(scope="session")

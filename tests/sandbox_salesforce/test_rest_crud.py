@@ -102,18 +102,43 @@ def test_duplicate_unique_external_id_is_refused(sf: Salesforce) -> None:
     [
         ("Account", {"BillingCity": "Leeds"}, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]"),
         ("Opportunity", {"Name": "x"}, "REQUIRED_FIELD_MISSING", "Required fields are missing: [StageName, CloseDate]"),
-        ("Account", {"Name": "x", "Nope__c": 1}, "INVALID_FIELD", "No such column 'Nope__c' on sobject of type Account"),
+        (
+            "Account",
+            {"Name": "x", "Nope__c": 1},
+            "INVALID_FIELD",
+            "No such column 'Nope__c' on sobject of type Account",
+        ),
         ("Account", {"Name": "x" * 256}, "STRING_TOO_LONG", "Name: data value too large"),
-        ("Opportunity", {"Name": "x", "StageName": "Prospecting", "CloseDate": "2024-01-01", "Amount": "lots"},
-         "JSON_PARSER_ERROR", "Cannot deserialize instance of currency"),
-        ("Opportunity", {"Name": "x", "StageName": "Prospecting", "CloseDate": "tomorrow"}, "JSON_PARSER_ERROR",
-         "Cannot deserialize instance of date"),
-        ("Opportunity", {"Name": "x", "StageName": "Closed Won", "CloseDate": "2024-01-01", "IsWon": True},
-         "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: IsWon"),
-        ("Contact", {"LastName": "x", "AccountId": ids.make_id("001", 987654)}, "INVALID_CROSS_REFERENCE_KEY",
-         "invalid cross reference id"),
-        ("Contact", {"LastName": "x", "AccountId": ids.make_id("003", 1)}, "FIELD_INTEGRITY_EXCEPTION",
-         "Account ID: id value of incorrect type"),
+        (
+            "Opportunity",
+            {"Name": "x", "StageName": "Prospecting", "CloseDate": "2024-01-01", "Amount": "lots"},
+            "JSON_PARSER_ERROR",
+            "Cannot deserialize instance of currency",
+        ),
+        (
+            "Opportunity",
+            {"Name": "x", "StageName": "Prospecting", "CloseDate": "tomorrow"},
+            "JSON_PARSER_ERROR",
+            "Cannot deserialize instance of date",
+        ),
+        (
+            "Opportunity",
+            {"Name": "x", "StageName": "Closed Won", "CloseDate": "2024-01-01", "IsWon": True},
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            "Unable to create/update fields: IsWon",
+        ),
+        (
+            "Contact",
+            {"LastName": "x", "AccountId": ids.make_id("001", 987654)},
+            "INVALID_CROSS_REFERENCE_KEY",
+            "invalid cross reference id",
+        ),
+        (
+            "Contact",
+            {"LastName": "x", "AccountId": ids.make_id("003", 1)},
+            "FIELD_INTEGRITY_EXCEPTION",
+            "Account ID: id value of incorrect type",
+        ),
         ("Contact", {"LastName": "x", "AccountId": "not-an-id"}, "MALFORMED_ID", "Account ID: id value of incorrect"),
     ],
 )
@@ -127,8 +152,9 @@ def test_validation_errors_are_list_shaped(sandbox: Sandbox, obj: str, body: dic
 
 def test_required_field_error_names_the_fields(sandbox: Sandbox) -> None:
     body = sandbox.rest("POST", "sobjects/Account", json={}).json()
-    assert body == [{"message": "Required fields are missing: [Name]", "errorCode": "REQUIRED_FIELD_MISSING",
-                     "fields": ["Name"]}]
+    assert body == [
+        {"message": "Required fields are missing: [Name]", "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["Name"]}
+    ]
 
 
 def test_unknown_object_and_method_not_allowed(sandbox: Sandbox) -> None:
@@ -145,7 +171,9 @@ def test_describe_lists_fields_with_their_properties(sf: Salesforce) -> None:
     assert fields["IsWon"]["createable"] is False and fields["IsWon"]["updateable"] is False
     assert fields["Name"]["nillable"] is False and fields["Name"]["type"] == "string"
     assert fields["AccountId"]["referenceTo"] == ["Account"] and fields["AccountId"]["relationshipName"] == "Account"
-    assert fields["KashFlow_Invoice_Number__c"]["custom"] is True and fields["KashFlow_Invoice_Number__c"]["length"] == 40
+    assert (
+        fields["KashFlow_Invoice_Number__c"]["custom"] is True and fields["KashFlow_Invoice_Number__c"]["length"] == 40
+    )
     assert fields["Amount_Paid__c"]["type"] == "currency"
     children = {c["relationshipName"] for c in describe["childRelationships"]}
     assert {"OpportunityLineItems", "Payments__r"} <= children
@@ -155,8 +183,20 @@ def test_describe_lists_fields_with_their_properties(sf: Salesforce) -> None:
 
 def test_global_describe_and_versions(sandbox: Sandbox, sf: Salesforce) -> None:
     names = {o["name"] for o in sf.describe()["sobjects"]}
-    assert {"Account", "Contact", "Opportunity", "OpportunityLineItem", "Product2", "Pricebook2", "PricebookEntry",
-            "Order", "OrderItem", "Case", "ContentVersion", "Payment__c"} <= names
+    assert {
+        "Account",
+        "Contact",
+        "Opportunity",
+        "OpportunityLineItem",
+        "Product2",
+        "Pricebook2",
+        "PricebookEntry",
+        "Order",
+        "OrderItem",
+        "Case",
+        "ContentVersion",
+        "Payment__c",
+    } <= names
     versions = sandbox.http.get(sandbox.url("/services/data/"))
     assert versions.status_code == 200
     assert "Sforce-Limit-Info" not in versions.headers
@@ -181,8 +221,9 @@ def test_line_items_roll_up_into_the_opportunity_amount(sf: Salesforce, sandbox:
     )["id"]
     opp = sf.Opportunity.create({"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2024-03-01", "Amount": 1})
     line = sf.OpportunityLineItem.create({"OpportunityId": opp["id"], "PricebookEntryId": entry, "Quantity": 4})["id"]
-    sf.OpportunityLineItem.create({"OpportunityId": opp["id"], "PricebookEntryId": entry, "Quantity": 1,
-                                   "UnitPrice": 10})
+    sf.OpportunityLineItem.create(
+        {"OpportunityId": opp["id"], "PricebookEntryId": entry, "Quantity": 1, "UnitPrice": 10}
+    )
     item = sf.OpportunityLineItem.get(line)
     assert item["Product2Id"] == product and item["UnitPrice"] == 12.5 and item["TotalPrice"] == 50.0
     record = sf.Opportunity.get(opp["id"])
@@ -206,8 +247,13 @@ def test_custom_pricebook_needs_a_standard_price(sf: Salesforce) -> None:
 def test_payment_custom_object_with_lookup_and_auto_name(sf: Salesforce) -> None:
     opp = sf.Opportunity.create({"Name": "Paid deal", "StageName": "Closed Won", "CloseDate": "2024-03-01"})["id"]
     ext = unique("PAY")
-    assert sf.Payment__c.upsert(f"External_Id__c/{ext}", {"Opportunity__c": opp, "Amount__c": 99.5,
-                                                         "Payment_Date__c": "2024-03-02", "Method__c": "Card"}) == 201
+    assert (
+        sf.Payment__c.upsert(
+            f"External_Id__c/{ext}",
+            {"Opportunity__c": opp, "Amount__c": 99.5, "Payment_Date__c": "2024-03-02", "Method__c": "Card"},
+        )
+        == 201
+    )
     payment = sf.Payment__c.get_by_custom_id("External_Id__c", ext)
     assert payment["Id"].startswith("a0P") and payment["Name"].startswith("PAY-")
     rows = sf.query(f"SELECT Name, (SELECT Amount__c FROM Payments__r) FROM Opportunity WHERE Id = '{opp}'")
