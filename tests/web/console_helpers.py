@@ -66,7 +66,9 @@ def signed_in(base_url: str, who: tuple[str, str] = ADMIN) -> tuple[httpx.Client
     overview = client.get("/")
     found = re.search(r'"X-CSRF-Token": "([^"]+)"', overview.text)
     assert found
-    return client, found.group(1)
+    fresh = httpx.Client(base_url=base_url, follow_redirects=False, timeout=30, cookies=dict(client.cookies))
+    client.close()
+    return fresh, found.group(1)  # unopened, so callers can use it in a ``with`` block
 
 
 def api_token(base_url: str, who: tuple[str, str] = ADMIN) -> str:
