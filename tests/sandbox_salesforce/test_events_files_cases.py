@@ -69,10 +69,14 @@ def test_content_version_with_first_publish_location(sf: Salesforce, sandbox: Sa
     case = sf.Case.get(case_id)
     assert case["Status"] == "New" and case["IsClosed"] is False and case["CaseNumber"]
     payload = b"%PDF-1.4 invoice bytes \x00\x01"
-    version_id = sf.ContentVersion.create({
-        "Title": "INV-1001", "PathOnClient": "INV-1001.pdf",
-        "VersionData": base64.b64encode(payload).decode(), "FirstPublishLocationId": case_id,
-    })["id"]
+    version_id = sf.ContentVersion.create(
+        {
+            "Title": "INV-1001",
+            "PathOnClient": "INV-1001.pdf",
+            "VersionData": base64.b64encode(payload).decode(),
+            "FirstPublishLocationId": case_id,
+        }
+    )["id"]
     version = sf.ContentVersion.get(version_id)
     assert version["ContentDocumentId"].startswith("069") and version["FileExtension"] == "pdf"
     assert version["ContentSize"] == len(payload)

@@ -31,14 +31,36 @@ def org(tmp_path_factory: pytest.TempPathFactory, tls_files: TLSFiles) -> Iterat
     sf.Contact.create({"LastName": "Smith", "FirstName": "Ann", "AccountId": acme, "Email": "ann@acme.test"})
     sf.Contact.create({"LastName": "O'Hara", "AccountId": globex})
     opps = {
-        "a1": sf.Opportunity.create({"Name": "Acme renewal", "StageName": "Closed Won", "CloseDate": days_ago(0),
-                                     "Amount": 500, "AccountId": acme})["id"],
-        "a2": sf.Opportunity.create({"Name": "Acme upsell", "StageName": "Prospecting", "CloseDate": days_ago(10),
-                                     "Amount": 150, "AccountId": acme})["id"],
-        "g1": sf.Opportunity.create({"Name": "Globex_big", "StageName": "Closed Lost", "CloseDate": days_ago(100),
-                                     "AccountId": globex})["id"],
-        "i1": sf.Opportunity.create({"Name": "Initech 100%", "StageName": "Prospecting", "CloseDate": days_ago(1),
-                                     "Amount": 50, "AccountId": initech})["id"],
+        "a1": sf.Opportunity.create(
+            {
+                "Name": "Acme renewal",
+                "StageName": "Closed Won",
+                "CloseDate": days_ago(0),
+                "Amount": 500,
+                "AccountId": acme,
+            }
+        )["id"],
+        "a2": sf.Opportunity.create(
+            {
+                "Name": "Acme upsell",
+                "StageName": "Prospecting",
+                "CloseDate": days_ago(10),
+                "Amount": 150,
+                "AccountId": acme,
+            }
+        )["id"],
+        "g1": sf.Opportunity.create(
+            {"Name": "Globex_big", "StageName": "Closed Lost", "CloseDate": days_ago(100), "AccountId": globex}
+        )["id"],
+        "i1": sf.Opportunity.create(
+            {
+                "Name": "Initech 100%",
+                "StageName": "Prospecting",
+                "CloseDate": days_ago(1),
+                "Amount": 50,
+                "AccountId": initech,
+            }
+        )["id"],
     }
     yield box, sf, {"acme": acme, "globex": globex, "initech": initech, **opps}
     box.stop()
@@ -61,8 +83,9 @@ def test_record_shape_and_relationship_fields(org: Any) -> None:
 
 def test_child_subquery(org: Any) -> None:
     _, sf, _ = org
-    result = sf.query("SELECT Name, (SELECT Name, Amount FROM Opportunities ORDER BY Amount DESC) FROM Account "
-                      "ORDER BY Name")
+    result = sf.query(
+        "SELECT Name, (SELECT Name, Amount FROM Opportunities ORDER BY Amount DESC) FROM Account ORDER BY Name"
+    )
     by_name = {r["Name"]: r for r in result["records"]}
     acme = by_name["Acme"]["Opportunities"]
     assert acme["totalSize"] == 2 and [r["Amount"] for r in acme["records"]] == [500.0, 150.0]
@@ -127,8 +150,7 @@ def test_limit_offset_and_count(org: Any) -> None:
     agg = sf.query("SELECT COUNT(Id), SUM(Amount) total FROM Opportunity")
     assert agg["records"][0]["expr0"] == 4 and agg["records"][0]["total"] == 700.0
     grouped = sf.query("SELECT StageName, COUNT(Id) n FROM Opportunity GROUP BY StageName")
-    assert {r["StageName"]: r["n"] for r in grouped["records"]} == {"Closed Won": 1, "Prospecting": 2,
-                                                                    "Closed Lost": 1}
+    assert {r["StageName"]: r["n"] for r in grouped["records"]} == {"Closed Won": 1, "Prospecting": 2, "Closed Lost": 1}
 
 
 def test_fields_all(org: Any) -> None:
@@ -177,8 +199,9 @@ def test_query_all_pages_through_more_than_2000_records(fresh_sandbox: Sandbox) 
     box = fresh_sandbox
     token = box.token()
     for batch in range(11):
-        records = [{"attributes": {"type": "Account"}, "Name": f"Bulk {batch}-{n}", "Region__c": "bulk"}
-                   for n in range(200)]
+        records = [
+            {"attributes": {"type": "Account"}, "Name": f"Bulk {batch}-{n}", "Region__c": "bulk"} for n in range(200)
+        ]
         response = box.rest("POST", "composite/sobjects", token=token, json={"allOrNone": True, "records": records})
         assert response.status_code == 200 and all(r["success"] for r in response.json())
     sf = box.sf(token)

@@ -21,8 +21,10 @@ def test_full_query_shape() -> None:
     assert isinstance(sub, SubQuery) and sub.query.sobject == "OpportunityLineItems" and sub.query.limit == 2
     assert isinstance(q.where, And)
     assert isinstance(q.where.items[0], Or) and isinstance(q.where.items[1], Not)
-    assert [(o.path.text, o.descending, o.nulls_last) for o in q.order_by] == [("CloseDate", True, True),
-                                                                               ("Id", False, None)]
+    assert [(o.path.text, o.descending, o.nulls_last) for o in q.order_by] == [
+        ("CloseDate", True, True),
+        ("Id", False, None),
+    ]
     assert (q.limit, q.offset) == (10, 5)
 
 
