@@ -85,7 +85,8 @@ class _Endpoints:
             return _json(404, not_found().body())
         token = _bearer(request)
         if token is None or self.org.tokens.validate(token) is None:
-            return _json(401, invalid_session().body())
+            # Not counted, but still reports the usage so a client's pacing logic never lacks the header.
+            return _json(401, invalid_session().body(), {"Sforce-Limit-Info": self.org.usage.header()})
         allowed, used = self.org.usage.try_consume()
         limit_header = {"Sforce-Limit-Info": self.org.usage.header(used)}
         if not allowed:
