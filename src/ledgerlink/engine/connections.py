@@ -1,13 +1,22 @@
 """Build connectors from a connection description: ``{"system", "base_url", "credentials", "ca_file"?}`` —
-the same shape `ledgerlink sandbox run` prints, so a sandbox and a real service are configured alike."""
+the same shape `ledgerlink sandbox run` prints, so a sandbox and a real service are configured alike.
+
+Accounting connections may add ``"rate_limit"`` (``"10/s"``, ``"500 per 3600 s"``, ``{"requests", "per_seconds"}``
+or ``null`` for none; Kashoo defaults to 10/s, KashFlow to none) and, for Kashoo, ``"options"`` (``tax_codes``,
+``create_missing_taxes``: see ``flows.books_kashoo``). With ``ledger_url`` the limit is shared by every worker
+process through the ledger's database; without, it holds within this process."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ledgerlink.connectors.kashflow import KashFlowClient, KashFlowSettings
+from ledgerlink.connectors.kashoo import KashooClient, KashooSettings
 from ledgerlink.connectors.salesforce import ClientCredentials, SalesforceClient, SalesforceSettings
-from ledgerlink.flows.accounting import AccountingSystem, KashFlowBooks
+from ledgerlink.engine.ratelimit import Pacer, make_pacer
+from ledgerlink.flows.accounting import AccountingSystem
+from ledgerlink.flows.books_kashflow import KashFlowBooks
+from ledgerlink.flows.books_kashoo import KashooBooks, KashooOptions
 
 ConnectionSpec = dict[str, Any]
 
@@ -29,7 +38,22 @@ def build_salesforce(spec: ConnectionSpec, *, client_tag: str = "ledgerlink") ->
     )
 
 
-def build_accounting(spec: ConnectionSpec) -> AccountingSystem:
+DEFAULT_RATE_LIMITS: dict[str, str | None] = {"kashflow": None, "kashoo": "10/s"}
+
+
+def rate_limit_key(spec: ConnectionSpec) -> str:
+    """One bucket per account at one service: every connection to it shares the limit."""
+    creds = spec["credentials"]
+    user = creds.get("username") or creds.get("email") or ""
+    return f"{spec['system']}:{user}@{spec['base_url']}"
+
+
+def build_pacer(spec: ConnectionSpec, ledger_url: str | None = None) -> Pacer:
+    limit = spec["rate_limit"] if "rate_limit" in spec else DEFAULT_RATE_LIMITS.get(spec["system"])
+    return make_pacer(limit, key=rate_limit_key(spec), url=ledger_url)
+
+
+def build_accounting(spec: ConnectionSpec, *, ledger_url: str | None = None) -> AccountingSystem:
     creds = spec["credentials"]
     system = spec["system"]
     if system == "kashflow":
@@ -41,7 +65,25 @@ def build_accounting(spec: ConnectionSpec) -> AccountingSystem:
                     password=creds["password"],
                     memorable_word=creds["memorable_word"],
                     verify=_verify(spec),
+                    pacer=build_pacer(spec, ledger_url),
                 )
             )
+        )
+    if system == "kashoo":
+        options = spec.get("options") or {}
+        return KashooBooks(
+            KashooClient(
+                KashooSettings(
+                    base_url=spec["base_url"],
+                    email=creds["email"],
+                    password=creds["password"],
+                    verify=_verify(spec),
+                    pacer=build_pacer(spec, ledger_url),
+                )
+            ),
+            KashooOptions(
+                tax_codes={str(k): list(v) for k, v in (options.get("tax_codes") or {}).items()},
+                create_missing_taxes=bool(options.get("create_missing_taxes", False)),
+            ),
         )
     raise ValueError(f"no accounting connector for {system!r}")

@@ -1,15 +1,28 @@
-"""What a flow needs from an accounting system, in canonical terms. One adapter per system maps through the
-declarative templates and calls that system's connector; flows never see payloads or URLs."""
+"""What a flow needs from an accounting system, in canonical terms. One adapter per system (``books_kashflow``,
+``books_kashoo``) maps through the declarative templates and calls that system's connector; flows never see
+payloads or URLs.
+
+Ids: ``find_customer``/``create_customer`` return the system's customer id (KashFlow: the code; Kashoo: the contact
+id), which ``find_invoice``/``create_invoice`` take as ``customer_id``. An invoice is named by ``CreatedInvoice.number``
+(what people see and the ledger stores); ``get_invoice``, ``payments`` and ``record_payment`` accept that number or
+``CreatedInvoice.id``.
+
+Errors: ``PermanentError`` with ``.record`` (e.g. "Invoice 006…") and ``.field`` for input the system refuses,
+``TransientError`` for what may succeed later. Every create is idempotent: repeating it returns the first record.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from ledgerlink.connectors.errors import PermanentError
-from ledgerlink.connectors.kashflow import KashFlowClient
-from ledgerlink.mapping import TransformContext, load_mapping
-from ledgerlink.model import Customer, Invoice, Product
+from ledgerlink.connectors.errors import ConnectorError, PermanentError, TransientError
+from ledgerlink.mapping import Mapping, MappingError, TransformContext
+from ledgerlink.model import Customer, Invoice, Payment, Product
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -17,6 +30,7 @@ class CreatedInvoice:
     number: str
     status: str
     created: bool  # False when an earlier attempt had already created it
+    id: str = ""  # the system's record id when it differs from the number (Kashoo)
 
 
 class AccountingSystem(Protocol):
@@ -33,74 +47,56 @@ class AccountingSystem(Protocol):
     def create_invoice(
         self, invoice: Invoice, customer_id: str, ctx: TransformContext | None = None
     ) -> CreatedInvoice: ...
+    def get_invoice(self, invoice_id: str) -> Invoice | None: ...
+    def record_payment(self, invoice_id: str, payment: Payment, ctx: TransformContext | None = None) -> str: ...
+    def payments(self, invoice_id: str, ctx: TransformContext | None = None) -> list[Payment]: ...
+    def customers_changed_since(
+        self, watermark: str | None, ctx: TransformContext | None = None
+    ) -> tuple[list[Customer], str | None]: ...
     def invoice_references(self) -> list[str]: ...
     def api_calls(self) -> int: ...
     def close(self) -> None: ...
 
 
-def _canonical_json(model: Customer | Invoice | Product) -> dict[str, Any]:
+def canonical_json(model: Customer | Invoice | Product | Payment) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
 
 
-class KashFlowBooks:
-    name = "kashflow"
-    customer_object = "Customer"
-    invoice_object = "Invoice"
-    product_object = "Product"
+def apply_mapping(
+    mapping: Mapping, data: dict[str, Any], ctx: TransformContext | None, *, system: str, record: str
+) -> dict[str, Any]:
+    """Map through a template; a refused value becomes a PermanentError naming the record and the field."""
+    try:
+        return mapping.apply(data, ctx).values
+    except MappingError as exc:
+        raise PermanentError(exc.message, system=system, field=exc.field, record=record) from exc
 
-    def __init__(self, client: KashFlowClient) -> None:
-        self.client = client
-        self._customer_mapping = load_mapping("kashflow/customer_from_canonical")
-        self._invoice_mapping = load_mapping("kashflow/invoice_from_canonical")
-        self._product_mapping = load_mapping("kashflow/product_from_canonical")
 
-    def find_product(self, code: str) -> str | None:
-        found = self.client.get_product(code)
-        return str(found["Code"]) if found else None
+def naming(record: str, action: Callable[[], T]) -> T:
+    """Run ``action``; a connector error that does not say which record it concerns gets ``record``."""
+    try:
+        return action()
+    except ConnectorError as exc:
+        if exc.record is None:
+            exc.record = record
+        raise
 
-    def create_product(self, product: Product, ctx: TransformContext | None = None) -> str:
-        payload = self._product_mapping.apply(_canonical_json(product), ctx).values
+
+def create_once(
+    post: Callable[[], T], find: Callable[[], T | None], *, attempts: int = 4, base_delay: float = 0.2
+) -> T:
+    """Create a record whose create is not idempotent on the server, surviving lost replies and 5xx: after a
+    transient failure, look for what the failed attempt may have made before trying again."""
+    delay = base_delay
+    for attempt in range(attempts):
         try:
-            return str(self.client.create_product(payload).get("Code") or product.code)
-        except PermanentError as exc:
-            # Another run created it a moment ago (runs go in parallel): the same product, so use it.
-            if exc.code == "DuplicateProductCode" and (found := self.find_product(product.code)):
+            return post()
+        except TransientError as exc:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(exc.retry_after if exc.retry_after is not None and exc.retry_after < 30 else delay)
+            delay = min(delay * 2, 5.0)
+            found = find()
+            if found is not None:
                 return found
-            raise
-
-    def find_customer(self, code: str) -> str | None:
-        found = self.client.get_customer(code)
-        return str(found["Code"]) if found else None
-
-    def create_customer(self, customer: Customer, ctx: TransformContext | None = None) -> str:
-        payload = self._customer_mapping.apply(_canonical_json(customer), ctx).values
-        try:
-            created = self.client.create_customer(payload)
-        except PermanentError as exc:
-            # A parallel run for another deal of the same account got there first.
-            if exc.code == "DuplicateCustomerCode" and (found := self.find_customer(customer.code)):
-                return found
-            raise
-        return str(created.get("Code") or customer.code)
-
-    def find_invoice(self, customer_id: str, reference: str) -> CreatedInvoice | None:
-        row = self.client.find_invoice_by_reference(customer_id, reference)
-        if row is None:
-            return None
-        return CreatedInvoice(number=str(row["Number"]), status=str(row.get("Status") or ""), created=False)
-
-    def create_invoice(self, invoice: Invoice, customer_id: str, ctx: TransformContext | None = None) -> CreatedInvoice:
-        payload = self._invoice_mapping.apply(_canonical_json(invoice), ctx).values
-        payload["CustomerCode"] = customer_id
-        created = self.client.create_invoice(payload)
-        return CreatedInvoice(number=str(created["Number"]), status=str(created.get("Status") or ""), created=True)
-
-    def invoice_references(self) -> list[str]:
-        """The source reference of every invoice in the books (the demo counts duplicates with it)."""
-        return [str(row.get("CustomerReference") or f"#{row.get('Number')}") for row in self.client.list("invoices")]
-
-    def api_calls(self) -> int:
-        return self.client.calls_made
-
-    def close(self) -> None:
-        self.client.close()
+    raise AssertionError("unreachable")

@@ -1,18 +1,27 @@
 """KashFlow client. The session token comes from a two-step dance: user name and password, then three letters
-of the memorable word at positions KashFlow picks. A 401 re-runs the dance once and repeats the request."""
+of the memorable word at positions KashFlow picks. A 401 re-runs the dance once and repeats the request.
+
+Every request passes the pacer (the shared rate limiter) first. A 429 is repeated in place after its
+``Retry-After`` (refused unprocessed, so always safe); other transient failures are repeated in place for reads
+only, since KashFlow creates carry no idempotency key (the adapter looks before it creates again)."""
 
 from __future__ import annotations
 
+import builtins
 import functools
+import json
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from ledgerlink.connectors._http import make_client, retry_after_seconds, send, with_transient_retries
 from ledgerlink.connectors.errors import AuthenticationError, PermanentError, TransientError
+from ledgerlink.engine.ratelimit import NoPacing, Pacer
 
 SYSTEM = "kashflow"
 
@@ -26,9 +35,17 @@ class KashFlowSettings:
     verify: bool | str = True
     transport: httpx.BaseTransport | None = None
     page_size: int = 100
+    pacer: Pacer = field(default_factory=NoPacing)
+    attempts: int = 5  # in-place attempts after a 429
+    max_wait: float = 30.0  # longest Retry-After honoured in place; longer ones go to the engine's retries
 
     def __repr__(self) -> str:
         return f"KashFlowSettings(base_url={self.base_url!r}, username={self.username!r}, password='***')"
+
+
+def json_body(response: httpx.Response) -> Any:
+    """KashFlow prints amounts as JSON numbers with four decimals: read them as Decimal, never float."""
+    return json.loads(response.content or b"null", parse_float=Decimal)
 
 
 class KashFlowClient:
@@ -41,15 +58,23 @@ class KashFlowClient:
         self._lock = threading.Lock()
         self.calls_made = 0
 
+    def __repr__(self) -> str:
+        return f"KashFlowClient({self.settings!r})"
+
     def close(self) -> None:
         self._http.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self.settings.pacer.slot():
+            response = send(self._http, SYSTEM, method, path, **kwargs)
+        self.calls_made += 1
+        return response
 
     # --- session -----------------------------------------------------------------------------------------
 
     def _login(self) -> str:
         s = self.settings
-        first = send(self._http, SYSTEM, "POST", "sessiontoken", json={"UserName": s.username, "Password": s.password})
-        self.calls_made += 1
+        first = self._send("POST", "sessiontoken", json={"UserName": s.username, "Password": s.password})
         self._raise_for_status(first, "POST", "sessiontoken", auth_step=True)
         body = first.json()
         letters = []
@@ -60,14 +85,9 @@ class KashFlowClient:
                     f"KashFlow asked for memorable-word letter {position}, the stored word is shorter", system=SYSTEM
                 )
             letters.append({"Position": position, "Value": s.memorable_word[position - 1]})
-        second = send(
-            self._http,
-            SYSTEM,
-            "PUT",
-            "sessiontoken",
-            json={"TemporaryToken": body["TemporaryToken"], "MemorableWordList": letters},
+        second = self._send(
+            "PUT", "sessiontoken", json={"TemporaryToken": body["TemporaryToken"], "MemorableWordList": letters}
         )
-        self.calls_made += 1
         self._raise_for_status(second, "PUT", "sessiontoken", auth_step=True)
         return str(second.json()["SessionToken"])
 
@@ -78,11 +98,26 @@ class KashFlowClient:
             return self._token
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        delay = 0.1
+        for attempt in range(self.settings.attempts):
+            try:
+                return self._authenticated(method, path, **kwargs)
+            except TransientError as exc:
+                if exc.status != 429 or attempt == self.settings.attempts - 1:
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else delay
+                if wait > self.settings.max_wait:
+                    raise
+                time.sleep(wait)
+                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def _authenticated(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         for attempt in range(2):
             token = self._session_token()
-            response = send(self._http, SYSTEM, method, path, headers={"Authorization": f"KfToken {token}"}, **kwargs)
-            self.calls_made += 1
+            response = self._send(method, path, headers={"Authorization": f"KfToken {token}"}, **kwargs)
             if response.status_code == 401 and attempt == 0:
+                # The session expired (idle timeout, restart): log in again and repeat the same request.
                 with self._lock:
                     if self._token == token:
                         self._token = None
@@ -122,7 +157,7 @@ class KashFlowClient:
 
     def _get_or_none(self, path: str, **kwargs: Any) -> dict[str, Any] | None:
         try:
-            return dict(with_transient_retries(lambda: self.request("GET", path, **kwargs)).json())
+            return dict(json_body(with_transient_retries(lambda: self.request("GET", path, **kwargs))))
         except PermanentError as exc:
             if exc.status == 404:
                 return None
@@ -132,7 +167,7 @@ class KashFlowClient:
         """Every row of a list endpoint, following ``MetaData.NextPageUrl``."""
         query: dict[str, Any] = {"page": 1, "perpage": self.settings.page_size, **(params or {})}
         while True:
-            body = with_transient_retries(functools.partial(self.request, "GET", path, params=dict(query))).json()
+            body = json_body(with_transient_retries(functools.partial(self.request, "GET", path, params=dict(query))))
             rows = body.get("Data") or []
             yield from rows
             next_url = (body.get("MetaData") or {}).get("NextPageUrl")
@@ -162,18 +197,32 @@ class KashFlowClient:
     # --- writes ------------------------------------------------------------------------------------------
 
     def create_customer(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.request("POST", "customers", json=payload).json())
+        return dict(json_body(self.request("POST", "customers", json=payload)))
 
     def update_customer(self, code: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self.request("PUT", f"customers/{code}", json=payload)
-        return dict(response.json()) if response.content else {}
+        return dict(json_body(response)) if response.content else {}
 
     def create_product(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.request("POST", "products", json=payload).json())
+        return dict(json_body(self.request("POST", "products", json=payload)))
 
     def create_invoice(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.request("POST", "invoices", json=payload).json())
+        return dict(json_body(self.request("POST", "invoices", json=payload)))
 
     def update_invoice(self, number: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self.request("PUT", f"invoices/{number}", json=payload)
-        return dict(response.json()) if response.content else {}
+        return dict(json_body(response)) if response.content else {}
+
+    # --- payments and bank accounts ----------------------------------------------------------------------
+
+    def list_payments(self, number: str) -> builtins.list[dict[str, Any]]:
+        rows = json_body(with_transient_retries(lambda: self.request("GET", f"invoices/{number}/payments")))
+        return [dict(row) for row in rows or []]
+
+    def add_payment(self, number: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return dict(json_body(self.request("POST", f"invoices/{number}/payments", json=payload)))
+
+    def bank_accounts(self) -> builtins.list[dict[str, Any]]:
+        body = json_body(with_transient_retries(lambda: self.request("GET", "bankaccounts")))
+        rows = body.get("Data") if isinstance(body, dict) else body
+        return [dict(row) for row in rows or []]
