@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    # SQLite returns naive datetimes (written in UTC); the API always says which zone it means.
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+Timestamp = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
 class Model(BaseModel):
@@ -14,6 +22,7 @@ class Model(BaseModel):
 
 class ErrorOut(Model):
     detail: str | list[dict[str, Any]]
+    problems: list[MappingProblem] | None = None  # set when a mapping was refused
 
 
 class Me(Model):
@@ -30,8 +39,8 @@ class TokenOut(Model):
     id: int
     name: str
     prefix: str
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
+    created_at: Timestamp
+    last_used_at: Timestamp | None
     revoked: bool
 
 
@@ -56,8 +65,8 @@ class FailedOut(Model):
     status: str
     attempts: int
     last_error: str | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class FailedDetail(FailedOut):
@@ -84,7 +93,7 @@ class RecordKeyOut(Model):
 
 
 class StepOut(Model):
-    at: dt.datetime
+    at: Timestamp
     flow: str
     run_id: str | None
     system: str
@@ -123,9 +132,9 @@ class ConnectionOut(Model):
     settings: dict[str, Any]
     secret_names: list[str]
     has_webhook_secret: bool
-    created_at: dt.datetime
-    rotated_at: dt.datetime | None
-    last_test_at: dt.datetime | None
+    created_at: Timestamp
+    rotated_at: Timestamp | None
+    last_test_at: Timestamp | None
     last_test_ok: bool | None
     last_test_message: str | None
 
@@ -195,13 +204,13 @@ class AlertRuleIn(Model):
 class AlertRuleOut(AlertRuleIn):
     id: int
     enabled: bool
-    last_fired_at: dt.datetime | None
+    last_fired_at: Timestamp | None
 
 
 class AlertEventOut(Model):
     id: int
     rule_id: int
-    at: dt.datetime
+    at: Timestamp
     message: str
     value: float
     deliveries: dict[str, Any]
@@ -211,11 +220,11 @@ class FlowSummary(Model):
     flow: str
     writes: int
     failures_open: int
-    last_activity: dt.datetime | None
+    last_activity: Timestamp | None
 
 
 class SeriesPoint(Model):
-    at: dt.datetime
+    at: Timestamp
     value: float
 
 
@@ -229,3 +238,6 @@ class OverviewOut(Model):
 class WebhookAccepted(Model):
     accepted: bool
     id: int
+
+
+ErrorOut.model_rebuild()

@@ -10,6 +10,7 @@ from ledgerlink.web.schemas import ErrorOut
 from ledgerlink.web.security import authenticate
 
 API_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "the request could not be used (e.g. a body that does not parse)"},
     401: {"model": ErrorOut, "description": "not signed in"},
     403: {"model": ErrorOut, "description": "not allowed (role or CSRF)"},
 }

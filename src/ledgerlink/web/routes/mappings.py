@@ -203,7 +203,7 @@ async def api_mapping_preview(request: Request, system: str, name: str, body: sc
 @api.put(
     "/mappings/{system}/{name}",
     response_model=schemas.MappingText,
-    responses={**NOT_FOUND, 400: {"model": schemas.PreviewOut, "description": "the mapping does not load"}},
+    responses=NOT_FOUND,
 )
 async def api_mapping_save(
     request: Request, system: str, name: str, body: schemas.MappingIn
@@ -214,7 +214,11 @@ async def api_mapping_save(
     if problems:
         from fastapi.responses import JSONResponse
 
-        return JSONResponse(_preview_out(svc.Preview(problems=problems)).model_dump(mode="json"), status_code=400)
+        refused = schemas.ErrorOut(
+            detail="the mapping does not load; nothing was saved",
+            problems=_preview_out(svc.Preview(problems=problems)).problems,
+        )
+        return JSONResponse(refused.model_dump(mode="json"), status_code=400)
     svc.save(c.settings.mappings_dir, full, body.yaml)
     forget_cached_mappings()
     return schemas.MappingText(name=full, yaml=body.yaml, overridden=True)
