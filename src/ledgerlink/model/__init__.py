@@ -10,7 +10,7 @@ from ledgerlink.model.entities import (
     Product,
     SystemRef,
 )
-from ledgerlink.model.money import Money, to_cents, from_cents, quantize_money
+from ledgerlink.model.money import Money, from_cents, quantize_money, to_cents
 
 __all__ = [
     "Address",

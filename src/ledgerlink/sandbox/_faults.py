@@ -144,8 +144,6 @@ class _DroppedConnection(Exception):
 
 
 async def _drop(send: Send) -> None:
-    await send(
-        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]}
-    )
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
     await send({"type": "http.response.body", "body": b"{", "more_body": True})
     raise _DroppedConnection("injected dropped connection")

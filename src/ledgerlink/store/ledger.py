@@ -73,17 +73,15 @@ class Ledger:
         """Record that ``a`` and ``b`` are the same record; linking twice is harmless."""
         try:
             with self.session() as s:
-                s.add(
-                    CrossReference(
-                        system_a=a[0], object_a=a[1], id_a=a[2], system_b=b[0], object_b=b[1], id_b=b[2]
-                    )
-                )
+                s.add(CrossReference(system_a=a[0], object_a=a[1], id_a=a[2], system_b=b[0], object_b=b[1], id_b=b[2]))
         except IntegrityError:
             existing = self.lookup(a[0], a[1], a[2], b[0], b[1])
             if existing != b[2]:
                 raise
 
-    def lookup(self, system: str, obj: str, record_id: str, other_system: str, other_object: str | None = None) -> str | None:
+    def lookup(
+        self, system: str, obj: str, record_id: str, other_system: str, other_object: str | None = None
+    ) -> str | None:
         """The id on ``other_system`` of the record ``(system, obj, record_id)``, in either stored direction."""
         forward = and_(
             CrossReference.system_a == system,
@@ -110,7 +108,9 @@ class Ledger:
         with self.session() as s:
             return int(
                 s.scalar(
-                    select(func.count()).select_from(CrossReference).where(
+                    select(func.count())
+                    .select_from(CrossReference)
+                    .where(
                         CrossReference.system_a == system_a,
                         CrossReference.object_a == object_a,
                         CrossReference.system_b == system_b,
@@ -190,7 +190,9 @@ class Ledger:
                 )
             )
 
-    def audit_trail(self, *, source_id: str | None = None, record_id: str | None = None, limit: int = 500) -> list[AuditEntry]:
+    def audit_trail(
+        self, *, source_id: str | None = None, record_id: str | None = None, limit: int = 500
+    ) -> list[AuditEntry]:
         query = select(AuditLog).order_by(AuditLog.pk).limit(limit)
         if source_id is not None:
             query = query.where(AuditLog.source_id == source_id)
@@ -273,7 +275,9 @@ class Ledger:
                 .values(status=status, updated_at=utcnow())
             )
 
-    def failed_records(self, *, flow: str | None = None, status: str | None = "open", limit: int = 1000) -> list[FailedRecordRow]:
+    def failed_records(
+        self, *, flow: str | None = None, status: str | None = "open", limit: int = 1000
+    ) -> list[FailedRecordRow]:
         query = select(FailedRecord).order_by(FailedRecord.pk).limit(limit)
         if flow:
             query = query.where(FailedRecord.flow == flow)
