@@ -1,0 +1,79 @@
+"""The proof: two worker processes share one Kashoo limit of 20 requests per second through the ledger's
+database, for 10 seconds, and draw no 429 while using at least 85% of what the limit allows."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from ledgerlink.connectors.kashoo import KashooClient, KashooSettings
+from ledgerlink.sandbox._ratelimit import RateLimit
+from ledgerlink.sandbox.runner import start_sandbox
+from ledgerlink.store import Ledger, database_url
+
+REPO = Path(__file__).resolve().parents[2]
+LIMIT, PER, SECONDS, WORKERS = 20, 1.0, 10.0, 2
+
+
+def test_two_processes_share_the_limit_without_a_single_429(tmp_path: Path) -> None:
+    sandbox = start_sandbox("kashoo", tmp_path / "sandbox", rate_limit=RateLimit(LIMIT, PER))
+    ledger = Ledger(database_url(tmp_path / "ledger"))  # migrated: has ll_rate_bucket
+    try:
+        spec = sandbox.describe()
+        login = KashooClient(KashooSettings(spec["base_url"], **spec["credentials"]))
+        token, business_id = login.token(), login.business_id()
+        login.close()
+        admin = f"{sandbox.base_url}/__admin/ratelimit"
+        httpx.put(admin, json={"reset": True}).raise_for_status()
+        start_at = time.time() + 4.0  # both interpreters up and importing before the clock starts
+        config = {
+            **spec["credentials"],
+            "base_url": spec["base_url"],
+            "token": token,
+            "business_id": business_id,
+            "db_url": ledger.url,
+            "key": "kashoo:proof",
+            "limit": f"{LIMIT} per {PER} s",
+            "start_at": start_at,
+            "seconds": SECONDS,
+        }
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.contract.rate_worker", json.dumps(config)],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(WORKERS)
+        ]
+        results = []
+        for worker in workers:
+            out, err = worker.communicate(timeout=60)
+            assert worker.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        counters = httpx.get(admin).json()
+    finally:
+        ledger.dispose()
+        sandbox.stop()
+
+    allowed_max = LIMIT * math.ceil(SECONDS / PER)
+    used = counters["allowed"] / allowed_max
+    print(
+        f"\nrate-limit proof: limit {LIMIT}/{PER:g}s, {WORKERS} processes, {SECONDS:g}s: "
+        f"per worker {[r['requests'] for r in results]}, server admitted {counters['allowed']}, "
+        f"429s {counters['limited']}, allowed at most {allowed_max}, used {used:.1%}, by key {counters['by_key']}"
+    )
+    assert counters["limited"] == 0
+    assert all(r["calls"] == r["requests"] for r in results)  # no request repeated after a 429 either
+    assert used >= 0.85
+    assert len(counters["by_key"]) == 1  # one client as the server sees it: the limit was really shared
