@@ -54,6 +54,9 @@ def _run(
 ) -> dict[str, Any]:
     sf_spec = sandboxes["salesforce"].describe()
     books_spec = sandboxes[options.accounting].describe()
+    if options.accounting == "kashoo":
+        # The seeded deals carry UK VAT (20%), which a Canadian Kashoo business lacks: let the demo add it.
+        books_spec["options"] = {"create_missing_taxes": True}
     seeder = build_salesforce(sf_spec, client_tag="demo-seed")
     seeded = None
     if _count(seeder, "SELECT COUNT() FROM Opportunity") == 0:
