@@ -126,6 +126,8 @@ def test_child_subquery(org: Any) -> None:
 )
 def test_where(org: Any, where: str, expected: list[str]) -> None:
     _, sf, _ = org
+    if dt.datetime.now(dt.UTC).date() != TODAY and any(w in where for w in ("TODAY", "YESTERDAY", "_N_DAYS")):
+        pytest.skip("the data was dated before midnight UTC and the query runs after it")
     assert names(sf.query(f"SELECT Name FROM Opportunity WHERE {where} ORDER BY Name")) == expected
 
 
