@@ -68,12 +68,14 @@ def sandbox_run(
     data_dir: Annotated[Path, typer.Option(help="where the sandboxes keep their data")] = Path(".ledgerlink/sandboxes"),
 ) -> None:
     """Serve sandboxes until interrupted; prints one JSON line per system with its base URL and credentials."""
-    from ledgerlink.sandbox.runner import SYSTEMS, start_sandboxes
+    from ledgerlink.sandbox.runner import SYSTEMS, start_pubsub, start_sandboxes
 
     systems = list(SYSTEMS) if system == "all" else [system]
     if any(s not in SYSTEMS for s in systems):
         raise typer.BadParameter(f"system must be one of {', '.join(SYSTEMS)} or all")
     running = start_sandboxes(systems, data_dir, tls=tls, port=port)  # type: ignore[arg-type]
+    if "salesforce" in running.sandboxes:
+        start_pubsub(running["salesforce"])  # its gRPC address is printed as "pubsub" below
     for sandbox in running.sandboxes.values():
         typer.echo(json.dumps(sandbox.describe()), nl=True)
     stop = threading.Event()

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ledgerlink.sandbox._faults import FaultConfig
 from ledgerlink.sandbox._server import RunningServer, serve_in_thread
 from ledgerlink.sandbox._tls import make_tls_files
+
+if TYPE_CHECKING:
+    from ledgerlink.sandbox.salesforce.pubsub import PubSubServer
 
 SystemName = Literal["salesforce", "kashflow", "kashoo"]
 SYSTEMS: tuple[SystemName, ...] = ("salesforce", "kashflow", "kashoo")
@@ -22,6 +25,7 @@ class Sandbox:
     config: Any
     credentials: dict[str, str]
     api_base: str  # what a connector takes as its base URL
+    pubsub: PubSubServer | None = None  # Salesforce's gRPC Pub/Sub API, once start_pubsub() ran
 
     @property
     def base_url(self) -> str:
@@ -35,9 +39,13 @@ class Sandbox:
         }
         if self.server.tls:
             info["ca_file"] = str(self.server.tls.ca_file)
+        if self.pubsub is not None:
+            info["pubsub"] = self.pubsub.address
         return info
 
     def stop(self) -> None:
+        if self.pubsub is not None:
+            self.pubsub.stop()
         self.server.stop()
 
 
@@ -88,6 +96,25 @@ def start_sandbox(
         credentials=credentials(config),
         api_base=server.base_url + api_path,
     )
+
+
+def start_pubsub(sandbox: Sandbox, *, port: int = 0, keepalive_seconds: float | None = None) -> PubSubServer:
+    """Serve the Salesforce sandbox's Pub/Sub API (gRPC, TLS when the sandbox has TLS) beside its REST API;
+    ``describe()`` then carries ``"pubsub": "host:port"`` and ``stop()`` stops both."""
+    from ledgerlink.sandbox.salesforce.pubsub import DEFAULT_KEEPALIVE_SECONDS, serve_pubsub
+
+    if sandbox.system != "salesforce":
+        raise ValueError("only the Salesforce sandbox has a Pub/Sub API")
+    if sandbox.pubsub is None:
+        app: Any = sandbox.server.server.config.app  # the FaultInjector around the Starlette app
+        org = app.app.state.org
+        sandbox.pubsub = serve_pubsub(
+            org,
+            port=port,
+            keepalive_seconds=DEFAULT_KEEPALIVE_SECONDS if keepalive_seconds is None else keepalive_seconds,
+            tls=sandbox.server.tls,
+        )
+    return sandbox.pubsub
 
 
 def start_sandboxes(systems: list[SystemName], data_dir: Path, *, tls: bool = False, port: int = 0) -> SandboxSet:
