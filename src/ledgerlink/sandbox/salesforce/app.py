@@ -4,6 +4,7 @@ Routes: ``POST /services/oauth2/token`` and ``/revoke``; ``GET /services/data/``
 unauthenticated); ``/services/data/vXX.X/...`` (``rest_api`` + ``composite``); ``/__admin/...`` for tests (no auth):
 ``POST expire-tokens``, ``POST reset-api-usage``, ``PUT|POST daily-limit`` ``{"limit": n}``, ``GET api-usage``,
 ``POST undelete/{id}``, ``GET events?after=&limit=``, and ``GET|PUT faults`` (from ``FaultInjector``).
+Bulk API 2.0 (``jobs/ingest``, ``jobs/query``) is served by ``bulk_ingest`` and ``bulk_query``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from starlette.types import ASGIApp
 
 from ledgerlink.sandbox._faults import FaultInjector
 
+from . import bulk_ingest as _bulk_ingest  # noqa: F401  (registers the Bulk API 2.0 routes)
+from . import bulk_query as _bulk_query  # noqa: F401
 from . import composite as _composite  # noqa: F401  (registers the composite routes)
 from .config import SalesforceSandboxConfig
 from .context import parse_call_options
