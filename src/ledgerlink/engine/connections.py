@@ -12,7 +12,7 @@ from typing import Any
 
 from ledgerlink.connectors.kashflow import KashFlowClient, KashFlowSettings
 from ledgerlink.connectors.kashoo import KashooClient, KashooSettings
-from ledgerlink.connectors.salesforce import ClientCredentials, SalesforceClient, SalesforceSettings
+from ledgerlink.connectors.salesforce import SalesforceClient
 from ledgerlink.engine.ratelimit import Pacer, make_pacer
 from ledgerlink.flows.accounting import AccountingSystem
 from ledgerlink.flows.books_kashflow import KashFlowBooks
@@ -26,16 +26,8 @@ def _verify(spec: ConnectionSpec) -> bool | str:
 
 
 def build_salesforce(spec: ConnectionSpec, *, client_tag: str = "ledgerlink") -> SalesforceClient:
-    creds = spec["credentials"]
-    return SalesforceClient(
-        SalesforceSettings(
-            login_url=spec["base_url"],
-            auth=ClientCredentials(creds["client_id"], creds["client_secret"]),
-            api_version=str(spec.get("api_version", "59.0")),
-            verify=_verify(spec),
-            client_tag=client_tag,
-        )
-    )
+    # Client credentials, JWT bearer or refresh token, chosen by the keys in spec["credentials"].
+    return SalesforceClient.from_spec(spec, client_tag=client_tag)
 
 
 DEFAULT_RATE_LIMITS: dict[str, str | None] = {"kashflow": None, "kashoo": "10/s"}

@@ -1,19 +1,37 @@
-"""The Salesforce REST client. Every write carries ``Sforce-Call-Options: client=ledgerlink`` so that change
-events caused by LedgerLink itself can be recognised and not synced back."""
+"""The Salesforce REST client. Every call carries ``Sforce-Call-Options: client=ledgerlink`` so that change
+events caused by LedgerLink itself can be recognised and not synced back.
+
+Reads: ``query``/``query_pages`` (following ``nextRecordsUrl``), ``changed_since`` (incremental by
+``(SystemModstamp, Id)``, see ``engine.polling``), ``bulk.query`` for very large extracts. Writes: single-record
+``create``/``update``/``upsert``/``delete``; ``write`` for batches, which goes through sObject Collections (200
+records a call) below ``bulk_threshold`` records and Bulk API 2.0 from there, and reports a ``WriteResult`` per
+record in input order either way. Every call is paced against the daily API allocation (``pacing``).
+"""
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from ledgerlink.connectors._http import make_client, retry_after_seconds, send, with_transient_retries
-from ledgerlink.connectors.errors import ApiLimitExhausted, PermanentError, TransientError
+from ledgerlink.connectors.errors import (
+    ApiLimitExhausted,
+    AuthenticationError,
+    ConnectorError,
+    PermanentError,
+    TransientError,
+)
+from ledgerlink.connectors.salesforce import auth
 from ledgerlink.connectors.salesforce.auth import OAuthFlow, Token
+from ledgerlink.connectors.salesforce.bulk import BulkClient, BulkSettings
+from ledgerlink.connectors.salesforce.pacing import ApiBudget, PacingPolicy, parse_limit_info
+from ledgerlink.connectors.salesforce.writes import OPERATIONS, WriteResult, from_collection_item, unprocessed
+from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 
 SYSTEM = "salesforce"
 CALL_OPTIONS_CLIENT = "ledgerlink"
@@ -30,6 +48,9 @@ class SalesforceSettings:
     # Stop before the org's daily allocation is spent, leaving headroom for people using Salesforce.
     reserve_api_fraction: float = 0.05
     transport: httpx.BaseTransport | None = None
+    pacing: PacingPolicy | None = None  # None: the default policy with reserve_api_fraction as its reserve
+    bulk_threshold: int = 2000  # ``write`` uses Bulk API 2.0 from this many records
+    bulk: BulkSettings = field(default_factory=BulkSettings)
 
 
 @dataclass
@@ -41,13 +62,33 @@ class ApiUsage:
 
 
 class SalesforceClient:
-    def __init__(self, settings: SalesforceSettings) -> None:
+    def __init__(self, settings: SalesforceSettings, *, sleep: Callable[[float], None] | None = None) -> None:
         self.settings = settings
         self._login = make_client(settings.login_url, verify=settings.verify, transport=settings.transport)
         self._token: Token | None = None
         self._api: httpx.Client | None = None
         self._lock = threading.Lock()
         self.usage = ApiUsage()
+        policy = settings.pacing or PacingPolicy(reserve_fraction=settings.reserve_api_fraction)
+        self.budget = ApiBudget(policy, sleep=sleep) if sleep else ApiBudget(policy)
+        self.bulk = BulkClient(self, settings.bulk, sleep=sleep) if sleep else BulkClient(self, settings.bulk)
+
+    @classmethod
+    def from_spec(
+        cls, spec: Mapping[str, Any], *, client_tag: str = CALL_OPTIONS_CLIENT, environ: Mapping[str, str] | None = None
+    ) -> SalesforceClient:
+        """A client for a connection ``{"base_url", "credentials", "ca_file"?, "api_version"?, "bulk_threshold"?}``;
+        credentials as ``auth.from_spec`` reads them (vault, ``env:NAME`` values or LEDGERLINK_SALESFORCE_*)."""
+        settings = SalesforceSettings(
+            login_url=str(spec["base_url"]),
+            auth=auth.from_spec(spec, environ),
+            api_version=str(spec.get("api_version", "59.0")),
+            verify=str(spec["ca_file"]) if spec.get("ca_file") else True,
+            client_tag=client_tag,
+        )
+        if spec.get("bulk_threshold") is not None:
+            settings.bulk_threshold = int(spec["bulk_threshold"])
+        return cls(settings)
 
     # --- plumbing ----------------------------------------------------------------------------------------
 
@@ -83,38 +124,37 @@ class SalesforceClient:
             self._api.close()
 
     def request(self, method: str, path: str, *, kind: str = "rest", **kwargs: Any) -> httpx.Response:
-        """One API call: renews the session once on INVALID_SESSION_ID, maps errors, tracks API usage."""
-        self._check_budget()
+        """One API call: paced against the daily allocation, renews the session once on INVALID_SESSION_ID
+        (whichever OAuth flow is configured), maps errors, tracks API usage."""
         url = path if path.startswith("/") else f"{self.base_path}/{path}"
         for attempt in range(2):
+            self.budget.before_call()
             api = self._session()
             response = send(api, SYSTEM, method, url, **kwargs)
             self.usage.calls_made += 1
             self.usage.by_kind[kind] = self.usage.by_kind.get(kind, 0) + 1
             self._read_limit_info(response)
-            if response.status_code == 401 and attempt == 0:
-                self._invalidate(api)
-                continue
+            if response.status_code == 401:
+                if attempt == 0:
+                    self._invalidate(api)
+                    continue
+                raise AuthenticationError(
+                    f"{method} {url}: session refused right after signing in again", system=SYSTEM, status=401
+                )
             self._raise_for_status(response, method, url)
             return response
         raise AssertionError("unreachable")
 
     def _read_limit_info(self, response: httpx.Response) -> None:
-        info = response.headers.get("Sforce-Limit-Info", "")
-        if info.startswith("api-usage="):
-            used, _, limit = info.removeprefix("api-usage=").partition("/")
-            if used.isdigit() and limit.isdigit():
-                self.usage.used, self.usage.limit = int(used), int(limit)
+        reading = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
+        if reading is not None:
+            self.usage.used, self.usage.limit = reading.used, reading.limit
+            self.budget.observe(reading)
 
     def _check_budget(self) -> None:
-        usage = self.usage
-        if usage.limit and usage.limit - usage.used <= usage.limit * self.settings.reserve_api_fraction:
-            raise ApiLimitExhausted(
-                f"daily API allocation nearly spent ({usage.used}/{usage.limit}); pausing to keep "
-                f"{self.settings.reserve_api_fraction:.0%} in reserve",
-                system=SYSTEM,
-                code="REQUEST_LIMIT_RESERVE",
-            )
+        """Raise ApiLimitExhausted if the next call would eat into the reserve (kept for callers; ``request``
+        paces itself)."""
+        self.budget.delay()
 
     def _raise_for_status(self, response: httpx.Response, method: str, url: str) -> None:
         status = response.status_code
@@ -135,7 +175,7 @@ class SalesforceClient:
                 retry_after=retry_after_seconds(response),
             )
         if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
-            raise ApiLimitExhausted(message, system=SYSTEM, status=status, code=code)
+            raise self.budget.refused()
         raise PermanentError(
             f"{method} {url}: {message}", system=SYSTEM, status=status, code=code, field=field_name or None
         )
@@ -219,6 +259,82 @@ class SalesforceClient:
             )
             results.extend(response.json())
         return results
+
+    def delete_many(self, record_ids: list[str], *, all_or_none: bool = False) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(record_ids), COLLECTION_SIZE):
+            chunk = record_ids[start : start + COLLECTION_SIZE]
+            params = {"ids": ",".join(chunk), "allOrNone": str(all_or_none).lower()}
+            results.extend(self.request("DELETE", "composite/sobjects", params=params, kind="composite").json())
+        return results
+
+    def write(
+        self,
+        sobject: str,
+        operation: str,
+        records: Sequence[dict[str, Any]],
+        *,
+        external_id_field: str | None = None,
+    ) -> list[WriteResult]:
+        """Insert, update (records carry ``Id``), upsert (on ``external_id_field``) or delete (``Id``) a batch.
+
+        Below ``bulk_threshold`` records: sObject Collections, 200 a call; from there: Bulk API 2.0. Either way one
+        WriteResult per record, in input order; a record the API refused carries its errors. If a call fails as a
+        whole after earlier calls succeeded, its records and the rest are reported UNPROCESSED (safe to retry)
+        rather than losing the results already written; if the first call fails, its error is raised.
+        """
+        if operation not in OPERATIONS:
+            raise ValueError(f"operation must be one of {', '.join(OPERATIONS)}, not {operation!r}")
+        if operation == "upsert" and not external_id_field:
+            raise ValueError("an upsert needs external_id_field")
+        if len(records) >= self.settings.bulk_threshold:
+            return self.bulk.ingest(sobject, operation, records, external_id_field=external_id_field)
+        results: list[WriteResult] = []
+        for start in range(0, len(records), COLLECTION_SIZE):
+            chunk = list(records[start : start + COLLECTION_SIZE])
+            try:
+                items = self._collection_call(sobject, operation, chunk, external_id_field)
+            except ConnectorError as exc:
+                if start == 0 or not isinstance(exc, TransientError | ApiLimitExhausted):
+                    raise
+                results.extend(unprocessed(i, exc.message, exc.code) for i in range(start, len(records)))
+                return results
+            results.extend(from_collection_item(start + i, item, operation) for i, item in enumerate(items))
+        return results
+
+    def _collection_call(
+        self, sobject: str, operation: str, chunk: list[dict[str, Any]], external_id_field: str | None
+    ) -> list[dict[str, Any]]:
+        if operation == "insert":
+            return self.create_many(sobject, chunk)
+        if operation == "update":
+            return self.update_many(sobject, chunk)
+        if operation == "upsert":
+            assert external_id_field is not None
+            return self.upsert_many(sobject, external_id_field, chunk)
+        return self.delete_many([str(r["Id"]) for r in chunk])
+
+    # --- incremental reads -------------------------------------------------------------------------------
+
+    def changed_since(
+        self,
+        sobject: str,
+        fields: list[str],
+        since: Position,
+        *,
+        where: str | None = None,
+        lag_seconds: float = 0.0,
+        include_deleted: bool = False,
+    ) -> Iterator[tuple[list[dict[str, Any]], Position]]:
+        """Records changed after ``since`` in ``(SystemModstamp, Id)`` order, a page at a time, each with the
+        position to save once that page is durably handed on. Reads only up to ``now − lag_seconds``."""
+        soql = incremental_soql(sobject, fields, where, since, upper_bound(lag_seconds))
+        position = since
+        for page in self.query_pages(soql, include_deleted=include_deleted):
+            if page:
+                last = page[-1]
+                position = Position(soql_datetime(str(last["SystemModstamp"])), str(last["Id"]))
+            yield page, position
 
 
 def _error_list(response: httpx.Response) -> list[dict[str, Any]]:
