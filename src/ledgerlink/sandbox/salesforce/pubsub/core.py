@@ -174,10 +174,15 @@ class PubSubCore:
         replay_id = decode_replay_id(raw_replay_id)
         log.prune()  # judge retention against now, not against the last automatic prune
         earliest, latest = log.earliest_replay_id(), log.latest_replay_id()
-        # Ids are assigned consecutively, so "nothing was dropped after replay_id" is replay_id >= earliest - 1.
-        if replay_id is None or earliest is None or latest is None or not (earliest - 1 <= replay_id <= latest):
+        # As Salesforce: the event the id names must still be retained (and must exist).
+        if replay_id is None or earliest is None or latest is None or not (earliest <= replay_id <= latest):
             raise ReplayIdInvalid(raw_replay_id.hex())
         return replay_id
+
+    def resume_point(self, position: int) -> bytes:
+        """``position`` as a replay id a client may resume from: empty unless it names a retained event."""
+        earliest = self.org.events.earliest_replay_id()
+        return encode_replay_id(position) if earliest is not None and position >= earliest else b""
 
     # -- delivery -------------------------------------------------------------------------------------------
     def next_batch(self, topic: Topic, after: int, limit: int) -> tuple[list[pb.ConsumerEvent], int]:

@@ -145,7 +145,7 @@ class PubSubService(pb_grpc.PubSubServicer):
                 # Everything up to `position` was delivered or is not on this topic: a safe point to resume from.
                 last_sent = time.monotonic()
                 yield pb.FetchResponse(
-                    latest_replay_id=encode_replay_id(position), rpc_id=rpc_id, pending_num_requested=flow.pending
+                    latest_replay_id=self.core.resume_point(position), rpc_id=rpc_id, pending_num_requested=flow.pending
                 )
                 continue
             wakeup.wait(seen, self.keepalive_seconds - idle)
