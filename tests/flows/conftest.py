@@ -11,10 +11,11 @@ import pytest
 
 from ledgerlink.connectors.salesforce import SalesforceClient
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.connections import build_accounting, build_salesforce
+from ledgerlink.engine.bootstrap import engine_settings, open_runtime
+from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.sandbox.runner import SandboxSet, start_sandboxes
-from ledgerlink.store import Ledger, database_url
+from ledgerlink.store import Ledger
 
 
 @dataclass
@@ -83,18 +84,7 @@ class FlowEnv:
 def flow_env(tmp_path: Path) -> Iterator[FlowEnv]:
     sandboxes = start_sandboxes(["salesforce", "kashflow"], tmp_path / "sandboxes")
     sf_spec = sandboxes["salesforce"].describe()
-    ledger = Ledger(database_url(tmp_path))
-    settings = engine.EngineSettings(
-        data_dir=tmp_path, ledger_url=ledger.url, system_database_url=engine.system_database_url(ledger.url, tmp_path)
-    )
-    runtime = engine.start(
-        engine.Runtime(
-            settings=settings,
-            ledger=ledger,
-            salesforce=build_salesforce(sf_spec),
-            accounting=build_accounting(sandboxes["kashflow"].describe()),
-        )
-    )
+    runtime = open_runtime(engine_settings(tmp_path), sf_spec, sandboxes["kashflow"].describe())
     user = build_salesforce(sf_spec, client_tag="test-user")
     try:
         yield FlowEnv(sandboxes=sandboxes, runtime=runtime, user=user)

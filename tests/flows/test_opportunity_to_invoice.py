@@ -124,3 +124,23 @@ def test_malformed_opportunities_become_failed_records_naming_the_field(flow_env
     kashflow.create_product({"Code": "NOT-IN-BOOKS", "Name": "Now known", "Price": 20, "NominalCode": 4000})
     assert flow_env.run_one(unknown_product)["status"] == "invoiced"
     assert [f.source_id for f in flow_env.ledger.failed_records(flow="opportunity_to_invoice")] == [orphan]
+
+
+def test_a_5xx_storm_exhausts_retries_into_a_failed_record_with_every_attempt(flow_env: FlowEnv) -> None:
+    account = flow_env.make_account("Storm Ltd", "CUST-STORM")
+    _product, entry = flow_env.make_product("SP-1", 10.0)
+    opp = flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[(entry, 1, 10.0)])
+
+    flow_env.set_faults("kashflow", paths=["/v2/invoices"], methods=["POST"], fail_next=100)
+    outcome = flow_env.run_one(opp)
+    assert outcome["status"] == "failed"
+    assert "gave up after 6 attempts" in outcome["error"]
+    (failed,) = flow_env.ledger.failed_records(flow="opportunity_to_invoice")
+    assert failed.source_id == opp
+    assert len(failed.errors) == 7  # six attempts, then the verdict
+    assert all("POST invoices" in e["error"] for e in failed.errors[:6])
+    assert flow_env.kashflow_invoices() == []  # nothing half-made
+
+    flow_env.set_faults("kashflow", fail_next=0)
+    assert flow_env.run_one(opp)["status"] == "invoiced"  # replay once the storm is over
+    assert flow_env.ledger.failed_records(flow="opportunity_to_invoice") == []

@@ -16,10 +16,10 @@ from rich.table import Table
 
 from ledgerlink.demo.seed import seed
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.connections import build_accounting, build_salesforce
+from ledgerlink.engine.bootstrap import engine_settings, open_runtime
+from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.sandbox.runner import SandboxSet, SystemName, start_sandboxes
-from ledgerlink.store import Ledger, database_url
 
 
 @dataclass
@@ -64,20 +64,7 @@ def _run(
             seeded = seed(seeder, accounts=options.accounts, opportunities=options.opportunities)
     seeder.close()
 
-    ledger = Ledger(database_url(data_dir))
-    settings = engine.EngineSettings(
-        data_dir=data_dir,
-        ledger_url=ledger.url,
-        system_database_url=engine.system_database_url(ledger.url, data_dir),
-    )
-    runtime = engine.start(
-        engine.Runtime(
-            settings=settings,
-            ledger=ledger,
-            salesforce=build_salesforce(sf_spec),
-            accounting=build_accounting(books_spec),
-        )
-    )
+    runtime = open_runtime(engine_settings(data_dir), sf_spec, books_spec)
     try:
         outcomes = _sync(runtime, console)
         summary = _summarise(runtime, outcomes, options, seeded, started)

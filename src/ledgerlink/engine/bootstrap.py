@@ -24,9 +24,13 @@ def default_executor_id() -> str:
 
 
 def engine_settings(
-    data_dir: Path, *, executor_id: str | None = None, worker_concurrency: int | None = None
+    data_dir: Path,
+    *,
+    executor_id: str | None = None,
+    worker_concurrency: int | None = None,
+    ledger_url: str | None = None,
 ) -> engine.EngineSettings:
-    ledger_url = database_url(data_dir)
+    ledger_url = ledger_url or database_url(data_dir)
     settings = engine.EngineSettings(
         data_dir=data_dir,
         ledger_url=ledger_url,
@@ -87,7 +91,8 @@ def open_runtime(
             settings=settings,
             ledger=ledger,
             salesforce=build_salesforce(salesforce),
-            accounting=build_accounting(accounting),
+            # The ledger holds the accounting API's rate-limit slots, shared by every worker process.
+            accounting=build_accounting(accounting, ledger_url=settings.ledger_url),
         )
     )
 

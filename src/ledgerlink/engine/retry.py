@@ -1,10 +1,25 @@
-"""Retry policy for steps that talk to outside systems: transient errors back off, permanent ones fail at once."""
+"""Retries for steps that talk to outside systems: transient errors back off (exponential, with jitter, and
+never sooner than the server's ``Retry-After``); permanent ones fail at once.
+
+The loop runs inside one DBOS step: DBOS checkpoints only the step's final result, so retrying in place is
+as durable as DBOS's own step retries, and lets us honour ``Retry-After`` and keep every attempt's error.
+"""
 
 from __future__ import annotations
 
+import functools
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
-from ledgerlink.connectors.errors import is_transient
+from dbos import DBOS
+
+from ledgerlink.connectors.errors import TransientError, is_transient
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -12,11 +27,66 @@ class RetryPolicy:
     max_attempts: int = 6
     interval_seconds: float = 0.2
     backoff_rate: float = 2.0
+    max_interval_seconds: float = 30.0
+    jitter: float = 0.5  # each wait is stretched by a random 0–50%, so retrying workers don't stampede together
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        base = min(self.interval_seconds * self.backoff_rate ** (attempt - 1), self.max_interval_seconds)
+        wait = base * (1 + rng.random() * self.jitter)
+        return max(wait, retry_after or 0.0)
 
 
 DEFAULT_RETRY = RetryPolicy()
 
 
+class RetriesExhausted(Exception):
+    """Every attempt failed with a transient error; ``errors`` keeps each attempt's message, oldest first."""
+
+    def __init__(self, step: str, errors: list[str], last: TransientError) -> None:
+        super().__init__(f"{step}: gave up after {len(errors)} attempts: {errors[-1] if errors else ''}")
+        self.step = step
+        self.errors = errors
+        self.last = last
+
+    def __reduce__(self) -> tuple[object, ...]:  # DBOS pickles step errors into its system database
+        return (type(self), (self.step, self.errors, self.last))
+
+
 def should_retry(exc: BaseException) -> bool:
-    """DBOS calls this with each step failure: only transient errors are worth another attempt."""
     return is_transient(exc)
+
+
+def with_retries(
+    fn: Callable[P, R], policy: RetryPolicy = DEFAULT_RETRY, sleep: Callable[[float], None] = time.sleep
+) -> Callable[P, R]:
+    rng = random.Random()
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        errors: list[str] = []
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                return fn(*args, **kwargs)
+            except TransientError as exc:
+                errors.append(str(exc))
+                if attempt == policy.max_attempts:
+                    raise RetriesExhausted(fn.__name__, errors, exc) from exc
+                sleep(policy.delay(attempt, exc.retry_after, rng))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def durable_step(fn: Callable[P, R] | None = None, *, policy: RetryPolicy = DEFAULT_RETRY) -> Callable[P, R]:
+    """A DBOS step whose transient failures are retried in place under ``policy``.
+
+    Use as ``@durable_step`` or ``@durable_step(policy=RetryPolicy(max_attempts=3))``.
+    """
+
+    def decorate(f: Callable[P, R]) -> Callable[P, R]:
+        return DBOS.step(name=f"{f.__module__}.{f.__qualname__}")(with_retries(f, policy))
+
+    if fn is None:
+        return decorate  # type: ignore[return-value]
+    return decorate(fn)

@@ -6,6 +6,7 @@ from dbos._error import DBOSMaxStepRetriesExceeded
 from pydantic import ValidationError
 
 from ledgerlink.connectors.errors import ConnectorError
+from ledgerlink.engine.retry import RetriesExhausted
 from ledgerlink.mapping import MappingError
 
 
@@ -20,12 +21,22 @@ class RecordRejected(Exception):
         return (type(self), (str(self), self.field))
 
 
-FLOW_ERRORS = (ConnectorError, MappingError, ValidationError, RecordRejected, DBOSMaxStepRetriesExceeded)
+FLOW_ERRORS = (
+    ConnectorError,
+    MappingError,
+    ValidationError,
+    RecordRejected,
+    RetriesExhausted,
+    DBOSMaxStepRetriesExceeded,
+)
 
 
 def describe(exc: BaseException, *, record: str) -> tuple[str, str | None, list[str]]:
     """(message, field, attempts): attempts lists each retried error when retries ran out."""
     attempts: list[str] = []
+    if isinstance(exc, RetriesExhausted):
+        message, field, _ = describe(exc.last, record=record)
+        return f"gave up after {len(exc.errors)} attempts: {message}", field, list(exc.errors)
     if isinstance(exc, DBOSMaxStepRetriesExceeded):
         attempts = [str(e) for e in exc.errors]
         last = exc.errors[-1] if exc.errors else exc

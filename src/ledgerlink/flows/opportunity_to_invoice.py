@@ -17,7 +17,7 @@ from typing import Any, TypedDict
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
+from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import current
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
@@ -48,13 +48,7 @@ PRODUCT_SOQL = (
     "FROM Product2 WHERE Id IN ({ids})"
 )
 
-_step = DBOS.step(
-    retries_allowed=True,
-    should_retry=should_retry,
-    max_attempts=DEFAULT_RETRY.max_attempts,
-    interval_seconds=DEFAULT_RETRY.interval_seconds,
-    backoff_rate=DEFAULT_RETRY.backoff_rate,
-)
+_step = durable_step
 
 
 class Outcome(TypedDict, total=False):

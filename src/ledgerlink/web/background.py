@@ -26,23 +26,11 @@ def start_alert_loop(console: Console, stop: threading.Event) -> threading.Threa
 
 def start_engine_from_connections(console: Console) -> None:
     """Start the DBOS runtime with the first Salesforce and accounting connections from the vault."""
-    from ledgerlink.engine import runtime as engine
-    from ledgerlink.engine.connections import build_accounting, build_salesforce
+    from ledgerlink.engine.bootstrap import engine_settings, open_runtime
 
     sf = console.connections.first_of("salesforce")
     books = console.connections.first_of("kashflow") or console.connections.first_of("kashoo")
     if sf is None or books is None:
         raise SystemExit("--engine needs a salesforce and an accounting connection (ledgerlink connection add)")
-    settings = engine.EngineSettings(
-        data_dir=console.settings.data_dir,
-        ledger_url=console.ledger.url,
-        system_database_url=engine.system_database_url(console.ledger.url, console.settings.data_dir),
-    )
-    engine.start(
-        engine.Runtime(
-            settings=settings,
-            ledger=console.ledger,
-            salesforce=build_salesforce(console.connections.spec(sf)),
-            accounting=build_accounting(console.connections.spec(books)),
-        )
-    )
+    settings = engine_settings(console.settings.data_dir, ledger_url=console.ledger.url)
+    open_runtime(settings, console.connections.spec(sf), console.connections.spec(books), ledger=console.ledger)
