@@ -1,0 +1,85 @@
+"""End to end: a person turns an opportunity Closed Won in Salesforce; the CDC trigger (Pub/Sub over gRPC) starts
+the flow, the invoice number is written back within seconds, and the write-back's own event starts nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dbos import DBOS
+
+from ledgerlink.engine import runtime as engine
+from ledgerlink.engine.connections import build_accounting, build_salesforce
+from ledgerlink.flows.cdc_trigger import CdcTrigger, start_cdc_trigger
+from ledgerlink.flows.opportunity_to_invoice import FLOW, INVOICE_NUMBER_FIELD
+from ledgerlink.sandbox.runner import start_pubsub, start_sandboxes
+from ledgerlink.sandbox.salesforce.timefmt import format_ms
+from ledgerlink.store import Ledger, database_url
+from tests.flows.conftest import FlowEnv
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[FlowEnv, CdcTrigger]]:
+    sandboxes = start_sandboxes(["salesforce", "kashflow"], tmp_path / "sandboxes")
+    pubsub = start_pubsub(sandboxes["salesforce"], keepalive_seconds=1)
+    sf_spec = sandboxes["salesforce"].describe()
+    ledger = Ledger(database_url(tmp_path))
+    settings = engine.EngineSettings(
+        data_dir=tmp_path, ledger_url=ledger.url, system_database_url=engine.system_database_url(ledger.url, tmp_path)
+    )
+    runtime = engine.start(
+        engine.Runtime(
+            settings=settings,
+            ledger=ledger,
+            salesforce=build_salesforce(sf_spec),
+            accounting=build_accounting(sandboxes["kashflow"].describe()),
+        )
+    )
+    user = build_salesforce(sf_spec, client_tag="test-user")
+    trigger = start_cdc_trigger(runtime, pubsub.address, poll_lag_seconds=0)
+    try:
+        yield FlowEnv(sandboxes=sandboxes, runtime=runtime, user=user), trigger
+    finally:
+        trigger.stop()
+        user.close()
+        engine.stop()
+        sandboxes.stop()
+
+
+def _wait(predicate: object, timeout: float) -> bool:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_closed_won_is_invoiced_in_real_time_and_the_echo_starts_nothing(live: tuple[FlowEnv, CdcTrigger]) -> None:
+    env, trigger = live
+    assert _wait(lambda: trigger.fallbacks == ["start"], 5)  # first start: polled once, then subscribed
+    account = env.make_account("Northwind Traders", "NW-001")
+    _, entry = env.make_product("WID-1", 25.0)
+    opp = env.make_opportunity(stage="Prospecting", account_id=account, lines=[(entry, 4, 25.0)])
+    won_at = time.monotonic()
+    env.user.update("Opportunity", opp, {"StageName": "Closed Won"})
+    assert _wait(lambda: env.user.get("Opportunity", opp, [INVOICE_NUMBER_FIELD]).get(INVOICE_NUMBER_FIELD), 10)
+    latency = time.monotonic() - won_at
+    print(f"\nClosed Won → invoice number written back in {latency:.2f} s")
+    assert latency < 5
+    # Let the write-back's own change event arrive and every started run finish.
+    org = env.sandboxes["salesforce"].server.server.config.app.app.state.org  # type: ignore[union-attr]
+    latest = org.events.latest_replay_id()
+    watermark = "cdc:/data/OpportunityChangeEvent"
+    assert _wait(lambda: int(env.ledger.get_watermark(watermark) or "0", 16) >= latest, 5)
+    for workflow_id in list(trigger.started):
+        DBOS.retrieve_workflow(workflow_id).get_result()
+    assert env.ledger.count_audit(flow=FLOW, action="updated") == 1
+    assert len(env.kashflow_invoices()) == 1
+    # The write-back was delivered (client=ledgerlink) and started no run.
+    own = [e for e in org.events.events_after(None, 1000) if e.client_id == "ledgerlink"]
+    assert [e.entity_name for e in own] == ["Opportunity"]
+    assert not any(format_ms(e.commit_timestamp) in wid for e in own for wid in trigger.started)
