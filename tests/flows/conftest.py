@@ -29,10 +29,10 @@ class FlowEnv:
         return self.runtime.ledger
 
     def poll_and_run(self) -> list[o2i.Outcome]:
-        return [handle.get_result() for handle in o2i.poll_won(lag_seconds=0)]
+        return [engine.wait_for(handle) for handle in o2i.poll_won(lag_seconds=0)]
 
     def run_one(self, opportunity_id: str) -> o2i.Outcome:
-        return o2i.replay(opportunity_id).get_result()
+        return engine.wait_for(o2i.replay(opportunity_id))
 
     def kashflow_invoices(self) -> list[dict[str, Any]]:
         books = self.runtime.accounting

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledgerlink.engine.runtime import wait_for
 from ledgerlink.mapping.loader import templates_dir
 from ledgerlink.sandbox.runner import SandboxSet, start_sandboxes
 from ledgerlink.store import Ledger, database_url
@@ -109,7 +110,7 @@ def broken_mapping_failure(data_dir: Path) -> Iterator[Scenario]:
             )
         )
         try:
-            outcome = o2i.enqueue(opportunity_id, "first").get_result()
+            outcome = wait_for(o2i.enqueue(opportunity_id, "first"))
             assert outcome["status"] == "failed", outcome
             failed = [r for r in ledger.failed_records() if r.source_id == opportunity_id]
             assert failed, "the broken mapping did not produce a failed record"

@@ -81,7 +81,7 @@ def _sync(runtime: engine.Runtime, console: Console) -> list[o2i.Outcome]:
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("sync", total=len(handles))
         for handle in handles:
-            outcomes.append(handle.get_result())
+            outcomes.append(engine.wait_for(handle))
             progress.advance(task)
     return outcomes
 

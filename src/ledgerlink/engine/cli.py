@@ -113,7 +113,7 @@ def sync(
             handles = entry.poll(lag_seconds=0)
             progress.update(task, total=len(handles))
             for handle in handles:
-                statuses[str(handle.get_result().get("status"))] += 1
+                statuses[str(engine.wait_for(handle).get("status"))] += 1
                 progress.advance(task)
     finally:
         engine.stop()
@@ -180,7 +180,7 @@ def failed_replay(
     results = []
     try:
         for row in rows:
-            outcome = get_flow(row.flow).replay(row.source_id).get_result()
+            outcome = engine.wait_for(get_flow(row.flow).replay(row.source_id))
             results.append({"id": row.id, "source_id": row.source_id, "status": outcome.get("status")})
     finally:
         engine.stop()

@@ -10,9 +10,9 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from dbos import DBOS, DBOSConfig, Queue
+from dbos import DBOS, DBOSConfig, Queue, WorkflowHandle
 
 from ledgerlink.store import Ledger
 from ledgerlink.store.database import is_sqlite
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ledgerlink.flows.accounting import AccountingSystem
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 
 @dataclass
@@ -41,6 +42,20 @@ class FlowSettings:
     default_currency: str = "GBP"
     default_tax_rate: str = "20"
     default_nominal_code: int = 4000
+    # Two-way sync of customers and products (flows/customer_sync, product_sync, reconciliation):
+    delete_policy: str = "archive"  # a record deleted on one side: "archive" it on the other, or "ignore"
+    source_priority: tuple[str, ...] = ()  # after field ownership, the first system named wins; none: last writer
+    match_threshold: float = 90.0  # rapidfuzz name score (0-100) to link an Account to a customer, same postcode
+    sync_page_size: int = 200  # records per workflow step (and per sObject Collections call)
+    reconcile_schedule: str = "0 2 * * *"  # cron, UTC: the nightly reconciliation
+    # Back to Salesforce (each flow's trigger does nothing while its switch is off):
+    payment_sync: bool = True  # payments in the books → the Opportunity's paid fields and a Payment__c each
+    invoice_pdf: bool = True  # the invoice's PDF attached to its Opportunity as a file, once
+    invoice_pdf_source: str = "books"  # "books" (rendered by LedgerLink only when the books have none) | "render"
+    late_payment: bool = True  # a Case on the Account when an invoice is overdue; closed when it is paid
+    late_payment_days: int = 14  # days past the due date before the Case opens
+    late_payment_case_priority: str = "High"
+    order_to_invoice: bool = False  # activated Orders invoiced too (orgs that bill Orders, not Opportunities)
 
 
 @dataclass
@@ -116,6 +131,14 @@ def start(runtime: Runtime) -> Runtime:
         )
     runtime.launched = True
     return runtime
+
+
+RESULT_POLL_SECONDS = 0.05  # DBOS polls for a workflow's result once a second unless told otherwise
+
+
+def wait_for(handle: WorkflowHandle[R]) -> R:
+    """A workflow's result, noticed within 50 ms of it finishing."""
+    return handle.get_result(polling_interval_sec=RESULT_POLL_SECONDS)
 
 
 def stop(wait_seconds: int = 5) -> None:

@@ -18,7 +18,7 @@ from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import current
+from ledgerlink.engine.runtime import current, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, Product
@@ -331,7 +331,7 @@ def poll_won_opportunities(lag_seconds: float, queue_name: str = "accounting") -
 def poll_won(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
     """Run the polling trigger now and return handles on the runs it started (the demo and tests use this)."""
     lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
-    ids = DBOS.start_workflow(poll_won_opportunities, lag, queue_name).get_result()
+    ids = wait_for(DBOS.start_workflow(poll_won_opportunities, lag, queue_name))
     return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
 
 
