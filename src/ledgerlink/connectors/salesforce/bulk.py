@@ -160,7 +160,9 @@ class BulkClient:
 
     # --- query -------------------------------------------------------------------------------------------
 
-    def query_pages(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict[str, str | None]]]:
+    def query_pages(
+        self, soql: str, *, include_deleted: bool = False, page_size: int | None = None
+    ) -> Iterator[list[dict[str, str | None]]]:
         """Rows of a bulk query as dicts of strings (empty cells are None), one list per results page."""
         operation = "queryAll" if include_deleted else "query"
         job = self._call("POST", "jobs/query", json={"operation": operation, "query": soql, "lineEnding": "LF"})
@@ -174,7 +176,7 @@ class BulkClient:
             )
         locator = ""
         while True:
-            params: dict[str, str | int] = {"maxRecords": self.settings.query_page_size}
+            params: dict[str, str | int] = {"maxRecords": page_size or self.settings.query_page_size}
             if locator:
                 params["locator"] = locator
             response = self._read(f"jobs/query/{job_id}/results", params=params)
@@ -184,8 +186,10 @@ class BulkClient:
             if not locator or locator == "null":
                 return
 
-    def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, str | None]]:
-        for page in self.query_pages(soql, include_deleted=include_deleted):
+    def query(
+        self, soql: str, *, include_deleted: bool = False, page_size: int | None = None
+    ) -> Iterator[dict[str, str | None]]:
+        for page in self.query_pages(soql, include_deleted=include_deleted, page_size=page_size):
             yield from page
 
     # --- jobs --------------------------------------------------------------------------------------------
