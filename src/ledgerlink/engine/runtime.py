@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from dbos import DBOS, DBOSConfig, Queue, WorkflowHandle
+from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, WorkflowHandle
 
 from ledgerlink.store import Ledger
 from ledgerlink.store.database import is_sqlite
@@ -31,6 +32,14 @@ class QueueSettings:
     worker_concurrency: int = 4
     rate_limit: int | None = None  # workflows started per period
     period_seconds: float = 1.0
+    # Partitioned queues run at most this many workflows per partition key at once, across all workers:
+    # one run per source record at a time, so two runs for the same record can't both create its invoice.
+    partition_concurrency: int | None = None
+
+
+RECORDS_QUEUE = "records"
+REALTIME_PRIORITY = 1  # events overtake backfills (DBOS dequeues lower numbers first)
+BACKFILL_PRIORITY = 10
 
 
 @dataclass
@@ -65,7 +74,12 @@ class EngineSettings:
     system_database_url: str
     executor_id: str | None = None
     app_version: str = "ledgerlink-1"
-    queues: list[QueueSettings] = field(default_factory=lambda: [QueueSettings("accounting")])
+    queues: list[QueueSettings] = field(
+        default_factory=lambda: [
+            QueueSettings("accounting"),
+            QueueSettings(RECORDS_QUEUE, worker_concurrency=8, partition_concurrency=1),
+        ]
+    )
     poll_lag_seconds: float = 0.0
     flows: FlowSettings = field(default_factory=FlowSettings)
 
@@ -126,6 +140,7 @@ def start(runtime: Runtime) -> Runtime:
             queue.name,
             worker_concurrency=queue.worker_concurrency,
             limiter=limiter,  # type: ignore[arg-type]
+            partition_concurrency=queue.partition_concurrency,
             polling_interval_sec=0.05,
             on_conflict="always_update",
         )
@@ -139,6 +154,22 @@ RESULT_POLL_SECONDS = 0.05  # DBOS polls for a workflow's result once a second u
 def wait_for(handle: WorkflowHandle[R]) -> R:
     """A workflow's result, noticed within 50 ms of it finishing."""
     return handle.get_result(polling_interval_sec=RESULT_POLL_SECONDS)
+
+
+def enqueue_record(
+    workflow: Callable[..., R],
+    *args: Any,
+    workflow_id: str,
+    record_key: str,
+    priority: int = REALTIME_PRIORITY,
+    queue_name: str = RECORDS_QUEUE,
+) -> WorkflowHandle[R]:
+    """Enqueue one run for one source record. The id makes it idempotent (the same id is the same run); the
+    record key serialises runs for the same record across all workers; the priority lets events overtake
+    backfills."""
+    queue = current().queues[queue_name]
+    with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=record_key, priority=priority):
+        return queue.enqueue(workflow, *args)
 
 
 def stop(wait_seconds: int = 5) -> None:

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
-
-from dbos import WorkflowHandle
 
 from ledgerlink.connectors.salesforce.cdc import (
     ChangeEvent,
@@ -39,7 +36,6 @@ log = logging.getLogger(__name__)
 TOPIC = "/data/OpportunityChangeEvent"
 TRIGGER_FIELDS = frozenset({"StageName", "IsWon", "Amount", "AccountId"})
 STARTING_TYPES = frozenset({"CREATE", "UNDELETE"})
-PENDING_STATUSES = frozenset({"ENQUEUED", "PENDING", "DELAYED"})
 
 
 def version_of(event: ChangeEvent) -> str:
@@ -65,29 +61,14 @@ class CdcTrigger:
     started: list[str] = field(default_factory=list)  # workflow ids enqueued, oldest first
     fallbacks: list[str] = field(default_factory=list)  # reasons the polling fallback ran
     thread: threading.Thread | None = None
-    serialize_timeout_seconds: float = 60.0
-    _latest_run: dict[str, WorkflowHandle[o2i.Outcome]] = field(default_factory=dict)
 
     def handle(self, event: ChangeEvent) -> None:
+        # Runs for one opportunity never overlap: the engine's per-record queue serialises them by record id.
         if not should_enqueue(event, self.client_tag):
             return
         for record_id in event.record_ids:
-            self._wait_for_previous_run(record_id)
             handle = o2i.enqueue(record_id, version_of(event), self.queue_name)
-            self._latest_run[record_id] = handle
             self.started.append(handle.get_workflow_id())
-
-    def _wait_for_previous_run(self, record_id: str) -> None:
-        """One run per opportunity at a time: two concurrent runs could both create the invoice (the flow's
-        look-up-then-create is idempotent in sequence, not under concurrency). Events come in bursts (a person's
-        save, then roll-ups), so the next run waits for the previous one to finish."""
-        previous = self._latest_run.get(record_id)
-        deadline = time.monotonic() + self.serialize_timeout_seconds
-        while previous is not None and time.monotonic() < deadline and not self.stop_event.is_set():
-            status = previous.get_status()
-            if status is None or status.status not in PENDING_STATUSES:
-                return
-            self.stop_event.wait(0.05)
 
     def fallback(self, reason: str) -> None:
         log.info("CDC trigger: %s, running the polling trigger", reason)

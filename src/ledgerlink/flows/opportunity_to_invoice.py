@@ -14,11 +14,11 @@ import uuid
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from dbos import DBOS, SetWorkflowID, WorkflowHandle
+from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import current, wait_for
+from ledgerlink.engine.runtime import REALTIME_PRIORITY, RECORDS_QUEUE, current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, Product
@@ -277,10 +277,17 @@ def workflow_id(opportunity_id: str, version: str) -> str:
     return f"{FLOW}:{opportunity_id}:{version}"
 
 
-def enqueue(opportunity_id: str, version: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
-    queue = current().queues[queue_name]
-    with SetWorkflowID(workflow_id(opportunity_id, version)):
-        return queue.enqueue(opportunity_to_invoice, opportunity_id)
+def enqueue(
+    opportunity_id: str, version: str, queue_name: str = RECORDS_QUEUE, priority: int = REALTIME_PRIORITY
+) -> WorkflowHandle[Outcome]:
+    del queue_name  # runs for one record must share the per-record queue, whichever trigger starts them
+    return enqueue_record(
+        opportunity_to_invoice,
+        opportunity_id,
+        workflow_id=workflow_id(opportunity_id, version),
+        record_key=opportunity_id,
+        priority=priority,
+    )
 
 
 WATERMARK = "salesforce.Opportunity.won"
