@@ -92,6 +92,7 @@ class ChangeEventLog:
         self.db = db
         self.retention_seconds = retention_seconds
         self.condition = threading.Condition()
+        self._commits = 0  # bumped on every commit, under ``condition``
         self._appends = 0
 
     # -- writing (by the DML layer, inside a db transaction) ----------------------------------------------
@@ -142,6 +143,7 @@ class ChangeEventLog:
 
     def _notify(self) -> None:
         with self.condition:
+            self._commits += 1
             self.condition.notify_all()
 
     # -- reading ------------------------------------------------------------------------------------------
@@ -166,16 +168,21 @@ class ChangeEventLog:
 
     def wait_for_events(self, after_replay_id: int | None, timeout: float) -> bool:
         """True as soon as an event newer than ``after_replay_id`` exists; False after ``timeout`` seconds."""
+        # The database is never read while holding the condition: commits notify it while holding the
+        # database lock, so the opposite order could deadlock. A commit counter tells a missed wake-up apart.
         deadline = time.monotonic() + timeout
-        with self.condition:
-            while True:
-                latest = self.latest_replay_id()
-                if latest is not None and (after_replay_id is None or latest > after_replay_id):
-                    return True
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self.condition.wait(remaining)
+        while True:
+            with self.condition:
+                seen = self._commits
+            latest = self.latest_replay_id()
+            if latest is not None and (after_replay_id is None or latest > after_replay_id):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self.condition:
+                if self._commits == seen:
+                    self.condition.wait(remaining)
 
     def prune(self, now_ms: int | None = None) -> int:
         """Delete events older than the retention; returns how many were dropped."""
