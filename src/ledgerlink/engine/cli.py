@@ -6,7 +6,7 @@ import json
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,7 +25,10 @@ ConnectionsFile = Annotated[
 Accounting = Annotated[str | None, typer.Option(help="kashflow or kashoo, when both are configured")]
 
 
-def _start(data_dir: Path, connections: Path | None, accounting: str | None, executor_id: str | None = None) -> None:
+def _start(
+    data_dir: Path, connections: Path | None, accounting: str | None, executor_id: str | None = None
+) -> dict[str, Any]:
+    """Launch the engine; returns the Salesforce connection spec (for the CDC trigger)."""
     from ledgerlink.engine import bootstrap
 
     ledger = Ledger(database_url(data_dir))
@@ -37,6 +40,7 @@ def _start(data_dir: Path, connections: Path | None, accounting: str | None, exe
     salesforce, books = bootstrap.pick(specs, accounting)
     settings = bootstrap.engine_settings(data_dir, executor_id=executor_id)
     bootstrap.open_runtime(settings, salesforce, books, ledger=ledger)
+    return salesforce
 
 
 def worker(
@@ -48,16 +52,24 @@ def worker(
     ] = None,
     poll_interval: Annotated[float, typer.Option(help="seconds between polls of Salesforce")] = 5.0,
     lag: Annotated[float, typer.Option(help="read changes only up to now − lag seconds")] = 2.0,
+    cdc: Annotated[
+        bool, typer.Option(help="subscribe to Change Data Capture when the connection has a Pub/Sub address")
+    ] = True,
 ) -> None:
-    """Run an engine worker until SIGTERM or Ctrl-C."""
+    """Run an engine worker until SIGTERM or Ctrl-C: real-time by Change Data Capture, polling as the safety net."""
     from ledgerlink.engine import runtime as engine
     from ledgerlink.engine.bootstrap import default_executor_id
     from ledgerlink.engine.worker import run_worker
 
     executor = executor_id or default_executor_id()
-    _start(data_dir, connections, accounting, executor)
+    salesforce = _start(data_dir, connections, accounting, executor)
     runtime = engine.current()
     runtime.settings.poll_lag_seconds = lag
+    trigger = None
+    if cdc and salesforce.get("pubsub"):
+        from ledgerlink.flows.cdc_trigger import start_cdc_trigger
+
+        trigger = start_cdc_trigger(runtime, str(salesforce["pubsub"]), poll_lag_seconds=lag)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console.print(f"[green]worker {executor} running[/] (poll every {poll_interval}s); Ctrl-C to stop")
@@ -66,6 +78,8 @@ def worker(
     except KeyboardInterrupt:
         pass
     finally:
+        if trigger is not None:
+            trigger.stop()
         engine.stop()
 
 
