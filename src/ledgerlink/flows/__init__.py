@@ -1,3 +1,3 @@
 """The use cases, each a short durable workflow. Importing this package registers them with DBOS."""
 
-from ledgerlink.flows import opportunity_to_invoice  # noqa: F401
+from ledgerlink.flows import invoice_pdf, late_payment, opportunity_to_invoice, payment_sync  # noqa: F401

@@ -13,9 +13,11 @@ Errors: ``PermanentError`` with ``.record`` (e.g. "Invoice 006…") and ``.field
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from ledgerlink.connectors.errors import ConnectorError, PermanentError, TransientError
@@ -31,6 +33,16 @@ class CreatedInvoice:
     status: str
     created: bool  # False when an earlier attempt had already created it
     id: str = ""  # the system's record id when it differs from the number (Kashoo)
+
+
+@dataclass(frozen=True)
+class InvoiceDue:
+    """An issued invoice with money still owed, as the books see it now."""
+
+    number: str
+    due_date: dt.date
+    balance: Decimal
+    days_overdue: int  # 0 until the due date has passed (by the books' own clock where they report it)
 
 
 class AccountingSystem(Protocol):
@@ -54,6 +66,11 @@ class AccountingSystem(Protocol):
         self, watermark: str | None, ctx: TransformContext | None = None
     ) -> tuple[list[Customer], str | None]: ...
     def invoice_references(self) -> list[str]: ...
+    def payments_changed_since(
+        self, watermark: str | None, limit: int = 200, ctx: TransformContext | None = None
+    ) -> tuple[list[Payment], str | None]: ...
+    def invoice_pdf(self, invoice_id: str) -> bytes | None: ...
+    def unpaid_invoices(self) -> list[InvoiceDue]: ...
     def api_calls(self) -> int: ...
     def close(self) -> None: ...
 

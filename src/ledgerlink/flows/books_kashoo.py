@@ -16,6 +16,7 @@ the two below, so the templates stay as users know them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.connectors.kashoo import KashooClient, stable_id
-from ledgerlink.flows.accounting import CreatedInvoice, apply_mapping, canonical_json, naming
+from ledgerlink.flows.accounting import CreatedInvoice, InvoiceDue, apply_mapping, canonical_json, naming
 from ledgerlink.mapping import TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, InvoiceLine, Payment, Product, from_cents, to_cents
 
@@ -338,6 +339,60 @@ class KashooBooks:
         for row in naming(f"Invoice {invoice_id}", read):
             values = apply_mapping(self._payment_reader, row, ctx, system=SYSTEM, record=f"invoicePayment {row['id']}")
             out.append(Payment.model_validate(values))
+        return out
+
+    def payments_changed_since(
+        self, watermark: str | None, limit: int = 200, ctx: TransformContext | None = None
+    ) -> tuple[list[Payment], str | None]:
+        """At most ``limit`` invoice payments modified at or after the watermark (epoch ms), oldest first.
+        ``modified`` is strictly increasing, so the next watermark is the newest stamp read plus one.
+        Removed payments are passed over (un-paying an invoice in Salesforce is not this flow's job)."""
+        params = {"modifiedSince": watermark or "0"}
+        out: list[Payment] = []
+        numbers: dict[int, str] = {}
+        newest = int(watermark or 0) - 1
+        for row in self.client.list("records/invoicePayments", params):
+            if len(out) >= limit:
+                break
+            newest = max(newest, int(row["modified"]))
+            if row.get("removed"):
+                continue
+            invoice = int(row["invoice"])
+            if invoice not in numbers:
+                found = naming(f"invoice {invoice}", functools.partial(self.client.get, "records", invoice))
+                numbers[invoice] = str(found["number"]) if found else str(invoice)
+            record = f"invoicePayment {row['id']}"
+            values = apply_mapping(
+                self._payment_reader, {**row, "invoiceNumber": numbers[invoice]}, ctx, system=SYSTEM, record=record
+            )
+            out.append(Payment.model_validate(values))
+        return out, (str(newest + 1) if newest >= 0 else watermark)
+
+    def invoice_pdf(self, invoice_id: str) -> bytes | None:
+        def read() -> bytes | None:
+            row = self._invoice_row(invoice_id)
+            return self.client.pdf(row["id"]) if row is not None else None
+
+        body = naming(f"Invoice {invoice_id}", read)
+        return body if body is not None and body.startswith(b"%PDF-") else None
+
+    def unpaid_invoices(self) -> list[InvoiceDue]:
+        """Invoices with a balance due. Kashoo reports no overdue status: days count from ``dueDate`` to today (UTC)."""
+        today = dt.datetime.now(dt.UTC).date()
+        out = []
+        for row in self.client.list("records/invoices"):
+            balance = int(row.get("balanceDue") or 0)
+            if row.get("removed") or balance <= 0:
+                continue
+            due_date = dt.date.fromisoformat(row["dueDate"])
+            out.append(
+                InvoiceDue(
+                    number=str(row["number"]),
+                    due_date=due_date,
+                    balance=from_cents(balance),
+                    days_overdue=max(0, (today - due_date).days),
+                )
+            )
         return out
 
     def api_calls(self) -> int:

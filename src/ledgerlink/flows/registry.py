@@ -8,6 +8,7 @@ from typing import Any
 
 from dbos import WorkflowHandle
 
+from ledgerlink.flows import invoice_pdf, late_payment, payment_sync
 from ledgerlink.flows import opportunity_to_invoice as o2i
 
 
@@ -29,6 +30,30 @@ FLOWS: dict[str, FlowEntry] = {
         watermark=o2i.WATERMARK,
         replay=o2i.replay,
         poll=o2i.poll_won,
+    ),
+    payment_sync.FLOW: FlowEntry(
+        name=payment_sync.FLOW,
+        description="Payment recorded in the books → Opportunity paid fields + one Payment__c per payment",
+        source=("accounting", payment_sync.PAYMENT_OBJECT),
+        watermark=payment_sync.WATERMARK,
+        replay=payment_sync.replay,
+        poll=payment_sync.poll,
+    ),
+    invoice_pdf.FLOW: FlowEntry(
+        name=invoice_pdf.FLOW,
+        description="Invoice PDF (the books', else rendered) → a file on the Opportunity, once",
+        source=("salesforce", "Opportunity"),
+        watermark=invoice_pdf.WATERMARK,
+        replay=invoice_pdf.replay,
+        poll=invoice_pdf.poll,
+    ),
+    late_payment.FLOW: FlowEntry(
+        name=late_payment.FLOW,
+        description="Invoice overdue by late_payment_days → a Case on the Account, once; closed when paid",
+        source=("accounting", "Invoice"),
+        watermark=late_payment.WATERMARK,
+        replay=late_payment.replay,
+        poll=late_payment.poll,
     ),
 }
 

@@ -200,6 +200,15 @@ class KashooClient:
         response = self.request("POST", self.path(collection), json=body, retry="id" in body)
         return dict(_body(response)), response.status_code == 201
 
+    def pdf(self, record_id: int | str) -> bytes | None:
+        """A record (an invoice) as PDF bytes; None when Kashoo has no such record."""
+        try:
+            return self.request("GET", f"{self.path('records')}/{record_id}/pdf").content
+        except PermanentError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def update(self, collection: str, entity_id: int | str, body: dict[str, Any]) -> dict[str, Any]:
         # PUT merges the fields given: repeating it is harmless.
         return dict(_body(self.request("PUT", f"{self.path(collection)}/{entity_id}", json=body, retry=True)))

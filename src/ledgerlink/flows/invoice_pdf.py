@@ -1,0 +1,257 @@
+"""An invoice's PDF → a Salesforce file on the Opportunity it was made from, once.
+
+Trigger: Opportunities whose invoice number has been written back (``SystemModstamp`` watermark, as the
+Opportunity poll), leaving out those whose file the ledger already records; or, chained, ``after_invoice`` from
+the invoice flow. A run: the invoice number from the ledger → the file already linked in the ledger, else found by
+SOQL (``FirstPublishLocationId`` + title, for a crash between create and ledger write), else the books' PDF (or one
+LedgerLink renders when the books have none) created as a ``ContentVersion`` with ``FirstPublishLocationId``.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any, TypedDict
+
+from dbos import DBOS, SetWorkflowID, WorkflowHandle
+
+from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
+from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
+from ledgerlink.engine.runtime import current
+from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
+
+FLOW = "invoice_pdf"
+WATERMARK = "salesforce.Opportunity.invoiced"
+POLL_PAGE = 2000
+INVOICE_NUMBER_FIELD = "KashFlow_Invoice_Number__c"  # the invoice flow writes it back (for Kashoo too)
+RESULT_POLL_SECONDS = 0.05  # DBOS looks for a workflow's result once a second unless told
+
+_step = DBOS.step(
+    retries_allowed=True,
+    should_retry=should_retry,
+    max_attempts=DEFAULT_RETRY.max_attempts,
+    interval_seconds=DEFAULT_RETRY.interval_seconds,
+    backoff_rate=DEFAULT_RETRY.backoff_rate,
+)
+
+
+class Outcome(TypedDict, total=False):
+    opportunity: str
+    status: str  # attached | already_attached | failed
+    invoice_number: str
+    content_version: str
+    rendered: bool  # LedgerLink made the PDF (the books gave none, or the project asks for ours)
+    error: str
+    field: str | None
+
+
+def title(number: str) -> str:
+    return f"Invoice {number}"
+
+
+def _soql_id(record_id: str) -> str:
+    if not record_id.isalnum():
+        raise RecordRejected(f"{record_id!r} is not a Salesforce id", field="Id")
+    return record_id
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def attached_file(opportunity_id: str) -> str | None:
+    """The ContentVersion the ledger records for this Opportunity's invoice (one invoice per Opportunity)."""
+    return current().ledger.lookup("salesforce", "Opportunity", opportunity_id, "salesforce", "ContentVersion")
+
+
+# --- steps ---------------------------------------------------------------------------------------------------
+
+
+@_step
+def find_invoice(opportunity_id: str) -> str | None:
+    books = current().accounting
+    return current().ledger.lookup("salesforce", "Opportunity", opportunity_id, books.name, books.invoice_object)
+
+
+@_step
+def ensure_file(opportunity_id: str, number: str, run_id: str) -> dict[str, Any]:
+    """One step from fetch to ledger write, so the PDF's bytes never land in DBOS's checkpoints."""
+    rt = current()
+    known = attached_file(opportunity_id)
+    if known:
+        return {"id": known, "created": False, "rendered": False}
+    found = list(
+        rt.salesforce.query(
+            "SELECT Id FROM ContentVersion WHERE FirstPublishLocationId = "
+            f"'{_soql_id(opportunity_id)}' AND Title = '{_quote(title(number))}' AND IsLatest = true"
+        )
+    )
+    if found:
+        version_id, created, rendered, size = str(found[0]["Id"]), False, False, None
+    else:
+        body, rendered = _pdf(number)
+        version_id = rt.salesforce.create(
+            "ContentVersion",
+            {
+                "Title": title(number),
+                "PathOnClient": f"invoice-{number}.pdf",
+                "VersionData": base64.b64encode(body).decode("ascii"),
+                "FirstPublishLocationId": opportunity_id,
+                "Description": f"{rt.accounting.name} invoice {number}"
+                + (", rendered by LedgerLink" if rendered else ""),
+            },
+        )
+        created, size = True, len(body)
+    rt.ledger.link(("salesforce", "Opportunity", opportunity_id), ("salesforce", "ContentVersion", version_id))
+    rt.ledger.audit(
+        flow=FLOW,
+        system="salesforce",
+        obj="ContentVersion",
+        record_id=version_id,
+        action="created" if created else "matched",
+        run_id=run_id,
+        source_id=opportunity_id,
+        detail={"invoice": number, "bytes": size, "rendered": rendered},
+    )
+    return {"id": version_id, "created": created, "rendered": rendered}
+
+
+def _pdf(number: str) -> tuple[bytes, bool]:
+    """(PDF bytes, rendered by us): the books' own PDF unless they have none or the project prefers ours."""
+    books = current().accounting
+    if current().settings.flows.invoice_pdf_source != "render":
+        body = books.invoice_pdf(number)
+        if body is not None:
+            return body, False
+    invoice = books.get_invoice(number)
+    if invoice is None:
+        raise RecordRejected(f"invoice {number} is not in the books", field=INVOICE_NUMBER_FIELD)
+    return render_invoice_pdf(invoice), True
+
+
+@DBOS.step()
+def record_failure(opportunity_id: str, message: str, field: str | None, attempts: list[str]) -> None:
+    rt = current()
+    rt.ledger.record_failure(
+        flow=FLOW,
+        source=("salesforce", "Opportunity", opportunity_id),
+        error=message,
+        field=field,
+        input_data={"Id": opportunity_id},
+        attempts=[*({"error": a, "field": field} for a in attempts), {"error": message, "field": field}],
+    )
+    rt.ledger.audit(
+        flow=FLOW,
+        system="salesforce",
+        obj="Opportunity",
+        record_id=opportunity_id,
+        action="failed",
+        run_id=DBOS.workflow_id,
+        source_id=opportunity_id,
+        detail={"error": message, "field": field},
+    )
+
+
+@DBOS.step()
+def mark_resolved(opportunity_id: str) -> None:
+    current().ledger.resolve_failure(FLOW, opportunity_id)
+
+
+# --- the workflow --------------------------------------------------------------------------------------------
+
+
+@DBOS.workflow(name=FLOW)
+def invoice_pdf(opportunity_id: str) -> Outcome:
+    run_id = DBOS.workflow_id or ""
+    try:
+        number = find_invoice(_soql_id(opportunity_id))
+        if number is None:
+            raise RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD)
+        made = ensure_file(opportunity_id, number, run_id)
+        mark_resolved(opportunity_id)
+        return {
+            "opportunity": opportunity_id,
+            "status": "attached" if made["created"] else "already_attached",
+            "invoice_number": number,
+            "content_version": made["id"],
+            "rendered": bool(made["rendered"]),
+        }
+    except FLOW_ERRORS as exc:
+        message, field, attempts = describe(exc, record=f"Opportunity {opportunity_id}")
+        record_failure(opportunity_id, message, field, attempts)
+        return {"opportunity": opportunity_id, "status": "failed", "error": message, "field": field}
+
+
+def workflow_id(opportunity_id: str, version: str) -> str:
+    return f"{FLOW}:{opportunity_id}:{version}"
+
+
+def enqueue(opportunity_id: str, version: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+    queue = current().queues[queue_name]
+    with SetWorkflowID(workflow_id(opportunity_id, version)):
+        return queue.enqueue(invoice_pdf, opportunity_id)
+
+
+def replay(opportunity_id: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+    return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}", queue_name)
+
+
+def after_invoice(opportunity_id: str, queue_name: str = "accounting") -> None:
+    """The chained trigger, for the invoice workflow to call once the invoice exists (deterministic id: a
+    recovered invoice run enqueues the same PDF run, not a second one)."""
+    if current().settings.flows.invoice_pdf:
+        enqueue(opportunity_id, "invoiced", queue_name)
+
+
+# --- the polling trigger -------------------------------------------------------------------------------------
+
+
+@_step
+def read_invoiced_page(lag_seconds: float) -> dict[str, Any]:
+    """The next page of Opportunities carrying an invoice number; those without a LedgerLink invoice, or whose
+    file the ledger records, are left out of ``records`` but move ``position`` on."""
+    rt = current()
+    books = rt.accounting
+    since = Position.decode(rt.ledger.get_watermark(WATERMARK))
+    where = f"{INVOICE_NUMBER_FIELD} != null"
+    soql = incremental_soql("Opportunity", [INVOICE_NUMBER_FIELD], where, since, upper_bound(lag_seconds))
+    page = list(rt.salesforce.query(f"{soql} LIMIT {POLL_PAGE}"))
+    todo = [
+        {"Id": r["Id"], "SystemModstamp": r["SystemModstamp"]}
+        for r in page
+        if rt.ledger.lookup("salesforce", "Opportunity", r["Id"], books.name, books.invoice_object)
+        and not attached_file(r["Id"])
+    ]
+    position = Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
+    return {"records": todo, "position": position, "seen": len(page)}
+
+
+@DBOS.step()
+def save_watermark(position: str) -> None:
+    current().ledger.set_watermark(WATERMARK, position)
+
+
+@DBOS.workflow(name="poll_invoiced_opportunities")
+def poll_invoiced_opportunities(lag_seconds: float, queue_name: str = "accounting") -> list[str]:
+    started: list[str] = []
+    while True:
+        page = read_invoiced_page(lag_seconds)
+        for record in page["records"]:
+            started.append(enqueue(record["Id"], record["SystemModstamp"], queue_name).get_workflow_id())
+        if page["position"]:
+            save_watermark(page["position"])
+        if page["seen"] < POLL_PAGE:
+            return started
+
+
+def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+    """Run the polling trigger now; handles on the runs it started."""
+    rt = current()
+    if not rt.settings.flows.invoice_pdf:
+        return []
+    lag = rt.settings.poll_lag_seconds if lag_seconds is None else lag_seconds
+    ids = DBOS.start_workflow(poll_invoiced_opportunities, lag, queue_name).get_result(
+        polling_interval_sec=RESULT_POLL_SECONDS
+    )
+    return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]

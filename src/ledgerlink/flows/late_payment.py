@@ -1,0 +1,305 @@
+"""Late payment → a Case on the Account, once per invoice; closed when the invoice is paid.
+
+Trigger: a scheduled check. One step asks the books for their unpaid invoices (the books say how late: KashFlow
+by its own clock) and Salesforce for LedgerLink's open Cases; then one run per invoice overdue by at least
+``FlowSettings.late_payment_days`` that has no Case yet, and one per open Case whose invoice is no longer unpaid.
+
+A Case is tracked in the ledger (linked to the Opportunity the invoice was made from) and carries a marker in
+its Subject, ``[ledgerlink <system> invoice <number>]``, by which a run finds a Case created just before a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, TypedDict
+
+from dbos import DBOS, SetWorkflowID, WorkflowHandle
+
+from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
+from ledgerlink.engine.runtime import current
+from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+
+FLOW = "late_payment"
+CLOSE_FLOW = "late_payment_close"
+WATERMARK = "late_payment.checked"  # when the last check ran (the check reads everything each time)
+MARKER_PREFIX = "[ledgerlink "
+RESULT_POLL_SECONDS = 0.05  # DBOS looks for a workflow's result once a second unless told
+
+_step = DBOS.step(
+    retries_allowed=True,
+    should_retry=should_retry,
+    max_attempts=DEFAULT_RETRY.max_attempts,
+    interval_seconds=DEFAULT_RETRY.interval_seconds,
+    backoff_rate=DEFAULT_RETRY.backoff_rate,
+)
+
+
+class Outcome(TypedDict, total=False):
+    invoice_number: str
+    case: str
+    status: str  # opened | already_open | closed | already_closed | still_unpaid | failed
+    error: str
+    field: str | None
+
+
+def marker(number: str) -> str:
+    return f"{MARKER_PREFIX}{current().accounting.name} invoice {number}]"
+
+
+def _soql_text(text: str) -> str:
+    # LIKE wildcards too: a marker is matched literally.
+    return text.replace("\\", "\\\\").replace("'", "\\'").replace("%", "\\%").replace("_", "\\_")
+
+
+def _opportunity_of(number: str) -> str | None:
+    books = current().accounting
+    return current().ledger.lookup(books.name, books.invoice_object, number, "salesforce", "Opportunity")
+
+
+def _case_of(opportunity_id: str) -> str | None:
+    return current().ledger.lookup("salesforce", "Opportunity", opportunity_id, "salesforce", "Case")
+
+
+# --- the check -----------------------------------------------------------------------------------------------
+
+
+@_step
+def find_work(min_days: int) -> dict[str, Any]:
+    """Invoices to open a Case for, and open Cases to look at because their invoice is no longer unpaid."""
+    rt = current()
+    books = rt.accounting
+    unpaid = books.unpaid_invoices()
+    to_open = []
+    for due in unpaid:
+        if due.days_overdue < min_days:
+            continue
+        opportunity = _opportunity_of(due.number)
+        if opportunity and not _case_of(opportunity):  # invoices LedgerLink did not make are not its business
+            to_open.append({"number": due.number, "days": due.days_overdue})
+    owed = {due.number for due in unpaid}
+    to_close = []
+    soql = (
+        "SELECT Id, Subject FROM Case WHERE IsClosed = false AND Subject LIKE "
+        f"'%{_soql_text(f'{MARKER_PREFIX}{books.name} invoice ')}%'"
+    )
+    for case in rt.salesforce.query(soql):
+        opportunity = rt.ledger.lookup("salesforce", "Case", case["Id"], "salesforce", "Opportunity")
+        number = (
+            rt.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
+            if opportunity
+            else None
+        )
+        if number and number not in owed:
+            to_close.append(case["Id"])
+    return {"open": to_open, "close": to_close}
+
+
+@DBOS.step()
+def save_checked(at: str) -> None:
+    current().ledger.set_watermark(WATERMARK, at)
+
+
+@DBOS.workflow(name="check_late_payments")
+def check_late_payments(queue_name: str = "accounting") -> list[str]:
+    check_id = DBOS.workflow_id or uuid.uuid4().hex
+    work = find_work(current().settings.flows.late_payment_days)
+    started = [enqueue_open(item["number"], item["days"], queue_name).get_workflow_id() for item in work["open"]]
+    for case_id in work["close"]:
+        with SetWorkflowID(f"{CLOSE_FLOW}:{case_id}:{check_id}"):
+            started.append(current().queues[queue_name].enqueue(late_payment_close, case_id).get_workflow_id())
+    save_checked(check_id)
+    return started
+
+
+def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+    """Run the check now (a worker calls it on its schedule); handles on the runs it started."""
+    if not current().settings.flows.late_payment:
+        return []
+    with SetWorkflowID(f"check_late_payments:{dt.datetime.now(dt.UTC).isoformat()}:{uuid.uuid4().hex[:8]}"):
+        ids = DBOS.start_workflow(check_late_payments, queue_name).get_result(polling_interval_sec=RESULT_POLL_SECONDS)
+    return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
+
+
+# --- opening -------------------------------------------------------------------------------------------------
+
+
+@_step
+def read_late_invoice(number: str) -> dict[str, Any]:
+    rt = current()
+    opportunity_id = _opportunity_of(number)
+    if opportunity_id is None:
+        raise RecordRejected(f"invoice {number} was not made by LedgerLink from an Opportunity", field="invoice_number")
+    rows = list(rt.salesforce.query(f"SELECT Id, Name, AccountId FROM Opportunity WHERE Id = '{opportunity_id}'"))
+    if not rows:
+        raise RecordRejected(f"Opportunity {opportunity_id} not found", field="Opportunity")
+    if not rows[0].get("AccountId"):
+        raise RecordRejected(f"Opportunity {opportunity_id} has no Account", field="AccountId")
+    invoice = rt.accounting.get_invoice(number)
+    if invoice is None:
+        raise RecordRejected(f"invoice {number} is no longer in the books", field="invoice_number")
+    owed = (invoice.total_gross or 0) - (invoice.amount_paid or 0)
+    return {
+        "opportunity": opportunity_id,
+        "opportunity_name": rows[0].get("Name") or "",
+        "account": rows[0]["AccountId"],
+        "due_date": invoice.due_date.isoformat(),
+        "owed": f"{invoice.currency} {owed:.2f}",
+    }
+
+
+@_step
+def ensure_case(number: str, days: int, late: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """The invoice's Case: from the ledger, else found by its marker, else created."""
+    rt = current()
+    opportunity_id = late["opportunity"]
+    known = _case_of(opportunity_id)
+    if known:
+        return {"id": known, "created": False}
+    tag = marker(number)
+    found = list(rt.salesforce.query(f"SELECT Id FROM Case WHERE Subject LIKE '%{_soql_text(tag)}%'"))
+    if found:
+        case_id, created = str(found[0]["Id"]), False
+    else:
+        case_id = rt.salesforce.create(
+            "Case",
+            {
+                "Subject": f"Invoice {number} is {days} days overdue {tag}",
+                "Status": "New",
+                "Priority": rt.settings.flows.late_payment_case_priority,
+                "AccountId": late["account"],
+                "Description": (
+                    f"Invoice {number} ({late['opportunity_name']}) was due on {late['due_date']}; "
+                    f"{late['owed']} is unpaid. LedgerLink closes this case when the invoice is paid."
+                ),
+            },
+        )
+        created = True
+    rt.ledger.link(("salesforce", "Opportunity", opportunity_id), ("salesforce", "Case", case_id))
+    rt.ledger.audit(
+        flow=FLOW,
+        system="salesforce",
+        obj="Case",
+        record_id=case_id,
+        action="created" if created else "matched",
+        run_id=run_id,
+        source_id=number,
+        detail={"invoice": number, "days_overdue": days, "account": late["account"]},
+    )
+    return {"id": case_id, "created": created}
+
+
+@DBOS.step()
+def record_failure(
+    flow: str, source: tuple[str, str, str], message: str, field: str | None, attempts: list[str]
+) -> None:
+    rt = current()
+    rt.ledger.record_failure(
+        flow=flow,
+        source=source,
+        error=message,
+        field=field,
+        input_data={"Id": source[2]},
+        attempts=[*({"error": a, "field": field} for a in attempts), {"error": message, "field": field}],
+    )
+    rt.ledger.audit(
+        flow=flow,
+        system=source[0],
+        obj=source[1],
+        record_id=source[2],
+        action="failed",
+        run_id=DBOS.workflow_id,
+        source_id=source[2],
+        detail={"error": message, "field": field},
+    )
+
+
+@DBOS.step()
+def mark_resolved(flow: str, source_id: str) -> None:
+    current().ledger.resolve_failure(flow, source_id)
+
+
+@DBOS.workflow(name=FLOW)
+def late_payment(number: str, days_overdue: int) -> Outcome:
+    run_id = DBOS.workflow_id or ""
+    try:
+        late = read_late_invoice(number)
+        made = ensure_case(number, days_overdue, late, run_id)
+        mark_resolved(FLOW, number)
+        return {"invoice_number": number, "case": made["id"], "status": "opened" if made["created"] else "already_open"}
+    except FLOW_ERRORS as exc:
+        message, field, attempts = describe(exc, record=f"Invoice {number}")
+        books = current().accounting
+        record_failure(FLOW, (books.name, books.invoice_object, number), message, field, attempts)
+        return {"invoice_number": number, "status": "failed", "error": message, "field": field}
+
+
+def enqueue_open(number: str, days_overdue: int, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+    # One run per invoice and day of lateness: a second check the same day starts nothing.
+    return _enqueue_open(number, days_overdue, str(days_overdue), queue_name)
+
+
+def _enqueue_open(number: str, days: int, version: str, queue_name: str) -> WorkflowHandle[Outcome]:
+    with SetWorkflowID(f"{FLOW}:{number}:{version}"):
+        return current().queues[queue_name].enqueue(late_payment, number, days)
+
+
+def replay(number: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+    due = {d.number: d for d in current().accounting.unpaid_invoices()}.get(number)
+    days = due.days_overdue if due else 0
+    return _enqueue_open(number, days, f"replay-{uuid.uuid4().hex[:12]}", queue_name)
+
+
+# --- closing -------------------------------------------------------------------------------------------------
+
+
+@_step
+def close_if_paid(case_id: str, run_id: str) -> dict[str, Any]:
+    rt = current()
+    books = rt.accounting
+    opportunity = rt.ledger.lookup("salesforce", "Case", case_id, "salesforce", "Opportunity")
+    number = (
+        rt.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
+        if opportunity
+        else None
+    )
+    if number is None:
+        raise RecordRejected(f"Case {case_id} is not linked to a LedgerLink invoice", field="Subject")
+    invoice = books.get_invoice(number)
+    paid = invoice is not None and (
+        invoice.status == "Paid" or (invoice.amount_paid or 0) >= (invoice.total_gross or 0) > 0
+    )
+    if not paid:
+        return {"number": number, "status": "still_unpaid"}
+    rows = list(rt.salesforce.query(f"SELECT Id, IsClosed FROM Case WHERE Id = '{case_id}'"))
+    if not rows:
+        raise RecordRejected(f"Case {case_id} not found", field="Id")
+    if rows[0].get("IsClosed"):
+        return {"number": number, "status": "already_closed"}
+    rt.salesforce.update("Case", case_id, {"Status": "Closed"})
+    rt.ledger.audit(
+        flow=FLOW,
+        system="salesforce",
+        obj="Case",
+        record_id=case_id,
+        action="closed",
+        run_id=run_id,
+        source_id=number,
+        detail={"invoice": number, "Status": "Closed"},
+    )
+    return {"number": number, "status": "closed"}
+
+
+@DBOS.workflow(name=CLOSE_FLOW)
+def late_payment_close(case_id: str) -> Outcome:
+    run_id = DBOS.workflow_id or ""
+    try:
+        if not case_id.isalnum():
+            raise RecordRejected(f"{case_id!r} is not a Salesforce id", field="Id")
+        result = close_if_paid(case_id, run_id)
+        mark_resolved(CLOSE_FLOW, case_id)
+        return {"case": case_id, "invoice_number": result["number"], "status": result["status"]}
+    except FLOW_ERRORS as exc:
+        message, field, attempts = describe(exc, record=f"Case {case_id}")
+        record_failure(CLOSE_FLOW, ("salesforce", "Case", case_id), message, field, attempts)
+        return {"case": case_id, "status": "failed", "error": message, "field": field}

@@ -1,0 +1,311 @@
+"""Payments recorded in the books → the Opportunity's paid fields and one ``Payment__c`` per payment.
+
+Trigger: the books' payments recorded since a watermark, a page per step; each payment becomes a child run with a
+deterministic id, then the watermark moves on. A run: read the payment again from the books → find the Opportunity
+the invoice was made from (ledger) → upsert ``Payment__c`` on ``External_Id__c`` (the books' payment id) →
+bring ``Amount_Paid__c`` (the invoice's running total, as the books count it), ``Paid_Date__c`` (the latest
+payment's date) and ``Invoice_Status__c`` up to date, writing only what differs. A second run writes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from decimal import Decimal
+from typing import Any, TypedDict
+
+from dbos import DBOS, SetWorkflowID, WorkflowHandle
+
+from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
+from ledgerlink.engine.runtime import current
+from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.mapping import Mapping, TransformContext, load_mapping
+from ledgerlink.model import Payment
+
+FLOW = "payment_sync"
+WATERMARK = "accounting.Payment.recorded"
+PAGE = 200
+PAYMENT_OBJECT = "Payment"  # the ledger's name for a payment in the books, whichever system keeps them
+# Of what salesforce/opportunity_from_canonical maps, the fields this flow owns on the Opportunity.
+OPPORTUNITY_FIELDS = ("Amount_Paid__c", "Paid_Date__c", "Invoice_Status__c")
+RESULT_POLL_SECONDS = 0.05  # DBOS looks for a workflow's result once a second unless told
+
+_step = DBOS.step(
+    retries_allowed=True,
+    should_retry=should_retry,
+    max_attempts=DEFAULT_RETRY.max_attempts,
+    interval_seconds=DEFAULT_RETRY.interval_seconds,
+    backoff_rate=DEFAULT_RETRY.backoff_rate,
+)
+
+
+class Outcome(TypedDict, total=False):
+    payment: str  # "<invoice number>/<payment reference>"
+    status: str  # synced | already_synced | failed
+    opportunity: str
+    payment_record: str
+    opportunity_updated: bool
+    error: str
+    field: str | None
+
+
+@functools.cache
+def _mapping(name: str) -> Mapping:
+    return load_mapping(name)
+
+
+def _ctx() -> TransformContext:
+    rt = current()
+    books = rt.accounting
+
+    def lookup(system: str, obj: str, record_id: str, other: str) -> str | None:
+        # An invoice is linked to the Opportunity it was made from; the template's lookup names no object.
+        to_object = "Opportunity" if (system, obj, other) == (books.name, books.invoice_object, "salesforce") else None
+        return rt.ledger.lookup(system, obj, record_id, other, to_object)
+
+    return TransformContext(
+        lookup_xref=lookup,
+        source_system=books.name,  # payment_from_canonical finds the Opportunity from the books' invoice
+        default_currency=rt.settings.flows.default_currency,
+    )
+
+
+def payment_key(invoice_number: str, reference: str) -> str:
+    return f"{invoice_number}/{reference}"
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    invoice_number, sep, reference = key.partition("/")
+    if not sep or not invoice_number or not reference:
+        raise RecordRejected(f"{key!r} is not <invoice number>/<payment reference>", field="reference")
+    return invoice_number, reference
+
+
+# --- steps ---------------------------------------------------------------------------------------------------
+
+
+@_step
+def read_payment(invoice_number: str, reference: str) -> dict[str, Any] | None:
+    """The payment as the books have it now (a replay runs on today's data, not on what the trigger saw)."""
+    for payment in current().accounting.payments(invoice_number, _ctx()):
+        if payment.reference == reference:
+            return payment.model_dump(mode="json")
+    return None
+
+
+@_step
+def find_opportunity(invoice_number: str) -> str | None:
+    books = current().accounting
+    return current().ledger.lookup(books.name, books.invoice_object, invoice_number, "salesforce", "Opportunity")
+
+
+@_step
+def ensure_payment_record(payment_json: dict[str, Any], run_id: str, key: str) -> dict[str, Any]:
+    """The Payment__c for this payment: known to the ledger, else upserted on its external id (so a crash after
+    the upsert and before the ledger write repeats the upsert harmlessly)."""
+    rt = current()
+    reference = str(payment_json["reference"])
+    known = rt.ledger.lookup(rt.accounting.name, PAYMENT_OBJECT, reference, "salesforce", "Payment__c")
+    if known:
+        return {"id": known, "created": False}
+    fields = _mapping("salesforce/payment_from_canonical").apply(payment_json, _ctx()).values
+    external_id = str(fields.pop("External_Id__c"))
+    record_id, created = rt.salesforce.upsert("Payment__c", "External_Id__c", external_id, fields)
+    if not record_id:  # an upsert that updated answers without a body on some API versions
+        found = list(rt.salesforce.query(f"SELECT Id FROM Payment__c WHERE External_Id__c = '{_quote(external_id)}'"))
+        record_id = found[0]["Id"]
+    rt.ledger.link((rt.accounting.name, PAYMENT_OBJECT, reference), ("salesforce", "Payment__c", record_id))
+    rt.ledger.audit(
+        flow=FLOW,
+        system="salesforce",
+        obj="Payment__c",
+        record_id=record_id,
+        action="created" if created else "matched",
+        run_id=run_id,
+        source_id=key,
+        detail={"External_Id__c": external_id, "Opportunity__c": fields.get("Opportunity__c")},
+    )
+    return {"id": record_id, "created": created}
+
+
+@_step
+def paid_fields(invoice_number: str, payment_json: dict[str, Any]) -> dict[str, Any]:
+    """What the Opportunity should say now: the template's fields, with the books' running total and status."""
+    books = current().accounting
+    invoice = books.get_invoice(invoice_number)
+    if invoice is None:
+        raise RecordRejected(f"invoice {invoice_number} is no longer in the books", field="invoice_number")
+    payments = books.payments(invoice_number, _ctx())
+    # Paid date: the latest payment's, whichever payment this run is for (runs may finish in any order).
+    latest = max(payments, key=lambda p: p.paid_on) if payments else Payment.model_validate(payment_json)
+    mapped = _mapping("salesforce/opportunity_from_canonical").apply(latest.model_dump(mode="json"), _ctx()).values
+    fields = {name: mapped[name] for name in OPPORTUNITY_FIELDS if name in mapped}
+    total = invoice.amount_paid if invoice.amount_paid is not None else sum((p.amount for p in payments), Decimal(0))
+    fields["Amount_Paid__c"] = float(total)  # the mapping gives this payment's amount; the field is the total
+    fields["Invoice_Status__c"] = invoice.status or fields.get("Invoice_Status__c")
+    return fields
+
+
+@_step
+def update_opportunity(opportunity_id: str, fields: dict[str, Any], run_id: str, key: str) -> bool:
+    """Write only the fields that differ, so a rerun (or a sibling payment's run) writes nothing."""
+    rt = current()
+    columns = ", ".join(fields)
+    rows = list(rt.salesforce.query(f"SELECT Id, {columns} FROM Opportunity WHERE Id = '{_soql_id(opportunity_id)}'"))
+    if not rows:
+        raise RecordRejected(f"Opportunity {opportunity_id} not found", field="Opportunity__c")
+    changed = {name: value for name, value in fields.items() if not _same(rows[0].get(name), value)}
+    if not changed:
+        return False
+    rt.salesforce.update("Opportunity", opportunity_id, changed)
+    rt.ledger.audit(
+        flow=FLOW,
+        system="salesforce",
+        obj="Opportunity",
+        record_id=opportunity_id,
+        action="updated",
+        run_id=run_id,
+        source_id=key,
+        detail=changed,
+    )
+    return True
+
+
+def _same(current_value: Any, wanted: Any) -> bool:
+    if isinstance(wanted, int | float | Decimal) and current_value is not None:
+        return Decimal(str(current_value)) == Decimal(str(wanted))
+    return current_value == wanted
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _soql_id(record_id: str) -> str:
+    if not record_id.isalnum():
+        raise RecordRejected(f"{record_id!r} is not a Salesforce id", field="Id")
+    return record_id
+
+
+@DBOS.step()
+def record_failure(key: str, message: str, field: str | None, attempts: list[str], data: dict[str, Any]) -> None:
+    rt = current()
+    rt.ledger.record_failure(
+        flow=FLOW,
+        source=(rt.accounting.name, PAYMENT_OBJECT, key),
+        error=message,
+        field=field,
+        input_data=data,
+        attempts=[*({"error": a, "field": field} for a in attempts), {"error": message, "field": field}],
+    )
+    rt.ledger.audit(
+        flow=FLOW,
+        system=rt.accounting.name,
+        obj=PAYMENT_OBJECT,
+        record_id=key,
+        action="failed",
+        run_id=DBOS.workflow_id,
+        source_id=key,
+        detail={"error": message, "field": field},
+    )
+
+
+@DBOS.step()
+def mark_resolved(key: str) -> None:
+    current().ledger.resolve_failure(FLOW, key)
+
+
+# --- the workflow --------------------------------------------------------------------------------------------
+
+
+@DBOS.workflow(name=FLOW)
+def payment_sync(key: str) -> Outcome:
+    run_id = DBOS.workflow_id or ""
+    payment: dict[str, Any] = {}
+    record = f"Payment {key}"
+    try:
+        invoice_number, reference = _split_key(key)
+        record = f"Payment {reference} on invoice {invoice_number}"
+        found = read_payment(invoice_number, reference)
+        if found is None:
+            raise RecordRejected("is no longer in the books", field="reference")
+        payment = found
+        opportunity_id = find_opportunity(invoice_number)
+        if opportunity_id is None:
+            raise RecordRejected(
+                f"invoice {invoice_number} was not made by LedgerLink from an Opportunity", field="invoice_number"
+            )
+        made = ensure_payment_record(payment, run_id, key)
+        updated = update_opportunity(opportunity_id, paid_fields(invoice_number, payment), run_id, key)
+        mark_resolved(key)
+        return {
+            "payment": key,
+            "status": "synced" if made["created"] or updated else "already_synced",
+            "opportunity": opportunity_id,
+            "payment_record": made["id"],
+            "opportunity_updated": updated,
+        }
+    except FLOW_ERRORS as exc:
+        message, field, attempts = describe(exc, record=record)
+        record_failure(key, message, field, attempts, payment)
+        return {"payment": key, "status": "failed", "error": message, "field": field}
+
+
+def workflow_id(key: str, version: str) -> str:
+    return f"{FLOW}:{key}:{version}"
+
+
+def enqueue(key: str, version: str = "recorded", queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+    queue = current().queues[queue_name]
+    with SetWorkflowID(workflow_id(key, version)):
+        return queue.enqueue(payment_sync, key)
+
+
+def replay(key: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+    return enqueue(key, f"replay-{uuid.uuid4().hex[:12]}", queue_name)
+
+
+# --- the trigger ---------------------------------------------------------------------------------------------
+
+
+@_step
+def read_payment_page() -> dict[str, Any]:
+    """The next page of payments recorded in the books after the watermark. Payments the ledger already links to
+    a Payment__c are left out of ``keys`` (nothing to do) but still move the watermark on."""
+    rt = current()
+    books = rt.accounting
+    since = rt.ledger.get_watermark(WATERMARK) or None
+    payments, watermark = books.payments_changed_since(since, PAGE, _ctx())
+    keys = [
+        payment_key(p.invoice_number, p.reference)
+        for p in payments
+        if p.reference and not rt.ledger.lookup(books.name, PAYMENT_OBJECT, p.reference, "salesforce", "Payment__c")
+    ]
+    return {"keys": keys, "watermark": watermark if watermark != since else None, "seen": len(payments)}
+
+
+@DBOS.step()
+def save_watermark(value: str) -> None:
+    current().ledger.set_watermark(WATERMARK, value)
+
+
+@DBOS.workflow(name="poll_payments")
+def poll_payments(queue_name: str = "accounting") -> list[str]:
+    """Durable like the Opportunity poll: a page is enqueued before the watermark passes it."""
+    started: list[str] = []
+    while True:
+        page = read_payment_page()
+        for key in page["keys"]:
+            started.append(enqueue(key, queue_name=queue_name).get_workflow_id())
+        if page["watermark"]:
+            save_watermark(page["watermark"])
+        if page["seen"] < PAGE:
+            return started
+
+
+def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+    """Run the trigger now; handles on the runs it started. ``lag_seconds`` is unused (the books' own stamps)."""
+    if not current().settings.flows.payment_sync:
+        return []
+    ids = DBOS.start_workflow(poll_payments, queue_name).get_result(polling_interval_sec=RESULT_POLL_SECONDS)
+    return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]

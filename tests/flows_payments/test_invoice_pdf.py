@@ -1,0 +1,80 @@
+"""The invoice's PDF → one ContentVersion on the Opportunity, over HTTP, run twice."""
+
+from __future__ import annotations
+
+from ledgerlink.flows import invoice_pdf
+from tests.flows_payments.conftest import BooksEnv, result
+
+
+def _poll(env: BooksEnv) -> list[invoice_pdf.Outcome]:
+    return [result(h) for h in invoice_pdf.poll(lag_seconds=0)]
+
+
+def _files(env: BooksEnv, opportunity: str) -> list[dict[str, object]]:
+    return list(
+        env.user.query(
+            "SELECT Id, Title, PathOnClient, FirstPublishLocationId, ContentDocumentId FROM ContentVersion "
+            f"WHERE FirstPublishLocationId = '{opportunity}'"
+        )
+    )
+
+
+def _bytes(env: BooksEnv, version_id: str) -> bytes:
+    return env.user.request("GET", f"sobjects/ContentVersion/{version_id}/VersionData").content
+
+
+def test_pdf_is_attached_once_and_a_rerun_attaches_nothing(books_env: BooksEnv) -> None:
+    env = books_env
+    _account, opp, number = env.invoiced_opportunity("Filed Ltd", 80.0)
+
+    [outcome] = _poll(env)
+    assert outcome["status"] == "attached" and outcome["invoice_number"] == number
+    assert outcome["rendered"] is False  # both sandboxes serve their own PDF
+    [file] = _files(env, opp)
+    assert file["Id"] == outcome["content_version"]
+    assert file["Title"] == f"Invoice {number}"
+    assert _bytes(env, outcome["content_version"]).startswith(b"%PDF-")
+    links = list(env.user.query(f"SELECT Id FROM ContentDocumentLink WHERE LinkedEntityId = '{opp}'"))
+    assert len(links) == 1
+
+    writes = env.ledger.count_audit(flow=invoice_pdf.FLOW)
+    assert result(invoice_pdf.replay(opp))["status"] == "already_attached"
+    assert _poll(env) == []  # the watermark moved on, and the ledger knows the file
+    assert len(_files(env, opp)) == 1
+    assert env.ledger.count_audit(flow=invoice_pdf.FLOW) == writes
+
+
+def test_rendered_pdf_when_asked_and_a_file_made_before_a_crash_is_found_not_doubled(kashflow_env: BooksEnv) -> None:
+    env = kashflow_env
+    env.runtime.settings.flows.invoice_pdf_source = "render"
+    _account, opp, number = env.invoiced_opportunity("Rendered Ltd", 40.0)
+    outcome = result(invoice_pdf.replay(opp))
+    assert outcome["status"] == "attached" and outcome["rendered"] is True
+    body = _bytes(env, outcome["content_version"])
+    assert body.startswith(b"%PDF-") and f"Invoice {number}".encode() in body
+
+    # A second opportunity whose file was created but whose ledger write was lost: found by SOQL, not re-created.
+    _account, opp2, number2 = env.invoiced_opportunity("Crashed Ltd", 30.0)
+    env.user.create(
+        "ContentVersion",
+        {
+            "Title": f"Invoice {number2}",
+            "PathOnClient": f"invoice-{number2}.pdf",
+            "VersionData": "JVBERi0xLjQK",  # "%PDF-1.4\n"
+            "FirstPublishLocationId": opp2,
+        },
+    )
+    assert result(invoice_pdf.replay(opp2))["status"] == "already_attached"
+    assert len(_files(env, opp2)) == 1
+
+
+def test_opportunity_without_a_ledgerlink_invoice_is_a_failed_record(kashflow_env: BooksEnv) -> None:
+    env = kashflow_env
+    account = env.make_account("No Invoice Ltd", "NOINV")
+    opp = env.make_opportunity(stage="Prospecting", account_id=account, lines=[])
+    outcome = result(invoice_pdf.replay(opp))
+    assert outcome["status"] == "failed" and outcome["field"] == "KashFlow_Invoice_Number__c"
+    [failed] = env.ledger.failed_records(flow=invoice_pdf.FLOW)
+    assert failed.source_id == opp
+    assert opp in failed.errors[-1]["error"] and failed.errors[-1]["field"] == "KashFlow_Invoice_Number__c"
+    assert _files(env, opp) == []
