@@ -230,12 +230,13 @@ def _apply_chunk(org: SalesforceOrg, job: IngestJob, columns: list[str], rows: l
     with org.dml.unit(job.ctx):
         for row in rows:
             values = _values(columns, row)
+            given_id = str(values.get("Id") or "")  # _apply consumes the Id; a failed row still names its record
             try:
                 with org.dml.unit(job.ctx):
                     record_id, created = _apply(org, job, obj, values)
                 successes.append([record_id, "true" if created else "false", *row])
             except ApiError as err:
-                failures.append([str(values.get("Id") or ""), _error_text(err), *row])
+                failures.append([given_id, _error_text(err), *row])
     with job.lock:
         job.successes.extend(successes)
         job.failures.extend(failures)
