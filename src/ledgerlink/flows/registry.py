@@ -8,7 +8,7 @@ from typing import Any
 
 from dbos import WorkflowHandle
 
-from ledgerlink.flows import invoice_pdf, late_payment, payment_sync
+from ledgerlink.flows import customer_sync, invoice_pdf, late_payment, payment_sync, product_sync, reconciliation
 from ledgerlink.flows import opportunity_to_invoice as o2i
 
 
@@ -54,6 +54,30 @@ FLOWS: dict[str, FlowEntry] = {
         watermark=late_payment.WATERMARK,
         replay=late_payment.replay,
         poll=late_payment.poll,
+    ),
+    customer_sync.FLOW: FlowEntry(
+        name=customer_sync.FLOW,
+        description="Accounts + Contacts ⇄ the books' customers both ways: field owner, priority, last writer",
+        source=("salesforce", "Account"),
+        watermark=customer_sync.WATERMARK,
+        replay=customer_sync.replay,
+        poll=customer_sync.poll,
+    ),
+    product_sync.FLOW: FlowEntry(
+        name=product_sync.FLOW,
+        description="Product2 + standard price ⇄ the books' products, both ways",
+        source=("salesforce", "Product2"),
+        watermark=product_sync.WATERMARK,
+        replay=product_sync.replay,
+        poll=product_sync.poll,
+    ),
+    reconciliation.FLOW: FlowEntry(
+        name=reconciliation.FLOW,
+        description="Nightly full comparison of customers and products; repairs drift, reports it",
+        source=("salesforce", "Account"),
+        watermark=reconciliation.WATERMARK,
+        replay=reconciliation.replay,
+        poll=reconciliation.poll,
     ),
 }
 

@@ -1,0 +1,590 @@
+"""Customers both ways: Salesforce Account + Contacts ⇄ KashFlow customers / Kashoo contacts.
+
+Triggers (all durable, in ``poll_customers``): Accounts changed after the watermark (``SystemModstamp``, deleted
+ones included through queryAll), Contacts changed (their Account is synced), and the books' customers changed
+after theirs. A page of up to ``sync_page_size`` records is one workflow step: read, settle, write (Salesforce
+writes batched in sObject Collections), then the watermark moves.
+
+Per pair the conflict rules of ``flows.sync.conflicts`` apply against the last synced base. Echo: a record whose
+projection equals what was last synced (or the version LedgerLink wrote) is not sent anywhere. Deletes follow
+``FlowSettings.delete_policy``: "archive" archives the books' customer when its Account is deleted and restores it
+when the Account is undeleted; "ignore" only audits. New Accounts are linked to an existing customer when golden-record
+matching finds one (``flows.sync.matching``), else created; new customers in the books become Accounts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from dbos import DBOS, WorkflowHandle
+
+from ledgerlink.connectors.errors import PermanentError
+from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
+from ledgerlink.engine.runtime import current
+from ledgerlink.flows.sync import fields as F
+from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
+from ledgerlink.flows.sync.common import RECORD_ERRORS, fail, sync_step, transform_context
+from ledgerlink.flows.sync.conflicts import Resolution, Side, combined_owners, merge
+from ledgerlink.flows.sync.matching import Candidate, best_match
+from ledgerlink.flows.sync.salesforce_writes import Batch
+from ledgerlink.flows.sync.state import load_base, remember, save_base, unchanged
+from ledgerlink.mapping import TransformContext
+from ledgerlink.model import Customer
+
+FLOW = "customer_sync"
+ENTITY = "customer"
+WATERMARK = "salesforce.Account.customer_sync"
+CONTACT_WATERMARK = "salesforce.Contact.customer_sync"
+SF = "salesforce"
+ACCOUNT = "Account"
+CONTACTS = "(SELECT Id, FirstName, LastName, Email, Phone FROM Contacts)"
+ACCOUNT_FIELDS = [
+    "Name",
+    "ExternalID__c",
+    "Phone",
+    "Website",
+    "BillingStreet",
+    "BillingCity",
+    "BillingState",
+    "BillingPostalCode",
+    "BillingCountry",
+    "ShippingStreet",
+    "ShippingCity",
+    "ShippingState",
+    "ShippingPostalCode",
+    "ShippingCountry",
+    "LastModifiedDate",
+    "IsDeleted",
+    CONTACTS,
+]
+
+
+class Outcome(TypedDict, total=False):
+    status: str  # synced | failed
+    pages: int
+    counts: dict[str, int]
+
+
+def books_watermark(system: str) -> str:
+    return f"{system}.customers.{FLOW}"
+
+
+def _soql_ids(ids: list[str]) -> str:
+    for rid in ids:
+        if not rid.isalnum():
+            raise ValueError(f"{rid!r} is not a Salesforce id")
+    return ", ".join(f"'{rid}'" for rid in ids)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def accounts_by_id(ids: list[str]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    columns = ", ".join(["Id", "SystemModstamp", *ACCOUNT_FIELDS])
+    soql = f"SELECT {columns} FROM Account WHERE Id IN ({_soql_ids(ids)})"
+    return list(current().salesforce.query(soql, include_deleted=True))
+
+
+def _json(customer: Customer) -> dict[str, Any]:
+    return customer.model_dump(mode="json")
+
+
+# --- candidates for golden-record matching ---------------------------------------------------------------------
+
+_candidates: dict[str, tuple[list[Candidate], set[str]]] = {}  # run id -> (books customers, ids already linked)
+
+
+def _candidate_pool(sb: SyncBooks, run_id: str, ctx: TransformContext) -> tuple[list[Candidate], set[str]]:
+    """Every customer in the books, read once per run (a cache: rebuilt after a restart, never checkpointed)."""
+    if run_id not in _candidates:
+        _candidates.clear()
+        ledger = current().ledger
+        pool: list[Candidate] = []
+        linked: set[str] = set()
+        cursor: str | None = None
+        while True:
+            items, cursor, more = sb.customers_all(cursor, current().settings.flows.sync_page_size, ctx)
+            for books_id, customer in items:
+                if customer.archived:
+                    continue
+                pool.append(Candidate.of(books_id, customer))
+                if ledger.lookup(sb.system, sb.customer_object, books_id, SF, ACCOUNT):
+                    linked.add(books_id)
+            if not more:
+                break
+        _candidates[run_id] = (pool, linked)
+    return _candidates[run_id]
+
+
+# --- one page ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """The work of one page: counts, the Salesforce writes to send at its end, the bases to save after them."""
+
+    run_id: str
+    full: bool
+    sb: SyncBooks
+    ctx: TransformContext
+    counts: Counter[str] = field(default_factory=Counter)
+    accounts: Batch = field(default_factory=lambda: Batch(ACCOUNT))
+    contacts: Batch = field(default_factory=lambda: Batch("Contact"))
+    new_accounts: dict[str, tuple[str, Customer]] = field(default_factory=dict)  # code -> (books id, customer)
+    bases: dict[str, dict[str, Any]] = field(default_factory=dict)  # Account id -> merged projection
+    written: dict[str, list[str]] = field(default_factory=dict)  # Account id -> fields written to it
+    failed: set[str] = field(default_factory=set)
+
+    @property
+    def shared(self) -> frozenset[str]:
+        return F.SALESFORCE_ACCOUNT & self.sb.customer_fields
+
+    def owners(self) -> dict[str, str]:
+        sf_owners = _mapping("salesforce/account_to_canonical").owners
+        return combined_owners(sf_owners, self.sb.customer_owners(), self.sb.system)
+
+    def books_ref(self, books_id: str) -> tuple[str, str, str]:
+        return (self.sb.system, self.sb.customer_object, books_id)
+
+    def audit(self, system: str, obj: str, record_id: str, action: str, source: str, **detail: Any) -> None:
+        current().ledger.audit(
+            flow=FLOW,
+            system=system,
+            obj=obj,
+            record_id=record_id,
+            action=action,
+            run_id=self.run_id,
+            source_id=source,
+            detail=detail,
+        )
+
+    def fail(self, source: tuple[str, str, str], exc: BaseException, data: dict[str, Any] | None = None) -> None:
+        fail(FLOW, source, exc, self.run_id, data)
+        self.failed.add(source[2])
+        self.counts["failed"] += 1
+
+
+def _account_payload(customer: Customer, ctx: TransformContext) -> dict[str, Any]:
+    payload = _mapping("salesforce/account_from_canonical").apply(_json(customer), ctx).values
+    return {k: v for k, v in payload.items() if v not in (None, "")}
+
+
+def _contact_payload(person: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
+    return dict(_mapping("salesforce/contact_from_canonical").apply(person, ctx).values)
+
+
+def _contact_ops(page: Page, account_id: str, existing: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> None:
+    """Make the Account's Contacts hold ``wanted``: matched by e-mail, else by name; updated or created, never
+    deleted (a person removed in the books may still be someone's contact in Salesforce)."""
+    left = list(existing)
+    for person in wanted:
+        email = (person.get("email") or "").casefold()
+        name = ((person.get("first_name") or "").casefold(), (person.get("last_name") or "").casefold())
+        match = next((c for c in left if email and (c.get("Email") or "").casefold() == email), None) or next(
+            (c for c in left if ((c.get("FirstName") or "").casefold(), (c.get("LastName") or "").casefold()) == name),
+            None,
+        )
+        payload = _contact_payload(person, page.ctx)
+        if match is None:
+            page.contacts.creates.append((account_id, {"AccountId": account_id, **payload}))
+            continue
+        left.remove(match)
+        diff = {k: v for k, v in _with_nulls({k: None for k in payload}, payload).items() if match.get(k) != v}
+        if diff:
+            page.contacts.updates.append((account_id, {"Id": match["Id"], **diff}))
+
+
+def _to_salesforce(page: Page, record: dict[str, Any], customer: Customer, changes: dict[str, Any]) -> None:
+    """Queue the Account (and Contacts) writes that bring Salesforce to ``changes``."""
+    account_id = record["Id"]
+    after = Customer.model_validate(F.unflatten(changes, _json(customer)))
+    before_payload = _account_payload(customer, page.ctx)
+    payload = _with_nulls(before_payload, _account_payload(after, page.ctx))
+    payload.pop("ExternalID__c", None)  # the link key: never rewritten
+    diff = {k: v for k, v in payload.items() if before_payload.get(k) != v}
+    if diff:
+        page.accounts.updates.append((account_id, {"Id": account_id, **diff}))
+    if "contacts" in changes:
+        existing = (record.get("Contacts") or {}).get("records") or []
+        _contact_ops(page, account_id, existing, list(changes["contacts"] or []))
+    page.written[account_id] = sorted(changes)
+
+
+def _settle(
+    page: Page,
+    record: dict[str, Any],
+    customer: Customer,
+    sf_values: dict[str, Any],
+    books_id: str,
+    books_customer: Customer | None,
+    base: dict[str, Any] | None,
+) -> None:
+    """Three-way merge of one linked pair and the writes it calls for."""
+    sb, account_id = page.sb, record["Id"]
+    if books_customer is None:
+        books_customer = sb.read_customer(books_id, page.ctx)
+    if books_customer is None:
+        # Deleted in the books (KashFlow deletes customers without invoices): Salesforce keeps its Account.
+        page.audit(sb.system, sb.customer_object, books_id, "missing_in_books", account_id)
+        page.counts["missing_in_books"] += 1
+        return
+    books_values = F.project(_json(books_customer), sb.customer_fields)
+    settings = current().settings.flows
+    result: Resolution = merge(
+        base,
+        Side(SF, sf_values, F.SALESFORCE_ACCOUNT, customer.modified_at),
+        Side(sb.system, books_values, sb.customer_fields, books_customer.modified_at),
+        page.owners(),
+        settings.source_priority,
+    )
+    for conflict in result.conflicts:
+        page.audit(sb.system, sb.customer_object, books_id, "conflict", account_id, **conflict.as_detail())
+    page.counts["conflicts"] += len(result.conflicts)
+    if not result.in_sync:
+        page.counts["drift"] += 1
+    if result.to_books:
+        after = Customer.model_validate(F.unflatten(result.to_books, _json(books_customer)))
+        written = sb.update_customer(books_id, books_customer, after, page.ctx)
+        books_values = F.project(_json(written), sb.customer_fields)
+        remember(current().ledger, page.books_ref(books_id), books_values, ours=True, modified_at=_stamp(written))
+        page.audit(sb.system, sb.customer_object, books_id, "updated", account_id, fields=sorted(result.to_books))
+        page.counts["updated_books"] += 1
+    else:
+        remember(current().ledger, page.books_ref(books_id), books_values, ours=False, modified_at=None)
+    if result.to_salesforce:
+        _to_salesforce(page, record, customer, result.to_salesforce)
+    page.bases[account_id] = result.merged
+
+
+def _stamp(customer: Customer) -> str | None:
+    return customer.modified_at.isoformat() if customer.modified_at else None
+
+
+def _deleted(page: Page, account_id: str, books_id: str, base: dict[str, Any] | None) -> None:
+    if base is not None and base.get("_deleted"):
+        return  # already handled
+    sb = page.sb
+    if current().settings.flows.delete_policy == "archive":
+        books_customer = sb.read_customer(books_id, page.ctx)
+        if books_customer is not None and not books_customer.archived:
+            after = books_customer.model_copy(update={"archived": True})
+            written = sb.update_customer(books_id, books_customer, after, page.ctx)
+            values = F.project(_json(written), sb.customer_fields)
+            remember(current().ledger, page.books_ref(books_id), values, ours=True, modified_at=_stamp(written))
+        page.audit(sb.system, sb.customer_object, books_id, "archived", account_id, reason="Account deleted")
+        page.counts["archived"] += 1
+    else:
+        page.audit(sb.system, sb.customer_object, books_id, "delete_ignored", account_id)
+        page.counts["delete_ignored"] += 1
+    page.bases[account_id] = {**(base or {}), "_deleted": True}
+
+
+def _undeleted(page: Page, account_id: str, books_id: str) -> None:
+    sb = page.sb
+    if current().settings.flows.delete_policy == "archive":
+        books_customer = sb.read_customer(books_id, page.ctx)
+        if books_customer is not None and books_customer.archived:
+            after = books_customer.model_copy(update={"archived": False})
+            written = sb.update_customer(books_id, books_customer, after, page.ctx)
+            values = F.project(_json(written), sb.customer_fields)
+            remember(current().ledger, page.books_ref(books_id), values, ours=True, modified_at=_stamp(written))
+        page.audit(sb.system, sb.customer_object, books_id, "restored", account_id, reason="Account undeleted")
+        page.counts["restored"] += 1
+
+
+def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values: dict[str, Any]) -> None:
+    """An Account with no customer yet: link it to the one golden-record matching finds, else create one."""
+    sb, ledger, account_id = page.sb, current().ledger, record["Id"]
+    pool, linked = _candidate_pool(sb, page.run_id, page.ctx)
+    threshold = current().settings.flows.match_threshold
+    match = best_match(customer, (c for c in pool if c.id not in linked), threshold)
+    if match is not None:
+        ledger.link((SF, ACCOUNT, account_id), page.books_ref(match.id))
+        linked.add(match.id)
+        page.audit(sb.system, sb.customer_object, match.id, "matched", account_id, how=match.how, score=match.score)
+        page.counts["matched"] += 1
+        _settle(page, record, customer, sf_values, match.id, None, None)
+        return
+    books_id = sb.books.create_customer(customer, page.ctx)
+    ledger.link((SF, ACCOUNT, account_id), page.books_ref(books_id))
+    linked.add(books_id)
+    page.audit(sb.system, sb.customer_object, books_id, "created", account_id, code=customer.code)
+    page.counts["created_books"] += 1
+    page.bases[account_id] = sf_values
+
+
+def _account(page: Page, record: dict[str, Any], books_customer: Customer | None = None) -> None:
+    """One Account as Salesforce has it now (deleted or not), against its customer in the books."""
+    ledger, account_id = current().ledger, record["Id"]
+    sb = page.sb
+    books_id = ledger.lookup(SF, ACCOUNT, account_id, sb.system, sb.customer_object)
+    base = load_base(ledger, ENTITY, account_id)
+    if record.get("IsDeleted"):
+        if books_id:
+            _deleted(page, account_id, books_id, base)
+        return
+    if books_id and base is not None and base.get("_deleted"):
+        _undeleted(page, account_id, books_id)
+        base = {k: v for k, v in base.items() if k != "_deleted"}
+        page.bases[account_id] = base
+    values = _mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
+    customer = Customer.model_validate(values)
+    sf_values = F.project(_json(customer), F.SALESFORCE_ACCOUNT)
+    sf_ref = (SF, ACCOUNT, account_id)
+    if books_id is None:
+        _link_new(page, record, customer, sf_values)
+    elif books_customer is None and not page.full and unchanged(ledger, sf_ref, sf_values):
+        page.counts["unchanged"] += 1  # nothing new since we last saw or wrote it (our own echo, typically)
+        return
+    elif books_customer is None and base is not None and _same(sf_values, base, page.shared):
+        page.counts["unchanged"] += 1  # a change to nothing the books hold: nothing to send
+    else:
+        _settle(page, record, customer, sf_values, books_id, books_customer, base)
+    remember(ledger, sf_ref, sf_values, ours=False, modified_at=record.get("SystemModstamp"))
+
+
+def _same(values: dict[str, Any], base: dict[str, Any], shared: frozenset[str]) -> bool:
+    return all(values.get(f) == base.get(f) for f in shared)
+
+
+def _new_in_books(page: Page) -> None:
+    """Customers the books have and Salesforce lacks: an Account with that code is linked, else one is created."""
+    if not page.new_accounts:
+        return
+    codes = list(page.new_accounts)
+    soql = (
+        f"SELECT Id, SystemModstamp, {', '.join(ACCOUNT_FIELDS)} FROM Account "
+        f"WHERE ExternalID__c IN ({', '.join(_quote(c) for c in codes)})"
+    )
+    ledger = current().ledger
+    for record in current().salesforce.query(soql):
+        books_id, customer = page.new_accounts.pop(str(record["ExternalID__c"]), (None, None))
+        if books_id is None or customer is None:
+            continue
+        ledger.link((SF, ACCOUNT, record["Id"]), page.books_ref(books_id))
+        page.audit(SF, ACCOUNT, record["Id"], "matched", books_id, how="code")
+        page.counts["matched"] += 1
+        _account(page, record, customer)
+    for code, (books_id, customer) in page.new_accounts.items():
+        try:
+            payload = _account_payload(customer, page.ctx)
+            page.accounts.upserts.append((code, payload))
+        except RECORD_ERRORS as exc:
+            page.fail(page.books_ref(books_id), exc)
+
+
+def _flush(page: Page) -> None:
+    """Send the page's Salesforce writes, link what was created, remember what Salesforce now holds."""
+    rt = current()
+    ledger, sb = rt.ledger, page.sb
+
+    def account_failed(key: str, exc: PermanentError) -> None:
+        source = page.books_ref(page.new_accounts[key][0]) if key in page.new_accounts else (SF, ACCOUNT, key)
+        page.fail(source, exc)
+        page.bases.pop(key, None)
+
+    done = page.accounts.send(rt.salesforce, account_failed) if page.accounts else {}
+    for code, (books_id, customer) in page.new_accounts.items():
+        if code not in done:
+            continue
+        account_id, created = done[code]
+        ledger.link((SF, ACCOUNT, account_id), page.books_ref(books_id))
+        page.audit(SF, ACCOUNT, account_id, "created" if created else "matched", books_id, code=code)
+        page.counts["created_salesforce"] += 1
+        for person in customer.contacts:
+            contact = _contact_payload(person.model_dump(mode="json"), page.ctx)
+            page.contacts.creates.append((account_id, {"AccountId": account_id, **contact}))
+        page.written[account_id] = ["created"]
+        values = F.project(_json(customer), sb.customer_fields)
+        remember(ledger, page.books_ref(books_id), values, ours=False, modified_at=_stamp(customer))
+    if page.contacts:
+        page.contacts.send(rt.salesforce, lambda key, exc: page.fail((SF, ACCOUNT, key), exc))
+    written = [a for a in page.written if a not in page.failed]
+    for record in accounts_by_id(written):
+        values = _mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
+        sf_values = F.project(values, F.SALESFORCE_ACCOUNT)
+        remember(ledger, (SF, ACCOUNT, record["Id"]), sf_values, ours=True, modified_at=record.get("SystemModstamp"))
+        base = page.bases.setdefault(record["Id"], dict(sf_values))
+        if "contacts" in sf_values:
+            base["contacts"] = sf_values["contacts"]  # what Salesforce holds now (contacts are never deleted)
+        action = "created" if page.written[record["Id"]] == ["created"] else "updated"
+        if action == "updated":
+            page.audit(SF, ACCOUNT, record["Id"], action, record["Id"], fields=page.written[record["Id"]])
+            page.counts["updated_salesforce"] += 1
+    for account_id, base in page.bases.items():
+        if account_id not in page.failed:
+            save_base(ledger, ENTITY, account_id, base)
+
+
+def sync_account_records(records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
+    """Settle a page of Accounts (as read with ``ACCOUNT_FIELDS``) with the books."""
+    page = Page(run_id, full, sync_books(current().accounting), transform_context())
+    for record in records:
+        try:
+            _account(page, record)
+        except RECORD_ERRORS as exc:
+            page.fail((SF, ACCOUNT, record["Id"]), exc, {"Name": record.get("Name")})
+    _flush(page)
+    return dict(page.counts)
+
+
+def sync_books_customers(items: list[tuple[str, Customer]], run_id: str, *, full: bool) -> dict[str, int]:
+    """Settle a page of the books' customers with Salesforce."""
+    rt = current()
+    page = Page(run_id, full, sync_books(rt.accounting), transform_context())
+    sb, ledger = page.sb, rt.ledger
+    pending: dict[str, Customer] = {}  # Account id -> the books' customer, to settle against Salesforce
+    for books_id, customer in items:
+        ref = page.books_ref(books_id)
+        try:
+            values = F.project(_json(customer), sb.customer_fields)
+            account_id = ledger.lookup(sb.system, sb.customer_object, books_id, SF, ACCOUNT)
+            if account_id is None:
+                if not customer.archived:
+                    page.new_accounts[customer.code] = (books_id, customer)
+                continue
+            base = load_base(ledger, ENTITY, account_id)
+            if not full and unchanged(ledger, ref, values):
+                page.counts["unchanged"] += 1  # the version LedgerLink wrote: our own echo
+                continue
+            if base is not None and _same(values, base, page.shared):
+                remember(ledger, ref, values, ours=False, modified_at=_stamp(customer))
+                page.counts["unchanged"] += 1
+                continue
+            pending[account_id] = customer
+        except RECORD_ERRORS as exc:
+            page.fail(ref, exc)
+    for record in accounts_by_id(list(pending)):
+        if record.get("IsDeleted"):
+            continue  # the Account side decides (delete policy)
+        try:
+            _account(page, record, pending[record["Id"]])
+        except RECORD_ERRORS as exc:
+            page.fail((SF, ACCOUNT, record["Id"]), exc)
+    _new_in_books(page)
+    _flush(page)
+    return dict(page.counts)
+
+
+# --- steps ---------------------------------------------------------------------------------------------------------
+
+
+def _page_size() -> int:
+    return int(current().settings.flows.sync_page_size)
+
+
+def _read_changed(sobject: str, watermark: str, columns: list[str], where: str | None, lag: float) -> list[Any]:
+    since = Position.decode(current().ledger.get_watermark(watermark))
+    soql = incremental_soql(sobject, columns, where, since, upper_bound(lag))
+    return list(current().salesforce.query(f"{soql} LIMIT {_page_size()}", include_deleted=True))
+
+
+def _position(page: list[dict[str, Any]]) -> str | None:
+    return Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
+
+
+@sync_step
+def accounts_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
+    """The next page of Accounts changed (or deleted, or undeleted) after the watermark, settled."""
+    records = _read_changed(ACCOUNT, WATERMARK, ACCOUNT_FIELDS, None, lag_seconds)
+    counts = sync_account_records(records, run_id, full=False)
+    return {"counts": counts, "position": _position(records), "more": len(records) == _page_size()}
+
+
+@sync_step
+def contacts_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
+    """Contacts changed after their watermark: a Contact edit does not touch its Account's SystemModstamp."""
+    contacts = _read_changed("Contact", CONTACT_WATERMARK, ["AccountId"], "AccountId != null", lag_seconds)
+    ids = list(dict.fromkeys(str(c["AccountId"]) for c in contacts))
+    counts = sync_account_records(accounts_by_id(ids), run_id, full=False)
+    return {"counts": counts, "position": _position(contacts), "more": len(contacts) == _page_size()}
+
+
+@sync_step
+def books_page(run_id: str) -> dict[str, Any]:
+    rt = current()
+    sb = sync_books(rt.accounting)
+    mark = books_watermark(sb.system)
+    items, position, more = sb.customers_changed(rt.ledger.get_watermark(mark), _page_size(), transform_context())
+    counts = sync_books_customers(items, run_id, full=False)
+    return {"counts": counts, "position": position, "more": more, "watermark": mark}
+
+
+@DBOS.step()
+def save_watermark(name: str, position: str) -> None:
+    current().ledger.set_watermark(name, position)
+
+
+def _add(total: Counter[str], counts: dict[str, int]) -> None:
+    total.update(counts)
+
+
+@DBOS.workflow(name="poll_customers")
+def poll_customers(lag_seconds: float) -> Outcome:
+    """The durable trigger: each page is settled, then its watermark saved, so a worker killed mid-run resumes at
+    the page it was on and no page is lost."""
+    run_id = DBOS.workflow_id or ""
+    total: Counter[str] = Counter()
+    pages = 0
+    for step, mark in ((accounts_page, WATERMARK), (contacts_page, CONTACT_WATERMARK)):
+        while True:
+            page = step(lag_seconds, run_id)
+            pages += 1
+            _add(total, page["counts"])
+            if page["position"]:
+                save_watermark(mark, page["position"])
+            if not page["more"]:
+                break
+    while True:
+        page = books_page(run_id)
+        pages += 1
+        _add(total, page["counts"])
+        if page["position"]:
+            save_watermark(page["watermark"], page["position"])
+        if not page["more"]:
+            break
+    return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
+
+
+def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+    """Run the trigger now (``ledgerlink sync customer_sync``); one run, which streams every page."""
+    lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
+    return [DBOS.start_workflow(poll_customers, lag)]
+
+
+@sync_step
+def sync_one_step(source_id: str, run_id: str) -> dict[str, int]:
+    rt = current()
+    sb = sync_books(rt.accounting)
+    if rt.ledger.lookup(sb.system, sb.customer_object, source_id, SF, ACCOUNT) or not source_id.startswith("001"):
+        customer = sb.read_customer(source_id, transform_context())
+        return sync_books_customers([(source_id, customer)] if customer else [], run_id, full=True)
+    return sync_account_records(accounts_by_id([source_id]), run_id, full=True)
+
+
+@DBOS.workflow(name="sync_customer")
+def sync_customer(source_id: str) -> Outcome:
+    """One Account (or one books customer, by its id there), compared in full."""
+    counts = sync_one_step(source_id, DBOS.workflow_id or "")
+    if not counts.get("failed"):
+        mark_resolved(source_id)
+    return {"status": "failed" if counts.get("failed") else "synced", "pages": 1, "counts": counts}
+
+
+@DBOS.step()
+def mark_resolved(source_id: str) -> None:
+    current().ledger.resolve_failure(FLOW, source_id)
+
+
+def replay(source_id: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+    queue = current().queues[queue_name]
+    from dbos import SetWorkflowID
+
+    with SetWorkflowID(f"{FLOW}:{source_id}:replay-{uuid.uuid4().hex[:12]}"):
+        return queue.enqueue(sync_customer, source_id)

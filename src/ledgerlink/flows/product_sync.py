@@ -1,0 +1,482 @@
+"""Products both ways: Salesforce Product2 + its standard PricebookEntry ⇄ KashFlow products / Kashoo items.
+
+The same shape as ``customer_sync``: a durable trigger (``poll_products``) settles a page per step — Product2
+changed or deleted, standard PricebookEntries changed (a price edit does not touch its Product2), then the books'
+products changed — with the conflict rules of ``flows.sync.conflicts``, no echo (versions and bases in the ledger),
+and the delete policy: a deleted Product2 archives the books' product ("archive"), its undelete restores it.
+Archiving is a field here (``active`` ⇄ IsActive / IsArchived / removed), so it travels like any other change.
+A new Product2 is linked to the books' product with the same code, else created; a new books product becomes a
+Product2 (upserted on ExternalID__c = code) with a standard price.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from dbos import DBOS, SetWorkflowID, WorkflowHandle
+
+from ledgerlink.connectors.errors import PermanentError
+from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
+from ledgerlink.engine.runtime import current
+from ledgerlink.flows.sync import fields as F
+from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
+from ledgerlink.flows.sync.common import RECORD_ERRORS, fail, sync_step, transform_context
+from ledgerlink.flows.sync.conflicts import Side, combined_owners, merge
+from ledgerlink.flows.sync.salesforce_writes import Batch
+from ledgerlink.flows.sync.state import load_base, remember, save_base, unchanged
+from ledgerlink.mapping import TransformContext
+from ledgerlink.model import Product
+
+FLOW = "product_sync"
+ENTITY = "product"
+WATERMARK = "salesforce.Product2.product_sync"
+PRICE_WATERMARK = "salesforce.PricebookEntry.product_sync"
+SF = "salesforce"
+PRODUCT2 = "Product2"
+PRICES = "(SELECT Id, UnitPrice, IsActive FROM PricebookEntries WHERE Pricebook2.IsStandard = true)"
+PRODUCT_FIELDS = [
+    "Name",
+    "ProductCode",
+    "ExternalID__c",
+    "Description",
+    "IsActive",
+    "Family",
+    "LastModifiedDate",
+    "IsDeleted",
+    PRICES,
+]
+
+
+class Outcome(TypedDict, total=False):
+    status: str
+    pages: int
+    counts: dict[str, int]
+
+
+def books_watermark(system: str) -> str:
+    return f"{system}.products.{FLOW}"
+
+
+def _ids(ids: list[str]) -> str:
+    for rid in ids:
+        if not rid.isalnum():
+            raise ValueError(f"{rid!r} is not a Salesforce id")
+    return ", ".join(f"'{rid}'" for rid in ids)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def products_by_id(ids: list[str]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    soql = f"SELECT Id, SystemModstamp, {', '.join(PRODUCT_FIELDS)} FROM Product2 WHERE Id IN ({_ids(ids)})"
+    return list(current().salesforce.query(soql, include_deleted=True))
+
+
+def _json(product: Product) -> dict[str, Any]:
+    return product.model_dump(mode="json")
+
+
+def _standard_pricebook() -> str:
+    rows = list(current().salesforce.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true"))
+    if not rows:
+        raise PermanentError("the org has no standard price book", system=SF, record="Pricebook2")
+    return str(rows[0]["Id"])
+
+
+@dataclass
+class Page:
+    run_id: str
+    full: bool
+    sb: SyncBooks
+    ctx: TransformContext
+    counts: Counter[str] = field(default_factory=Counter)
+    products: Batch = field(default_factory=lambda: Batch(PRODUCT2))
+    prices: Batch = field(default_factory=lambda: Batch("PricebookEntry"))
+    new_products: dict[str, tuple[str, Product]] = field(default_factory=dict)  # code -> (books id, product)
+    bases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    written: dict[str, list[str]] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+    _pricebook: str | None = None
+
+    def pricebook(self) -> str:
+        if self._pricebook is None:
+            self._pricebook = _standard_pricebook()
+        return self._pricebook
+
+    def books_ref(self, books_id: str) -> tuple[str, str, str]:
+        return (self.sb.system, self.sb.product_object, books_id)
+
+    def audit(self, system: str, obj: str, record_id: str, action: str, source: str, **detail: Any) -> None:
+        current().ledger.audit(
+            flow=FLOW,
+            system=system,
+            obj=obj,
+            record_id=record_id,
+            action=action,
+            run_id=self.run_id,
+            source_id=source,
+            detail=detail,
+        )
+
+    def fail(self, source: tuple[str, str, str], exc: BaseException) -> None:
+        fail(FLOW, source, exc, self.run_id)
+        self.failed.add(source[2])
+        self.counts["failed"] += 1
+
+
+def _sf_product(record: dict[str, Any], ctx: TransformContext) -> Product:
+    return Product.model_validate(_mapping("salesforce/product_to_canonical").apply(record, ctx).values)
+
+
+def _product2_payload(product: Product, ctx: TransformContext) -> dict[str, Any]:
+    return dict(_mapping("salesforce/product_from_canonical").apply(_json(product), ctx).values)
+
+
+def _price_payload(product: Product, ctx: TransformContext) -> dict[str, Any]:
+    payload = dict(_mapping("salesforce/pricebookentry_from_canonical").apply(_json(product), ctx).values)
+    payload.pop("CurrencyIsoCode", None)  # single-currency org: the field does not exist
+    return payload
+
+
+def _to_salesforce(page: Page, record: dict[str, Any], product: Product, changes: dict[str, Any]) -> None:
+    product_id = record["Id"]
+    after = Product.model_validate(F.unflatten(changes, _json(product)))
+    before = _product2_payload(product, page.ctx)
+    payload = _with_nulls(before, _product2_payload(after, page.ctx))
+    payload.pop("ProductCode", None)  # the link key
+    diff = {k: v for k, v in payload.items() if before.get(k) != v}
+    if diff:
+        page.products.updates.append((product_id, {"Id": product_id, **diff}))
+    if "unit_price" in changes:
+        entries = (record.get("PricebookEntries") or {}).get("records") or []
+        price = _price_payload(after, page.ctx)
+        if entries:
+            page.prices.updates.append((product_id, {"Id": entries[0]["Id"], "UnitPrice": price["UnitPrice"]}))
+        else:
+            entry = {"Pricebook2Id": page.pricebook(), "Product2Id": product_id, "IsActive": True, **price}
+            page.prices.creates.append((product_id, entry))
+    page.written[product_id] = sorted(changes)
+
+
+def _settle(
+    page: Page,
+    record: dict[str, Any],
+    product: Product,
+    sf_values: dict[str, Any],
+    books_id: str,
+    books_product: Product | None,
+    base: dict[str, Any] | None,
+) -> None:
+    sb, product_id, ledger = page.sb, record["Id"], current().ledger
+    if books_product is None:
+        books_product = sb.read_product(books_id, page.ctx)
+    if books_product is None:
+        page.audit(sb.system, sb.product_object, books_id, "missing_in_books", product_id)
+        page.counts["missing_in_books"] += 1
+        return
+    books_values = F.project(_json(books_product), sb.product_fields)
+    owners = combined_owners(_mapping("salesforce/product_to_canonical").owners, sb.product_owners(), sb.system)
+    result = merge(
+        base,
+        Side(SF, sf_values, F.SALESFORCE_PRODUCT, product.modified_at),
+        Side(sb.system, books_values, sb.product_fields, books_product.modified_at),
+        owners,
+        current().settings.flows.source_priority,
+    )
+    for conflict in result.conflicts:
+        page.audit(sb.system, sb.product_object, books_id, "conflict", product_id, **conflict.as_detail())
+    page.counts["conflicts"] += len(result.conflicts)
+    if not result.in_sync:
+        page.counts["drift"] += 1
+    if result.to_books:
+        after = Product.model_validate(F.unflatten(result.to_books, _json(books_product)))
+        written = sb.update_product(books_id, books_product, after, page.ctx)
+        books_values = F.project(_json(written), sb.product_fields)
+        remember(ledger, page.books_ref(books_id), books_values, ours=True, modified_at=None)
+        page.audit(sb.system, sb.product_object, books_id, "updated", product_id, fields=sorted(result.to_books))
+        page.counts["updated_books"] += 1
+    else:
+        remember(ledger, page.books_ref(books_id), books_values, ours=False, modified_at=None)
+    if result.to_salesforce:
+        _to_salesforce(page, record, product, result.to_salesforce)
+    page.bases[product_id] = result.merged
+
+
+def _set_active(page: Page, product_id: str, books_id: str, active: bool, action: str) -> None:
+    sb = page.sb
+    books_product = sb.read_product(books_id, page.ctx)
+    if books_product is not None and books_product.active != active:
+        written = sb.update_product(
+            books_id, books_product, books_product.model_copy(update={"active": active}), page.ctx
+        )
+        values = F.project(_json(written), sb.product_fields)
+        remember(current().ledger, page.books_ref(books_id), values, ours=True, modified_at=None)
+    page.audit(sb.system, sb.product_object, books_id, action, product_id)
+    page.counts[action] += 1
+
+
+def _product(page: Page, record: dict[str, Any], books_product: Product | None = None) -> None:
+    ledger, product_id, sb = current().ledger, record["Id"], page.sb
+    books_id = ledger.lookup(SF, PRODUCT2, product_id, sb.system, sb.product_object)
+    base = load_base(ledger, ENTITY, product_id)
+    archive = current().settings.flows.delete_policy == "archive"
+    if record.get("IsDeleted"):
+        if books_id and not (base or {}).get("_deleted"):
+            if archive:
+                _set_active(page, product_id, books_id, False, "archived")
+            else:
+                page.audit(sb.system, sb.product_object, books_id, "delete_ignored", product_id)
+            page.bases[product_id] = {**(base or {}), "_deleted": True}
+        return
+    product = _sf_product(record, page.ctx)
+    if books_id and base is not None and base.get("_deleted"):
+        if archive:
+            _set_active(page, product_id, books_id, product.active, "restored")
+        base = {k: v for k, v in base.items() if k not in ("_deleted", "active")}
+        page.bases[product_id] = base
+    sf_values = F.project(_json(product), F.SALESFORCE_PRODUCT)
+    sf_ref = (SF, PRODUCT2, product_id)
+    if books_id is None:
+        books_id = sb.books.find_product(product.code)
+        if books_id is not None:
+            ledger.link(sf_ref, page.books_ref(books_id))
+            page.audit(sb.system, sb.product_object, books_id, "matched", product_id, how="code")
+            page.counts["matched"] += 1
+            _settle(page, record, product, sf_values, books_id, None, None)
+        else:
+            books_id = sb.books.create_product(product, page.ctx)
+            ledger.link(sf_ref, page.books_ref(books_id))
+            page.audit(sb.system, sb.product_object, books_id, "created", product_id, code=product.code)
+            page.counts["created_books"] += 1
+            page.bases[product_id] = sf_values
+    elif books_product is None and not page.full and unchanged(ledger, sf_ref, sf_values):
+        page.counts["unchanged"] += 1
+        return
+    elif books_product is None and base is not None and _same(sf_values, base, page.sb.product_fields):
+        page.counts["unchanged"] += 1
+    else:
+        _settle(page, record, product, sf_values, books_id, books_product, base)
+    remember(ledger, sf_ref, sf_values, ours=False, modified_at=record.get("SystemModstamp"))
+
+
+def _same(values: dict[str, Any], base: dict[str, Any], books_fields: frozenset[str]) -> bool:
+    return all(values.get(f) == base.get(f) for f in F.SALESFORCE_PRODUCT & books_fields)
+
+
+def _new_in_books(page: Page) -> None:
+    if not page.new_products:
+        return
+    codes = ", ".join(_quote(c) for c in page.new_products)
+    soql = (
+        f"SELECT Id, SystemModstamp, {', '.join(PRODUCT_FIELDS)} FROM Product2 "
+        f"WHERE ProductCode IN ({codes}) OR ExternalID__c IN ({codes})"
+    )
+    ledger = current().ledger
+    for record in current().salesforce.query(soql):
+        code = str(record.get("ProductCode") or record.get("ExternalID__c"))
+        books_id, product = page.new_products.pop(code, (None, None))
+        if books_id is None or product is None:
+            continue
+        ledger.link((SF, PRODUCT2, record["Id"]), page.books_ref(books_id))
+        page.audit(SF, PRODUCT2, record["Id"], "matched", books_id, how="code")
+        page.counts["matched"] += 1
+        _product(page, record, product)
+    for code, (books_id, product) in page.new_products.items():
+        try:
+            payload = {**_product2_payload(product, page.ctx), "ExternalID__c": code}
+            page.products.upserts.append((code, payload))
+        except RECORD_ERRORS as exc:
+            page.fail(page.books_ref(books_id), exc)
+
+
+def _flush(page: Page) -> None:
+    rt = current()
+    ledger, sb = rt.ledger, page.sb
+
+    def failed(key: str, exc: PermanentError) -> None:
+        source = page.books_ref(page.new_products[key][0]) if key in page.new_products else (SF, PRODUCT2, key)
+        page.fail(source, exc)
+        page.bases.pop(key, None)
+
+    done = page.products.send(rt.salesforce, failed) if page.products else {}
+    for code, (books_id, product) in page.new_products.items():
+        if code not in done:
+            continue
+        product_id, created = done[code]
+        ledger.link((SF, PRODUCT2, product_id), page.books_ref(books_id))
+        page.audit(SF, PRODUCT2, product_id, "created" if created else "matched", books_id, code=code)
+        page.counts["created_salesforce"] += 1
+        entry = {"Pricebook2Id": page.pricebook(), "Product2Id": product_id, "IsActive": True}
+        page.prices.creates.append((product_id, {**entry, **_price_payload(product, page.ctx)}))
+        page.written[product_id] = ["created"]
+        values = F.project(_json(product), sb.product_fields)
+        remember(ledger, page.books_ref(books_id), values, ours=False, modified_at=None)
+    if page.prices:
+        page.prices.send(rt.salesforce, lambda key, exc: page.fail((SF, PRODUCT2, key), exc))
+    for record in products_by_id([p for p in page.written if p not in page.failed]):
+        sf_values = F.project(_json(_sf_product(record, page.ctx)), F.SALESFORCE_PRODUCT)
+        remember(ledger, (SF, PRODUCT2, record["Id"]), sf_values, ours=True, modified_at=record.get("SystemModstamp"))
+        page.bases.setdefault(record["Id"], dict(sf_values))
+        if page.written[record["Id"]] != ["created"]:
+            page.audit(SF, PRODUCT2, record["Id"], "updated", record["Id"], fields=page.written[record["Id"]])
+            page.counts["updated_salesforce"] += 1
+    for product_id, base in page.bases.items():
+        if product_id not in page.failed:
+            save_base(ledger, ENTITY, product_id, base)
+
+
+def sync_product_records(records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
+    page = Page(run_id, full, sync_books(current().accounting), transform_context())
+    for record in records:
+        try:
+            _product(page, record)
+        except RECORD_ERRORS as exc:
+            page.fail((SF, PRODUCT2, record["Id"]), exc)
+    _flush(page)
+    return dict(page.counts)
+
+
+def sync_books_products(items: list[tuple[str, Product]], run_id: str, *, full: bool) -> dict[str, int]:
+    rt = current()
+    page = Page(run_id, full, sync_books(rt.accounting), transform_context())
+    sb, ledger = page.sb, rt.ledger
+    pending: dict[str, Product] = {}
+    for books_id, product in items:
+        ref = page.books_ref(books_id)
+        values = F.project(_json(product), sb.product_fields)
+        product_id = ledger.lookup(sb.system, sb.product_object, books_id, SF, PRODUCT2)
+        if product_id is None:
+            if product.active:
+                page.new_products[product.code] = (books_id, product)
+            continue
+        if not full and unchanged(ledger, ref, values):
+            page.counts["unchanged"] += 1
+            continue
+        base = load_base(ledger, ENTITY, product_id)
+        if base is not None and _same(values, base, sb.product_fields):
+            remember(ledger, ref, values, ours=False, modified_at=None)
+            page.counts["unchanged"] += 1
+            continue
+        pending[product_id] = product
+    for record in products_by_id(list(pending)):
+        if record.get("IsDeleted"):
+            continue
+        try:
+            _product(page, record, pending[record["Id"]])
+        except RECORD_ERRORS as exc:
+            page.fail((SF, PRODUCT2, record["Id"]), exc)
+    _new_in_books(page)
+    _flush(page)
+    return dict(page.counts)
+
+
+# --- steps and the trigger -----------------------------------------------------------------------------------------
+
+
+def _page_size() -> int:
+    return int(current().settings.flows.sync_page_size)
+
+
+def _read_changed(sobject: str, watermark: str, columns: list[str], where: str | None, lag: float) -> list[Any]:
+    since = Position.decode(current().ledger.get_watermark(watermark))
+    soql = incremental_soql(sobject, columns, where, since, upper_bound(lag))
+    return list(current().salesforce.query(f"{soql} LIMIT {_page_size()}", include_deleted=True))
+
+
+def _position(rows: list[dict[str, Any]]) -> str | None:
+    return Position(soql_datetime(rows[-1]["SystemModstamp"]), rows[-1]["Id"]).encode() if rows else None
+
+
+@sync_step
+def product2_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
+    records = _read_changed(PRODUCT2, WATERMARK, PRODUCT_FIELDS, None, lag_seconds)
+    counts = sync_product_records(records, run_id, full=False)
+    return {"counts": counts, "position": _position(records), "more": len(records) == _page_size()}
+
+
+@sync_step
+def prices_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
+    where = "Pricebook2.IsStandard = true"
+    entries = _read_changed("PricebookEntry", PRICE_WATERMARK, ["Product2Id"], where, lag_seconds)
+    ids = list(dict.fromkeys(str(e["Product2Id"]) for e in entries))
+    counts = sync_product_records(products_by_id(ids), run_id, full=False)
+    return {"counts": counts, "position": _position(entries), "more": len(entries) == _page_size()}
+
+
+@sync_step
+def books_page(run_id: str) -> dict[str, Any]:
+    rt = current()
+    sb = sync_books(rt.accounting)
+    mark = books_watermark(sb.system)
+    items, position, more = sb.products_changed(rt.ledger.get_watermark(mark), _page_size(), transform_context())
+    counts = sync_books_products(items, run_id, full=False)
+    return {"counts": counts, "position": position, "more": more, "watermark": mark}
+
+
+@DBOS.step()
+def save_watermark(name: str, position: str) -> None:
+    current().ledger.set_watermark(name, position)
+
+
+@DBOS.workflow(name="poll_products")
+def poll_products(lag_seconds: float) -> Outcome:
+    run_id = DBOS.workflow_id or ""
+    total: Counter[str] = Counter()
+    pages = 0
+    for step, mark in ((product2_page, WATERMARK), (prices_page, PRICE_WATERMARK)):
+        while True:
+            page = step(lag_seconds, run_id)
+            pages += 1
+            total.update(page["counts"])
+            if page["position"]:
+                save_watermark(mark, page["position"])
+            if not page["more"]:
+                break
+    while True:
+        page = books_page(run_id)
+        pages += 1
+        total.update(page["counts"])
+        if page["position"]:
+            save_watermark(page["watermark"], page["position"])
+        if not page["more"]:
+            break
+    return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
+
+
+def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+    lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
+    return [DBOS.start_workflow(poll_products, lag)]
+
+
+@sync_step
+def sync_one_step(source_id: str, run_id: str) -> dict[str, int]:
+    rt = current()
+    sb = sync_books(rt.accounting)
+    if rt.ledger.lookup(sb.system, sb.product_object, source_id, SF, PRODUCT2) or not source_id.startswith("01t"):
+        product = sb.read_product(source_id, transform_context())
+        return sync_books_products([(source_id, product)] if product else [], run_id, full=True)
+    return sync_product_records(products_by_id([source_id]), run_id, full=True)
+
+
+@DBOS.step()
+def mark_resolved(source_id: str) -> None:
+    current().ledger.resolve_failure(FLOW, source_id)
+
+
+@DBOS.workflow(name="sync_product")
+def sync_product(source_id: str) -> Outcome:
+    counts = sync_one_step(source_id, DBOS.workflow_id or "")
+    if not counts.get("failed"):
+        mark_resolved(source_id)
+    return {"status": "failed" if counts.get("failed") else "synced", "pages": 1, "counts": counts}
+
+
+def replay(source_id: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+    with SetWorkflowID(f"{FLOW}:{source_id}:replay-{uuid.uuid4().hex[:12]}"):
+        return current().queues[queue_name].enqueue(sync_product, source_id)

@@ -1,0 +1,46 @@
+"""What was last synced, kept in the ledger.
+
+- The *base* of a linked pair: the agreed projection after the last sync, which the three-way merge compares
+  each side with. The ledger has no table for values yet, so it lives in the key/value watermark table under
+  ``sync.base.<entity>.<salesforce id>`` (JSON); a dedicated table needs a migration.
+- A *version* per record (``Ledger.put_version``): the hash of the projection last seen or written there. A
+  record whose projection hashes the same as its version has not changed since — in particular a change that
+  LedgerLink itself wrote comes back with the hash it stored, and is dropped (no echo).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ledgerlink.store import Ledger
+from ledgerlink.store.ledger import content_hash
+
+
+def _base_key(entity: str, sf_id: str) -> str:
+    return f"sync.base.{entity}.{sf_id}"
+
+
+def load_base(ledger: Ledger, entity: str, sf_id: str) -> dict[str, Any] | None:
+    raw = ledger.get_watermark(_base_key(entity, sf_id))
+    return dict(json.loads(raw)) if raw else None
+
+
+def save_base(ledger: Ledger, entity: str, sf_id: str, values: dict[str, Any]) -> None:
+    if load_base(ledger, entity, sf_id) != values:
+        ledger.set_watermark(_base_key(entity, sf_id), json.dumps(values, sort_keys=True, default=str))
+
+
+def unchanged(ledger: Ledger, ref: tuple[str, str, str], projection: dict[str, Any]) -> bool:
+    """True when this record's projection is the one last seen or written (so: nothing to do, or our echo)."""
+    version = ledger.get_version(*ref)
+    return version is not None and version.content_hash == content_hash(projection)
+
+
+def remember(
+    ledger: Ledger, ref: tuple[str, str, str], projection: dict[str, Any], *, ours: bool, modified_at: str | None
+) -> None:
+    version = ledger.get_version(*ref)
+    digest = content_hash(projection)
+    if version is None or version.content_hash != digest or bool(version.written_by_us) != ours:
+        ledger.put_version(*ref, digest, written_by_us=ours, modified_at=modified_at)
