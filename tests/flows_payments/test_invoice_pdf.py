@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dbos import DBOS
+
 from ledgerlink.flows import invoice_pdf
 from tests.flows_payments.conftest import BooksEnv, result
 
@@ -78,3 +80,21 @@ def test_opportunity_without_a_ledgerlink_invoice_is_a_failed_record(kashflow_en
     assert failed.source_id == opp
     assert opp in failed.errors[-1]["error"] and failed.errors[-1]["field"] == "KashFlow_Invoice_Number__c"
     assert _files(env, opp) == []
+
+
+@DBOS.workflow(name="test_invoice_then_pdf")
+def _invoice_workflow_calling_the_hook(opportunity_id: str) -> str:
+    # What opportunity_to_invoice would do after its write-back: one line.
+    invoice_pdf.after_invoice(opportunity_id)
+    return opportunity_id
+
+
+def test_chained_from_a_workflow_after_the_invoice(kashflow_env: BooksEnv) -> None:
+    env = kashflow_env
+    _account, opp, number = env.invoiced_opportunity("Chained Ltd", 25.0)
+    result(DBOS.start_workflow(_invoice_workflow_calling_the_hook, opp))
+    chained = DBOS.retrieve_workflow(invoice_pdf.workflow_id(opp, "invoiced"))
+    outcome = result(chained)
+    assert outcome["status"] == "attached" and outcome["invoice_number"] == number
+    assert _poll(env) == []  # the poll finds the file already recorded
+    assert len(_files(env, opp)) == 1

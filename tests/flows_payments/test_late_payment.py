@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from ledgerlink.flows import late_payment
 from tests.flows_payments.conftest import BooksEnv, result
 

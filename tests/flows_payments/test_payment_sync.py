@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from ledgerlink.flows import payment_sync
 from tests.flows_payments.conftest import BooksEnv, result
 
@@ -79,3 +81,19 @@ def test_payment_on_an_invoice_ledgerlink_did_not_make_is_a_failed_record(kashfl
     assert f"invoice {number}" in error["error"] and "Payment kashflow:" in error["error"]
     assert failed.input["amount"] == "12.00"  # the payment is kept for inspection and replay
     assert list(env.user.query("SELECT Id FROM Payment__c")) == []
+
+
+def test_trigger_pages_through_payments_in_one_second_without_losing_or_repeating(
+    kashflow_env: BooksEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = kashflow_env
+    monkeypatch.setattr(payment_sync, "PAGE", 2)  # a page per step: 5 payments take 3 pages
+    numbers = [env.invoiced_opportunity(f"Pager {i} Ltd", 10.0)[2] for i in range(5)]
+    for i, number in enumerate(numbers):
+        env.pay(number, "1.00", dt.date(2026, 11, 1), reference=f"p{i}")  # most land in the same second
+
+    outcomes = _poll(env)
+    assert sorted(o["payment"].split("/")[0] for o in outcomes) == sorted(numbers)
+    assert {o["status"] for o in outcomes} == {"synced"}
+    assert len(list(env.user.query("SELECT Id FROM Payment__c"))) == 5
+    assert _poll(env) == []
