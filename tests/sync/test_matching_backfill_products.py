@@ -1,0 +1,100 @@
+"""Golden-record matching, a paged backfill (API calls counted), products both ways, and the nightly schedule."""
+
+from __future__ import annotations
+
+import time
+
+from dbos import DBOS
+
+from ledgerlink.flows import reconciliation
+from ledgerlink.flows.books_kashflow import KashFlowBooks
+from ledgerlink.flows.registry import get_flow
+from tests.sync.conftest import SyncEnv
+
+
+def _kashflow(env: SyncEnv) -> KashFlowBooks:
+    books = env.runtime.accounting
+    assert isinstance(books, KashFlowBooks)
+    return books
+
+
+def test_accounts_are_linked_to_the_same_company_not_duplicated(env: SyncEnv) -> None:
+    kf = _kashflow(env).client
+    address = [{"Line1": "2 Mill St", "Line3": "Leeds", "PostCode": "LS2 7EW", "CountryCode": "GB"}]
+    kf.create_customer({"Code": "BETA01", "Name": "Beta Trading"})
+    kf.create_customer({"Code": "MAIL01", "Name": "Mail Order Co", "Email": "buyer@mail.test"})
+    kf.create_customer({"Code": "GAMMA1", "Name": "Gamma Industries Limited", "Addresses": address})
+    by_code = env.make_account("Beta Trading Ltd", code="BETA01")
+    by_email = env.make_account("Mail Order Company")
+    env.user.create("Contact", {"AccountId": by_email, "LastName": "Buyer", "Email": "BUYER@mail.test"})
+    by_name = env.make_account("Gamma Industries Ltd", postcode="LS2 7EW")
+    elsewhere = env.make_account("Gamma Industries Ltd", postcode="BS1 4DJ")  # same name, other town
+    env.sync_customers()
+    assert [env.books_id(a) for a in (by_code, by_email, by_name)] == ["BETA01", "MAIL01", "GAMMA1"]
+    assert env.books_id(elsewhere) not in (None, "GAMMA1")
+    assert len(list(kf.list("customers"))) == 4
+    how = {e.detail.get("how") for e in env.ledger.audit_trail() if e.action == "matched"}
+    assert how == {"code", "email", "name+postcode"}
+
+
+def test_a_backfill_goes_through_in_pages_with_collections(env: SyncEnv) -> None:
+    kf = _kashflow(env).client
+    for n in range(50):  # some already in the books: they come back to Salesforce in one upsert call
+        kf.create_customer({"Code": f"KF{n:03d}", "Name": f"Books Customer {n}"})
+    records = [{"Name": f"Backfill {n} Ltd", "ExternalID__c": f"BF{n:04d}"} for n in range(450)]
+    assert all(r["success"] for r in env.user.create_many("Account", records))
+    sf, books = env.runtime.salesforce.usage, env.runtime.accounting
+    sf_before, kinds_before, books_before = sf.calls_made, dict(sf.by_kind), books.api_calls()
+    entry = get_flow("customer_sync")
+    env.ledger.set_watermark(entry.watermark, "")  # what `ledgerlink sync customer_sync --full` does
+    outcome = entry.poll(lag_seconds=0)[0].get_result()
+    assert outcome["counts"]["created_books"] == 450
+    assert outcome["counts"]["created_salesforce"] == 50
+    assert outcome["pages"] >= 3 + 1 + 1  # 450 Accounts in pages of 200, contacts, the books
+    sf_calls = sf.calls_made - sf_before
+    composite = sf.by_kind.get("composite", 0) - kinds_before.get("composite", 0)
+    assert composite == 1  # 50 Accounts upserted in one sObject Collections call
+    assert sf_calls <= 12, sf.by_kind
+    assert books.api_calls() - books_before <= 450 + 20  # KashFlow has no batch create: one POST per customer
+    assert env.ledger.count_links("salesforce", "Account", "kashflow", "Customer") == 500
+
+
+def test_products_both_ways_with_price_archive_and_no_echo(env: SyncEnv) -> None:
+    kf = _kashflow(env).client
+    product = env.user.create("Product2", {"Name": "Widget", "ProductCode": "W-1", "IsActive": True})
+    standard = next(iter(env.user.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")))["Id"]
+    entry = env.user.create(
+        "PricebookEntry", {"Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 12.5, "IsActive": True}
+    )
+    kf.create_product({"Code": "K-9", "Name": "Books widget", "Price": "3.50", "NominalCode": 4000})
+    env.sync_products()
+    assert str((kf.get_product("W-1") or {})["Price"]) == "12.5000"
+    made = list(
+        env.user.query("SELECT Id, (SELECT UnitPrice FROM PricebookEntries) FROM Product2 WHERE ProductCode = 'K-9'")
+    )
+    assert made and made[0]["PricebookEntries"]["records"][0]["UnitPrice"] == 3.5
+    env.user.update("PricebookEntry", entry, {"UnitPrice": 15})
+    env.sync_products()
+    assert str((kf.get_product("W-1") or {})["Price"]) == "15.0000"
+    kf.request("PUT", "products/4000/W-1", json={"Name": "Widget Pro"})
+    env.sync_products()
+    assert env.user.get("Product2", product)["Name"] == "Widget Pro"
+    writes = len(env.sf_events())
+    env.sync_products()
+    env.sync_products()
+    assert len(env.sf_events()) == writes
+    env.user.delete("Product2", product)
+    env.sync_products()
+    assert (kf.get_product("W-1") or {})["IsArchived"] is True
+
+
+def test_reconciliation_runs_on_its_cron(env: SyncEnv) -> None:
+    assert reconciliation.ensure_schedule() == "0 2 * * *"
+    schedule = DBOS.get_schedule(reconciliation.SCHEDULE_NAME)
+    assert schedule is not None and schedule["schedule"] == "0 2 * * *"
+    reconciliation.ensure_schedule("* * * * * *")  # every second, to see it fire
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not DBOS.list_workflows(name="reconcile_scheduled"):
+        time.sleep(0.2)
+    DBOS.delete_schedule(reconciliation.SCHEDULE_NAME)
+    assert DBOS.list_workflows(name="reconcile_scheduled")
