@@ -33,13 +33,21 @@ def result(handle: WorkflowHandle[R]) -> R:
 class BooksEnv(FlowEnv):
     system: SystemName = "kashflow"
 
-    def invoiced_opportunity(self, name: str = "Paid Ltd", price: float = 100.0) -> tuple[str, str, str]:
-        """(account id, opportunity id, invoice number): a won deal LedgerLink has invoiced."""
+    def invoiced_opportunity(
+        self, name: str = "Paid Ltd", price: float = 100.0, *, chain_pdf: bool = True
+    ) -> tuple[str, str, str]:
+        """(account id, opportunity id, invoice number): a won deal LedgerLink has invoiced. With
+        ``chain_pdf=False`` the invoice run does not start the PDF run (tests that drive that run themselves)."""
+        flows = self.runtime.settings.flows
+        chained, flows.invoice_pdf = flows.invoice_pdf, chain_pdf and flows.invoice_pdf
         code = name.upper().replace(" ", "-")[:20]
         account = self.make_account(name, code)
         _product, entry = self.make_product(f"P-{code}", price)
         opportunity = self.make_opportunity(stage="Closed Won", account_id=account, lines=[(entry, 1, price)])
-        outcome = result(o2i.replay(opportunity))
+        try:
+            outcome = result(o2i.replay(opportunity))
+        finally:
+            flows.invoice_pdf = chained
         assert outcome["status"] == "invoiced", outcome
         return account, opportunity, outcome["invoice_number"]
 

@@ -29,7 +29,8 @@ def test_pdf_is_attached_once_and_a_rerun_attaches_nothing(books_env: BooksEnv) 
     env = books_env
     _account, opp, number = env.invoiced_opportunity("Filed Ltd", 80.0)
 
-    [outcome] = _poll(env)
+    # The invoice run chains the PDF run as soon as the invoice exists.
+    outcome = result(DBOS.retrieve_workflow(invoice_pdf.workflow_id(opp, "invoiced")))
     assert outcome["status"] == "attached" and outcome["invoice_number"] == number
     assert outcome["rendered"] is False  # both sandboxes serve their own PDF
     [file] = _files(env, opp)
@@ -49,14 +50,14 @@ def test_pdf_is_attached_once_and_a_rerun_attaches_nothing(books_env: BooksEnv) 
 def test_rendered_pdf_when_asked_and_a_file_made_before_a_crash_is_found_not_doubled(kashflow_env: BooksEnv) -> None:
     env = kashflow_env
     env.runtime.settings.flows.invoice_pdf_source = "render"
-    _account, opp, number = env.invoiced_opportunity("Rendered Ltd", 40.0)
+    _account, opp, number = env.invoiced_opportunity("Rendered Ltd", 40.0, chain_pdf=False)
     outcome = result(invoice_pdf.replay(opp))
     assert outcome["status"] == "attached" and outcome["rendered"] is True
     body = _bytes(env, outcome["content_version"])
     assert body.startswith(b"%PDF-") and f"Invoice {number}".encode() in body
 
     # A second opportunity whose file was created but whose ledger write was lost: found by SOQL, not re-created.
-    _account, opp2, number2 = env.invoiced_opportunity("Crashed Ltd", 30.0)
+    _account, opp2, number2 = env.invoiced_opportunity("Crashed Ltd", 30.0, chain_pdf=False)
     env.user.create(
         "ContentVersion",
         {
@@ -91,7 +92,7 @@ def _invoice_workflow_calling_the_hook(opportunity_id: str) -> str:
 
 def test_chained_from_a_workflow_after_the_invoice(kashflow_env: BooksEnv) -> None:
     env = kashflow_env
-    _account, opp, number = env.invoiced_opportunity("Chained Ltd", 25.0)
+    _account, opp, number = env.invoiced_opportunity("Chained Ltd", 25.0, chain_pdf=False)
     result(DBOS.start_workflow(_invoice_workflow_calling_the_hook, opp))
     chained = DBOS.retrieve_workflow(invoice_pdf.workflow_id(opp, "invoiced"))
     outcome = result(chained)

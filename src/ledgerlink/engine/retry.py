@@ -90,3 +90,12 @@ def durable_step(fn: Callable[P, R] | None = None, *, policy: RetryPolicy = DEFA
     if fn is None:
         return decorate  # type: ignore[return-value]
     return decorate(fn)
+
+
+def ledger_step(fn: Callable[P, R]) -> Callable[P, R]:
+    """A DBOS step that only touches the ledger (no outside system, so nothing to retry).
+
+    Steps are registered under their module-qualified name: DBOS finds a step by name when it recovers a
+    workflow, so two flows' ``save_watermark`` must never share one.
+    """
+    return DBOS.step(name=f"{fn.__module__}.{fn.__qualname__}")(fn)

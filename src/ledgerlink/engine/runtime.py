@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, WorkflowHandle
 
 from ledgerlink.store import Ledger
@@ -114,6 +115,28 @@ def current() -> Runtime:
     return _current
 
 
+def sqlite_system_engine(url: str) -> sa.Engine:
+    """DBOS's SQLite system database in WAL mode: DBOS itself opens it with a rollback journal and an fsync per
+    commit, which caps a machine at a few dozen steps a second. WAL with ``synchronous=NORMAL`` keeps every
+    commit across a crash of the process (SIGKILL included); only an OS crash or power loss may lose the last
+    commits. ``LEDGERLINK_SQLITE_SYNCHRONOUS=FULL`` buys that back at DBOS's own speed."""
+    synchronous = os.environ.get("LEDGERLINK_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ValueError("LEDGERLINK_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False}, pool_size=20, max_overflow=20)
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # As DBOS configures its own SQLite engine (IMMEDIATE transactions serialise writers), plus WAL.
+        dbapi_connection.isolation_level = "IMMEDIATE"
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute(f"PRAGMA synchronous={synchronous}")
+
+    return engine
+
+
 def start(runtime: Runtime) -> Runtime:
     """Make ``runtime`` current and launch DBOS with its queues. One runtime per process."""
     global _current
@@ -131,6 +154,8 @@ def start(runtime: Runtime) -> Runtime:
     }
     if settings.executor_id:
         config["executor_id"] = settings.executor_id
+    if is_sqlite(settings.system_database_url):
+        config["system_database_engine"] = sqlite_system_engine(settings.system_database_url)
     DBOS(config=config)
     DBOS.launch()
     for queue in settings.queues:

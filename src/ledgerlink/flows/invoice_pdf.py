@@ -13,11 +13,11 @@ import base64
 import uuid
 from typing import Any, TypedDict
 
-from dbos import DBOS, SetWorkflowID, WorkflowHandle
+from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
-from ledgerlink.engine.runtime import current
+from ledgerlink.engine.retry import durable_step, ledger_step
+from ledgerlink.engine.runtime import RECORDS_QUEUE, current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
 
@@ -25,15 +25,8 @@ FLOW = "invoice_pdf"
 WATERMARK = "salesforce.Opportunity.invoiced"
 POLL_PAGE = 2000
 INVOICE_NUMBER_FIELD = "KashFlow_Invoice_Number__c"  # the invoice flow writes it back (for Kashoo too)
-RESULT_POLL_SECONDS = 0.05  # DBOS looks for a workflow's result once a second unless told
 
-_step = DBOS.step(
-    retries_allowed=True,
-    should_retry=should_retry,
-    max_attempts=DEFAULT_RETRY.max_attempts,
-    interval_seconds=DEFAULT_RETRY.interval_seconds,
-    backoff_rate=DEFAULT_RETRY.backoff_rate,
-)
+_step = durable_step
 
 
 class Outcome(TypedDict, total=False):
@@ -130,7 +123,7 @@ def _pdf(number: str) -> tuple[bytes, bool]:
     return render_invoice_pdf(invoice), True
 
 
-@DBOS.step()
+@ledger_step
 def record_failure(opportunity_id: str, message: str, field: str | None, attempts: list[str]) -> None:
     rt = current()
     rt.ledger.record_failure(
@@ -153,7 +146,7 @@ def record_failure(opportunity_id: str, message: str, field: str | None, attempt
     )
 
 
-@DBOS.step()
+@ledger_step
 def mark_resolved(opportunity_id: str) -> None:
     current().ledger.resolve_failure(FLOW, opportunity_id)
 
@@ -187,17 +180,22 @@ def workflow_id(opportunity_id: str, version: str) -> str:
     return f"{FLOW}:{opportunity_id}:{version}"
 
 
-def enqueue(opportunity_id: str, version: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
-    queue = current().queues[queue_name]
-    with SetWorkflowID(workflow_id(opportunity_id, version)):
-        return queue.enqueue(invoice_pdf, opportunity_id)
+def enqueue(opportunity_id: str, version: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
+    # Keyed by the opportunity: its PDF runs never overlap (two could both attach the file).
+    return enqueue_record(
+        invoice_pdf,
+        opportunity_id,
+        workflow_id=workflow_id(opportunity_id, version),
+        record_key=f"pdf:{opportunity_id}",
+        queue_name=queue_name,
+    )
 
 
-def replay(opportunity_id: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+def replay(opportunity_id: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
     return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}", queue_name)
 
 
-def after_invoice(opportunity_id: str, queue_name: str = "accounting") -> None:
+def after_invoice(opportunity_id: str, queue_name: str = RECORDS_QUEUE) -> None:
     """The chained trigger, for the invoice workflow to call once the invoice exists (deterministic id: a
     recovered invoice run enqueues the same PDF run, not a second one)."""
     if current().settings.flows.invoice_pdf:
@@ -227,13 +225,13 @@ def read_invoiced_page(lag_seconds: float) -> dict[str, Any]:
     return {"records": todo, "position": position, "seen": len(page)}
 
 
-@DBOS.step()
+@ledger_step
 def save_watermark(position: str) -> None:
     current().ledger.set_watermark(WATERMARK, position)
 
 
 @DBOS.workflow(name="poll_invoiced_opportunities")
-def poll_invoiced_opportunities(lag_seconds: float, queue_name: str = "accounting") -> list[str]:
+def poll_invoiced_opportunities(lag_seconds: float, queue_name: str = RECORDS_QUEUE) -> list[str]:
     started: list[str] = []
     while True:
         page = read_invoiced_page(lag_seconds)
@@ -245,13 +243,11 @@ def poll_invoiced_opportunities(lag_seconds: float, queue_name: str = "accountin
             return started
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Outcome]]:
     """Run the polling trigger now; handles on the runs it started."""
     rt = current()
     if not rt.settings.flows.invoice_pdf:
         return []
     lag = rt.settings.poll_lag_seconds if lag_seconds is None else lag_seconds
-    ids = DBOS.start_workflow(poll_invoiced_opportunities, lag, queue_name).get_result(
-        polling_interval_sec=RESULT_POLL_SECONDS
-    )
+    ids = wait_for(DBOS.start_workflow(poll_invoiced_opportunities, lag, queue_name))
     return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]

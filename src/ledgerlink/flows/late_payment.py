@@ -16,23 +16,16 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
-from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
-from ledgerlink.engine.runtime import current
+from ledgerlink.engine.retry import durable_step, ledger_step
+from ledgerlink.engine.runtime import RECORDS_QUEUE, current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 
 FLOW = "late_payment"
 CLOSE_FLOW = "late_payment_close"
 WATERMARK = "late_payment.checked"  # when the last check ran (the check reads everything each time)
 MARKER_PREFIX = "[ledgerlink "
-RESULT_POLL_SECONDS = 0.05  # DBOS looks for a workflow's result once a second unless told
 
-_step = DBOS.step(
-    retries_allowed=True,
-    should_retry=should_retry,
-    max_attempts=DEFAULT_RETRY.max_attempts,
-    interval_seconds=DEFAULT_RETRY.interval_seconds,
-    backoff_rate=DEFAULT_RETRY.backoff_rate,
-)
+_step = durable_step
 
 
 class Outcome(TypedDict, total=False):
@@ -95,29 +88,35 @@ def find_work(min_days: int) -> dict[str, Any]:
     return {"open": to_open, "close": to_close}
 
 
-@DBOS.step()
+@ledger_step
 def save_checked(at: str) -> None:
     current().ledger.set_watermark(WATERMARK, at)
 
 
 @DBOS.workflow(name="check_late_payments")
-def check_late_payments(queue_name: str = "accounting") -> list[str]:
+def check_late_payments(queue_name: str = RECORDS_QUEUE) -> list[str]:
     check_id = DBOS.workflow_id or uuid.uuid4().hex
     work = find_work(current().settings.flows.late_payment_days)
     started = [enqueue_open(item["number"], item["days"], queue_name).get_workflow_id() for item in work["open"]]
     for case_id in work["close"]:
-        with SetWorkflowID(f"{CLOSE_FLOW}:{case_id}:{check_id}"):
-            started.append(current().queues[queue_name].enqueue(late_payment_close, case_id).get_workflow_id())
+        handle = enqueue_record(
+            late_payment_close,
+            case_id,
+            workflow_id=f"{CLOSE_FLOW}:{case_id}:{check_id}",
+            record_key=f"case:{case_id}",
+            queue_name=queue_name,
+        )
+        started.append(handle.get_workflow_id())
     save_checked(check_id)
     return started
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Outcome]]:
     """Run the check now (a worker calls it on its schedule); handles on the runs it started."""
     if not current().settings.flows.late_payment:
         return []
     with SetWorkflowID(f"check_late_payments:{dt.datetime.now(dt.UTC).isoformat()}:{uuid.uuid4().hex[:8]}"):
-        ids = DBOS.start_workflow(check_late_payments, queue_name).get_result(polling_interval_sec=RESULT_POLL_SECONDS)
+        ids = wait_for(DBOS.start_workflow(check_late_payments, queue_name))
     return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
 
 
@@ -189,7 +188,7 @@ def ensure_case(number: str, days: int, late: dict[str, Any], run_id: str) -> di
     return {"id": case_id, "created": created}
 
 
-@DBOS.step()
+@ledger_step
 def record_failure(
     flow: str, source: tuple[str, str, str], message: str, field: str | None, attempts: list[str]
 ) -> None:
@@ -214,7 +213,7 @@ def record_failure(
     )
 
 
-@DBOS.step()
+@ledger_step
 def mark_resolved(flow: str, source_id: str) -> None:
     current().ledger.resolve_failure(flow, source_id)
 
@@ -234,17 +233,23 @@ def late_payment(number: str, days_overdue: int) -> Outcome:
         return {"invoice_number": number, "status": "failed", "error": message, "field": field}
 
 
-def enqueue_open(number: str, days_overdue: int, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+def enqueue_open(number: str, days_overdue: int, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
     # One run per invoice and day of lateness: a second check the same day starts nothing.
     return _enqueue_open(number, days_overdue, str(days_overdue), queue_name)
 
 
 def _enqueue_open(number: str, days: int, version: str, queue_name: str) -> WorkflowHandle[Outcome]:
-    with SetWorkflowID(f"{FLOW}:{number}:{version}"):
-        return current().queues[queue_name].enqueue(late_payment, number, days)
+    return enqueue_record(
+        late_payment,
+        number,
+        days,
+        workflow_id=f"{FLOW}:{number}:{version}",
+        record_key=f"invoice:{number}",
+        queue_name=queue_name,
+    )
 
 
-def replay(number: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+def replay(number: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
     due = {d.number: d for d in current().accounting.unpaid_invoices()}.get(number)
     days = due.days_overdue if due else 0
     return _enqueue_open(number, days, f"replay-{uuid.uuid4().hex[:12]}", queue_name)

@@ -17,8 +17,9 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.retry import durable_step
+from ledgerlink.engine.retry import durable_step, ledger_step
 from ledgerlink.engine.runtime import REALTIME_PRIORITY, RECORDS_QUEUE, current, enqueue_record, wait_for
+from ledgerlink.flows import invoice_pdf
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, Product
@@ -202,7 +203,7 @@ def write_back(opportunity_id: str, number: str, status: str, run_id: str) -> No
     )
 
 
-@DBOS.step()
+@ledger_step
 def record_failure(
     opportunity_id: str, message: str, field: str | None, attempts: list[str], data: dict[str, Any]
 ) -> None:
@@ -227,7 +228,7 @@ def record_failure(
     )
 
 
-@DBOS.step()
+@ledger_step
 def mark_resolved(opportunity_id: str) -> None:
     current().ledger.resolve_failure(FLOW, opportunity_id)
 
@@ -258,6 +259,7 @@ def opportunity_to_invoice(opportunity_id: str) -> Outcome:
         already_written = opportunity.get(INVOICE_NUMBER_FIELD) == result["number"]
         if not already_written:
             write_back(opportunity_id, result["number"], result["status"] or "Unpaid", run_id)
+        invoice_pdf.after_invoice(opportunity_id)  # attach the invoice's PDF to the deal (its own run, once)
         mark_resolved(opportunity_id)
         return {
             "opportunity": opportunity_id,
@@ -315,7 +317,7 @@ def read_won_page(lag_seconds: float) -> dict[str, Any]:
     return {"records": todo, "position": position, "seen": len(page)}
 
 
-@DBOS.step()
+@ledger_step
 def save_watermark(position: str) -> None:
     current().ledger.set_watermark(WATERMARK, position)
 

@@ -14,10 +14,10 @@ import uuid
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from dbos import DBOS, SetWorkflowID, WorkflowHandle
+from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
-from ledgerlink.engine.runtime import current
+from ledgerlink.engine.retry import durable_step, ledger_step
+from ledgerlink.engine.runtime import RECORDS_QUEUE, current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Payment
@@ -28,15 +28,8 @@ PAGE = 200
 PAYMENT_OBJECT = "Payment"  # the ledger's name for a payment in the books, whichever system keeps them
 # Of what salesforce/opportunity_from_canonical maps, the fields this flow owns on the Opportunity.
 OPPORTUNITY_FIELDS = ("Amount_Paid__c", "Paid_Date__c", "Invoice_Status__c")
-RESULT_POLL_SECONDS = 0.05  # DBOS looks for a workflow's result once a second unless told
 
-_step = DBOS.step(
-    retries_allowed=True,
-    should_retry=should_retry,
-    max_attempts=DEFAULT_RETRY.max_attempts,
-    interval_seconds=DEFAULT_RETRY.interval_seconds,
-    backoff_rate=DEFAULT_RETRY.backoff_rate,
-)
+_step = durable_step
 
 
 class Outcome(TypedDict, total=False):
@@ -187,7 +180,7 @@ def _soql_id(record_id: str) -> str:
     return record_id
 
 
-@DBOS.step()
+@ledger_step
 def record_failure(key: str, message: str, field: str | None, attempts: list[str], data: dict[str, Any]) -> None:
     rt = current()
     rt.ledger.record_failure(
@@ -210,7 +203,7 @@ def record_failure(key: str, message: str, field: str | None, attempts: list[str
     )
 
 
-@DBOS.step()
+@ledger_step
 def mark_resolved(key: str) -> None:
     current().ledger.resolve_failure(FLOW, key)
 
@@ -255,13 +248,15 @@ def workflow_id(key: str, version: str) -> str:
     return f"{FLOW}:{key}:{version}"
 
 
-def enqueue(key: str, version: str = "recorded", queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
-    queue = current().queues[queue_name]
-    with SetWorkflowID(workflow_id(key, version)):
-        return queue.enqueue(payment_sync, key)
+def enqueue(key: str, version: str = "recorded", queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
+    # Keyed by the invoice: its payments are applied one at a time (the Opportunity carries their total).
+    invoice = key.partition("/")[0]
+    return enqueue_record(
+        payment_sync, key, workflow_id=workflow_id(key, version), record_key=f"invoice:{invoice}", queue_name=queue_name
+    )
 
 
-def replay(key: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+def replay(key: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
     return enqueue(key, f"replay-{uuid.uuid4().hex[:12]}", queue_name)
 
 
@@ -284,13 +279,13 @@ def read_payment_page() -> dict[str, Any]:
     return {"keys": keys, "watermark": watermark if watermark != since else None, "seen": len(payments)}
 
 
-@DBOS.step()
+@ledger_step
 def save_watermark(value: str) -> None:
     current().ledger.set_watermark(WATERMARK, value)
 
 
 @DBOS.workflow(name="poll_payments")
-def poll_payments(queue_name: str = "accounting") -> list[str]:
+def poll_payments(queue_name: str = RECORDS_QUEUE) -> list[str]:
     """Durable like the Opportunity poll: a page is enqueued before the watermark passes it."""
     started: list[str] = []
     while True:
@@ -303,9 +298,9 @@ def poll_payments(queue_name: str = "accounting") -> list[str]:
             return started
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Outcome]]:
     """Run the trigger now; handles on the runs it started. ``lag_seconds`` is unused (the books' own stamps)."""
     if not current().settings.flows.payment_sync:
         return []
-    ids = DBOS.start_workflow(poll_payments, queue_name).get_result(polling_interval_sec=RESULT_POLL_SECONDS)
+    ids = wait_for(DBOS.start_workflow(poll_payments, queue_name))
     return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
