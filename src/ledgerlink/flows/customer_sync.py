@@ -23,7 +23,8 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.runtime import current
+from ledgerlink.engine.retry import ledger_step
+from ledgerlink.engine.runtime import RECORDS_QUEUE, current, enqueue_record
 from ledgerlink.flows.sync import fields as F
 from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
 from ledgerlink.flows.sync.common import RECORD_ERRORS, fail, sync_step, transform_context
@@ -516,7 +517,7 @@ def books_page(run_id: str) -> dict[str, Any]:
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
 
 
-@DBOS.step()
+@ledger_step
 def save_watermark(name: str, position: str) -> None:
     current().ledger.set_watermark(name, position)
 
@@ -552,7 +553,7 @@ def poll_customers(lag_seconds: float) -> Outcome:
     return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Outcome]]:
     """Run the trigger now (``ledgerlink sync customer_sync``); one run, which streams every page."""
     lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
     return [DBOS.start_workflow(poll_customers, lag)]
@@ -577,14 +578,16 @@ def sync_customer(source_id: str) -> Outcome:
     return {"status": "failed" if counts.get("failed") else "synced", "pages": 1, "counts": counts}
 
 
-@DBOS.step()
+@ledger_step
 def mark_resolved(source_id: str) -> None:
     current().ledger.resolve_failure(FLOW, source_id)
 
 
-def replay(source_id: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
-    queue = current().queues[queue_name]
-    from dbos import SetWorkflowID
-
-    with SetWorkflowID(f"{FLOW}:{source_id}:replay-{uuid.uuid4().hex[:12]}"):
-        return queue.enqueue(sync_customer, source_id)
+def replay(source_id: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
+    return enqueue_record(
+        sync_customer,
+        source_id,
+        workflow_id=f"{FLOW}:{source_id}:replay-{uuid.uuid4().hex[:12]}",
+        record_key=f"customer:{source_id}",
+        queue_name=queue_name,
+    )

@@ -16,11 +16,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from dbos import DBOS, SetWorkflowID, WorkflowHandle
+from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.runtime import current
+from ledgerlink.engine.retry import ledger_step
+from ledgerlink.engine.runtime import RECORDS_QUEUE, current, enqueue_record
 from ledgerlink.flows.sync import fields as F
 from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
 from ledgerlink.flows.sync.common import RECORD_ERRORS, fail, sync_step, transform_context
@@ -419,7 +420,7 @@ def books_page(run_id: str) -> dict[str, Any]:
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
 
 
-@DBOS.step()
+@ledger_step
 def save_watermark(name: str, position: str) -> None:
     current().ledger.set_watermark(name, position)
 
@@ -449,7 +450,7 @@ def poll_products(lag_seconds: float) -> Outcome:
     return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Outcome]]:
     lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
     return [DBOS.start_workflow(poll_products, lag)]
 
@@ -464,7 +465,7 @@ def sync_one_step(source_id: str, run_id: str) -> dict[str, int]:
     return sync_product_records(products_by_id([source_id]), run_id, full=True)
 
 
-@DBOS.step()
+@ledger_step
 def mark_resolved(source_id: str) -> None:
     current().ledger.resolve_failure(FLOW, source_id)
 
@@ -477,6 +478,11 @@ def sync_product(source_id: str) -> Outcome:
     return {"status": "failed" if counts.get("failed") else "synced", "pages": 1, "counts": counts}
 
 
-def replay(source_id: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
-    with SetWorkflowID(f"{FLOW}:{source_id}:replay-{uuid.uuid4().hex[:12]}"):
-        return current().queues[queue_name].enqueue(sync_product, source_id)
+def replay(source_id: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
+    return enqueue_record(
+        sync_product,
+        source_id,
+        workflow_id=f"{FLOW}:{source_id}:replay-{uuid.uuid4().hex[:12]}",
+        record_key=f"product:{source_id}",
+        queue_name=queue_name,
+    )

@@ -17,7 +17,8 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.engine.runtime import current
+from ledgerlink.engine.retry import ledger_step
+from ledgerlink.engine.runtime import RECORDS_QUEUE, current, wait_for
 from ledgerlink.flows import customer_sync, product_sync
 from ledgerlink.flows.sync.books import sync_books
 from ledgerlink.flows.sync.common import sync_step, transform_context
@@ -128,7 +129,7 @@ def _sweep(steps: tuple[Step, ...], run_id: str) -> EntityReport:
     }
 
 
-@DBOS.step()
+@ledger_step
 def _record(report: Report) -> None:
     rt = current()
     rt.ledger.set_watermark(WATERMARK, str(report.get("started_at")))
@@ -142,7 +143,7 @@ def _record(report: Report) -> None:
     )
 
 
-@DBOS.step()
+@ledger_step
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -181,14 +182,14 @@ def ensure_schedule(cron: str | None = None) -> str:
 
 def run_now() -> Report:
     """Reconcile now and wait for the report (tests, the CLI, an operator after an outage)."""
-    return DBOS.start_workflow(reconcile).get_result()
+    return wait_for(DBOS.start_workflow(reconcile))
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Report]]:
+def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Report]]:
     """``ledgerlink sync reconciliation``: start a run now."""
     return [DBOS.start_workflow(reconcile)]
 
 
-def replay(source_id: str, queue_name: str = "accounting") -> WorkflowHandle[Report]:
+def replay(source_id: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Report]:
     """Reconciliation has no per-record source: a replay is a fresh run."""
     return DBOS.start_workflow(reconcile)

@@ -5,25 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from dbos import DBOS
 from pydantic import ValidationError
 
 from ledgerlink.connectors.errors import PermanentError
-from ledgerlink.engine.retry import DEFAULT_RETRY, should_retry
+from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import current
 from ledgerlink.flows._errors import RecordRejected, describe
 from ledgerlink.mapping import MappingError, TransformContext
 
-sync_step = DBOS.step(
-    retries_allowed=True,
-    should_retry=should_retry,
-    max_attempts=DEFAULT_RETRY.max_attempts,
-    interval_seconds=DEFAULT_RETRY.interval_seconds,
-    backoff_rate=DEFAULT_RETRY.backoff_rate,
-)
+sync_step = durable_step
 
-# One record's problem: recorded as a failed record, the rest of its page goes on. Transient errors are not here:
-# they fail the step, which DBOS retries (every write in a page is idempotent, so a retry redoes only what is left).
+# One record's problem: recorded as a failed record, the rest of its page goes on. Transient errors are not
+# here: they fail the attempt, which the step retries with backoff (every write in a page is idempotent, so a
+# retry redoes only what is left).
 RECORD_ERRORS = (PermanentError, MappingError, ValidationError, RecordRejected)
 
 
