@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from ledgerlink.sandbox.runner import SandboxSet, start_sandboxes
+from tests.flows.conftest import flow_env  # noqa: F401  (a running LedgerLink, for the in-process worker tests)
 
 POSTGRES_ADMIN_URL = os.environ.get("LEDGERLINK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 

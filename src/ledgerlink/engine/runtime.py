@@ -39,6 +39,7 @@ class QueueSettings:
 
 
 RECORDS_QUEUE = "records"
+TRIGGERS_QUEUE = "triggers"  # polling triggers; deduplicated by flow, so at most one per flow waits or runs
 REALTIME_PRIORITY = 1  # events overtake backfills (DBOS dequeues lower numbers first)
 BACKFILL_PRIORITY = 10
 
@@ -78,6 +79,7 @@ class EngineSettings:
         default_factory=lambda: [
             QueueSettings("accounting"),
             QueueSettings(RECORDS_QUEUE, worker_concurrency=8, partition_concurrency=1),
+            QueueSettings(TRIGGERS_QUEUE, worker_concurrency=2),
         ]
     )
     poll_lag_seconds: float = 0.0

@@ -1,8 +1,10 @@
 """`ledgerlink worker`: one process of the engine. Any number of them may share one PostgreSQL database.
 
 Each worker runs DBOS with a stable executor id (so after a crash its restart recovers its own pending work)
-and dequeues from the shared queues. Triggers are started by whichever worker gets there first in each polling
-slot: the slot number is the trigger workflow's id, so DBOS runs it once however many workers ask.
+and dequeues from the shared queues. Each flow's polling trigger is enqueued by whichever worker gets there
+first in each slot: the slot is in the trigger's workflow id, so DBOS runs it once however many workers ask,
+and the triggers queue deduplicates by flow, so a slow trigger is never doubled by the next slot's. The nightly
+reconciliation is a DBOS cron schedule, installed (idempotently) by every worker.
 """
 
 from __future__ import annotations
@@ -11,36 +13,52 @@ import logging
 import threading
 import time
 
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
+from dbos._error import DBOSQueueDeduplicatedError
 
 from ledgerlink.engine import runtime as engine
-from ledgerlink.flows import opportunity_to_invoice as o2i
+from ledgerlink.flows import reconciliation
+from ledgerlink.flows.registry import FLOWS
 
 log = logging.getLogger(__name__)
 
 
-def trigger_slot(poll_interval: float, now: float | None = None) -> int:
-    return int((now if now is not None else time.time()) // poll_interval)
+def trigger_slot(period_seconds: float, now: float | None = None) -> int:
+    return int((now if now is not None else time.time()) // period_seconds)
 
 
-def start_poll(slot: int, lag_seconds: float) -> None:
-    """Start this slot's polling run unless another worker already has (same id: DBOS runs it once)."""
-    with SetWorkflowID(f"poll:{o2i.FLOW}:{slot}"):
-        DBOS.start_workflow(o2i.poll_won_opportunities, lag_seconds)
+def start_triggers(runtime: engine.Runtime, *, poll_interval: float, started: dict[str, int]) -> list[str]:
+    """Enqueue each enabled flow's trigger for the current slot, unless this slot's already ran or one is still
+    waiting or running (DBOS deduplicates by flow on the triggers queue). Returns the flows started."""
+    now = time.time()
+    queue = runtime.queues[engine.TRIGGERS_QUEUE]
+    lag = runtime.settings.poll_lag_seconds
+    fired = []
+    for entry in FLOWS.values():
+        if entry.trigger is None or not entry.enabled(runtime.settings.flows):
+            continue
+        slot = trigger_slot(entry.period_seconds or poll_interval, now)
+        if started.get(entry.name) == slot:
+            continue
+        started[entry.name] = slot
+        try:
+            with SetWorkflowID(f"trigger:{entry.name}:{slot}"), SetEnqueueOptions(deduplication_id=entry.name):
+                queue.enqueue(entry.trigger, lag)
+            fired.append(entry.name)
+        except DBOSQueueDeduplicatedError:
+            pass  # the previous trigger of this flow is still busy: it will read this slot's changes too
+    return fired
 
 
 def run_worker(runtime: engine.Runtime, *, poll_interval: float, stop: threading.Event) -> None:
-    """Poll on every slot until ``stop`` is set; the queues' own threads do the work meanwhile."""
-    lag = runtime.settings.poll_lag_seconds
-    last_slot = -1
+    """Start the triggers on every slot until ``stop`` is set; the queues' own threads do the work meanwhile."""
+    reconciliation.ensure_schedule()
+    started: dict[str, int] = {}
     while not stop.is_set():
-        slot = trigger_slot(poll_interval)
-        if slot != last_slot:
-            try:
-                start_poll(slot, lag)
-            except Exception:  # a trigger that fails now is tried again next slot; the watermark keeps our place
-                log.exception("polling trigger failed to start")
-            last_slot = slot
+        try:
+            start_triggers(runtime, poll_interval=poll_interval, started=started)
+        except Exception:  # a trigger that fails now is tried again next slot; the watermark keeps our place
+            log.exception("starting the polling triggers failed")
         stop.wait(min(0.5, poll_interval / 4))
 
 

@@ -54,7 +54,6 @@ def should_enqueue(event: ChangeEvent, client_tag: str = "ledgerlink") -> bool:
 @dataclass
 class CdcTrigger:
     subscriber: PubSubSubscriber
-    queue_name: str
     client_tag: str
     poll_lag_seconds: float | None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -67,12 +66,12 @@ class CdcTrigger:
         if not should_enqueue(event, self.client_tag):
             return
         for record_id in event.record_ids:
-            handle = o2i.enqueue(record_id, version_of(event), self.queue_name)
+            handle = o2i.enqueue(record_id, version_of(event))
             self.started.append(handle.get_workflow_id())
 
     def fallback(self, reason: str) -> None:
         log.info("CDC trigger: %s, running the polling trigger", reason)
-        handles = o2i.poll_won(lag_seconds=self.poll_lag_seconds, queue_name=self.queue_name)
+        handles = o2i.poll_won(lag_seconds=self.poll_lag_seconds)
         self.started.extend(h.get_workflow_id() for h in handles)
         self.fallbacks.append(reason)
 
@@ -106,7 +105,6 @@ def start_cdc_trigger(
     runtime: Runtime,
     pubsub_address: str,
     *,
-    queue_name: str = "accounting",
     tls: bool | None = None,
     ca_file: str | None = None,
     poll_lag_seconds: float | None = None,
@@ -120,9 +118,7 @@ def start_cdc_trigger(
         oauth_session(sf.auth, sf.login_url, verify=sf.verify),
         runtime.ledger,
     )
-    trigger = CdcTrigger(
-        subscriber=subscriber, queue_name=queue_name, client_tag=sf.client_tag, poll_lag_seconds=poll_lag_seconds
-    )
+    trigger = CdcTrigger(subscriber=subscriber, client_tag=sf.client_tag, poll_lag_seconds=poll_lag_seconds)
     return trigger.start()
 
 

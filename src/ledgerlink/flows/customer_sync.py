@@ -24,14 +24,14 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import ledger_step
-from ledgerlink.engine.runtime import RECORDS_QUEUE, current, enqueue_record
+from ledgerlink.engine.runtime import current, enqueue_record
 from ledgerlink.flows.sync import fields as F
 from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
 from ledgerlink.flows.sync.common import RECORD_ERRORS, fail, sync_step, transform_context
 from ledgerlink.flows.sync.conflicts import Resolution, Side, combined_owners, merge
 from ledgerlink.flows.sync.matching import Candidate, best_match
 from ledgerlink.flows.sync.salesforce_writes import Batch
-from ledgerlink.flows.sync.state import load_base, remember, save_base, unchanged
+from ledgerlink.flows.sync.state import PendingVersions, load_base, save_base, unchanged
 from ledgerlink.mapping import TransformContext
 from ledgerlink.model import Customer
 
@@ -141,6 +141,7 @@ class Page:
     bases: dict[str, dict[str, Any]] = field(default_factory=dict)  # Account id -> merged projection
     written: dict[str, list[str]] = field(default_factory=dict)  # Account id -> fields written to it
     failed: set[str] = field(default_factory=set)
+    versions: PendingVersions = field(default_factory=PendingVersions)  # saved after the page's writes
 
     @property
     def shared(self) -> frozenset[str]:
@@ -253,11 +254,11 @@ def _settle(
         after = Customer.model_validate(F.unflatten(result.to_books, _json(books_customer)))
         written = sb.update_customer(books_id, books_customer, after, page.ctx)
         books_values = F.project(_json(written), sb.customer_fields)
-        remember(current().ledger, page.books_ref(books_id), books_values, ours=True, modified_at=_stamp(written))
+        page.versions.remember(page.books_ref(books_id), books_values, ours=True, modified_at=_stamp(written))
         page.audit(sb.system, sb.customer_object, books_id, "updated", account_id, fields=sorted(result.to_books))
         page.counts["updated_books"] += 1
     else:
-        remember(current().ledger, page.books_ref(books_id), books_values, ours=False, modified_at=None)
+        page.versions.remember(page.books_ref(books_id), books_values, ours=False, modified_at=None)
     if result.to_salesforce:
         _to_salesforce(page, record, customer, result.to_salesforce)
     page.bases[account_id] = result.merged
@@ -277,7 +278,7 @@ def _deleted(page: Page, account_id: str, books_id: str, base: dict[str, Any] | 
             after = books_customer.model_copy(update={"archived": True})
             written = sb.update_customer(books_id, books_customer, after, page.ctx)
             values = F.project(_json(written), sb.customer_fields)
-            remember(current().ledger, page.books_ref(books_id), values, ours=True, modified_at=_stamp(written))
+            page.versions.remember(page.books_ref(books_id), values, ours=True, modified_at=_stamp(written))
         page.audit(sb.system, sb.customer_object, books_id, "archived", account_id, reason="Account deleted")
         page.counts["archived"] += 1
     else:
@@ -294,7 +295,7 @@ def _undeleted(page: Page, account_id: str, books_id: str) -> None:
             after = books_customer.model_copy(update={"archived": False})
             written = sb.update_customer(books_id, books_customer, after, page.ctx)
             values = F.project(_json(written), sb.customer_fields)
-            remember(current().ledger, page.books_ref(books_id), values, ours=True, modified_at=_stamp(written))
+            page.versions.remember(page.books_ref(books_id), values, ours=True, modified_at=_stamp(written))
         page.audit(sb.system, sb.customer_object, books_id, "restored", account_id, reason="Account undeleted")
         page.counts["restored"] += 1
 
@@ -347,7 +348,7 @@ def _account(page: Page, record: dict[str, Any], books_customer: Customer | None
         page.counts["unchanged"] += 1  # a change to nothing the books hold: nothing to send
     else:
         _settle(page, record, customer, sf_values, books_id, books_customer, base)
-    remember(ledger, sf_ref, sf_values, ours=False, modified_at=record.get("SystemModstamp"))
+    page.versions.remember(sf_ref, sf_values, ours=False, modified_at=record.get("SystemModstamp"))
 
 
 def _same(values: dict[str, Any], base: dict[str, Any], shared: frozenset[str]) -> bool:
@@ -403,14 +404,16 @@ def _flush(page: Page) -> None:
             page.contacts.creates.append((account_id, {"AccountId": account_id, **contact}))
         page.written[account_id] = ["created"]
         values = F.project(_json(customer), sb.customer_fields)
-        remember(ledger, page.books_ref(books_id), values, ours=False, modified_at=_stamp(customer))
+        page.versions.remember(page.books_ref(books_id), values, ours=False, modified_at=_stamp(customer))
     if page.contacts:
         page.contacts.send(rt.salesforce, lambda key, exc: page.fail((SF, ACCOUNT, key), exc))
     written = [a for a in page.written if a not in page.failed]
     for record in accounts_by_id(written):
         values = _mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
         sf_values = F.project(values, F.SALESFORCE_ACCOUNT)
-        remember(ledger, (SF, ACCOUNT, record["Id"]), sf_values, ours=True, modified_at=record.get("SystemModstamp"))
+        page.versions.remember(
+            (SF, ACCOUNT, record["Id"]), sf_values, ours=True, modified_at=record.get("SystemModstamp")
+        )
         base = page.bases.setdefault(record["Id"], dict(sf_values))
         if "contacts" in sf_values:
             base["contacts"] = sf_values["contacts"]  # what Salesforce holds now (contacts are never deleted)
@@ -421,6 +424,7 @@ def _flush(page: Page) -> None:
     for account_id, base in page.bases.items():
         if account_id not in page.failed:
             save_base(ledger, ENTITY, account_id, base)
+    page.versions.save(ledger)  # last: only now is every write of the page out
 
 
 def sync_account_records(records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
@@ -455,7 +459,7 @@ def sync_books_customers(items: list[tuple[str, Customer]], run_id: str, *, full
                 page.counts["unchanged"] += 1  # the version LedgerLink wrote: our own echo
                 continue
             if base is not None and _same(values, base, page.shared):
-                remember(ledger, ref, values, ours=False, modified_at=_stamp(customer))
+                page.versions.remember(ref, values, ours=False, modified_at=_stamp(customer))
                 page.counts["unchanged"] += 1
                 continue
             pending[account_id] = customer
@@ -553,7 +557,7 @@ def poll_customers(lag_seconds: float) -> Outcome:
     return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Outcome]]:
+def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     """Run the trigger now (``ledgerlink sync customer_sync``); one run, which streams every page."""
     lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
     return [DBOS.start_workflow(poll_customers, lag)]
@@ -583,11 +587,10 @@ def mark_resolved(source_id: str) -> None:
     current().ledger.resolve_failure(FLOW, source_id)
 
 
-def replay(source_id: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
+def replay(source_id: str) -> WorkflowHandle[Outcome]:
     return enqueue_record(
         sync_customer,
         source_id,
         workflow_id=f"{FLOW}:{source_id}:replay-{uuid.uuid4().hex[:12]}",
         record_key=f"customer:{source_id}",
-        queue_name=queue_name,
     )

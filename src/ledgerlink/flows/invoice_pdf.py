@@ -17,7 +17,7 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step, ledger_step
-from ledgerlink.engine.runtime import RECORDS_QUEUE, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
 
@@ -180,26 +180,25 @@ def workflow_id(opportunity_id: str, version: str) -> str:
     return f"{FLOW}:{opportunity_id}:{version}"
 
 
-def enqueue(opportunity_id: str, version: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
+def enqueue(opportunity_id: str, version: str) -> WorkflowHandle[Outcome]:
     # Keyed by the opportunity: its PDF runs never overlap (two could both attach the file).
     return enqueue_record(
         invoice_pdf,
         opportunity_id,
         workflow_id=workflow_id(opportunity_id, version),
         record_key=f"pdf:{opportunity_id}",
-        queue_name=queue_name,
     )
 
 
-def replay(opportunity_id: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
-    return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}", queue_name)
+def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:
+    return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}")
 
 
-def after_invoice(opportunity_id: str, queue_name: str = RECORDS_QUEUE) -> None:
+def after_invoice(opportunity_id: str) -> None:
     """The chained trigger, for the invoice workflow to call once the invoice exists (deterministic id: a
     recovered invoice run enqueues the same PDF run, not a second one)."""
     if current().settings.flows.invoice_pdf:
-        enqueue(opportunity_id, "invoiced", queue_name)
+        enqueue(opportunity_id, "invoiced")
 
 
 # --- the polling trigger -------------------------------------------------------------------------------------
@@ -231,23 +230,23 @@ def save_watermark(position: str) -> None:
 
 
 @DBOS.workflow(name="poll_invoiced_opportunities")
-def poll_invoiced_opportunities(lag_seconds: float, queue_name: str = RECORDS_QUEUE) -> list[str]:
+def poll_invoiced_opportunities(lag_seconds: float) -> list[str]:
     started: list[str] = []
     while True:
         page = read_invoiced_page(lag_seconds)
         for record in page["records"]:
-            started.append(enqueue(record["Id"], record["SystemModstamp"], queue_name).get_workflow_id())
+            started.append(enqueue(record["Id"], record["SystemModstamp"]).get_workflow_id())
         if page["position"]:
             save_watermark(page["position"])
         if page["seen"] < POLL_PAGE:
             return started
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Outcome]]:
+def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     """Run the polling trigger now; handles on the runs it started."""
     rt = current()
     if not rt.settings.flows.invoice_pdf:
         return []
     lag = rt.settings.poll_lag_seconds if lag_seconds is None else lag_seconds
-    ids = wait_for(DBOS.start_workflow(poll_invoiced_opportunities, lag, queue_name))
+    ids = wait_for(DBOS.start_workflow(poll_invoiced_opportunities, lag))
     return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]

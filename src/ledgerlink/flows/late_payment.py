@@ -17,7 +17,7 @@ from typing import Any, TypedDict
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
 from ledgerlink.engine.retry import durable_step, ledger_step
-from ledgerlink.engine.runtime import RECORDS_QUEUE, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 
 FLOW = "late_payment"
@@ -94,29 +94,29 @@ def save_checked(at: str) -> None:
 
 
 @DBOS.workflow(name="check_late_payments")
-def check_late_payments(queue_name: str = RECORDS_QUEUE) -> list[str]:
+def check_late_payments(lag_seconds: float = 0.0) -> list[str]:
+    del lag_seconds  # the trigger contract; a check reads everything unpaid each time
     check_id = DBOS.workflow_id or uuid.uuid4().hex
     work = find_work(current().settings.flows.late_payment_days)
-    started = [enqueue_open(item["number"], item["days"], queue_name).get_workflow_id() for item in work["open"]]
+    started = [enqueue_open(item["number"], item["days"]).get_workflow_id() for item in work["open"]]
     for case_id in work["close"]:
         handle = enqueue_record(
             late_payment_close,
             case_id,
             workflow_id=f"{CLOSE_FLOW}:{case_id}:{check_id}",
             record_key=f"case:{case_id}",
-            queue_name=queue_name,
         )
         started.append(handle.get_workflow_id())
     save_checked(check_id)
     return started
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Outcome]]:
+def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     """Run the check now (a worker calls it on its schedule); handles on the runs it started."""
     if not current().settings.flows.late_payment:
         return []
     with SetWorkflowID(f"check_late_payments:{dt.datetime.now(dt.UTC).isoformat()}:{uuid.uuid4().hex[:8]}"):
-        ids = wait_for(DBOS.start_workflow(check_late_payments, queue_name))
+        ids = wait_for(DBOS.start_workflow(check_late_payments))
     return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
 
 
@@ -233,26 +233,25 @@ def late_payment(number: str, days_overdue: int) -> Outcome:
         return {"invoice_number": number, "status": "failed", "error": message, "field": field}
 
 
-def enqueue_open(number: str, days_overdue: int, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
+def enqueue_open(number: str, days_overdue: int) -> WorkflowHandle[Outcome]:
     # One run per invoice and day of lateness: a second check the same day starts nothing.
-    return _enqueue_open(number, days_overdue, str(days_overdue), queue_name)
+    return _enqueue_open(number, days_overdue, str(days_overdue))
 
 
-def _enqueue_open(number: str, days: int, version: str, queue_name: str) -> WorkflowHandle[Outcome]:
+def _enqueue_open(number: str, days: int, version: str) -> WorkflowHandle[Outcome]:
     return enqueue_record(
         late_payment,
         number,
         days,
         workflow_id=f"{FLOW}:{number}:{version}",
         record_key=f"invoice:{number}",
-        queue_name=queue_name,
     )
 
 
-def replay(number: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
+def replay(number: str) -> WorkflowHandle[Outcome]:
     due = {d.number: d for d in current().accounting.unpaid_invoices()}.get(number)
     days = due.days_overdue if due else 0
-    return _enqueue_open(number, days, f"replay-{uuid.uuid4().hex[:12]}", queue_name)
+    return _enqueue_open(number, days, f"replay-{uuid.uuid4().hex[:12]}")
 
 
 # --- closing -------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step, ledger_step
-from ledgerlink.engine.runtime import REALTIME_PRIORITY, RECORDS_QUEUE, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, enqueue_record, wait_for
 from ledgerlink.flows import invoice_pdf
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
@@ -279,10 +279,7 @@ def workflow_id(opportunity_id: str, version: str) -> str:
     return f"{FLOW}:{opportunity_id}:{version}"
 
 
-def enqueue(
-    opportunity_id: str, version: str, queue_name: str = RECORDS_QUEUE, priority: int = REALTIME_PRIORITY
-) -> WorkflowHandle[Outcome]:
-    del queue_name  # runs for one record must share the per-record queue, whichever trigger starts them
+def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
     return enqueue_record(
         opportunity_to_invoice,
         opportunity_id,
@@ -323,27 +320,27 @@ def save_watermark(position: str) -> None:
 
 
 @DBOS.workflow(name="poll_won_opportunities")
-def poll_won_opportunities(lag_seconds: float, queue_name: str = "accounting") -> list[str]:
+def poll_won_opportunities(lag_seconds: float) -> list[str]:
     """The polling trigger, itself durable: each page is enqueued before the watermark moves past it, so a
     worker killed mid-poll resumes exactly there. Returns the ids of the runs it started."""
     started: list[str] = []
     while True:
         page = read_won_page(lag_seconds)
         for record in page["records"]:
-            started.append(enqueue(record["Id"], record["SystemModstamp"], queue_name).get_workflow_id())
+            started.append(enqueue(record["Id"], record["SystemModstamp"]).get_workflow_id())
         if page["position"]:
             save_watermark(page["position"])
         if page["seen"] < POLL_PAGE:
             return started
 
 
-def poll_won(*, lag_seconds: float | None = None, queue_name: str = "accounting") -> list[WorkflowHandle[Outcome]]:
+def poll_won(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     """Run the polling trigger now and return handles on the runs it started (the demo and tests use this)."""
     lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
-    ids = wait_for(DBOS.start_workflow(poll_won_opportunities, lag, queue_name))
+    ids = wait_for(DBOS.start_workflow(poll_won_opportunities, lag))
     return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
 
 
-def replay(opportunity_id: str, queue_name: str = "accounting") -> WorkflowHandle[Outcome]:
+def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:
     """Run the current mapping and code again for one record (idempotent: the ledger remembers what exists)."""
-    return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}", queue_name)
+    return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}")

@@ -17,7 +17,7 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.retry import durable_step, ledger_step
-from ledgerlink.engine.runtime import RECORDS_QUEUE, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Payment
@@ -248,16 +248,14 @@ def workflow_id(key: str, version: str) -> str:
     return f"{FLOW}:{key}:{version}"
 
 
-def enqueue(key: str, version: str = "recorded", queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
+def enqueue(key: str, version: str = "recorded") -> WorkflowHandle[Outcome]:
     # Keyed by the invoice: its payments are applied one at a time (the Opportunity carries their total).
     invoice = key.partition("/")[0]
-    return enqueue_record(
-        payment_sync, key, workflow_id=workflow_id(key, version), record_key=f"invoice:{invoice}", queue_name=queue_name
-    )
+    return enqueue_record(payment_sync, key, workflow_id=workflow_id(key, version), record_key=f"invoice:{invoice}")
 
 
-def replay(key: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
-    return enqueue(key, f"replay-{uuid.uuid4().hex[:12]}", queue_name)
+def replay(key: str) -> WorkflowHandle[Outcome]:
+    return enqueue(key, f"replay-{uuid.uuid4().hex[:12]}")
 
 
 # --- the trigger ---------------------------------------------------------------------------------------------
@@ -285,22 +283,24 @@ def save_watermark(value: str) -> None:
 
 
 @DBOS.workflow(name="poll_payments")
-def poll_payments(queue_name: str = RECORDS_QUEUE) -> list[str]:
-    """Durable like the Opportunity poll: a page is enqueued before the watermark passes it."""
+def poll_payments(lag_seconds: float = 0.0) -> list[str]:
+    """Durable like the Opportunity poll: a page is enqueued before the watermark passes it. (``lag_seconds``:
+    the trigger contract; the books' change stamps don't lag.)"""
+    del lag_seconds
     started: list[str] = []
     while True:
         page = read_payment_page()
         for key in page["keys"]:
-            started.append(enqueue(key, queue_name=queue_name).get_workflow_id())
+            started.append(enqueue(key).get_workflow_id())
         if page["watermark"]:
             save_watermark(page["watermark"])
         if page["seen"] < PAGE:
             return started
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Outcome]]:
+def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     """Run the trigger now; handles on the runs it started. ``lag_seconds`` is unused (the books' own stamps)."""
     if not current().settings.flows.payment_sync:
         return []
-    ids = wait_for(DBOS.start_workflow(poll_payments, queue_name))
+    ids = wait_for(DBOS.start_workflow(poll_payments))
     return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]

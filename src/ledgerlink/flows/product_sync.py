@@ -21,13 +21,13 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import ledger_step
-from ledgerlink.engine.runtime import RECORDS_QUEUE, current, enqueue_record
+from ledgerlink.engine.runtime import current, enqueue_record
 from ledgerlink.flows.sync import fields as F
 from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
 from ledgerlink.flows.sync.common import RECORD_ERRORS, fail, sync_step, transform_context
 from ledgerlink.flows.sync.conflicts import Side, combined_owners, merge
 from ledgerlink.flows.sync.salesforce_writes import Batch
-from ledgerlink.flows.sync.state import load_base, remember, save_base, unchanged
+from ledgerlink.flows.sync.state import PendingVersions, load_base, save_base, unchanged
 from ledgerlink.mapping import TransformContext
 from ledgerlink.model import Product
 
@@ -103,6 +103,7 @@ class Page:
     bases: dict[str, dict[str, Any]] = field(default_factory=dict)
     written: dict[str, list[str]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
+    versions: PendingVersions = field(default_factory=PendingVersions)  # saved after the page's writes
     _pricebook: str | None = None
 
     def pricebook(self) -> str:
@@ -174,7 +175,7 @@ def _settle(
     books_product: Product | None,
     base: dict[str, Any] | None,
 ) -> None:
-    sb, product_id, ledger = page.sb, record["Id"], current().ledger
+    sb, product_id = page.sb, record["Id"]
     if books_product is None:
         books_product = sb.read_product(books_id, page.ctx)
     if books_product is None:
@@ -199,11 +200,11 @@ def _settle(
         after = Product.model_validate(F.unflatten(result.to_books, _json(books_product)))
         written = sb.update_product(books_id, books_product, after, page.ctx)
         books_values = F.project(_json(written), sb.product_fields)
-        remember(ledger, page.books_ref(books_id), books_values, ours=True, modified_at=None)
+        page.versions.remember(page.books_ref(books_id), books_values, ours=True, modified_at=None)
         page.audit(sb.system, sb.product_object, books_id, "updated", product_id, fields=sorted(result.to_books))
         page.counts["updated_books"] += 1
     else:
-        remember(ledger, page.books_ref(books_id), books_values, ours=False, modified_at=None)
+        page.versions.remember(page.books_ref(books_id), books_values, ours=False, modified_at=None)
     if result.to_salesforce:
         _to_salesforce(page, record, product, result.to_salesforce)
     page.bases[product_id] = result.merged
@@ -217,7 +218,7 @@ def _set_active(page: Page, product_id: str, books_id: str, active: bool, action
             books_id, books_product, books_product.model_copy(update={"active": active}), page.ctx
         )
         values = F.project(_json(written), sb.product_fields)
-        remember(current().ledger, page.books_ref(books_id), values, ours=True, modified_at=None)
+        page.versions.remember(page.books_ref(books_id), values, ours=True, modified_at=None)
     page.audit(sb.system, sb.product_object, books_id, action, product_id)
     page.counts[action] += 1
 
@@ -263,7 +264,7 @@ def _product(page: Page, record: dict[str, Any], books_product: Product | None =
         page.counts["unchanged"] += 1
     else:
         _settle(page, record, product, sf_values, books_id, books_product, base)
-    remember(ledger, sf_ref, sf_values, ours=False, modified_at=record.get("SystemModstamp"))
+    page.versions.remember(sf_ref, sf_values, ours=False, modified_at=record.get("SystemModstamp"))
 
 
 def _same(values: dict[str, Any], base: dict[str, Any], books_fields: frozenset[str]) -> bool:
@@ -317,12 +318,14 @@ def _flush(page: Page) -> None:
         page.prices.creates.append((product_id, {**entry, **_price_payload(product, page.ctx)}))
         page.written[product_id] = ["created"]
         values = F.project(_json(product), sb.product_fields)
-        remember(ledger, page.books_ref(books_id), values, ours=False, modified_at=None)
+        page.versions.remember(page.books_ref(books_id), values, ours=False, modified_at=None)
     if page.prices:
         page.prices.send(rt.salesforce, lambda key, exc: page.fail((SF, PRODUCT2, key), exc))
     for record in products_by_id([p for p in page.written if p not in page.failed]):
         sf_values = F.project(_json(_sf_product(record, page.ctx)), F.SALESFORCE_PRODUCT)
-        remember(ledger, (SF, PRODUCT2, record["Id"]), sf_values, ours=True, modified_at=record.get("SystemModstamp"))
+        page.versions.remember(
+            (SF, PRODUCT2, record["Id"]), sf_values, ours=True, modified_at=record.get("SystemModstamp")
+        )
         page.bases.setdefault(record["Id"], dict(sf_values))
         if page.written[record["Id"]] != ["created"]:
             page.audit(SF, PRODUCT2, record["Id"], "updated", record["Id"], fields=page.written[record["Id"]])
@@ -330,6 +333,7 @@ def _flush(page: Page) -> None:
     for product_id, base in page.bases.items():
         if product_id not in page.failed:
             save_base(ledger, ENTITY, product_id, base)
+    page.versions.save(ledger)  # last: only now is every write of the page out
 
 
 def sync_product_records(records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
@@ -361,7 +365,7 @@ def sync_books_products(items: list[tuple[str, Product]], run_id: str, *, full: 
             continue
         base = load_base(ledger, ENTITY, product_id)
         if base is not None and _same(values, base, sb.product_fields):
-            remember(ledger, ref, values, ours=False, modified_at=None)
+            page.versions.remember(ref, values, ours=False, modified_at=None)
             page.counts["unchanged"] += 1
             continue
         pending[product_id] = product
@@ -450,7 +454,7 @@ def poll_products(lag_seconds: float) -> Outcome:
     return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Outcome]]:
+def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
     return [DBOS.start_workflow(poll_products, lag)]
 
@@ -478,11 +482,10 @@ def sync_product(source_id: str) -> Outcome:
     return {"status": "failed" if counts.get("failed") else "synced", "pages": 1, "counts": counts}
 
 
-def replay(source_id: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Outcome]:
+def replay(source_id: str) -> WorkflowHandle[Outcome]:
     return enqueue_record(
         sync_product,
         source_id,
         workflow_id=f"{FLOW}:{source_id}:replay-{uuid.uuid4().hex[:12]}",
         record_key=f"product:{source_id}",
-        queue_name=queue_name,
     )

@@ -18,7 +18,7 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.retry import ledger_step
-from ledgerlink.engine.runtime import RECORDS_QUEUE, current, wait_for
+from ledgerlink.engine.runtime import current, wait_for
 from ledgerlink.flows import customer_sync, product_sync
 from ledgerlink.flows.sync.books import sync_books
 from ledgerlink.flows.sync.common import sync_step, transform_context
@@ -185,11 +185,11 @@ def run_now() -> Report:
     return wait_for(DBOS.start_workflow(reconcile))
 
 
-def poll(*, lag_seconds: float | None = None, queue_name: str = RECORDS_QUEUE) -> list[WorkflowHandle[Report]]:
+def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Report]]:
     """``ledgerlink sync reconciliation``: start a run now."""
     return [DBOS.start_workflow(reconcile)]
 
 
-def replay(source_id: str, queue_name: str = RECORDS_QUEUE) -> WorkflowHandle[Report]:
+def replay(source_id: str) -> WorkflowHandle[Report]:
     """Reconciliation has no per-record source: a replay is a fresh run."""
     return DBOS.start_workflow(reconcile)

@@ -8,6 +8,7 @@ from typing import Any
 
 from dbos import WorkflowHandle
 
+from ledgerlink.engine.runtime import FlowSettings
 from ledgerlink.flows import customer_sync, invoice_pdf, late_payment, payment_sync, product_sync, reconciliation
 from ledgerlink.flows import opportunity_to_invoice as o2i
 
@@ -20,6 +21,11 @@ class FlowEntry:
     watermark: str  # the ledger watermark its polling trigger keeps
     replay: Callable[[str], WorkflowHandle[Any]]  # fresh run for one source record
     poll: Callable[..., list[WorkflowHandle[Any]]]  # run the trigger now; returns the started runs
+    # The trigger workflow a worker starts on its own schedule (argument: the poll lag in seconds); None for
+    # flows started otherwise (reconciliation runs on its DBOS cron schedule).
+    trigger: Callable[[float], Any] | None = None
+    period_seconds: float | None = None  # how often; None = every polling interval
+    enabled: Callable[[FlowSettings], bool] = lambda _settings: True
 
 
 FLOWS: dict[str, FlowEntry] = {
@@ -30,6 +36,7 @@ FLOWS: dict[str, FlowEntry] = {
         watermark=o2i.WATERMARK,
         replay=o2i.replay,
         poll=o2i.poll_won,
+        trigger=o2i.poll_won_opportunities,
     ),
     payment_sync.FLOW: FlowEntry(
         name=payment_sync.FLOW,
@@ -38,6 +45,8 @@ FLOWS: dict[str, FlowEntry] = {
         watermark=payment_sync.WATERMARK,
         replay=payment_sync.replay,
         poll=payment_sync.poll,
+        trigger=payment_sync.poll_payments,
+        enabled=lambda settings: settings.payment_sync,
     ),
     invoice_pdf.FLOW: FlowEntry(
         name=invoice_pdf.FLOW,
@@ -46,6 +55,8 @@ FLOWS: dict[str, FlowEntry] = {
         watermark=invoice_pdf.WATERMARK,
         replay=invoice_pdf.replay,
         poll=invoice_pdf.poll,
+        trigger=invoice_pdf.poll_invoiced_opportunities,
+        enabled=lambda settings: settings.invoice_pdf,
     ),
     late_payment.FLOW: FlowEntry(
         name=late_payment.FLOW,
@@ -54,6 +65,9 @@ FLOWS: dict[str, FlowEntry] = {
         watermark=late_payment.WATERMARK,
         replay=late_payment.replay,
         poll=late_payment.poll,
+        trigger=late_payment.check_late_payments,
+        period_seconds=3600,
+        enabled=lambda settings: settings.late_payment,
     ),
     customer_sync.FLOW: FlowEntry(
         name=customer_sync.FLOW,
@@ -62,6 +76,7 @@ FLOWS: dict[str, FlowEntry] = {
         watermark=customer_sync.WATERMARK,
         replay=customer_sync.replay,
         poll=customer_sync.poll,
+        trigger=customer_sync.poll_customers,
     ),
     product_sync.FLOW: FlowEntry(
         name=product_sync.FLOW,
@@ -70,6 +85,7 @@ FLOWS: dict[str, FlowEntry] = {
         watermark=product_sync.WATERMARK,
         replay=product_sync.replay,
         poll=product_sync.poll,
+        trigger=product_sync.poll_products,
     ),
     reconciliation.FLOW: FlowEntry(
         name=reconciliation.FLOW,

@@ -1,7 +1,8 @@
 """The conflict rules: a three-way merge of two systems' projections against what was last synced.
 
 A field changed on one side only travels to the other. A field changed on both sides to different values (or,
-when the pair was just linked and nothing was synced yet, any field that differs) is a conflict, settled by
+when the pair was just linked and nothing was synced yet, any field set on both sides that differs; a field set on
+one side only then fills the other) is a conflict, settled by
 1. the field's owner (the mappings' ``owner:``), when the owner is one of the two systems; else
 2. source priority (the first system of ``FlowSettings.source_priority`` that is one of the two); else
 3. last writer wins, by the systems' own modification times (a tie goes to Salesforce, the system of record).
@@ -96,6 +97,10 @@ def merge(
             continue
         sf_changed = base is None or base.get(name) != a
         books_changed = base is None or base.get(name) != b
+        if base is None and (a is None or b is None):
+            # Nothing synced yet: an empty side is a gap to fill, not a clearing to copy (that would erase data,
+            # e.g. a retried page re-linking the Account it just created from the books, before its Contacts).
+            sf_changed, books_changed = a is not None, b is not None
         if sf_changed and not books_changed:
             winner = sf.system
         elif books_changed and not sf_changed:

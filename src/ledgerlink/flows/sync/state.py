@@ -44,3 +44,25 @@ def remember(
     digest = content_hash(projection)
     if version is None or version.content_hash != digest or bool(version.written_by_us) != ours:
         ledger.put_version(*ref, digest, written_by_us=ours, modified_at=modified_at)
+
+
+class PendingVersions:
+    """The versions a page will remember, held back until the page's last write has gone out.
+
+    A version says "nothing to do for this record". Remembered mid-page, it outlives a failed attempt: when a
+    Salesforce write at the page's end fails (a 503, a dropped connection) the step is retried, finds the record
+    already remembered, skips it as unchanged, and the write is lost for good. So a page remembers nothing until
+    ``save`` at its very end; a retried page settles every record again (its writes are idempotent)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, str, str], tuple[dict[str, Any], bool, str | None]] = {}
+
+    def remember(
+        self, ref: tuple[str, str, str], projection: dict[str, Any], *, ours: bool, modified_at: str | None
+    ) -> None:
+        self._pending[ref] = (projection, ours, modified_at)  # the latest word on a record wins
+
+    def save(self, ledger: Ledger) -> None:
+        for ref, (projection, ours, modified_at) in self._pending.items():
+            remember(ledger, ref, projection, ours=ours, modified_at=modified_at)
+        self._pending.clear()

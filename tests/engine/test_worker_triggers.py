@@ -1,0 +1,59 @@
+"""The worker's triggers: every enabled flow's polling trigger once per slot, and the flows doing their work."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from dbos import DBOS
+
+from ledgerlink.demo.seed import seed
+from ledgerlink.engine.worker import run_worker, start_triggers
+from ledgerlink.flows.reconciliation import SCHEDULE_NAME
+from ledgerlink.flows.registry import FLOWS
+from tests.flows.conftest import FlowEnv
+
+
+def test_each_enabled_trigger_starts_once_per_slot(flow_env: FlowEnv) -> None:
+    flow_env.runtime.settings.flows.late_payment = False
+    started: dict[str, int] = {}
+    fired = start_triggers(flow_env.runtime, poll_interval=3600, started=started)
+    expected = {e.name for e in FLOWS.values() if e.trigger is not None and e.name != "late_payment"}
+    assert set(fired) == expected
+    assert start_triggers(flow_env.runtime, poll_interval=3600, started=started) == []  # same slot: nothing new
+    # A new slot while this slot's triggers may still be queued: DBOS lets at most one per flow wait or run.
+    for name in list(started):
+        started[name] -= 1
+    start_triggers(flow_env.runtime, poll_interval=3600, started=started)
+    pending = [w for w in DBOS.list_workflows(queue_name="triggers") if w.status in ("ENQUEUED", "PENDING")]
+    names = [w.workflow_id.split(":")[1] for w in pending]
+    assert len(names) == len(set(names))
+
+
+def test_a_worker_runs_every_flow_from_its_triggers(flow_env: FlowEnv) -> None:
+    summary = seed(flow_env.user, accounts=5, opportunities=12, seed=21)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_worker, kwargs={"runtime": flow_env.runtime, "poll_interval": 0.5, "stop": stop}, daemon=True
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            written = list(
+                flow_env.user.query(
+                    "SELECT Id FROM Opportunity WHERE IsWon = true AND KashFlow_Invoice_Number__c != null"
+                )
+            )
+            files = list(flow_env.user.query("SELECT Id FROM ContentVersion"))
+            if len(written) == summary.won and len(files) == summary.won:
+                break
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert len(written) == summary.won
+    assert len(files) == summary.won  # the invoice run chained each PDF
+    customers = list(flow_env.runtime.accounting.client.list("customers"))  # type: ignore[attr-defined]
+    assert len(customers) == summary.accounts  # customer_sync brought every Account over, deals or not
+    assert DBOS.get_schedule(SCHEDULE_NAME) is not None  # the nightly reconciliation is installed
