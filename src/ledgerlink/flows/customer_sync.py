@@ -27,6 +27,7 @@ from ledgerlink.engine.retry import ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record
 from ledgerlink.flows.sync import fields as F
 from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
+from ledgerlink.flows.sync.books_writes import BooksCreates
 from ledgerlink.flows.sync.common import RECORD_ERRORS, fail, sync_step, transform_context
 from ledgerlink.flows.sync.conflicts import Resolution, Side, combined_owners, merge
 from ledgerlink.flows.sync.matching import Candidate, best_match
@@ -142,6 +143,7 @@ class Page:
     written: dict[str, list[str]] = field(default_factory=dict)  # Account id -> fields written to it
     failed: set[str] = field(default_factory=set)
     versions: PendingVersions = field(default_factory=PendingVersions)  # saved after the page's writes
+    creates: BooksCreates = field(default_factory=BooksCreates)  # new customers, made a few at once at the flush
 
     @property
     def shared(self) -> frozenset[str]:
@@ -300,8 +302,9 @@ def _undeleted(page: Page, account_id: str, books_id: str) -> None:
         page.counts["restored"] += 1
 
 
-def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values: dict[str, Any]) -> None:
-    """An Account with no customer yet: link it to the one golden-record matching finds, else create one."""
+def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values: dict[str, Any]) -> bool:
+    """An Account with no customer yet: link it to the one golden-record matching finds (True), else queue its
+    customer for creation with the page's others (False; made at the flush, then ``_created``)."""
     sb, ledger, account_id = page.sb, current().ledger, record["Id"]
     pool, linked = _candidate_pool(sb, page.run_id, page.ctx)
     threshold = current().settings.flows.match_threshold
@@ -312,13 +315,24 @@ def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values:
         page.audit(sb.system, sb.customer_object, match.id, "matched", account_id, how=match.how, score=match.score)
         page.counts["matched"] += 1
         _settle(page, record, customer, sf_values, match.id, None, None)
-        return
-    books_id = sb.books.create_customer(customer, page.ctx)
-    ledger.link((SF, ACCOUNT, account_id), page.books_ref(books_id))
-    linked.add(books_id)
+        return True
+    page.creates.add(
+        lambda: sb.books.create_customer(customer, page.ctx),
+        lambda books_id: _created(page, record, customer, sf_values, books_id),
+        lambda exc: page.fail((SF, ACCOUNT, account_id), exc, {"Name": record.get("Name")}),
+    )
+    return False
+
+
+def _created(page: Page, record: dict[str, Any], customer: Customer, sf_values: dict[str, Any], books_id: str) -> None:
+    """The customer made in the books for a new Account: link the pair; the Account is now seen as it is."""
+    sb, account_id = page.sb, record["Id"]
+    current().ledger.link((SF, ACCOUNT, account_id), page.books_ref(books_id))
+    _candidate_pool(sb, page.run_id, page.ctx)[1].add(books_id)
     page.audit(sb.system, sb.customer_object, books_id, "created", account_id, code=customer.code)
     page.counts["created_books"] += 1
     page.bases[account_id] = sf_values
+    page.versions.remember((SF, ACCOUNT, account_id), sf_values, ours=False, modified_at=record.get("SystemModstamp"))
 
 
 def _account(page: Page, record: dict[str, Any], books_customer: Customer | None = None) -> None:
@@ -340,7 +354,8 @@ def _account(page: Page, record: dict[str, Any], books_customer: Customer | None
     sf_values = F.project(_json(customer), F.SALESFORCE_ACCOUNT)
     sf_ref = (SF, ACCOUNT, account_id)
     if books_id is None:
-        _link_new(page, record, customer, sf_values)
+        if not _link_new(page, record, customer, sf_values):
+            return  # remembered once its customer is made (_created)
     elif books_customer is None and not page.full and unchanged(ledger, sf_ref, sf_values):
         page.counts["unchanged"] += 1  # nothing new since we last saw or wrote it (our own echo, typically)
         return
@@ -382,7 +397,9 @@ def _new_in_books(page: Page) -> None:
 
 
 def _flush(page: Page) -> None:
-    """Send the page's Salesforce writes, link what was created, remember what Salesforce now holds."""
+    """Create the page's new customers in the books; send its Salesforce writes, link what was created,
+    remember what Salesforce now holds."""
+    page.creates.send()
     rt = current()
     ledger, sb = rt.ledger, page.sb
 
