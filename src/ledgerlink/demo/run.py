@@ -1,15 +1,27 @@
-"""The demo: sandboxes on loopback, seeded data, the opportunity → invoice flow, and a checkable summary."""
+"""The demo: sandboxes on loopback, seeded data, every flow in the order a business meets them, and a summary
+whose figures can be checked (nothing duplicated, nothing echoed back, nothing left to reconcile).
+
+The phases: customers and products to the books → Closed Won deals to invoices (each chaining its PDF to the
+deal) → a bookkeeper records payments → payments back to Salesforce → the books' clock moves on so some invoices
+fall overdue (KashFlow) → late-payment Cases → reconciliation → every trigger again, which must write nothing.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import random
 import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
+from dbos import DBOS, WorkflowHandle
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -18,7 +30,9 @@ from ledgerlink.demo.seed import seed
 from ledgerlink.engine import runtime as engine
 from ledgerlink.engine.bootstrap import engine_settings, open_runtime
 from ledgerlink.engine.connections import build_salesforce
+from ledgerlink.flows import customer_sync, invoice_pdf, late_payment, payment_sync, product_sync, reconciliation
 from ledgerlink.flows import opportunity_to_invoice as o2i
+from ledgerlink.model import Payment
 from ledgerlink.sandbox.runner import SandboxSet, SystemName, start_sandboxes
 
 
@@ -65,64 +79,176 @@ def _run(
     seeder.close()
 
     runtime = open_runtime(engine_settings(data_dir), sf_spec, books_spec)
+    demo = _Demo(runtime, console)
     try:
-        outcomes = _sync(runtime, console)
-        summary = _summarise(runtime, outcomes, options, seeded, started)
+        demo.phase("Customers → books", customer_sync.poll)
+        demo.phase("Products → books", product_sync.poll)
+        invoiced = demo.phase("Won deals → invoices", o2i.poll_won)
+        demo.wait_for_pdfs([o["opportunity"] for o in invoiced if o.get("status") in ("invoiced", "already_invoiced")])
+        paid = demo.bookkeeper_records_payments()
+        demo.phase("Payments → Salesforce", payment_sync.poll)
+        overdue_after = demo.books_clock_moves_on(sandboxes[options.accounting].base_url, options.accounting)
+        demo.phase("Overdue invoices → Cases", late_payment.poll)
+        report = demo.reconcile()
+        echoes = demo.echo_pass()
+        summary = _summarise(runtime, demo, options, seeded, started)
+        summary.update(
+            {
+                "payments_recorded_in_books": paid,
+                "books_clock_days_ahead": overdue_after,
+                "reconciliation": report,
+                "echoes": echoes,
+            }
+        )
     finally:
         engine.stop()
     _print_summary(console, summary)
     return summary
 
 
-def _sync(runtime: engine.Runtime, console: Console) -> list[o2i.Outcome]:
-    handles = o2i.poll_won()
-    outcomes: list[o2i.Outcome] = []
-    columns = (TextColumn("[bold]Won opportunities → invoices"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("sync", total=len(handles))
-        for handle in handles:
-            outcomes.append(engine.wait_for(handle))
-            progress.advance(task)
-    return outcomes
+class _Demo:
+    def __init__(self, runtime: engine.Runtime, console: Console) -> None:
+        self.runtime = runtime
+        self.console = console
+        self.flows: dict[str, Counter[str]] = {}
+
+    def phase(self, title: str, poll: Callable[..., list[WorkflowHandle[Any]]]) -> list[dict[str, Any]]:
+        """Run one flow's trigger now and wait for every run it started, with a progress bar."""
+        results: list[dict[str, Any]] = []
+        columns = (TextColumn(f"[bold]{title:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=False) as progress:
+            handles = poll(lag_seconds=0)
+            task = progress.add_task(title, total=len(handles))
+            for handle in handles:
+                results.append(dict(engine.wait_for(handle)))
+                progress.advance(task)
+        counts = self.flows.setdefault(title, Counter())
+        for result in results:
+            _tally(counts, result)
+        return results
+
+    def wait_for_pdfs(self, opportunity_ids: list[str]) -> None:
+        counts = self.flows.setdefault("Invoice PDFs → Files", Counter())
+        if not self.runtime.settings.flows.invoice_pdf:
+            return
+        for opp_id in opportunity_ids:
+            handle: WorkflowHandle[invoice_pdf.Outcome] = DBOS.retrieve_workflow(
+                invoice_pdf.workflow_id(opp_id, "invoiced")
+            )
+            _tally(counts, dict(engine.wait_for(handle)))
+
+    def bookkeeper_records_payments(self) -> int:
+        """Half the invoices paid in full, a sixth in part: what a bookkeeper enters in the books."""
+        books = self.runtime.accounting
+        rng = random.Random(11)
+        recorded = 0
+        for invoice in books.unpaid_invoices():
+            roll = rng.random()
+            if roll < 0.5:
+                amount = invoice.balance
+            elif roll < 0.66:
+                amount = (invoice.balance / 3).quantize(Decimal("0.01"))
+            else:
+                continue
+            payment = Payment(
+                invoice_number=invoice.number,
+                amount=amount,
+                paid_on=dt.date.today(),
+                reference=f"BANK-{invoice.number}",
+            )
+            books.record_payment(invoice.number, payment)
+            recorded += 1
+        return recorded
+
+    def books_clock_moves_on(self, books_url: str, system: str) -> int:
+        """Forty-five days pass in the books (KashFlow reports overdue by its own clock; Kashoo has none)."""
+        if system != "kashflow":
+            return 0
+        days = self.runtime.settings.flows.late_payment_days + 31
+        httpx.post(f"{books_url}/__admin/advance-clock", json={"seconds": days * 86400}).raise_for_status()
+        return days
+
+    def reconcile(self) -> dict[str, Any]:
+        with self.console.status("Reconciling both sides…"):
+            report = reconciliation.run_now()
+        return {
+            name: {key: entity.get(key, 0) for key in ("checked", "drift", "repaired", "failed")}
+            for name, entity in (report.get("entities") or {}).items()
+        }
+
+    def echo_pass(self) -> int:
+        """Every trigger again with nothing changed by anyone: each write now would be an echo of our own."""
+        before = self.runtime.ledger.count_audit()
+        for poll in (customer_sync.poll, product_sync.poll, o2i.poll_won, payment_sync.poll, invoice_pdf.poll):
+            for handle in poll(lag_seconds=0):
+                engine.wait_for(handle)
+        writes = self.runtime.ledger.count_audit() - before
+        return writes
+
+
+def _tally(counts: Counter[str], result: dict[str, Any]) -> None:
+    if "counts" in result:  # the sync flows settle pages and report what they did
+        for key, value in (result.get("counts") or {}).items():
+            counts[key] += int(value)
+    else:
+        counts[str(result.get("status"))] += 1
 
 
 def _summarise(
-    runtime: engine.Runtime, outcomes: list[o2i.Outcome], options: DemoOptions, seeded: Any, started: float
+    runtime: engine.Runtime, demo: _Demo, options: DemoOptions, seeded: Any, started: float
 ) -> dict[str, Any]:
     sf = runtime.salesforce
     books = runtime.accounting
-    statuses = Counter(o["status"] for o in outcomes)
+    invoices = demo.flows.get("Won deals → invoices", Counter())
     won = _count(sf, "SELECT COUNT() FROM Opportunity WHERE IsWon = true AND Amount > 0")
     written_back = _count(
         sf, f"SELECT COUNT() FROM Opportunity WHERE IsWon = true AND {o2i.INVOICE_NUMBER_FIELD} != null"
     )
-    references = books.invoice_references()
-    per_reference = Counter(references)
+    per_reference = Counter(books.invoice_references())
+    files = Counter(r["FirstPublishLocationId"] for r in sf.query("SELECT FirstPublishLocationId FROM ContentVersion"))
+    payments = Counter(r["External_Id__c"] for r in sf.query("SELECT External_Id__c FROM Payment__c"))
+    cases = Counter(r["Subject"] for r in sf.query("SELECT Subject FROM Case"))
     return {
         "accounting": options.accounting,
         "seeded": seeded.__dict__ if seeded else None,
         "won": won,
-        "invoices_created": statuses.get("invoiced", 0),
-        "invoices_already_there": statuses.get("already_invoiced", 0),
-        "failed": statuses.get("failed", 0),
-        "invoices_in_kashflow" if options.accounting == "kashflow" else "invoices_in_kashoo": len(per_reference),
-        "invoices_in_accounting": len(per_reference),
+        "invoices_created": invoices.get("invoiced", 0),
+        "invoices_already_there": invoices.get("already_invoiced", 0),
+        "failed": sum(c.get("failed", 0) for c in demo.flows.values()),
+        f"invoices_in_{options.accounting}": len(per_reference),
         "duplicate_invoices": sum(n - 1 for n in per_reference.values()),
         "written_back": written_back,
         "customers_linked": runtime.ledger.count_links("salesforce", "Account", books.name, books.customer_object),
+        "files_attached": len(files),
+        "payment_records": len(payments),
+        "cases_opened": len(cases),
+        "duplicates": {
+            "invoices": sum(n - 1 for n in per_reference.values()),
+            "files": sum(n - 1 for n in files.values()),
+            "payment_records": sum(n - 1 for n in payments.values()),
+            "cases": sum(n - 1 for n in cases.values()),
+        },
+        "flows": {title: dict(counts) for title, counts in demo.flows.items()},
+        "open_failed_records": len(runtime.ledger.failed_records(status="open")),
         "api_calls": {"salesforce": sf.usage.calls_made, books.name: books.api_calls()},
         "seconds": round(time.perf_counter() - started, 2),
     }
 
 
 def _print_summary(console: Console, summary: dict[str, Any]) -> None:
-    table = Table(title="LedgerLink demo: Closed Won → invoices", show_header=True)
-    table.add_column("measure")
-    table.add_column("value", justify="right")
+    flows = Table(title="LedgerLink demo: what each flow did", show_header=True)
+    flows.add_column("flow")
+    flows.add_column("outcome")
+    for title, counts in summary["flows"].items():
+        flows.add_row(title, ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing to do")
+    console.print(flows)
+    checks = Table(title="Checks", show_header=True)
+    checks.add_column("measure")
+    checks.add_column("value", justify="right")
     for key, value in summary.items():
-        if key == "seeded":
+        if key in ("seeded", "flows"):
             continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
-        table.add_row(key, str(value))
-    console.print(table)
+        checks.add_row(key, str(value))
+    console.print(checks)
