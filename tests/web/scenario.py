@@ -89,7 +89,6 @@ def broken_mapping_failure(data_dir: Path) -> Iterator[Scenario]:
     (mappings_dir / f"{MAPPING}.yaml").write_text(broken_mapping_text(), encoding="utf-8")
     previous = os.environ.get("LEDGERLINK_MAPPINGS_DIR")
     os.environ["LEDGERLINK_MAPPINGS_DIR"] = str(mappings_dir)
-    o2i._mapping.cache_clear()
     sandboxes = start_sandboxes(["salesforce", "kashflow"], data_dir / "sandboxes")
     try:
         seeder = build_salesforce(sandboxes["salesforce"].describe(), client_tag="test-seed")
@@ -126,7 +125,6 @@ def broken_mapping_failure(data_dir: Path) -> Iterator[Scenario]:
             engine.stop()
     finally:
         sandboxes.stop()
-        o2i._mapping.cache_clear()
         if previous is None:
             os.environ.pop("LEDGERLINK_MAPPINGS_DIR", None)
         else:

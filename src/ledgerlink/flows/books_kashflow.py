@@ -20,6 +20,7 @@ from ledgerlink.flows.accounting import (
     create_once,
     naming,
 )
+from ledgerlink.mapping import Mapping as MappingRules
 from ledgerlink.mapping import TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, InvoiceLine, Payment, Product, quantize_money
 
@@ -44,13 +45,30 @@ class KashFlowBooks:
     invoice_object = "Invoice"
     product_object = "Product"
 
+    # Mappings are read per use (the loader caches them by file and modification time), so an edit made in
+    # the console applies to the next record without a restart.
+    @property
+    def _customer_mapping(self) -> MappingRules:
+        return load_mapping("kashflow/customer_from_canonical")
+
+    @property
+    def _customer_reader(self) -> MappingRules:
+        return load_mapping("kashflow/customer_to_canonical")
+
+    @property
+    def _invoice_mapping(self) -> MappingRules:
+        return load_mapping("kashflow/invoice_from_canonical")
+
+    @property
+    def _product_mapping(self) -> MappingRules:
+        return load_mapping("kashflow/product_from_canonical")
+
+    @property
+    def _payment_reader(self) -> MappingRules:
+        return load_mapping("kashflow/payment_to_canonical")
+
     def __init__(self, client: KashFlowClient) -> None:
         self.client = client
-        self._customer_mapping = load_mapping("kashflow/customer_from_canonical")
-        self._customer_reader = load_mapping("kashflow/customer_to_canonical")
-        self._invoice_mapping = load_mapping("kashflow/invoice_from_canonical")
-        self._product_mapping = load_mapping("kashflow/product_from_canonical")
-        self._payment_reader = load_mapping("kashflow/payment_to_canonical")
         self._bank_account: int | None = None
 
     # --- products ----------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import Any
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.connectors.kashoo import KashooClient, stable_id
 from ledgerlink.flows.accounting import CreatedInvoice, InvoiceDue, apply_mapping, canonical_json, naming
+from ledgerlink.mapping import Mapping as MappingRules
 from ledgerlink.mapping import TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, InvoiceLine, Payment, Product, from_cents, to_cents
 
@@ -93,14 +94,31 @@ class KashooBooks:
     invoice_object = "invoice"
     product_object = "item"
 
+    # Mappings are read per use (the loader caches them by file and modification time), so an edit made in
+    # the console applies to the next record without a restart.
+    @property
+    def _contact_mapping(self) -> MappingRules:
+        return load_mapping("kashoo/contact_from_canonical")
+
+    @property
+    def _contact_reader(self) -> MappingRules:
+        return load_mapping("kashoo/contact_to_canonical")
+
+    @property
+    def _item_mapping(self) -> MappingRules:
+        return load_mapping("kashoo/item_from_canonical")
+
+    @property
+    def _invoice_mapping(self) -> MappingRules:
+        return load_mapping("kashoo/invoice_from_canonical")
+
+    @property
+    def _payment_reader(self) -> MappingRules:
+        return load_mapping("kashoo/invoice_payment_to_canonical")
+
     def __init__(self, client: KashooClient, options: KashooOptions | None = None) -> None:
         self.client = client
         self.options = options or KashooOptions()
-        self._contact_mapping = load_mapping("kashoo/contact_from_canonical")
-        self._contact_reader = load_mapping("kashoo/contact_to_canonical")
-        self._item_mapping = load_mapping("kashoo/item_from_canonical")
-        self._invoice_mapping = load_mapping("kashoo/invoice_from_canonical")
-        self._payment_reader = load_mapping("kashoo/invoice_payment_to_canonical")
         self._taxes: list[dict[str, Any]] | None = None
         self._items: dict[str, int | None] = {}
 

@@ -9,7 +9,6 @@ idempotent through the ledger (and, for a crash between create and ledger write,
 
 from __future__ import annotations
 
-import functools
 import uuid
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -62,8 +61,9 @@ class Outcome(TypedDict, total=False):
     field: str | None
 
 
-@functools.cache
 def _mapping(name: str) -> Mapping:
+    # No cache here: the loader keeps compiled mappings by file and modification time, so an edit in the
+    # console (or on disk) reaches the next record without a restart.
     return load_mapping(name)
 
 

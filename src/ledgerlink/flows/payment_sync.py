@@ -9,7 +9,6 @@ payment's date) and ``Invoice_Status__c`` up to date, writing only what differs.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -42,8 +41,9 @@ class Outcome(TypedDict, total=False):
     field: str | None
 
 
-@functools.cache
 def _mapping(name: str) -> Mapping:
+    # No cache here: the loader keeps compiled mappings by file and modification time, so an edit in the
+    # console (or on disk) reaches the next record without a restart.
     return load_mapping(name)
 
 

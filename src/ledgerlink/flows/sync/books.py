@@ -10,7 +10,6 @@ answered it: that is the version the ledger remembers, so the change it causes i
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from decimal import Decimal
 from typing import Any, Protocol
@@ -26,8 +25,9 @@ from ledgerlink.model import Customer, Product
 Page = tuple[list[tuple[str, Any]], str | None, bool]  # ((id, canonical) …, next watermark/cursor, more to read)
 
 
-@functools.cache
 def _mapping(name: str) -> Mapping:
+    # No cache here: the loader keeps compiled mappings by file and modification time, so an edit in the
+    # console (or on disk) reaches the next record without a restart.
     return load_mapping(name)
 
 

@@ -12,7 +12,6 @@ from ledgerlink.web.console import Console, console
 from ledgerlink.web.logs import redact
 from ledgerlink.web.routes._common import api_router, page_router
 from ledgerlink.web.services import mappings as svc
-from ledgerlink.web.services.replay import forget_cached_mappings
 from ledgerlink.web.templating import render
 
 pages = page_router()
@@ -161,7 +160,6 @@ async def mapping_save_page(
             status_code=422,
         )
     svc.save(c.settings.mappings_dir, full, yaml)
-    forget_cached_mappings()
     query = (
         f"?saved=1&record={record}&failed={failed}"
         if record.isalnum() and (failed.isdigit() or not failed)
@@ -220,5 +218,4 @@ async def api_mapping_save(
         )
         return JSONResponse(refused.model_dump(mode="json"), status_code=400)
     svc.save(c.settings.mappings_dir, full, body.yaml)
-    forget_cached_mappings()
     return schemas.MappingText(name=full, yaml=body.yaml, overridden=True)
