@@ -1,10 +1,10 @@
 """Creates in the books of one page, sent a few at a time.
 
 KashFlow has no batch create (Kashoo neither): one POST per customer. Sent one after another, the network's round
-trip sets the pace of a backfill (20 ms a call is 50 records a second at best), so a page collects its creates and
-sends them at its end through a small thread pool, as Salesforce writes are collected into Collections calls. The
-pool is bounded: the books' rate limit (the connector's pacer) still holds every call, and the connection pool
-(20) is not exhausted.
+trip sets the pace of a backfill (20 ms a call is 50 records a second at best), so a page hands each create to a
+small thread pool as soon as it knows it, goes on with its other records, and collects the results at its end (as
+Salesforce writes are collected into Collections calls). The pool is bounded: the books' rate limit (the
+connector's pacer) still holds every call, and the connection pool (20) is not exhausted.
 
 Results are handled in the page's own thread, in the order the creates were queued, so the page's bookkeeping
 (links, audit, counts) needs no locks.
@@ -13,7 +13,7 @@ Results are handled in the page's own thread, in the order the creates were queu
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,38 +27,39 @@ OnFailed = Callable[[BaseException], None]  # a record error (PermanentError, Ma
 
 @dataclass
 class _Create:
-    make: Callable[[], str]
+    made: Future[tuple[Any, BaseException | None]]
     created: OnCreated
     failed: OnFailed
 
 
 @dataclass
 class BooksCreates:
-    """Creates queued during a page, sent by ``send`` (at the start of the page's flush)."""
+    """Creates queued during a page: each starts at once in the background (so the round trips overlap the rest
+    of the page's work) and is settled by ``send``, at the start of the page's flush."""
 
     writers: int = WRITERS
     queued: list[_Create] = field(default_factory=list)
+    _pool: ThreadPoolExecutor | None = None
 
     def __bool__(self) -> bool:
         return bool(self.queued)
 
     def add(self, make: Callable[[], str], created: OnCreated, failed: OnFailed) -> None:
-        self.queued.append(_Create(make, created, failed))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.writers, thread_name_prefix="books-create")
+        self.queued.append(_Create(self._pool.submit(_attempt, make), created, failed))
 
     def send(self) -> None:
-        """Make every queued record, ``writers`` at a time; then, in queue order, tell each one's ``created`` or
-        (for a record error) ``failed``. Any other error (transient: retries exhausted in place) is raised after
-        every success was told, so the step's retry finds those linked and makes only the rest."""
+        """Wait for every queued create; then, in queue order, tell each one's ``created`` or (for a record error)
+        ``failed``. Any other error (transient: retries exhausted in place) is raised after every success was
+        told, so the step's retry finds those linked and makes only the rest."""
         queued, self.queued = self.queued, []
-        if not queued:
-            return
-        if len(queued) == 1 or self.writers <= 1:
-            outcomes = [_attempt(c.make) for c in queued]
-        else:
-            with ThreadPoolExecutor(max_workers=min(self.writers, len(queued)), thread_name_prefix="books") as pool:
-                outcomes = list(pool.map(_attempt, [c.make for c in queued]))
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         retry: BaseException | None = None
-        for create, (made, error) in zip(queued, outcomes, strict=True):
+        for create in queued:
+            made, error = create.made.result()
             if error is None:
                 create.created(str(made))
             elif isinstance(error, RECORD_ERRORS):
