@@ -25,6 +25,9 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "mapping_throughput": ("mapping_throughput.py", [], ["--records", "20000", "--repeat", "2"]),
     "salesforce_backfill": ("salesforce_backfill.py", [], ["--records", "2000", "--baseline-sample", "200"]),
     "event_latency": ("event_latency.py", [], ["--rate", "20", "--seconds", "10"]),
+    "backfill_throughput": ("backfill_throughput.py", [], ["--records", "500"]),
+    "backfill_memory": ("backfill_memory.py", [], ["--records", "5000"]),
+    "worker_scaling": ("worker_scaling.py", [], ["--opportunities", "150"]),
 }
 
 

@@ -56,6 +56,20 @@ class SandboxProcess:
     def set_latency(self, latency_ms: float) -> None:
         self.admin("PUT", "/__admin/faults", {"latency_ms": latency_ms})
 
+    def kashflow_token(self, http: httpx.Client) -> str:
+        """A KashFlow session (user name and password, then three letters of the memorable word)."""
+        creds = self.spec["credentials"]
+        first = http.post("sessiontoken", json={"UserName": creds["username"], "Password": creds["password"]})
+        first.raise_for_status()
+        body = first.json()
+        word = creds["memorable_word"]
+        letters = [
+            {"Position": p["Position"], "Value": word[int(p["Position"]) - 1]} for p in body["MemorableWordList"]
+        ]
+        second = http.put("sessiontoken", json={"TemporaryToken": body["TemporaryToken"], "MemorableWordList": letters})
+        second.raise_for_status()
+        return str(second.json()["SessionToken"])
+
     def calls(self) -> int:
         """The sandbox's own count of API requests served so far."""
         if self.system == "salesforce":

@@ -1,0 +1,172 @@
+"""Worker scaling: won Opportunities → KashFlow invoices (numbers written back) with one and with two
+``ledgerlink worker`` processes on one PostgreSQL database, same workload, in one run.
+
+    python benchmarks/worker_scaling.py [--opportunities 1000] [--latency-ms 20] [--workers 1 2] [--json PATH]
+
+Each phase gets a fresh PostgreSQL database (created on ``LEDGERLINK_TEST_POSTGRES``, default
+postgresql://postgres@127.0.0.1:5432/postgres, and dropped afterwards) and fresh sandboxes in processes of their
+own (Salesforce and KashFlow, ``--latency-ms`` on every call), seeded alike by the demo seeder with every
+Opportunity Closed Won (``seed(..., won_share=1.0)``). Then N workers start together (``ledgerlink worker
+--poll-interval 1 --lag 0``, every enabled flow's trigger, as deployed) and the benchmark counts the invoices in
+KashFlow every half second. The rate is invoices over the time from the first invoice to the last (the workers'
+start-up is left out; it is shown apart). The single-worker phase is the baseline for the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _sandboxes import SandboxProcess, sandboxes
+
+ADMIN_URL = os.environ.get("LEDGERLINK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def invoices(box: SandboxProcess, http: httpx.Client, token: list[str]) -> int:
+    """Invoices in KashFlow now (one list call with perpage=1; the sandbox counts it, which does not matter here)."""
+    if not token:
+        token.append(box.kashflow_token(http))
+    body = http.get("invoices", params={"perpage": 1}, headers={"Authorization": f"KfToken {token[0]}"}).json()
+    return int(body["MetaData"]["TotalRecords"])
+
+
+def _database() -> str:
+    name = f"ledgerlink_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def _drop(name: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def phase(workers: int, opportunities: int, latency_ms: float, data_dir: Path, timeout: float) -> dict[str, Any]:
+    from ledgerlink.demo.seed import seed
+    from ledgerlink.engine.connections import build_salesforce
+
+    name = _database()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        with sandboxes(data_dir / "sandboxes", tls=False) as boxes:
+            user = build_salesforce(boxes["salesforce"].spec, client_tag="benchmark-seed")
+            try:
+                seed(user, accounts=max(10, opportunities // 10), opportunities=opportunities, won_share=1.0, seed=11)
+            finally:
+                user.close()
+            boxes.set_latency(latency_ms)
+            connections = boxes.write_connections(data_dir / "connections.jsonl")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERLINK_")}
+            env["LEDGERLINK_DATABASE_URL"] = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+            # Migrate once before the workers race to do it.
+            subprocess.run(
+                [sys.executable, "-c", "from ledgerlink.store import Ledger, database_url; Ledger(database_url())"],
+                env=env,
+                check=True,
+            )
+            kf = boxes["kashflow"]
+            token: list[str] = []
+            with httpx.Client(base_url=kf.spec["base_url"] + "/", trust_env=False, timeout=30) as http:
+                started = time.perf_counter()
+                for n in range(workers):
+                    log = (data_dir / f"worker-{n}.log").open("wb")
+                    command = [
+                        *(sys.executable, "-m", "ledgerlink.cli", "worker", "--data-dir", str(data_dir)),
+                        *("--connections", str(connections), "--executor-id", f"bench-{n}"),
+                        *("--poll-interval", "1", "--lag", "0", "--no-cdc"),
+                    ]
+                    processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))
+                first_at: float | None = None
+                count = 0
+                deadline = started + timeout
+                while time.perf_counter() < deadline:
+                    count = invoices(kf, http, token)
+                    now = time.perf_counter()
+                    if count and first_at is None:
+                        first_at = now
+                    if count >= opportunities:
+                        break
+                    if any(p.poll() is not None for p in processes):
+                        raise SystemExit(f"a worker exited early; see {data_dir}/worker-*.log")
+                    time.sleep(0.5)
+                done_at = time.perf_counter()
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        _drop(name)
+    busy = done_at - (first_at or started)
+    return {
+        "workers": workers,
+        "opportunities": opportunities,
+        "invoiced": count,
+        "startup_seconds": round((first_at or done_at) - started, 1),
+        "seconds": round(busy, 1),
+        "invoices_per_second": round(count / busy, 1) if busy > 0 else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--opportunities", type=int, default=1_000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per phase before giving up")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ledgerlink-scaling-") as tmp:
+        phases = [
+            phase(n, args.opportunities, args.latency_ms, Path(tmp) / f"w{n}", args.timeout) for n in args.workers
+        ]
+    print(
+        f"{args.opportunities:,} won Opportunities → KashFlow invoices, {args.latency_ms:g} ms latency, PostgreSQL, "
+        f"{os.cpu_count()} cores (Python {platform.python_version()})\n"
+    )
+    print(f"{'workers':>8}{'invoiced':>10}{'start-up s':>12}{'seconds':>10}{'invoices/s':>12}{'vs 1 worker':>13}")
+    base = phases[0]["invoices_per_second"] or 0.0
+    for p in phases:
+        rate = p["invoices_per_second"] or 0.0
+        ratio = rate / base if base else 0.0
+        p["ratio"] = round(ratio, 2)
+        print(
+            f"{p['workers']:>8}{p['invoiced']:>10,}{p['startup_seconds']:>12}{p['seconds']:>10}{rate:>12.1f}"
+            f"{ratio:>12.2f}×"
+        )
+    complete = all(p["invoiced"] >= args.opportunities for p in phases)
+    if not complete:
+        print("INCOMPLETE: a phase timed out before every Opportunity was invoiced")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "benchmark": "worker_scaling",
+            "opportunities": args.opportunities,
+            "latency_ms": args.latency_ms,
+            "cores": os.cpu_count(),
+            "phases": phases,
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0 if complete else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
