@@ -3,7 +3,7 @@ of the memorable word at positions KashFlow picks. A 401 re-runs the dance once 
 
 Every request passes the pacer (the shared rate limiter) first. A 429 is repeated in place after its
 ``Retry-After`` (refused unprocessed, so always safe); other transient failures are repeated in place for reads
-only, since KashFlow creates carry no idempotency key (the adapter looks before it creates again)."""
+and updates (PUT) only, since KashFlow creates carry no idempotency key (the adapter looks before it creates again)."""
 
 from __future__ import annotations
 
@@ -97,13 +97,18 @@ class KashFlowClient:
                 self._token = self._login()
             return self._token
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, path: str, *, retry: bool | None = None, **kwargs: Any) -> httpx.Response:
+        """``retry`` (default: PUTs, which replace a record by its code or number, so repeating one is harmless)
+        repeats transient failures in place; a 429 is always repeated. Without it a sync page's dozens of updates
+        would each have to get through at once, and under a few percent of server errors the whole page would
+        use up its retries."""
+        retry = method == "PUT" if retry is None else retry
         delay = 0.1
         for attempt in range(self.settings.attempts):
             try:
                 return self._authenticated(method, path, **kwargs)
             except TransientError as exc:
-                if exc.status != 429 or attempt == self.settings.attempts - 1:
+                if not (retry or exc.status == 429) or attempt == self.settings.attempts - 1:
                     raise
                 wait = exc.retry_after if exc.retry_after is not None else delay
                 if wait > self.settings.max_wait:

@@ -209,11 +209,15 @@ class SalesforceClient:
         return str(self.request("POST", f"sobjects/{sobject}", json=fields).json()["id"])
 
     def update(self, sobject: str, record_id: str, fields: dict[str, Any]) -> None:
-        self.request("PATCH", f"sobjects/{sobject}/{record_id}", json=fields)
+        # Updates and upserts (PATCH) set fields by id or external id: repeating one is harmless, so transient
+        # failures are retried in place, as reads are. Creates (POST) are not: a lost reply may hide a record.
+        with_transient_retries(lambda: self.request("PATCH", f"sobjects/{sobject}/{record_id}", json=fields))
 
     def upsert(self, sobject: str, external_field: str, value: str, fields: dict[str, Any]) -> tuple[str, bool]:
         """Create or update by external id; returns (id, created)."""
-        response = self.request("PATCH", f"sobjects/{sobject}/{external_field}/{value}", json=fields)
+        response = with_transient_retries(
+            lambda: self.request("PATCH", f"sobjects/{sobject}/{external_field}/{value}", json=fields)
+        )
         body = response.json() if response.content else {}
         return str(body.get("id", "")), response.status_code == 201
 
@@ -239,8 +243,9 @@ class SalesforceClient:
         results: list[dict[str, Any]] = []
         for start in range(0, len(records), COLLECTION_SIZE):
             chunk = [{"attributes": {"type": sobject}, **r} for r in records[start : start + COLLECTION_SIZE]]
-            response = self.request(
-                "PATCH", "composite/sobjects", json={"allOrNone": all_or_none, "records": chunk}, kind="composite"
+            body = {"allOrNone": all_or_none, "records": chunk}
+            response = with_transient_retries(
+                functools.partial(self.request, "PATCH", "composite/sobjects", json=body, kind="composite")
             )
             results.extend(response.json())
         return results
@@ -251,11 +256,14 @@ class SalesforceClient:
         results: list[dict[str, Any]] = []
         for start in range(0, len(records), COLLECTION_SIZE):
             chunk = [{"attributes": {"type": sobject}, **r} for r in records[start : start + COLLECTION_SIZE]]
-            response = self.request(
-                "PATCH",
-                f"composite/sobjects/{sobject}/{external_field}",
-                json={"allOrNone": all_or_none, "records": chunk},
-                kind="composite",
+            response = with_transient_retries(
+                functools.partial(
+                    self.request,
+                    "PATCH",
+                    f"composite/sobjects/{sobject}/{external_field}",
+                    json={"allOrNone": all_or_none, "records": chunk},
+                    kind="composite",
+                )
             )
             results.extend(response.json())
         return results
