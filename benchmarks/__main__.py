@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "backfill_throughput": ("backfill_throughput.py", [], ["--records", "500"]),
     "backfill_memory": ("backfill_memory.py", [], ["--records", "5000"]),
     "worker_scaling": ("worker_scaling.py", [], ["--opportunities", "150"]),
+    "reliability": ("reliability.py", [], ["--opportunities", "150", "--customers", "40"]),
 }
 
 
