@@ -11,13 +11,13 @@ import pytest
 from dbos import DBOS
 
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.connections import build_accounting, build_salesforce
+from ledgerlink.engine.bootstrap import engine_settings, open_runtime
+from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.engine.runtime import wait_for
 from ledgerlink.flows.cdc_trigger import CdcTrigger, start_cdc_trigger
 from ledgerlink.flows.opportunity_to_invoice import FLOW, INVOICE_NUMBER_FIELD
 from ledgerlink.sandbox.runner import start_pubsub, start_sandboxes
 from ledgerlink.sandbox.salesforce.timefmt import format_ms
-from ledgerlink.store import Ledger, database_url
 from tests.flows.conftest import FlowEnv
 
 
@@ -26,18 +26,7 @@ def live(tmp_path: Path) -> Iterator[tuple[FlowEnv, CdcTrigger]]:
     sandboxes = start_sandboxes(["salesforce", "kashflow"], tmp_path / "sandboxes")
     pubsub = start_pubsub(sandboxes["salesforce"], keepalive_seconds=1)
     sf_spec = sandboxes["salesforce"].describe()
-    ledger = Ledger(database_url(tmp_path))
-    settings = engine.EngineSettings(
-        data_dir=tmp_path, ledger_url=ledger.url, system_database_url=engine.system_database_url(ledger.url, tmp_path)
-    )
-    runtime = engine.start(
-        engine.Runtime(
-            settings=settings,
-            ledger=ledger,
-            salesforce=build_salesforce(sf_spec),
-            accounting=build_accounting(sandboxes["kashflow"].describe()),
-        )
-    )
+    runtime = open_runtime(engine_settings(tmp_path), sf_spec, sandboxes["kashflow"].describe())
     user = build_salesforce(sf_spec, client_tag="test-user")
     trigger = start_cdc_trigger(runtime, pubsub.address, poll_lag_seconds=0)
     try:

@@ -65,11 +65,15 @@ def worker(
     salesforce = _start(data_dir, connections, accounting, executor)
     runtime = engine.current()
     runtime.settings.poll_lag_seconds = lag
-    trigger = None
+    triggers = []
     if cdc and salesforce.get("pubsub"):
-        from ledgerlink.flows.cdc_trigger import start_cdc_trigger
+        from ledgerlink.flows.cdc_trigger import start_cdc_trigger, start_sync_cdc_triggers
 
-        trigger = start_cdc_trigger(runtime, str(salesforce["pubsub"]), poll_lag_seconds=lag)
+        address = str(salesforce["pubsub"])
+        triggers = [
+            start_cdc_trigger(runtime, address, poll_lag_seconds=lag),
+            *start_sync_cdc_triggers(runtime, address),
+        ]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console.print(f"[green]worker {executor} running[/] (poll every {poll_interval}s); Ctrl-C to stop")
@@ -78,7 +82,7 @@ def worker(
     except KeyboardInterrupt:
         pass
     finally:
-        if trigger is not None:
+        for trigger in triggers:
             trigger.stop()
         engine.stop()
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, WorkflowHandle
+from dbos._error import DBOSQueueDeduplicatedError
 
 from ledgerlink.store import Ledger
 from ledgerlink.store.database import is_sqlite
@@ -196,6 +197,18 @@ def enqueue_record(
     queue = current().queues[queue_name]
     with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=record_key, priority=priority):
         return queue.enqueue(workflow, *args)
+
+
+def enqueue_trigger(flow: str, trigger: Callable[[float], Any], workflow_id: str, lag_seconds: float) -> bool:
+    """Enqueue a flow's polling trigger unless one is already waiting or running (DBOS deduplicates by flow on
+    the triggers queue; the busy one will read the same changes). True when this call enqueued it."""
+    queue = current().queues[TRIGGERS_QUEUE]
+    try:
+        with SetWorkflowID(workflow_id), SetEnqueueOptions(deduplication_id=flow):
+            queue.enqueue(trigger, lag_seconds)
+    except DBOSQueueDeduplicatedError:
+        return False
+    return True
 
 
 def stop(wait_seconds: int = 5) -> None:

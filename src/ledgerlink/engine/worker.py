@@ -13,8 +13,7 @@ import logging
 import threading
 import time
 
-from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
-from dbos._error import DBOSQueueDeduplicatedError
+from dbos import DBOS
 
 from ledgerlink.engine import runtime as engine
 from ledgerlink.flows import reconciliation
@@ -31,7 +30,6 @@ def start_triggers(runtime: engine.Runtime, *, poll_interval: float, started: di
     """Enqueue each enabled flow's trigger for the current slot, unless this slot's already ran or one is still
     waiting or running (DBOS deduplicates by flow on the triggers queue). Returns the flows started."""
     now = time.time()
-    queue = runtime.queues[engine.TRIGGERS_QUEUE]
     lag = runtime.settings.poll_lag_seconds
     fired = []
     for entry in FLOWS.values():
@@ -41,12 +39,8 @@ def start_triggers(runtime: engine.Runtime, *, poll_interval: float, started: di
         if started.get(entry.name) == slot:
             continue
         started[entry.name] = slot
-        try:
-            with SetWorkflowID(f"trigger:{entry.name}:{slot}"), SetEnqueueOptions(deduplication_id=entry.name):
-                queue.enqueue(entry.trigger, lag)
+        if engine.enqueue_trigger(entry.name, entry.trigger, f"trigger:{entry.name}:{slot}", lag):
             fired.append(entry.name)
-        except DBOSQueueDeduplicatedError:
-            pass  # the previous trigger of this flow is still busy: it will read this slot's changes too
     return fired
 
 

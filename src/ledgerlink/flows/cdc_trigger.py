@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ledgerlink.connectors.salesforce.cdc import (
     ChangeEvent,
@@ -28,8 +31,11 @@ from ledgerlink.connectors.salesforce.cdc import (
     is_own_change,
     oauth_session,
 )
-from ledgerlink.engine.runtime import Runtime
+from ledgerlink.engine.runtime import Runtime, enqueue_trigger
 from ledgerlink.flows import opportunity_to_invoice as o2i
+
+if TYPE_CHECKING:
+    from ledgerlink.flows.registry import FlowEntry
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +59,25 @@ def should_enqueue(event: ChangeEvent, client_tag: str = "ledgerlink") -> bool:
 
 @dataclass
 class CdcTrigger:
+    """One Pub/Sub subscription in a background thread: ``on_event`` for each change event, ``on_fallback`` when
+    events may have been missed (first start, gap, expired replay id). Both return the workflow ids they started."""
+
     subscriber: PubSubSubscriber
-    client_tag: str
-    poll_lag_seconds: float | None
+    on_event: Callable[[ChangeEvent], list[str]]
+    on_fallback: Callable[[str], list[str]]
+    name: str = "cdc-trigger"
+    on_stop: Callable[[], None] | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     started: list[str] = field(default_factory=list)  # workflow ids enqueued, oldest first
     fallbacks: list[str] = field(default_factory=list)  # reasons the polling fallback ran
     thread: threading.Thread | None = None
 
     def handle(self, event: ChangeEvent) -> None:
-        # Runs for one opportunity never overlap: the engine's per-record queue serialises them by record id.
-        if not should_enqueue(event, self.client_tag):
-            return
-        for record_id in event.record_ids:
-            handle = o2i.enqueue(record_id, version_of(event))
-            self.started.append(handle.get_workflow_id())
+        self.started.extend(self.on_event(event))
 
     def fallback(self, reason: str) -> None:
-        log.info("CDC trigger: %s, running the polling trigger", reason)
-        handles = o2i.poll_won(lag_seconds=self.poll_lag_seconds)
-        self.started.extend(h.get_workflow_id() for h in handles)
+        log.info("%s: %s, running the polling trigger", self.name, reason)
+        self.started.extend(self.on_fallback(reason))
         self.fallbacks.append(reason)
 
     def _run(self) -> None:
@@ -83,13 +88,13 @@ class CdcTrigger:
             except Exception:
                 # e.g. the engine's database was briefly unavailable: the watermark did not move, so retrying
                 # hands the same event on again.
-                log.exception("CDC trigger failed; restarting in %.1f s", delay)
+                log.exception("%s failed; restarting in %.1f s", self.name, delay)
                 if self.stop_event.wait(delay):
                     return
                 delay = min(delay * 2, 30.0)
 
     def start(self) -> CdcTrigger:
-        self.thread = threading.Thread(target=self._run, name="cdc-trigger", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self.thread.start()
         return self
 
@@ -99,6 +104,21 @@ class CdcTrigger:
         if self.thread is not None:
             self.thread.join(timeout)
         self.subscriber.close()
+        if self.on_stop is not None:
+            self.on_stop()
+
+
+def _subscriber(
+    runtime: Runtime, pubsub_address: str, topic: str, tls: bool | None, ca_file: str | None
+) -> PubSubSubscriber:
+    sf = runtime.salesforce.settings
+    if ca_file is None and isinstance(sf.verify, str):
+        ca_file = sf.verify  # the sandbox with TLS: the same CA signs both servers
+    return PubSubSubscriber(
+        PubSubSettings(address=pubsub_address, topic=topic, tls=tls, ca_file=ca_file),
+        oauth_session(sf.auth, sf.login_url, verify=sf.verify),
+        runtime.ledger,
+    )
 
 
 def start_cdc_trigger(
@@ -109,17 +129,112 @@ def start_cdc_trigger(
     ca_file: str | None = None,
     poll_lag_seconds: float | None = None,
 ) -> CdcTrigger:
-    """Subscribe in a background thread; ``.stop()`` ends it. The runtime must be started (DBOS launched)."""
-    sf = runtime.salesforce.settings
-    if ca_file is None and isinstance(sf.verify, str):
-        ca_file = sf.verify  # the sandbox with TLS: the same CA signs both servers
-    subscriber = PubSubSubscriber(
-        PubSubSettings(address=pubsub_address, topic=TOPIC, tls=tls, ca_file=ca_file),
-        oauth_session(sf.auth, sf.login_url, verify=sf.verify),
-        runtime.ledger,
-    )
-    trigger = CdcTrigger(subscriber=subscriber, client_tag=sf.client_tag, poll_lag_seconds=poll_lag_seconds)
-    return trigger.start()
+    """The opportunity → invoice trigger, subscribed in a background thread; ``.stop()`` ends it."""
+    client_tag = runtime.salesforce.settings.client_tag
+
+    def on_event(event: ChangeEvent) -> list[str]:
+        # Runs for one opportunity never overlap: the engine's per-record queue serialises them by record id.
+        if not should_enqueue(event, client_tag):
+            return []
+        return [o2i.enqueue(record_id, version_of(event)).get_workflow_id() for record_id in event.record_ids]
+
+    def on_fallback(_reason: str) -> list[str]:
+        return [h.get_workflow_id() for h in o2i.poll_won(lag_seconds=poll_lag_seconds)]
+
+    subscriber = _subscriber(runtime, pubsub_address, TOPIC, tls, ca_file)
+    return CdcTrigger(subscriber=subscriber, on_event=on_event, on_fallback=on_fallback, name="cdc:opportunity").start()
 
 
-__all__ = ["TOPIC", "CdcTrigger", "should_enqueue", "start_cdc_trigger", "version_of"]
+# Which flow's trigger a change to each object wakes: the two-way syncs read their own watermarks, so an event only
+# needs to say "something changed"; LedgerLink's own writes (changeOrigin client=ledgerlink) wake nothing.
+SYNC_TOPICS: dict[str, str] = {
+    "/data/AccountChangeEvent": "customer_sync",
+    "/data/ContactChangeEvent": "customer_sync",
+    "/data/Product2ChangeEvent": "product_sync",
+    "/data/PricebookEntryChangeEvent": "product_sync",
+}
+
+
+@dataclass
+class FlowWaker:
+    """Wakes one flow's polling trigger. A wake that finds the trigger busy (DBOS deduplicates by flow) may come
+    after the busy run read its last page, so it is retried until one lands: no change waits for the next poll."""
+
+    entry: FlowEntry
+    lag_seconds: float
+    pending: threading.Event = field(default_factory=threading.Event)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def wake(self, key: str) -> list[str]:
+        workflow_id = f"trigger:{self.entry.name}:cdc:{key}"
+        assert self.entry.trigger is not None
+        if enqueue_trigger(self.entry.name, self.entry.trigger, workflow_id, self.lag_seconds):
+            return [workflow_id]
+        self.pending.set()
+        return []
+
+    def _retry(self) -> None:
+        while not self.stop_event.wait(0.25):
+            if self.pending.is_set() and self.wake(f"retry:{time.time_ns()}"):
+                self.pending.clear()
+
+    def start(self) -> FlowWaker:
+        self.thread = threading.Thread(target=self._retry, name=f"wake:{self.entry.name}", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(5)
+
+
+def start_sync_cdc_triggers(
+    runtime: Runtime,
+    pubsub_address: str,
+    *,
+    tls: bool | None = None,
+    ca_file: str | None = None,
+    poll_lag_seconds: float = 0.0,
+) -> list[CdcTrigger]:
+    """Real-time triggers for customer_sync and product_sync: a change someone else made to an Account, Contact,
+    Product2 or price wakes that flow's polling trigger at once (a burst of edits wakes it once or twice, not once
+    per edit); the worker's regular polling stays the safety net."""
+    from ledgerlink.flows.registry import FLOWS
+
+    client_tag = runtime.salesforce.settings.client_tag
+    wakers = {flow: FlowWaker(FLOWS[flow], poll_lag_seconds).start() for flow in dict.fromkeys(SYNC_TOPICS.values())}
+    triggers = []
+    for index, (topic, flow) in enumerate(SYNC_TOPICS.items()):
+        waker = wakers[flow]
+
+        def on_event(event: ChangeEvent, waker: FlowWaker = waker) -> list[str]:
+            return [] if is_own_change(event, client_tag) else waker.wake(str(event.commit_timestamp))
+
+        def on_fallback(reason: str, waker: FlowWaker = waker, topic: str = topic) -> list[str]:
+            return waker.wake(f"{topic}:{reason}:{time.time_ns()}")
+
+        # The last subscription of each flow stops that flow's waker with it.
+        last_of_flow = flow not in list(SYNC_TOPICS.values())[index + 1 :]
+        trigger = CdcTrigger(
+            subscriber=_subscriber(runtime, pubsub_address, topic, tls, ca_file),
+            on_event=on_event,
+            on_fallback=on_fallback,
+            name=f"cdc:{topic.removeprefix('/data/')}",
+            on_stop=waker.stop if last_of_flow else None,
+        )
+        triggers.append(trigger.start())
+    return triggers
+
+
+__all__ = [
+    "SYNC_TOPICS",
+    "TOPIC",
+    "CdcTrigger",
+    "FlowWaker",
+    "should_enqueue",
+    "start_cdc_trigger",
+    "start_sync_cdc_triggers",
+    "version_of",
+]
