@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,13 @@ from ledgerlink.connectors.errors import TransientError
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
+def tls_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
+    """A CA file path (how connection specs name a private CA, e.g. the sandbox's) as an SSL context."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
 def make_client(
     base_url: str,
     *,
@@ -23,7 +31,7 @@ def make_client(
 ) -> httpx.Client:
     return httpx.Client(
         base_url=base_url,
-        verify=verify,
+        verify=tls_verify(verify),
         transport=transport,
         timeout=TIMEOUT,
         headers=headers or {},
