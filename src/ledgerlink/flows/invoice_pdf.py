@@ -17,7 +17,7 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step, ledger_step
-from ledgerlink.engine.runtime import current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import BACKFILL_PRIORITY, REALTIME_PRIORITY, current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
 
@@ -180,13 +180,14 @@ def workflow_id(opportunity_id: str, version: str) -> str:
     return f"{FLOW}:{opportunity_id}:{version}"
 
 
-def enqueue(opportunity_id: str, version: str) -> WorkflowHandle[Outcome]:
+def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
     # Keyed by the opportunity: its PDF runs never overlap (two could both attach the file).
     return enqueue_record(
         invoice_pdf,
         opportunity_id,
         workflow_id=workflow_id(opportunity_id, version),
         record_key=f"pdf:{opportunity_id}",
+        priority=priority,
     )
 
 
@@ -235,7 +236,7 @@ def poll_invoiced_opportunities(lag_seconds: float) -> list[str]:
     while True:
         page = read_invoiced_page(lag_seconds)
         for record in page["records"]:
-            started.append(enqueue(record["Id"], record["SystemModstamp"]).get_workflow_id())
+            started.append(enqueue(record["Id"], record["SystemModstamp"], BACKFILL_PRIORITY).get_workflow_id())
         if page["position"]:
             save_watermark(page["position"])
         if page["seen"] < POLL_PAGE:

@@ -17,7 +17,7 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step, ledger_step
-from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import BACKFILL_PRIORITY, REALTIME_PRIORITY, current, enqueue_record, wait_for
 from ledgerlink.flows import invoice_pdf
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
@@ -327,7 +327,8 @@ def poll_won_opportunities(lag_seconds: float) -> list[str]:
     while True:
         page = read_won_page(lag_seconds)
         for record in page["records"]:
-            started.append(enqueue(record["Id"], record["SystemModstamp"]).get_workflow_id())
+            # Polling is the catch-up path (and backfills go through it): change events overtake it.
+            started.append(enqueue(record["Id"], record["SystemModstamp"], BACKFILL_PRIORITY).get_workflow_id())
         if page["position"]:
             save_watermark(page["position"])
         if page["seen"] < POLL_PAGE:
