@@ -141,6 +141,7 @@ class Page:
     new_accounts: dict[str, tuple[str, Customer]] = field(default_factory=dict)  # code -> (books id, customer)
     bases: dict[str, dict[str, Any]] = field(default_factory=dict)  # Account id -> merged projection
     written: dict[str, list[str]] = field(default_factory=dict)  # Account id -> fields written to it
+    expected: dict[str, dict[str, Any]] = field(default_factory=dict)  # Account id -> its projection once written
     failed: set[str] = field(default_factory=set)
     versions: PendingVersions = field(default_factory=PendingVersions)  # saved after the page's writes
     creates: BooksCreates = field(default_factory=BooksCreates)  # new customers, made a few at once at the flush
@@ -218,6 +219,21 @@ def _to_salesforce(page: Page, record: dict[str, Any], customer: Customer, chang
         existing = (record.get("Contacts") or {}).get("records") or []
         _contact_ops(page, account_id, existing, list(changes["contacts"] or []))
     page.written[account_id] = sorted(changes)
+    page.expected[account_id] = _after_writes(page, record, diff)
+
+
+def _after_writes(page: Page, record: dict[str, Any], diff: dict[str, Any]) -> dict[str, Any]:
+    """The Account's projection as it will be once the page's writes to it are done, and nobody else's."""
+    account_id = record["Id"]
+    contacts = [dict(c) for c in (record.get("Contacts") or {}).get("records") or []]
+    for key, update in page.contacts.updates:
+        if key == account_id:
+            for contact in contacts:
+                if contact.get("Id") == update["Id"]:
+                    contact.update(update)
+    contacts += [dict(create) for key, create in page.contacts.creates if key == account_id]
+    after = {**record, **diff, "Contacts": {"records": contacts}}
+    return F.project(_mapping("salesforce/account_to_canonical").apply(after, page.ctx).values, F.SALESFORCE_ACCOUNT)
 
 
 def _settle(
@@ -428,6 +444,12 @@ def _flush(page: Page) -> None:
     for record in accounts_by_id(written):
         values = _mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
         sf_values = F.project(values, F.SALESFORCE_ACCOUNT)
+        expected = page.expected.get(record["Id"])
+        if expected is not None and expected != sf_values:
+            # Someone changed the Account or a Contact between our read and now. Taking what Salesforce holds for
+            # our own write would hide their change (skipped as our echo, then reverted by reconciliation): keep
+            # what we wrote, so their change differs from it and is synced next time.
+            sf_values = expected
         page.versions.remember(
             (SF, ACCOUNT, record["Id"]), sf_values, ours=True, modified_at=record.get("SystemModstamp")
         )
