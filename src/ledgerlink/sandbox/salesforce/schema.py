@@ -328,6 +328,9 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _ro("TotalAmount", "currency"),
             _f("Description", "textarea"),
             _f("Name", length=80),
+            # Custom fields order_to_invoice writes back, as on the Opportunity.
+            _f("Accounting_Invoice_Number__c", length=40),
+            _f("Invoice_Status__c", length=40),
         ],
     },
     "OrderItem": {

@@ -144,6 +144,13 @@ class _Parser:
             raise self.error()
         return self.advance()
 
+    def object_name(self) -> Token:
+        # Order is an sObject as well as a clause word: after FROM it names the object unless BY follows.
+        follows_by = self.tokens[self.i + 1].is_keyword("BY")
+        if self.tok.kind == "IDENT" and self.tok.text.upper() == "ORDER" and not follows_by:
+            return self.advance()
+        return self.ident()
+
     # -- grammar ---------------------------------------------------------------------------------------
     def query(self) -> Query:
         start = self.tok.pos
@@ -153,7 +160,7 @@ class _Parser:
             self.advance()
             items.append(self.select_item())
         self.keyword("FROM")
-        obj = self.ident()
+        obj = self.object_name()
         alias = None
         if self.tok.kind == "IDENT" and self.tok.text.upper() not in CLAUSE_WORDS:
             alias = self.advance().text
