@@ -60,6 +60,9 @@ class FlowSettings:
     match_threshold: float = 90.0  # rapidfuzz name score (0-100) to link an Account to a customer, same postcode
     sync_page_size: int = 200  # records per workflow step (and per sObject Collections call)
     reconcile_schedule: str = "0 2 * * *"  # cron, UTC: the nightly reconciliation
+    # Invoice activated Orders too (flows/order_to_invoice). Off: most projects invoice from Opportunities, and a
+    # deal that is both a won Opportunity and an activated Order would be invoiced twice with both on.
+    order_to_invoice: bool = False
     # Back to Salesforce (each flow's trigger does nothing while its switch is off):
     payment_sync: bool = True  # payments in the books → the Opportunity's paid fields and a Payment__c each
     invoice_pdf: bool = True  # the invoice's PDF attached to its Opportunity as a file, once

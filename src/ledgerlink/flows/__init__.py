@@ -3,8 +3,10 @@
 from ledgerlink.flows import (  # noqa: F401
     customer_sync,
     invoice_pdf,
+    invoicing,
     late_payment,
     opportunity_to_invoice,
+    order_to_invoice,
     payment_sync,
     product_sync,
     reconciliation,

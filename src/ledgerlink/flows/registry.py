@@ -11,6 +11,7 @@ from dbos import WorkflowHandle
 from ledgerlink.engine.runtime import FlowSettings
 from ledgerlink.flows import customer_sync, invoice_pdf, late_payment, payment_sync, product_sync, reconciliation
 from ledgerlink.flows import opportunity_to_invoice as o2i
+from ledgerlink.flows import order_to_invoice as ord2i
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,16 @@ FLOWS: dict[str, FlowEntry] = {
         replay=o2i.replay,
         poll=o2i.poll_won,
         trigger=o2i.poll_won_opportunities,
+    ),
+    ord2i.FLOW: FlowEntry(
+        name=ord2i.FLOW,
+        description="Order Activated → sales invoice, number written back (instead of Opportunities; off by default)",
+        source=("salesforce", "Order"),
+        watermark=ord2i.WATERMARK,
+        replay=ord2i.replay,
+        poll=ord2i.poll,
+        trigger=ord2i.poll_activated_orders,
+        enabled=lambda settings: settings.order_to_invoice,
     ),
     payment_sync.FLOW: FlowEntry(
         name=payment_sync.FLOW,

@@ -1,0 +1,110 @@
+"""Order "Activated" → sales invoice with line items: the Order-based alternative to ``opportunity_to_invoice``.
+
+Steps: read the Order with its Account and OrderItems → map to a canonical Invoice (template
+``salesforce/order_to_canonical``) → find or create the customer and products → find or create the invoice →
+write the invoice number and status back to the Order. Everything after the read is ``flows/invoicing``, shared
+with the Opportunity flow; the invoice's ``CustomerReference`` carries the Order id.
+
+Off by default (``FlowSettings.order_to_invoice``): turn it on for projects that invoice from Orders. A project
+whose Orders come from won Opportunities should run only one of the two flows, or the same deal is invoiced twice.
+No PDF is chained: ``invoice_pdf`` attaches files to Opportunities.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypedDict, cast
+
+from dbos import DBOS, WorkflowHandle
+
+from ledgerlink.engine.retry import durable_step
+from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, enqueue_record, wait_for
+from ledgerlink.flows import invoicing
+
+FLOW = "order_to_invoice"
+INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"
+INVOICE_STATUS_FIELD = "Invoice_Status__c"
+
+ORDER_SOQL = (
+    "SELECT Id, OrderNumber, Status, EffectiveDate, TotalAmount, Description, AccountId, SystemModstamp, "
+    f"{INVOICE_NUMBER_FIELD}, {INVOICE_STATUS_FIELD}, "
+    "Account.Id, Account.Name, Account.ExternalID__c, Account.BillingCountry, "
+    "(SELECT Id, Quantity, UnitPrice, TotalPrice, Description, Product2Id, Product2.Name, Product2.ProductCode, "
+    "Product2.Family FROM OrderItems) "
+    "FROM Order WHERE Id = '{id}'"
+)
+
+SOURCE = invoicing.InvoiceSource(
+    flow=FLOW,
+    sobject="Order",
+    template="salesforce/order_to_canonical",
+    lines="OrderItems",
+    number_field=INVOICE_NUMBER_FIELD,
+    status_field=INVOICE_STATUS_FIELD,
+    outcome_key="order",
+)
+
+
+class Outcome(TypedDict, total=False):
+    order: str
+    status: str  # invoiced | already_invoiced | skipped | failed
+    invoice_number: str
+    customer: str
+    created: bool
+    error: str
+    field: str | None
+
+
+@durable_step
+def read_order(order_id: str) -> dict[str, Any] | None:
+    records = list(current().salesforce.query(ORDER_SOQL.format(id=invoicing.soql_id(order_id))))
+    return records[0] if records else None
+
+
+@DBOS.workflow(name=FLOW)
+def order_to_invoice(order_id: str) -> Outcome:
+    return cast(Outcome, invoicing.invoice_record(SOURCE, order_id, read_order))
+
+
+def workflow_id(order_id: str, version: str) -> str:
+    """One run per (order, modification), as for opportunities; the ledger keeps repeated runs idempotent."""
+    return f"{FLOW}:{order_id}:{version}"
+
+
+def enqueue(order_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
+    return enqueue_record(
+        order_to_invoice, order_id, workflow_id=workflow_id(order_id, version), record_key=order_id, priority=priority
+    )
+
+
+WATERMARK = "salesforce.Order.activated"
+POLL_PAGE = 2000
+
+
+@durable_step
+def read_activated_page(lag_seconds: float) -> dict[str, Any]:
+    """The next page of Orders activated (or edited while active) after the watermark, oldest first; those whose
+    invoice number is already written back are left out of ``records`` but move ``position`` on."""
+    return invoicing.read_page(SOURCE, WATERMARK, "Status = 'Activated'", lag_seconds, POLL_PAGE)
+
+
+def save_watermark(position: str) -> None:
+    invoicing.save_watermark(WATERMARK, position)
+
+
+@DBOS.workflow(name="poll_activated_orders")
+def poll_activated_orders(lag_seconds: float) -> list[str]:
+    """The polling trigger, durable like the Opportunity one. Returns the ids of the runs it started."""
+    return invoicing.drain(read_activated_page, enqueue, save_watermark, lag_seconds, POLL_PAGE)
+
+
+def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
+    """Run the polling trigger now and return handles on the runs it started."""
+    lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
+    ids = wait_for(DBOS.start_workflow(poll_activated_orders, lag))
+    return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
+
+
+def replay(order_id: str) -> WorkflowHandle[Outcome]:
+    """Run the current mapping and code again for one Order (idempotent: the ledger remembers what exists)."""
+    return enqueue(order_id, f"replay-{uuid.uuid4().hex[:12]}")
