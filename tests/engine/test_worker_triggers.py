@@ -19,7 +19,9 @@ def test_each_enabled_trigger_starts_once_per_slot(flow_env: FlowEnv) -> None:
     flow_env.runtime.settings.flows.late_payment = False
     started: dict[str, int] = {}
     fired = start_triggers(flow_env.runtime, poll_interval=3600, started=started)
-    expected = {e.name for e in FLOWS.values() if e.trigger is not None and e.name != "late_payment"}
+    settings = flow_env.runtime.settings.flows
+    expected = {e.name for e in FLOWS.values() if e.trigger is not None and e.enabled(settings)}
+    assert "late_payment" not in expected and "order_to_invoice" not in expected  # switched off here / by default
     assert set(fired) == expected
     assert start_triggers(flow_env.runtime, poll_interval=3600, started=started) == []  # same slot: nothing new
     # A new slot while this slot's triggers may still be queued: DBOS lets at most one per flow wait or run.
