@@ -125,24 +125,14 @@ def _pdf(number: str) -> tuple[bytes, bool]:
 
 @ledger_step
 def record_failure(opportunity_id: str, message: str, field: str | None, attempts: list[str]) -> None:
-    rt = current()
-    rt.ledger.record_failure(
+    current().ledger.fail_record(
         flow=FLOW,
         source=("salesforce", "Opportunity", opportunity_id),
-        error=message,
+        message=message,
         field=field,
+        attempts=attempts,
         input_data={"Id": opportunity_id},
-        attempts=[*({"error": a, "field": field} for a in attempts), {"error": message, "field": field}],
-    )
-    rt.ledger.audit(
-        flow=FLOW,
-        system="salesforce",
-        obj="Opportunity",
-        record_id=opportunity_id,
-        action="failed",
         run_id=DBOS.workflow_id,
-        source_id=opportunity_id,
-        detail={"error": message, "field": field},
     )
 
 

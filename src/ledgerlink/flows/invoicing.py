@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from dbos import DBOS, WorkflowHandle
@@ -21,6 +20,7 @@ from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime,
 from ledgerlink.engine.retry import durable_step, ledger_step
 from ledgerlink.engine.runtime import BACKFILL_PRIORITY, current
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, Product
 
@@ -60,16 +60,7 @@ def mapping(name: str) -> Mapping:
 
 
 def ctx() -> TransformContext:
-    rt = current()
-    ledger, flows = rt.ledger, rt.settings.flows
-    return TransformContext(
-        lookup_xref=lambda system, obj, rid, other: ledger.lookup(system, obj, rid, other),
-        source_system="salesforce",
-        default_nominal_code=flows.default_nominal_code,
-        default_currency=flows.default_currency,
-        default_tax_rate=Decimal(flows.default_tax_rate),
-        payment_terms_days=flows.payment_terms_days,
-    )
+    return transform_context()
 
 
 def soql_id(record_id: str) -> str:
@@ -160,8 +151,9 @@ def ensure_invoice(
     number = rt.ledger.lookup("salesforce", sobject, record_id, books.name, books.invoice_object)
     if number:
         return {"number": number, "status": "", "created": False}
-    existing = books.find_invoice(customer_id, record_id)
-    invoice = existing or books.create_invoice(Invoice.model_validate(invoice_json), customer_id, ctx())
+    # create_invoice looks the reference up first (KashFlow) or creates with an id derived from it (Kashoo):
+    # an attempt whose reply was lost finds its invoice instead of making a second.
+    invoice = books.create_invoice(Invoice.model_validate(invoice_json), customer_id, ctx())
     rt.ledger.link(("salesforce", sobject, record_id), (books.name, books.invoice_object, invoice.number))
     rt.ledger.audit(
         flow=flow,
@@ -197,25 +189,15 @@ def write_back(flow: str, source: Source, fields: dict[str, Any], run_id: str) -
 def record_failure(
     flow: str, source: Source, message: str, field: str | None, attempts: list[str], data: dict[str, Any]
 ) -> None:
-    rt = current()
     sobject, record_id = source
-    rt.ledger.record_failure(
+    current().ledger.fail_record(
         flow=flow,
         source=("salesforce", sobject, record_id),
-        error=message,
+        message=message,
         field=field,
+        attempts=attempts,
         input_data=data,
-        attempts=[*({"error": a, "field": field} for a in attempts), {"error": message, "field": field}],
-    )
-    rt.ledger.audit(
-        flow=flow,
-        system="salesforce",
-        obj=sobject,
-        record_id=record_id,
-        action="failed",
         run_id=DBOS.workflow_id,
-        source_id=record_id,
-        detail={"error": message, "field": field},
     )
 
 

@@ -192,24 +192,14 @@ def ensure_case(number: str, days: int, late: dict[str, Any], run_id: str) -> di
 def record_failure(
     flow: str, source: tuple[str, str, str], message: str, field: str | None, attempts: list[str]
 ) -> None:
-    rt = current()
-    rt.ledger.record_failure(
+    current().ledger.fail_record(
         flow=flow,
         source=source,
-        error=message,
+        message=message,
         field=field,
+        attempts=attempts,
         input_data={"Id": source[2]},
-        attempts=[*({"error": a, "field": field} for a in attempts), {"error": message, "field": field}],
-    )
-    rt.ledger.audit(
-        flow=flow,
-        system=source[0],
-        obj=source[1],
-        record_id=source[2],
-        action="failed",
         run_id=DBOS.workflow_id,
-        source_id=source[2],
-        detail={"error": message, "field": field},
     )
 
 

@@ -18,6 +18,7 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.engine.retry import durable_step, ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Payment
 
@@ -56,11 +57,8 @@ def _ctx() -> TransformContext:
         to_object = "Opportunity" if (system, obj, other) == (books.name, books.invoice_object, "salesforce") else None
         return rt.ledger.lookup(system, obj, record_id, other, to_object)
 
-    return TransformContext(
-        lookup_xref=lookup,
-        source_system=books.name,  # payment_from_canonical finds the Opportunity from the books' invoice
-        default_currency=rt.settings.flows.default_currency,
-    )
+    # payment_from_canonical finds the Opportunity from the books' invoice.
+    return transform_context(source_system=books.name, lookup_xref=lookup)
 
 
 def payment_key(invoice_number: str, reference: str) -> str:
@@ -182,24 +180,14 @@ def _soql_id(record_id: str) -> str:
 
 @ledger_step
 def record_failure(key: str, message: str, field: str | None, attempts: list[str], data: dict[str, Any]) -> None:
-    rt = current()
-    rt.ledger.record_failure(
+    current().ledger.fail_record(
         flow=FLOW,
-        source=(rt.accounting.name, PAYMENT_OBJECT, key),
-        error=message,
+        source=(current().accounting.name, PAYMENT_OBJECT, key),
+        message=message,
         field=field,
+        attempts=attempts,
         input_data=data,
-        attempts=[*({"error": a, "field": field} for a in attempts), {"error": message, "field": field}],
-    )
-    rt.ledger.audit(
-        flow=FLOW,
-        system=rt.accounting.name,
-        obj=PAYMENT_OBJECT,
-        record_id=key,
-        action="failed",
         run_id=DBOS.workflow_id,
-        source_id=key,
-        detail={"error": message, "field": field},
     )
 
 

@@ -267,6 +267,35 @@ class Ledger:
             s.flush()
             return int(row.pk)
 
+    def fail_record(
+        self,
+        *,
+        flow: str,
+        source: tuple[str, str, str],
+        message: str,
+        field: str | None,
+        attempts: list[str] | None = None,
+        input_data: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> int:
+        """What every flow does when a record fails: the failed record (each retried attempt's error, then the
+        verdict) and its audit entry. Returns the failed record's id."""
+        errors = [*({"error": a, "field": field} for a in attempts or []), {"error": message, "field": field}]
+        failed_id = self.record_failure(
+            flow=flow, source=source, error=message, field=field, input_data=input_data, attempts=errors
+        )
+        self.audit(
+            flow=flow,
+            system=source[0],
+            obj=source[1],
+            record_id=source[2],
+            action="failed",
+            run_id=run_id,
+            source_id=source[2],
+            detail={"error": message, "field": field},
+        )
+        return failed_id
+
     def resolve_failure(self, flow: str, source_id: str, status: str = "resolved") -> None:
         with self.session() as s:
             s.execute(

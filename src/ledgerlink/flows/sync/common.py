@@ -11,7 +11,7 @@ from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import current
 from ledgerlink.flows._errors import RecordRejected, describe
-from ledgerlink.mapping import MappingError, TransformContext
+from ledgerlink.mapping import LookupXref, MappingError, TransformContext
 
 sync_step = durable_step
 
@@ -21,12 +21,13 @@ sync_step = durable_step
 RECORD_ERRORS = (PermanentError, MappingError, ValidationError, RecordRejected)
 
 
-def transform_context() -> TransformContext:
+def transform_context(source_system: str = "salesforce", lookup_xref: LookupXref | None = None) -> TransformContext:
+    """What every flow's mappings read: the project's settings, and lookups through the cross-reference ledger."""
     rt = current()
     ledger, flows = rt.ledger, rt.settings.flows
     return TransformContext(
-        lookup_xref=lambda system, obj, rid, other: ledger.lookup(system, obj, rid, other),
-        source_system="salesforce",
+        lookup_xref=lookup_xref or (lambda system, obj, rid, other: ledger.lookup(system, obj, rid, other)),
+        source_system=source_system,
         default_nominal_code=flows.default_nominal_code,
         default_currency=flows.default_currency,
         default_tax_rate=Decimal(flows.default_tax_rate),
@@ -38,24 +39,8 @@ def fail(
     flow: str, source: tuple[str, str, str], exc: BaseException, run_id: str, data: dict[str, Any] | None = None
 ) -> str:
     """Record one record's failure (message names record and field) and its audit entry; returns the message."""
-    rt = current()
     message, field, attempts = describe(exc, record=f"{source[1]} {source[2]}")
-    rt.ledger.record_failure(
-        flow=flow,
-        source=source,
-        error=message,
-        field=field,
-        input_data=data or {},
-        attempts=[*({"error": a, "field": field} for a in attempts), {"error": message, "field": field}],
-    )
-    rt.ledger.audit(
-        flow=flow,
-        system=source[0],
-        obj=source[1],
-        record_id=source[2],
-        action="failed",
-        run_id=run_id,
-        source_id=source[2],
-        detail={"error": message, "field": field},
+    current().ledger.fail_record(
+        flow=flow, source=source, message=message, field=field, attempts=attempts, input_data=data, run_id=run_id
     )
     return message
