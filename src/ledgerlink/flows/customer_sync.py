@@ -22,13 +22,20 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.errors import PermanentError
-from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record
 from ledgerlink.flows.sync import fields as F
 from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
 from ledgerlink.flows.sync.books_writes import BooksCreates
-from ledgerlink.flows.sync.common import RECORD_ERRORS, fail, sync_step, transform_context
+from ledgerlink.flows.sync.common import (
+    RECORD_ERRORS,
+    fail,
+    page_size,
+    position_after,
+    read_changed,
+    sync_step,
+    transform_context,
+)
 from ledgerlink.flows.sync.conflicts import Resolution, Side, combined_owners, merge
 from ledgerlink.flows.sync.matching import Candidate, best_match
 from ledgerlink.flows.sync.salesforce_writes import Batch
@@ -519,35 +526,21 @@ def sync_books_customers(items: list[tuple[str, Customer]], run_id: str, *, full
 # --- steps ---------------------------------------------------------------------------------------------------------
 
 
-def _page_size() -> int:
-    return int(current().settings.flows.sync_page_size)
-
-
-def _read_changed(sobject: str, watermark: str, columns: list[str], where: str | None, lag: float) -> list[Any]:
-    since = Position.decode(current().ledger.get_watermark(watermark))
-    soql = incremental_soql(sobject, columns, where, since, upper_bound(lag))
-    return list(current().salesforce.query(f"{soql} LIMIT {_page_size()}", include_deleted=True))
-
-
-def _position(page: list[dict[str, Any]]) -> str | None:
-    return Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
-
-
 @sync_step
 def accounts_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
     """The next page of Accounts changed (or deleted, or undeleted) after the watermark, settled."""
-    records = _read_changed(ACCOUNT, WATERMARK, ACCOUNT_FIELDS, None, lag_seconds)
+    records = read_changed(ACCOUNT, WATERMARK, ACCOUNT_FIELDS, None, lag_seconds)
     counts = sync_account_records(records, run_id, full=False)
-    return {"counts": counts, "position": _position(records), "more": len(records) == _page_size()}
+    return {"counts": counts, "position": position_after(records), "more": len(records) == page_size()}
 
 
 @sync_step
 def contacts_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
     """Contacts changed after their watermark: a Contact edit does not touch its Account's SystemModstamp."""
-    contacts = _read_changed("Contact", CONTACT_WATERMARK, ["AccountId"], "AccountId != null", lag_seconds)
+    contacts = read_changed("Contact", CONTACT_WATERMARK, ["AccountId"], "AccountId != null", lag_seconds)
     ids = list(dict.fromkeys(str(c["AccountId"]) for c in contacts))
     counts = sync_account_records(accounts_by_id(ids), run_id, full=False)
-    return {"counts": counts, "position": _position(contacts), "more": len(contacts) == _page_size()}
+    return {"counts": counts, "position": position_after(contacts), "more": len(contacts) == page_size()}
 
 
 @sync_step
@@ -555,7 +548,7 @@ def books_page(run_id: str) -> dict[str, Any]:
     rt = current()
     sb = sync_books(rt.accounting)
     mark = books_watermark(sb.system)
-    items, position, more = sb.customers_changed(rt.ledger.get_watermark(mark), _page_size(), transform_context())
+    items, position, more = sb.customers_changed(rt.ledger.get_watermark(mark), page_size(), transform_context())
     counts = sync_books_customers(items, run_id, full=False)
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
 

@@ -19,12 +19,19 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.errors import PermanentError
-from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record
 from ledgerlink.flows.sync import fields as F
 from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
-from ledgerlink.flows.sync.common import RECORD_ERRORS, fail, sync_step, transform_context
+from ledgerlink.flows.sync.common import (
+    RECORD_ERRORS,
+    fail,
+    page_size,
+    position_after,
+    read_changed,
+    sync_step,
+    transform_context,
+)
 from ledgerlink.flows.sync.conflicts import Side, combined_owners, merge
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.flows.sync.state import PendingVersions, load_base, save_base, unchanged
@@ -384,34 +391,20 @@ def sync_books_products(items: list[tuple[str, Product]], run_id: str, *, full: 
 # --- steps and the trigger -----------------------------------------------------------------------------------------
 
 
-def _page_size() -> int:
-    return int(current().settings.flows.sync_page_size)
-
-
-def _read_changed(sobject: str, watermark: str, columns: list[str], where: str | None, lag: float) -> list[Any]:
-    since = Position.decode(current().ledger.get_watermark(watermark))
-    soql = incremental_soql(sobject, columns, where, since, upper_bound(lag))
-    return list(current().salesforce.query(f"{soql} LIMIT {_page_size()}", include_deleted=True))
-
-
-def _position(rows: list[dict[str, Any]]) -> str | None:
-    return Position(soql_datetime(rows[-1]["SystemModstamp"]), rows[-1]["Id"]).encode() if rows else None
-
-
 @sync_step
 def product2_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
-    records = _read_changed(PRODUCT2, WATERMARK, PRODUCT_FIELDS, None, lag_seconds)
+    records = read_changed(PRODUCT2, WATERMARK, PRODUCT_FIELDS, None, lag_seconds)
     counts = sync_product_records(records, run_id, full=False)
-    return {"counts": counts, "position": _position(records), "more": len(records) == _page_size()}
+    return {"counts": counts, "position": position_after(records), "more": len(records) == page_size()}
 
 
 @sync_step
 def prices_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
     where = "Pricebook2.IsStandard = true"
-    entries = _read_changed("PricebookEntry", PRICE_WATERMARK, ["Product2Id"], where, lag_seconds)
+    entries = read_changed("PricebookEntry", PRICE_WATERMARK, ["Product2Id"], where, lag_seconds)
     ids = list(dict.fromkeys(str(e["Product2Id"]) for e in entries))
     counts = sync_product_records(products_by_id(ids), run_id, full=False)
-    return {"counts": counts, "position": _position(entries), "more": len(entries) == _page_size()}
+    return {"counts": counts, "position": position_after(entries), "more": len(entries) == page_size()}
 
 
 @sync_step
@@ -419,7 +412,7 @@ def books_page(run_id: str) -> dict[str, Any]:
     rt = current()
     sb = sync_books(rt.accounting)
     mark = books_watermark(sb.system)
-    items, position, more = sb.products_changed(rt.ledger.get_watermark(mark), _page_size(), transform_context())
+    items, position, more = sb.products_changed(rt.ledger.get_watermark(mark), page_size(), transform_context())
     counts = sync_books_products(items, run_id, full=False)
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ledgerlink.connectors.errors import PermanentError
+from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import current
 from ledgerlink.flows._errors import RecordRejected, describe
@@ -44,3 +45,19 @@ def fail(
         flow=flow, source=source, message=message, field=field, attempts=attempts, input_data=data, run_id=run_id
     )
     return message
+
+
+def page_size() -> int:
+    return int(current().settings.flows.sync_page_size)
+
+
+def read_changed(sobject: str, watermark: str, columns: list[str], where: str | None, lag: float) -> list[Any]:
+    """The next page of ``sobject`` rows changed (deleted ones too) after the saved watermark, oldest first."""
+    since = Position.decode(current().ledger.get_watermark(watermark))
+    soql = incremental_soql(sobject, columns, where, since, upper_bound(lag))
+    return list(current().salesforce.query(f"{soql} LIMIT {page_size()}", include_deleted=True))
+
+
+def position_after(rows: list[dict[str, Any]]) -> str | None:
+    """The watermark just past the last row of a page (None for an empty page: the watermark stays)."""
+    return Position(soql_datetime(rows[-1]["SystemModstamp"]), rows[-1]["Id"]).encode() if rows else None
