@@ -145,9 +145,11 @@ def sandboxes(data_dir: Path, systems: tuple[str, ...] = SYSTEMS, *, tls: bool =
 
 
 def _serve(system: str, data_dir: Path, tls: bool) -> None:
-    from ledgerlink.sandbox.runner import start_sandbox
+    from ledgerlink.sandbox.runner import start_pubsub, start_sandbox
 
     box = start_sandbox(system, data_dir, tls=tls)  # type: ignore[arg-type]
+    if system == "salesforce":
+        start_pubsub(box, keepalive_seconds=5)  # Change Data Capture, for the event-latency benchmark
     print(json.dumps(box.describe()), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -109,13 +109,21 @@ class CdcTrigger:
 
 
 def _subscriber(
-    runtime: Runtime, pubsub_address: str, topic: str, tls: bool | None, ca_file: str | None
+    runtime: Runtime,
+    pubsub_address: str,
+    topic: str,
+    tls: bool | None,
+    ca_file: str | None,
+    poll_lag_seconds: float | None = None,
 ) -> PubSubSubscriber:
     sf = runtime.salesforce.settings
     if ca_file is None and isinstance(sf.verify, str):
         ca_file = sf.verify  # the sandbox with TLS: the same CA signs both servers
+    lag = runtime.settings.poll_lag_seconds if poll_lag_seconds is None else poll_lag_seconds
     return PubSubSubscriber(
-        PubSubSettings(address=pubsub_address, topic=topic, tls=tls, ca_file=ca_file),
+        PubSubSettings(
+            address=pubsub_address, topic=topic, tls=tls, ca_file=ca_file, catch_up_margin_seconds=lag + 5.0
+        ),
         oauth_session(sf.auth, sf.login_url, verify=sf.verify),
         runtime.ledger,
     )
@@ -141,7 +149,7 @@ def start_cdc_trigger(
     def on_fallback(_reason: str) -> list[str]:
         return [h.get_workflow_id() for h in o2i.poll_won(lag_seconds=poll_lag_seconds)]
 
-    subscriber = _subscriber(runtime, pubsub_address, TOPIC, tls, ca_file)
+    subscriber = _subscriber(runtime, pubsub_address, TOPIC, tls, ca_file, poll_lag_seconds)
     return CdcTrigger(subscriber=subscriber, on_event=on_event, on_fallback=on_fallback, name="cdc:opportunity").start()
 
 
@@ -218,7 +226,7 @@ def start_sync_cdc_triggers(
         # The last subscription of each flow stops that flow's waker with it.
         last_of_flow = flow not in list(SYNC_TOPICS.values())[index + 1 :]
         trigger = CdcTrigger(
-            subscriber=_subscriber(runtime, pubsub_address, topic, tls, ca_file),
+            subscriber=_subscriber(runtime, pubsub_address, topic, tls, ca_file, poll_lag_seconds),
             on_event=on_event,
             on_fallback=on_fallback,
             name=f"cdc:{topic.removeprefix('/data/')}",

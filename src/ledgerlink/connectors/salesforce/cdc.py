@@ -21,6 +21,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -103,6 +104,9 @@ class PubSubSettings:
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     watermark: str | None = None  # defaults to cdc:<topic>
+    # After a fallback re-read, retained events committed more than this long before it began are skipped: the
+    # re-read covered them. Must exceed the re-read's own lag (it reads up to now − lag).
+    catch_up_margin_seconds: float = 30.0
 
     @property
     def watermark_key(self) -> str:
@@ -221,8 +225,16 @@ class PubSubSubscriber:
         """Deliver events to ``handler`` until ``stop`` is set (then call ``cancel()`` to end a waiting stream)."""
         key = self.settings.watermark_key
         delay = self.settings.backoff_initial_seconds
+        covered_before_ms = 0  # events older than this were covered by the last fallback re-read
+
+        def catch_up(reason: str) -> None:
+            nonlocal covered_before_ms
+            started_ms = int(time.time() * 1000)
+            fallback(reason)
+            covered_before_ms = started_ms - int(self.settings.catch_up_margin_seconds * 1000)
+
         if not self.watermarks.get_watermark(key):
-            fallback("start")  # nothing to resume from: re-read, then take everything retained
+            catch_up("start")  # nothing to resume from: re-read, then take what is retained and newer
         while not stop.is_set():
             saved = self.watermarks.get_watermark(key)
             preset, replay_id = (pb.CUSTOM, bytes.fromhex(saved)) if saved else (pb.EARLIEST, b"")
@@ -233,8 +245,8 @@ class PubSubSubscriber:
                     for consumer_event in response.events:
                         event = self.decode(consumer_event)
                         if event.is_gap:
-                            fallback("gap")
-                        else:
+                            catch_up("gap")
+                        elif event.commit_timestamp >= covered_before_ms:
                             handler(event)
                         self.watermarks.set_watermark(key, consumer_event.replay_id.hex())
                     if not response.events and response.pending_num_requested > 0 and response.latest_replay_id:
@@ -247,7 +259,7 @@ class PubSubSubscriber:
                 code = err.code()
                 if code == grpc.StatusCode.INVALID_ARGUMENT and _is_replay_error(err):
                     log.warning("CDC %s: replay id %s is no longer retained; re-reading", self.settings.topic, saved)
-                    fallback("replay_id_expired")
+                    catch_up("replay_id_expired")
                     self.watermarks.set_watermark(key, "")  # then EARLIEST: what changed during the re-read
                     continue
                 if code == grpc.StatusCode.UNAUTHENTICATED:
