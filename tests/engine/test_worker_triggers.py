@@ -60,27 +60,3 @@ def test_a_worker_runs_every_flow_from_its_triggers(flow_env: FlowEnv) -> None:
     customers = list(flow_env.runtime.accounting.client.list("customers"))  # type: ignore[attr-defined]
     assert len(customers) == summary.accounts  # customer_sync brought every Account over, deals or not
     assert DBOS.get_schedule(SCHEDULE_NAME) is not None  # the nightly reconciliation is installed
-
-
-def test_change_events_overtake_a_backlog_of_polled_runs(flow_env: FlowEnv) -> None:
-    """Runs enqueued by polling wait behind runs enqueued by change events (DBOS dequeues by priority)."""
-    from ledgerlink.engine.runtime import BACKFILL_PRIORITY, REALTIME_PRIORITY
-    from ledgerlink.flows import opportunity_to_invoice as o2i
-
-    account = flow_env.make_account("Priority Ltd", "CUST-PRIO")
-    _product, entry = flow_env.make_product("PR-1", 5.0)
-    backlog = [
-        flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[(entry, 1, 5.0)]) for _ in range(12)
-    ]
-    urgent = flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[(entry, 2, 5.0)])
-    handles = [o2i.enqueue(opp, "backfill", BACKFILL_PRIORITY) for opp in backlog]
-    urgent_handle = o2i.enqueue(urgent, "event", REALTIME_PRIORITY)
-    for handle in [*handles, urgent_handle]:
-        engine.wait_for(handle)
-    finished = {h.get_workflow_id(): h.get_status().updated_at for h in [*handles, urgent_handle]}
-    later_backlog = [
-        wid
-        for wid, at in finished.items()
-        if wid != urgent_handle.get_workflow_id() and at > finished[urgent_handle.get_workflow_id()]
-    ]
-    assert later_backlog, "the event's run should finish before some of the backlog enqueued ahead of it"

@@ -144,3 +144,28 @@ def test_a_5xx_storm_exhausts_retries_into_a_failed_record_with_every_attempt(fl
     flow_env.set_faults("kashflow", fail_next=0)
     assert flow_env.run_one(opp)["status"] == "invoiced"  # replay once the storm is over
     assert flow_env.ledger.failed_records(flow="opportunity_to_invoice") == []
+
+
+def test_log_lines_from_a_run_carry_its_flow_run_and_record_ids(flow_env: FlowEnv) -> None:
+    import io
+    import json
+    import logging
+
+    from ledgerlink.web.logs import configure_json_logging
+
+    stream = io.StringIO()
+    handler = configure_json_logging(logging.WARNING, stream)
+    try:
+        account = flow_env.make_account("Logged Ltd", "CUST-LOG")
+        _product, entry = flow_env.make_product("LG-1", 10.0)
+        opp = flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[(entry, 1, 10.0)])
+        # Five failures: more than the connector repeats in place (4), so the step itself retries, and logs it.
+        flow_env.set_faults("kashflow", paths=["/v2/invoices"], methods=["POST"], fail_next=5)
+        assert flow_env.run_one(opp)["status"] == "invoiced"
+    finally:
+        logging.getLogger().removeHandler(handler)
+    retries = [json.loads(line) for line in stream.getvalue().splitlines() if "retrying in" in line]
+    assert retries, stream.getvalue()
+    assert retries[0]["flow"] == "opportunity_to_invoice"
+    assert retries[0]["record_id"] == opp
+    assert retries[0]["run_id"].startswith(f"opportunity_to_invoice:{opp}:")

@@ -8,6 +8,7 @@ as durable as DBOS's own step retries, and lets us honour ``Retry-After`` and ke
 from __future__ import annotations
 
 import functools
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -17,6 +18,9 @@ from typing import ParamSpec, TypeVar
 from dbos import DBOS
 
 from ledgerlink.connectors.errors import TransientError, is_transient
+from ledgerlink.logcontext import logging_ids
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -72,8 +76,23 @@ def with_retries(
                 errors.append(str(exc))
                 if attempt == policy.max_attempts:
                     raise RetriesExhausted(fn.__name__, errors, exc) from exc
-                sleep(policy.delay(attempt, exc.retry_after, rng))
+                wait = policy.delay(attempt, exc.retry_after, rng)
+                log.warning("%s: attempt %d failed (%s); retrying in %.2f s", fn.__name__, attempt, exc, wait)
+                sleep(wait)
         raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def _with_log_ids(fn: Callable[P, R]) -> Callable[P, R]:
+    """Log lines written inside a step carry its run, flow and record ids (workflow ids read flow:record:…)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        run_id = DBOS.workflow_id
+        flow, _, rest = (run_id or "").partition(":")
+        with logging_ids(run_id=run_id, flow=flow or None, record_id=rest.partition(":")[0] or None):
+            return fn(*args, **kwargs)
 
     return wrapper
 
@@ -85,7 +104,7 @@ def durable_step(fn: Callable[P, R] | None = None, *, policy: RetryPolicy = DEFA
     """
 
     def decorate(f: Callable[P, R]) -> Callable[P, R]:
-        return DBOS.step(name=f"{f.__module__}.{f.__qualname__}")(with_retries(f, policy))
+        return DBOS.step(name=f"{f.__module__}.{f.__qualname__}")(_with_log_ids(with_retries(f, policy)))
 
     if fn is None:
         return decorate  # type: ignore[return-value]
@@ -98,4 +117,4 @@ def ledger_step(fn: Callable[P, R]) -> Callable[P, R]:
     Steps are registered under their module-qualified name: DBOS finds a step by name when it recovers a
     workflow, so two flows' ``save_watermark`` must never share one.
     """
-    return DBOS.step(name=f"{fn.__module__}.{fn.__qualname__}")(fn)
+    return DBOS.step(name=f"{fn.__module__}.{fn.__qualname__}")(_with_log_ids(fn))

@@ -41,7 +41,10 @@ class QueueSettings:
 
 RECORDS_QUEUE = "records"
 TRIGGERS_QUEUE = "triggers"  # polling triggers; deduplicated by flow, so at most one per flow waits or runs
-REALTIME_PRIORITY = 1  # events overtake backfills (DBOS dequeues lower numbers first)
+# Lower numbers dequeue first. On the partitioned per-record queue DBOS 3.4 honours this only among the runs of one
+# record (it sweeps partitions in random order), so a change event does not yet overtake a backfill of other
+# records; serialising each record's runs matters more (two runs at once could both create its invoice).
+REALTIME_PRIORITY = 1
 BACKFILL_PRIORITY = 10
 
 
@@ -81,7 +84,6 @@ class EngineSettings:
     app_version: str = "ledgerlink-1"
     queues: list[QueueSettings] = field(
         default_factory=lambda: [
-            QueueSettings("accounting"),
             QueueSettings(RECORDS_QUEUE, worker_concurrency=8, partition_concurrency=1),
             QueueSettings(TRIGGERS_QUEUE, worker_concurrency=2),
         ]

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import json
 import logging
 import threading
 from typing import Any
 
+from ledgerlink.logcontext import log_context  # set by request handlers and flows' steps
+
 MASK = "[redacted]"
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
-# Set by request handlers and flows so that every line logged under them carries the ids.
-log_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("ledgerlink_log_context", default={})  # noqa: B039
 
 _CONTEXT_KEYS = ("flow", "run_id", "record_id", "request_id", "user", "connection")
 
