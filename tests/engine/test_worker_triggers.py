@@ -8,7 +8,6 @@ import time
 from dbos import DBOS
 
 from ledgerlink.demo.seed import seed
-from ledgerlink.engine import runtime as engine
 from ledgerlink.engine.worker import run_worker, start_triggers
 from ledgerlink.flows.reconciliation import SCHEDULE_NAME
 from ledgerlink.flows.registry import FLOWS
