@@ -22,6 +22,7 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.errors import PermanentError
+from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record
 from ledgerlink.flows.sync import fields as F
@@ -81,23 +82,12 @@ def books_watermark(system: str) -> str:
     return f"{system}.customers.{FLOW}"
 
 
-def _soql_ids(ids: list[str]) -> str:
-    for rid in ids:
-        if not rid.isalnum():
-            raise ValueError(f"{rid!r} is not a Salesforce id")
-    return ", ".join(f"'{rid}'" for rid in ids)
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def accounts_by_id(ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
     columns = ", ".join(["Id", "SystemModstamp", *ACCOUNT_FIELDS])
-    soql = f"SELECT {columns} FROM Account WHERE Id IN ({_soql_ids(ids)})"
-    return list(current().salesforce.query(soql, include_deleted=True))
+    query = f"SELECT {columns} FROM Account WHERE Id IN ({literal.id_list(ids)})"
+    return list(current().salesforce.query(query, include_deleted=True))
 
 
 def _json(customer: Customer) -> dict[str, Any]:
@@ -400,7 +390,7 @@ def _new_in_books(page: Page) -> None:
     codes = list(page.new_accounts)
     soql = (
         f"SELECT Id, SystemModstamp, {', '.join(ACCOUNT_FIELDS)} FROM Account "
-        f"WHERE ExternalID__c IN ({', '.join(_quote(c) for c in codes)})"
+        f"WHERE ExternalID__c IN ({', '.join(literal.string(c) for c in codes)})"
     )
     ledger = current().ledger
     for record in current().salesforce.query(soql):

@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step, ledger_step
 from ledgerlink.engine.runtime import BACKFILL_PRIORITY, REALTIME_PRIORITY, current, enqueue_record, wait_for
@@ -43,16 +44,6 @@ def title(number: str) -> str:
     return f"Invoice {number}"
 
 
-def _soql_id(record_id: str) -> str:
-    if not record_id.isalnum():
-        raise RecordRejected(f"{record_id!r} is not a Salesforce id", field="Id")
-    return record_id
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
-
-
 def attached_file(opportunity_id: str) -> str | None:
     """The ContentVersion the ledger records for this Opportunity's invoice (one invoice per Opportunity)."""
     return current().ledger.lookup("salesforce", "Opportunity", opportunity_id, "salesforce", "ContentVersion")
@@ -77,7 +68,7 @@ def ensure_file(opportunity_id: str, number: str, run_id: str) -> dict[str, Any]
     found = list(
         rt.salesforce.query(
             "SELECT Id FROM ContentVersion WHERE FirstPublishLocationId = "
-            f"'{_soql_id(opportunity_id)}' AND Title = '{_quote(title(number))}' AND IsLatest = true"
+            f"'{literal.record_id(opportunity_id)}' AND Title = '{literal.escape(title(number))}' AND IsLatest = true"
         )
     )
     if found:
@@ -148,7 +139,7 @@ def mark_resolved(opportunity_id: str) -> None:
 def invoice_pdf(opportunity_id: str) -> Outcome:
     run_id = DBOS.workflow_id or ""
     try:
-        number = find_invoice(_soql_id(opportunity_id))
+        number = find_invoice(literal.record_id(opportunity_id))
         if number is None:
             raise RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD)
         made = ensure_file(opportunity_id, number, run_id)

@@ -16,6 +16,7 @@ from typing import Any
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step, ledger_step
 from ledgerlink.engine.runtime import BACKFILL_PRIORITY, current
@@ -63,13 +64,6 @@ def ctx() -> TransformContext:
     return transform_context()
 
 
-def soql_id(record_id: str) -> str:
-    # Ids come from Salesforce or our own queue, but a quote in one must never reach SOQL.
-    if not record_id.isalnum():
-        raise RecordRejected(f"{record_id!r} is not a Salesforce id", field="Id")
-    return record_id
-
-
 # --- steps ---------------------------------------------------------------------------------------------------
 
 
@@ -84,7 +78,7 @@ def ensure_customer(flow: str, source: Source, account_id: str, customer_code: s
     found = books.find_customer(customer_code)
     action = "matched"
     if found is None:
-        accounts = list(rt.salesforce.query(ACCOUNT_SOQL.format(id=soql_id(account_id))))
+        accounts = list(rt.salesforce.query(ACCOUNT_SOQL.format(id=literal.record_id(account_id))))
         if not accounts:
             raise RecordRejected(f"Account {account_id} not found", field="AccountId")
         values = mapping("salesforce/account_to_canonical").apply(accounts[0], ctx()).values
@@ -117,7 +111,7 @@ def ensure_products(flow: str, source: Source, product_ids: list[str], run_id: s
     ]
     if not unknown:
         return
-    ids = ", ".join(f"'{soql_id(pid)}'" for pid in unknown)
+    ids = literal.id_list(unknown)
     product_mapping = mapping("salesforce/product_to_canonical")
     for record in rt.salesforce.query(PRODUCT_SOQL.format(ids=ids)):
         product = Product.model_validate(product_mapping.apply(record, ctx()).values)

@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
+from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import durable_step, ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
@@ -38,11 +39,6 @@ class Outcome(TypedDict, total=False):
 
 def marker(number: str) -> str:
     return f"{MARKER_PREFIX}{current().accounting.name} invoice {number}]"
-
-
-def _soql_text(text: str) -> str:
-    # LIKE wildcards too: a marker is matched literally.
-    return text.replace("\\", "\\\\").replace("'", "\\'").replace("%", "\\%").replace("_", "\\_")
 
 
 def _opportunity_of(number: str) -> str | None:
@@ -72,11 +68,11 @@ def find_work(min_days: int) -> dict[str, Any]:
             to_open.append({"number": due.number, "days": due.days_overdue})
     owed = {due.number for due in unpaid}
     to_close = []
-    soql = (
+    query = (
         "SELECT Id, Subject FROM Case WHERE IsClosed = false AND Subject LIKE "
-        f"'%{_soql_text(f'{MARKER_PREFIX}{books.name} invoice ')}%'"
+        f"'%{literal.escape_like(f'{MARKER_PREFIX}{books.name} invoice ')}%'"
     )
-    for case in rt.salesforce.query(soql):
+    for case in rt.salesforce.query(query):
         opportunity = rt.ledger.lookup("salesforce", "Case", case["Id"], "salesforce", "Opportunity")
         number = (
             rt.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
@@ -156,7 +152,7 @@ def ensure_case(number: str, days: int, late: dict[str, Any], run_id: str) -> di
     if known:
         return {"id": known, "created": False}
     tag = marker(number)
-    found = list(rt.salesforce.query(f"SELECT Id FROM Case WHERE Subject LIKE '%{_soql_text(tag)}%'"))
+    found = list(rt.salesforce.query(f"SELECT Id FROM Case WHERE Subject LIKE '%{literal.escape_like(tag)}%'"))
     if found:
         case_id, created = str(found[0]["Id"]), False
     else:

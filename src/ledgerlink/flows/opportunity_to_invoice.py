@@ -15,6 +15,7 @@ from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, enqueue_record, wait_for
 from ledgerlink.flows import invoice_pdf, invoicing
@@ -62,7 +63,7 @@ class Outcome(TypedDict, total=False):
 
 @_step
 def read_opportunity(opportunity_id: str) -> dict[str, Any] | None:
-    records = list(current().salesforce.query(OPPORTUNITY_SOQL.format(id=invoicing.soql_id(opportunity_id))))
+    records = list(current().salesforce.query(OPPORTUNITY_SOQL.format(id=literal.record_id(opportunity_id))))
     return records[0] if records else None
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, enqueue_record, wait_for
 from ledgerlink.flows import invoicing
@@ -57,7 +58,7 @@ class Outcome(TypedDict, total=False):
 
 @durable_step
 def read_order(order_id: str) -> dict[str, Any] | None:
-    records = list(current().salesforce.query(ORDER_SOQL.format(id=invoicing.soql_id(order_id))))
+    records = list(current().salesforce.query(ORDER_SOQL.format(id=literal.record_id(order_id))))
     return records[0] if records else None
 
 

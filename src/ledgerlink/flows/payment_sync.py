@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import durable_step, ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
@@ -103,7 +104,9 @@ def ensure_payment_record(payment_json: dict[str, Any], run_id: str, key: str) -
     external_id = str(fields.pop("External_Id__c"))
     record_id, created = rt.salesforce.upsert("Payment__c", "External_Id__c", external_id, fields)
     if not record_id:  # an upsert that updated answers without a body on some API versions
-        found = list(rt.salesforce.query(f"SELECT Id FROM Payment__c WHERE External_Id__c = '{_quote(external_id)}'"))
+        found = list(
+            rt.salesforce.query(f"SELECT Id FROM Payment__c WHERE External_Id__c = '{literal.escape(external_id)}'")
+        )
         record_id = found[0]["Id"]
     rt.ledger.link((rt.accounting.name, PAYMENT_OBJECT, reference), ("salesforce", "Payment__c", record_id))
     rt.ledger.audit(
@@ -142,7 +145,9 @@ def update_opportunity(opportunity_id: str, fields: dict[str, Any], run_id: str,
     """Write only the fields that differ, so a rerun (or a sibling payment's run) writes nothing."""
     rt = current()
     columns = ", ".join(fields)
-    rows = list(rt.salesforce.query(f"SELECT Id, {columns} FROM Opportunity WHERE Id = '{_soql_id(opportunity_id)}'"))
+    rows = list(
+        rt.salesforce.query(f"SELECT Id, {columns} FROM Opportunity WHERE Id = '{literal.record_id(opportunity_id)}'")
+    )
     if not rows:
         raise RecordRejected(f"Opportunity {opportunity_id} not found", field="Opportunity__c")
     changed = {name: value for name, value in fields.items() if not _same(rows[0].get(name), value)}
@@ -166,16 +171,6 @@ def _same(current_value: Any, wanted: Any) -> bool:
     if isinstance(wanted, int | float | Decimal) and current_value is not None:
         return Decimal(str(current_value)) == Decimal(str(wanted))
     return current_value == wanted
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _soql_id(record_id: str) -> str:
-    if not record_id.isalnum():
-        raise RecordRejected(f"{record_id!r} is not a Salesforce id", field="Id")
-    return record_id
 
 
 @ledger_step

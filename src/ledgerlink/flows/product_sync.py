@@ -19,6 +19,7 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.errors import PermanentError
+from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record
 from ledgerlink.flows.sync import fields as F
@@ -68,22 +69,12 @@ def books_watermark(system: str) -> str:
     return f"{system}.products.{FLOW}"
 
 
-def _ids(ids: list[str]) -> str:
-    for rid in ids:
-        if not rid.isalnum():
-            raise ValueError(f"{rid!r} is not a Salesforce id")
-    return ", ".join(f"'{rid}'" for rid in ids)
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def products_by_id(ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    soql = f"SELECT Id, SystemModstamp, {', '.join(PRODUCT_FIELDS)} FROM Product2 WHERE Id IN ({_ids(ids)})"
-    return list(current().salesforce.query(soql, include_deleted=True))
+    columns = ", ".join(PRODUCT_FIELDS)
+    query = f"SELECT Id, SystemModstamp, {columns} FROM Product2 WHERE Id IN ({literal.id_list(ids)})"
+    return list(current().salesforce.query(query, include_deleted=True))
 
 
 def _json(product: Product) -> dict[str, Any]:
@@ -281,7 +272,7 @@ def _same(values: dict[str, Any], base: dict[str, Any], books_fields: frozenset[
 def _new_in_books(page: Page) -> None:
     if not page.new_products:
         return
-    codes = ", ".join(_quote(c) for c in page.new_products)
+    codes = ", ".join(literal.string(c) for c in page.new_products)
     soql = (
         f"SELECT Id, SystemModstamp, {', '.join(PRODUCT_FIELDS)} FROM Product2 "
         f"WHERE ProductCode IN ({codes}) OR ExternalID__c IN ({codes})"
