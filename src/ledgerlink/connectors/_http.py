@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import ssl
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -74,3 +76,8 @@ def with_transient_retries(
             time.sleep(min(wait, max_delay))
             delay = min(delay * 2, max_delay)
     raise AssertionError("unreachable")
+
+
+def decimal_json(response: httpx.Response) -> Any:
+    """A JSON body with every fractional number read as Decimal, never float (amounts must stay exact)."""
+    return json.loads(response.content or b"null", parse_float=Decimal)

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import builtins
 import functools
-import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from ledgerlink.connectors._http import make_client, retry_after_seconds, send, with_transient_retries
+from ledgerlink.connectors._http import decimal_json, make_client, retry_after_seconds, send, with_transient_retries
 from ledgerlink.connectors.errors import AuthenticationError, PermanentError, TransientError
 from ledgerlink.engine.ratelimit import NoPacing, Pacer
 
@@ -41,11 +39,6 @@ class KashFlowSettings:
 
     def __repr__(self) -> str:
         return f"KashFlowSettings(base_url={self.base_url!r}, username={self.username!r}, password='***')"
-
-
-def json_body(response: httpx.Response) -> Any:
-    """KashFlow prints amounts as JSON numbers with four decimals: read them as Decimal, never float."""
-    return json.loads(response.content or b"null", parse_float=Decimal)
 
 
 class KashFlowClient:
@@ -162,7 +155,7 @@ class KashFlowClient:
 
     def _get_or_none(self, path: str, **kwargs: Any) -> dict[str, Any] | None:
         try:
-            return dict(json_body(with_transient_retries(lambda: self.request("GET", path, **kwargs))))
+            return dict(decimal_json(with_transient_retries(lambda: self.request("GET", path, **kwargs))))
         except PermanentError as exc:
             if exc.status == 404:
                 return None
@@ -172,7 +165,9 @@ class KashFlowClient:
         """Every row of a list endpoint, following ``MetaData.NextPageUrl``."""
         query: dict[str, Any] = {"page": 1, "perpage": self.settings.page_size, **(params or {})}
         while True:
-            body = json_body(with_transient_retries(functools.partial(self.request, "GET", path, params=dict(query))))
+            body = decimal_json(
+                with_transient_retries(functools.partial(self.request, "GET", path, params=dict(query)))
+            )
             rows = body.get("Data") or []
             yield from rows
             next_url = (body.get("MetaData") or {}).get("NextPageUrl")
@@ -202,32 +197,32 @@ class KashFlowClient:
     # --- writes ------------------------------------------------------------------------------------------
 
     def create_customer(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return dict(json_body(self.request("POST", "customers", json=payload)))
+        return dict(decimal_json(self.request("POST", "customers", json=payload)))
 
     def update_customer(self, code: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self.request("PUT", f"customers/{code}", json=payload)
-        return dict(json_body(response)) if response.content else {}
+        return dict(decimal_json(response)) if response.content else {}
 
     def create_product(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return dict(json_body(self.request("POST", "products", json=payload)))
+        return dict(decimal_json(self.request("POST", "products", json=payload)))
 
     def create_invoice(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return dict(json_body(self.request("POST", "invoices", json=payload)))
+        return dict(decimal_json(self.request("POST", "invoices", json=payload)))
 
     def update_invoice(self, number: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self.request("PUT", f"invoices/{number}", json=payload)
-        return dict(json_body(response)) if response.content else {}
+        return dict(decimal_json(response)) if response.content else {}
 
     # --- payments and bank accounts ----------------------------------------------------------------------
 
     def list_payments(self, number: str) -> builtins.list[dict[str, Any]]:
-        rows = json_body(with_transient_retries(lambda: self.request("GET", f"invoices/{number}/payments")))
+        rows = decimal_json(with_transient_retries(lambda: self.request("GET", f"invoices/{number}/payments")))
         return [dict(row) for row in rows or []]
 
     def add_payment(self, number: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return dict(json_body(self.request("POST", f"invoices/{number}/payments", json=payload)))
+        return dict(decimal_json(self.request("POST", f"invoices/{number}/payments", json=payload)))
 
     def bank_accounts(self) -> builtins.list[dict[str, Any]]:
-        body = json_body(with_transient_retries(lambda: self.request("GET", "bankaccounts")))
+        body = decimal_json(with_transient_retries(lambda: self.request("GET", "bankaccounts")))
         rows = body.get("Data") if isinstance(body, dict) else body
         return [dict(row) for row in rows or []]

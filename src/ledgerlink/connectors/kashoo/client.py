@@ -13,12 +13,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from ledgerlink.connectors._http import make_client, retry_after_seconds, send
+from ledgerlink.connectors._http import decimal_json, make_client, retry_after_seconds, send
 from ledgerlink.connectors.errors import AuthenticationError, PermanentError, TransientError
 from ledgerlink.engine.ratelimit import NoPacing, Pacer
 
@@ -41,11 +40,6 @@ class KashooSettings:
 
     def __repr__(self) -> str:
         return f"KashooSettings(base_url={self.base_url!r}, email={self.email!r}, password='***')"
-
-
-def _body(response: httpx.Response) -> Any:
-    # Amounts are integer cents, but quantities and tax rates may be fractional: keep them exact.
-    return json.loads(response.content or b"null", parse_float=Decimal)
 
 
 class KashooClient:
@@ -166,7 +160,7 @@ class KashooClient:
 
     def business_id(self) -> int:
         if self._business_id is None:
-            businesses = _body(self.request("GET", "users/me/businesses"))
+            businesses = decimal_json(self.request("GET", "users/me/businesses"))
             if not businesses:
                 raise PermanentError("this login has no business", system=SYSTEM)
             self._business_id = int(businesses[0]["id"])
@@ -179,7 +173,7 @@ class KashooClient:
         """Every entity of a collection, paged by limit/offset until an empty page."""
         offset, limit = 0, self.settings.page_size
         while True:
-            page = _body(
+            page = decimal_json(
                 self.request("GET", self.path(collection), params={**(params or {}), "limit": limit, "offset": offset})
             )
             if not page:
@@ -189,7 +183,7 @@ class KashooClient:
 
     def get(self, collection: str, entity_id: int | str) -> dict[str, Any] | None:
         try:
-            return dict(_body(self.request("GET", f"{self.path(collection)}/{entity_id}")))
+            return dict(decimal_json(self.request("GET", f"{self.path(collection)}/{entity_id}")))
         except PermanentError as exc:
             if exc.status == 404:
                 return None
@@ -198,7 +192,7 @@ class KashooClient:
     def create(self, collection: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """POST; with a client ``id`` the create is idempotent and retried in place. (entity, newly created)."""
         response = self.request("POST", self.path(collection), json=body, retry="id" in body)
-        return dict(_body(response)), response.status_code == 201
+        return dict(decimal_json(response)), response.status_code == 201
 
     def pdf(self, record_id: int | str) -> bytes | None:
         """A record (an invoice) as PDF bytes; None when Kashoo has no such record."""
@@ -211,7 +205,7 @@ class KashooClient:
 
     def update(self, collection: str, entity_id: int | str, body: dict[str, Any]) -> dict[str, Any]:
         # PUT merges the fields given: repeating it is harmless.
-        return dict(_body(self.request("PUT", f"{self.path(collection)}/{entity_id}", json=body, retry=True)))
+        return dict(decimal_json(self.request("PUT", f"{self.path(collection)}/{entity_id}", json=body, retry=True)))
 
 
 def _safe_body(response: httpx.Response) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import json
 from decimal import Decimal
 from typing import Any, Protocol
 
-from ledgerlink.connectors.kashflow.client import json_body
+from ledgerlink.connectors._http import decimal_json
 from ledgerlink.flows.accounting import AccountingSystem, apply_mapping, canonical_json, naming
 from ledgerlink.flows.books_kashflow import KashFlowBooks
 from ledgerlink.flows.books_kashoo import KashooBooks, _flat_address, _nested_address
@@ -183,7 +183,7 @@ class KashFlowSync:
         nominal = int(ctx.default_nominal_code if ctx else 4000)
 
         def put() -> dict[str, Any]:
-            return dict(json_body(self.client.request("PUT", f"products/{nominal}/{product_id}", json=payload)))
+            return dict(decimal_json(self.client.request("PUT", f"products/{nominal}/{product_id}", json=payload)))
 
         return self._product(naming(f"Product {product_id}", put), ctx)
 
