@@ -16,6 +16,7 @@ from ledgerlink.engine.connections import build_accounting
 from ledgerlink.flows.accounting import AccountingSystem
 from ledgerlink.model import Customer, Invoice, InvoiceLine
 from ledgerlink.sandbox.runner import Sandbox, SystemName, start_sandbox
+from tests.engine.conftest import postgres_url  # noqa: F401  (a fresh PostgreSQL database, for the limiter)
 
 SYSTEMS: tuple[SystemName, ...] = ("kashflow", "kashoo")
 # A VAT/sales-tax rate each sandbox's books have, and one neither has.

@@ -12,19 +12,30 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ledgerlink.connectors.kashoo import KashooClient, KashooSettings
 from ledgerlink.sandbox._ratelimit import RateLimit
 from ledgerlink.sandbox.runner import start_sandbox
 from ledgerlink.store import Ledger, database_url
+from ledgerlink.store.database import normalise_url
 
 REPO = Path(__file__).resolve().parents[2]
 LIMIT, PER, SECONDS, WORKERS = 20, 1.0, 10.0, 2
 
 
-def test_two_processes_share_the_limit_without_a_single_429(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_two_processes_share_the_limit_without_a_single_429(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
     sandbox = start_sandbox("kashoo", tmp_path / "sandbox", rate_limit=RateLimit(LIMIT, PER))
-    ledger = Ledger(database_url(tmp_path / "ledger"))  # migrated: has ll_rate_bucket
+    # The limiter's slots live in the ledger's database: SQLite by default, PostgreSQL when scaled out.
+    url = (
+        database_url(tmp_path / "ledger")
+        if database == "sqlite"
+        else normalise_url(request.getfixturevalue("postgres_url"))
+    )
+    ledger = Ledger(url)  # migrated: has ll_rate_bucket
     try:
         spec = sandbox.describe()
         login = KashooClient(KashooSettings(spec["base_url"], **spec["credentials"]))
