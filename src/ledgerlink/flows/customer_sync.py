@@ -23,8 +23,8 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.connectors.salesforce import soql as literal
-from ledgerlink.engine.retry import ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record
+from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
 from ledgerlink.flows.sync import fields as F
 from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
 from ledgerlink.flows.sync.books_writes import BooksCreates
@@ -543,11 +543,6 @@ def books_page(run_id: str) -> dict[str, Any]:
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
 
 
-@ledger_step
-def save_watermark(name: str, position: str) -> None:
-    current().ledger.set_watermark(name, position)
-
-
 def _add(total: Counter[str], counts: dict[str, int]) -> None:
     total.update(counts)
 
@@ -600,13 +595,8 @@ def sync_customer(source_id: str) -> Outcome:
     """One Account (or one books customer, by its id there), compared in full."""
     counts = sync_one_step(source_id, DBOS.workflow_id or "")
     if not counts.get("failed"):
-        mark_resolved(source_id)
+        resolve_failure(FLOW, source_id)
     return {"status": "failed" if counts.get("failed") else "synced", "pages": 1, "counts": counts}
-
-
-@ledger_step
-def mark_resolved(source_id: str) -> None:
-    current().ledger.resolve_failure(FLOW, source_id)
 
 
 def replay(source_id: str) -> WorkflowHandle[Outcome]:

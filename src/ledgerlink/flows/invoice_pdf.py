@@ -17,9 +17,10 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.retry import durable_step, ledger_step
+from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import BACKFILL_PRIORITY, REALTIME_PRIORITY, current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.flows._ledger_steps import fail, resolve_failure, save_watermark
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
 
 FLOW = "invoice_pdf"
@@ -114,24 +115,6 @@ def _pdf(number: str) -> tuple[bytes, bool]:
     return render_invoice_pdf(invoice), True
 
 
-@ledger_step
-def record_failure(opportunity_id: str, message: str, field: str | None, attempts: list[str]) -> None:
-    current().ledger.fail_record(
-        flow=FLOW,
-        source=("salesforce", "Opportunity", opportunity_id),
-        message=message,
-        field=field,
-        attempts=attempts,
-        input_data={"Id": opportunity_id},
-        run_id=DBOS.workflow_id,
-    )
-
-
-@ledger_step
-def mark_resolved(opportunity_id: str) -> None:
-    current().ledger.resolve_failure(FLOW, opportunity_id)
-
-
 # --- the workflow --------------------------------------------------------------------------------------------
 
 
@@ -143,7 +126,7 @@ def invoice_pdf(opportunity_id: str) -> Outcome:
         if number is None:
             raise RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD)
         made = ensure_file(opportunity_id, number, run_id)
-        mark_resolved(opportunity_id)
+        resolve_failure(FLOW, opportunity_id)
         return {
             "opportunity": opportunity_id,
             "status": "attached" if made["created"] else "already_attached",
@@ -153,7 +136,7 @@ def invoice_pdf(opportunity_id: str) -> Outcome:
         }
     except FLOW_ERRORS as exc:
         message, field, attempts = describe(exc, record=f"Opportunity {opportunity_id}")
-        record_failure(opportunity_id, message, field, attempts)
+        fail(FLOW, ("salesforce", "Opportunity", opportunity_id), message, field, attempts)
         return {"opportunity": opportunity_id, "status": "failed", "error": message, "field": field}
 
 
@@ -206,11 +189,6 @@ def read_invoiced_page(lag_seconds: float) -> dict[str, Any]:
     return {"records": todo, "position": position, "seen": len(page)}
 
 
-@ledger_step
-def save_watermark(position: str) -> None:
-    current().ledger.set_watermark(WATERMARK, position)
-
-
 @DBOS.workflow(name="poll_invoiced_opportunities")
 def poll_invoiced_opportunities(lag_seconds: float) -> list[str]:
     started: list[str] = []
@@ -219,7 +197,7 @@ def poll_invoiced_opportunities(lag_seconds: float) -> list[str]:
         for record in page["records"]:
             started.append(enqueue(record["Id"], record["SystemModstamp"], BACKFILL_PRIORITY).get_workflow_id())
         if page["position"]:
-            save_watermark(page["position"])
+            save_watermark(WATERMARK, page["position"])
         if page["seen"] < POLL_PAGE:
             return started
 

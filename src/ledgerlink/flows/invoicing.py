@@ -18,9 +18,10 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.retry import durable_step, ledger_step
+from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import BACKFILL_PRIORITY, current
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.flows._ledger_steps import fail, resolve_failure
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, Product
@@ -179,32 +180,6 @@ def write_back(flow: str, source: Source, fields: dict[str, Any], run_id: str) -
     )
 
 
-@ledger_step
-def record_failure(
-    flow: str, source: Source, message: str, field: str | None, attempts: list[str], data: dict[str, Any]
-) -> None:
-    sobject, record_id = source
-    current().ledger.fail_record(
-        flow=flow,
-        source=("salesforce", sobject, record_id),
-        message=message,
-        field=field,
-        attempts=attempts,
-        input_data=data,
-        run_id=DBOS.workflow_id,
-    )
-
-
-@ledger_step
-def mark_resolved(flow: str, record_id: str) -> None:
-    current().ledger.resolve_failure(flow, record_id)
-
-
-@ledger_step
-def save_watermark(name: str, position: str) -> None:
-    current().ledger.set_watermark(name, position)
-
-
 # --- the workflow body ---------------------------------------------------------------------------------------
 
 
@@ -243,7 +218,7 @@ def invoice_record(
             write_back(spec.flow, source, fields, run_id)
         if after_invoice is not None:
             after_invoice(record_id)
-        mark_resolved(spec.flow, record_id)
+        resolve_failure(spec.flow, record_id)
         return {
             spec.outcome_key: record_id,
             "status": "invoiced" if result["created"] else "already_invoiced",
@@ -253,7 +228,7 @@ def invoice_record(
         }
     except FLOW_ERRORS as exc:
         message, field, attempts = describe(exc, record=f"{spec.sobject} {record_id}")
-        record_failure(spec.flow, source, message, field, attempts, record)
+        fail(spec.flow, ("salesforce", source[0], source[1]), message, field, attempts, record)
         return {spec.outcome_key: record_id, "status": "failed", "error": message, "field": field}
 
 

@@ -20,6 +20,7 @@ from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import durable_step, ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.flows._ledger_steps import fail, resolve_failure
 
 FLOW = "late_payment"
 CLOSE_FLOW = "late_payment_close"
@@ -184,38 +185,18 @@ def ensure_case(number: str, days: int, late: dict[str, Any], run_id: str) -> di
     return {"id": case_id, "created": created}
 
 
-@ledger_step
-def record_failure(
-    flow: str, source: tuple[str, str, str], message: str, field: str | None, attempts: list[str]
-) -> None:
-    current().ledger.fail_record(
-        flow=flow,
-        source=source,
-        message=message,
-        field=field,
-        attempts=attempts,
-        input_data={"Id": source[2]},
-        run_id=DBOS.workflow_id,
-    )
-
-
-@ledger_step
-def mark_resolved(flow: str, source_id: str) -> None:
-    current().ledger.resolve_failure(flow, source_id)
-
-
 @DBOS.workflow(name=FLOW)
 def late_payment(number: str, days_overdue: int) -> Outcome:
     run_id = DBOS.workflow_id or ""
     try:
         late = read_late_invoice(number)
         made = ensure_case(number, days_overdue, late, run_id)
-        mark_resolved(FLOW, number)
+        resolve_failure(FLOW, number)
         return {"invoice_number": number, "case": made["id"], "status": "opened" if made["created"] else "already_open"}
     except FLOW_ERRORS as exc:
         message, field, attempts = describe(exc, record=f"Invoice {number}")
         books = current().accounting
-        record_failure(FLOW, (books.name, books.invoice_object, number), message, field, attempts)
+        fail(FLOW, (books.name, books.invoice_object, number), message, field, attempts)
         return {"invoice_number": number, "status": "failed", "error": message, "field": field}
 
 
@@ -287,9 +268,9 @@ def late_payment_close(case_id: str) -> Outcome:
         if not case_id.isalnum():
             raise RecordRejected(f"{case_id!r} is not a Salesforce id", field="Id")
         result = close_if_paid(case_id, run_id)
-        mark_resolved(CLOSE_FLOW, case_id)
+        resolve_failure(CLOSE_FLOW, case_id)
         return {"case": case_id, "invoice_number": result["number"], "status": result["status"]}
     except FLOW_ERRORS as exc:
         message, field, attempts = describe(exc, record=f"Case {case_id}")
-        record_failure(CLOSE_FLOW, ("salesforce", "Case", case_id), message, field, attempts)
+        fail(CLOSE_FLOW, ("salesforce", "Case", case_id), message, field, attempts)
         return {"case": case_id, "status": "failed", "error": message, "field": field}

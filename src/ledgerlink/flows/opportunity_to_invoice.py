@@ -18,6 +18,7 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, enqueue_record, wait_for
+from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoice_pdf, invoicing
 from ledgerlink.flows.invoicing import ACCOUNT_SOQL as ACCOUNT_SOQL  # re-exported: the console's preview reads it
 from ledgerlink.flows.invoicing import PRODUCT_SOQL as PRODUCT_SOQL
@@ -106,7 +107,7 @@ def read_won_page(lag_seconds: float) -> dict[str, Any]:
 
 
 def save_watermark(position: str) -> None:
-    invoicing.save_watermark(WATERMARK, position)
+    ledger_steps.save_watermark(WATERMARK, position)
 
 
 @DBOS.workflow(name="poll_won_opportunities")

@@ -20,6 +20,7 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, enqueue_record, wait_for
+from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoicing
 
 FLOW = "order_to_invoice"
@@ -90,7 +91,7 @@ def read_activated_page(lag_seconds: float) -> dict[str, Any]:
 
 
 def save_watermark(position: str) -> None:
-    invoicing.save_watermark(WATERMARK, position)
+    ledger_steps.save_watermark(WATERMARK, position)
 
 
 @DBOS.workflow(name="poll_activated_orders")

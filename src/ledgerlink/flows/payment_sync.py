@@ -16,9 +16,10 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
-from ledgerlink.engine.retry import durable_step, ledger_step
+from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.flows._ledger_steps import fail, resolve_failure, save_watermark
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Payment
@@ -173,24 +174,6 @@ def _same(current_value: Any, wanted: Any) -> bool:
     return current_value == wanted
 
 
-@ledger_step
-def record_failure(key: str, message: str, field: str | None, attempts: list[str], data: dict[str, Any]) -> None:
-    current().ledger.fail_record(
-        flow=FLOW,
-        source=(current().accounting.name, PAYMENT_OBJECT, key),
-        message=message,
-        field=field,
-        attempts=attempts,
-        input_data=data,
-        run_id=DBOS.workflow_id,
-    )
-
-
-@ledger_step
-def mark_resolved(key: str) -> None:
-    current().ledger.resolve_failure(FLOW, key)
-
-
 # --- the workflow --------------------------------------------------------------------------------------------
 
 
@@ -213,7 +196,7 @@ def payment_sync(key: str) -> Outcome:
             )
         made = ensure_payment_record(payment, run_id, key)
         updated = update_opportunity(opportunity_id, paid_fields(invoice_number, payment), run_id, key)
-        mark_resolved(key)
+        resolve_failure(FLOW, key)
         return {
             "payment": key,
             "status": "synced" if made["created"] or updated else "already_synced",
@@ -223,7 +206,7 @@ def payment_sync(key: str) -> Outcome:
         }
     except FLOW_ERRORS as exc:
         message, field, attempts = describe(exc, record=record)
-        record_failure(key, message, field, attempts, payment)
+        fail(FLOW, (current().accounting.name, PAYMENT_OBJECT, key), message, field, attempts, payment)
         return {"payment": key, "status": "failed", "error": message, "field": field}
 
 
@@ -260,11 +243,6 @@ def read_payment_page() -> dict[str, Any]:
     return {"keys": keys, "watermark": watermark if watermark != since else None, "seen": len(payments)}
 
 
-@ledger_step
-def save_watermark(value: str) -> None:
-    current().ledger.set_watermark(WATERMARK, value)
-
-
 @DBOS.workflow(name="poll_payments")
 def poll_payments(lag_seconds: float = 0.0) -> list[str]:
     """Durable like the Opportunity poll: a page is enqueued before the watermark passes it. (``lag_seconds``:
@@ -276,7 +254,7 @@ def poll_payments(lag_seconds: float = 0.0) -> list[str]:
         for key in page["keys"]:
             started.append(enqueue(key).get_workflow_id())
         if page["watermark"]:
-            save_watermark(page["watermark"])
+            save_watermark(WATERMARK, page["watermark"])
         if page["seen"] < PAGE:
             return started
 

@@ -20,8 +20,8 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.connectors.salesforce import soql as literal
-from ledgerlink.engine.retry import ledger_step
 from ledgerlink.engine.runtime import current, enqueue_record
+from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
 from ledgerlink.flows.sync import fields as F
 from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
 from ledgerlink.flows.sync.common import (
@@ -408,11 +408,6 @@ def books_page(run_id: str) -> dict[str, Any]:
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
 
 
-@ledger_step
-def save_watermark(name: str, position: str) -> None:
-    current().ledger.set_watermark(name, position)
-
-
 @DBOS.workflow(name="poll_products")
 def poll_products(lag_seconds: float) -> Outcome:
     run_id = DBOS.workflow_id or ""
@@ -453,16 +448,11 @@ def sync_one_step(source_id: str, run_id: str) -> dict[str, int]:
     return sync_product_records(products_by_id([source_id]), run_id, full=True)
 
 
-@ledger_step
-def mark_resolved(source_id: str) -> None:
-    current().ledger.resolve_failure(FLOW, source_id)
-
-
 @DBOS.workflow(name="sync_product")
 def sync_product(source_id: str) -> Outcome:
     counts = sync_one_step(source_id, DBOS.workflow_id or "")
     if not counts.get("failed"):
-        mark_resolved(source_id)
+        resolve_failure(FLOW, source_id)
     return {"status": "failed" if counts.get("failed") else "synced", "pages": 1, "counts": counts}
 
 
