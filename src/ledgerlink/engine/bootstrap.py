@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.connections import ConnectionSpec, build_accounting, build_salesforce
+from ledgerlink.engine.connections import ConnectionSpec, build_accounting, build_salesforce, queue_settings
 from ledgerlink.store import Ledger, database_url
 
 ACCOUNTING_SYSTEMS = ("kashflow", "kashoo")
@@ -37,9 +37,12 @@ def engine_settings(
         system_database_url=engine.system_database_url(ledger_url, data_dir),
         executor_id=executor_id,
     )
+    if window := os.environ.get("LEDGERLINK_BACKFILL_WINDOW"):
+        settings.backfill_window = int(window)
     if worker_concurrency:
-        for queue in settings.queues:
+        for queue in [*settings.queues, *settings.connection_queues.values()]:
             queue.worker_concurrency = worker_concurrency
+    settings.worker_concurrency = worker_concurrency
     return settings
 
 
@@ -86,6 +89,8 @@ def open_runtime(
 ) -> engine.Runtime:
     """Build the connectors and launch DBOS; call ``engine.stop()`` to shut down."""
     ledger = ledger or Ledger(settings.ledger_url)
+    for role, spec in ((engine.SALESFORCE, salesforce), (engine.ACCOUNTING, accounting)):
+        settings.connection_queues[role] = queue_settings(spec, settings.worker_concurrency)
     return engine.start(
         engine.Runtime(
             settings=settings,

@@ -3,13 +3,23 @@
 Records are read in ``(SystemModstamp, Id)`` order, resuming with
 ``(SystemModstamp = :ts AND Id > :id) OR SystemModstamp > :ts``, only up to ``now − lag`` (commits land late),
 and the watermark is saved only after a page has been durably handed on (enqueued in DBOS). The poll itself
-is a workflow in each flow module (``flows/opportunity_to_invoice.poll_won_opportunities``).
+is a workflow in each flow module (``flows/opportunity_to_invoice.poll_won_opportunities``) that calls ``drain``.
+
+Polling is the catch-up path, and a backfill goes through it, so ``drain`` keeps at most a window of its runs
+waiting in the queue: a change event enqueued meanwhile competes with that window, not with the whole backfill.
+(DBOS sweeps a partitioned queue's records in random order, so priorities alone would not let it overtake.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from dbos import DBOS, WorkflowHandle
+
+from ledgerlink.engine.runtime import BACKFILL_PRIORITY, RESULT_POLL_SECONDS, current
 
 EPOCH = "1970-01-01T00:00:00.000Z"
 
@@ -57,3 +67,35 @@ def upper_bound(lag_seconds: float, now: dt.datetime | None = None) -> str | Non
         return None
     upper = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=lag_seconds)
     return upper.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def drain(
+    read: Callable[[float], dict[str, Any]],
+    enqueue: Callable[[str, str, int], WorkflowHandle[Any]],
+    save: Callable[[str], None],
+    lag_seconds: float,
+    page_size: int,
+) -> list[str]:
+    """The polling loop (call it from the flow's trigger workflow): each page is enqueued before the watermark
+    moves past it, so a worker killed mid-poll resumes exactly there. ``read`` returns a page: ``records`` (Id,
+    SystemModstamp) to run, ``position`` after the page, ``seen`` (records read). Returns the ids of the runs it
+    started.
+
+    At most ``EngineSettings.backfill_window`` of its runs are unfinished at a time: before enqueuing one more,
+    it waits (durably, DBOS.wait_first) for any of them to finish."""
+    window = max(1, current().settings.backfill_window)
+    started: list[str] = []
+    unfinished: dict[str, WorkflowHandle[Any]] = {}
+    while True:
+        page = read(lag_seconds)
+        for record in page["records"]:
+            while len(unfinished) >= window:
+                done = DBOS.wait_first(list(unfinished.values()), polling_interval_sec=RESULT_POLL_SECONDS)
+                del unfinished[done.workflow_id]
+            handle = enqueue(record["Id"], record["SystemModstamp"], BACKFILL_PRIORITY)
+            unfinished[handle.workflow_id] = handle
+            started.append(handle.workflow_id)
+        if page["position"]:
+            save(page["position"])
+        if page["seen"] < page_size:
+            return started

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,13 +39,31 @@ class QueueSettings:
     partition_concurrency: int | None = None
 
 
-RECORDS_QUEUE = "records"
 TRIGGERS_QUEUE = "triggers"  # polling triggers; deduplicated by flow, so at most one per flow waits or runs
-# Lower numbers dequeue first. On the partitioned per-record queue DBOS 3.4 honours this only among the runs of one
-# record (it sweeps partitions in random order), so a change event does not yet overtake a backfill of other
-# records; serialising each record's runs matters more (two runs at once could both create its invoice).
+# Record runs go on the queue of the connection they write to (named after its system: "salesforce", "kashflow",
+# "kashoo"), which carries that connection's concurrency and rate limit. A flow names the role, not the system.
+SALESFORCE = "salesforce"
+ACCOUNTING = "accounting"
+CONNECTION_ROLES = (SALESFORCE, ACCOUNTING)
+DEFAULT_CONNECTION_CONCURRENCY = 8
+# Lower numbers dequeue first, among the runs of one record (DBOS 3.4 sweeps a partitioned queue's records in
+# random order). Across records, change events overtake a backfill because the backfill keeps only a small window
+# of its runs in the queue at a time (engine.polling.drain), not because of these numbers.
 REALTIME_PRIORITY = 1
 BACKFILL_PRIORITY = 10
+
+
+def connection_queue(
+    concurrency: int = DEFAULT_CONNECTION_CONCURRENCY, rate_limit: tuple[int, float] | None = None
+) -> QueueSettings:
+    """A connection's record queue (named when the runtime starts). Partitioned by record: at most one run per
+    source record at a time across all workers, so two runs for the same record can't both create its invoice.
+    The rate limit caps runs *started* per period (each run makes at least one call, so never more runs than the
+    API allows calls); the connector's pacer keeps the exact per-call limit."""
+    requests, period = rate_limit if rate_limit else (None, 1.0)
+    return QueueSettings(
+        "", worker_concurrency=concurrency, rate_limit=requests, period_seconds=period, partition_concurrency=1
+    )
 
 
 @dataclass
@@ -82,13 +100,15 @@ class EngineSettings:
     system_database_url: str
     executor_id: str | None = None
     app_version: str = "ledgerlink-1"
-    queues: list[QueueSettings] = field(
-        default_factory=lambda: [
-            QueueSettings(RECORDS_QUEUE, worker_concurrency=8, partition_concurrency=1),
-            QueueSettings(TRIGGERS_QUEUE, worker_concurrency=2),
-        ]
+    queues: list[QueueSettings] = field(default_factory=lambda: [QueueSettings(TRIGGERS_QUEUE, worker_concurrency=2)])
+    # By role (SALESFORCE, ACCOUNTING); bootstrap.open_runtime fills them from each connection's spec.
+    connection_queues: dict[str, QueueSettings] = field(
+        default_factory=lambda: {role: connection_queue() for role in CONNECTION_ROLES}
     )
     poll_lag_seconds: float = 0.0
+    # Runs a polling trigger (a backfill) keeps unfinished at once: change events wait behind at most these.
+    backfill_window: int = 32
+    worker_concurrency: int | None = None  # overrides every queue's and connection's own, when set
     flows: FlowSettings = field(default_factory=FlowSettings)
 
 
@@ -107,6 +127,14 @@ class Runtime:
     accounting: AccountingSystem
     launched: bool = False
     queues: dict[str, Queue] = field(default_factory=dict)
+
+    def queue_name(self, role: str) -> str:
+        """The record queue of the connection in ``role``: named after its system."""
+        if role == SALESFORCE:
+            return SALESFORCE
+        if role == ACCOUNTING:
+            return self.accounting.name
+        raise ValueError(f"no connection role {role!r}; roles: {', '.join(CONNECTION_ROLES)}")
 
     def close(self) -> None:
         self.salesforce.close()
@@ -166,7 +194,8 @@ def start(runtime: Runtime) -> Runtime:
         config["system_database_engine"] = sqlite_system_engine(settings.system_database_url)
     DBOS(config=config)
     DBOS.launch()
-    for queue in settings.queues:
+    connection_queues = [replace(q, name=runtime.queue_name(role)) for role, q in settings.connection_queues.items()]
+    for queue in [*settings.queues, *connection_queues]:
         limiter = {"limit": queue.rate_limit, "period": queue.period_seconds} if queue.rate_limit else None
         runtime.queues[queue.name] = DBOS.register_queue(
             queue.name,
@@ -193,13 +222,14 @@ def enqueue_record(
     *args: Any,
     workflow_id: str,
     record_key: str,
+    connection: str,
     priority: int = REALTIME_PRIORITY,
-    queue_name: str = RECORDS_QUEUE,
 ) -> WorkflowHandle[R]:
-    """Enqueue one run for one source record. The id makes it idempotent (the same id is the same run); the
-    record key serialises runs for the same record across all workers; the priority lets events overtake
-    backfills."""
-    queue = current().queues[queue_name]
+    """Enqueue one run for one source record on the queue of the ``connection`` (role) it writes to. The id makes
+    it idempotent (the same id is the same run); the record key serialises runs for the same record across all
+    workers (runs that must not overlap share a key and a connection)."""
+    rt = current()
+    queue = rt.queues[rt.queue_name(connection)]
     with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=record_key, priority=priority):
         return queue.enqueue(workflow, *args)
 

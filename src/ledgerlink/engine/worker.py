@@ -57,6 +57,15 @@ def run_worker(runtime: engine.Runtime, *, poll_interval: float, stop: threading
 
 
 def recover(executor_id: str) -> int:
-    """Adopt and resume the pending workflows of a worker that died and won't come back."""
+    """Adopt the pending workflows of a worker that died and won't come back, and run them to the end here.
+
+    DBOS only puts them back on their queues, owned by this process; this process's queue threads then run
+    them, so it must not shut down before they finish. Runs the dead worker had queued but not started belong
+    to no worker: any live worker runs them."""
     handles = DBOS._recover_pending_workflows([executor_id])
+    for handle in handles:
+        try:
+            engine.wait_for(handle)
+        except Exception:  # its failure is the workflow's own (recorded by DBOS); the others still run
+            log.exception("recovered workflow %s ended in an error", handle.workflow_id)
     return len(handles)

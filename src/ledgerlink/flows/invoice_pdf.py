@@ -16,9 +16,15 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
-from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
+from ledgerlink.engine.polling import Position, drain, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import BACKFILL_PRIORITY, REALTIME_PRIORITY, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import (
+    REALTIME_PRIORITY,
+    SALESFORCE,
+    current,
+    enqueue_record,
+    wait_for,
+)
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure, save_watermark
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
@@ -151,6 +157,7 @@ def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY
         opportunity_id,
         workflow_id=workflow_id(opportunity_id, version),
         record_key=f"pdf:{opportunity_id}",
+        connection=SALESFORCE,
         priority=priority,
     )
 
@@ -189,17 +196,13 @@ def read_invoiced_page(lag_seconds: float) -> dict[str, Any]:
     return {"records": todo, "position": position, "seen": len(page)}
 
 
+def save_position(position: str) -> None:
+    save_watermark(WATERMARK, position)
+
+
 @DBOS.workflow(name="poll_invoiced_opportunities")
 def poll_invoiced_opportunities(lag_seconds: float) -> list[str]:
-    started: list[str] = []
-    while True:
-        page = read_invoiced_page(lag_seconds)
-        for record in page["records"]:
-            started.append(enqueue(record["Id"], record["SystemModstamp"], BACKFILL_PRIORITY).get_workflow_id())
-        if page["position"]:
-            save_watermark(WATERMARK, page["position"])
-        if page["seen"] < POLL_PAGE:
-            return started
+    return drain(read_invoiced_page, enqueue, save_position, lag_seconds, POLL_PAGE)
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:

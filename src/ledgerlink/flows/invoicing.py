@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dbos import DBOS, WorkflowHandle
+from dbos import DBOS
 
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import BACKFILL_PRIORITY, current
+from ledgerlink.engine.runtime import current
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure
 from ledgerlink.flows.sync.common import transform_context
@@ -253,24 +253,3 @@ def read_page(spec: InvoiceSource, watermark: str, where: str, lag_seconds: floa
             todo.append({"Id": record["Id"], "SystemModstamp": record["SystemModstamp"]})
     position = Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
     return {"records": todo, "position": position, "seen": len(page)}
-
-
-def drain(
-    read: Callable[[float], dict[str, Any]],
-    enqueue: Callable[[str, str, int], WorkflowHandle[Any]],
-    save: Callable[[str], None],
-    lag_seconds: float,
-    page_size: int,
-) -> list[str]:
-    """The polling loop (call it from the flow's trigger workflow): each page is enqueued before the watermark
-    moves past it, so a worker killed mid-poll resumes exactly there. Returns the ids of the runs it started."""
-    started: list[str] = []
-    while True:
-        page = read(lag_seconds)
-        for record in page["records"]:
-            # Polling is the catch-up path (and backfills go through it): change events overtake it.
-            started.append(enqueue(record["Id"], record["SystemModstamp"], BACKFILL_PRIORITY).get_workflow_id())
-        if page["position"]:
-            save(page["position"])
-        if page["seen"] < page_size:
-            return started

@@ -18,7 +18,7 @@ from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import durable_step, ledger_step
-from ledgerlink.engine.runtime import current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import SALESFORCE, current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure
 
@@ -102,6 +102,7 @@ def check_late_payments(lag_seconds: float = 0.0) -> list[str]:
             case_id,
             workflow_id=f"{CLOSE_FLOW}:{case_id}:{check_id}",
             record_key=f"case:{case_id}",
+            connection=SALESFORCE,
         )
         started.append(handle.get_workflow_id())
     save_checked(check_id)
@@ -212,6 +213,7 @@ def _enqueue_open(number: str, days: int, version: str) -> WorkflowHandle[Outcom
         days,
         workflow_id=f"{FLOW}:{number}:{version}",
         record_key=f"invoice:{number}",
+        connection=SALESFORCE,  # with payment_sync: the same invoice's runs share a key and a queue
     )
 
 

@@ -16,8 +16,9 @@ from typing import Any, TypedDict, cast
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
+from ledgerlink.engine.polling import drain
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import ACCOUNTING, REALTIME_PRIORITY, current, enqueue_record, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoice_pdf, invoicing
 from ledgerlink.flows.invoicing import ACCOUNT_SOQL as ACCOUNT_SOQL  # re-exported: the console's preview reads it
@@ -88,6 +89,7 @@ def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY
         opportunity_id,
         workflow_id=workflow_id(opportunity_id, version),
         record_key=opportunity_id,
+        connection=ACCOUNTING,
         priority=priority,
     )
 
@@ -114,7 +116,7 @@ def save_watermark(position: str) -> None:
 def poll_won_opportunities(lag_seconds: float) -> list[str]:
     """The polling trigger, itself durable: each page is enqueued before the watermark moves past it, so a
     worker killed mid-poll resumes exactly there. Returns the ids of the runs it started."""
-    return invoicing.drain(read_won_page, enqueue, save_watermark, lag_seconds, POLL_PAGE)
+    return drain(read_won_page, enqueue, save_watermark, lag_seconds, POLL_PAGE)
 
 
 def poll_won(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:

@@ -18,8 +18,9 @@ from typing import Any, TypedDict, cast
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
+from ledgerlink.engine.polling import drain
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import ACCOUNTING, REALTIME_PRIORITY, current, enqueue_record, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoicing
 
@@ -75,7 +76,12 @@ def workflow_id(order_id: str, version: str) -> str:
 
 def enqueue(order_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
     return enqueue_record(
-        order_to_invoice, order_id, workflow_id=workflow_id(order_id, version), record_key=order_id, priority=priority
+        order_to_invoice,
+        order_id,
+        workflow_id=workflow_id(order_id, version),
+        record_key=order_id,
+        connection=ACCOUNTING,
+        priority=priority,
     )
 
 
@@ -97,7 +103,7 @@ def save_watermark(position: str) -> None:
 @DBOS.workflow(name="poll_activated_orders")
 def poll_activated_orders(lag_seconds: float) -> list[str]:
     """The polling trigger, durable like the Opportunity one. Returns the ids of the runs it started."""
-    return invoicing.drain(read_activated_page, enqueue, save_watermark, lag_seconds, POLL_PAGE)
+    return drain(read_activated_page, enqueue, save_watermark, lag_seconds, POLL_PAGE)
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:

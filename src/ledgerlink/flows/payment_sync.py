@@ -17,7 +17,7 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import SALESFORCE, current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure, save_watermark
 from ledgerlink.flows.sync.common import transform_context
@@ -217,7 +217,9 @@ def workflow_id(key: str, version: str) -> str:
 def enqueue(key: str, version: str = "recorded") -> WorkflowHandle[Outcome]:
     # Keyed by the invoice: its payments are applied one at a time (the Opportunity carries their total).
     invoice = key.partition("/")[0]
-    return enqueue_record(payment_sync, key, workflow_id=workflow_id(key, version), record_key=f"invoice:{invoice}")
+    return enqueue_record(
+        payment_sync, key, workflow_id=workflow_id(key, version), record_key=f"invoice:{invoice}", connection=SALESFORCE
+    )
 
 
 def replay(key: str) -> WorkflowHandle[Outcome]:

@@ -20,7 +20,7 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.connectors.salesforce import soql as literal
-from ledgerlink.engine.runtime import current, enqueue_record
+from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record
 from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
 from ledgerlink.flows.sync import fields as F
 from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
@@ -462,4 +462,5 @@ def replay(source_id: str) -> WorkflowHandle[Outcome]:
         source_id,
         workflow_id=f"{FLOW}:{source_id}:replay-{uuid.uuid4().hex[:12]}",
         record_key=f"product:{source_id}",
+        connection=ACCOUNTING,  # either side may change; the books are the stricter API
     )
