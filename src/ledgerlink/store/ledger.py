@@ -10,12 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, Executable, Row, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledgerlink.store import _statements as statements
 from ledgerlink.store.database import make_engine, migrate
-from ledgerlink.store.tables import AuditLog, CrossReference, FailedRecord, RecordVersion, Watermark, utcnow
+from ledgerlink.store.tables import AuditLog, CrossReference, FailedRecord, utcnow
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,37 @@ class FailedRecordRow:
     updated_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class StoredVersion:
+    content_hash: str
+    written_by_us: bool
+    modified_at: str | None
+
+
 def content_hash(values: dict[str, Any]) -> str:
     """A stable hash of a record's mapped fields, for echo suppression and change detection."""
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class Ledger:
+    """The hot paths (links, watermarks, versions, audit) run prebuilt Core statements (``_statements``) on a
+    pooled connection; the rest uses ORM sessions."""
+
     def __init__(self, url: str, *, engine: Engine | None = None, run_migrations: bool = True) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
         if run_migrations:
             migrate(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sql = statements.build(self.engine.dialect.name)
+
+    def _read(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+        with self.engine.connect() as conn:
+            return conn.execute(statement, params).first()
+
+    def _write(self, statement: Executable, params: dict[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(statement, params).rowcount)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -70,39 +89,23 @@ class Ledger:
     # --- cross-references ---------------------------------------------------------------------------------
 
     def link(self, a: tuple[str, str, str], b: tuple[str, str, str]) -> None:
-        """Record that ``a`` and ``b`` are the same record; linking twice is harmless."""
-        try:
-            with self.session() as s:
-                s.add(CrossReference(system_a=a[0], object_a=a[1], id_a=a[2], system_b=b[0], object_b=b[1], id_b=b[2]))
-        except IntegrityError:
+        """Record that ``a`` and ``b`` are the same record; linking twice is harmless, linking ``a`` to another
+        record is an error."""
+        row = {"system_a": a[0], "object_a": a[1], "id_a": a[2], "system_b": b[0], "object_b": b[1], "id_b": b[2]}
+        if self._write(self._sql.link, {"now": utcnow(), **row}) == 0:
             existing = self.lookup(a[0], a[1], a[2], b[0], b[1])
             if existing != b[2]:
-                raise
+                raise ValueError(f"{a[0]} {a[1]} {a[2]} is already linked to {b[0]} {b[1]} {existing}, not {b[2]}")
 
     def lookup(
         self, system: str, obj: str, record_id: str, other_system: str, other_object: str | None = None
     ) -> str | None:
         """The id on ``other_system`` of the record ``(system, obj, record_id)``, in either stored direction."""
-        forward = and_(
-            CrossReference.system_a == system,
-            CrossReference.object_a == obj,
-            CrossReference.id_a == record_id,
-            CrossReference.system_b == other_system,
-        )
-        backward = and_(
-            CrossReference.system_b == system,
-            CrossReference.object_b == obj,
-            CrossReference.id_b == record_id,
-            CrossReference.system_a == other_system,
-        )
-        if other_object is not None:
-            forward = and_(forward, CrossReference.object_b == other_object)
-            backward = and_(backward, CrossReference.object_a == other_object)
-        with self.session() as s:
-            row = s.execute(select(CrossReference).where(or_(forward, backward)).limit(1)).scalar_one_or_none()
-            if row is None:
-                return None
-            return row.id_b if row.system_a == system and row.id_a == record_id else row.id_a
+        params = {"system": system, "obj": obj, "rid": record_id, "other": other_system, "other_obj": other_object}
+        row = self._read(self._sql.lookup if other_object is not None else self._sql.lookup_any_object, params)
+        if row is None:
+            return None
+        return str(row.id_b if row.system_a == system and row.id_a == record_id else row.id_a)
 
     def count_links(self, system_a: str, object_a: str, system_b: str, object_b: str) -> int:
         with self.session() as s:
@@ -123,44 +126,26 @@ class Ledger:
     # --- watermarks ---------------------------------------------------------------------------------------
 
     def get_watermark(self, name: str) -> str | None:
-        with self.session() as s:
-            row = s.get(Watermark, name)
-            return row.value if row else None
+        row = self._read(self._sql.get_watermark, {"name": name})
+        return None if row is None else str(row.value)
 
     def set_watermark(self, name: str, value: str) -> None:
-        with self.session() as s:
-            row = s.get(Watermark, name)
-            if row is None:
-                s.add(Watermark(name=name, value=value))
-            else:
-                row.value = value
+        """Upsert; a value already stored is left alone (its ``updated_at`` too)."""
+        self._write(self._sql.set_watermark, {"name": name, "value": value, "now": utcnow()})
 
     # --- record versions (echo suppression, conflicts) ---------------------------------------------------
 
-    def get_version(self, system: str, obj: str, record_id: str) -> RecordVersion | None:
-        with self.session() as s:
-            return s.get(RecordVersion, (system, obj, record_id))
+    def get_version(self, system: str, obj: str, record_id: str) -> StoredVersion | None:
+        row = self._read(self._sql.get_version, {"system": system, "object": obj, "record_id": record_id})
+        return None if row is None else StoredVersion(row.content_hash, bool(row.written_by_us), row.modified_at)
 
     def put_version(
         self, system: str, obj: str, record_id: str, values_hash: str, *, written_by_us: bool, modified_at: str | None
     ) -> None:
-        with self.session() as s:
-            row = s.get(RecordVersion, (system, obj, record_id))
-            if row is None:
-                s.add(
-                    RecordVersion(
-                        system=system,
-                        object=obj,
-                        record_id=record_id,
-                        content_hash=values_hash,
-                        written_by_us=int(written_by_us),
-                        modified_at=modified_at,
-                    )
-                )
-            else:
-                row.content_hash = values_hash
-                row.written_by_us = int(written_by_us)
-                row.modified_at = modified_at
+        """Upsert the record's version; one that already says the same (hash and writer) is left alone."""
+        key = {"system": system, "object": obj, "record_id": record_id}
+        values = {"content_hash": values_hash, "written_by_us": int(written_by_us), "modified_at": modified_at}
+        self._write(self._sql.put_version, {"now": utcnow(), **key, **values})
 
     # --- audit log ----------------------------------------------------------------------------------------
 
@@ -176,19 +161,9 @@ class Ledger:
         source_id: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        with self.session() as s:
-            s.add(
-                AuditLog(
-                    flow=flow,
-                    run_id=run_id,
-                    source_id=source_id,
-                    system=system,
-                    object=obj,
-                    record_id=record_id,
-                    action=action,
-                    detail=detail or {},
-                )
-            )
+        row: dict[str, Any] = {"flow": flow, "run_id": run_id, "source_id": source_id, "system": system, "object": obj}
+        row.update(record_id=record_id, action=action, detail=detail or {}, now=utcnow())
+        self._write(self._sql.audit, row)
 
     def audit_trail(
         self, *, source_id: str | None = None, record_id: str | None = None, limit: int = 500

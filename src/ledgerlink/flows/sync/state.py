@@ -27,8 +27,8 @@ def load_base(ledger: Ledger, entity: str, sf_id: str) -> dict[str, Any] | None:
 
 
 def save_base(ledger: Ledger, entity: str, sf_id: str, values: dict[str, Any]) -> None:
-    if load_base(ledger, entity, sf_id) != values:
-        ledger.set_watermark(_base_key(entity, sf_id), json.dumps(values, sort_keys=True, default=str))
+    # The same JSON as stored is left alone by the upsert.
+    ledger.set_watermark(_base_key(entity, sf_id), json.dumps(values, sort_keys=True, default=str))
 
 
 def unchanged(ledger: Ledger, ref: tuple[str, str, str], projection: dict[str, Any]) -> bool:
@@ -40,10 +40,8 @@ def unchanged(ledger: Ledger, ref: tuple[str, str, str], projection: dict[str, A
 def remember(
     ledger: Ledger, ref: tuple[str, str, str], projection: dict[str, Any], *, ours: bool, modified_at: str | None
 ) -> None:
-    version = ledger.get_version(*ref)
-    digest = content_hash(projection)
-    if version is None or version.content_hash != digest or bool(version.written_by_us) != ours:
-        ledger.put_version(*ref, digest, written_by_us=ours, modified_at=modified_at)
+    # A version that already says the same (hash and writer) is left alone by the upsert.
+    ledger.put_version(*ref, content_hash(projection), written_by_us=ours, modified_at=modified_at)
 
 
 class PendingVersions:
