@@ -18,7 +18,7 @@ from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, Work
 from dbos._error import DBOSQueueDeduplicatedError
 
 from ledgerlink.store import Ledger
-from ledgerlink.store.database import is_sqlite
+from ledgerlink.store.database import is_sqlite, serialise_in_process
 
 if TYPE_CHECKING:
     from ledgerlink.connectors.salesforce import SalesforceClient
@@ -99,7 +99,10 @@ class EngineSettings:
     ledger_url: str
     system_database_url: str
     executor_id: str | None = None
-    app_version: str = "ledgerlink-1"
+    # DBOS recovers a workflow by replaying its steps in order, so a release that changes a workflow's steps bumps
+    # this: its workers leave the older version's pending runs to workers of that version (drain them first).
+    # 2: the invoice flow's books steps are one step, the PDF flow's one step; queues per connection.
+    app_version: str = "ledgerlink-2"
     queues: list[QueueSettings] = field(default_factory=lambda: [QueueSettings(TRIGGERS_QUEUE, worker_concurrency=2)])
     # By role (SALESFORCE, ACCOUNTING); bootstrap.open_runtime fills them from each connection's spec.
     connection_queues: dict[str, QueueSettings] = field(
@@ -170,7 +173,7 @@ def sqlite_system_engine(url: str) -> sa.Engine:
         dbapi_connection.execute("PRAGMA journal_mode=WAL")
         dbapi_connection.execute(f"PRAGMA synchronous={synchronous}")
 
-    return engine
+    return serialise_in_process(engine)
 
 
 def start(runtime: Runtime) -> Runtime:

@@ -26,7 +26,7 @@ from ledgerlink.engine.runtime import (
     wait_for,
 )
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
-from ledgerlink.flows._ledger_steps import fail, resolve_failure, save_watermark
+from ledgerlink.flows._ledger_steps import fail, save_watermark
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
 
 FLOW = "invoice_pdf"
@@ -59,19 +59,24 @@ def attached_file(opportunity_id: str) -> str | None:
 # --- steps ---------------------------------------------------------------------------------------------------
 
 
-@_step
-def find_invoice(opportunity_id: str) -> str | None:
+def invoice_number(opportunity_id: str) -> str:
     books = current().accounting
-    return current().ledger.lookup("salesforce", "Opportunity", opportunity_id, books.name, books.invoice_object)
+    number = current().ledger.lookup("salesforce", "Opportunity", opportunity_id, books.name, books.invoice_object)
+    if number is None:
+        raise RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD)
+    return number
 
 
 @_step
-def ensure_file(opportunity_id: str, number: str, run_id: str) -> dict[str, Any]:
-    """One step from fetch to ledger write, so the PDF's bytes never land in DBOS's checkpoints."""
+def ensure_file(opportunity_id: str, run_id: str) -> dict[str, Any]:
+    """One step from the ledger's invoice number to the file's link: the PDF's bytes never land in DBOS's
+    checkpoints, and one checkpoint per run is all this flow costs."""
     rt = current()
+    number = invoice_number(opportunity_id)
     known = attached_file(opportunity_id)
     if known:
-        return {"id": known, "created": False, "rendered": False}
+        rt.ledger.resolve_failure(FLOW, opportunity_id)
+        return {"id": known, "number": number, "created": False, "rendered": False}
     found = list(
         rt.salesforce.query(
             "SELECT Id FROM ContentVersion WHERE FirstPublishLocationId = "
@@ -105,7 +110,8 @@ def ensure_file(opportunity_id: str, number: str, run_id: str) -> dict[str, Any]
         source_id=opportunity_id,
         detail={"invoice": number, "bytes": size, "rendered": rendered},
     )
-    return {"id": version_id, "created": created, "rendered": rendered}
+    rt.ledger.resolve_failure(FLOW, opportunity_id)
+    return {"id": version_id, "number": number, "created": created, "rendered": rendered}
 
 
 def _pdf(number: str) -> tuple[bytes, bool]:
@@ -128,15 +134,11 @@ def _pdf(number: str) -> tuple[bytes, bool]:
 def invoice_pdf(opportunity_id: str) -> Outcome:
     run_id = DBOS.workflow_id or ""
     try:
-        number = find_invoice(literal.record_id(opportunity_id))
-        if number is None:
-            raise RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD)
-        made = ensure_file(opportunity_id, number, run_id)
-        resolve_failure(FLOW, opportunity_id)
+        made = ensure_file(literal.record_id(opportunity_id), run_id)
         return {
             "opportunity": opportunity_id,
             "status": "attached" if made["created"] else "already_attached",
-            "invoice_number": number,
+            "invoice_number": made["number"],
             "content_version": made["id"],
             "rendered": bool(made["rendered"]),
         }

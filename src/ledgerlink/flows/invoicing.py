@@ -21,7 +21,7 @@ from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime,
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import current
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
-from ledgerlink.flows._ledger_steps import fail, resolve_failure
+from ledgerlink.flows._ledger_steps import fail
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, Product
@@ -68,7 +68,6 @@ def ctx() -> TransformContext:
 # --- steps ---------------------------------------------------------------------------------------------------
 
 
-@durable_step
 def ensure_customer(flow: str, source: Source, account_id: str, customer_code: str, run_id: str) -> str:
     """The accounting customer for a Salesforce Account: from the ledger, else by code, else created."""
     rt = current()
@@ -100,7 +99,6 @@ def ensure_customer(flow: str, source: Source, account_id: str, customer_code: s
     return found
 
 
-@durable_step
 def ensure_products(flow: str, source: Source, product_ids: list[str], run_id: str) -> None:
     """Every product the invoice lines name exists in the books (created from Product2 when allowed)."""
     rt = current()
@@ -136,7 +134,6 @@ def ensure_products(flow: str, source: Source, product_ids: list[str], run_id: s
         )
 
 
-@durable_step
 def ensure_invoice(
     flow: str, source: Source, invoice_json: dict[str, Any], customer_id: str, run_id: str
 ) -> dict[str, Any]:
@@ -161,6 +158,26 @@ def ensure_invoice(
         detail={"customer": customer_id, "lines": len(invoice_json.get("lines", []))},
     )
     return {"number": invoice.number, "status": invoice.status, "created": invoice.created}
+
+
+@durable_step
+def ensure_in_books(
+    flow: str,
+    source: Source,
+    account_id: str,
+    invoice_json: dict[str, Any],
+    product_ids: list[str],
+    run_id: str,
+) -> dict[str, Any]:
+    """Customer, products, then the invoice, in the books: one durable step, as each part is found before it is
+    made (ledger link, then the books), so a retried step makes only what is missing. Fewer steps are fewer
+    checkpoints: DBOS writes one per step, and they bound how many invoices a worker makes a second."""
+    customer_id = ensure_customer(flow, source, account_id, str(invoice_json["customer_code"]), run_id)
+    ensure_products(flow, source, product_ids, run_id)
+    result = ensure_invoice(flow, source, {**invoice_json, "customer_code": customer_id}, customer_id, run_id)
+    # The invoice exists: a failed record left by an earlier run is closed (a failure after this reopens it).
+    current().ledger.resolve_failure(flow, source[1])
+    return {**result, "customer": customer_id}
 
 
 @durable_step
@@ -189,7 +206,7 @@ def invoice_record(
     read: Callable[[str], dict[str, Any] | None],
     after_invoice: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Read → map → customer → products → invoice → write-back, as an outcome dict keyed ``spec.outcome_key``.
+    """Read → map → (customer → products → invoice) → write-back, as an outcome dict keyed ``spec.outcome_key``.
 
     Call it from the flow's own DBOS workflow: ``read`` is the flow's read step, ``after_invoice`` what to chain
     once the invoice exists (it must be deterministic: it runs again when a recovered run replays).
@@ -208,22 +225,20 @@ def invoice_record(
         if not record.get("AccountId"):
             raise RecordRejected("has no Account (AccountId is empty)", field="AccountId")
         invoice = Invoice.model_validate(template.apply(record, ctx()).values)
-        customer_id = ensure_customer(spec.flow, source, record["AccountId"], invoice.customer_code, run_id)
         lines = (record.get(spec.lines) or {}).get("records") or []
-        ensure_products(spec.flow, source, [li["Product2Id"] for li in lines if li.get("Product2Id")], run_id)
-        invoice_json = invoice.model_copy(update={"customer_code": customer_id}).model_dump(mode="json")
-        result = ensure_invoice(spec.flow, source, invoice_json, customer_id, run_id)
+        product_ids = [li["Product2Id"] for li in lines if li.get("Product2Id")]
+        invoice_json = invoice.model_dump(mode="json")
+        result = ensure_in_books(spec.flow, source, record["AccountId"], invoice_json, product_ids, run_id)
         if record.get(spec.number_field) != result["number"]:
             fields = {spec.number_field: result["number"], spec.status_field: result["status"] or "Unpaid"}
             write_back(spec.flow, source, fields, run_id)
         if after_invoice is not None:
             after_invoice(record_id)
-        resolve_failure(spec.flow, record_id)
         return {
             spec.outcome_key: record_id,
             "status": "invoiced" if result["created"] else "already_invoiced",
             "invoice_number": result["number"],
-            "customer": customer_id,
+            "customer": result["customer"],
             "created": bool(result["created"]),
         }
     except FLOW_ERRORS as exc:
