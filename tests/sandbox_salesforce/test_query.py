@@ -81,6 +81,28 @@ def test_record_shape_and_relationship_fields(org: Any) -> None:
     assert contact["totalSize"] == 0
 
 
+def test_queries_by_id_read_by_id_and_answer_as_a_full_scan_does(org: Any) -> None:
+    """``WHERE Id = …`` / ``Id IN (…)`` reads only those records (and their children by the reference index); an
+    OR with an impossible term forces the full scan: both must answer alike, 15-character ids and aliases too."""
+    _, sf, ids = org
+    acme, a1, a2 = ids["acme"], ids["a1"], ids["a2"]
+    children = "(SELECT LastName FROM Contacts), (SELECT Name FROM Opportunities ORDER BY Name)"
+    for where in (
+        f"Id = '{acme}'",
+        f"Id = '{acme[:15]}'",
+        f"a.Id IN ('{acme}', '{ids['globex']}', '{a1}') AND a.Name != 'Globex'",
+        f"Id = '{a2}'",  # an Opportunity id: no Account has it
+    ):
+        fast = sf.query(f"SELECT a.Name, {children} FROM Account a WHERE {where}")
+        full = sf.query(f"SELECT a.Name, {children} FROM Account a WHERE ({where}) OR a.Name = 'no such name'")
+        assert fast == full, where
+    assert names(sf.query(f"SELECT Name FROM Account WHERE Id = '{acme}'")) == ["Acme"]
+    assert names(sf.query(f"SELECT Name FROM Opportunity WHERE Id IN ('{a2}', '{a1}') ORDER BY Name")) == [
+        "Acme renewal",
+        "Acme upsell",
+    ]
+
+
 def test_child_subquery(org: Any) -> None:
     _, sf, _ = org
     result = sf.query(

@@ -69,6 +69,28 @@ def upper_bound(lag_seconds: float, now: dt.datetime | None = None) -> str | Non
     return upper.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+class RunWindow:
+    """At most ``size`` runs unfinished: ``admit`` waits until one of them finishes when the window is full.
+
+    Used by triggers to keep their backlog out of DBOS's queue: a partitioned queue is swept in random order
+    at a cost that grows with its waiting records, so a deep backlog is both slower to serve and unfair to its
+    oldest runs. Waiting here keeps the order and costs nothing while it waits. Inside a workflow the wait is a
+    durable step (DBOS.wait_first), so a recovered trigger replays it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self.unfinished: dict[str, WorkflowHandle[Any]] = {}
+
+    def admit(self) -> None:
+        while len(self.unfinished) >= self.size:
+            done = DBOS.wait_first(list(self.unfinished.values()), polling_interval_sec=RESULT_POLL_SECONDS)
+            del self.unfinished[done.workflow_id]
+
+    def add(self, handle: WorkflowHandle[Any]) -> str:
+        self.unfinished[handle.workflow_id] = handle
+        return handle.workflow_id
+
+
 def drain(
     read: Callable[[float], dict[str, Any]],
     enqueue: Callable[[str, str, int], WorkflowHandle[Any]],
@@ -83,18 +105,13 @@ def drain(
 
     At most ``EngineSettings.backfill_window`` of its runs are unfinished at a time: before enqueuing one more,
     it waits (durably, DBOS.wait_first) for any of them to finish."""
-    window = max(1, current().settings.backfill_window)
+    window = RunWindow(current().settings.backfill_window)
     started: list[str] = []
-    unfinished: dict[str, WorkflowHandle[Any]] = {}
     while True:
         page = read(lag_seconds)
         for record in page["records"]:
-            while len(unfinished) >= window:
-                done = DBOS.wait_first(list(unfinished.values()), polling_interval_sec=RESULT_POLL_SECONDS)
-                del unfinished[done.workflow_id]
-            handle = enqueue(record["Id"], record["SystemModstamp"], BACKFILL_PRIORITY)
-            unfinished[handle.workflow_id] = handle
-            started.append(handle.workflow_id)
+            window.admit()
+            started.append(window.add(enqueue(record["Id"], record["SystemModstamp"], BACKFILL_PRIORITY)))
         if page["position"]:
             save(page["position"])
         if page["seen"] < page_size:

@@ -111,6 +111,8 @@ class EngineSettings:
     poll_lag_seconds: float = 0.0
     # Runs a polling trigger (a backfill) keeps unfinished at once: change events wait behind at most these.
     backfill_window: int = 32
+    # Runs the change-event trigger keeps unfinished at once; more events wait, in order, in the event stream.
+    event_window: int = 32
     worker_concurrency: int | None = None  # overrides every queue's and connection's own, when set
     flows: FlowSettings = field(default_factory=FlowSettings)
 

@@ -31,6 +31,7 @@ from ledgerlink.connectors.salesforce.cdc import (
     is_own_change,
     oauth_session,
 )
+from ledgerlink.engine.polling import RunWindow
 from ledgerlink.engine.runtime import Runtime, enqueue_trigger
 from ledgerlink.flows import opportunity_to_invoice as o2i
 
@@ -139,12 +140,19 @@ def start_cdc_trigger(
 ) -> CdcTrigger:
     """The opportunity → invoice trigger, subscribed in a background thread; ``.stop()`` ends it."""
     client_tag = runtime.salesforce.settings.client_tag
+    # Events wait here, in order, while this many of their runs are unfinished (the stream's flow control holds
+    # the rest); the replay id moves only past events handed on, so a restart re-delivers the waiting ones.
+    window = RunWindow(runtime.settings.event_window)
 
     def on_event(event: ChangeEvent) -> list[str]:
         # Runs for one opportunity never overlap: the engine's per-record queue serialises them by record id.
         if not should_enqueue(event, client_tag):
             return []
-        return [o2i.enqueue(record_id, version_of(event)).get_workflow_id() for record_id in event.record_ids]
+        started = []
+        for record_id in event.record_ids:
+            window.admit()
+            started.append(window.add(o2i.enqueue(record_id, version_of(event))))
+        return started
 
     def on_fallback(_reason: str) -> list[str]:
         return [h.get_workflow_id() for h in o2i.poll_won(lag_seconds=poll_lag_seconds)]

@@ -1,8 +1,9 @@
 """Persistence of records: one JSON document per row, plus an index of external-id and reference values.
 
 Records are plain dicts keyed by the declared field names, values in wire form (numbers, booleans, strings,
-Salesforce-format dates). Whole-object loads, used by SOQL, are cached per object and dropped on any write to that
-object or any rollback, so repeated queries don't re-decode thousands of rows.
+Salesforce-format dates). Whole-object loads, used by SOQL, are cached per object, kept up to date by each write
+(a record written is replaced, or appended when its id sorts last) and dropped on any rollback, so queries between
+writes don't re-decode thousands of rows.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class RecordStore:
     def __init__(self, db: Database, schema: Schema) -> None:
         self.db = db
         self.schema = schema
-        self._cache: dict[str, list[Record]] = {}
+        self._cache: dict[str, dict[str, Record]] = {}  # object -> id -> record, ids in ascending order
         self._last_modstamp = int(db.get_meta("last_modstamp", "0") or 0)
         db.on_rollback(self._cache.clear)
 
@@ -61,11 +62,12 @@ class RecordStore:
     def load_all(self, obj: ObjectDef, include_deleted: bool = False) -> list[Record]:
         """Every record of an object, oldest id first. Treat the dicts as read-only: they are shared."""
         with self.db.lock:
-            records = self._cache.get(obj.name)
-            if records is None:
-                rows = self.db.conn.execute("SELECT data FROM records WHERE sobject = ? ORDER BY id", (obj.name,))
-                records = [json.loads(data) for (data,) in rows]
-                self._cache[obj.name] = records
+            cached = self._cache.get(obj.name)
+            if cached is None:
+                rows = self.db.conn.execute("SELECT id, data FROM records WHERE sobject = ? ORDER BY id", (obj.name,))
+                cached = {rid: json.loads(data) for rid, data in rows}
+                self._cache[obj.name] = cached
+            records = list(cached.values())
         return records if include_deleted else [r for r in records if not r.get("IsDeleted")]
 
     def find_by_field(self, obj: ObjectDef, fdef: FieldDef, value: Any, include_deleted: bool = False) -> list[str]:
@@ -111,11 +113,12 @@ class RecordStore:
         rid = record["Id"]
         conn = self.db.conn
         modstamp = datetime_to_ms(record["SystemModstamp"])
+        data = json.dumps(record)
         conn.execute(
             "INSERT INTO records (id, sobject, modstamp, is_deleted, deleted_at, data) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET modstamp = excluded.modstamp, is_deleted = excluded.is_deleted, "
             "deleted_at = excluded.deleted_at, data = excluded.data",
-            (rid, obj.name, modstamp, 1 if record.get("IsDeleted") else 0, deleted_at, json.dumps(record)),
+            (rid, obj.name, modstamp, 1 if record.get("IsDeleted") else 0, deleted_at, data),
         )
         conn.execute("DELETE FROM field_index WHERE id = ?", (rid,))
         rows = [
@@ -125,7 +128,16 @@ class RecordStore:
         ]
         if rows:
             conn.executemany("INSERT INTO field_index (sobject, field, value, id) VALUES (?, ?, ?, ?)", rows)
-        self._cache.pop(obj.name, None)
+        self._cache_write(obj.name, rid, data)
+
+    def _cache_write(self, sobject: str, rid: str, data: str) -> None:
+        cached = self._cache.get(sobject)
+        if cached is None:
+            return
+        if rid in cached or not cached or rid > next(reversed(cached)):
+            cached[rid] = json.loads(data)  # a copy of its own: the caller's dict may change after
+        else:
+            del self._cache[sobject]  # an id that sorts earlier: reload in order next time
 
     def put_blob(self, record_id: str, data: bytes) -> None:
         self.db.conn.execute("INSERT OR REPLACE INTO blobs (id, data) VALUES (?, ?)", (record_id, data))

@@ -93,11 +93,24 @@ class _Run:
         self._by_id: dict[str, dict[str, Record]] = {}
         self._child_links: dict[str, tuple[ObjectDef, str]] = {}
         self._grouped: dict[str, dict[str, list[Record]]] = {}
+        self._few_parents = False  # the outer rows were read by id: read their children by the reference index
         self.today = engine.today()
 
     # -- loading -------------------------------------------------------------------------------------------
     def records_of(self, obj: ObjectDef) -> list[Record]:
         return self.engine.records.load_all(obj, include_deleted=self.include_deleted)
+
+    def candidates(self, obj: ObjectDef, query: Query) -> list[Record] | None:
+        """The records a ``WHERE Id = …`` / ``Id IN (…)`` query (alone or ANDed) can match, read by id like the
+        primary-key index Salesforce uses, instead of every record of the object; None for any other query.
+        The full predicate still runs on them."""
+        wanted = _id_filter(query.where, query.alias)
+        if wanted is None:
+            return None
+        found = self.engine.records.get_many(sorted({ids.to18(i) for i in wanted}))
+        rows = [r for r in found.values() if self.schema.for_id(r["Id"]) is obj]
+        self._few_parents = True
+        return sorted((r for r in rows if self.include_deleted or not r.get("IsDeleted")), key=lambda r: r["Id"])
 
     def by_id(self, obj_name: str) -> dict[str, Record]:
         if obj_name not in self._by_id:
@@ -191,7 +204,9 @@ class _Run:
         order = [(self.resolve(obj, o.path, query.alias), o) for o in query.order_by]
         projection = self.compile_select(obj, query) if not aggregates else None
         group = [self.resolve(obj, g, query.alias) for g in query.group_by]
-        rows = self.records_of(obj)
+        rows = self.candidates(obj, query)
+        if rows is None:
+            rows = self.records_of(obj)
         if predicate is not None:
             rows = [r for r in rows if predicate(r)]
         if aggregates:
@@ -314,6 +329,14 @@ class _Run:
         return rel_name, build, link_field, child_name
 
     def _children(self, rel_name: str, link_field: str, parent_id: str) -> list[Record]:
+        if self._few_parents:
+            child_obj, _ = self._child_links[rel_name]
+            fdef = child_obj.fields.get(link_field.lower())
+            if fdef is not None and fdef.type == "reference":
+                records = self.engine.records
+                found = records.find_by_field(child_obj, fdef, parent_id, include_deleted=self.include_deleted)
+                children = records.get_many(found)
+                return [children[i] for i in found if i in children]
         if rel_name not in self._grouped:
             child_obj, _ = self._child_links[rel_name]
             grouped: dict[str, list[Record]] = {}
@@ -587,3 +610,25 @@ def _aggregate(func: str, values: list[Any], fdef: FieldDef | None) -> Any:
     if func == "MIN":
         return min(values)
     return max(values)
+
+
+def _id_filter(where: Any, alias: str | None) -> list[str] | None:
+    """The ids a condition pins the Id to: ``Id = 'x'``, ``Id IN ('x', …)``, or such a term inside an AND."""
+    if isinstance(where, And):
+        for item in where.items:
+            found = _id_filter(item, alias)
+            if found is not None:
+                return found
+        return None
+    if not isinstance(where, Comparison):
+        return None
+    parts = where.path.parts
+    if alias and len(parts) == 2 and parts[0].lower() == alias.lower():
+        parts = parts[1:]
+    if len(parts) != 1 or parts[0].lower() != "id":
+        return None
+    values = where.value if where.op == "IN" and isinstance(where.value, tuple) else (where.value,)
+    if where.op not in ("=", "IN") or not all(isinstance(v, Literal) and v.kind == "string" for v in values):
+        return None
+    texts = [str(v.value) for v in values if isinstance(v, Literal)]
+    return texts if all(ids.is_valid_id(t) for t in texts) else None
