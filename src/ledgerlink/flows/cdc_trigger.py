@@ -12,7 +12,8 @@ modification in the sandbox, so both triggers together still run a modification 
 
 Nothing is missed: the subscriber (``connectors.salesforce.cdc``) keeps its replay id in the ledger (watermark
 ``cdc:/data/OpportunityChangeEvent``) after the event is enqueued; on a GAP event, an expired replay id, or a first
-start without a replay id, it calls ``opportunity_to_invoice.poll_won()``, the polling trigger, as the fallback.
+start without a replay id, it enqueues the polling trigger (``opportunity_to_invoice.poll_won_opportunities``) as
+the fallback, without waiting for it: a catch-up of many deals runs beside the events, which overtake it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -154,8 +156,13 @@ def start_cdc_trigger(
             started.append(window.add(o2i.enqueue(record_id, version_of(event))))
         return started
 
-    def on_fallback(_reason: str) -> list[str]:
-        return [h.get_workflow_id() for h in o2i.poll_won(lag_seconds=poll_lag_seconds)]
+    def on_fallback(reason: str) -> list[str]:
+        # The polling trigger is enqueued, not awaited: it is durable on its own, and a catch-up of many deals must
+        # not hold this thread (the events behind it are the ones that should overtake it). Deduplicated by flow:
+        # one already waiting or running reads the same changes, and the worker's polling passes again anyway.
+        lag = runtime.settings.poll_lag_seconds if poll_lag_seconds is None else poll_lag_seconds
+        workflow_id = f"trigger:{o2i.FLOW}:cdc-{reason}-{uuid.uuid4().hex[:12]}"
+        return [workflow_id] if enqueue_trigger(o2i.FLOW, o2i.poll_won_opportunities, workflow_id, lag) else []
 
     subscriber = _subscriber(runtime, pubsub_address, TOPIC, tls, ca_file, poll_lag_seconds)
     return CdcTrigger(subscriber=subscriber, on_event=on_event, on_fallback=on_fallback, name="cdc:opportunity").start()
