@@ -12,10 +12,10 @@ import pytest
 
 from ledgerlink.demo.seed import seed
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.connections import build_accounting, build_salesforce
+from ledgerlink.engine.bootstrap import engine_settings, open_runtime
+from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.flows.books_kashoo import KashooBooks
 from ledgerlink.sandbox.runner import start_sandboxes
-from ledgerlink.store import Ledger, database_url
 from tests.flows.conftest import FlowEnv
 
 
@@ -23,20 +23,13 @@ from tests.flows.conftest import FlowEnv
 def kashoo_env(tmp_path: Path) -> Iterator[FlowEnv]:
     sandboxes = start_sandboxes(["salesforce", "kashoo"], tmp_path / "sandboxes")
     sf_spec = sandboxes["salesforce"].describe()
-    ledger = Ledger(database_url(tmp_path))
-    settings = engine.EngineSettings(
-        data_dir=tmp_path, ledger_url=ledger.url, system_database_url=engine.system_database_url(ledger.url, tmp_path)
-    )
     # The seeded deals carry UK VAT (20%); this Kashoo business adds that tax when first needed.
     books_spec = {**sandboxes["kashoo"].describe(), "options": {"create_missing_taxes": True}}
-    runtime = engine.start(
-        engine.Runtime(
-            settings=settings,
-            ledger=ledger,
-            salesforce=build_salesforce(sf_spec),
-            accounting=build_accounting(books_spec, ledger_url=ledger.url),  # the limiter shared via the ledger
-        )
-    )
+    # As deployed: Kashoo's 10/s shared through the ledger, and its queue carrying that limit and concurrency 8.
+    runtime = open_runtime(engine_settings(tmp_path), sf_spec, books_spec)
+    assert runtime.queue_name(engine.ACCOUNTING) == "kashoo"
+    kashoo_queue = runtime.settings.connection_queues[engine.ACCOUNTING]
+    assert (kashoo_queue.rate_limit, kashoo_queue.period_seconds, kashoo_queue.worker_concurrency) == (10, 1.0, 8)
     user = build_salesforce(sf_spec, client_tag="test-user")
     try:
         yield FlowEnv(sandboxes=sandboxes, runtime=runtime, user=user)
