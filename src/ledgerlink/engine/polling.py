@@ -91,6 +91,13 @@ class RunWindow:
         return handle.workflow_id
 
 
+@DBOS.step(name="ledgerlink.engine.polling.backfill_window")
+def backfill_window() -> int:
+    """The window, read once per trigger run and checkpointed: a trigger recovered after the setting changed
+    replays with the window it started with, so its steps come in the same order."""
+    return current().settings.backfill_window
+
+
 def drain(
     read: Callable[[float], dict[str, Any]],
     enqueue: Callable[[str, str, int], WorkflowHandle[Any]],
@@ -105,7 +112,7 @@ def drain(
 
     At most ``EngineSettings.backfill_window`` of its runs are unfinished at a time: before enqueuing one more,
     it waits (durably, DBOS.wait_first) for any of them to finish."""
-    window = RunWindow(current().settings.backfill_window)
+    window = RunWindow(backfill_window())
     started: list[str] = []
     while True:
         page = read(lag_seconds)
