@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dbos import DBOS
+from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import current
+from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail
 from ledgerlink.flows.sync.common import transform_context
@@ -245,6 +245,14 @@ def invoice_record(
         message, field, attempts = describe(exc, record=f"{spec.sobject} {record_id}")
         fail(spec.flow, ("salesforce", source[0], source[1]), message, field, attempts, record)
         return {spec.outcome_key: record_id, "status": "failed", "error": message, "field": field}
+
+
+def enqueue_run(workflow: Callable[[str], Any], record_id: str, run_id: str, priority: int) -> WorkflowHandle[Any]:
+    """One invoicing run for one source record, on the books' queue (an invoice is written there), serialised
+    per record."""
+    return enqueue_record(
+        workflow, record_id, workflow_id=run_id, record_key=record_id, connection=ACCOUNTING, priority=priority
+    )
 
 
 # --- the polling trigger -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.polling import drain
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import ACCOUNTING, REALTIME_PRIORITY, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoice_pdf, invoicing
 from ledgerlink.flows.invoicing import ACCOUNT_SOQL as ACCOUNT_SOQL  # re-exported: the console's preview reads it
@@ -84,14 +84,7 @@ def workflow_id(opportunity_id: str, version: str) -> str:
 
 
 def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
-    return enqueue_record(
-        opportunity_to_invoice,
-        opportunity_id,
-        workflow_id=workflow_id(opportunity_id, version),
-        record_key=opportunity_id,
-        connection=ACCOUNTING,
-        priority=priority,
-    )
+    return invoicing.enqueue_run(opportunity_to_invoice, opportunity_id, workflow_id(opportunity_id, version), priority)
 
 
 WATERMARK = "salesforce.Opportunity.won"

@@ -20,7 +20,7 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.polling import drain
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import ACCOUNTING, REALTIME_PRIORITY, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoicing
 
@@ -75,14 +75,7 @@ def workflow_id(order_id: str, version: str) -> str:
 
 
 def enqueue(order_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
-    return enqueue_record(
-        order_to_invoice,
-        order_id,
-        workflow_id=workflow_id(order_id, version),
-        record_key=order_id,
-        connection=ACCOUNTING,
-        priority=priority,
-    )
+    return invoicing.enqueue_run(order_to_invoice, order_id, workflow_id(order_id, version), priority)
 
 
 WATERMARK = "salesforce.Order.activated"
