@@ -48,17 +48,22 @@ class EventLog:
 
     def __init__(self, box: SandboxProcess) -> None:
         self.box = box
-        self.events: list[dict[str, Any]] = []
         self.after: int | None = None
+        # What the events read so far say, by opportunity id (first commit of each kind): kept here, so each read
+        # looks only at new events.
+        self.won_at: dict[str, int] = {}
+        self.written_at: dict[str, int] = {}
 
     def read_new(self) -> list[dict[str, Any]]:
+        """The events committed since the last read."""
+        new: list[dict[str, Any]] = []
         with self.box.client() as http:
             while True:
                 params = {"limit": 5000, **({"after": self.after} if self.after is not None else {})}
                 page = http.get("/__admin/events", params=params).raise_for_status().json()
                 if not page:
-                    return self.events
-                self.events.extend(page)
+                    return new
+                new.extend(page)
                 self.after = int(page[-1]["replay_id"])
 
 
@@ -97,8 +102,7 @@ def _turn_won_in_process(spec: dict[str, Any], ids: list[str], rate: float, seco
 
 
 def _latencies(log: EventLog, ids: set[str]) -> tuple[list[float], int]:
-    won_at: dict[str, int] = {}
-    written_at: dict[str, int] = {}
+    won_at, written_at = log.won_at, log.written_at
     for event in log.read_new():
         if event["entity_name"] != "Opportunity":
             continue

@@ -45,11 +45,12 @@ def _summary(rows: list[dict[str, str]]) -> Counter[tuple[str, str, str]]:
 
 
 def _last_wave_in_flight(url: str) -> bool:
-    """Every invoice run is enqueued and dequeued, and several are still running on the doomed worker."""
+    """Every invoice run is enqueued and dequeued, and some are still running on the doomed worker."""
     runs = [r for r in _workflows(url) if r["name"] == INVOICE_FLOW]
     statuses = Counter(r["status"] for r in runs)
     running_on_dead = sum(1 for r in runs if r["status"] == "PENDING" and r["executor"] == DEAD)
-    return len(runs) >= WON and statuses["ENQUEUED"] == 0 and running_on_dead >= 3
+    # Runs of one shard go one at a time (EngineSettings.record_shards), so the last wave may be a few runs.
+    return len(runs) >= WON and statuses["ENQUEUED"] == 0 and running_on_dead >= 1
 
 
 @pytest.mark.postgres
@@ -72,7 +73,7 @@ def test_recover_finishes_the_pending_work_of_a_worker_killed_for_good(
 
     before = _workflows(postgres_url)
     orphans = {r["id"]: r["name"] for r in before if r["status"] == "PENDING" and r["executor"] == DEAD}
-    assert sum(1 for name in orphans.values() if name == INVOICE_FLOW) >= 3, _summary(before)
+    assert sum(1 for name in orphans.values() if name == INVOICE_FLOW) >= 1, _summary(before)
     assert len(_written_back(accounting_sandboxes)) < len(won)  # work was left unfinished
     httpx.put(faults, json={"latency_ms": 0}).raise_for_status()
 

@@ -86,7 +86,7 @@ def test_opportunity_without_a_ledgerlink_invoice_is_a_failed_record(kashflow_en
 @DBOS.workflow(name="test_invoice_then_pdf")
 def _invoice_workflow_calling_the_hook(opportunity_id: str) -> str:
     # What opportunity_to_invoice would do after its write-back: one line.
-    invoice_pdf.after_invoice(opportunity_id)
+    invoice_pdf.after_invoice([opportunity_id])
     return opportunity_id
 
 

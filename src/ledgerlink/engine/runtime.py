@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -102,7 +103,8 @@ class EngineSettings:
     # DBOS recovers a workflow by replaying its steps in order, so a release that changes a workflow's steps bumps
     # this: its workers leave the older version's pending runs to workers of that version (drain them first).
     # 2: the invoice flow's books steps are one step, the PDF flow's one step; queues per connection.
-    app_version: str = "ledgerlink-2"
+    # 3: invoice and PDF runs carry a batch of records, keyed by shard.
+    app_version: str = "ledgerlink-3"
     queues: list[QueueSettings] = field(default_factory=lambda: [QueueSettings(TRIGGERS_QUEUE, worker_concurrency=2)])
     # By role (SALESFORCE, ACCOUNTING); bootstrap.open_runtime fills them from each connection's spec.
     connection_queues: dict[str, QueueSettings] = field(
@@ -111,8 +113,14 @@ class EngineSettings:
     poll_lag_seconds: float = 0.0
     # Runs a polling trigger (a backfill) keeps unfinished at once: change events wait behind at most these.
     backfill_window: int = 32
-    # Runs the change-event trigger keeps unfinished at once; more events wait, in order, in the event stream.
-    event_window: int = 32
+    # Runs the change-event trigger keeps unfinished per shard at once (one running, one waiting): more events wait
+    # in the event stream and go in the shard's next run, so a busy worker makes fewer, bigger runs.
+    event_window: int = 2
+    # Record runs of one flow go to this many partitions of its queue, by a hash of the record id: at most one run
+    # per shard at a time across all workers (so two runs for one record never overlap), and a run may carry many
+    # records of its shard. More shards let more workers share a flow. Change it only with the queues drained: a
+    # record's waiting runs keep the shard they were enqueued with.
+    record_shards: int = 8
     worker_concurrency: int | None = None  # overrides every queue's and connection's own, when set
     flows: FlowSettings = field(default_factory=FlowSettings)
 
@@ -207,13 +215,17 @@ def start(runtime: Runtime) -> Runtime:
             worker_concurrency=queue.worker_concurrency,
             limiter=limiter,  # type: ignore[arg-type]
             partition_concurrency=queue.partition_concurrency,
-            polling_interval_sec=0.05,
+            polling_interval_sec=QUEUE_POLL_SECONDS,
             on_conflict="always_update",
         )
     runtime.launched = True
     return runtime
 
 
+# How often each worker looks for runs to start on each queue. Every look is a query whatever the load (a sweep of
+# the queue's partitions): at 50 ms the looks alone took a quarter of a busy worker's interpreter. A run waits about
+# this long to start; each look starts at most one run per shard.
+QUEUE_POLL_SECONDS = 0.1
 RESULT_POLL_SECONDS = 0.05  # DBOS polls for a workflow's result once a second unless told otherwise
 
 
@@ -237,6 +249,16 @@ def enqueue_record(
     queue = rt.queues[rt.queue_name(connection)]
     with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=record_key, priority=priority):
         return queue.enqueue(workflow, *args)
+
+
+def shard_of(record_id: str, shards: int) -> int:
+    """A record's shard: stable across processes and releases (Python's own hash of a str is not)."""
+    return zlib.crc32(record_id.encode()) % max(1, shards)
+
+
+def shard_key(flow: str, record_id: str) -> str:
+    """The partition key of ``flow``'s runs for ``record_id`` (see ``EngineSettings.record_shards``)."""
+    return f"{flow}#{shard_of(record_id, current().settings.record_shards)}"
 
 
 def enqueue_trigger(flow: str, trigger: Callable[[float], Any], workflow_id: str, lag_seconds: float) -> bool:

@@ -6,9 +6,9 @@ Which events start a run: CREATE, UPDATE and UNDELETE events **not** made by Led
 Those are the fields that can make an opportunity invoiceable; the workflow itself re-checks Closed Won and the
 amount, so a superfluous run only reads. DELETE events start nothing.
 
-Each record id of a qualifying event is enqueued as ``opportunity_to_invoice.enqueue(id, version)`` with the commit
-time formatted like ``SystemModstamp`` as the version — the same workflow id the polling trigger uses for the same
-modification in the sandbox, so both triggers together still run a modification once.
+The record ids of the qualifying events of a batch are enqueued by shard, one ``opportunity_to_invoice_batch`` run
+per shard, each with the commit time formatted like ``SystemModstamp`` as its version. A record's runs, from either
+trigger, share its shard and never overlap; one that finds the invoice already made only reads.
 
 Nothing is missed: the subscriber (``connectors.salesforce.cdc``) keeps its replay id in the ledger (watermark
 ``cdc:/data/OpportunityChangeEvent``) after the event is enqueued; on a GAP event, an expired replay id, or a first
@@ -34,7 +34,7 @@ from ledgerlink.connectors.salesforce.cdc import (
     oauth_session,
 )
 from ledgerlink.engine.polling import RunWindow
-from ledgerlink.engine.runtime import Runtime, enqueue_trigger
+from ledgerlink.engine.runtime import Runtime, enqueue_trigger, shard_key
 from ledgerlink.flows import opportunity_to_invoice as o2i
 
 if TYPE_CHECKING:
@@ -62,11 +62,12 @@ def should_enqueue(event: ChangeEvent, client_tag: str = "ledgerlink") -> bool:
 
 @dataclass
 class CdcTrigger:
-    """One Pub/Sub subscription in a background thread: ``on_event`` for each change event, ``on_fallback`` when
-    events may have been missed (first start, gap, expired replay id). Both return the workflow ids they started."""
+    """One Pub/Sub subscription in a background thread: ``on_events`` for each batch of change events (one event
+    when they are rare, more when the trigger falls behind), ``on_fallback`` when events may have been missed
+    (first start, gap, expired replay id). Both return the workflow ids they started."""
 
     subscriber: PubSubSubscriber
-    on_event: Callable[[ChangeEvent], list[str]]
+    on_events: Callable[[list[ChangeEvent]], list[str]]
     on_fallback: Callable[[str], list[str]]
     name: str = "cdc-trigger"
     on_stop: Callable[[], None] | None = None
@@ -75,8 +76,8 @@ class CdcTrigger:
     fallbacks: list[str] = field(default_factory=list)  # reasons the polling fallback ran
     thread: threading.Thread | None = None
 
-    def handle(self, event: ChangeEvent) -> None:
-        self.started.extend(self.on_event(event))
+    def handle(self, events: list[ChangeEvent]) -> None:
+        self.started.extend(self.on_events(events))
 
     def fallback(self, reason: str) -> None:
         log.info("%s: %s, running the polling trigger", self.name, reason)
@@ -87,7 +88,7 @@ class CdcTrigger:
         delay = 0.5
         while not self.stop_event.is_set():
             try:
-                self.subscriber.run(self.handle, self.fallback, self.stop_event)
+                self.subscriber.run_batches(self.handle, self.fallback, self.stop_event)
             except Exception:
                 # e.g. the engine's database was briefly unavailable: the watermark did not move, so retrying
                 # hands the same event on again.
@@ -142,18 +143,26 @@ def start_cdc_trigger(
 ) -> CdcTrigger:
     """The opportunity → invoice trigger, subscribed in a background thread; ``.stop()`` ends it."""
     client_tag = runtime.salesforce.settings.client_tag
-    # Events wait here, in order, while this many of their runs are unfinished (the stream's flow control holds
-    # the rest); the replay id moves only past events handed on, so a restart re-delivers the waiting ones.
-    window = RunWindow(runtime.settings.event_window)
+    # A shard's runs wait here while this many of them are unfinished (one running, one waiting to): meanwhile
+    # events pile up in the stream and come in the next batch, so the busier the worker, the bigger its runs. The
+    # replay id moves only past events handed on, so a restart re-delivers the waiting ones.
+    windows: dict[str, RunWindow] = {}
 
-    def on_event(event: ChangeEvent) -> list[str]:
-        # Runs for one opportunity never overlap: the engine's per-record queue serialises them by record id.
-        if not should_enqueue(event, client_tag):
-            return []
+    def on_events(events: list[ChangeEvent]) -> list[str]:
+        # Runs for one opportunity never overlap: each shard's runs go one at a time (the queue's partitions).
+        changes: dict[str, str] = {}  # opportunity id → its newest modification in this batch
+        for event in events:
+            if should_enqueue(event, client_tag):
+                for record_id in event.record_ids:
+                    changes[record_id] = version_of(event)
+        by_shard: dict[str, list[tuple[str, str]]] = {}
+        for record_id, version in changes.items():
+            by_shard.setdefault(shard_key(o2i.FLOW, record_id), []).append((record_id, version))
         started = []
-        for record_id in event.record_ids:
+        for shard, batch in by_shard.items():
+            window = windows.setdefault(shard, RunWindow(runtime.settings.event_window))
             window.admit()
-            started.append(window.add(o2i.enqueue(record_id, version_of(event))))
+            started.append(window.add(o2i.enqueue_batch(batch)))
         return started
 
     def on_fallback(reason: str) -> list[str]:
@@ -165,7 +174,9 @@ def start_cdc_trigger(
         return [workflow_id] if enqueue_trigger(o2i.FLOW, o2i.poll_won_opportunities, workflow_id, lag) else []
 
     subscriber = _subscriber(runtime, pubsub_address, TOPIC, tls, ca_file, poll_lag_seconds)
-    return CdcTrigger(subscriber=subscriber, on_event=on_event, on_fallback=on_fallback, name="cdc:opportunity").start()
+    return CdcTrigger(
+        subscriber=subscriber, on_events=on_events, on_fallback=on_fallback, name="cdc:opportunity"
+    ).start()
 
 
 # Which flow's trigger a change to each object wakes: the two-way syncs read their own watermarks, so an event only
@@ -232,8 +243,9 @@ def start_sync_cdc_triggers(
     for index, (topic, flow) in enumerate(SYNC_TOPICS.items()):
         waker = wakers[flow]
 
-        def on_event(event: ChangeEvent, waker: FlowWaker = waker) -> list[str]:
-            return [] if is_own_change(event, client_tag) else waker.wake(str(event.commit_timestamp))
+        def on_events(events: list[ChangeEvent], waker: FlowWaker = waker) -> list[str]:
+            theirs = [event for event in events if not is_own_change(event, client_tag)]
+            return waker.wake(str(theirs[-1].commit_timestamp)) if theirs else []
 
         def on_fallback(reason: str, waker: FlowWaker = waker, topic: str = topic) -> list[str]:
             return waker.wake(f"{topic}:{reason}:{time.time_ns()}")
@@ -242,7 +254,7 @@ def start_sync_cdc_triggers(
         last_of_flow = flow not in list(SYNC_TOPICS.values())[index + 1 :]
         trigger = CdcTrigger(
             subscriber=_subscriber(runtime, pubsub_address, topic, tls, ca_file, poll_lag_seconds),
-            on_event=on_event,
+            on_events=on_events,
             on_fallback=on_fallback,
             name=f"cdc:{topic.removeprefix('/data/')}",
             on_stop=waker.stop if last_of_flow else None,

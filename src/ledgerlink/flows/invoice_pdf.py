@@ -13,16 +13,18 @@ import base64
 import uuid
 from typing import Any, TypedDict
 
-from dbos import DBOS, WorkflowHandle
+from dbos import DBOS, SetEnqueueOptions, SetWorkflowID, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
+from ledgerlink.engine import fanout
 from ledgerlink.engine.polling import Position, drain, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.retry import durable_step
+from ledgerlink.engine.retry import durable_step, with_retries
 from ledgerlink.engine.runtime import (
     REALTIME_PRIORITY,
     SALESFORCE,
     current,
     enqueue_record,
+    shard_key,
     wait_for,
 )
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
@@ -67,10 +69,9 @@ def invoice_number(opportunity_id: str) -> str:
     return number
 
 
-@_step
 def ensure_file(opportunity_id: str, run_id: str) -> dict[str, Any]:
-    """One step from the ledger's invoice number to the file's link: the PDF's bytes never land in DBOS's
-    checkpoints, and one checkpoint per run is all this flow costs."""
+    """From the ledger's invoice number to the file's link, inside a step: the PDF's bytes never land in DBOS's
+    checkpoints."""
     rt = current()
     number = invoice_number(opportunity_id)
     known = attached_file(opportunity_id)
@@ -114,6 +115,21 @@ def ensure_file(opportunity_id: str, run_id: str) -> dict[str, Any]:
     return {"id": version_id, "number": number, "created": created, "rendered": rendered}
 
 
+@_step
+def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]]:
+    """``ensure_file`` for each opportunity of a batch, a few at once, each retried on its own and ending as its
+    result or its ``error``: one checkpoint per batch is all this flow costs."""
+
+    def one(opportunity_id: str) -> dict[str, Any]:
+        try:
+            return with_retries(ensure_file)(literal.record_id(opportunity_id), run_id)
+        except FLOW_ERRORS as exc:
+            message, field, attempts = describe(exc, record=f"Opportunity {opportunity_id}")
+            return {"error": message, "field": field, "attempts": attempts}
+
+    return fanout.each(one, opportunity_ids, str)
+
+
 def _pdf(number: str) -> tuple[bytes, bool]:
     """(PDF bytes, rendered by us): the books' own PDF unless they have none or the project prefers ours."""
     books = current().accounting
@@ -130,22 +146,35 @@ def _pdf(number: str) -> tuple[bytes, bool]:
 # --- the workflow --------------------------------------------------------------------------------------------
 
 
+def _outcome(opportunity_id: str, made: dict[str, Any]) -> Outcome:
+    if "error" in made:
+        fail(FLOW, ("salesforce", "Opportunity", opportunity_id), made["error"], made["field"], made["attempts"])
+        return {"opportunity": opportunity_id, "status": "failed", "error": made["error"], "field": made["field"]}
+    return {
+        "opportunity": opportunity_id,
+        "status": "attached" if made["created"] else "already_attached",
+        "invoice_number": made["number"],
+        "content_version": made["id"],
+        "rendered": bool(made["rendered"]),
+    }
+
+
+def attach_files(opportunity_ids: list[str]) -> list[Outcome]:
+    """The workflows' body: the files, then a failed record for each that could not be made."""
+    run_id = DBOS.workflow_id or ""
+    ids = list(dict.fromkeys(opportunity_ids))
+    return [_outcome(i, made) for i, made in zip(ids, ensure_files(ids, run_id), strict=True)]
+
+
 @DBOS.workflow(name=FLOW)
 def invoice_pdf(opportunity_id: str) -> Outcome:
-    run_id = DBOS.workflow_id or ""
-    try:
-        made = ensure_file(literal.record_id(opportunity_id), run_id)
-        return {
-            "opportunity": opportunity_id,
-            "status": "attached" if made["created"] else "already_attached",
-            "invoice_number": made["number"],
-            "content_version": made["id"],
-            "rendered": bool(made["rendered"]),
-        }
-    except FLOW_ERRORS as exc:
-        message, field, attempts = describe(exc, record=f"Opportunity {opportunity_id}")
-        fail(FLOW, ("salesforce", "Opportunity", opportunity_id), message, field, attempts)
-        return {"opportunity": opportunity_id, "status": "failed", "error": message, "field": field}
+    return attach_files([opportunity_id])[0]
+
+
+@DBOS.workflow(name=f"{FLOW}_batch")
+def invoice_pdf_batch(opportunity_ids: list[str]) -> list[Outcome]:
+    """The files of a batch of opportunities of one shard (the invoice flow chains one per batch it invoiced)."""
+    return attach_files(opportunity_ids)
 
 
 def workflow_id(opportunity_id: str, version: str) -> str:
@@ -153,12 +182,12 @@ def workflow_id(opportunity_id: str, version: str) -> str:
 
 
 def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
-    # Keyed by the opportunity: its PDF runs never overlap (two could both attach the file).
+    # In the opportunity's shard: its PDF runs never overlap (two could both attach the file).
     return enqueue_record(
         invoice_pdf,
         opportunity_id,
         workflow_id=workflow_id(opportunity_id, version),
-        record_key=f"pdf:{opportunity_id}",
+        record_key=shard_key(FLOW, opportunity_id),
         connection=SALESFORCE,
         priority=priority,
     )
@@ -168,11 +197,20 @@ def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:
     return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}")
 
 
-def after_invoice(opportunity_id: str) -> None:
-    """The chained trigger, for the invoice workflow to call once the invoice exists (deterministic id: a
-    recovered invoice run enqueues the same PDF run, not a second one)."""
-    if current().settings.flows.invoice_pdf:
-        enqueue(opportunity_id, "invoiced")
+def after_invoice(opportunity_ids: list[str]) -> None:
+    """The chained trigger, for the invoice workflow to call once its invoices exist: one run for the batch (an
+    invoice run's records share a shard, so they share this flow's too), with an id derived from the invoice
+    run's, so a recovered invoice run enqueues the same PDF run, not a second one."""
+    if not current().settings.flows.invoice_pdf:
+        return
+    keys = {shard_key(FLOW, opportunity_id) for opportunity_id in opportunity_ids}
+    if len(opportunity_ids) == 1 or len(keys) != 1:
+        for opportunity_id in opportunity_ids:
+            enqueue(opportunity_id, "invoiced")
+        return
+    queue = current().queues[current().queue_name(SALESFORCE)]
+    with SetWorkflowID(f"{FLOW}:{DBOS.workflow_id}"), SetEnqueueOptions(queue_partition_key=keys.pop()):
+        queue.enqueue(invoice_pdf_batch, opportunity_ids)
 
 
 # --- the polling trigger -------------------------------------------------------------------------------------

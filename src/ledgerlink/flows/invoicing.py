@@ -10,6 +10,8 @@ write, through the invoice's ``CustomerReference``, which carries the source rec
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +19,10 @@ from typing import Any
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
+from ledgerlink.engine import fanout
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record
+from ledgerlink.engine.retry import durable_step, with_retries
+from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record, shard_key
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail
 from ledgerlink.flows.sync.common import transform_context
@@ -50,6 +53,7 @@ class InvoiceSource:
     sobject: str  # "Opportunity" | "Order"
     template: str  # the to_canonical mapping, e.g. "salesforce/opportunity_to_canonical"
     lines: str  # the child relationship holding the lines, e.g. "OpportunityLineItems"
+    soql: str  # selects the record with its Account fields and lines, without a WHERE (the read adds it)
     number_field: str  # the invoice number is written back here
     status_field: str
     outcome_key: str  # the outcome's key for the source id ("opportunity" | "order")
@@ -160,98 +164,229 @@ def ensure_invoice(
     return {"number": invoice.number, "status": invoice.status, "created": invoice.created}
 
 
-@durable_step
-def ensure_in_books(
-    flow: str,
-    source: Source,
-    account_id: str,
-    invoice_json: dict[str, Any],
-    product_ids: list[str],
-    run_id: str,
-) -> dict[str, Any]:
-    """Customer, products, then the invoice, in the books: one durable step, as each part is found before it is
-    made (ledger link, then the books), so a retried step makes only what is missing. Fewer steps are fewer
-    checkpoints: DBOS writes one per step, and they bound how many invoices a worker makes a second."""
-    customer_id = ensure_customer(flow, source, account_id, str(invoice_json["customer_code"]), run_id)
-    ensure_products(flow, source, product_ids, run_id)
-    result = ensure_invoice(flow, source, {**invoice_json, "customer_code": customer_id}, customer_id, run_id)
+def _in_books(flow: str, source: Source, item: dict[str, Any], customer_id: str, run_id: str) -> dict[str, Any]:
+    """Products, then the invoice, for one record whose customer exists; closes its failed record, if any."""
+    ensure_products(flow, source, item["product_ids"], run_id)
+    invoice_json = {**item["invoice"], "customer_code": customer_id}
+    result = ensure_invoice(flow, source, invoice_json, customer_id, run_id)
     # The invoice exists: a failed record left by an earlier run is closed (a failure after this reopens it).
     current().ledger.resolve_failure(flow, source[1])
     return {**result, "customer": customer_id}
 
 
+def _error(exc: BaseException, record: str) -> dict[str, Any]:
+    message, field, attempts = describe(exc, record=record)
+    return {"error": message, "field": field, "attempts": attempts}
+
+
 @durable_step
-def write_back(flow: str, source: Source, fields: dict[str, Any], run_id: str) -> None:
+def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
+    """Customer, products, then the invoice, in the books, for each item of a batch (``id``, ``account_id``,
+    ``invoice``, ``product_ids``): one durable step, as each part is found before it is made (ledger link, then the
+    books), so a retried step makes only what is missing. Fewer steps are fewer checkpoints: DBOS writes one per
+    step, and they bound how many invoices a worker makes a second.
+
+    Each record is retried on its own (transient errors, backoff) and ends as its result or as its ``error``: one
+    record the books refuse does not hold the others back. Customers are made once per Account and products one
+    record at a time, so two deals for a new Account (or product) in one batch make it once; the invoices, one
+    per record, are made a few at once."""
+    retrying = with_retries
+
+    def customer(account_id: str, code: str, first: str) -> str:
+        return ensure_customer(flow, (sobject, first), account_id, code, run_id)
+
+    accounts: dict[str, dict[str, Any]] = {}
+    for item in items:
+        accounts.setdefault(item["account_id"], item)
+    futures = {
+        account: fanout.submit(
+            functools.partial(retrying(customer), account, str(item["invoice"]["customer_code"]), item["id"]),
+            item["id"],
+        )
+        for account, item in accounts.items()
+    }
+    customers: dict[str, str | dict[str, Any]] = {}
+    for account, future in futures.items():
+        try:
+            customers[account] = future.result()
+        except FLOW_ERRORS as exc:
+            customers[account] = _error(exc, f"{sobject} {accounts[account]['id']}")
+
+    def one(item: dict[str, Any]) -> dict[str, Any]:
+        found = customers[item["account_id"]]
+        if isinstance(found, dict):
+            return found  # the customer could not be made: each of its records fails with that error
+        try:
+            return retrying(_in_books)(flow, (sobject, item["id"]), item, found, run_id)
+        except FLOW_ERRORS as exc:
+            return _error(exc, f"{sobject} {item['id']}")
+
+    # Products first, one record at a time (shared products are made once), then the invoices at once.
+    for item in items:
+        if isinstance(customers[item["account_id"]], str):
+            # An error here is met again in the record's own turn below, which reports it.
+            with contextlib.suppress(*FLOW_ERRORS):
+                retrying(ensure_products)(flow, (sobject, item["id"]), item["product_ids"], run_id)
+    return fanout.each(one, items, lambda item: str(item["id"]))
+
+
+@durable_step
+def write_back_all(flow: str, sobject: str, fields: dict[str, dict[str, Any]], run_id: str) -> dict[str, Any]:
+    """The invoice numbers back to their records, in sObject Collections calls (200 a call). Returns the error of
+    each record Salesforce refused, by id."""
     rt = current()
-    sobject, record_id = source
-    rt.salesforce.update(sobject, record_id, fields)
-    rt.ledger.audit(
-        flow=flow,
-        system="salesforce",
-        obj=sobject,
-        record_id=record_id,
-        action="updated",
-        run_id=run_id,
-        source_id=record_id,
-        detail=fields,
-    )
+    results = rt.salesforce.update_many(sobject, [{"Id": record_id, **values} for record_id, values in fields.items()])
+    refused: dict[str, Any] = {}
+    for (record_id, values), result in zip(fields.items(), results, strict=True):
+        if not result.get("success"):
+            errors = result.get("errors") or [{}]
+            first = errors[0]
+            field = (first.get("fields") or [None])[0]
+            message = f"{sobject} {record_id}: write-back refused: {first.get('statusCode')}: {first.get('message')}"
+            refused[record_id] = {"error": message, "field": field, "attempts": []}
+            continue
+        rt.ledger.audit(
+            flow=flow,
+            system="salesforce",
+            obj=sobject,
+            record_id=record_id,
+            action="updated",
+            run_id=run_id,
+            source_id=record_id,
+            detail=values,
+        )
+    return refused
+
+
+@durable_step
+def read_records(soql: str, record_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The source records by id, each with its related records (``soql`` selects them, without a WHERE)."""
+    records: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(record_ids), READ_CHUNK):
+        chunk = record_ids[start : start + READ_CHUNK]
+        for record in current().salesforce.query(f"{soql} WHERE Id IN ({literal.id_list(chunk)})"):
+            records[record["Id"]] = record
+    return records
+
+
+READ_CHUNK = 200  # ids per query: keeps the SOQL well under Salesforce's 100,000-character limit
 
 
 # --- the workflow body ---------------------------------------------------------------------------------------
 
 
-def invoice_record(
-    spec: InvoiceSource,
-    record_id: str,
-    read: Callable[[str], dict[str, Any] | None],
-    after_invoice: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Read → map → (customer → products → invoice) → write-back, as an outcome dict keyed ``spec.outcome_key``.
+def _prepare(spec: InvoiceSource, record_id: str, record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The batch item for one source record, or None when its mapping's filter skips it."""
+    if record is None:
+        raise RecordRejected(f"{spec.sobject} {record_id} not found", field="Id")
+    template = mapping(spec.template)
+    if not template.matches(record):
+        return None
+    if not record.get("AccountId"):
+        raise RecordRejected("has no Account (AccountId is empty)", field="AccountId")
+    invoice = Invoice.model_validate(template.apply(record, ctx()).values)
+    lines = (record.get(spec.lines) or {}).get("records") or []
+    return {
+        "id": record_id,
+        "account_id": record["AccountId"],
+        "invoice": invoice.model_dump(mode="json"),
+        "product_ids": [li["Product2Id"] for li in lines if li.get("Product2Id")],
+    }
 
-    Call it from the flow's own DBOS workflow: ``read`` is the flow's read step, ``after_invoice`` what to chain
-    once the invoice exists (it must be deterministic: it runs again when a recovered run replays).
-    """
+
+def invoice_records(
+    spec: InvoiceSource, record_ids: list[str], after_invoice: Callable[[list[str]], None] | None = None
+) -> list[dict[str, Any]]:
+    """Read → map → (customer → products → invoice) → write-back for a batch of source records, as one outcome
+    dict per record (keyed ``spec.outcome_key``), in the order given. A record that fails becomes a failed record
+    on its own; the others go on.
+
+    Call it from the flow's own DBOS workflow; ``after_invoice`` is what to chain for the records invoiced (it must
+    be deterministic: it runs again when a recovered run replays). Six checkpoints a batch, whatever its size."""
     run_id = DBOS.workflow_id or ""
-    source: Source = (spec.sobject, record_id)
-    record: dict[str, Any] = {}
+    ids = list(dict.fromkeys(record_ids))
+    outcomes: dict[str, dict[str, Any]] = {}
+
+    def failed(record_id: str, error: dict[str, Any], data: dict[str, Any] | None) -> None:
+        source = ("salesforce", spec.sobject, record_id)
+        fail(spec.flow, source, error["error"], error["field"], error["attempts"], data or {"Id": record_id})
+        outcomes[record_id] = {
+            spec.outcome_key: record_id,
+            "status": "failed",
+            "error": error["error"],
+            "field": error["field"],
+        }
+
     try:
-        found = read(record_id)
-        if found is None:
-            raise RecordRejected(f"{spec.sobject} {record_id} not found", field="Id")
-        record = found
-        template = mapping(spec.template)
-        if not template.matches(record):
-            return {spec.outcome_key: record_id, "status": "skipped"}
-        if not record.get("AccountId"):
-            raise RecordRejected("has no Account (AccountId is empty)", field="AccountId")
-        invoice = Invoice.model_validate(template.apply(record, ctx()).values)
-        lines = (record.get(spec.lines) or {}).get("records") or []
-        product_ids = [li["Product2Id"] for li in lines if li.get("Product2Id")]
-        invoice_json = invoice.model_dump(mode="json")
-        result = ensure_in_books(spec.flow, source, record["AccountId"], invoice_json, product_ids, run_id)
-        if record.get(spec.number_field) != result["number"]:
-            fields = {spec.number_field: result["number"], spec.status_field: result["status"] or "Unpaid"}
-            write_back(spec.flow, source, fields, run_id)
-        if after_invoice is not None:
-            after_invoice(record_id)
-        return {
+        records = read_records(spec.soql, ids)
+    except FLOW_ERRORS as exc:
+        for record_id in ids:
+            failed(record_id, _error(exc, f"{spec.sobject} {record_id}"), None)
+        return [outcomes[record_id] for record_id in ids]
+    items = []
+    for record_id in ids:
+        try:
+            item = _prepare(spec, record_id, records.get(record_id))
+        except FLOW_ERRORS as exc:
+            failed(record_id, _error(exc, f"{spec.sobject} {record_id}"), records.get(record_id))
+            continue
+        if item is None:
+            outcomes[record_id] = {spec.outcome_key: record_id, "status": "skipped"}
+        else:
+            items.append(item)
+    results = ensure_all_in_books(spec.flow, spec.sobject, items, run_id) if items else []
+    write: dict[str, dict[str, Any]] = {}
+    for item, result in zip(items, results, strict=True):
+        record_id = item["id"]
+        if "error" in result:
+            failed(record_id, result, records[record_id])
+            continue
+        if records[record_id].get(spec.number_field) != result["number"]:
+            write[record_id] = {spec.number_field: result["number"], spec.status_field: result["status"] or "Unpaid"}
+        outcomes[record_id] = {
             spec.outcome_key: record_id,
             "status": "invoiced" if result["created"] else "already_invoiced",
             "invoice_number": result["number"],
             "customer": result["customer"],
             "created": bool(result["created"]),
         }
-    except FLOW_ERRORS as exc:
-        message, field, attempts = describe(exc, record=f"{spec.sobject} {record_id}")
-        fail(spec.flow, ("salesforce", source[0], source[1]), message, field, attempts, record)
-        return {spec.outcome_key: record_id, "status": "failed", "error": message, "field": field}
+    if write:
+        try:
+            refused = write_back_all(spec.flow, spec.sobject, write, run_id)
+        except FLOW_ERRORS as exc:
+            refused = {record_id: _error(exc, f"{spec.sobject} {record_id}") for record_id in write}
+        for record_id, error in refused.items():
+            failed(record_id, error, records[record_id])
+    invoiced = [record_id for record_id in ids if outcomes[record_id]["status"] in ("invoiced", "already_invoiced")]
+    if after_invoice is not None and invoiced:
+        after_invoice(invoiced)
+    return [outcomes[record_id] for record_id in ids]
 
 
-def enqueue_run(workflow: Callable[[str], Any], record_id: str, run_id: str, priority: int) -> WorkflowHandle[Any]:
-    """One invoicing run for one source record, on the books' queue (an invoice is written there), serialised
-    per record."""
+def enqueue_run(
+    workflow: Callable[[str], Any], flow: str, record_id: str, run_id: str, priority: int
+) -> WorkflowHandle[Any]:
+    """One invoicing run for one source record, on the books' queue (an invoice is written there), in its
+    record's shard (runs for one record never overlap)."""
     return enqueue_record(
-        workflow, record_id, workflow_id=run_id, record_key=record_id, connection=ACCOUNTING, priority=priority
+        workflow,
+        record_id,
+        workflow_id=run_id,
+        record_key=shard_key(flow, record_id),
+        connection=ACCOUNTING,
+        priority=priority,
+    )
+
+
+def enqueue_batch(
+    workflow: Callable[[list[str]], Any], flow: str, record_ids: list[str], run_id: str, priority: int
+) -> WorkflowHandle[Any]:
+    """One invoicing run for a batch of source records of one shard (``shard_key(flow, id)`` alike for each)."""
+    keys = {shard_key(flow, record_id) for record_id in record_ids}
+    if len(keys) != 1:
+        raise ValueError(f"a batch's records must share one shard, not {sorted(keys)}")
+    return enqueue_record(
+        workflow, record_ids, workflow_id=run_id, record_key=keys.pop(), connection=ACCOUNTING, priority=priority
     )
 
 

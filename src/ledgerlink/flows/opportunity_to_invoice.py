@@ -10,12 +10,12 @@ carries the opportunity id).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.polling import drain
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, wait_for
@@ -28,20 +28,22 @@ FLOW = "opportunity_to_invoice"
 INVOICE_NUMBER_FIELD = "KashFlow_Invoice_Number__c"
 INVOICE_STATUS_FIELD = "Invoice_Status__c"
 
-OPPORTUNITY_SOQL = (
+OPPORTUNITY_SELECT = (
     "SELECT Id, Name, StageName, IsWon, Amount, CloseDate, Description, AccountId, SystemModstamp, "
     f"{INVOICE_NUMBER_FIELD}, {INVOICE_STATUS_FIELD}, "
     "Account.Id, Account.Name, Account.ExternalID__c, "
     "(SELECT Id, Quantity, UnitPrice, TotalPrice, Description, Product2Id, Product2.Name, Product2.ProductCode "
     "FROM OpportunityLineItems) "
-    "FROM Opportunity WHERE Id = '{id}'"
+    "FROM Opportunity"
 )
+OPPORTUNITY_SOQL = OPPORTUNITY_SELECT + " WHERE Id = '{id}'"  # one record (the console's preview reads it)
 
 SOURCE = invoicing.InvoiceSource(
     flow=FLOW,
     sobject="Opportunity",
     template="salesforce/opportunity_to_canonical",
     lines="OpportunityLineItems",
+    soql=OPPORTUNITY_SELECT,
     number_field=INVOICE_NUMBER_FIELD,
     status_field=INVOICE_STATUS_FIELD,
     outcome_key="opportunity",
@@ -60,22 +62,20 @@ class Outcome(TypedDict, total=False):
     field: str | None
 
 
-# --- steps (the rest are invoicing's) -------------------------------------------------------------------------
-
-
-@_step
-def read_opportunity(opportunity_id: str) -> dict[str, Any] | None:
-    records = list(current().salesforce.query(OPPORTUNITY_SOQL.format(id=literal.record_id(opportunity_id))))
-    return records[0] if records else None
-
-
-# --- the workflow --------------------------------------------------------------------------------------------
+# --- the workflows (the steps are invoicing's) --------------------------------------------------------------
 
 
 @DBOS.workflow(name=FLOW)
 def opportunity_to_invoice(opportunity_id: str) -> Outcome:
     # The invoice's PDF is attached to the deal once the invoice exists (its own run, once).
-    return cast(Outcome, invoicing.invoice_record(SOURCE, opportunity_id, read_opportunity, invoice_pdf.after_invoice))
+    return cast(Outcome, invoicing.invoice_records(SOURCE, [opportunity_id], invoice_pdf.after_invoice)[0])
+
+
+@DBOS.workflow(name=f"{FLOW}_batch")
+def opportunity_to_invoice_batch(opportunity_ids: list[str]) -> list[Outcome]:
+    """Many opportunities of one shard in one run: the change-event trigger's runs, so a burst of deals costs a
+    few checkpoints per batch instead of per deal."""
+    return cast(list[Outcome], invoicing.invoice_records(SOURCE, opportunity_ids, invoice_pdf.after_invoice))
 
 
 def workflow_id(opportunity_id: str, version: str) -> str:
@@ -83,8 +83,23 @@ def workflow_id(opportunity_id: str, version: str) -> str:
     return f"{FLOW}:{opportunity_id}:{version}"
 
 
+def batch_workflow_id(changes: list[tuple[str, str]]) -> str:
+    """One id per set of (opportunity, modification): the same changes handed on twice (a restarted subscription
+    re-delivers the batch it had in hand) are the same run."""
+    digest = hashlib.sha256(repr(sorted(changes)).encode()).hexdigest()[:24]
+    return f"{FLOW}:batch:{changes[0][0]}+{len(changes) - 1}:{digest}"
+
+
 def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
-    return invoicing.enqueue_run(opportunity_to_invoice, opportunity_id, workflow_id(opportunity_id, version), priority)
+    return invoicing.enqueue_run(
+        opportunity_to_invoice, FLOW, opportunity_id, workflow_id(opportunity_id, version), priority
+    )
+
+
+def enqueue_batch(changes: list[tuple[str, str]], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
+    """One run for ``changes`` — (opportunity id, modification) pairs of one shard (``shard_key(FLOW, id)``)."""
+    ids = [record_id for record_id, _ in changes]
+    return invoicing.enqueue_batch(opportunity_to_invoice_batch, FLOW, ids, batch_workflow_id(changes), priority)
 
 
 WATERMARK = "salesforce.Opportunity.won"

@@ -17,7 +17,6 @@ from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine.polling import drain
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, wait_for
@@ -28,20 +27,22 @@ FLOW = "order_to_invoice"
 INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"
 INVOICE_STATUS_FIELD = "Invoice_Status__c"
 
-ORDER_SOQL = (
+ORDER_SELECT = (
     "SELECT Id, OrderNumber, Status, EffectiveDate, TotalAmount, Description, AccountId, SystemModstamp, "
     f"{INVOICE_NUMBER_FIELD}, {INVOICE_STATUS_FIELD}, "
     "Account.Id, Account.Name, Account.ExternalID__c, Account.BillingCountry, "
     "(SELECT Id, Quantity, UnitPrice, TotalPrice, Description, Product2Id, Product2.Name, Product2.ProductCode, "
     "Product2.Family FROM OrderItems) "
-    "FROM Order WHERE Id = '{id}'"
+    "FROM Order"
 )
+ORDER_SOQL = ORDER_SELECT + " WHERE Id = '{id}'"
 
 SOURCE = invoicing.InvoiceSource(
     flow=FLOW,
     sobject="Order",
     template="salesforce/order_to_canonical",
     lines="OrderItems",
+    soql=ORDER_SELECT,
     number_field=INVOICE_NUMBER_FIELD,
     status_field=INVOICE_STATUS_FIELD,
     outcome_key="order",
@@ -58,15 +59,9 @@ class Outcome(TypedDict, total=False):
     field: str | None
 
 
-@durable_step
-def read_order(order_id: str) -> dict[str, Any] | None:
-    records = list(current().salesforce.query(ORDER_SOQL.format(id=literal.record_id(order_id))))
-    return records[0] if records else None
-
-
 @DBOS.workflow(name=FLOW)
 def order_to_invoice(order_id: str) -> Outcome:
-    return cast(Outcome, invoicing.invoice_record(SOURCE, order_id, read_order))
+    return cast(Outcome, invoicing.invoice_records(SOURCE, [order_id])[0])
 
 
 def workflow_id(order_id: str, version: str) -> str:
@@ -75,7 +70,7 @@ def workflow_id(order_id: str, version: str) -> str:
 
 
 def enqueue(order_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
-    return invoicing.enqueue_run(order_to_invoice, order_id, workflow_id(order_id, version), priority)
+    return invoicing.enqueue_run(order_to_invoice, FLOW, order_id, workflow_id(order_id, version), priority)
 
 
 WATERMARK = "salesforce.Order.activated"

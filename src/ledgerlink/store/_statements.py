@@ -12,12 +12,13 @@ from typing import Any, cast
 from sqlalchemy import JSON, DateTime, Executable, Table, and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledgerlink.store.tables import AuditLog, CrossReference, RecordVersion, Watermark
+from ledgerlink.store.tables import AuditLog, CrossReference, FailedRecord, RecordVersion, Watermark
 
 XREF = cast(Table, CrossReference.__table__)
 WATERMARK = cast(Table, Watermark.__table__)
 VERSION = cast(Table, RecordVersion.__table__)
 AUDIT = cast(Table, AuditLog.__table__)
+FAILED = cast(Table, FailedRecord.__table__)
 
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 
@@ -44,6 +45,8 @@ class Statements:
     get_version: Executable
     put_version: Executable
     audit: Executable
+    open_failure: Executable
+    resolve_failure: Executable
 
 
 def build(dialect: str) -> Statements:
@@ -73,6 +76,9 @@ def build(dialect: str) -> Statements:
     audit = AUDIT.insert().values(
         at=_NOW, detail=bindparam("detail", type_=JSON), **{k: bindparam(k) for k in audit_columns}
     )
+    f = FAILED.c
+    # (An UPDATE may not bind a parameter named after one of its columns.)
+    open_failure = [f.flow == bindparam("of_flow"), f.source_id == bindparam("of_source"), f.status == "open"]
     return Statements(
         lookup=_xref_lookup(with_object=True),
         lookup_any_object=_xref_lookup(with_object=False),
@@ -84,4 +90,6 @@ def build(dialect: str) -> Statements:
         ),
         put_version=put_version,
         audit=audit,
+        open_failure=select(f.pk).where(*open_failure).limit(1),
+        resolve_failure=FAILED.update().where(*open_failure).values(status=bindparam("of_status"), updated_at=_NOW),
     )

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Executable, Row, func, select, update
+from sqlalchemy import Engine, Executable, Row, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledgerlink.store import _statements as statements
@@ -272,12 +272,10 @@ class Ledger:
         return failed_id
 
     def resolve_failure(self, flow: str, source_id: str, status: str = "resolved") -> None:
-        with self.session() as s:
-            s.execute(
-                update(FailedRecord)
-                .where(FailedRecord.flow == flow, FailedRecord.source_id == source_id, FailedRecord.status == "open")
-                .values(status=status, updated_at=utcnow())
-            )
+        # Every successful run calls this and nearly all find nothing open: a read first spares them a write.
+        params = {"of_flow": flow, "of_source": source_id}
+        if self._read(self._sql.open_failure, params) is not None:
+            self._write(self._sql.resolve_failure, {**params, "of_status": status, "now": utcnow()})
 
     def failed_records(
         self, *, flow: str | None = None, status: str | None = "open", limit: int = 1000

@@ -1,8 +1,10 @@
 """Change Data Capture over Salesforce's Pub/Sub API (gRPC): a subscriber that loses nothing.
 
-``PubSubSubscriber.run(handler, fallback, stop)`` subscribes to one topic and hands each decoded ``ChangeEvent`` to
-``handler``; the replay id is saved as the watermark ``cdc:<topic>`` only *after* the handler returned, so a crash
-replays at most the event in hand (handlers must be idempotent). It resumes with CUSTOM from the watermark,
+``PubSubSubscriber.run_batches(handler, fallback, stop)`` subscribes to one topic and hands the decoded
+``ChangeEvent``s to ``handler`` a batch at a time: one batch is the responses that had arrived by the time the last
+batch was handled (so one event when events are rare, more the further the handler falls behind); ``run`` hands
+them one at a time. The replay id is saved as the watermark ``cdc:<topic>`` only *after* the handler returned, so a
+crash replays at most the batch in hand (handlers must be idempotent). It resumes with CUSTOM from the watermark,
 reconnects with exponential backoff on stream errors, renews the session on UNAUTHENTICATED, and calls
 ``fallback(reason)`` — an incremental re-read by other means — when events may have been missed:
 
@@ -212,6 +214,44 @@ class PubSubSubscriber:
             requests.close()
             call.cancel()
 
+    def deliveries(self, preset: pb.ReplayPreset, replay_id: bytes = b"") -> Iterator[list[pb.FetchResponse]]:
+        """``stream``'s responses in groups: the first waits; the rest are those that had already arrived (read
+        ahead by a thread, at most ``batch_size`` responses), so a consumer that falls behind catches up in
+        bigger batches instead of one event at a time."""
+        inbox: queue.Queue[pb.FetchResponse | BaseException | None] = queue.Queue(maxsize=self.settings.batch_size)
+        closed = threading.Event()
+
+        def read() -> None:
+            item: pb.FetchResponse | BaseException | None
+            try:
+                for item in self.stream(preset, replay_id):
+                    if not _put(inbox, item, closed):
+                        return
+                item = None
+            except BaseException as exc:  # handed to the consumer, which raises it in its own thread
+                item = exc
+            _put(inbox, item, closed)
+
+        threading.Thread(target=read, name=f"pubsub-read:{self.settings.topic}", daemon=True).start()
+        try:
+            while True:
+                group: list[pb.FetchResponse] = []
+                item = inbox.get()
+                while isinstance(item, pb.FetchResponse):
+                    group.append(item)
+                    if len(group) >= self.settings.batch_size or inbox.empty():
+                        break
+                    item = inbox.get_nowait()
+                if group:
+                    yield group
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+        finally:
+            closed.set()
+            self.cancel()
+
     def decode(self, event: pb.ConsumerEvent) -> ChangeEvent:
         schema = self.schema(event.event.schema_id)
         return to_change_event(schema, event.event.payload, event.replay_id, self.settings.topic)
@@ -222,7 +262,22 @@ class PubSubSubscriber:
         fallback: Callable[[str], None],
         stop: threading.Event,
     ) -> None:
-        """Deliver events to ``handler`` until ``stop`` is set (then call ``cancel()`` to end a waiting stream)."""
+        """Deliver events one at a time to ``handler`` until ``stop`` is set (then call ``cancel()`` to end a
+        waiting stream)."""
+
+        def each(events: list[ChangeEvent]) -> None:
+            for event in events:
+                handler(event)
+
+        self.run_batches(each, fallback, stop)
+
+    def run_batches(
+        self,
+        handler: Callable[[list[ChangeEvent]], None],
+        fallback: Callable[[str], None],
+        stop: threading.Event,
+    ) -> None:
+        """Deliver events to ``handler`` in batches (never empty) until ``stop`` is set."""
         key = self.settings.watermark_key
         delay = self.settings.backoff_initial_seconds
         covered_before_ms = 0  # events older than this were covered by the last fallback re-read
@@ -240,17 +295,27 @@ class PubSubSubscriber:
             preset, replay_id = (pb.CUSTOM, bytes.fromhex(saved)) if saved else (pb.EARLIEST, b"")
             self.connects += 1
             try:
-                for response in self.stream(preset, replay_id):
+                for responses in self.deliveries(preset, replay_id):
                     delay = self.settings.backoff_initial_seconds  # a working stream resets the backoff
-                    for consumer_event in response.events:
-                        event = self.decode(consumer_event)
-                        if event.is_gap:
-                            catch_up("gap")
-                        elif event.commit_timestamp >= covered_before_ms:
-                            handler(event)
-                        self.watermarks.set_watermark(key, consumer_event.replay_id.hex())
-                    if not response.events and response.pending_num_requested > 0 and response.latest_replay_id:
-                        self.watermarks.set_watermark(key, response.latest_replay_id.hex())
+                    batch: list[ChangeEvent] = []
+                    last_replay_id = b""
+                    for response in responses:
+                        for consumer_event in response.events:
+                            event = self.decode(consumer_event)
+                            if event.is_gap:
+                                if batch:
+                                    handler(batch)
+                                    batch = []
+                                catch_up("gap")
+                            elif event.commit_timestamp >= covered_before_ms:
+                                batch.append(event)
+                            last_replay_id = consumer_event.replay_id
+                        if not response.events and response.pending_num_requested > 0 and response.latest_replay_id:
+                            last_replay_id = response.latest_replay_id
+                    if batch:
+                        handler(batch)
+                    if last_replay_id:
+                        self.watermarks.set_watermark(key, last_replay_id.hex())
                     if stop.is_set():
                         return
             except grpc.RpcError as err:
@@ -272,6 +337,21 @@ class PubSubSubscriber:
             if stop.wait(delay):
                 return
             delay = min(delay * 2, self.settings.backoff_max_seconds)
+
+
+def _put(
+    inbox: queue.Queue[pb.FetchResponse | BaseException | None],
+    item: pb.FetchResponse | BaseException | None,
+    closed: threading.Event,
+) -> bool:
+    """Put unless the consumer has gone (then False): a full inbox must not hold the reader forever."""
+    while not closed.is_set():
+        try:
+            inbox.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _is_replay_error(err: grpc.RpcError) -> bool:
