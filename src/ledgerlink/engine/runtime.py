@@ -52,6 +52,10 @@ DEFAULT_CONNECTION_CONCURRENCY = 8
 # of its runs in the queue at a time (engine.polling.drain), not because of these numbers.
 REALTIME_PRIORITY = 1
 BACKFILL_PRIORITY = 10
+# How often each worker looks for runs to start on each queue. Every look is a query whatever the load (a sweep of
+# the queue's partitions): at 50 ms the looks alone took a quarter of a busy worker's interpreter. A run waits about
+# this long to start; each look starts at most one run per shard.
+QUEUE_POLL_SECONDS = 0.1
 
 
 def connection_queue(
@@ -222,10 +226,6 @@ def start(runtime: Runtime) -> Runtime:
     return runtime
 
 
-# How often each worker looks for runs to start on each queue. Every look is a query whatever the load (a sweep of
-# the queue's partitions): at 50 ms the looks alone took a quarter of a busy worker's interpreter. A run waits about
-# this long to start; each look starts at most one run per shard.
-QUEUE_POLL_SECONDS = 0.1
 RESULT_POLL_SECONDS = 0.05  # DBOS polls for a workflow's result once a second unless told otherwise
 
 
@@ -259,6 +259,25 @@ def shard_of(record_id: str, shards: int) -> int:
 def shard_key(flow: str, record_id: str) -> str:
     """The partition key of ``flow``'s runs for ``record_id`` (see ``EngineSettings.record_shards``)."""
     return f"{flow}#{shard_of(record_id, current().settings.record_shards)}"
+
+
+def enqueue_batch(
+    workflow: Callable[..., R],
+    flow: str,
+    record_ids: list[str],
+    *,
+    workflow_id: str,
+    connection: str,
+    priority: int = REALTIME_PRIORITY,
+) -> WorkflowHandle[R]:
+    """Enqueue one run for a batch of records of one shard of ``flow`` (``shard_key`` alike for each): the shard is
+    its partition, so it never overlaps another run for any of its records."""
+    keys = {shard_key(flow, record_id) for record_id in record_ids}
+    if len(keys) != 1:
+        raise ValueError(f"a batch's records must share one shard, not {sorted(keys)}")
+    return enqueue_record(
+        workflow, record_ids, workflow_id=workflow_id, record_key=keys.pop(), connection=connection, priority=priority
+    )
 
 
 def enqueue_trigger(flow: str, trigger: Callable[[float], Any], workflow_id: str, lag_seconds: float) -> bool:

@@ -13,7 +13,7 @@ import base64
 import uuid
 from typing import Any, TypedDict
 
-from dbos import DBOS, SetEnqueueOptions, SetWorkflowID, WorkflowHandle
+from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine import fanout
@@ -23,6 +23,7 @@ from ledgerlink.engine.runtime import (
     REALTIME_PRIORITY,
     SALESFORCE,
     current,
+    enqueue_batch,
     enqueue_record,
     shard_key,
     wait_for,
@@ -203,14 +204,12 @@ def after_invoice(opportunity_ids: list[str]) -> None:
     run's, so a recovered invoice run enqueues the same PDF run, not a second one."""
     if not current().settings.flows.invoice_pdf:
         return
-    keys = {shard_key(FLOW, opportunity_id) for opportunity_id in opportunity_ids}
-    if len(opportunity_ids) == 1 or len(keys) != 1:
-        for opportunity_id in opportunity_ids:
-            enqueue(opportunity_id, "invoiced")
+    if len(opportunity_ids) == 1:  # a one-record run: the PDF run's id names the record, as the console shows it
+        enqueue(opportunity_ids[0], "invoiced")
         return
-    queue = current().queues[current().queue_name(SALESFORCE)]
-    with SetWorkflowID(f"{FLOW}:{DBOS.workflow_id}"), SetEnqueueOptions(queue_partition_key=keys.pop()):
-        queue.enqueue(invoice_pdf_batch, opportunity_ids)
+    enqueue_batch(
+        invoice_pdf_batch, FLOW, opportunity_ids, workflow_id=f"{FLOW}:{DBOS.workflow_id}", connection=SALESFORCE
+    )
 
 
 # --- the polling trigger -------------------------------------------------------------------------------------

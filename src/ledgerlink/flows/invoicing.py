@@ -10,7 +10,6 @@ write, through the invoice's ``CustomerReference``, which carries the source rec
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,14 +17,17 @@ from typing import Any
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine import fanout
 from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record, shard_key
+from ledgerlink.engine.runtime import enqueue_batch as engine_enqueue_batch
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail
 from ledgerlink.flows.sync.common import transform_context
+from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, Product
 
@@ -165,8 +167,7 @@ def ensure_invoice(
 
 
 def _in_books(flow: str, source: Source, item: dict[str, Any], customer_id: str, run_id: str) -> dict[str, Any]:
-    """Products, then the invoice, for one record whose customer exists; closes its failed record, if any."""
-    ensure_products(flow, source, item["product_ids"], run_id)
+    """The invoice for one record whose customer and products exist; closes its failed record, if any."""
     invoice_json = {**item["invoice"], "customer_code": customer_id}
     result = ensure_invoice(flow, source, invoice_json, customer_id, run_id)
     # The invoice exists: a failed record left by an earlier run is closed (a failure after this reopens it).
@@ -190,7 +191,6 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
     record the books refuse does not hold the others back. Customers are made once per Account and products one
     record at a time, so two deals for a new Account (or product) in one batch make it once; the invoices, one
     per record, are made a few at once."""
-    retrying = with_retries
 
     def customer(account_id: str, code: str, first: str) -> str:
         return ensure_customer(flow, (sobject, first), account_id, code, run_id)
@@ -200,7 +200,7 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
         accounts.setdefault(item["account_id"], item)
     futures = {
         account: fanout.submit(
-            functools.partial(retrying(customer), account, str(item["invoice"]["customer_code"]), item["id"]),
+            functools.partial(with_retries(customer), account, str(item["invoice"]["customer_code"]), item["id"]),
             item["id"],
         )
         for account, item in accounts.items()
@@ -212,22 +212,30 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
         except FLOW_ERRORS as exc:
             customers[account] = _error(exc, f"{sobject} {accounts[account]['id']}")
 
-    def one(item: dict[str, Any]) -> dict[str, Any]:
+    # Products next, one record at a time (shared products are made once); a record whose customer or products
+    # could not be made ends with that error.
+    refused: dict[str, dict[str, Any]] = {}
+    for item in items:
         found = customers[item["account_id"]]
         if isinstance(found, dict):
-            return found  # the customer could not be made: each of its records fails with that error
+            refused[item["id"]] = found
+            continue
         try:
-            return retrying(_in_books)(flow, (sobject, item["id"]), item, found, run_id)
+            with_retries(ensure_products)(flow, (sobject, item["id"]), item["product_ids"], run_id)
+        except FLOW_ERRORS as exc:
+            refused[item["id"]] = _error(exc, f"{sobject} {item['id']}")
+
+    def invoice(item: dict[str, Any]) -> dict[str, Any]:
+        if item["id"] in refused:
+            return refused[item["id"]]
+        try:
+            customer_id = str(customers[item["account_id"]])
+            return with_retries(_in_books)(flow, (sobject, item["id"]), item, customer_id, run_id)
         except FLOW_ERRORS as exc:
             return _error(exc, f"{sobject} {item['id']}")
 
-    # Products first, one record at a time (shared products are made once), then the invoices at once.
-    for item in items:
-        if isinstance(customers[item["account_id"]], str):
-            # An error here is met again in the record's own turn below, which reports it.
-            with contextlib.suppress(*FLOW_ERRORS):
-                retrying(ensure_products)(flow, (sobject, item["id"]), item["product_ids"], run_id)
-    return fanout.each(one, items, lambda item: str(item["id"]))
+    # Then the invoices, a few at once.
+    return fanout.each(invoice, items, lambda item: str(item["id"]))
 
 
 @durable_step
@@ -235,16 +243,14 @@ def write_back_all(flow: str, sobject: str, fields: dict[str, dict[str, Any]], r
     """The invoice numbers back to their records, in sObject Collections calls (200 a call). Returns the error of
     each record Salesforce refused, by id."""
     rt = current()
-    results = rt.salesforce.update_many(sobject, [{"Id": record_id, **values} for record_id, values in fields.items()])
     refused: dict[str, Any] = {}
-    for (record_id, values), result in zip(fields.items(), results, strict=True):
-        if not result.get("success"):
-            errors = result.get("errors") or [{}]
-            first = errors[0]
-            field = (first.get("fields") or [None])[0]
-            message = f"{sobject} {record_id}: write-back refused: {first.get('statusCode')}: {first.get('message')}"
-            refused[record_id] = {"error": message, "field": field, "attempts": []}
-            continue
+
+    def on_error(record_id: str, error: PermanentError) -> None:
+        refused[record_id] = _error(error, f"{sobject} {record_id}")
+
+    batch = Batch(sobject, updates=[(record_id, {"Id": record_id, **values}) for record_id, values in fields.items()])
+    for record_id in batch.send(rt.salesforce, on_error):
+        values = fields[record_id]
         rt.ledger.audit(
             flow=flow,
             system="salesforce",
@@ -302,7 +308,8 @@ def invoice_records(
     on its own; the others go on.
 
     Call it from the flow's own DBOS workflow; ``after_invoice`` is what to chain for the records invoiced (it must
-    be deterministic: it runs again when a recovered run replays). Six checkpoints a batch, whatever its size."""
+    be deterministic: it runs again when a recovered run replays). Four steps a batch whatever its size (read, books,
+    write-back, the chained run), and one more per record that fails."""
     run_id = DBOS.workflow_id or ""
     ids = list(dict.fromkeys(record_ids))
     outcomes: dict[str, dict[str, Any]] = {}
@@ -381,12 +388,9 @@ def enqueue_run(
 def enqueue_batch(
     workflow: Callable[[list[str]], Any], flow: str, record_ids: list[str], run_id: str, priority: int
 ) -> WorkflowHandle[Any]:
-    """One invoicing run for a batch of source records of one shard (``shard_key(flow, id)`` alike for each)."""
-    keys = {shard_key(flow, record_id) for record_id in record_ids}
-    if len(keys) != 1:
-        raise ValueError(f"a batch's records must share one shard, not {sorted(keys)}")
-    return enqueue_record(
-        workflow, record_ids, workflow_id=run_id, record_key=keys.pop(), connection=ACCOUNTING, priority=priority
+    """One invoicing run for a batch of source records of one shard, on the books' queue."""
+    return engine_enqueue_batch(
+        workflow, flow, record_ids, workflow_id=run_id, connection=ACCOUNTING, priority=priority
     )
 
 

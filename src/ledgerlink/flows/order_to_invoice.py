@@ -35,7 +35,6 @@ ORDER_SELECT = (
     "Product2.Family FROM OrderItems) "
     "FROM Order"
 )
-ORDER_SOQL = ORDER_SELECT + " WHERE Id = '{id}'"
 
 SOURCE = invoicing.InvoiceSource(
     flow=FLOW,
