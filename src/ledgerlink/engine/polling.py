@@ -7,7 +7,8 @@ is a workflow in each flow module (``flows/opportunity_to_invoice.poll_won_oppor
 
 Polling is the catch-up path, and a backfill goes through it, so ``drain`` keeps at most a window of its runs
 waiting in the queue: a change event enqueued meanwhile competes with that window, not with the whole backfill.
-(DBOS sweeps a partitioned queue's records in random order, so priorities alone would not let it overtake.)
+(DBOS sweeps a partitioned queue's partitions, the shards, in random order: priorities alone would not let it
+overtake a backfill's runs in other shards.)
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ def upper_bound(lag_seconds: float, now: dt.datetime | None = None) -> str | Non
 class RunWindow:
     """At most ``size`` runs unfinished: ``admit`` waits until one of them finishes when the window is full.
 
-    Used by triggers to keep their backlog out of DBOS's queue: a partitioned queue is swept in random order
-    at a cost that grows with its waiting records, so a deep backlog is both slower to serve and unfair to its
-    oldest runs. Waiting here keeps the order and costs nothing while it waits. Inside a workflow the wait is a
+    Used by triggers to keep their backlog out of DBOS's queue: a partitioned queue is swept in random order,
+    so a deep backlog is unfair to its oldest runs and to the change events behind it. Waiting here keeps the order
+    and costs nothing while it waits. Inside a workflow the wait is a
     durable step (DBOS.wait_first), so a recovered trigger replays it."""
 
     def __init__(self, size: int) -> None:

@@ -47,8 +47,8 @@ SALESFORCE = "salesforce"
 ACCOUNTING = "accounting"
 CONNECTION_ROLES = (SALESFORCE, ACCOUNTING)
 DEFAULT_CONNECTION_CONCURRENCY = 8
-# Lower numbers dequeue first, among the runs of one record (DBOS 3.4 sweeps a partitioned queue's records in
-# random order). Across records, change events overtake a backfill because the backfill keeps only a small window
+# Lower numbers dequeue first, among the runs of one shard (DBOS 3.4 sweeps a partitioned queue's partitions in
+# random order). Across shards, change events overtake a backfill because the backfill keeps only a small window
 # of its runs in the queue at a time (engine.polling.drain), not because of these numbers.
 REALTIME_PRIORITY = 1
 BACKFILL_PRIORITY = 10
@@ -61,8 +61,9 @@ QUEUE_POLL_SECONDS = 0.1
 def connection_queue(
     concurrency: int = DEFAULT_CONNECTION_CONCURRENCY, rate_limit: tuple[int, float] | None = None
 ) -> QueueSettings:
-    """A connection's record queue (named when the runtime starts). Partitioned by record: at most one run per
-    source record at a time across all workers, so two runs for the same record can't both create its invoice.
+    """A connection's record queue (named when the runtime starts). Partitioned by shard of records (``shard_key``):
+    at most one run per shard at a time across all workers, so two runs for the same record can't both create its
+    invoice.
     The rate limit caps runs *started* per period (each run makes at least one call, so never more runs than the
     API allows calls); the connector's pacer keeps the exact per-call limit."""
     requests, period = rate_limit if rate_limit else (None, 1.0)
