@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
+from sqlalchemy import delete
+
 from ledgerlink.demo.seed import seed
+from ledgerlink.store.tables import CrossReference
 from tests.flows.conftest import FlowEnv
 
 
@@ -87,6 +90,36 @@ def test_invoice_created_but_response_lost_is_not_created_twice(flow_env: FlowEn
     outcome = flow_env.run_one(opp)
     assert outcome["status"] == "already_invoiced"  # found by its reference on the retry
     assert [inv["CustomerReference"] for inv in flow_env.kashflow_invoices()] == [opp]
+
+
+def test_a_first_invoice_is_made_without_a_look_and_one_made_before_a_crash_is_found(flow_env: FlowEnv) -> None:
+    flow_env.runtime.settings.flows.invoice_pdf = False  # its chained runs call KashFlow too
+    account = flow_env.make_account("Intent Ltd", "CUST-INTENT")
+    _product, entry = flow_env.make_product("IP-1", 30.0)
+    first = flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[(entry, 1, 30.0)])
+    assert flow_env.run_one(first)["status"] == "invoiced"  # makes the customer and the product too
+
+    # Customer and product known, nothing tried before for this deal: one call to KashFlow, the create.
+    books = flow_env.runtime.accounting
+    second = flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[(entry, 2, 30.0)])
+    calls = books.api_calls()
+    assert flow_env.run_one(second)["status"] == "invoiced"
+    assert books.api_calls() - calls == 1
+
+    # A run that made the invoice, then died before its ledger link and its write-back: its intent is in the
+    # ledger, so the next run looks in KashFlow first and finds the invoice instead of making a second.
+    with flow_env.ledger.session() as s:
+        s.execute(
+            delete(CrossReference).where(CrossReference.id_a == second, CrossReference.object_b == books.invoice_object)
+        )
+    flow_env.user.update("Opportunity", second, {"KashFlow_Invoice_Number__c": None})
+    assert flow_env.ledger.lookup("salesforce", "Opportunity", second, "kashflow", books.invoice_object) is None
+    outcome = flow_env.run_one(second)
+    assert outcome["status"] == "already_invoiced"
+    references = Counter(inv["CustomerReference"] for inv in flow_env.kashflow_invoices())
+    assert references == {first: 1, second: 1}
+    linked = flow_env.ledger.lookup("salesforce", "Opportunity", second, "kashflow", books.invoice_object)
+    assert linked == outcome["invoice_number"]
 
 
 def test_malformed_opportunities_become_failed_records_naming_the_field(flow_env: FlowEnv) -> None:

@@ -161,7 +161,9 @@ class KashFlowBooks:
         row = self.client.find_invoice_by_reference(customer_id, reference)
         return _created(row, False) if row is not None else None
 
-    def create_invoice(self, invoice: Invoice, customer_id: str, ctx: TransformContext | None = None) -> CreatedInvoice:
+    def create_invoice(
+        self, invoice: Invoice, customer_id: str, ctx: TransformContext | None = None, *, look_first: bool = True
+    ) -> CreatedInvoice:
         record = f"Invoice {invoice.reference or invoice.number or '(new)'}"
         payload = apply_mapping(self._invoice_mapping, canonical_json(invoice), ctx, system=SYSTEM, record=record)
         payload["CustomerCode"] = customer_id
@@ -170,8 +172,9 @@ class KashFlowBooks:
             return self.find_invoice(customer_id, invoice.reference) if invoice.reference else None
 
         def create() -> CreatedInvoice:
-            # Look first: a second call for the same source reference must return the first invoice.
-            found = find()
+            # Look first: a second call for the same source reference must return the first invoice (KashFlow
+            # takes the same reference twice). The flows skip the look when the ledger says none was tried.
+            found = find() if look_first else None
             if found is not None:
                 return found
             return create_once(lambda: _created(self.client.create_invoice(payload), True), find)

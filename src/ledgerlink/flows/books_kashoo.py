@@ -251,7 +251,10 @@ class KashooBooks:
             return None
         return _created(row, False)
 
-    def create_invoice(self, invoice: Invoice, customer_id: str, ctx: TransformContext | None = None) -> CreatedInvoice:
+    def create_invoice(
+        self, invoice: Invoice, customer_id: str, ctx: TransformContext | None = None, *, look_first: bool = True
+    ) -> CreatedInvoice:
+        # The record id derives from the reference, so a second create returns the first: no look needed.
         record = f"Invoice {invoice.reference or invoice.number or '(new)'}"
         payload = self._invoice_payload(invoice, customer_id, ctx, record)
         row, created = naming(record, lambda: self.client.create("records/invoices", payload))

@@ -54,81 +54,124 @@ def title(number: str) -> str:
     return f"Invoice {number}"
 
 
-def attached_file(opportunity_id: str) -> str | None:
-    """The ContentVersion the ledger records for this Opportunity's invoice (one invoice per Opportunity)."""
-    return current().ledger.lookup("salesforce", "Opportunity", opportunity_id, "salesforce", "ContentVersion")
+def _file_found(opportunity_id: str, number: str) -> str | None:
+    """The file an earlier attempt made for this Opportunity's invoice, found by SOQL."""
+    found = current().salesforce.query(
+        "SELECT Id FROM ContentVersion WHERE FirstPublishLocationId = "
+        f"'{literal.record_id(opportunity_id)}' AND Title = '{literal.escape(title(number))}' AND IsLatest = true"
+    )
+    return next((str(row["Id"]) for row in found), None)
+
+
+def _files_found(opportunity_ids: list[str], numbers: dict[str, str]) -> dict[str, str]:
+    """``_file_found`` for many Opportunities, in one query per 200."""
+    found: dict[str, str] = {}
+    for start in range(0, len(opportunity_ids), 200):
+        chunk = literal.id_list(opportunity_ids[start : start + 200])
+        for row in current().salesforce.query(
+            "SELECT Id, FirstPublishLocationId, Title FROM ContentVersion "
+            f"WHERE FirstPublishLocationId IN ({chunk}) AND IsLatest = true"
+        ):
+            opportunity_id = str(row["FirstPublishLocationId"])
+            if row["Title"] == title(numbers[opportunity_id]):
+                found.setdefault(opportunity_id, str(row["Id"]))
+    return found
+
+
+def _create_file(opportunity_id: str, number: str) -> dict[str, Any]:
+    body, rendered = _pdf(number)
+    version_id = current().salesforce.create(
+        "ContentVersion",
+        {
+            "Title": title(number),
+            "PathOnClient": f"invoice-{number}.pdf",
+            "VersionData": base64.b64encode(body).decode("ascii"),
+            "FirstPublishLocationId": opportunity_id,
+            "Description": f"{current().accounting.name} invoice {number}"
+            + (", rendered by LedgerLink" if rendered else ""),
+        },
+    )
+    return {"id": version_id, "number": number, "created": True, "rendered": rendered, "bytes": len(body)}
 
 
 # --- steps ---------------------------------------------------------------------------------------------------
 
 
-def invoice_number(opportunity_id: str) -> str:
-    books = current().accounting
-    number = current().ledger.lookup("salesforce", "Opportunity", opportunity_id, books.name, books.invoice_object)
-    if number is None:
-        raise RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD)
-    return number
-
-
-def ensure_file(opportunity_id: str, run_id: str) -> dict[str, Any]:
-    """From the ledger's invoice number to the file's link, inside a step: the PDF's bytes never land in DBOS's
-    checkpoints."""
-    rt = current()
-    number = invoice_number(opportunity_id)
-    known = attached_file(opportunity_id)
-    if known:
-        rt.ledger.resolve_failure(FLOW, opportunity_id)
-        return {"id": known, "number": number, "created": False, "rendered": False}
-    found = list(
-        rt.salesforce.query(
-            "SELECT Id FROM ContentVersion WHERE FirstPublishLocationId = "
-            f"'{literal.record_id(opportunity_id)}' AND Title = '{literal.escape(title(number))}' AND IsLatest = true"
-        )
-    )
-    if found:
-        version_id, created, rendered, size = str(found[0]["Id"]), False, False, None
-    else:
-        body, rendered = _pdf(number)
-        version_id = rt.salesforce.create(
-            "ContentVersion",
-            {
-                "Title": title(number),
-                "PathOnClient": f"invoice-{number}.pdf",
-                "VersionData": base64.b64encode(body).decode("ascii"),
-                "FirstPublishLocationId": opportunity_id,
-                "Description": f"{rt.accounting.name} invoice {number}"
-                + (", rendered by LedgerLink" if rendered else ""),
-            },
-        )
-        created, size = True, len(body)
-    rt.ledger.link(("salesforce", "Opportunity", opportunity_id), ("salesforce", "ContentVersion", version_id))
-    rt.ledger.audit(
-        flow=FLOW,
-        system="salesforce",
-        obj="ContentVersion",
-        record_id=version_id,
-        action="created" if created else "matched",
-        run_id=run_id,
-        source_id=opportunity_id,
-        detail={"invoice": number, "bytes": size, "rendered": rendered},
-    )
-    rt.ledger.resolve_failure(FLOW, opportunity_id)
-    return {"id": version_id, "number": number, "created": created, "rendered": rendered}
-
-
 @_step
 def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]]:
-    """``ensure_file`` for each opportunity of a batch, a few at once, each retried on its own and ending as its
-    result or its ``error``: one checkpoint per batch is all this flow costs."""
+    """From the ledger's invoice number to the file's link, for each opportunity of a batch, inside one step (the
+    PDF's bytes never land in DBOS's checkpoints). Each ends as its result or its ``error``.
+
+    The ledger is read and written a batch at a time. Files the ledger doesn't know are looked for by SOQL (one
+    query for the batch: an earlier attempt may have made one and died before its ledger write); the rest are
+    made a few at once, each retried on its own."""
+    rt = current()
+    books, ledger = rt.accounting, rt.ledger
+    refused: dict[str, dict[str, Any]] = {}
+    for opportunity_id in opportunity_ids:
+        try:
+            literal.record_id(opportunity_id)  # ids reach SOQL below
+        except FLOW_ERRORS as exc:
+            refused[opportunity_id] = _error(exc, f"Opportunity {opportunity_id}")
+    ids = [i for i in opportunity_ids if i not in refused]
+    numbers = ledger.lookup_many("salesforce", "Opportunity", ids, books.name, books.invoice_object)
+    known = ledger.lookup_many("salesforce", "Opportunity", ids, "salesforce", "ContentVersion")
+    to_make = [i for i in ids if i in numbers and i not in known]
+    found = _files_found(to_make, numbers) if to_make else {}
 
     def one(opportunity_id: str) -> dict[str, Any]:
-        try:
-            return with_retries(ensure_file)(literal.record_id(opportunity_id), run_id)
-        except FLOW_ERRORS as exc:
-            message, field, attempts = describe(exc, record=f"Opportunity {opportunity_id}")
-            return {"error": message, "field": field, "attempts": attempts}
+        record = f"Opportunity {opportunity_id}"
+        if opportunity_id in refused:
+            return refused[opportunity_id]
+        if opportunity_id not in numbers:
+            return _error(RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD), record)
+        number = numbers[opportunity_id]
+        if opportunity_id in known:
+            return {"id": known[opportunity_id], "number": number, "created": False, "rendered": False, "known": True}
+        if opportunity_id in found:
+            return {"id": found[opportunity_id], "number": number, "created": False, "rendered": False}
+        tries = 0
 
-    return fanout.each(one, opportunity_ids, str)
+        def attach_file() -> dict[str, Any]:
+            nonlocal tries
+            tries += 1
+            # A retry looks first: the attempt before may have made the file and lost the reply.
+            made = _file_found(opportunity_id, number) if tries > 1 else None
+            if made is not None:
+                return {"id": made, "number": number, "created": False, "rendered": False}
+            return _create_file(opportunity_id, number)
+
+        try:
+            return with_retries(attach_file)()
+        except FLOW_ERRORS as exc:
+            return _error(exc, record)
+
+    results = fanout.each(one, opportunity_ids, str)
+    outcomes = list(zip(opportunity_ids, results, strict=True))
+    made = [(i, r) for i, r in outcomes if "error" not in r and not r.get("known")]
+    ledger.link_all([(("salesforce", "Opportunity", i), ("salesforce", "ContentVersion", r["id"])) for i, r in made])
+    ledger.audit_all(
+        [
+            {
+                "flow": FLOW,
+                "system": "salesforce",
+                "obj": "ContentVersion",
+                "record_id": r["id"],
+                "action": "created" if r["created"] else "matched",
+                "run_id": run_id,
+                "source_id": i,
+                "detail": {"invoice": r["number"], "bytes": r.get("bytes"), "rendered": r["rendered"]},
+            }
+            for i, r in made
+        ]
+    )
+    ledger.resolve_failures(FLOW, [i for i, r in outcomes if "error" not in r])
+    return results
+
+
+def _error(exc: BaseException, record: str) -> dict[str, Any]:
+    message, field, attempts = describe(exc, record=record)
+    return {"error": message, "field": field, "attempts": attempts}
 
 
 def _pdf(number: str) -> tuple[bytes, bool]:
@@ -225,11 +268,13 @@ def read_invoiced_page(lag_seconds: float) -> dict[str, Any]:
     where = f"{INVOICE_NUMBER_FIELD} != null"
     soql = incremental_soql("Opportunity", [INVOICE_NUMBER_FIELD], where, since, upper_bound(lag_seconds))
     page = list(rt.salesforce.query(f"{soql} LIMIT {POLL_PAGE}"))
+    ids = [r["Id"] for r in page]
+    invoiced = rt.ledger.lookup_many("salesforce", "Opportunity", ids, books.name, books.invoice_object)
+    attached = rt.ledger.lookup_many("salesforce", "Opportunity", ids, "salesforce", "ContentVersion")
     todo = [
         {"Id": r["Id"], "SystemModstamp": r["SystemModstamp"]}
         for r in page
-        if rt.ledger.lookup("salesforce", "Opportunity", r["Id"], books.name, books.invoice_object)
-        and not attached_file(r["Id"])
+        if r["Id"] in invoiced and r["Id"] not in attached
     ]
     position = Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
     return {"records": todo, "position": position, "seen": len(page)}

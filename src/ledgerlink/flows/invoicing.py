@@ -26,6 +26,7 @@ from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record, shard
 from ledgerlink.engine.runtime import enqueue_batch as engine_enqueue_batch
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail
+from ledgerlink.flows.accounting import CreatedInvoice
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
@@ -140,41 +141,6 @@ def ensure_products(flow: str, source: Source, product_ids: list[str], run_id: s
         )
 
 
-def ensure_invoice(
-    flow: str, source: Source, invoice_json: dict[str, Any], customer_id: str, run_id: str
-) -> dict[str, Any]:
-    rt = current()
-    books = rt.accounting
-    sobject, record_id = source
-    number = rt.ledger.lookup("salesforce", sobject, record_id, books.name, books.invoice_object)
-    if number:
-        return {"number": number, "status": "", "created": False}
-    # create_invoice looks the reference up first (KashFlow) or creates with an id derived from it (Kashoo):
-    # an attempt whose reply was lost finds its invoice instead of making a second.
-    invoice = books.create_invoice(Invoice.model_validate(invoice_json), customer_id, ctx())
-    rt.ledger.link(("salesforce", sobject, record_id), (books.name, books.invoice_object, invoice.number))
-    rt.ledger.audit(
-        flow=flow,
-        system=books.name,
-        obj=books.invoice_object,
-        record_id=invoice.number,
-        action="created" if invoice.created else "matched",
-        run_id=run_id,
-        source_id=record_id,
-        detail={"customer": customer_id, "lines": len(invoice_json.get("lines", []))},
-    )
-    return {"number": invoice.number, "status": invoice.status, "created": invoice.created}
-
-
-def _in_books(flow: str, source: Source, item: dict[str, Any], customer_id: str, run_id: str) -> dict[str, Any]:
-    """The invoice for one record whose customer and products exist; closes its failed record, if any."""
-    invoice_json = {**item["invoice"], "customer_code": customer_id}
-    result = ensure_invoice(flow, source, invoice_json, customer_id, run_id)
-    # The invoice exists: a failed record left by an earlier run is closed (a failure after this reopens it).
-    current().ledger.resolve_failure(flow, source[1])
-    return {**result, "customer": customer_id}
-
-
 def _error(exc: BaseException, record: str) -> dict[str, Any]:
     message, field, attempts = describe(exc, record=record)
     return {"error": message, "field": field, "attempts": attempts}
@@ -190,52 +156,105 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
     Each record is retried on its own (transient errors, backoff) and ends as its result or as its ``error``: one
     record the books refuse does not hold the others back. Customers are made once per Account and products one
     record at a time, so two deals for a new Account (or product) in one batch make it once; the invoices, one
-    per record, are made a few at once."""
+    per record, are made a few at once. The ledger is read and written a batch at a time."""
+    rt = current()
+    books, ledger = rt.accounting, rt.ledger
+    customers: dict[str, str | dict[str, Any]] = dict(
+        ledger.lookup_many("salesforce", "Account", [i["account_id"] for i in items], books.name, books.customer_object)
+    )
 
     def customer(account_id: str, code: str, first: str) -> str:
         return ensure_customer(flow, (sobject, first), account_id, code, run_id)
 
-    accounts: dict[str, dict[str, Any]] = {}
+    new_accounts: dict[str, dict[str, Any]] = {}
     for item in items:
-        accounts.setdefault(item["account_id"], item)
+        if item["account_id"] not in customers:
+            new_accounts.setdefault(item["account_id"], item)
     futures = {
         account: fanout.submit(
             functools.partial(with_retries(customer), account, str(item["invoice"]["customer_code"]), item["id"]),
             item["id"],
         )
-        for account, item in accounts.items()
+        for account, item in new_accounts.items()
     }
-    customers: dict[str, str | dict[str, Any]] = {}
     for account, future in futures.items():
         try:
             customers[account] = future.result()
         except FLOW_ERRORS as exc:
-            customers[account] = _error(exc, f"{sobject} {accounts[account]['id']}")
+            customers[account] = _error(exc, f"{sobject} {new_accounts[account]['id']}")
 
     # Products next, one record at a time (shared products are made once); a record whose customer or products
     # could not be made ends with that error.
+    known_products = ledger.lookup_many(
+        "salesforce", "Product2", [p for i in items for p in i["product_ids"]], books.name, books.product_object
+    )
     refused: dict[str, dict[str, Any]] = {}
     for item in items:
         found = customers[item["account_id"]]
         if isinstance(found, dict):
             refused[item["id"]] = found
             continue
+        if all(pid in known_products for pid in item["product_ids"]):
+            continue
         try:
             with_retries(ensure_products)(flow, (sobject, item["id"]), item["product_ids"], run_id)
         except FLOW_ERRORS as exc:
             refused[item["id"]] = _error(exc, f"{sobject} {item['id']}")
 
+    # Then the invoices: those the ledger knows are done. An intent is written for the others before they are
+    # made, so only a record an earlier attempt may have invoiced (an intent, a retry, a number already in
+    # Salesforce) costs a look in the books first.
+    ready = [item for item in items if item["id"] not in refused]
+    numbers = ledger.lookup_many("salesforce", sobject, [i["id"] for i in ready], books.name, books.invoice_object)
+    to_make = [item for item in ready if item["id"] not in numbers]
+    earlier = (
+        ledger.add_intents(flow, ("salesforce", sobject), [i["id"] for i in to_make], run_id) if to_make else set()
+    )
+
     def invoice(item: dict[str, Any]) -> dict[str, Any]:
         if item["id"] in refused:
             return refused[item["id"]]
+        customer_id = str(customers[item["account_id"]])
+        if item["id"] in numbers:
+            return {"number": numbers[item["id"]], "status": "", "created": False, "customer": customer_id}
+        tries = 0
+
+        def create_invoice() -> CreatedInvoice:
+            nonlocal tries
+            tries += 1
+            invoice = Invoice.model_validate({**item["invoice"], "customer_code": customer_id})
+            look_first = tries > 1 or item["id"] in earlier or item.get("numbered", True)
+            return books.create_invoice(invoice, customer_id, ctx(), look_first=look_first)
+
         try:
-            customer_id = str(customers[item["account_id"]])
-            return with_retries(_in_books)(flow, (sobject, item["id"]), item, customer_id, run_id)
+            made = with_retries(create_invoice)()
         except FLOW_ERRORS as exc:
             return _error(exc, f"{sobject} {item['id']}")
+        return {"number": made.number, "status": made.status, "created": made.created, "customer": customer_id}
 
-    # Then the invoices, a few at once.
-    return fanout.each(invoice, items, lambda item: str(item["id"]))
+    results = fanout.each(invoice, items, lambda item: str(item["id"]))
+    made = [(item, r) for item, r in zip(items, results, strict=True) if "error" not in r and item["id"] not in numbers]
+    ledger.link_all(
+        [(("salesforce", sobject, i["id"]), (books.name, books.invoice_object, r["number"])) for i, r in made]
+    )
+    ledger.audit_all(
+        [
+            {
+                "flow": flow,
+                "system": books.name,
+                "obj": books.invoice_object,
+                "record_id": r["number"],
+                "action": "created" if r["created"] else "matched",
+                "run_id": run_id,
+                "source_id": i["id"],
+                "detail": {"customer": r["customer"], "lines": len(i["invoice"].get("lines", []))},
+            }
+            for i, r in made
+        ]
+    )
+    # The invoice exists: a failed record left by an earlier run is closed (a failure after this reopens it).
+    ledger.resolve_failures(flow, [item["id"] for item, r in zip(items, results, strict=True) if "error" not in r])
+    return results
 
 
 @durable_step
@@ -297,6 +316,9 @@ def _prepare(spec: InvoiceSource, record_id: str, record: dict[str, Any] | None)
         "account_id": record["AccountId"],
         "invoice": invoice.model_dump(mode="json"),
         "product_ids": [li["Product2Id"] for li in lines if li.get("Product2Id")],
+        # Salesforce already carries an invoice number: made before, whatever the ledger says (one restored
+        # from an old backup, say), so the books are searched before an invoice is made.
+        "numbered": bool(record.get(spec.number_field)),
     }
 
 
@@ -408,10 +430,13 @@ def read_page(spec: InvoiceSource, watermark: str, where: str, lag_seconds: floa
     since = Position.decode(rt.ledger.get_watermark(watermark))
     soql = incremental_soql(spec.sobject, [spec.number_field], where, since, upper_bound(lag_seconds))
     page = list(rt.salesforce.query(f"{soql} LIMIT {limit}"))
-    todo = []
-    for record in page:
-        number = rt.ledger.lookup("salesforce", spec.sobject, record["Id"], books.name, books.invoice_object)
-        if not (number and record.get(spec.number_field) == number):
-            todo.append({"Id": record["Id"], "SystemModstamp": record["SystemModstamp"]})
+    numbers = rt.ledger.lookup_many(
+        "salesforce", spec.sobject, [r["Id"] for r in page], books.name, books.invoice_object
+    )
+    todo = [
+        {"Id": record["Id"], "SystemModstamp": record["SystemModstamp"]}
+        for record in page
+        if not (record["Id"] in numbers and record.get(spec.number_field) == numbers[record["Id"]])
+    ]
     position = Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
     return {"records": todo, "position": position, "seen": len(page)}

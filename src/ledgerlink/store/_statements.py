@@ -12,13 +12,14 @@ from typing import Any, cast
 from sqlalchemy import JSON, DateTime, Executable, Table, and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledgerlink.store.tables import AuditLog, CrossReference, FailedRecord, RecordVersion, Watermark
+from ledgerlink.store.tables import AuditLog, CreateIntent, CrossReference, FailedRecord, RecordVersion, Watermark
 
 XREF = cast(Table, CrossReference.__table__)
 WATERMARK = cast(Table, Watermark.__table__)
 VERSION = cast(Table, RecordVersion.__table__)
 AUDIT = cast(Table, AuditLog.__table__)
 FAILED = cast(Table, FailedRecord.__table__)
+INTENT = cast(Table, CreateIntent.__table__)
 
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 
@@ -35,10 +36,32 @@ def _xref_lookup(with_object: bool) -> Executable:
     return select(c.system_a, c.id_a, c.id_b).where(or_(and_(*forward), and_(*backward))).limit(1)
 
 
+def _xref_lookup_many() -> Executable:
+    """The links of many records of one object to one object of another system, in either stored direction."""
+    c = XREF.c
+    rids: Any = bindparam("rids", expanding=True)
+    forward = and_(
+        c.system_a == bindparam("system"),
+        c.object_a == bindparam("obj"),
+        c.id_a.in_(rids),
+        c.system_b == bindparam("other"),
+        c.object_b == bindparam("other_obj"),
+    )
+    backward = and_(
+        c.system_b == bindparam("system"),
+        c.object_b == bindparam("obj"),
+        c.id_b.in_(rids),
+        c.system_a == bindparam("other"),
+        c.object_a == bindparam("other_obj"),
+    )
+    return select(c.system_a, c.object_a, c.id_a, c.id_b).where(or_(forward, backward))
+
+
 @dataclass(frozen=True)
 class Statements:
     lookup: Executable
     lookup_any_object: Executable
+    lookup_many: Executable
     link: Executable
     get_watermark: Executable
     set_watermark: Executable
@@ -46,7 +69,10 @@ class Statements:
     put_version: Executable
     audit: Executable
     open_failure: Executable
+    open_failures: Executable
     resolve_failure: Executable
+    intents: Executable
+    add_intent: Executable
 
 
 def build(dialect: str) -> Statements:
@@ -79,9 +105,14 @@ def build(dialect: str) -> Statements:
     f = FAILED.c
     # (An UPDATE may not bind a parameter named after one of its columns.)
     open_failure = [f.flow == bindparam("of_flow"), f.source_id == bindparam("of_source"), f.status == "open"]
+    open_failures = [f.flow == bindparam("of_flow"), f.source_id.in_(bindparam("of_sources", expanding=True))]
+    i = INTENT.c
+    intent_key = ("flow", "source_system", "source_object")
+    intent_columns = (*intent_key, "source_id", "run_id")
     return Statements(
         lookup=_xref_lookup(with_object=True),
         lookup_any_object=_xref_lookup(with_object=False),
+        lookup_many=_xref_lookup_many(),
         link=link,
         get_watermark=select(w.value).where(w.name == bindparam("name")),
         set_watermark=set_watermark,
@@ -91,5 +122,12 @@ def build(dialect: str) -> Statements:
         put_version=put_version,
         audit=audit,
         open_failure=select(f.pk).where(*open_failure).limit(1),
+        open_failures=select(f.source_id).where(*open_failures, f.status == "open"),
         resolve_failure=FAILED.update().where(*open_failure).values(status=bindparam("of_status"), updated_at=_NOW),
+        intents=select(i.source_id).where(
+            *(i[k] == bindparam(k) for k in intent_key), i.source_id.in_(bindparam("source_ids", expanding=True))
+        ),
+        add_intent=insert(INTENT)
+        .values(created_at=_NOW, **{k: bindparam(k) for k in intent_columns})
+        .on_conflict_do_nothing(),
     )

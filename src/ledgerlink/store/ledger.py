@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledgerlink.store import _statements as statements
 from ledgerlink.store.database import make_engine, migrate
 from ledgerlink.store.tables import AuditLog, CrossReference, FailedRecord, utcnow
+
+IN_CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's bound-parameter limits
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,46 @@ class Ledger:
             return None
         return str(row.id_b if row.system_a == system and row.id_a == record_id else row.id_a)
 
+    def lookup_many(
+        self, system: str, obj: str, record_ids: Iterable[str], other_system: str, other_object: str
+    ) -> dict[str, str]:
+        """``lookup`` for many records of one object at once: the id on ``other_system`` of each that has one."""
+        ids = list(dict.fromkeys(record_ids))
+        found: dict[str, str] = {}
+        params = {"system": system, "obj": obj, "other": other_system, "other_obj": other_object}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), IN_CHUNK):
+                rows = conn.execute(self._sql.lookup_many, {**params, "rids": ids[start : start + IN_CHUNK]})
+                for row in rows:
+                    forward = row.system_a == system and row.object_a == obj
+                    found[row.id_a if forward else row.id_b] = row.id_b if forward else row.id_a
+        return found
+
+    def link_all(self, pairs: Sequence[tuple[tuple[str, str, str], tuple[str, str, str]]]) -> None:
+        """``link`` for many pairs in one transaction (a batch's records, once their creates are done)."""
+        if not pairs:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "now": now,
+                "system_a": a[0],
+                "object_a": a[1],
+                "id_a": a[2],
+                "system_b": b[0],
+                "object_b": b[1],
+                "id_b": b[2],
+            }
+            for a, b in pairs
+        ]
+        with self.engine.begin() as conn:
+            written = conn.execute(self._sql.link, rows).rowcount
+        if written != len(rows):  # some were there already: each must be the same link, as ``link`` checks
+            for a, b in pairs:
+                existing = self.lookup(a[0], a[1], a[2], b[0], b[1])
+                if existing != b[2]:
+                    raise ValueError(f"{a[0]} {a[1]} {a[2]} is already linked to {b[0]} {b[1]} {existing}, not {b[2]}")
+
     def count_links(self, system_a: str, object_a: str, system_b: str, object_b: str) -> int:
         with self.session() as s:
             return int(
@@ -161,9 +203,48 @@ class Ledger:
         source_id: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        row: dict[str, Any] = {"flow": flow, "run_id": run_id, "source_id": source_id, "system": system, "object": obj}
-        row.update(record_id=record_id, action=action, detail=detail or {}, now=utcnow())
-        self._write(self._sql.audit, row)
+        self.audit_all(
+            [
+                dict(
+                    flow=flow,
+                    system=system,
+                    obj=obj,
+                    action=action,
+                    record_id=record_id,
+                    run_id=run_id,
+                    source_id=source_id,
+                    detail=detail,
+                )
+            ]
+        )
+
+    def audit_all(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Audit entries (each with ``audit``'s keyword arguments) in one transaction: a batch's writes at once."""
+        if not entries:
+            return
+        now = utcnow()
+        rows = [_audit_row(now=now, **entry) for entry in entries]
+        with self.engine.begin() as conn:
+            conn.execute(self._sql.audit, rows[0] if len(rows) == 1 else rows)
+
+    # --- create intents -----------------------------------------------------------------------------------
+
+    def add_intents(
+        self, flow: str, source: tuple[str, str], source_ids: Iterable[str], run_id: str | None
+    ) -> set[str]:
+        """Record that ``flow`` is about to create something for each source record; returns those an earlier
+        attempt had already announced (it may have made theirs: look in the target system before creating)."""
+        ids = list(dict.fromkeys(source_ids))
+        key = {"flow": flow, "source_system": source[0], "source_object": source[1]}
+        earlier: set[str] = set()
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), IN_CHUNK):
+                chunk = ids[start : start + IN_CHUNK]
+                earlier.update(row.source_id for row in conn.execute(self._sql.intents, {**key, "source_ids": chunk}))
+            new = [{**key, "source_id": i, "run_id": run_id, "now": utcnow()} for i in ids if i not in earlier]
+            if new:
+                conn.execute(self._sql.add_intent, new)
+        return earlier
 
     def audit_trail(
         self, *, source_id: str | None = None, record_id: str | None = None, limit: int = 500
@@ -277,6 +358,17 @@ class Ledger:
         if self._read(self._sql.open_failure, params) is not None:
             self._write(self._sql.resolve_failure, {**params, "of_status": status, "now": utcnow()})
 
+    def resolve_failures(self, flow: str, source_ids: Iterable[str], status: str = "resolved") -> None:
+        """``resolve_failure`` for many records: one read for all, a write only for those with one open."""
+        ids = list(dict.fromkeys(source_ids))
+        open_ids: list[str] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), IN_CHUNK):
+                params = {"of_flow": flow, "of_sources": ids[start : start + IN_CHUNK]}
+                open_ids.extend(row.source_id for row in conn.execute(self._sql.open_failures, params))
+        for source_id in open_ids:
+            self.resolve_failure(flow, source_id, status)
+
     def failed_records(
         self, *, flow: str | None = None, status: str | None = "open", limit: int = 1000
     ) -> list[FailedRecordRow]:
@@ -292,6 +384,23 @@ class Ledger:
         with self.session() as s:
             row = s.get(FailedRecord, failed_id)
             return _failed_row(row) if row else None
+
+
+def _audit_row(
+    *,
+    now: dt.datetime,
+    flow: str,
+    system: str,
+    obj: str,
+    action: str,
+    record_id: str | None = None,
+    run_id: str | None = None,
+    source_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"flow": flow, "run_id": run_id, "source_id": source_id, "system": system, "object": obj}
+    row.update(record_id=record_id, action=action, detail=detail or {}, now=now)
+    return row
 
 
 def _failed_row(row: FailedRecord) -> FailedRecordRow:

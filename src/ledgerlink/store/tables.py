@@ -100,6 +100,22 @@ class FailedRecord(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+class CreateIntent(Base):
+    """A create LedgerLink was about to make in another system for a source record (an invoice, a file), written
+    before the create. A later attempt for a record with no cross-reference but an intent looks in the target
+    system first, as the earlier one may have made it and died before its link; a record with neither is created
+    without that look (one API call fewer per record)."""
+
+    __tablename__ = "ll_create_intent"
+
+    flow: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_system: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_object: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class RateBucket(Base):
     """A token bucket per connection, shared by every worker process through the database."""
 
