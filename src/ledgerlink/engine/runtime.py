@@ -109,7 +109,8 @@ class EngineSettings:
     # this: its workers leave the older version's pending runs to workers of that version (drain them first).
     # 2: the invoice flow's books steps are one step, the PDF flow's one step; queues per connection.
     # 3: invoice and PDF runs carry a batch of records, keyed by shard.
-    app_version: str = "ledgerlink-3"
+    # 4: an invoice run's read, books and write-back are one step.
+    app_version: str = "ledgerlink-4"
     queues: list[QueueSettings] = field(default_factory=lambda: [QueueSettings(TRIGGERS_QUEUE, worker_concurrency=2)])
     # By role (SALESFORCE, ACCOUNTING); bootstrap.open_runtime fills them from each connection's spec.
     connection_queues: dict[str, QueueSettings] = field(

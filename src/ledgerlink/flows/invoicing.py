@@ -146,12 +146,10 @@ def _error(exc: BaseException, record: str) -> dict[str, Any]:
     return {"error": message, "field": field, "attempts": attempts}
 
 
-@durable_step
 def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
     """Customer, products, then the invoice, in the books, for each item of a batch (``id``, ``account_id``,
-    ``invoice``, ``product_ids``): one durable step, as each part is found before it is made (ledger link, then the
-    books), so a retried step makes only what is missing. Fewer steps are fewer checkpoints: DBOS writes one per
-    step, and they bound how many invoices a worker makes a second.
+    ``invoice``, ``product_ids``). Each part is found before it is made (ledger link, then the books), so a step
+    run again makes only what is missing.
 
     Each record is retried on its own (transient errors, backoff) and ends as its result or as its ``error``: one
     record the books refuse does not hold the others back. Customers are made once per Account and products one
@@ -257,7 +255,6 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
     return results
 
 
-@durable_step
 def write_back_all(flow: str, sobject: str, fields: dict[str, dict[str, Any]], run_id: str) -> dict[str, Any]:
     """The invoice numbers back to their records, in sObject Collections calls (200 a call). Returns the error of
     each record Salesforce refused, by id."""
@@ -268,22 +265,25 @@ def write_back_all(flow: str, sobject: str, fields: dict[str, dict[str, Any]], r
         refused[record_id] = _error(error, f"{sobject} {record_id}")
 
     batch = Batch(sobject, updates=[(record_id, {"Id": record_id, **values}) for record_id, values in fields.items()])
-    for record_id in batch.send(rt.salesforce, on_error):
-        values = fields[record_id]
-        rt.ledger.audit(
-            flow=flow,
-            system="salesforce",
-            obj=sobject,
-            record_id=record_id,
-            action="updated",
-            run_id=run_id,
-            source_id=record_id,
-            detail=values,
-        )
+    written = with_retries(batch.send)(rt.salesforce, on_error)
+    rt.ledger.audit_all(
+        [
+            {
+                "flow": flow,
+                "system": "salesforce",
+                "obj": sobject,
+                "record_id": record_id,
+                "action": "updated",
+                "run_id": run_id,
+                "source_id": record_id,
+                "detail": fields[record_id],
+            }
+            for record_id in written
+        ]
+    )
     return refused
 
 
-@durable_step
 def read_records(soql: str, record_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The source records by id, each with its related records (``soql`` selects them, without a WHERE)."""
     records: dict[str, dict[str, Any]] = {}
@@ -322,42 +322,36 @@ def _prepare(spec: InvoiceSource, record_id: str, record: dict[str, Any] | None)
     }
 
 
-def invoice_records(
-    spec: InvoiceSource, record_ids: list[str], after_invoice: Callable[[list[str]], None] | None = None
-) -> list[dict[str, Any]]:
-    """Read → map → (customer → products → invoice) → write-back for a batch of source records, as one outcome
-    dict per record (keyed ``spec.outcome_key``), in the order given. A record that fails becomes a failed record
-    on its own; the others go on.
-
-    Call it from the flow's own DBOS workflow; ``after_invoice`` is what to chain for the records invoiced (it must
-    be deterministic: it runs again when a recovered run replays). Four steps a batch whatever its size (read, books,
-    write-back, the chained run), and one more per record that fails."""
-    run_id = DBOS.workflow_id or ""
-    ids = list(dict.fromkeys(record_ids))
+@durable_step
+def invoice_batch(spec: InvoiceSource, record_ids: list[str], run_id: str) -> dict[str, dict[str, Any]]:
+    """Read → map → (customer → products → invoice) → write-back for a batch of source records, in one durable
+    step: each part is found before it is made, so a step run again after a crash makes only what is missing, and
+    DBOS writes one checkpoint a batch (each checkpoint is a write to its database that every run waits its turn
+    for). Returns each record's outcome by id; a failed one carries ``error``, ``field``, ``attempts`` and the
+    record read (``input``, for the failed record)."""
     outcomes: dict[str, dict[str, Any]] = {}
+    records: dict[str, dict[str, Any]] = {}
 
-    def failed(record_id: str, error: dict[str, Any], data: dict[str, Any] | None) -> None:
-        source = ("salesforce", spec.sobject, record_id)
-        fail(spec.flow, source, error["error"], error["field"], error["attempts"], data or {"Id": record_id})
+    def failed(record_id: str, error: dict[str, Any]) -> None:
         outcomes[record_id] = {
             spec.outcome_key: record_id,
             "status": "failed",
-            "error": error["error"],
-            "field": error["field"],
+            **error,
+            "input": records.get(record_id) or {"Id": record_id},
         }
 
     try:
-        records = read_records(spec.soql, ids)
+        records = with_retries(read_records)(spec.soql, record_ids)
     except FLOW_ERRORS as exc:
-        for record_id in ids:
-            failed(record_id, _error(exc, f"{spec.sobject} {record_id}"), None)
-        return [outcomes[record_id] for record_id in ids]
+        for record_id in record_ids:
+            failed(record_id, _error(exc, f"{spec.sobject} {record_id}"))
+        return outcomes
     items = []
-    for record_id in ids:
+    for record_id in record_ids:
         try:
             item = _prepare(spec, record_id, records.get(record_id))
         except FLOW_ERRORS as exc:
-            failed(record_id, _error(exc, f"{spec.sobject} {record_id}"), records.get(record_id))
+            failed(record_id, _error(exc, f"{spec.sobject} {record_id}"))
             continue
         if item is None:
             outcomes[record_id] = {spec.outcome_key: record_id, "status": "skipped"}
@@ -368,7 +362,7 @@ def invoice_records(
     for item, result in zip(items, results, strict=True):
         record_id = item["id"]
         if "error" in result:
-            failed(record_id, result, records[record_id])
+            failed(record_id, result)
             continue
         if records[record_id].get(spec.number_field) != result["number"]:
             write[record_id] = {spec.number_field: result["number"], spec.status_field: result["status"] or "Unpaid"}
@@ -385,11 +379,32 @@ def invoice_records(
         except FLOW_ERRORS as exc:
             refused = {record_id: _error(exc, f"{spec.sobject} {record_id}") for record_id in write}
         for record_id, error in refused.items():
-            failed(record_id, error, records[record_id])
+            failed(record_id, error)
+    return outcomes
+
+
+def invoice_records(
+    spec: InvoiceSource, record_ids: list[str], after_invoice: Callable[[list[str]], None] | None = None
+) -> list[dict[str, Any]]:
+    """Read → map → (customer → products → invoice) → write-back for a batch of source records, as one outcome
+    dict per record (keyed ``spec.outcome_key``), in the order given. A record that fails becomes a failed record
+    on its own; the others go on.
+
+    Call it from the flow's own DBOS workflow; ``after_invoice`` is what to chain for the records invoiced (it must
+    be deterministic: it runs again when a recovered run replays). Two steps a batch whatever its size (the batch,
+    the chained run), and one more per record that fails."""
+    run_id = DBOS.workflow_id or ""
+    ids = list(dict.fromkeys(record_ids))
+    outcomes = invoice_batch(spec, ids, run_id)
+    for record_id in ids:
+        outcome = outcomes[record_id]
+        if outcome["status"] == "failed":
+            source = ("salesforce", spec.sobject, record_id)
+            fail(spec.flow, source, outcome["error"], outcome["field"], outcome["attempts"], outcome["input"])
     invoiced = [record_id for record_id in ids if outcomes[record_id]["status"] in ("invoiced", "already_invoiced")]
     if after_invoice is not None and invoiced:
         after_invoice(invoiced)
-    return [outcomes[record_id] for record_id in ids]
+    return [{k: v for k, v in outcomes[record_id].items() if k not in ("attempts", "input")} for record_id in ids]
 
 
 def enqueue_run(
