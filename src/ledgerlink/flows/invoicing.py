@@ -1,11 +1,12 @@
 """A Salesforce record → a sales invoice in the books: the steps and the workflow body every invoicing flow shares
 (``opportunity_to_invoice``, ``order_to_invoice``).
 
-A flow describes its source record with an ``InvoiceSource`` (object, mapping template, child relationship of the
-lines, write-back fields) and calls ``invoice_record`` from its own DBOS workflow, with its own read step. The
-steps take the flow's name and the source ``(object, id)``, so ledger links, audit entries and failed records name
-the right flow and object. Each write is idempotent through the ledger (and, for a crash between create and ledger
-write, through the invoice's ``CustomerReference``, which carries the source record's id).
+A flow describes its source record with an ``InvoiceSource`` (object, SOQL, mapping template, child relationship
+of the lines, write-back fields) and calls ``invoice_records`` from its own DBOS workflow: one durable step reads,
+invoices and writes back the whole batch (``invoice_batch``), then the workflow records the failures and chains
+what follows. Ledger links, audit entries and failed records name the flow and the source object. Each create is
+idempotent through the ledger; for a crash between a create and its ledger link, an intent written before the
+create sends the next attempt to the books first (the invoice's ``CustomerReference`` carries the source id).
 """
 
 from __future__ import annotations
