@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dbos._error import DBOSMaxStepRetriesExceeded
 from pydantic import ValidationError
 
@@ -53,3 +55,10 @@ def describe(exc: BaseException, *, record: str) -> tuple[str, str | None, list[
     if isinstance(exc, RecordRejected):
         return f"{record}: {exc}", exc.field, attempts
     return f"{record}: {type(exc).__name__}: {exc}", None, attempts
+
+
+def error_result(exc: BaseException, *, record: str) -> dict[str, Any]:
+    """``describe`` as the result a batch step returns for one record that failed (``error``, ``field``,
+    ``attempts``): the workflow turns it into the failed record."""
+    message, field, attempts = describe(exc, record=record)
+    return {"error": message, "field": field, "attempts": attempts}

@@ -28,7 +28,7 @@ from ledgerlink.engine.runtime import (
     shard_key,
     wait_for,
 )
-from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail, save_watermark
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
 
@@ -54,17 +54,9 @@ def title(number: str) -> str:
     return f"Invoice {number}"
 
 
-def _file_found(opportunity_id: str, number: str) -> str | None:
-    """The file an earlier attempt made for this Opportunity's invoice, found by SOQL."""
-    found = current().salesforce.query(
-        "SELECT Id FROM ContentVersion WHERE FirstPublishLocationId = "
-        f"'{literal.record_id(opportunity_id)}' AND Title = '{literal.escape(title(number))}' AND IsLatest = true"
-    )
-    return next((str(row["Id"]) for row in found), None)
-
-
 def _files_found(opportunity_ids: list[str], numbers: dict[str, str]) -> dict[str, str]:
-    """``_file_found`` for many Opportunities, in one query per 200."""
+    """The files an earlier attempt made for these Opportunities' invoices (``FirstPublishLocationId`` and the
+    invoice's title), found by SOQL, one query per 200."""
     found: dict[str, str] = {}
     for start in range(0, len(opportunity_ids), 200):
         chunk = literal.id_list(opportunity_ids[start : start + 200])
@@ -112,7 +104,7 @@ def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]
         try:
             literal.record_id(opportunity_id)  # ids reach SOQL below
         except FLOW_ERRORS as exc:
-            refused[opportunity_id] = _error(exc, f"Opportunity {opportunity_id}")
+            refused[opportunity_id] = error_result(exc, record=f"Opportunity {opportunity_id}")
     ids = [i for i in opportunity_ids if i not in refused]
     numbers = ledger.lookup_many("salesforce", "Opportunity", ids, books.name, books.invoice_object)
     known = ledger.lookup_many("salesforce", "Opportunity", ids, "salesforce", "ContentVersion")
@@ -124,7 +116,9 @@ def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]
         if opportunity_id in refused:
             return refused[opportunity_id]
         if opportunity_id not in numbers:
-            return _error(RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD), record)
+            return error_result(
+                RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD), record=record
+            )
         number = numbers[opportunity_id]
         if opportunity_id in known:
             return {"id": known[opportunity_id], "number": number, "created": False, "rendered": False, "known": True}
@@ -136,7 +130,7 @@ def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]
             nonlocal tries
             tries += 1
             # A retry looks first: the attempt before may have made the file and lost the reply.
-            made = _file_found(opportunity_id, number) if tries > 1 else None
+            made = _files_found([opportunity_id], numbers).get(opportunity_id) if tries > 1 else None
             if made is not None:
                 return {"id": made, "number": number, "created": False, "rendered": False}
             return _create_file(opportunity_id, number)
@@ -144,7 +138,7 @@ def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]
         try:
             return with_retries(attach_file)()
         except FLOW_ERRORS as exc:
-            return _error(exc, record)
+            return error_result(exc, record=record)
 
     results = fanout.each(one, opportunity_ids, str)
     outcomes = list(zip(opportunity_ids, results, strict=True))
@@ -167,11 +161,6 @@ def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]
     )
     ledger.resolve_failures(FLOW, [i for i, r in outcomes if "error" not in r])
     return results
-
-
-def _error(exc: BaseException, record: str) -> dict[str, Any]:
-    message, field, attempts = describe(exc, record=record)
-    return {"error": message, "field": field, "attempts": attempts}
 
 
 def _pdf(number: str) -> tuple[bytes, bool]:

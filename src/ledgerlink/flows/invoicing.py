@@ -25,7 +25,7 @@ from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime,
 from ledgerlink.engine.retry import durable_step, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record, shard_key
 from ledgerlink.engine.runtime import enqueue_batch as engine_enqueue_batch
-from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
+from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail
 from ledgerlink.flows.accounting import CreatedInvoice
 from ledgerlink.flows.sync.common import transform_context
@@ -142,11 +142,6 @@ def ensure_products(flow: str, source: Source, product_ids: list[str], run_id: s
         )
 
 
-def _error(exc: BaseException, record: str) -> dict[str, Any]:
-    message, field, attempts = describe(exc, record=record)
-    return {"error": message, "field": field, "attempts": attempts}
-
-
 def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
     """Customer, products, then the invoice, in the books, for each item of a batch (``id``, ``account_id``,
     ``invoice``, ``product_ids``). Each part is found before it is made (ledger link, then the books), so a step
@@ -180,7 +175,7 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
         try:
             customers[account] = future.result()
         except FLOW_ERRORS as exc:
-            customers[account] = _error(exc, f"{sobject} {new_accounts[account]['id']}")
+            customers[account] = error_result(exc, record=f"{sobject} {new_accounts[account]['id']}")
 
     # Products next, one record at a time (shared products are made once); a record whose customer or products
     # could not be made ends with that error.
@@ -198,7 +193,7 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
         try:
             with_retries(ensure_products)(flow, (sobject, item["id"]), item["product_ids"], run_id)
         except FLOW_ERRORS as exc:
-            refused[item["id"]] = _error(exc, f"{sobject} {item['id']}")
+            refused[item["id"]] = error_result(exc, record=f"{sobject} {item['id']}")
 
     # Then the invoices: those the ledger knows are done. An intent is written for the others before they are
     # made, so only a record an earlier attempt may have invoiced (an intent, a retry, a number already in
@@ -228,7 +223,7 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
         try:
             made = with_retries(create_invoice)()
         except FLOW_ERRORS as exc:
-            return _error(exc, f"{sobject} {item['id']}")
+            return error_result(exc, record=f"{sobject} {item['id']}")
         return {"number": made.number, "status": made.status, "created": made.created, "customer": customer_id}
 
     results = fanout.each(invoice, items, lambda item: str(item["id"]))
@@ -263,7 +258,7 @@ def write_back_all(flow: str, sobject: str, fields: dict[str, dict[str, Any]], r
     refused: dict[str, Any] = {}
 
     def on_error(record_id: str, error: PermanentError) -> None:
-        refused[record_id] = _error(error, f"{sobject} {record_id}")
+        refused[record_id] = error_result(error, record=f"{sobject} {record_id}")
 
     batch = Batch(sobject, updates=[(record_id, {"Id": record_id, **values}) for record_id, values in fields.items()])
     written = with_retries(batch.send)(rt.salesforce, on_error)
@@ -345,14 +340,14 @@ def invoice_batch(spec: InvoiceSource, record_ids: list[str], run_id: str) -> di
         records = with_retries(read_records)(spec.soql, record_ids)
     except FLOW_ERRORS as exc:
         for record_id in record_ids:
-            failed(record_id, _error(exc, f"{spec.sobject} {record_id}"))
+            failed(record_id, error_result(exc, record=f"{spec.sobject} {record_id}"))
         return outcomes
     items = []
     for record_id in record_ids:
         try:
             item = _prepare(spec, record_id, records.get(record_id))
         except FLOW_ERRORS as exc:
-            failed(record_id, _error(exc, f"{spec.sobject} {record_id}"))
+            failed(record_id, error_result(exc, record=f"{spec.sobject} {record_id}"))
             continue
         if item is None:
             outcomes[record_id] = {spec.outcome_key: record_id, "status": "skipped"}
@@ -378,7 +373,7 @@ def invoice_batch(spec: InvoiceSource, record_ids: list[str], run_id: str) -> di
         try:
             refused = write_back_all(spec.flow, spec.sobject, write, run_id)
         except FLOW_ERRORS as exc:
-            refused = {record_id: _error(exc, f"{spec.sobject} {record_id}") for record_id in write}
+            refused = {record_id: error_result(exc, record=f"{spec.sobject} {record_id}") for record_id in write}
         for record_id, error in refused.items():
             failed(record_id, error)
     return outcomes

@@ -68,7 +68,6 @@ class Statements:
     get_version: Executable
     put_version: Executable
     audit: Executable
-    open_failure: Executable
     open_failures: Executable
     resolve_failure: Executable
     intents: Executable
@@ -121,7 +120,6 @@ def build(dialect: str) -> Statements:
         ),
         put_version=put_version,
         audit=audit,
-        open_failure=select(f.pk).where(*open_failure).limit(1),
         open_failures=select(f.source_id).where(*open_failures, f.status == "open"),
         resolve_failure=FAILED.update().where(*open_failure).values(status=bindparam("of_status"), updated_at=_NOW),
         intents=select(i.source_id).where(

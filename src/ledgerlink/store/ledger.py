@@ -93,11 +93,7 @@ class Ledger:
     def link(self, a: tuple[str, str, str], b: tuple[str, str, str]) -> None:
         """Record that ``a`` and ``b`` are the same record; linking twice is harmless, linking ``a`` to another
         record is an error."""
-        row = {"system_a": a[0], "object_a": a[1], "id_a": a[2], "system_b": b[0], "object_b": b[1], "id_b": b[2]}
-        if self._write(self._sql.link, {"now": utcnow(), **row}) == 0:
-            existing = self.lookup(a[0], a[1], a[2], b[0], b[1])
-            if existing != b[2]:
-                raise ValueError(f"{a[0]} {a[1]} {a[2]} is already linked to {b[0]} {b[1]} {existing}, not {b[2]}")
+        self.link_all([(a, b)])
 
     def lookup(
         self, system: str, obj: str, record_id: str, other_system: str, other_object: str | None = None
@@ -142,8 +138,8 @@ class Ledger:
             for a, b in pairs
         ]
         with self.engine.begin() as conn:
-            written = conn.execute(self._sql.link, rows).rowcount
-        if written != len(rows):  # some were there already: each must be the same link, as ``link`` checks
+            written = conn.execute(self._sql.link, rows[0] if len(rows) == 1 else rows).rowcount
+        if written != len(rows):  # some were there already: each must be the same link
             for a, b in pairs:
                 existing = self.lookup(a[0], a[1], a[2], b[0], b[1])
                 if existing != b[2]:
@@ -353,13 +349,11 @@ class Ledger:
         return failed_id
 
     def resolve_failure(self, flow: str, source_id: str, status: str = "resolved") -> None:
-        # Every successful run calls this and nearly all find nothing open: a read first spares them a write.
-        params = {"of_flow": flow, "of_source": source_id}
-        if self._read(self._sql.open_failure, params) is not None:
-            self._write(self._sql.resolve_failure, {**params, "of_status": status, "now": utcnow()})
+        self.resolve_failures(flow, [source_id], status)
 
     def resolve_failures(self, flow: str, source_ids: Iterable[str], status: str = "resolved") -> None:
-        """``resolve_failure`` for many records: one read for all, a write only for those with one open."""
+        """Close the open failed records of these source records. Every successful run calls this and nearly all
+        find nothing open: one read for all spares them a write."""
         ids = list(dict.fromkeys(source_ids))
         open_ids: list[str] = []
         with self.engine.connect() as conn:
@@ -367,7 +361,10 @@ class Ledger:
                 params = {"of_flow": flow, "of_sources": ids[start : start + IN_CHUNK]}
                 open_ids.extend(row.source_id for row in conn.execute(self._sql.open_failures, params))
         for source_id in open_ids:
-            self.resolve_failure(flow, source_id, status)
+            self._write(
+                self._sql.resolve_failure,
+                {"of_flow": flow, "of_source": source_id, "of_status": status, "now": utcnow()},
+            )
 
     def failed_records(
         self, *, flow: str | None = None, status: str | None = "open", limit: int = 1000
