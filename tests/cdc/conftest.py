@@ -22,6 +22,7 @@ from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.sandbox.runner import Sandbox, start_pubsub, start_sandbox
 from ledgerlink.sandbox.salesforce import SalesforceOrg
 from ledgerlink.sandbox.salesforce.pubsub import PubSubServer
+from tests.flows.conftest import CLOSE_DATE
 
 KEEPALIVE_SECONDS = 0.3
 
@@ -69,7 +70,7 @@ class CdcEnv:
         return self.sessions(False)
 
     def make_opportunity(self, name: str = "Deal", **fields: object) -> str:
-        values: dict[str, object] = {"Name": name, "StageName": "Prospecting", "CloseDate": "2026-11-01", **fields}
+        values: dict[str, object] = {"Name": name, "StageName": "Prospecting", "CloseDate": str(CLOSE_DATE), **fields}
         return self.user.create("Opportunity", values)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,10 @@ from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.sandbox.runner import SandboxSet, start_sandboxes
 from ledgerlink.store import Ledger
+
+# Test deals closed twenty days ago: their invoices (30 days' terms) fall due in ten, so none is overdue on
+# whatever day the suite runs (the books' clock is the real one).
+CLOSE_DATE = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=20)
 
 
 @dataclass
@@ -45,7 +50,7 @@ class FlowEnv:
 
     def make_opportunity(self, *, stage: str, account_id: str | None, lines: list[tuple[str, float, float]]) -> str:
         """lines: (pricebook entry id, quantity, unit price)."""
-        fields: dict[str, Any] = {"Name": "Test deal", "StageName": "Prospecting", "CloseDate": "2026-11-01"}
+        fields: dict[str, Any] = {"Name": "Test deal", "StageName": "Prospecting", "CloseDate": CLOSE_DATE.isoformat()}
         if account_id:
             fields["AccountId"] = account_id
         opp_id = self.user.create("Opportunity", fields)

@@ -13,8 +13,9 @@ from ledgerlink.engine import runtime as engine
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from tests.flows.conftest import FlowEnv
 
-BACKFILL = 150
+BACKFILL = 300
 WINDOW = 16
+BATCH = 3  # records per backfill run: at least 100 runs, six times the window
 
 
 def _invoiced(env: FlowEnv) -> int:
@@ -29,13 +30,14 @@ def _wait_until(predicate: object, timeout: float) -> None:
 
 
 def test_a_change_event_overtakes_a_running_backfill(flow_env: FlowEnv) -> None:
-    summary = seed(flow_env.user, accounts=12, opportunities=BACKFILL, won_share=1.0, seed=5)
+    summary = seed(flow_env.user, accounts=24, opportunities=BACKFILL, won_share=1.0, seed=5)
     assert summary.won == BACKFILL
     account = flow_env.make_account("Hot Lead Ltd", "HOT-1")
     _, entry = flow_env.make_product("HOT-WIDGET", 40.0)
     # KashFlow answers in 30 ms, so the backfill runs for many seconds.
     flow_env.set_faults("kashflow", latency_ms=30)
     flow_env.runtime.settings.backfill_window = WINDOW
+    flow_env.runtime.settings.backfill_batch = BATCH
 
     queue = flow_env.runtime.queue_name(engine.ACCOUNTING)
     most_waiting = 0
@@ -66,9 +68,10 @@ def test_a_change_event_overtakes_a_running_backfill(flow_env: FlowEnv) -> None:
         number = flow_env.user.get("Opportunity", hot)[o2i.INVOICE_NUMBER_FIELD]
         assert number and number == outcome["invoice_number"]
 
-        backfill_ids = engine.wait_for(backfill)
+        backfill_runs = engine.wait_for(backfill)
         _wait_until(lambda: _invoiced(flow_env) == BACKFILL + 1, timeout=120)
-        assert len(backfill_ids) == BACKFILL
+        assert sum(len(ids) for ids in backfill_runs.values()) == BACKFILL
+        assert len(backfill_runs) >= BACKFILL // BATCH  # batches of one shard each, never more than BATCH
         left_when_hot_finished = BACKFILL - done_when_hot_finished
         backfill_seconds = time.monotonic() - started
         # The event did not queue behind the backfill: most of it was still to do when the hot deal was invoiced,
@@ -80,5 +83,5 @@ def test_a_change_event_overtakes_a_running_backfill(flow_env: FlowEnv) -> None:
         sampler.join()
 
     # The queue never held more of the backfill than its window (plus the hot deal, which shares the flow's
-    # name): without the window all 150 would have been enqueued at once.
+    # name): without the window all 100 runs would have been enqueued at once.
     assert 1 <= most_waiting <= WINDOW + 1, most_waiting

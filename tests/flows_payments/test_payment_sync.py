@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ledgerlink.flows import payment_sync
+from tests.flows.conftest import CLOSE_DATE
 from tests.flows_payments.conftest import BooksEnv, result
 
 PAID_FIELDS = "Amount_Paid__c, Paid_Date__c, Invoice_Status__c"
@@ -23,20 +24,21 @@ def test_part_then_final_payment_sets_running_total_and_makes_two_payment_record
     gross = env.gross(number)  # 120.00 with VAT
     assert _poll(env) == []  # nothing paid yet
 
-    env.pay(number, "50.00", dt.date(2026, 11, 10), reference="first")
+    first_day, final_day = CLOSE_DATE + dt.timedelta(days=9), CLOSE_DATE + dt.timedelta(days=11)
+    env.pay(number, "50.00", first_day, reference="first")
     [first] = _poll(env)
     assert first["status"] == "synced" and first["opportunity"] == opp
     row = env.one(f"SELECT {PAID_FIELDS} FROM Opportunity WHERE Id = '{opp}'")
     assert Decimal(str(row["Amount_Paid__c"])) == Decimal("50.00")
-    assert row["Paid_Date__c"] == "2026-11-10"
+    assert row["Paid_Date__c"] == first_day.isoformat()
     assert row["Invoice_Status__c"] == "PartPaid"
 
-    env.pay(number, str(gross - Decimal("50.00")), dt.date(2026, 11, 12), reference="final")
+    env.pay(number, str(gross - Decimal("50.00")), final_day, reference="final")
     [second] = _poll(env)
     assert second["status"] == "synced"
     row = env.one(f"SELECT {PAID_FIELDS} FROM Opportunity WHERE Id = '{opp}'")
     assert Decimal(str(row["Amount_Paid__c"])) == gross  # the running total, not the last payment
-    assert row["Paid_Date__c"] == "2026-11-12"
+    assert row["Paid_Date__c"] == final_day.isoformat()
     assert row["Invoice_Status__c"] == "Paid"
 
     payments = list(
@@ -69,7 +71,7 @@ def test_payment_on_an_invoice_ledgerlink_did_not_make_is_a_failed_record(kashfl
         {"CustomerCode": "HAND01", "LineItems": [{"Description": "Consulting", "Quantity": 1, "Rate": 10}]}
     )
     number = str(made["Number"])
-    env.pay(number, "12.00", dt.date(2026, 11, 3), reference="by-hand")
+    env.pay(number, "12.00", CLOSE_DATE + dt.timedelta(days=2), reference="by-hand")
 
     [outcome] = _poll(env)
     assert outcome["status"] == "failed"
@@ -90,7 +92,7 @@ def test_trigger_pages_through_payments_in_one_second_without_losing_or_repeatin
     monkeypatch.setattr(payment_sync, "PAGE", 2)  # a page per step: 5 payments take 3 pages
     numbers = [env.invoiced_opportunity(f"Pager {i} Ltd", 10.0)[2] for i in range(5)]
     for i, number in enumerate(numbers):
-        env.pay(number, "1.00", dt.date(2026, 11, 1), reference=f"p{i}")  # most land in the same second
+        env.pay(number, "1.00", CLOSE_DATE, reference=f"p{i}")  # most land in the same second
 
     outcomes = _poll(env)
     assert sorted(o["payment"].split("/")[0] for o in outcomes) == sorted(numbers)

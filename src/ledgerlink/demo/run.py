@@ -84,7 +84,7 @@ def _run(
         demo.phase("Customers → books", customer_sync.poll)
         demo.phase("Products → books", product_sync.poll)
         invoiced = demo.phase("Won deals → invoices", o2i.poll_won)
-        demo.wait_for_pdfs([o["opportunity"] for o in invoiced if o.get("status") in ("invoiced", "already_invoiced")])
+        demo.wait_for_pdfs(invoiced)
         paid = demo.bookkeeper_records_payments()
         demo.phase("Payments → Salesforce", payment_sync.poll)
         overdue_after = demo.books_clock_moves_on(sandboxes[options.accounting].base_url, options.accounting)
@@ -112,30 +112,36 @@ class _Demo:
         self.console = console
         self.flows: dict[str, Counter[str]] = {}
 
-    def phase(self, title: str, poll: Callable[..., list[WorkflowHandle[Any]]]) -> list[dict[str, Any]]:
-        """Run one flow's trigger now and wait for every run it started, with a progress bar."""
-        results: list[dict[str, Any]] = []
+    def phase(self, title: str, poll: Callable[..., list[WorkflowHandle[Any]]]) -> list[tuple[str, dict[str, Any]]]:
+        """Run one flow's trigger now and wait for every record it handed on, with a progress bar. Returns each
+        record's outcome beside the id of the run that made it."""
+        results: list[tuple[str, dict[str, Any]]] = []
         columns = (TextColumn(f"[bold]{title:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=self.console, transient=False) as progress:
             handles = poll(lag_seconds=0)
             task = progress.add_task(title, total=len(handles))
             for handle in handles:
-                results.append(dict(engine.wait_for(handle)))
+                results.append((handle.get_workflow_id(), dict(engine.wait_for(handle))))
                 progress.advance(task)
         counts = self.flows.setdefault(title, Counter())
-        for result in results:
+        for _run_id, result in results:
             _tally(counts, result)
         return results
 
-    def wait_for_pdfs(self, opportunity_ids: list[str]) -> None:
+    def wait_for_pdfs(self, invoiced: list[tuple[str, dict[str, Any]]]) -> None:
+        """Wait for the PDF runs the invoice runs chained (one per invoice run), tallying each file."""
         counts = self.flows.setdefault("Invoice PDFs → Files", Counter())
         if not self.runtime.settings.flows.invoice_pdf:
             return
-        for opp_id in opportunity_ids:
-            handle: WorkflowHandle[invoice_pdf.Outcome] = DBOS.retrieve_workflow(
-                invoice_pdf.workflow_id(opp_id, "invoiced")
-            )
-            _tally(counts, dict(engine.wait_for(handle)))
+        by_run: dict[str, list[str]] = {}
+        for run_id, outcome in invoiced:
+            if outcome.get("status") in ("invoiced", "already_invoiced"):
+                by_run.setdefault(run_id, []).append(outcome["opportunity"])
+        for run_id, opportunity_ids in by_run.items():
+            handle: WorkflowHandle[Any] = DBOS.retrieve_workflow(invoice_pdf.chained_run_id(run_id, opportunity_ids))
+            result = engine.wait_for(handle)
+            for outcome in result if isinstance(result, list) else [result]:
+                _tally(counts, dict(outcome))
 
     def bookkeeper_records_payments(self) -> int:
         """Half the invoices paid in full, a sixth in part: what a bookkeeper enters in the books."""

@@ -39,6 +39,8 @@ def engine_settings(
     )
     if window := os.environ.get("LEDGERLINK_BACKFILL_WINDOW"):
         settings.backfill_window = int(window)
+    if batch := os.environ.get("LEDGERLINK_BACKFILL_BATCH"):
+        settings.backfill_batch = int(batch)
     if worker_concurrency:
         for queue in [*settings.queues, *settings.connection_queues.values()]:
             queue.worker_concurrency = worker_concurrency

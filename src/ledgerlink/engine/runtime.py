@@ -110,7 +110,8 @@ class EngineSettings:
     # 2: the invoice flow's books steps are one step, the PDF flow's one step; queues per connection.
     # 3: invoice and PDF runs carry a batch of records, keyed by shard.
     # 4: an invoice run's read, books and write-back are one step.
-    app_version: str = "ledgerlink-4"
+    # 5: the polling triggers start batch runs, by shard (and read their window and batch size in one step).
+    app_version: str = "ledgerlink-5"
     queues: list[QueueSettings] = field(default_factory=lambda: [QueueSettings(TRIGGERS_QUEUE, worker_concurrency=2)])
     # By role (SALESFORCE, ACCOUNTING); bootstrap.open_runtime fills them from each connection's spec.
     connection_queues: dict[str, QueueSettings] = field(
@@ -119,6 +120,9 @@ class EngineSettings:
     poll_lag_seconds: float = 0.0
     # Runs a polling trigger (a backfill) keeps unfinished at once: change events wait behind at most these.
     backfill_window: int = 32
+    # Records per run a polling trigger starts (all of one shard): bigger batches write fewer checkpoints; a change
+    # event in the same shard waits for the batch running there, so not too big.
+    backfill_batch: int = 50
     # Runs the change-event trigger keeps unfinished per shard at once (one running, one waiting): more events wait
     # in the event stream and go in the shard's next run, so a busy worker makes fewer, bigger runs.
     event_window: int = 2

@@ -17,7 +17,16 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine import fanout
-from ledgerlink.engine.polling import Position, drain, incremental_soql, soql_datetime, upper_bound
+from ledgerlink.engine.polling import (
+    Change,
+    Position,
+    batch_run_id,
+    drain,
+    incremental_soql,
+    record_handles,
+    soql_datetime,
+    upper_bound,
+)
 from ledgerlink.engine.retry import durable_step, with_retries
 from ledgerlink.engine.runtime import (
     REALTIME_PRIORITY,
@@ -226,6 +235,14 @@ def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY
     )
 
 
+def enqueue_changes(changes: list[Change], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
+    """One run for ``changes`` — (opportunity id, modification) pairs of one shard (the polling trigger's runs)."""
+    ids = [record_id for record_id, _ in changes]
+    return enqueue_batch(
+        invoice_pdf_batch, FLOW, ids, workflow_id=batch_run_id(FLOW, changes), connection=SALESFORCE, priority=priority
+    )
+
+
 def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:
     return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}")
 
@@ -239,9 +256,16 @@ def after_invoice(opportunity_ids: list[str]) -> None:
     if len(opportunity_ids) == 1:  # a one-record run: the PDF run's id names the record, as the console shows it
         enqueue(opportunity_ids[0], "invoiced")
         return
-    enqueue_batch(
-        invoice_pdf_batch, FLOW, opportunity_ids, workflow_id=f"{FLOW}:{DBOS.workflow_id}", connection=SALESFORCE
-    )
+    run_id = chained_run_id(DBOS.workflow_id or "", opportunity_ids)
+    enqueue_batch(invoice_pdf_batch, FLOW, opportunity_ids, workflow_id=run_id, connection=SALESFORCE)
+
+
+def chained_run_id(invoice_run_id: str, opportunity_ids: list[str]) -> str:
+    """The id of the PDF run ``after_invoice`` chains from the invoice run ``invoice_run_id`` for the opportunities
+    it invoiced (a list of outcomes for many, one outcome for one)."""
+    if len(opportunity_ids) == 1:
+        return workflow_id(opportunity_ids[0], "invoiced")
+    return f"{FLOW}:{invoice_run_id}"
 
 
 # --- the polling trigger -------------------------------------------------------------------------------------
@@ -274,15 +298,14 @@ def save_position(position: str) -> None:
 
 
 @DBOS.workflow(name="poll_invoiced_opportunities")
-def poll_invoiced_opportunities(lag_seconds: float) -> list[str]:
-    return drain(read_invoiced_page, enqueue, save_position, lag_seconds, POLL_PAGE)
+def poll_invoiced_opportunities(lag_seconds: float) -> dict[str, list[str]]:
+    return drain(FLOW, read_invoiced_page, enqueue_changes, save_position, lag_seconds, POLL_PAGE)
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
-    """Run the polling trigger now; handles on the runs it started."""
+    """Run the polling trigger now; a handle per opportunity it handed on."""
     rt = current()
     if not rt.settings.flows.invoice_pdf:
         return []
     lag = rt.settings.poll_lag_seconds if lag_seconds is None else lag_seconds
-    ids = wait_for(DBOS.start_workflow(poll_invoiced_opportunities, lag))
-    return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
+    return record_handles(wait_for(DBOS.start_workflow(poll_invoiced_opportunities, lag)))

@@ -10,13 +10,12 @@ carries the opportunity id).
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.engine.polling import drain
+from ledgerlink.engine.polling import Change, batch_run_id, drain, record_handles
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
@@ -83,23 +82,16 @@ def workflow_id(opportunity_id: str, version: str) -> str:
     return f"{FLOW}:{opportunity_id}:{version}"
 
 
-def batch_workflow_id(changes: list[tuple[str, str]]) -> str:
-    """One id per set of (opportunity, modification): the same changes handed on twice (a restarted subscription
-    re-delivers the batch it had in hand) are the same run."""
-    digest = hashlib.sha256(repr(sorted(changes)).encode()).hexdigest()[:24]
-    return f"{FLOW}:batch:{changes[0][0]}+{len(changes) - 1}:{digest}"
-
-
 def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
     return invoicing.enqueue_run(
         opportunity_to_invoice, FLOW, opportunity_id, workflow_id(opportunity_id, version), priority
     )
 
 
-def enqueue_batch(changes: list[tuple[str, str]], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
+def enqueue_batch(changes: list[Change], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
     """One run for ``changes`` — (opportunity id, modification) pairs of one shard (``shard_key(FLOW, id)``)."""
     ids = [record_id for record_id, _ in changes]
-    return invoicing.enqueue_batch(opportunity_to_invoice_batch, FLOW, ids, batch_workflow_id(changes), priority)
+    return invoicing.enqueue_batch(opportunity_to_invoice_batch, FLOW, ids, batch_run_id(FLOW, changes), priority)
 
 
 WATERMARK = "salesforce.Opportunity.won"
@@ -121,17 +113,18 @@ def save_watermark(position: str) -> None:
 
 
 @DBOS.workflow(name="poll_won_opportunities")
-def poll_won_opportunities(lag_seconds: float) -> list[str]:
-    """The polling trigger, itself durable: each page is enqueued before the watermark moves past it, so a
-    worker killed mid-poll resumes exactly there. Returns the ids of the runs it started."""
-    return drain(read_won_page, enqueue, save_watermark, lag_seconds, POLL_PAGE)
+def poll_won_opportunities(lag_seconds: float) -> dict[str, list[str]]:
+    """The polling trigger, itself durable: each page is enqueued, in batch runs by shard, before the watermark
+    moves past it, so a worker killed mid-poll resumes exactly there. Returns the runs it started, with their
+    opportunity ids."""
+    return drain(FLOW, read_won_page, enqueue_batch, save_watermark, lag_seconds, POLL_PAGE)
 
 
 def poll_won(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
-    """Run the polling trigger now and return handles on the runs it started (the demo and tests use this)."""
+    """Run the polling trigger now and return a handle per opportunity it handed on (the demo and tests use
+    this): each one's result is that opportunity's outcome in its batch run."""
     lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
-    ids = wait_for(DBOS.start_workflow(poll_won_opportunities, lag))
-    return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
+    return record_handles(wait_for(DBOS.start_workflow(poll_won_opportunities, lag)))
 
 
 def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:

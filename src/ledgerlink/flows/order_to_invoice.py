@@ -17,7 +17,7 @@ from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.engine.polling import drain
+from ledgerlink.engine.polling import Change, batch_run_id, drain, record_handles
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
@@ -63,6 +63,12 @@ def order_to_invoice(order_id: str) -> Outcome:
     return cast(Outcome, invoicing.invoice_records(SOURCE, [order_id])[0])
 
 
+@DBOS.workflow(name=f"{FLOW}_batch")
+def order_to_invoice_batch(order_ids: list[str]) -> list[Outcome]:
+    """Many Orders of one shard in one run: the polling trigger's runs."""
+    return cast(list[Outcome], invoicing.invoice_records(SOURCE, order_ids))
+
+
 def workflow_id(order_id: str, version: str) -> str:
     """One run per (order, modification), as for opportunities; the ledger keeps repeated runs idempotent."""
     return f"{FLOW}:{order_id}:{version}"
@@ -70,6 +76,12 @@ def workflow_id(order_id: str, version: str) -> str:
 
 def enqueue(order_id: str, version: str, priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Outcome]:
     return invoicing.enqueue_run(order_to_invoice, FLOW, order_id, workflow_id(order_id, version), priority)
+
+
+def enqueue_batch(changes: list[Change], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
+    """One run for ``changes`` — (order id, modification) pairs of one shard (``shard_key(FLOW, id)``)."""
+    ids = [record_id for record_id, _ in changes]
+    return invoicing.enqueue_batch(order_to_invoice_batch, FLOW, ids, batch_run_id(FLOW, changes), priority)
 
 
 WATERMARK = "salesforce.Order.activated"
@@ -88,16 +100,15 @@ def save_watermark(position: str) -> None:
 
 
 @DBOS.workflow(name="poll_activated_orders")
-def poll_activated_orders(lag_seconds: float) -> list[str]:
-    """The polling trigger, durable like the Opportunity one. Returns the ids of the runs it started."""
-    return drain(read_activated_page, enqueue, save_watermark, lag_seconds, POLL_PAGE)
+def poll_activated_orders(lag_seconds: float) -> dict[str, list[str]]:
+    """The polling trigger, durable like the Opportunity one. Returns the runs it started, with their Order ids."""
+    return drain(FLOW, read_activated_page, enqueue_batch, save_watermark, lag_seconds, POLL_PAGE)
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
-    """Run the polling trigger now and return handles on the runs it started."""
+    """Run the polling trigger now and return a handle per Order it handed on."""
     lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
-    ids = wait_for(DBOS.start_workflow(poll_activated_orders, lag))
-    return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
+    return record_handles(wait_for(DBOS.start_workflow(poll_activated_orders, lag)))
 
 
 def replay(order_id: str) -> WorkflowHandle[Outcome]:
