@@ -92,8 +92,12 @@ class RunWindow:
         self.size = max(1, size)
         self.unfinished: dict[str, WorkflowHandle[Any]] = {}
 
+    @property
+    def full(self) -> bool:
+        return len(self.unfinished) >= self.size
+
     def admit(self) -> None:
-        while len(self.unfinished) >= self.size:
+        while self.full:
             done = DBOS.wait_first(list(self.unfinished.values()), polling_interval_sec=RESULT_POLL_SECONDS)
             del self.unfinished[done.workflow_id]
 

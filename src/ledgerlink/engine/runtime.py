@@ -29,6 +29,15 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 
+# How often each worker looks for runs to start on a record queue. Every look is a query whatever the load (a sweep
+# of the queue's partitions): at 50 ms the looks alone took a quarter of a busy worker's interpreter. A run waits
+# about this long to start; each look starts at most one run per shard.
+QUEUE_POLL_SECONDS = 0.1
+# The triggers queue is looked at less often: a polling trigger runs every few seconds anyway, and a change event
+# that wakes one (customer and product sync) waits at most this much longer.
+TRIGGERS_POLL_SECONDS = 0.5
+
+
 @dataclass
 class QueueSettings:
     name: str
@@ -38,6 +47,7 @@ class QueueSettings:
     # Partitioned queues run at most this many workflows per partition key at once, across all workers:
     # one run per source record at a time, so two runs for the same record can't both create its invoice.
     partition_concurrency: int | None = None
+    poll_seconds: float = QUEUE_POLL_SECONDS  # how often each worker looks for runs to start
 
 
 TRIGGERS_QUEUE = "triggers"  # polling triggers; deduplicated by flow, so at most one per flow waits or runs
@@ -52,10 +62,10 @@ DEFAULT_CONNECTION_CONCURRENCY = 8
 # of its runs in the queue at a time (engine.polling.drain), not because of these numbers.
 REALTIME_PRIORITY = 1
 BACKFILL_PRIORITY = 10
-# How often each worker looks for runs to start on each queue. Every look is a query whatever the load (a sweep of
-# the queue's partitions): at 50 ms the looks alone took a quarter of a busy worker's interpreter. A run waits about
-# this long to start; each look starts at most one run per shard.
-QUEUE_POLL_SECONDS = 0.1
+
+
+def triggers_queue() -> QueueSettings:
+    return QueueSettings(TRIGGERS_QUEUE, worker_concurrency=2, poll_seconds=TRIGGERS_POLL_SECONDS)
 
 
 def connection_queue(
@@ -112,7 +122,7 @@ class EngineSettings:
     # 4: an invoice run's read, books and write-back are one step.
     # 5: the polling triggers start batch runs, by shard (and read their window and batch size in one step).
     app_version: str = "ledgerlink-5"
-    queues: list[QueueSettings] = field(default_factory=lambda: [QueueSettings(TRIGGERS_QUEUE, worker_concurrency=2)])
+    queues: list[QueueSettings] = field(default_factory=lambda: [triggers_queue()])
     # By role (SALESFORCE, ACCOUNTING); bootstrap.open_runtime fills them from each connection's spec.
     connection_queues: dict[str, QueueSettings] = field(
         default_factory=lambda: {role: connection_queue() for role in CONNECTION_ROLES}
@@ -225,7 +235,7 @@ def start(runtime: Runtime) -> Runtime:
             worker_concurrency=queue.worker_concurrency,
             limiter=limiter,  # type: ignore[arg-type]
             partition_concurrency=queue.partition_concurrency,
-            polling_interval_sec=QUEUE_POLL_SECONDS,
+            polling_interval_sec=queue.poll_seconds,
             on_conflict="always_update",
         )
     runtime.launched = True

@@ -6,14 +6,17 @@ Which events start a run: CREATE, UPDATE and UNDELETE events **not** made by Led
 Those are the fields that can make an opportunity invoiceable; the workflow itself re-checks Closed Won and the
 amount, so a superfluous run only reads. DELETE events start nothing.
 
-The record ids of the qualifying events of a batch are enqueued by shard, one ``opportunity_to_invoice_batch`` run
-per shard, each with the commit time formatted like ``SystemModstamp`` as its version. A record's runs, from either
-trigger, share its shard and never overlap; one that finds the invoice already made only reads.
+The record ids of the qualifying events are enqueued by shard, one ``opportunity_to_invoice_batch`` run per shard,
+each with the commit time formatted like ``SystemModstamp`` as its version. A record's runs, from either trigger,
+share its shard and never overlap; one that finds the invoice already made only reads. A shard with
+``event_window`` runs unfinished holds its changes until one finishes (``engine.shard_dispatch``), without holding
+up the stream or the other shards.
 
 Nothing is missed: the subscriber (``connectors.salesforce.cdc``) keeps its replay id in the ledger (watermark
-``cdc:/data/OpportunityChangeEvent``) after the event is enqueued; on a GAP event, an expired replay id, or a first
-start without a replay id, it enqueues the polling trigger (``opportunity_to_invoice.poll_won_opportunities``) as
-the fallback, without waiting for it: a catch-up of many deals runs beside the events, which overtake it.
+``cdc:/data/OpportunityChangeEvent``) once every event up to it is enqueued; on a GAP event, an expired replay id,
+or a first start without a replay id, it enqueues the polling trigger
+(``opportunity_to_invoice.poll_won_opportunities``) as the fallback, without waiting for it: a catch-up of many
+deals runs beside the events, which overtake it.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from ledgerlink.connectors.salesforce.cdc import (
     is_own_change,
     oauth_session,
 )
-from ledgerlink.engine.polling import RunWindow
 from ledgerlink.engine.runtime import Runtime, enqueue_trigger, shard_key
+from ledgerlink.engine.shard_dispatch import ShardDispatcher, WatermarkStore
 from ledgerlink.flows import opportunity_to_invoice as o2i
 
 if TYPE_CHECKING:
@@ -119,6 +122,7 @@ def _subscriber(
     tls: bool | None,
     ca_file: str | None,
     poll_lag_seconds: float | None = None,
+    watermarks: WatermarkStore | None = None,
 ) -> PubSubSubscriber:
     sf = runtime.salesforce.settings
     if ca_file is None and isinstance(sf.verify, str):
@@ -129,7 +133,7 @@ def _subscriber(
             address=pubsub_address, topic=topic, tls=tls, ca_file=ca_file, catch_up_margin_seconds=lag + 5.0
         ),
         oauth_session(sf.auth, sf.login_url, verify=sf.verify),
-        runtime.ledger,
+        watermarks or runtime.ledger,
     )
 
 
@@ -143,27 +147,22 @@ def start_cdc_trigger(
 ) -> CdcTrigger:
     """The opportunity → invoice trigger, subscribed in a background thread; ``.stop()`` ends it."""
     client_tag = runtime.salesforce.settings.client_tag
-    # A shard's runs wait here while this many of them are unfinished (one running, one waiting to): meanwhile
-    # events pile up in the stream and come in the next batch, so the busier the worker, the bigger its runs. The
-    # replay id moves only past events handed on, so a restart re-delivers the waiting ones.
-    windows: dict[str, RunWindow] = {}
+    # At most event_window runs per shard unfinished (one running, one waiting to): more changes wait in the
+    # dispatcher and go in the shard's next run, so the busier the worker, the bigger its runs. The dispatcher is
+    # the subscriber's watermark store: the replay id moves only past events handed on.
+    dispatcher = ShardDispatcher(
+        o2i.enqueue_batch, runtime.settings.event_window, runtime.ledger, name="cdc:opportunity:dispatch"
+    )
 
     def on_events(events: list[ChangeEvent]) -> list[str]:
         # Runs for one opportunity never overlap: each shard's runs go one at a time (the queue's partitions).
-        changes: dict[str, str] = {}  # opportunity id → its newest modification in this batch
+        changes: dict[str, tuple[str, str]] = {}  # opportunity id → (its shard, its newest modification)
         for event in events:
             if should_enqueue(event, client_tag):
                 for record_id in event.record_ids:
-                    changes[record_id] = version_of(event)
-        by_shard: dict[str, list[tuple[str, str]]] = {}
-        for record_id, version in changes.items():
-            by_shard.setdefault(shard_key(o2i.FLOW, record_id), []).append((record_id, version))
-        started = []
-        for shard, batch in by_shard.items():
-            window = windows.setdefault(shard, RunWindow(runtime.settings.event_window))
-            window.admit()
-            started.append(window.add(o2i.enqueue_batch(batch)))
-        return started
+                    changes[record_id] = (shard_key(o2i.FLOW, record_id), version_of(event))
+        dispatcher.add(changes)
+        return []  # the dispatcher records its runs in the trigger's ``started`` (some start later)
 
     def on_fallback(reason: str) -> list[str]:
         # The polling trigger is enqueued, not awaited: it is durable on its own, and a catch-up of many deals must
@@ -173,9 +172,14 @@ def start_cdc_trigger(
         workflow_id = f"trigger:{o2i.FLOW}:cdc-{reason}-{uuid.uuid4().hex[:12]}"
         return [workflow_id] if enqueue_trigger(o2i.FLOW, o2i.poll_won_opportunities, workflow_id, lag) else []
 
-    subscriber = _subscriber(runtime, pubsub_address, TOPIC, tls, ca_file, poll_lag_seconds)
+    subscriber = _subscriber(runtime, pubsub_address, TOPIC, tls, ca_file, poll_lag_seconds, dispatcher)
     return CdcTrigger(
-        subscriber=subscriber, on_events=on_events, on_fallback=on_fallback, name="cdc:opportunity"
+        subscriber=subscriber,
+        on_events=on_events,
+        on_fallback=on_fallback,
+        name="cdc:opportunity",
+        on_stop=dispatcher.stop,
+        started=dispatcher.started,
     ).start()
 
 

@@ -1,0 +1,145 @@
+"""Change events handed on by shard without holding up the event stream.
+
+The change-event trigger must keep a shard's runs few (a partitioned queue with a deep backlog is swept at a cost
+that grows with it, and small runs each pay a read, a write-back and a checkpoint), so at most ``window`` runs per
+shard are unfinished. Waiting for that room in the thread that reads the stream held back every other shard's
+events behind the slowest shard (about half of the latency at 50 deals a second). Here a shard that is full keeps
+its changes in memory instead; they go as one run the moment one of its runs finishes, while the stream and the
+other shards go on.
+
+Nothing is lost: the dispatcher is also the subscriber's watermark store. A replay id the subscriber saves is
+written to the real store only once every event delivered up to it has been enqueued; after a crash the
+subscription resumes from there and the held events come again (a run for changes already invoiced only reads).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from dbos import DBOS, WorkflowHandle
+
+from ledgerlink.engine.polling import Change, RunWindow
+from ledgerlink.engine.runtime import RESULT_POLL_SECONDS
+
+log = logging.getLogger(__name__)
+UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
+
+
+class WatermarkStore(Protocol):
+    def get_watermark(self, name: str) -> str | None: ...
+    def set_watermark(self, name: str, value: str) -> None: ...
+
+
+class ShardDispatcher:
+    """Changes in, one run per shard out (``enqueue``), at most ``window`` unfinished runs per shard. ``add`` never
+    waits for room; a background thread hands a full shard's changes on when one of its runs finishes."""
+
+    def __init__(
+        self,
+        enqueue: Callable[[list[Change]], WorkflowHandle[Any]],
+        window: int,
+        store: WatermarkStore,
+        name: str = "shard-dispatch",
+    ) -> None:
+        self.enqueue = enqueue
+        self.window = window
+        self.store = store
+        self.lock = threading.Lock()
+        self.pending: dict[str, dict[str, str]] = {}  # shard → {record id: newest version}, not yet enqueued
+        self.held_since: dict[str, int] = {}  # shard → the delivery its oldest pending change came in
+        self.windows: dict[str, RunWindow] = {}
+        self.deliveries = 0
+        self.marks: dict[str, tuple[int, str]] = {}  # watermark → (delivery it covers, value) not yet stored
+        self.started: list[str] = []  # workflow ids enqueued, oldest first
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    # --- the subscriber's side --------------------------------------------------------------------------------
+
+    def add(self, changes: dict[str, tuple[str, str]]) -> list[str]:
+        """One delivery's changes (record id → (shard, version)); returns the runs enqueued now."""
+        with self.lock:
+            self.deliveries += 1
+            for record_id, (shard, version) in changes.items():
+                self.pending.setdefault(shard, {})[record_id] = version
+                self.held_since.setdefault(shard, self.deliveries)
+            started = self._flush()
+        self.wake.set()
+        return started
+
+    def get_watermark(self, name: str) -> str | None:
+        with self.lock:
+            if name in self.marks:
+                return self.marks[name][1]
+        return self.store.get_watermark(name)
+
+    def set_watermark(self, name: str, value: str) -> None:
+        """Saved at once when nothing delivered so far waits in memory; else when the last of it is enqueued."""
+        with self.lock:
+            self.marks[name] = (self.deliveries, value)
+            self._store_marks()
+
+    # --- under the lock ---------------------------------------------------------------------------------------
+
+    def _flush(self) -> list[str]:
+        started = []
+        for shard in list(self.pending):
+            window = self.windows.setdefault(shard, RunWindow(self.window))
+            if not window.full:
+                batch = list(self.pending.pop(shard).items())
+                del self.held_since[shard]
+                started.append(window.add(self.enqueue(batch)))
+        self.started.extend(started)
+        self._store_marks()
+        return started
+
+    def _store_marks(self) -> None:
+        oldest_held = min(self.held_since.values(), default=None)
+        for name, (covers, value) in list(self.marks.items()):
+            if oldest_held is None or covers < oldest_held:
+                self.store.set_watermark(name, value)
+                del self.marks[name]
+
+    # --- the background thread --------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        """While a full shard holds changes, look every 50 ms which of the full shards' runs have finished (one
+        query for them all) and hand their changes on."""
+        while not self.stopping.is_set():
+            with self.lock:
+                owners = {
+                    workflow_id: self.windows[shard]
+                    for shard in self.pending
+                    for workflow_id in self.windows[shard].unfinished
+                }
+            if not owners:
+                self.wake.wait(0.5)
+                self.wake.clear()
+                continue
+            try:
+                rows = DBOS.list_workflows(workflow_ids=list(owners), load_input=False, load_output=False)
+                finished = [row.workflow_id for row in rows if row.status not in UNFINISHED]
+                if not finished:
+                    self.stopping.wait(RESULT_POLL_SECONDS)
+                    continue
+                with self.lock:
+                    for workflow_id in finished:
+                        owners[workflow_id].unfinished.pop(workflow_id, None)
+                    self._flush()
+            except Exception:
+                if self.stopping.is_set():
+                    return
+                # e.g. the engine's database briefly unavailable: the changes stay held, the watermark unmoved.
+                log.exception("handing on held change events failed; trying again")
+                self.stopping.wait(1.0)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop handing on; what is still held was never acknowledged, so the next subscription delivers it."""
+        self.stopping.set()
+        self.wake.set()
+        self.thread.join(timeout)

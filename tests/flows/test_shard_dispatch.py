@@ -1,0 +1,79 @@
+"""The change-event trigger's dispatcher: a shard whose runs are busy holds its changes without holding back the
+other shards, and the subscription's replay id is stored only once every change delivered up to it is enqueued."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID, WorkflowHandle
+
+from ledgerlink.engine.polling import Change
+from ledgerlink.engine.shard_dispatch import ShardDispatcher
+from tests.flows.conftest import FlowEnv
+
+GATES: dict[str, threading.Event] = {}  # a run for these records waits until its gate opens
+
+
+@DBOS.workflow(name="test_shard_dispatch_run")
+def _run(record_ids: list[str]) -> list[str]:
+    for record_id in record_ids:
+        if record_id in GATES:
+            GATES[record_id].wait(30)
+    return record_ids
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get_watermark(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def set_watermark(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+
+def _until(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_busy_shard_holds_its_changes_and_the_watermark_but_not_the_other_shards(flow_env: FlowEnv) -> None:
+    batches: list[list[Change]] = []
+
+    def enqueue(batch: list[Change]) -> WorkflowHandle[Any]:
+        batches.append(batch)
+        with SetWorkflowID(f"test-dispatch-{len(batches)}"):
+            return DBOS.start_workflow(_run, [record_id for record_id, _ in batch])
+
+    GATES["a1"] = threading.Event()
+    store = MemoryStore()
+    dispatcher = ShardDispatcher(enqueue, window=1, store=store, name="test-dispatch")
+    try:
+        dispatcher.add({"a1": ("A", "v1")})  # shard A's run starts and waits at its gate
+        dispatcher.set_watermark("w", "01")
+        assert batches == [[("a1", "v1")]] and store.values == {"w": "01"}
+
+        # Shard A is full: its next changes wait in memory, newest version per record, and so does the watermark.
+        dispatcher.add({"a2": ("A", "v2")})
+        dispatcher.set_watermark("w", "02")
+        dispatcher.add({"a2": ("A", "v3"), "b1": ("B", "v1")})
+        dispatcher.set_watermark("w", "03")
+        assert batches == [[("a1", "v1")], [("b1", "v1")]]  # shard B did not wait behind shard A
+        assert store.values == {"w": "01"}  # a crash now re-delivers a2
+        assert dispatcher.get_watermark("w") == "03"  # the subscription itself reads on from where it is
+
+        GATES["a1"].set()  # A's run finishes: its held changes go as one run, and the watermark follows
+        assert _until(lambda: len(batches) == 3), batches
+        assert batches[2] == [("a2", "v3")]
+        assert _until(lambda: store.values == {"w": "03"}), store.values
+        assert dispatcher.started == [f"test-dispatch-{n}" for n in (1, 2, 3)]
+    finally:
+        GATES["a1"].set()
+        dispatcher.stop()
