@@ -4,13 +4,14 @@ other shards, and the subscription's replay id is stored only once every change 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
 from ledgerlink.engine.polling import Change
 from ledgerlink.engine.shard_dispatch import ShardDispatcher
+from tests.cdc.conftest import MemoryWatermarks
+from tests.engine.conftest import wait_until
 from tests.flows.conftest import FlowEnv
 
 GATES: dict[str, threading.Event] = {}  # a run for these records waits until its gate opens
@@ -24,26 +25,6 @@ def _run(record_ids: list[str]) -> list[str]:
     return record_ids
 
 
-class MemoryStore:
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get_watermark(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def set_watermark(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-
-def _until(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_a_busy_shard_holds_its_changes_and_the_watermark_but_not_the_other_shards(flow_env: FlowEnv) -> None:
     batches: list[list[Change]] = []
 
@@ -53,7 +34,7 @@ def test_a_busy_shard_holds_its_changes_and_the_watermark_but_not_the_other_shar
             return DBOS.start_workflow(_run, [record_id for record_id, _ in batch])
 
     GATES["a1"] = threading.Event()
-    store = MemoryStore()
+    store = MemoryWatermarks()
     dispatcher = ShardDispatcher(enqueue, window=1, store=store, name="test-dispatch")
     try:
         dispatcher.add({"a1": ("A", "v1")})  # shard A's run starts and waits at its gate
@@ -70,9 +51,9 @@ def test_a_busy_shard_holds_its_changes_and_the_watermark_but_not_the_other_shar
         assert dispatcher.get_watermark("w") == "03"  # the subscription itself reads on from where it is
 
         GATES["a1"].set()  # A's run finishes: its held changes go as one run, and the watermark follows
-        assert _until(lambda: len(batches) == 3), batches
+        assert wait_until(lambda: len(batches) == 3, timeout=10, interval=0.02), batches
         assert batches[2] == [("a2", "v3")]
-        assert _until(lambda: store.values == {"w": "03"}), store.values
+        assert wait_until(lambda: store.values == {"w": "03"}, timeout=10, interval=0.02), store.values
         assert dispatcher.started == [f"test-dispatch-{n}" for n in (1, 2, 3)]
     finally:
         GATES["a1"].set()
