@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
 from ledgerlink.engine.polling import Change
@@ -57,4 +58,28 @@ def test_a_busy_shard_holds_its_changes_and_the_watermark_but_not_the_other_shar
         assert dispatcher.started == [f"test-dispatch-{n}" for n in (1, 2, 3)]
     finally:
         GATES["a1"].set()
+        dispatcher.stop()
+
+
+def test_changes_whose_enqueue_failed_stay_held_and_go_on_the_next_try(flow_env: FlowEnv) -> None:
+    attempts: list[list[Change]] = []
+
+    def enqueue(batch: list[Change]) -> WorkflowHandle[Any]:
+        attempts.append(batch)
+        if len(attempts) == 1:
+            raise ConnectionError("the engine's database dropped the connection")
+        with SetWorkflowID(f"test-dispatch-retry-{len(attempts)}"):
+            return DBOS.start_workflow(_run, [record_id for record_id, _ in batch])
+
+    store = MemoryWatermarks()
+    dispatcher = ShardDispatcher(enqueue, window=1, store=store, name="test-dispatch-retry")
+    try:
+        with pytest.raises(ConnectionError):  # the subscriber sees it and does not save this delivery's replay id
+            dispatcher.add({"c1": ("C", "v1")})
+        assert store.values == {}
+        assert wait_until(lambda: dispatcher.started == ["test-dispatch-retry-2"], timeout=10, interval=0.02)
+        assert attempts == [[("c1", "v1")], [("c1", "v1")]]
+        dispatcher.set_watermark("w", "01")
+        assert store.values == {"w": "01"}
+    finally:
         dispatcher.stop()

@@ -91,9 +91,9 @@ class ShardDispatcher:
         for shard in list(self.pending):
             window = self.windows.setdefault(shard, RunWindow(self.window))
             if not window.full:
-                batch = list(self.pending.pop(shard).items())
-                del self.held_since[shard]
-                started.append(window.add(self.enqueue(batch)))
+                # Enqueued before it is let go: if the enqueue fails, the changes (and the watermark) stay held.
+                started.append(window.add(self.enqueue(list(self.pending[shard].items()))))
+                del self.pending[shard], self.held_since[shard]
         self.started.extend(started)
         self._store_marks()
         return started
@@ -111,17 +111,18 @@ class ShardDispatcher:
         """While a full shard holds changes, look every 50 ms which of the full shards' runs have finished (one
         query for them all) and hand their changes on."""
         while not self.stopping.is_set():
-            with self.lock:
-                owners = {
-                    workflow_id: self.windows[shard]
-                    for shard in self.pending
-                    for workflow_id in self.windows[shard].unfinished
-                }
-            if not owners:
-                self.wake.wait(0.5)
-                self.wake.clear()
-                continue
             try:
+                with self.lock:
+                    self._flush()  # whatever has room already (after an enqueue that failed, say)
+                    owners = {
+                        workflow_id: self.windows[shard]
+                        for shard in self.pending
+                        for workflow_id in self.windows[shard].unfinished
+                    }
+                if not owners:
+                    self.wake.wait(0.5)
+                    self.wake.clear()
+                    continue
                 rows = DBOS.list_workflows(workflow_ids=list(owners), load_input=False, load_output=False)
                 finished = [row.workflow_id for row in rows if row.status not in UNFINISHED]
                 if not finished:
