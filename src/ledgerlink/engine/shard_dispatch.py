@@ -111,6 +111,7 @@ class ShardDispatcher:
         """While a full shard holds changes, look every 50 ms which of the full shards' runs have finished (one
         query for them all) and hand their changes on."""
         while not self.stopping.is_set():
+            self.wake.clear()  # before looking: an ``add`` after the look wakes the wait below
             try:
                 with self.lock:
                     self._flush()  # whatever has room already (after an enqueue that failed, say)
@@ -121,7 +122,6 @@ class ShardDispatcher:
                     }
                 if not owners:
                     self.wake.wait(0.5)
-                    self.wake.clear()
                     continue
                 rows = DBOS.list_workflows(workflow_ids=list(owners), load_input=False, load_output=False)
                 finished = [row.workflow_id for row in rows if row.status not in UNFINISHED]
