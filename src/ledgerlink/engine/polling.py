@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from dbos import DBOS, WorkflowHandle, WorkflowStatus
 
-from ledgerlink.engine.runtime import BACKFILL_PRIORITY, RESULT_POLL_SECONDS, current, shard_key
+from ledgerlink.engine.runtime import BACKFILL_PRIORITY, RESULT_POLL_SECONDS, current, enqueue_batch, shard_key
 
 R = TypeVar("R")
 Change = tuple[str, str]  # (record id, version): the version is the SystemModstamp read or the event's commit time
@@ -111,6 +111,16 @@ def batch_run_id(flow: str, changes: list[Change]) -> str:
     restarted subscription re-delivers the events it had in hand) are the same run."""
     digest = hashlib.sha256(repr(sorted(changes)).encode()).hexdigest()[:24]
     return f"{flow}:batch:{changes[0][0]}+{len(changes) - 1}:{digest}"
+
+
+def enqueue_changes(
+    workflow: Callable[[list[str]], Any], flow: str, changes: list[Change], *, connection: str, priority: int
+) -> WorkflowHandle[Any]:
+    """One run of ``workflow`` for ``changes`` of one shard of ``flow``, on the queue of ``connection`` (role), with
+    the id ``batch_run_id`` gives them."""
+    record_ids = [record_id for record_id, _ in changes]
+    run_id = batch_run_id(flow, changes)
+    return enqueue_batch(workflow, flow, record_ids, workflow_id=run_id, connection=connection, priority=priority)
 
 
 def shard_batches(flow: str, changes: list[Change], size: int) -> list[list[Change]]:

@@ -17,20 +17,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.connectors.salesforce.cdc import WatermarkStore
 from ledgerlink.engine.polling import Change, RunWindow
 from ledgerlink.engine.runtime import RESULT_POLL_SECONDS
 
 log = logging.getLogger(__name__)
 UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
-
-
-class WatermarkStore(Protocol):
-    def get_watermark(self, name: str) -> str | None: ...
-    def set_watermark(self, name: str, value: str) -> None: ...
 
 
 class ShardDispatcher:
@@ -61,16 +57,15 @@ class ShardDispatcher:
 
     # --- the subscriber's side --------------------------------------------------------------------------------
 
-    def add(self, changes: dict[str, tuple[str, str]]) -> list[str]:
-        """One delivery's changes (record id → (shard, version)); returns the runs enqueued now."""
+    def add(self, changes: dict[str, tuple[str, str]]) -> None:
+        """One delivery's changes (record id → (shard, version)); what has room is enqueued now."""
         with self.lock:
             self.deliveries += 1
             for record_id, (shard, version) in changes.items():
                 self.pending.setdefault(shard, {})[record_id] = version
                 self.held_since.setdefault(shard, self.deliveries)
-            started = self._flush()
+            self._flush()
         self.wake.set()
-        return started
 
     def get_watermark(self, name: str) -> str | None:
         with self.lock:
@@ -86,17 +81,14 @@ class ShardDispatcher:
 
     # --- under the lock ---------------------------------------------------------------------------------------
 
-    def _flush(self) -> list[str]:
-        started = []
+    def _flush(self) -> None:
         for shard in list(self.pending):
             window = self.windows.setdefault(shard, RunWindow(self.window))
             if not window.full:
                 # Enqueued before it is let go: if the enqueue fails, the changes (and the watermark) stay held.
-                started.append(window.add(self.enqueue(list(self.pending[shard].items()))))
+                self.started.append(window.add(self.enqueue(list(self.pending[shard].items()))))
                 del self.pending[shard], self.held_since[shard]
-        self.started.extend(started)
         self._store_marks()
-        return started
 
     def _store_marks(self) -> None:
         oldest_held = min(self.held_since.values(), default=None)

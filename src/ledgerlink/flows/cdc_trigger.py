@@ -33,11 +33,12 @@ from ledgerlink.connectors.salesforce.cdc import (
     ChangeEvent,
     PubSubSettings,
     PubSubSubscriber,
+    WatermarkStore,
     is_own_change,
     oauth_session,
 )
 from ledgerlink.engine.runtime import Runtime, enqueue_trigger, shard_key
-from ledgerlink.engine.shard_dispatch import ShardDispatcher, WatermarkStore
+from ledgerlink.engine.shard_dispatch import ShardDispatcher
 from ledgerlink.flows import opportunity_to_invoice as o2i
 
 if TYPE_CHECKING:

@@ -16,11 +16,10 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.connectors.salesforce import soql as literal
-from ledgerlink.engine import fanout
+from ledgerlink.engine import fanout, polling
 from ledgerlink.engine.polling import (
     Change,
     Position,
-    batch_run_id,
     drain,
     incremental_soql,
     record_handles,
@@ -237,10 +236,7 @@ def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY
 
 def enqueue_changes(changes: list[Change], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
     """One run for ``changes`` — (opportunity id, modification) pairs of one shard (the polling trigger's runs)."""
-    ids = [record_id for record_id, _ in changes]
-    return enqueue_batch(
-        invoice_pdf_batch, FLOW, ids, workflow_id=batch_run_id(FLOW, changes), connection=SALESFORCE, priority=priority
-    )
+    return polling.enqueue_changes(invoice_pdf_batch, FLOW, changes, connection=SALESFORCE, priority=priority)
 
 
 def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:

@@ -21,10 +21,9 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine import fanout
-from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
+from ledgerlink.engine.polling import Change, Position, enqueue_changes, incremental_soql, soql_datetime, upper_bound
 from ledgerlink.engine.retry import durable_step, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record, shard_key
-from ledgerlink.engine.runtime import enqueue_batch as engine_enqueue_batch
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail
 from ledgerlink.flows.accounting import CreatedInvoice
@@ -419,12 +418,10 @@ def enqueue_run(
 
 
 def enqueue_batch(
-    workflow: Callable[[list[str]], Any], flow: str, record_ids: list[str], run_id: str, priority: int
+    workflow: Callable[[list[str]], Any], flow: str, changes: list[Change], priority: int
 ) -> WorkflowHandle[Any]:
-    """One invoicing run for a batch of source records of one shard, on the books' queue."""
-    return engine_enqueue_batch(
-        workflow, flow, record_ids, workflow_id=run_id, connection=ACCOUNTING, priority=priority
-    )
+    """One invoicing run for changes to source records of one shard, on the books' queue."""
+    return enqueue_changes(workflow, flow, changes, connection=ACCOUNTING, priority=priority)
 
 
 # --- the polling trigger -------------------------------------------------------------------------------------

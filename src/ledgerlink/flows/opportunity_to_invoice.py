@@ -15,7 +15,7 @@ from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.engine.polling import Change, batch_run_id, drain, record_handles
+from ledgerlink.engine.polling import Change, drain, record_handles
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
@@ -90,8 +90,7 @@ def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY
 
 def enqueue_batch(changes: list[Change], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
     """One run for ``changes`` — (opportunity id, modification) pairs of one shard (``shard_key(FLOW, id)``)."""
-    ids = [record_id for record_id, _ in changes]
-    return invoicing.enqueue_batch(opportunity_to_invoice_batch, FLOW, ids, batch_run_id(FLOW, changes), priority)
+    return invoicing.enqueue_batch(opportunity_to_invoice_batch, FLOW, changes, priority)
 
 
 WATERMARK = "salesforce.Opportunity.won"
