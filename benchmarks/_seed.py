@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ledgerlink.engine.connections import build_salesforce
+from ledgerlink.connections.build import build_crm
 
 CODE_PREFIX = "BF"
 CITIES = (("Leeds", "LS1 4AP"), ("Bristol", "BS1 5TR"), ("York", "YO1 7HH"), ("Bath", "BA1 1LZ"))
@@ -43,7 +43,7 @@ def seed_accounts(spec: dict[str, Any], count: int, *, chunk: int = 25_000) -> f
     """``count`` Accounts, each with one Contact; returns the seconds it took. Written in chunks so the seeding
     itself does not hold 100,000 records in memory at once."""
     started = time.perf_counter()
-    sf = build_salesforce(spec, client_tag="benchmark-seed")
+    sf = build_crm(spec, client_tag="benchmark-seed")
     try:
         for start in range(0, count, chunk):
             indices = range(start, min(count, start + chunk))

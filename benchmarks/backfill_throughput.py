@@ -145,8 +145,8 @@ def run_script(sf_spec: dict[str, Any], kf_spec: dict[str, Any]) -> tuple[int, i
 
 
 def run_ledgerlink(boxes: SandboxProcesses, data_dir: Path) -> dict[str, Any]:
+    from ledgerlink.bootstrap import engine_settings, open_runtime
     from ledgerlink.engine import runtime as engine
-    from ledgerlink.engine.bootstrap import engine_settings, open_runtime
     from ledgerlink.flows import customer_sync
 
     settings = engine_settings(data_dir)

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from _sandboxes import SandboxProcess, sandboxes  # benchmarks run as scripts: their folder is on sys.path
+from ledgerlink.bootstrap import engine_settings, open_runtime
+from ledgerlink.connections.build import build_crm
 from ledgerlink.demo.seed import seed
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.bootstrap import engine_settings, open_runtime
-from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.engine.worker import run_worker
 from ledgerlink.flows.cdc_trigger import start_cdc_trigger
 
@@ -68,7 +68,7 @@ class EventLog:
 
 
 def _open_opportunities(box: SandboxProcess, count: int) -> list[str]:
-    user = build_salesforce(box.spec, client_tag="benchmark-user")
+    user = build_crm(box.spec, client_tag="benchmark-user")
     try:
         seed(user, accounts=40, opportunities=count, won_share=0.0, seed=5)
         return [r["Id"] for r in user.query("SELECT Id FROM Opportunity WHERE IsWon = false ORDER BY Id")]
@@ -85,7 +85,7 @@ def _turn_won(box: SandboxProcess, ids: list[str], rate: float, seconds: float) 
 
 
 def _turn_won_in_process(spec: dict[str, Any], ids: list[str], rate: float, seconds: float) -> int:
-    user = build_salesforce(spec, client_tag="benchmark-user")
+    user = build_crm(spec, client_tag="benchmark-user")
     started = time.monotonic()
     done = 0
     try:

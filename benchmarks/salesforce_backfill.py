@@ -27,9 +27,9 @@ from typing import Any
 
 import httpx
 
-from ledgerlink.connectors.salesforce.auth import from_spec
-from ledgerlink.connectors.salesforce.client import SalesforceClient, SalesforceSettings
 from ledgerlink.sandbox.runner import Sandbox, start_sandbox
+from ledgerlink.systems.salesforce.auth import from_spec
+from ledgerlink.systems.salesforce.client import SalesforceClient, SalesforceSettings
 
 TARGET_CALLS = 60
 

@@ -56,14 +56,14 @@ def _drop(name: str) -> None:
 
 
 def phase(workers: int, opportunities: int, latency_ms: float, data_dir: Path, timeout: float) -> dict[str, Any]:
+    from ledgerlink.connections.build import build_crm
     from ledgerlink.demo.seed import seed
-    from ledgerlink.engine.connections import build_salesforce
 
     name = _database()
     processes: list[subprocess.Popen[bytes]] = []
     try:
         with sandboxes(data_dir / "sandboxes", tls=False) as boxes:
-            user = build_salesforce(boxes["salesforce"].spec, client_tag="benchmark-seed")
+            user = build_crm(boxes["salesforce"].spec, client_tag="benchmark-seed")
             try:
                 seed(user, accounts=max(10, opportunities // 10), opportunities=opportunities, won_share=1.0, seed=11)
             finally:

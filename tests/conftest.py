@@ -27,3 +27,12 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LEDGERLINK_MAPPINGS_DIR", raising=False)
     yield
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every system's templates and schema, as the CLI, the console and the engine load them at start (some test
+    modules list the templates as they are collected)."""
+    del config
+    from ledgerlink.systems.registry import load_systems
+
+    load_systems()

@@ -1,5 +1,5 @@
 """The ids every log line carries while LedgerLink works on a record: set by flows' steps and by request handlers,
-read by the JSON log formatter (``ledgerlink.web.logs``). Kept apart so that neither layer imports the other."""
+read by the JSON log formatter (``ledgerlink.logs``). Kept apart so that neither layer imports the other."""
 
 from __future__ import annotations
 

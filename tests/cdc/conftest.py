@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ledgerlink.connectors.salesforce import SalesforceClient
-from ledgerlink.connectors.salesforce.cdc import (
+from ledgerlink.connections.build import build_crm
+from ledgerlink.sandbox.runner import Sandbox, start_pubsub, start_sandbox
+from ledgerlink.sandbox.salesforce import SalesforceOrg
+from ledgerlink.sandbox.salesforce.pubsub import PubSubServer
+from ledgerlink.systems.salesforce.cdc import (
     ChangeEvent,
     PubSubSession,
     PubSubSettings,
@@ -18,10 +21,7 @@ from ledgerlink.connectors.salesforce.cdc import (
     SessionProvider,
     oauth_session,
 )
-from ledgerlink.engine.connections import build_salesforce
-from ledgerlink.sandbox.runner import Sandbox, start_pubsub, start_sandbox
-from ledgerlink.sandbox.salesforce import SalesforceOrg
-from ledgerlink.sandbox.salesforce.pubsub import PubSubServer
+from ledgerlink.systems.salesforce.client import SalesforceClient
 from tests.flows.conftest import CLOSE_DATE
 
 KEEPALIVE_SECONDS = 0.3
@@ -125,8 +125,8 @@ def cdc_env(tmp_path: Path) -> Iterator[CdcEnv]:
     sandbox = start_sandbox("salesforce", tmp_path / "sandboxes")
     pubsub = start_pubsub(sandbox, keepalive_seconds=KEEPALIVE_SECONDS)
     spec = sandbox.describe()
-    ledgerlink = build_salesforce(spec)
-    user = build_salesforce(spec, client_tag="test-user")
+    ledgerlink = build_crm(spec)
+    user = build_crm(spec, client_tag="test-user")
     sessions = oauth_session(ledgerlink.settings.auth, spec["base_url"])
     env = CdcEnv(sandbox=sandbox, pubsub=pubsub, user=user, ledgerlink=ledgerlink, sessions=sessions)
     try:

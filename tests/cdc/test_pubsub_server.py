@@ -11,9 +11,9 @@ import fastavro
 import grpc
 import pytest
 
-from ledgerlink.connectors.salesforce.cdc_bitmap import decode_bitmap
-from ledgerlink.sandbox.salesforce.pubsub import pubsub_api_pb2 as pb
-from ledgerlink.sandbox.salesforce.pubsub import pubsub_api_pb2_grpc as pb_grpc
+from ledgerlink.formats.pubsub import pubsub_api_pb2 as pb
+from ledgerlink.formats.pubsub import pubsub_api_pb2_grpc as pb_grpc
+from ledgerlink.systems.salesforce.cdc_bitmap import decode_bitmap
 
 from .conftest import KEEPALIVE_SECONDS, CdcEnv
 
@@ -188,7 +188,7 @@ def test_topics_and_schemas(cdc_env: CdcEnv) -> None:
 
 
 def _take(sub: object, count: int) -> list[pb.FetchResponse]:
-    from ledgerlink.connectors.salesforce.cdc import PubSubSubscriber
+    from ledgerlink.systems.salesforce.cdc import PubSubSubscriber
 
     assert isinstance(sub, PubSubSubscriber)
     out: list[pb.FetchResponse] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledgerlink.connectors.salesforce.cdc import is_own_change
+from ledgerlink.systems.salesforce.cdc import is_own_change
 
 from .conftest import CdcEnv, Collector, MemoryWatermarks
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ledgerlink.bootstrap import engine_settings, open_runtime
+from ledgerlink.connections.build import build_crm
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.bootstrap import engine_settings, open_runtime
-from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.flows import customer_sync
 from ledgerlink.flows.cdc_trigger import CdcTrigger, start_sync_cdc_triggers
 from ledgerlink.sandbox.runner import start_pubsub, start_sandboxes
@@ -24,7 +24,7 @@ def live(tmp_path: Path) -> Iterator[tuple[FlowEnv, list[CdcTrigger]]]:
     pubsub = start_pubsub(sandboxes["salesforce"], keepalive_seconds=1)
     sf_spec = sandboxes["salesforce"].describe()
     runtime = open_runtime(engine_settings(tmp_path), sf_spec, sandboxes["kashflow"].describe())
-    user = build_salesforce(sf_spec, client_tag="test-user")
+    user = build_crm(sf_spec, client_tag="test-user")
     triggers = start_sync_cdc_triggers(runtime, pubsub.address)
     try:
         yield FlowEnv(sandboxes=sandboxes, runtime=runtime, user=user), triggers
@@ -46,7 +46,7 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
 
 
 def _customer(env: FlowEnv, code: str) -> dict[str, object] | None:
-    return env.runtime.accounting.client.get_customer(code)  # type: ignore[attr-defined, no-any-return]
+    return env.runtime.books.client.get_customer(code)  # type: ignore[attr-defined, no-any-return]
 
 
 def test_an_account_edit_reaches_the_books_in_real_time_and_our_own_writes_wake_nothing(
@@ -66,7 +66,7 @@ def test_an_account_edit_reaches_the_books_in_real_time_and_our_own_writes_wake_
     print(f"new Account in the books after {created_after:.2f} s")
 
     # The bookkeeper changes the customer in the books; customer_sync writes it to Salesforce as LedgerLink.
-    env.runtime.accounting.client.update_customer("CUST-RT", {"TelephoneNumber": "+44 113 496 0000"})  # type: ignore[attr-defined]
+    env.runtime.books.client.update_customer("CUST-RT", {"TelephoneNumber": "+44 113 496 0000"})  # type: ignore[attr-defined]
     for handle in customer_sync.poll(lag_seconds=0):
         engine.wait_for(handle)
     assert env.user.get("Account", account_id, ["Phone"])["Phone"] == "+44 113 496 0000"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from dbos import DBOS
 
+from ledgerlink.bootstrap import engine_settings, open_runtime
+from ledgerlink.connections.build import build_crm
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.bootstrap import engine_settings, open_runtime
-from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.engine.runtime import wait_for
 from ledgerlink.flows.cdc_trigger import CdcTrigger, start_cdc_trigger
 from ledgerlink.flows.opportunity_to_invoice import FLOW, INVOICE_NUMBER_FIELD
@@ -27,7 +27,7 @@ def live(tmp_path: Path) -> Iterator[tuple[FlowEnv, CdcTrigger]]:
     pubsub = start_pubsub(sandboxes["salesforce"], keepalive_seconds=1)
     sf_spec = sandboxes["salesforce"].describe()
     runtime = open_runtime(engine_settings(tmp_path), sf_spec, sandboxes["kashflow"].describe())
-    user = build_salesforce(sf_spec, client_tag="test-user")
+    user = build_crm(sf_spec, client_tag="test-user")
     trigger = start_cdc_trigger(runtime, pubsub.address, poll_lag_seconds=0)
     try:
         yield FlowEnv(sandboxes=sandboxes, runtime=runtime, user=user), trigger

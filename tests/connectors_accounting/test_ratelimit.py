@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ledgerlink.engine.ratelimit import LocalRateLimiter, RateLimitSpec, SharedRateLimiter
 from ledgerlink.store import Ledger, database_url
+from ledgerlink.systems.ratelimit import LocalRateLimiter, RateLimitSpec, SharedRateLimiter
 
 
 @pytest.mark.parametrize(

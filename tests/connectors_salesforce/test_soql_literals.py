@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledgerlink.connectors.errors import PermanentError
-from ledgerlink.connectors.salesforce import soql
+from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.salesforce import soql
 
 
 def test_strings_are_quoted_and_escaped() -> None:

@@ -12,34 +12,36 @@ from typing import Any
 import httpx
 import pytest
 
-from ledgerlink.engine.connections import build_accounting
-from ledgerlink.flows.accounting import AccountingSystem
+from ledgerlink.connections.build import build_accounting
+from ledgerlink.engine.retry import RetryPolicy, with_retries
 from ledgerlink.model import Customer, Invoice, InvoiceLine
-from ledgerlink.sandbox.runner import Sandbox, SystemName, start_sandbox
+from ledgerlink.sandbox.kind import BooksFacts
+from ledgerlink.sandbox.runner import Sandbox, sandbox_kinds, start_sandbox
+from ledgerlink.systems.accounting import AccountingSystem, CreatedInvoice
+from ledgerlink.systems.registry import names
 from tests.engine.conftest import postgres_url  # noqa: F401  (a fresh PostgreSQL database, for the limiter)
 
-SYSTEMS: tuple[SystemName, ...] = ("kashflow", "kashoo")
-# A VAT/sales-tax rate each sandbox's books have, and one neither has.
-HAVE_RATE = {"kashflow": Decimal("20"), "kashoo": Decimal("13")}
-MISSING_RATE = Decimal("17.5")
-CURRENCY = {"kashflow": "GBP", "kashoo": "CAD"}
-EXPIRE_AUTH = {"kashflow": "/__admin/expire-sessions", "kashoo": "/__admin/expire-tokens"}
+# The conformance kit: every registered accounting system, each against its own sandbox.
+SYSTEMS = names("accounting")
+MISSING_RATE = Decimal("17.5")  # a VAT/sales-tax rate no sandbox's books have
+FAST_RETRIES = RetryPolicy(max_attempts=6, interval_seconds=0.05, max_interval_seconds=0.5)
 
 
 @dataclass
 class Harness:
-    system: SystemName
+    system: str
     sandbox: Sandbox
     books: AccountingSystem
     make_books: Callable[..., AccountingSystem]
+    facts: BooksFacts
 
     @property
     def rate(self) -> Decimal:
-        return HAVE_RATE[self.system]
+        return self.facts.tax_rate
 
     @property
     def currency(self) -> str:
-        return CURRENCY[self.system]
+        return self.facts.currency
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = httpx.request(method, f"{self.sandbox.base_url}{path}", json=body)
@@ -51,13 +53,22 @@ class Harness:
 
     def api_path(self, collection: str) -> str:
         """The path prefix a fault filter needs for a collection ("invoices", "customers", "payments")."""
-        if self.system == "kashflow":
-            return "/v2/invoices" if collection == "payments" else f"/v2/{collection}"
-        kashoo = {"invoices": "records/invoices", "customers": "contacts", "payments": "records/invoicePayments"}
-        return f"/api/businesses/{self.sandbox.config.business_id}/{kashoo[collection]}"
+        return self.facts.collection_path(collection, self.sandbox.config)
 
     def expire_auth(self) -> None:
-        self.admin("POST", EXPIRE_AUTH[self.system])
+        self.admin("POST", self.facts.expire_auth_path)
+
+    def create_invoice_as_the_engine_does(self, invoice: Invoice, customer_id: str) -> CreatedInvoice:
+        """A create under the engine's one retry level, as the invoice flow makes it: the first attempt skips the
+        look (no earlier attempt can have made it), every retry looks before it creates again."""
+        attempts = 0
+
+        def create() -> CreatedInvoice:
+            nonlocal attempts
+            attempts += 1
+            return self.books.create_invoice(invoice, customer_id, look_first=attempts > 1)
+
+        return with_retries(create, FAST_RETRIES)()
 
     def customer(self, code: str, name: str | None = None) -> Customer:
         return Customer(code=code, name=name or f"{code} Ltd", email=f"{code.lower()}@example.com")
@@ -88,7 +99,10 @@ class Harness:
 
 @pytest.fixture(params=SYSTEMS)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    system: SystemName = request.param
+    system: str = request.param
+    kind = sandbox_kinds().get(system)
+    if kind is None or kind.books is None:
+        pytest.fail(f"{system} is registered but has no sandbox with its books' facts: the conformance kit needs one")
     sandbox = start_sandbox(system, tmp_path / "sandbox")
     made: list[AccountingSystem] = []
 
@@ -98,7 +112,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         return books
 
     try:
-        yield Harness(system=system, sandbox=sandbox, books=make_books(), make_books=make_books)
+        yield Harness(system=system, sandbox=sandbox, books=make_books(), make_books=make_books, facts=kind.books)
     finally:
         for books in made:
             books.close()

@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ledgerlink.connectors.kashoo import KashooClient, KashooSettings
-from ledgerlink.engine.ratelimit import RateLimitSpec, SharedRateLimiter
+from ledgerlink.systems.kashoo.client import KashooClient, KashooSettings
+from ledgerlink.systems.ratelimit import RateLimitSpec, SharedRateLimiter
 
 
 class Deadline(Exception):

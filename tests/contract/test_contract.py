@@ -7,8 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.model import Invoice, Payment
+from ledgerlink.systems.errors import PermanentError
 from tests.contract.conftest import Harness
 
 PENNY = Decimal("0.01")

@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledgerlink.connectors.kashoo import KashooClient, KashooSettings
 from ledgerlink.sandbox._ratelimit import RateLimit
 from ledgerlink.sandbox.runner import start_sandbox
 from ledgerlink.store import Ledger, database_url
 from ledgerlink.store.database import normalise_url
+from ledgerlink.systems.kashoo.client import KashooClient, KashooSettings
 
 REPO = Path(__file__).resolve().parents[2]
 LIMIT, PER, SECONDS, WORKERS = 20, 1.0, 10.0, 2

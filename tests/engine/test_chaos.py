@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ledgerlink.engine.connections import build_accounting, build_salesforce
+from ledgerlink.connections.build import build_accounting, build_crm
 from ledgerlink.sandbox.runner import SandboxSet
 from ledgerlink.store import Ledger
 from tests.engine.conftest import Cluster, make_cluster, wait_until
@@ -21,7 +21,7 @@ WON = int(os.environ.get("LEDGERLINK_CHAOS_OPPORTUNITIES", "500"))
 def _seed_won(sandboxes: SandboxSet, count: int) -> set[str]:
     from ledgerlink.demo.seed import seed
 
-    user = build_salesforce(sandboxes["salesforce"].describe(), client_tag="test-user")
+    user = build_crm(sandboxes["salesforce"].describe(), client_tag="test-user")
     try:
         seed(user, accounts=25, opportunities=count, won_share=1.0, seed=11)
         return {r["Id"] for r in user.query("SELECT Id FROM Opportunity WHERE IsWon = true")}
@@ -30,7 +30,7 @@ def _seed_won(sandboxes: SandboxSet, count: int) -> set[str]:
 
 
 def _written_back(sandboxes: SandboxSet) -> dict[str, str]:
-    user = build_salesforce(sandboxes["salesforce"].describe(), client_tag="test-user")
+    user = build_crm(sandboxes["salesforce"].describe(), client_tag="test-user")
     try:
         rows = user.query(
             "SELECT Id, KashFlow_Invoice_Number__c FROM Opportunity WHERE KashFlow_Invoice_Number__c != null"

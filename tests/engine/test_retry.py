@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from ledgerlink.connectors.errors import PermanentError, TransientError
 from ledgerlink.engine.retry import RetriesExhausted, RetryPolicy, with_retries
+from ledgerlink.systems.errors import PermanentError, TransientError
 
 
 def test_delays_grow_exponentially_within_the_jitter_band_and_respect_the_cap() -> None:

@@ -8,9 +8,9 @@ import time
 from dbos import DBOS
 
 from ledgerlink.demo.seed import seed
+from ledgerlink.engine.flows import registered_flows
 from ledgerlink.engine.worker import run_worker, start_triggers
 from ledgerlink.flows.reconciliation import SCHEDULE_NAME
-from ledgerlink.flows.registry import FLOWS
 from tests.flows.conftest import FlowEnv
 
 
@@ -19,7 +19,7 @@ def test_each_enabled_trigger_starts_once_per_slot(flow_env: FlowEnv) -> None:
     started: dict[str, int] = {}
     fired = start_triggers(flow_env.runtime, poll_interval=3600, started=started)
     settings = flow_env.runtime.settings.flows
-    expected = {e.name for e in FLOWS.values() if e.trigger is not None and e.enabled(settings)}
+    expected = {e.name for e in registered_flows().values() if e.trigger is not None and e.enabled(settings)}
     assert "late_payment" not in expected and "order_to_invoice" not in expected  # switched off here / by default
     assert set(fired) == expected
     assert start_triggers(flow_env.runtime, poll_interval=3600, started=started) == []  # same slot: nothing new
@@ -48,7 +48,7 @@ def test_a_worker_runs_every_flow_from_its_triggers(flow_env: FlowEnv) -> None:
                 )
             )
             files = list(flow_env.user.query("SELECT Id FROM ContentVersion"))
-            customers = list(flow_env.runtime.accounting.client.list("customers"))  # type: ignore[attr-defined]
+            customers = list(flow_env.runtime.books.client.list("customers"))  # type: ignore[attr-defined]
             # The flows run side by side: the invoices may all be done before customer_sync's trigger has run.
             if len(written) == summary.won and len(files) == summary.won and len(customers) == summary.accounts:
                 break

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from ledgerlink.connectors.salesforce import SalesforceClient
+from ledgerlink.bootstrap import engine_settings, open_runtime
+from ledgerlink.connections.build import build_crm
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.bootstrap import engine_settings, open_runtime
-from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.sandbox.runner import SandboxSet, start_sandboxes
 from ledgerlink.store import Ledger
+from ledgerlink.systems.salesforce.client import SalesforceClient
 
 # Test deals closed twenty days ago: their invoices (30 days' terms) fall due in ten, so none is overdue on
 # whatever day the suite runs (the books' clock is the real one).
@@ -40,7 +40,7 @@ class FlowEnv:
         return engine.wait_for(o2i.replay(opportunity_id))
 
     def kashflow_invoices(self) -> list[dict[str, Any]]:
-        books = self.runtime.accounting
+        books = self.runtime.books
         return list(books.client.list("invoices"))  # type: ignore[attr-defined]
 
     def set_faults(self, system: str, **settings: Any) -> None:
@@ -90,7 +90,7 @@ def flow_env(tmp_path: Path) -> Iterator[FlowEnv]:
     sandboxes = start_sandboxes(["salesforce", "kashflow"], tmp_path / "sandboxes")
     sf_spec = sandboxes["salesforce"].describe()
     runtime = open_runtime(engine_settings(tmp_path), sf_spec, sandboxes["kashflow"].describe())
-    user = build_salesforce(sf_spec, client_tag="test-user")
+    user = build_crm(sf_spec, client_tag="test-user")
     try:
         yield FlowEnv(sandboxes=sandboxes, runtime=runtime, user=user)
     finally:

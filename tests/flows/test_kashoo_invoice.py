@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from ledgerlink.bootstrap import engine_settings, open_runtime
+from ledgerlink.connections.build import build_crm
 from ledgerlink.demo.seed import seed
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.bootstrap import engine_settings, open_runtime
-from ledgerlink.engine.connections import build_salesforce
-from ledgerlink.flows.books_kashoo import KashooBooks
 from ledgerlink.sandbox.runner import start_sandboxes
+from ledgerlink.systems.kashoo.books import KashooBooks
 from tests.flows.conftest import FlowEnv
 
 
@@ -30,7 +30,7 @@ def kashoo_env(tmp_path: Path) -> Iterator[FlowEnv]:
     assert runtime.queue_name(engine.ACCOUNTING) == "kashoo"
     kashoo_queue = runtime.settings.connection_queues[engine.ACCOUNTING]
     assert (kashoo_queue.rate_limit, kashoo_queue.period_seconds, kashoo_queue.worker_concurrency) == (10, 1.0, 8)
-    user = build_salesforce(sf_spec, client_tag="test-user")
+    user = build_crm(sf_spec, client_tag="test-user")
     try:
         yield FlowEnv(sandboxes=sandboxes, runtime=runtime, user=user)
     finally:
@@ -40,7 +40,7 @@ def kashoo_env(tmp_path: Path) -> Iterator[FlowEnv]:
 
 
 def _books(env: FlowEnv) -> KashooBooks:
-    books = env.runtime.accounting
+    books = env.runtime.books
     assert isinstance(books, KashooBooks)
     return books
 

@@ -44,7 +44,7 @@ def test_every_won_opportunity_becomes_exactly_one_invoice_and_rerun_creates_not
         for r in flow_env.user.query("SELECT Id, Amount FROM Opportunity WHERE IsWon = true")
     }
     for inv in invoices:
-        full = flow_env.runtime.accounting.client.get_invoice(str(inv["Number"]))  # type: ignore[attr-defined]
+        full = flow_env.runtime.books.client.get_invoice(str(inv["Number"]))  # type: ignore[attr-defined]
         assert full is not None
         assert Decimal(str(full["NetAmount"])) == amounts[inv["CustomerReference"]]
 
@@ -100,7 +100,7 @@ def test_a_first_invoice_is_made_without_a_look_and_one_made_before_a_crash_is_f
     assert flow_env.run_one(first)["status"] == "invoiced"  # makes the customer and the product too
 
     # Customer and product known, nothing tried before for this deal: one call to KashFlow, the create.
-    books = flow_env.runtime.accounting
+    books = flow_env.runtime.books
     second = flow_env.make_opportunity(stage="Closed Won", account_id=account, lines=[(entry, 2, 30.0)])
     calls = books.api_calls()
     assert flow_env.run_one(second)["status"] == "invoiced"
@@ -125,7 +125,7 @@ def test_a_first_invoice_is_made_without_a_look_and_one_made_before_a_crash_is_f
 def test_malformed_opportunities_become_failed_records_naming_the_field(flow_env: FlowEnv) -> None:
     # This project keeps its catalogue in the books by hand: an unknown product must not be invented there.
     flow_env.runtime.settings.flows.create_missing_products = False
-    kashflow = flow_env.runtime.accounting.client  # type: ignore[attr-defined]
+    kashflow = flow_env.runtime.books.client  # type: ignore[attr-defined]
     kashflow.create_product({"Code": "GP-1", "Name": "Known product", "Price": 50, "NominalCode": 4000})
     account = flow_env.make_account("Good Ltd", "CUST-GOOD")
     _known, known_entry = flow_env.make_product("GP-1", 50.0)
@@ -184,7 +184,7 @@ def test_log_lines_from_a_run_carry_its_flow_run_and_record_ids(flow_env: FlowEn
     import json
     import logging
 
-    from ledgerlink.web.logs import configure_json_logging
+    from ledgerlink.logs import configure_json_logging
 
     stream = io.StringIO()
     handler = configure_json_logging(logging.WARNING, stream)

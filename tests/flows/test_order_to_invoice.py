@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from ledgerlink.bootstrap import engine_settings, open_runtime
+from ledgerlink.connections.build import build_crm
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.bootstrap import engine_settings, open_runtime
-from ledgerlink.engine.connections import build_salesforce
+from ledgerlink.engine.flows import get_flow
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.flows import order_to_invoice as ord2i
-from ledgerlink.flows.registry import get_flow
 from ledgerlink.sandbox.runner import SandboxSet, start_sandbox
 from tests.flows.conftest import FlowEnv
 
@@ -61,7 +61,7 @@ def test_an_activated_order_becomes_exactly_one_invoice_and_rerun_creates_nothin
     assert invoice["CustomerReference"] == order
     number = str(invoice["Number"])
     assert number == outcome["invoice_number"]
-    full = flow_env.runtime.accounting.client.get_invoice(number)  # type: ignore[attr-defined]
+    full = flow_env.runtime.books.client.get_invoice(number)  # type: ignore[attr-defined]
     assert full is not None
     lines = [(ln["ProductCode"], Decimal(ln["Quantity"]), Decimal(ln["Rate"])) for ln in full["LineItems"]]
     assert lines == [("OW-1", Decimal(3), Decimal("19.99")), ("OG-1", Decimal(2), Decimal("250.10"))]
@@ -73,7 +73,7 @@ def test_an_activated_order_becomes_exactly_one_invoice_and_rerun_creates_nothin
     assert written["Invoice_Status__c"]
 
     # The ledger and the audit name this flow and the Order, not the Opportunity flow.
-    books = flow_env.runtime.accounting
+    books = flow_env.runtime.books
     assert flow_env.ledger.lookup("salesforce", "Order", order, books.name, books.invoice_object) == number
     trail = flow_env.ledger.audit_trail(source_id=order)
     assert {entry.flow for entry in trail} == {ord2i.FLOW}
@@ -120,7 +120,7 @@ def optional_account_env(tmp_path: Path) -> Iterator[FlowEnv]:
     sandboxes.sandboxes["kashflow"] = start_sandbox("kashflow", tmp_path / "sandboxes")
     sf_spec = sandboxes["salesforce"].describe()
     runtime = open_runtime(engine_settings(tmp_path), sf_spec, sandboxes["kashflow"].describe())
-    user = build_salesforce(sf_spec, client_tag="test-user")
+    user = build_crm(sf_spec, client_tag="test-user")
     try:
         yield FlowEnv(sandboxes=sandboxes, runtime=runtime, user=user)
     finally:

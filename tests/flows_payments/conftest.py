@@ -14,8 +14,9 @@ import httpx
 import pytest
 from dbos import WorkflowHandle
 
+from ledgerlink.bootstrap import open_runtime
+from ledgerlink.connections.build import build_crm
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.connections import build_accounting, build_salesforce
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.model import Payment
 from ledgerlink.sandbox.runner import SystemName, start_sandboxes
@@ -53,12 +54,12 @@ class BooksEnv(FlowEnv):
 
     def pay(self, number: str, amount: str, on: dt.date, reference: str | None = None) -> str:
         """A payment recorded in the books (as the bookkeeper would; LedgerLink's adapter is just the quickest way)."""
-        books = self.runtime.accounting
+        books = self.runtime.books
         payment = Payment(invoice_number=number, amount=Decimal(amount), paid_on=on, reference=reference)
         return books.record_payment(number, payment)
 
     def gross(self, number: str) -> Decimal:
-        invoice = self.runtime.accounting.get_invoice(number)
+        invoice = self.runtime.books.get_invoice(number)
         assert invoice is not None and invoice.total_gross is not None
         return invoice.total_gross
 
@@ -86,15 +87,8 @@ def _start(system: SystemName, tmp_path: Path) -> Iterator[BooksEnv]:
     books_spec = sandboxes[system].describe()
     if system == "kashoo":
         books_spec = {**books_spec, "options": {"create_missing_taxes": True}}  # the deals carry UK VAT
-    runtime = engine.start(
-        engine.Runtime(
-            settings=settings,
-            ledger=ledger,
-            salesforce=build_salesforce(sf_spec),
-            accounting=build_accounting(books_spec, ledger_url=ledger.url),
-        )
-    )
-    user = build_salesforce(sf_spec, client_tag="test-user")
+    runtime = open_runtime(settings, sf_spec, books_spec, ledger=ledger)
+    user = build_crm(sf_spec, client_tag="test-user")
     try:
         yield BooksEnv(sandboxes=sandboxes, runtime=runtime, user=user, system=system)
     finally:

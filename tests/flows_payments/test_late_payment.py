@@ -19,7 +19,7 @@ def _cases(env: BooksEnv, account: str) -> list[dict[str, object]]:
 def test_overdue_invoice_opens_one_case_and_payment_closes_it(kashflow_env: BooksEnv) -> None:
     env = kashflow_env
     account, _opp, number = env.invoiced_opportunity("Slow Payer Ltd", 200.0)
-    invoice = env.runtime.accounting.get_invoice(number)
+    invoice = env.runtime.books.get_invoice(number)
     assert invoice is not None
     assert _check(env) == []  # not due yet
 
@@ -60,7 +60,7 @@ def test_threshold_is_configured_per_project(kashflow_env: BooksEnv) -> None:
     env = kashflow_env
     env.runtime.settings.flows.late_payment_days = 1
     account, _opp, number = env.invoiced_opportunity("Strict Terms Ltd", 10.0)
-    invoice = env.runtime.accounting.get_invoice(number)
+    invoice = env.runtime.books.get_invoice(number)
     assert invoice is not None
     env.advance_books_clock((invoice.due_date - env.books_today()).days + 2)
     assert [o["status"] for o in _check(env)] == ["opened"]

@@ -65,7 +65,7 @@ def test_part_then_final_payment_sets_running_total_and_makes_two_payment_record
 
 def test_payment_on_an_invoice_ledgerlink_did_not_make_is_a_failed_record(kashflow_env: BooksEnv) -> None:
     env = kashflow_env
-    kashflow = env.runtime.accounting.client  # type: ignore[attr-defined]
+    kashflow = env.runtime.books.client  # type: ignore[attr-defined]
     kashflow.create_customer({"Code": "HAND01", "Name": "Made By Hand"})
     made = kashflow.create_invoice(
         {"CustomerCode": "HAND01", "LineItems": [{"Description": "Consulting", "Quantity": 1, "Rate": 10}]}

@@ -22,12 +22,12 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from ledgerlink.connectors.errors import ApiLimitExhausted, PermanentError
-from ledgerlink.connectors.salesforce.auth import from_spec
-from ledgerlink.connectors.salesforce.bulk import BulkSettings
-from ledgerlink.connectors.salesforce.client import SalesforceClient, SalesforceSettings
-from ledgerlink.connectors.salesforce.pacing import PacingPolicy
 from ledgerlink.sandbox.runner import Sandbox
+from ledgerlink.systems.errors import ApiLimitExhausted, PermanentError
+from ledgerlink.systems.salesforce.auth import from_spec
+from ledgerlink.systems.salesforce.bulk import BulkSettings
+from ledgerlink.systems.salesforce.client import SalesforceClient, SalesforceSettings
+from ledgerlink.systems.salesforce.pacing import PacingPolicy
 
 DRIVERS = ("simple-salesforce", "ledgerlink")
 BulkOutcome = dict[str, str]  # external id -> "created" | "updated" | the error code

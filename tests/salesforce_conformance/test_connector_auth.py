@@ -13,10 +13,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ledgerlink.connectors.errors import AuthenticationError, TransientError
-from ledgerlink.connectors.salesforce.auth import ClientCredentials, JwtBearer, RefreshToken, from_spec
-from ledgerlink.connectors.salesforce.client import SalesforceClient
 from ledgerlink.sandbox.runner import Sandbox, start_sandbox
+from ledgerlink.systems.errors import AuthenticationError, TransientError
+from ledgerlink.systems.salesforce.auth import ClientCredentials, JwtBearer, RefreshToken, from_spec
+from ledgerlink.systems.salesforce.client import SalesforceClient
 
 from .admin import admin
 from .drivers import http_session

@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
-from ledgerlink.connectors.errors import ApiLimitExhausted
-from ledgerlink.connectors.salesforce.auth import from_spec
-from ledgerlink.connectors.salesforce.client import SalesforceClient, SalesforceSettings
-from ledgerlink.connectors.salesforce.pacing import PacingPolicy
-from ledgerlink.connectors.salesforce.writes import UNPROCESSED
-from ledgerlink.engine.polling import Position
 from ledgerlink.sandbox.runner import Sandbox
+from ledgerlink.systems.errors import ApiLimitExhausted
+from ledgerlink.systems.salesforce.auth import from_spec
+from ledgerlink.systems.salesforce.client import SalesforceClient, SalesforceSettings
+from ledgerlink.systems.salesforce.incremental import Position
+from ledgerlink.systems.salesforce.pacing import PacingPolicy
+from ledgerlink.systems.salesforce.writes import UNPROCESSED
 
 from .admin import admin
 from .drivers import LedgerLinkDriver

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledgerlink.connectors.errors import ApiLimitExhausted
-from ledgerlink.connectors.salesforce.pacing import ApiBudget, PacingPolicy, Reading, parse_limit_info
+from ledgerlink.systems.errors import ApiLimitExhausted
+from ledgerlink.systems.salesforce.pacing import ApiBudget, PacingPolicy, Reading, parse_limit_info
 
 
 class Clock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledgerlink.connectors.errors import ApiLimitExhausted
+from ledgerlink.systems.errors import ApiLimitExhausted
 
 from .admin import admin
 from .drivers import Driver, LedgerLinkDriver

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from ledgerlink.formats.pdf import render_pdf
 from ledgerlink.sandbox import kashflow, kashoo
 from ledgerlink.sandbox._faults import FaultConfig
-from ledgerlink.sandbox._pdf import render_pdf
 from ledgerlink.sandbox._ratelimit import RateLimit, SlidingWindowLog
 from ledgerlink.sandbox._server import RunningServer
 

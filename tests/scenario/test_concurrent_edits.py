@@ -25,7 +25,7 @@ def test_a_contact_edited_while_ledgerlink_updates_its_account_reaches_the_books
     env.sync_customers()
     env.edit_books_customer("BUSY1", phone="0113 496 0000")  # LedgerLink will write this to the Account
 
-    sf = env.runtime.salesforce
+    sf = env.runtime.crm
     real_update_many = sf.update_many
 
     def update_while_a_person_edits(sobject: str, records: list[dict[str, Any]], **kwargs: Any) -> Any:

@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 
-from ledgerlink.flows.books_kashflow import KashFlowBooks
+from ledgerlink.systems.kashflow.books import KashFlowBooks
 from tests.sync.conftest import SyncEnv
 
 
 def _fail_next(env: SyncEnv, method: str, path: str, count: int = 1) -> None:
     """The next ``count`` Salesforce ``method`` requests under ``path`` answer 500, before any processing."""
-    prefix = f"{env.runtime.salesforce.base_path}/{path}"
+    prefix = f"{env.runtime.crm.base_path}/{path}"
     url = f"{env.sandboxes['salesforce'].base_url}/__admin/faults"
     httpx.put(url, json={"paths": [prefix], "methods": [method], "fail_next": count}).raise_for_status()
 
@@ -38,7 +38,7 @@ def test_a_books_edit_reaches_salesforce_when_the_collections_update_fails_once(
 
 
 def test_a_new_books_customer_gets_its_contacts_when_their_create_fails_once(env: SyncEnv) -> None:
-    books = env.runtime.accounting
+    books = env.runtime.books
     assert isinstance(books, KashFlowBooks)
     books.client.create_customer(
         {
@@ -64,7 +64,7 @@ def test_a_books_price_reaches_salesforce_when_the_collections_update_fails_once
         "PricebookEntry", {"Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 10, "IsActive": True}
     )
     env.sync_products()
-    books = env.runtime.accounting
+    books = env.runtime.books
     assert isinstance(books, KashFlowBooks)
     books.client.request("PUT", "products/4000/WID-1", json={"Name": "Widget (books)"})
     _fail_next(env, "PATCH", "composite/sobjects")

@@ -3,7 +3,8 @@
 Found by the reliability scenario at full size: a page settles up to 200 records and each KashFlow update was one
 PUT tried once, so under 5% errors a page with a few dozen updates almost never got through whole, and the step
 used up its six attempts (the polling run then failed outright). Updates (KashFlow PUT, Salesforce PATCH) set a
-record by its key, so the connectors now repeat them in place, as they do reads."""
+record by its key: each is retried where it is made (the engine's one retry level), and a page's Salesforce write-back
+as a whole, with more attempts than a single call, before the page fails."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_a_salesforce_collections_update_outlasts_six_failures_in_a_row(env: Syn
     account = env.make_account("Stubborn Ltd", code="STUB1")
     env.sync_customers()
     env.edit_books_customer("STUB1", website="https://stubborn.test")
-    prefix = f"{env.runtime.salesforce.base_path}/composite/sobjects"
+    prefix = f"{env.runtime.crm.base_path}/composite/sobjects"
     _faults(env, "salesforce", paths=[prefix], methods=["PATCH"], fail_next=6)
     outcome = env.sync_customers()
     assert _faults(env, "salesforce")["errors"] == 6

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from ledgerlink.web.logs import JsonFormatter
+from ledgerlink.logs import JsonFormatter
 from tests.web.console_helpers import ADMIN, Served, signed_in
 
 SECRETS = {
@@ -95,12 +95,12 @@ def _database_bytes(data_dir: Path) -> bytes:
 
 
 def test_failure_messages_are_redacted_even_when_a_service_echoes_a_secret() -> None:
-    from ledgerlink.web.services.probe import probe
+    from ledgerlink.connections.probe import probe
 
-    ok, message, _ = probe(
+    result = probe(
         {"system": "salesforce", "base_url": "http://127.0.0.1:9/" + SECRETS["client_secret"], "credentials": SECRETS}
     )
-    assert not ok and SECRETS["client_secret"] not in message
+    assert not result.ok and SECRETS["client_secret"] not in result.message
 
 
 def test_the_key_file_is_private(served: Served) -> None:

@@ -10,16 +10,17 @@ from typing import Any
 import httpx
 import pytest
 
-from ledgerlink.connectors.salesforce import SalesforceClient
+from ledgerlink.bootstrap import open_runtime
+from ledgerlink.connections.build import build_crm
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.connections import build_accounting, build_salesforce
 from ledgerlink.flows import customer_sync, product_sync
-from ledgerlink.flows.books_kashflow import KashFlowBooks
-from ledgerlink.flows.books_kashoo import KashooBooks
-from ledgerlink.flows.sync.books import SyncBooks, sync_books
 from ledgerlink.model import Customer
 from ledgerlink.sandbox.runner import SandboxSet, SystemName, start_sandboxes
 from ledgerlink.store import Ledger, database_url
+from ledgerlink.systems.accounting import AccountingSystem
+from ledgerlink.systems.kashflow.books import KashFlowBooks
+from ledgerlink.systems.kashoo.books import KashooBooks
+from ledgerlink.systems.salesforce.client import SalesforceClient
 
 
 @dataclass
@@ -34,8 +35,8 @@ class SyncEnv:
         return self.runtime.ledger
 
     @property
-    def sb(self) -> SyncBooks:
-        return sync_books(self.runtime.accounting)
+    def sb(self) -> AccountingSystem:
+        return self.runtime.books
 
     def sync_customers(self) -> customer_sync.Outcome:
         return customer_sync.poll(lag_seconds=0)[0].get_result()
@@ -50,7 +51,7 @@ class SyncEnv:
         return [e for e in events if e.get("change_origin", "").endswith(f"client={client}")]
 
     def books_calls(self) -> int:
-        return self.runtime.accounting.api_calls()
+        return self.runtime.books.api_calls()
 
     def make_account(self, name: str, *, code: str | None = None, postcode: str = "LS1 1AA", **extra: Any) -> str:
         fields: dict[str, Any] = {
@@ -75,7 +76,7 @@ class SyncEnv:
 
     def edit_books_customer(self, books_id: str, **values: Any) -> None:
         """A person editing the customer in the books (canonical names: name, website, phone, payment_terms_days)."""
-        books = self.runtime.accounting
+        books = self.runtime.books
         if isinstance(books, KashFlowBooks):
             names = {
                 "name": "Name",
@@ -94,7 +95,7 @@ class SyncEnv:
 
     def books_id(self, account_id: str) -> str | None:
         sb = self.sb
-        return self.ledger.lookup("salesforce", "Account", account_id, sb.system, sb.customer_object)
+        return self.ledger.lookup("salesforce", "Account", account_id, sb.name, sb.customer_object)
 
 
 def _env(tmp_path: Path, books: SystemName) -> Iterator[SyncEnv]:
@@ -104,15 +105,8 @@ def _env(tmp_path: Path, books: SystemName) -> Iterator[SyncEnv]:
     settings = engine.EngineSettings(
         data_dir=tmp_path, ledger_url=ledger.url, system_database_url=engine.system_database_url(ledger.url, tmp_path)
     )
-    runtime = engine.start(
-        engine.Runtime(
-            settings=settings,
-            ledger=ledger,
-            salesforce=build_salesforce(sf_spec),
-            accounting=build_accounting(sandboxes[books].describe()),
-        )
-    )
-    user = build_salesforce(sf_spec, client_tag="test-user")
+    runtime = open_runtime(settings, sf_spec, sandboxes[books].describe(), ledger=ledger)
+    user = build_crm(sf_spec, client_tag="test-user")
     try:
         yield SyncEnv(sandboxes=sandboxes, runtime=runtime, user=user, books_system=books)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from ledgerlink.flows import reconciliation
-from ledgerlink.flows.books_kashflow import KashFlowBooks
+from ledgerlink.systems.kashflow.books import KashFlowBooks
 from tests.sync.conftest import SyncEnv
 
 
@@ -111,7 +111,7 @@ def test_a_missed_event_is_caught_by_the_next_reconciliation(env: SyncEnv) -> No
 
 def test_every_flow_run_twice_on_the_same_input_writes_nothing_the_second_time(env: SyncEnv) -> None:
     _linked(env, "Twice Ltd", code="TWICE1")
-    books = env.runtime.accounting
+    books = env.runtime.books
     assert isinstance(books, KashFlowBooks)
     books.client.create_customer({"Code": "BOOKS1", "Name": "Books First Ltd", "Email": "first@books.test"})
     product = env.user.create("Product2", {"Name": "Twice widget", "ProductCode": "TW-1", "IsActive": True})

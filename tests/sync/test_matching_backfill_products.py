@@ -6,14 +6,14 @@ import time
 
 from dbos import DBOS
 
+from ledgerlink.engine.flows import get_flow
 from ledgerlink.flows import reconciliation
-from ledgerlink.flows.books_kashflow import KashFlowBooks
-from ledgerlink.flows.registry import get_flow
+from ledgerlink.systems.kashflow.books import KashFlowBooks
 from tests.sync.conftest import SyncEnv
 
 
 def _kashflow(env: SyncEnv) -> KashFlowBooks:
-    books = env.runtime.accounting
+    books = env.runtime.books
     assert isinstance(books, KashFlowBooks)
     return books
 
@@ -43,7 +43,7 @@ def test_a_backfill_goes_through_in_pages_with_collections(env: SyncEnv) -> None
         kf.create_customer({"Code": f"KF{n:03d}", "Name": f"Books Customer {n}"})
     records = [{"Name": f"Backfill {n} Ltd", "ExternalID__c": f"BF{n:04d}"} for n in range(450)]
     assert all(r["success"] for r in env.user.create_many("Account", records))
-    sf, books = env.runtime.salesforce.usage, env.runtime.accounting
+    sf, books = env.runtime.crm.usage, env.runtime.books
     sf_before, kinds_before, books_before = sf.calls_made, dict(sf.by_kind), books.api_calls()
     entry = get_flow("customer_sync")
     env.ledger.set_watermark(entry.watermark, "")  # what `ledgerlink sync customer_sync --full` does

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from ledgerlink.connections.store import Connections
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import Connection
 from ledgerlink.vault import DecryptionError, KeyRing, Vault, VaultKeyError, generate_key, load_keyring
 from ledgerlink.vault.keys import ENV_KEY
 from ledgerlink.vault.vault import rotate_env_key, rotate_key_file
-from ledgerlink.web.services.connections import Connections
 
 CREDS = {"client_id": "id-123456", "client_secret": "very-secret-value"}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlink.engine.runtime import wait_for
-from ledgerlink.mapping.loader import templates_dir
+from ledgerlink.mapping.loader import template_file
 from ledgerlink.sandbox.runner import SandboxSet, start_sandboxes
 from ledgerlink.store import Ledger, database_url
 
@@ -22,7 +22,9 @@ BROKEN_LINE = GOOD_LINE.replace("from: CloseDate", "from: CreatedDate")
 
 
 def broken_mapping_text() -> str:
-    text = (templates_dir() / f"{MAPPING}.yaml").read_text(encoding="utf-8")
+    shipped = template_file(MAPPING)
+    assert shipped is not None
+    text = shipped.read_text(encoding="utf-8")
     assert GOOD_LINE in text, "the opportunity template changed: update the scenario's broken rule"
     return text.replace(GOOD_LINE, BROKEN_LINE, 1)
 
@@ -80,8 +82,9 @@ def _create_won_opportunity(sf: Any) -> str:
 @contextmanager
 def broken_mapping_failure(data_dir: Path) -> Iterator[Scenario]:
     """Yield a scenario with the engine running; stops the engine and sandboxes afterwards."""
+    from ledgerlink.bootstrap import open_runtime
+    from ledgerlink.connections.build import build_crm
     from ledgerlink.engine import runtime as engine
-    from ledgerlink.engine.connections import build_accounting, build_salesforce
     from ledgerlink.flows import opportunity_to_invoice as o2i
 
     mappings_dir = data_dir / "mappings"
@@ -91,7 +94,7 @@ def broken_mapping_failure(data_dir: Path) -> Iterator[Scenario]:
     os.environ["LEDGERLINK_MAPPINGS_DIR"] = str(mappings_dir)
     sandboxes = start_sandboxes(["salesforce", "kashflow"], data_dir / "sandboxes")
     try:
-        seeder = build_salesforce(sandboxes["salesforce"].describe(), client_tag="test-seed")
+        seeder = build_crm(sandboxes["salesforce"].describe(), client_tag="test-seed")
         opportunity_id = _create_won_opportunity(seeder)
         seeder.close()
         ledger = Ledger(database_url(data_dir))
@@ -100,14 +103,7 @@ def broken_mapping_failure(data_dir: Path) -> Iterator[Scenario]:
             ledger_url=ledger.url,
             system_database_url=engine.system_database_url(ledger.url, data_dir),
         )
-        engine.start(
-            engine.Runtime(
-                settings=settings,
-                ledger=ledger,
-                salesforce=build_salesforce(sandboxes["salesforce"].describe()),
-                accounting=build_accounting(sandboxes["kashflow"].describe()),
-            )
-        )
+        open_runtime(settings, sandboxes["salesforce"].describe(), sandboxes["kashflow"].describe(), ledger=ledger)
         try:
             outcome = wait_for(o2i.enqueue(opportunity_id, "first"))
             assert outcome["status"] == "failed", outcome

@@ -26,10 +26,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ledgerlink.bootstrap import engine_settings, open_runtime
+from ledgerlink.connections.build import build_crm
 from ledgerlink.demo.seed import seed
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.bootstrap import engine_settings, open_runtime
-from ledgerlink.engine.connections import build_salesforce
 from ledgerlink.flows import customer_sync, invoice_pdf, late_payment, payment_sync, product_sync, reconciliation
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.model import Payment
@@ -71,7 +71,7 @@ def _run(
     if options.accounting == "kashoo":
         # The seeded deals carry UK VAT (20%), which a Canadian Kashoo business lacks: let the demo add it.
         books_spec["options"] = {"create_missing_taxes": True}
-    seeder = build_salesforce(sf_spec, client_tag="demo-seed")
+    seeder = build_crm(sf_spec, client_tag="demo-seed")
     seeded = None
     if _count(seeder, "SELECT COUNT() FROM Opportunity") == 0:
         with console.status("Seeding Salesforce with accounts, contacts, products and opportunities…"):
@@ -145,7 +145,7 @@ class _Demo:
 
     def bookkeeper_records_payments(self) -> int:
         """Half the invoices paid in full, a sixth in part: what a bookkeeper enters in the books."""
-        books = self.runtime.accounting
+        books = self.runtime.books
         rng = random.Random(11)
         recorded = 0
         for invoice in books.unpaid_invoices():
@@ -203,8 +203,8 @@ def _tally(counts: Counter[str], result: dict[str, Any]) -> None:
 def _summarise(
     runtime: engine.Runtime, demo: _Demo, options: DemoOptions, seeded: Any, started: float
 ) -> dict[str, Any]:
-    sf = runtime.salesforce
-    books = runtime.accounting
+    sf = runtime.crm
+    books = runtime.books
     invoices = demo.flows.get("Won deals → invoices", Counter())
     won = _count(sf, "SELECT COUNT() FROM Opportunity WHERE IsWon = true AND Amount > 0")
     written_back = _count(

@@ -31,18 +31,18 @@ import httpx
 from dbos import DBOS, WorkflowHandle
 from sqlalchemy import select
 
-from ledgerlink.connectors.errors import TransientError
-from ledgerlink.connectors.salesforce import SalesforceClient
+from ledgerlink.bootstrap import engine_settings, open_runtime
+from ledgerlink.connections.build import build_accounting, build_crm
 from ledgerlink.demo.seed import seed
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.bootstrap import engine_settings, open_runtime
-from ledgerlink.engine.connections import build_accounting, build_salesforce
 from ledgerlink.flows import customer_sync, invoice_pdf, payment_sync, product_sync, reconciliation
 from ledgerlink.flows import opportunity_to_invoice as o2i
-from ledgerlink.flows.books_kashflow import KashFlowBooks
 from ledgerlink.model import Payment
 from ledgerlink.sandbox.runner import SandboxSet, start_sandboxes
 from ledgerlink.store.tables import AuditLog
+from ledgerlink.systems.errors import TransientError
+from ledgerlink.systems.kashflow.books import KashFlowBooks
+from ledgerlink.systems.salesforce.client import SalesforceClient
 
 T = TypeVar("T")
 SYSTEMS = ("salesforce", "kashflow")
@@ -191,11 +191,11 @@ class Scenario:
 
     def run(self) -> ScenarioReport:
         started = time.perf_counter()
-        self.sandboxes = start_sandboxes(list(SYSTEMS), self.data_dir / "sandboxes")  # type: ignore[arg-type]
+        self.sandboxes = start_sandboxes(list(SYSTEMS), self.data_dir / "sandboxes")
         sf_spec = self.sandboxes["salesforce"].describe()
         books_spec = self.sandboxes["kashflow"].describe()
         try:
-            seeder = build_salesforce(sf_spec, client_tag="demo-seed")
+            seeder = build_crm(sf_spec, client_tag="demo-seed")
             try:
                 self._say(f"seeding {self.options.customers} accounts, {self.options.opportunities} opportunities")
                 summary = seed(
@@ -207,7 +207,7 @@ class Scenario:
                 self.report.seeded = dict(summary.__dict__)
             finally:
                 seeder.close()
-            self.user = build_salesforce(sf_spec, client_tag=USER_TAG)
+            self.user = build_crm(sf_spec, client_tag=USER_TAG)
             bookkeeper = build_accounting(books_spec)
             assert isinstance(bookkeeper, KashFlowBooks)
             self.bookkeeper = bookkeeper

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ledgerlink.connectors.salesforce import SalesforceClient
+from ledgerlink.systems.salesforce.client import SalesforceClient
 
 _PREFIXES = ["North", "Blue", "Bright", "Silver", "Oak", "Harbour", "Summit", "Red", "Green", "Iron", "Clear", "Swift"]
 _CORES = ["field", "stone", "water", "bridge", "gate", "wood", "point", "view", "brook", "ridge", "lane", "mill"]

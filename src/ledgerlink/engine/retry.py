@@ -1,5 +1,10 @@
 """Retries for steps that talk to outside systems: transient errors back off (exponential, with jitter, and
-never sooner than the server's ``Retry-After``); permanent ones fail at once.
+never sooner than the server's ``Retry-After``); permanent ones fail at once. This is the one retry level: clients
+only wait out a 429's ``Retry-After`` and sign in again on a 401.
+
+A step's own operations may be retried where they are made (one record's write in a batch, a page's write-back),
+so one failing record does not make the whole step run again; an operation whose retries ran out raises
+``RetriesExhausted``, which is no ``TransientError``, so the step around it never retries it a second time.
 
 The loop runs inside one DBOS step: DBOS checkpoints only the step's final result, so retrying in place is
 as durable as DBOS's own step retries, and lets us honour ``Retry-After`` and keep every attempt's error.
@@ -17,8 +22,8 @@ from typing import ParamSpec, TypeVar
 
 from dbos import DBOS
 
-from ledgerlink.connectors.errors import TransientError, is_transient
 from ledgerlink.logcontext import logging_ids
+from ledgerlink.systems.errors import TransientError, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,8 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
+# A batch write at a page's end carries the whole page's work: it outlasts a longer outage before the page fails.
+BATCH_WRITE_RETRY = RetryPolicy(max_attempts=8)
 
 
 class RetriesExhausted(Exception):

@@ -1,7 +1,8 @@
-"""The process-wide runtime: the ledger, the connectors, and DBOS launched on SQLite or PostgreSQL.
+"""The process-wide runtime: the ledger, the systems' clients, and DBOS launched on SQLite or PostgreSQL.
 
-Workflows take only ids as arguments (DBOS checkpoints them); steps reach the connectors through
-``current()``, so the same workflow code runs in the demo, the tests and any number of workers.
+Workflows take only ids as arguments (DBOS checkpoints them); a workflow takes its dependencies from ``current()``
+once and hands them to its steps, so the same workflow code runs in the demo, the tests and any number of workers.
+The engine names no flow: flows register themselves (``engine.flows.flow``) before ``start``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, WorkflowHandle
 from dbos._error import DBOSQueueDeduplicatedError
 
+from ledgerlink.engine.flows import registered_flows
 from ledgerlink.store import Ledger
 from ledgerlink.store.database import is_sqlite, serialise_in_process
 
 if TYPE_CHECKING:
-    from ledgerlink.connectors.salesforce import SalesforceClient
-    from ledgerlink.flows.accounting import AccountingSystem
+    from ledgerlink.systems.accounting import AccountingSystem
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -51,11 +52,11 @@ class QueueSettings:
 
 
 TRIGGERS_QUEUE = "triggers"  # polling triggers; deduplicated by flow, so at most one per flow waits or runs
-# Record runs go on the queue of the connection they write to (named after its system: "salesforce", "kashflow",
-# "kashoo"), which carries that connection's concurrency and rate limit. A flow names the role, not the system.
-SALESFORCE = "salesforce"
+# Record runs go on the queue of the connection they write to (named after its system), which carries that
+# connection's concurrency and rate limit. A flow names the role, not the system.
+CRM = "crm"
 ACCOUNTING = "accounting"
-CONNECTION_ROLES = (SALESFORCE, ACCOUNTING)
+CONNECTION_ROLES = (CRM, ACCOUNTING)
 DEFAULT_CONNECTION_CONCURRENCY = 8
 # Lower numbers dequeue first, among the runs of one shard (DBOS 3.4 sweeps a partitioned queue's partitions in
 # random order). Across shards, change events overtake a backfill because the backfill keeps only a small window
@@ -123,7 +124,7 @@ class EngineSettings:
     # 5: the polling triggers start batch runs, by shard (and read their window and batch size in one step).
     app_version: str = "ledgerlink-5"
     queues: list[QueueSettings] = field(default_factory=lambda: [triggers_queue()])
-    # By role (SALESFORCE, ACCOUNTING); bootstrap.open_runtime fills them from each connection's spec.
+    # By role (CRM, ACCOUNTING); bootstrap.open_runtime fills them from each connection's spec.
     connection_queues: dict[str, QueueSettings] = field(
         default_factory=lambda: {role: connection_queue() for role in CONNECTION_ROLES}
     )
@@ -156,22 +157,23 @@ def system_database_url(ledger_url: str, data_dir: Path) -> str:
 class Runtime:
     settings: EngineSettings
     ledger: Ledger
-    salesforce: SalesforceClient
-    accounting: AccountingSystem
+    crm: Any  # the CRM's client (the flows are written for it)
+    books: AccountingSystem
+    crm_name: str  # the CRM's system name: its record queue is named after it
     launched: bool = False
     queues: dict[str, Queue] = field(default_factory=dict)
 
     def queue_name(self, role: str) -> str:
         """The record queue of the connection in ``role``: named after its system."""
-        if role == SALESFORCE:
-            return SALESFORCE
+        if role == CRM:
+            return self.crm_name
         if role == ACCOUNTING:
-            return self.accounting.name
+            return self.books.name
         raise ValueError(f"no connection role {role!r}; roles: {', '.join(CONNECTION_ROLES)}")
 
     def close(self) -> None:
-        self.salesforce.close()
-        self.accounting.close()
+        self.crm.close()
+        self.books.close()
         self.ledger.dispose()
 
 
@@ -209,9 +211,8 @@ def sqlite_system_engine(url: str) -> sa.Engine:
 def start(runtime: Runtime) -> Runtime:
     """Make ``runtime`` current and launch DBOS with its queues. One runtime per process."""
     global _current
-    # Importing the flows registers their workflows and steps with DBOS before launch.
-    import ledgerlink.flows  # noqa: F401
-
+    if not registered_flows():
+        raise RuntimeError("no flow is registered: import the flows (ledgerlink.flows.load_flows) before start")
     _current = runtime
     settings = runtime.settings
     config: DBOSConfig = {

@@ -21,9 +21,9 @@ from typing import Any
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.connectors.salesforce.cdc import WatermarkStore
 from ledgerlink.engine.polling import Change, RunWindow
 from ledgerlink.engine.runtime import RESULT_POLL_SECONDS
+from ledgerlink.systems.salesforce.cdc import WatermarkStore
 
 log = logging.getLogger(__name__)
 UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})

@@ -4,7 +4,7 @@ Each worker runs DBOS with a stable executor id (so after a crash its restart re
 and dequeues from the shared queues. Each flow's polling trigger is enqueued by whichever worker gets there
 first in each slot: the slot is in the trigger's workflow id, so DBOS runs it once however many workers ask,
 and the triggers queue deduplicates by flow, so a slow trigger is never doubled by the next slot's. The nightly
-reconciliation is a DBOS cron schedule, installed (idempotently) by every worker.
+reconciliation is a DBOS cron schedule, installed (idempotently) by every worker (each flow's ``on_worker_start``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import time
 from dbos import DBOS
 
 from ledgerlink.engine import runtime as engine
-from ledgerlink.flows import reconciliation
-from ledgerlink.flows.registry import FLOWS
+from ledgerlink.engine.flows import registered_flows
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ def start_triggers(runtime: engine.Runtime, *, poll_interval: float, started: di
     now = time.time()
     lag = runtime.settings.poll_lag_seconds
     fired = []
-    for entry in FLOWS.values():
+    for entry in registered_flows().values():
         if entry.trigger is None or not entry.enabled(runtime.settings.flows):
             continue
         slot = trigger_slot(entry.period_seconds or poll_interval, now)
@@ -46,7 +45,9 @@ def start_triggers(runtime: engine.Runtime, *, poll_interval: float, started: di
 
 def run_worker(runtime: engine.Runtime, *, poll_interval: float, stop: threading.Event) -> None:
     """Start the triggers on every slot until ``stop`` is set; the queues' own threads do the work meanwhile."""
-    reconciliation.ensure_schedule()
+    for entry in registered_flows().values():
+        if entry.on_worker_start is not None:
+            entry.on_worker_start()
     started: dict[str, int] = {}
     while not stop.is_set():
         try:

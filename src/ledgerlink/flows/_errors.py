@@ -7,9 +7,9 @@ from typing import Any
 from dbos._error import DBOSMaxStepRetriesExceeded
 from pydantic import ValidationError
 
-from ledgerlink.connectors.errors import ConnectorError
 from ledgerlink.engine.retry import RetriesExhausted
 from ledgerlink.mapping import MappingError
+from ledgerlink.systems.errors import ConnectorError
 
 
 class RecordRejected(Exception):

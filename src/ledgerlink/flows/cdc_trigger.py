@@ -29,7 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ledgerlink.connectors.salesforce.cdc import (
+from ledgerlink.engine.runtime import Runtime, enqueue_trigger, shard_key
+from ledgerlink.engine.shard_dispatch import ShardDispatcher
+from ledgerlink.flows import opportunity_to_invoice as o2i
+from ledgerlink.systems.salesforce.cdc import (
     ChangeEvent,
     PubSubSettings,
     PubSubSubscriber,
@@ -37,12 +40,9 @@ from ledgerlink.connectors.salesforce.cdc import (
     is_own_change,
     oauth_session,
 )
-from ledgerlink.engine.runtime import Runtime, enqueue_trigger, shard_key
-from ledgerlink.engine.shard_dispatch import ShardDispatcher
-from ledgerlink.flows import opportunity_to_invoice as o2i
 
 if TYPE_CHECKING:
-    from ledgerlink.flows.registry import FlowEntry
+    from ledgerlink.engine.flows import Flow
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def _subscriber(
     poll_lag_seconds: float | None = None,
     watermarks: WatermarkStore | None = None,
 ) -> PubSubSubscriber:
-    sf = runtime.salesforce.settings
+    sf = runtime.crm.settings
     if ca_file is None and isinstance(sf.verify, str):
         ca_file = sf.verify  # the sandbox with TLS: the same CA signs both servers
     lag = runtime.settings.poll_lag_seconds if poll_lag_seconds is None else poll_lag_seconds
@@ -147,7 +147,7 @@ def start_cdc_trigger(
     poll_lag_seconds: float | None = None,
 ) -> CdcTrigger:
     """The opportunity → invoice trigger, subscribed in a background thread; ``.stop()`` ends it."""
-    client_tag = runtime.salesforce.settings.client_tag
+    client_tag = runtime.crm.settings.client_tag
     # At most event_window runs per shard unfinished (one running, one waiting to): more changes wait in the
     # dispatcher and go in the shard's next run, so the busier the worker, the bigger its runs. The dispatcher is
     # the subscriber's watermark store: the replay id moves only past events handed on.
@@ -199,7 +199,7 @@ class FlowWaker:
     """Wakes one flow's polling trigger. A wake that finds the trigger busy (DBOS deduplicates by flow) may come
     after the busy run read its last page, so it is retried until one lands: no change waits for the next poll."""
 
-    entry: FlowEntry
+    entry: Flow
     lag_seconds: float
     pending: threading.Event = field(default_factory=threading.Event)
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -240,10 +240,13 @@ def start_sync_cdc_triggers(
     """Real-time triggers for customer_sync and product_sync: a change someone else made to an Account, Contact,
     Product2 or price wakes that flow's polling trigger at once (a burst of edits wakes it once or twice, not once
     per edit); the worker's regular polling stays the safety net."""
-    from ledgerlink.flows.registry import FLOWS
+    from ledgerlink.engine.flows import registered_flows
 
-    client_tag = runtime.salesforce.settings.client_tag
-    wakers = {flow: FlowWaker(FLOWS[flow], poll_lag_seconds).start() for flow in dict.fromkeys(SYNC_TOPICS.values())}
+    client_tag = runtime.crm.settings.client_tag
+    wakers = {
+        flow: FlowWaker(registered_flows()[flow], poll_lag_seconds).start()
+        for flow in dict.fromkeys(SYNC_TOPICS.values())
+    }
     triggers = []
     for index, (topic, flow) in enumerate(SYNC_TOPICS.items()):
         waker = wakers[flow]

@@ -1,4 +1,4 @@
-"""Customers both ways: Salesforce Account + Contacts ⇄ KashFlow customers / Kashoo contacts.
+"""Customers both ways: Salesforce Account + Contacts ⇄ the books' customers (whatever the books call them).
 
 Triggers (all durable, in ``poll_customers``): Accounts changed after the watermark (``SystemModstamp``, deleted
 ones included through queryAll), Contacts changed (their Account is synced), and the books' customers changed
@@ -21,12 +21,10 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.connectors.errors import PermanentError
-from ledgerlink.connectors.salesforce import soql as literal
-from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record
+from ledgerlink.engine.flows import Flow, register
+from ledgerlink.engine.retry import BATCH_WRITE_RETRY, with_retries
+from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record
 from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
-from ledgerlink.flows.sync import fields as F
-from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
 from ledgerlink.flows.sync.books_writes import BooksCreates
 from ledgerlink.flows.sync.common import (
     RECORD_ERRORS,
@@ -41,8 +39,13 @@ from ledgerlink.flows.sync.conflicts import Resolution, Side, combined_owners, m
 from ledgerlink.flows.sync.matching import Candidate, best_match
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.flows.sync.state import PendingVersions, load_base, save_base, unchanged
-from ledgerlink.mapping import TransformContext
+from ledgerlink.mapping import TransformContext, load_mapping
 from ledgerlink.model import Customer
+from ledgerlink.model import fields as F
+from ledgerlink.systems.accounting import AccountingSystem, with_nulls
+from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.salesforce import fields as crm_fields
+from ledgerlink.systems.salesforce import soql as literal
 
 FLOW = "customer_sync"
 ENTITY = "customer"
@@ -87,7 +90,7 @@ def accounts_by_id(ids: list[str]) -> list[dict[str, Any]]:
         return []
     columns = ", ".join(["Id", "SystemModstamp", *ACCOUNT_FIELDS])
     query = f"SELECT {columns} FROM Account WHERE Id IN ({literal.id_list(ids)})"
-    return list(current().salesforce.query(query, include_deleted=True))
+    return list(current().crm.query(query, include_deleted=True))
 
 
 def _json(customer: Customer) -> dict[str, Any]:
@@ -99,7 +102,7 @@ def _json(customer: Customer) -> dict[str, Any]:
 _candidates: dict[str, tuple[list[Candidate], set[str]]] = {}  # run id -> (books customers, ids already linked)
 
 
-def _candidate_pool(sb: SyncBooks, run_id: str, ctx: TransformContext) -> tuple[list[Candidate], set[str]]:
+def _candidate_pool(sb: AccountingSystem, run_id: str, ctx: TransformContext) -> tuple[list[Candidate], set[str]]:
     """Every customer in the books, read once per run (a cache: rebuilt after a restart, never checkpointed)."""
     if run_id not in _candidates:
         _candidates.clear()
@@ -113,7 +116,7 @@ def _candidate_pool(sb: SyncBooks, run_id: str, ctx: TransformContext) -> tuple[
                 if customer.archived:
                     continue
                 pool.append(Candidate.of(books_id, customer))
-                if ledger.lookup(sb.system, sb.customer_object, books_id, SF, ACCOUNT):
+                if ledger.lookup(sb.name, sb.customer_object, books_id, SF, ACCOUNT):
                     linked.add(books_id)
             if not more:
                 break
@@ -130,7 +133,7 @@ class Page:
 
     run_id: str
     full: bool
-    sb: SyncBooks
+    sb: AccountingSystem
     ctx: TransformContext
     counts: Counter[str] = field(default_factory=Counter)
     accounts: Batch = field(default_factory=lambda: Batch(ACCOUNT))
@@ -145,14 +148,14 @@ class Page:
 
     @property
     def shared(self) -> frozenset[str]:
-        return F.SALESFORCE_ACCOUNT & self.sb.customer_fields
+        return crm_fields.CUSTOMER_FIELDS & self.sb.customer_fields
 
     def owners(self) -> dict[str, str]:
-        sf_owners = _mapping("salesforce/account_to_canonical").owners
-        return combined_owners(sf_owners, self.sb.customer_owners(), self.sb.system)
+        sf_owners = load_mapping("salesforce/account_to_canonical").owners
+        return combined_owners(sf_owners, self.sb.customer_owners(), self.sb.name)
 
     def books_ref(self, books_id: str) -> tuple[str, str, str]:
-        return (self.sb.system, self.sb.customer_object, books_id)
+        return (self.sb.name, self.sb.customer_object, books_id)
 
     def audit(self, system: str, obj: str, record_id: str, action: str, source: str, **detail: Any) -> None:
         current().ledger.audit(
@@ -173,12 +176,12 @@ class Page:
 
 
 def _account_payload(customer: Customer, ctx: TransformContext) -> dict[str, Any]:
-    payload = _mapping("salesforce/account_from_canonical").apply(_json(customer), ctx).values
+    payload = load_mapping("salesforce/account_from_canonical").apply(_json(customer), ctx).values
     return {k: v for k, v in payload.items() if v not in (None, "")}
 
 
 def _contact_payload(person: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
-    return dict(_mapping("salesforce/contact_from_canonical").apply(person, ctx).values)
+    return dict(load_mapping("salesforce/contact_from_canonical").apply(person, ctx).values)
 
 
 def _contact_ops(page: Page, account_id: str, existing: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> None:
@@ -197,7 +200,7 @@ def _contact_ops(page: Page, account_id: str, existing: list[dict[str, Any]], wa
             page.contacts.creates.append((account_id, {"AccountId": account_id, **payload}))
             continue
         left.remove(match)
-        diff = {k: v for k, v in _with_nulls({k: None for k in payload}, payload).items() if match.get(k) != v}
+        diff = {k: v for k, v in with_nulls({k: None for k in payload}, payload).items() if match.get(k) != v}
         if diff:
             page.contacts.updates.append((account_id, {"Id": match["Id"], **diff}))
 
@@ -207,7 +210,7 @@ def _to_salesforce(page: Page, record: dict[str, Any], customer: Customer, chang
     account_id = record["Id"]
     after = Customer.model_validate(F.unflatten(changes, _json(customer)))
     before_payload = _account_payload(customer, page.ctx)
-    payload = _with_nulls(before_payload, _account_payload(after, page.ctx))
+    payload = with_nulls(before_payload, _account_payload(after, page.ctx))
     payload.pop("ExternalID__c", None)  # the link key: never rewritten
     diff = {k: v for k, v in payload.items() if before_payload.get(k) != v}
     if diff:
@@ -230,7 +233,9 @@ def _after_writes(page: Page, record: dict[str, Any], diff: dict[str, Any]) -> d
                     contact.update(update)
     contacts += [dict(create) for key, create in page.contacts.creates if key == account_id]
     after = {**record, **diff, "Contacts": {"records": contacts}}
-    return F.project(_mapping("salesforce/account_to_canonical").apply(after, page.ctx).values, F.SALESFORCE_ACCOUNT)
+    return F.project(
+        load_mapping("salesforce/account_to_canonical").apply(after, page.ctx).values, crm_fields.CUSTOMER_FIELDS
+    )
 
 
 def _settle(
@@ -245,32 +250,32 @@ def _settle(
     """Three-way merge of one linked pair and the writes it calls for."""
     sb, account_id = page.sb, record["Id"]
     if books_customer is None:
-        books_customer = sb.read_customer(books_id, page.ctx)
+        books_customer = with_retries(sb.read_customer)(books_id, page.ctx)
     if books_customer is None:
         # Deleted in the books (KashFlow deletes customers without invoices): Salesforce keeps its Account.
-        page.audit(sb.system, sb.customer_object, books_id, "missing_in_books", account_id)
+        page.audit(sb.name, sb.customer_object, books_id, "missing_in_books", account_id)
         page.counts["missing_in_books"] += 1
         return
     books_values = F.project(_json(books_customer), sb.customer_fields)
     settings = current().settings.flows
     result: Resolution = merge(
         base,
-        Side(SF, sf_values, F.SALESFORCE_ACCOUNT, customer.modified_at),
-        Side(sb.system, books_values, sb.customer_fields, books_customer.modified_at),
+        Side(SF, sf_values, crm_fields.CUSTOMER_FIELDS, customer.modified_at),
+        Side(sb.name, books_values, sb.customer_fields, books_customer.modified_at),
         page.owners(),
         settings.source_priority,
     )
     for conflict in result.conflicts:
-        page.audit(sb.system, sb.customer_object, books_id, "conflict", account_id, **conflict.as_detail())
+        page.audit(sb.name, sb.customer_object, books_id, "conflict", account_id, **conflict.as_detail())
     page.counts["conflicts"] += len(result.conflicts)
     if not result.in_sync:
         page.counts["drift"] += 1
     if result.to_books:
         after = Customer.model_validate(F.unflatten(result.to_books, _json(books_customer)))
-        written = sb.update_customer(books_id, books_customer, after, page.ctx)
+        written = with_retries(sb.update_customer)(books_id, books_customer, after, page.ctx)
         books_values = F.project(_json(written), sb.customer_fields)
         page.versions.remember(page.books_ref(books_id), books_values, ours=True, modified_at=_stamp(written))
-        page.audit(sb.system, sb.customer_object, books_id, "updated", account_id, fields=sorted(result.to_books))
+        page.audit(sb.name, sb.customer_object, books_id, "updated", account_id, fields=sorted(result.to_books))
         page.counts["updated_books"] += 1
     else:
         page.versions.remember(page.books_ref(books_id), books_values, ours=False, modified_at=None)
@@ -288,16 +293,16 @@ def _deleted(page: Page, account_id: str, books_id: str, base: dict[str, Any] | 
         return  # already handled
     sb = page.sb
     if current().settings.flows.delete_policy == "archive":
-        books_customer = sb.read_customer(books_id, page.ctx)
+        books_customer = with_retries(sb.read_customer)(books_id, page.ctx)
         if books_customer is not None and not books_customer.archived:
             after = books_customer.model_copy(update={"archived": True})
-            written = sb.update_customer(books_id, books_customer, after, page.ctx)
+            written = with_retries(sb.update_customer)(books_id, books_customer, after, page.ctx)
             values = F.project(_json(written), sb.customer_fields)
             page.versions.remember(page.books_ref(books_id), values, ours=True, modified_at=_stamp(written))
-        page.audit(sb.system, sb.customer_object, books_id, "archived", account_id, reason="Account deleted")
+        page.audit(sb.name, sb.customer_object, books_id, "archived", account_id, reason="Account deleted")
         page.counts["archived"] += 1
     else:
-        page.audit(sb.system, sb.customer_object, books_id, "delete_ignored", account_id)
+        page.audit(sb.name, sb.customer_object, books_id, "delete_ignored", account_id)
         page.counts["delete_ignored"] += 1
     page.bases[account_id] = {**(base or {}), "_deleted": True}
 
@@ -305,13 +310,13 @@ def _deleted(page: Page, account_id: str, books_id: str, base: dict[str, Any] | 
 def _undeleted(page: Page, account_id: str, books_id: str) -> None:
     sb = page.sb
     if current().settings.flows.delete_policy == "archive":
-        books_customer = sb.read_customer(books_id, page.ctx)
+        books_customer = with_retries(sb.read_customer)(books_id, page.ctx)
         if books_customer is not None and books_customer.archived:
             after = books_customer.model_copy(update={"archived": False})
-            written = sb.update_customer(books_id, books_customer, after, page.ctx)
+            written = with_retries(sb.update_customer)(books_id, books_customer, after, page.ctx)
             values = F.project(_json(written), sb.customer_fields)
             page.versions.remember(page.books_ref(books_id), values, ours=True, modified_at=_stamp(written))
-        page.audit(sb.system, sb.customer_object, books_id, "restored", account_id, reason="Account undeleted")
+        page.audit(sb.name, sb.customer_object, books_id, "restored", account_id, reason="Account undeleted")
         page.counts["restored"] += 1
 
 
@@ -325,12 +330,12 @@ def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values:
     if match is not None:
         ledger.link((SF, ACCOUNT, account_id), page.books_ref(match.id))
         linked.add(match.id)
-        page.audit(sb.system, sb.customer_object, match.id, "matched", account_id, how=match.how, score=match.score)
+        page.audit(sb.name, sb.customer_object, match.id, "matched", account_id, how=match.how, score=match.score)
         page.counts["matched"] += 1
         _settle(page, record, customer, sf_values, match.id, None, None)
         return True
     page.creates.add(
-        lambda: sb.books.create_customer(customer, page.ctx),
+        lambda: sb.create_customer(customer, page.ctx),
         lambda books_id: _created(page, record, customer, sf_values, books_id),
         lambda exc: page.fail((SF, ACCOUNT, account_id), exc, {"Name": record.get("Name")}),
     )
@@ -342,7 +347,7 @@ def _created(page: Page, record: dict[str, Any], customer: Customer, sf_values: 
     sb, account_id = page.sb, record["Id"]
     current().ledger.link((SF, ACCOUNT, account_id), page.books_ref(books_id))
     _candidate_pool(sb, page.run_id, page.ctx)[1].add(books_id)
-    page.audit(sb.system, sb.customer_object, books_id, "created", account_id, code=customer.code)
+    page.audit(sb.name, sb.customer_object, books_id, "created", account_id, code=customer.code)
     page.counts["created_books"] += 1
     page.bases[account_id] = sf_values
     page.versions.remember((SF, ACCOUNT, account_id), sf_values, ours=False, modified_at=record.get("SystemModstamp"))
@@ -352,7 +357,7 @@ def _account(page: Page, record: dict[str, Any], books_customer: Customer | None
     """One Account as Salesforce has it now (deleted or not), against its customer in the books."""
     ledger, account_id = current().ledger, record["Id"]
     sb = page.sb
-    books_id = ledger.lookup(SF, ACCOUNT, account_id, sb.system, sb.customer_object)
+    books_id = ledger.lookup(SF, ACCOUNT, account_id, sb.name, sb.customer_object)
     base = load_base(ledger, ENTITY, account_id)
     if record.get("IsDeleted"):
         if books_id:
@@ -362,9 +367,9 @@ def _account(page: Page, record: dict[str, Any], books_customer: Customer | None
         _undeleted(page, account_id, books_id)
         base = {k: v for k, v in base.items() if k != "_deleted"}
         page.bases[account_id] = base
-    values = _mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
+    values = load_mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
     customer = Customer.model_validate(values)
-    sf_values = F.project(_json(customer), F.SALESFORCE_ACCOUNT)
+    sf_values = F.project(_json(customer), crm_fields.CUSTOMER_FIELDS)
     sf_ref = (SF, ACCOUNT, account_id)
     if books_id is None:
         if not _link_new(page, record, customer, sf_values):
@@ -393,7 +398,7 @@ def _new_in_books(page: Page) -> None:
         f"WHERE ExternalID__c IN ({', '.join(literal.string(c) for c in codes)})"
     )
     ledger = current().ledger
-    for record in current().salesforce.query(soql):
+    for record in current().crm.query(soql):
         books_id, customer = page.new_accounts.pop(str(record["ExternalID__c"]), (None, None))
         if books_id is None or customer is None:
             continue
@@ -421,7 +426,7 @@ def _flush(page: Page) -> None:
         page.fail(source, exc)
         page.bases.pop(key, None)
 
-    done = page.accounts.send(rt.salesforce, account_failed) if page.accounts else {}
+    done = with_retries(page.accounts.send, BATCH_WRITE_RETRY)(rt.crm, account_failed) if page.accounts else {}
     for code, (books_id, customer) in page.new_accounts.items():
         if code not in done:
             continue
@@ -436,11 +441,11 @@ def _flush(page: Page) -> None:
         values = F.project(_json(customer), sb.customer_fields)
         page.versions.remember(page.books_ref(books_id), values, ours=False, modified_at=_stamp(customer))
     if page.contacts:
-        page.contacts.send(rt.salesforce, lambda key, exc: page.fail((SF, ACCOUNT, key), exc))
+        with_retries(page.contacts.send, BATCH_WRITE_RETRY)(rt.crm, lambda key, exc: page.fail((SF, ACCOUNT, key), exc))
     written = [a for a in page.written if a not in page.failed]
     for record in accounts_by_id(written):
-        values = _mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
-        sf_values = F.project(values, F.SALESFORCE_ACCOUNT)
+        values = load_mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
+        sf_values = F.project(values, crm_fields.CUSTOMER_FIELDS)
         expected = page.expected.get(record["Id"])
         if expected is not None and expected != sf_values:
             # Someone changed the Account or a Contact between our read and now. Taking what Salesforce holds for
@@ -465,7 +470,7 @@ def _flush(page: Page) -> None:
 
 def sync_account_records(records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
     """Settle a page of Accounts (as read with ``ACCOUNT_FIELDS``) with the books."""
-    page = Page(run_id, full, sync_books(current().accounting), transform_context())
+    page = Page(run_id, full, current().books, transform_context())
     for record in records:
         try:
             _account(page, record)
@@ -478,14 +483,14 @@ def sync_account_records(records: list[dict[str, Any]], run_id: str, *, full: bo
 def sync_books_customers(items: list[tuple[str, Customer]], run_id: str, *, full: bool) -> dict[str, int]:
     """Settle a page of the books' customers with Salesforce."""
     rt = current()
-    page = Page(run_id, full, sync_books(rt.accounting), transform_context())
+    page = Page(run_id, full, rt.books, transform_context())
     sb, ledger = page.sb, rt.ledger
     pending: dict[str, Customer] = {}  # Account id -> the books' customer, to settle against Salesforce
     for books_id, customer in items:
         ref = page.books_ref(books_id)
         try:
             values = F.project(_json(customer), sb.customer_fields)
-            account_id = ledger.lookup(sb.system, sb.customer_object, books_id, SF, ACCOUNT)
+            account_id = ledger.lookup(sb.name, sb.customer_object, books_id, SF, ACCOUNT)
             if account_id is None:
                 if not customer.archived:
                     page.new_accounts[customer.code] = (books_id, customer)
@@ -536,8 +541,8 @@ def contacts_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
 @sync_step
 def books_page(run_id: str) -> dict[str, Any]:
     rt = current()
-    sb = sync_books(rt.accounting)
-    mark = books_watermark(sb.system)
+    sb = rt.books
+    mark = books_watermark(sb.name)
     items, position, more = sb.customers_changed(rt.ledger.get_watermark(mark), page_size(), transform_context())
     counts = sync_books_customers(items, run_id, full=False)
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
@@ -583,8 +588,8 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
 @sync_step
 def sync_one_step(source_id: str, run_id: str) -> dict[str, int]:
     rt = current()
-    sb = sync_books(rt.accounting)
-    if rt.ledger.lookup(sb.system, sb.customer_object, source_id, SF, ACCOUNT) or not source_id.startswith("001"):
+    sb = rt.books
+    if rt.ledger.lookup(sb.name, sb.customer_object, source_id, SF, ACCOUNT) or not source_id.startswith("001"):
         customer = sb.read_customer(source_id, transform_context())
         return sync_books_customers([(source_id, customer)] if customer else [], run_id, full=True)
     return sync_account_records(accounts_by_id([source_id]), run_id, full=True)
@@ -607,3 +612,16 @@ def replay(source_id: str) -> WorkflowHandle[Outcome]:
         record_key=f"customer:{source_id}",
         connection=ACCOUNTING,  # either side may change; the books are the stricter API
     )
+
+
+register(
+    Flow(
+        name=FLOW,
+        description="Accounts + Contacts ⇄ the books' customers both ways: field owner, priority, last writer",
+        source=(CRM, "Account"),
+        watermark=WATERMARK,
+        replay=replay,
+        poll=poll,
+        trigger=poll_customers,
+    )
+)

@@ -15,21 +15,13 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine import fanout, polling
-from ledgerlink.engine.polling import (
-    Change,
-    Position,
-    drain,
-    incremental_soql,
-    record_handles,
-    soql_datetime,
-    upper_bound,
-)
+from ledgerlink.engine.flows import Flow, register
+from ledgerlink.engine.polling import Change, drain, record_handles
 from ledgerlink.engine.retry import durable_step, with_retries
 from ledgerlink.engine.runtime import (
+    CRM,
     REALTIME_PRIORITY,
-    SALESFORCE,
     current,
     enqueue_batch,
     enqueue_record,
@@ -39,11 +31,13 @@ from ledgerlink.engine.runtime import (
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail, save_watermark
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
+from ledgerlink.systems.salesforce import soql as literal
+from ledgerlink.systems.salesforce.incremental import Position, incremental_soql, soql_datetime, upper_bound
 
 FLOW = "invoice_pdf"
 WATERMARK = "salesforce.Opportunity.invoiced"
 POLL_PAGE = 2000
-INVOICE_NUMBER_FIELD = "KashFlow_Invoice_Number__c"  # the invoice flow writes it back (for Kashoo too)
+INVOICE_NUMBER_FIELD = "KashFlow_Invoice_Number__c"  # the invoice flow writes it back, whichever the books
 
 _step = durable_step
 
@@ -68,7 +62,7 @@ def _files_found(opportunity_ids: list[str], numbers: dict[str, str]) -> dict[st
     found: dict[str, str] = {}
     for start in range(0, len(opportunity_ids), 200):
         chunk = literal.id_list(opportunity_ids[start : start + 200])
-        for row in current().salesforce.query(
+        for row in current().crm.query(
             "SELECT Id, FirstPublishLocationId, Title FROM ContentVersion "
             f"WHERE FirstPublishLocationId IN ({chunk}) AND IsLatest = true"
         ):
@@ -80,14 +74,14 @@ def _files_found(opportunity_ids: list[str], numbers: dict[str, str]) -> dict[st
 
 def _create_file(opportunity_id: str, number: str) -> dict[str, Any]:
     body, rendered = _pdf(number)
-    version_id = current().salesforce.create(
+    version_id = current().crm.create(
         "ContentVersion",
         {
             "Title": title(number),
             "PathOnClient": f"invoice-{number}.pdf",
             "VersionData": base64.b64encode(body).decode("ascii"),
             "FirstPublishLocationId": opportunity_id,
-            "Description": f"{current().accounting.name} invoice {number}"
+            "Description": f"{current().books.name} invoice {number}"
             + (", rendered by LedgerLink" if rendered else ""),
         },
     )
@@ -106,7 +100,7 @@ def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]
     query for the batch: an earlier attempt may have made one and died before its ledger write); the rest are
     made a few at once, each retried on its own."""
     rt = current()
-    books, ledger = rt.accounting, rt.ledger
+    books, ledger = rt.books, rt.ledger
     refused: dict[str, dict[str, Any]] = {}
     for opportunity_id in opportunity_ids:
         try:
@@ -173,7 +167,7 @@ def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]
 
 def _pdf(number: str) -> tuple[bytes, bool]:
     """(PDF bytes, rendered by us): the books' own PDF unless they have none or the project prefers ours."""
-    books = current().accounting
+    books = current().books
     if current().settings.flows.invoice_pdf_source != "render":
         body = books.invoice_pdf(number)
         if body is not None:
@@ -229,14 +223,14 @@ def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY
         opportunity_id,
         workflow_id=workflow_id(opportunity_id, version),
         record_key=shard_key(FLOW, opportunity_id),
-        connection=SALESFORCE,
+        connection=CRM,
         priority=priority,
     )
 
 
 def enqueue_changes(changes: list[Change], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
     """One run for ``changes`` — (opportunity id, modification) pairs of one shard (the polling trigger's runs)."""
-    return polling.enqueue_changes(invoice_pdf_batch, FLOW, changes, connection=SALESFORCE, priority=priority)
+    return polling.enqueue_changes(invoice_pdf_batch, FLOW, changes, connection=CRM, priority=priority)
 
 
 def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:
@@ -253,7 +247,7 @@ def after_invoice(opportunity_ids: list[str]) -> None:
         enqueue(opportunity_ids[0], "invoiced")
         return
     run_id = chained_run_id(DBOS.workflow_id or "", opportunity_ids)
-    enqueue_batch(invoice_pdf_batch, FLOW, opportunity_ids, workflow_id=run_id, connection=SALESFORCE)
+    enqueue_batch(invoice_pdf_batch, FLOW, opportunity_ids, workflow_id=run_id, connection=CRM)
 
 
 def chained_run_id(invoice_run_id: str, opportunity_ids: list[str]) -> str:
@@ -272,11 +266,11 @@ def read_invoiced_page(lag_seconds: float) -> dict[str, Any]:
     """The next page of Opportunities carrying an invoice number; those without a LedgerLink invoice, or whose
     file the ledger records, are left out of ``records`` but move ``position`` on."""
     rt = current()
-    books = rt.accounting
+    books = rt.books
     since = Position.decode(rt.ledger.get_watermark(WATERMARK))
     where = f"{INVOICE_NUMBER_FIELD} != null"
     soql = incremental_soql("Opportunity", [INVOICE_NUMBER_FIELD], where, since, upper_bound(lag_seconds))
-    page = list(rt.salesforce.query(f"{soql} LIMIT {POLL_PAGE}"))
+    page = list(rt.crm.query(f"{soql} LIMIT {POLL_PAGE}"))
     ids = [r["Id"] for r in page]
     invoiced = rt.ledger.lookup_many("salesforce", "Opportunity", ids, books.name, books.invoice_object)
     attached = rt.ledger.lookup_many("salesforce", "Opportunity", ids, "salesforce", "ContentVersion")
@@ -305,3 +299,17 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
         return []
     lag = rt.settings.poll_lag_seconds if lag_seconds is None else lag_seconds
     return record_handles(wait_for(DBOS.start_workflow(poll_invoiced_opportunities, lag)))
+
+
+register(
+    Flow(
+        name=FLOW,
+        description="Invoice PDF (the books', else rendered) → a file on the Opportunity, once",
+        source=(CRM, "Opportunity"),
+        watermark=WATERMARK,
+        replay=replay,
+        poll=poll,
+        trigger=poll_invoiced_opportunities,
+        enabled=lambda settings: settings.invoice_pdf,
+    )
+)

@@ -18,19 +18,20 @@ from typing import Any
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.connectors.errors import PermanentError
-from ledgerlink.connectors.salesforce import soql as literal
 from ledgerlink.engine import fanout
-from ledgerlink.engine.polling import Change, Position, enqueue_changes, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.retry import durable_step, with_retries
+from ledgerlink.engine.polling import Change, enqueue_changes
+from ledgerlink.engine.retry import BATCH_WRITE_RETRY, durable_step, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record, shard_key
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail
-from ledgerlink.flows.accounting import CreatedInvoice
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, Product
+from ledgerlink.systems.accounting import CreatedInvoice
+from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.salesforce import soql as literal
+from ledgerlink.systems.salesforce.incremental import Position, incremental_soql, soql_datetime, upper_bound
 
 ACCOUNT_SOQL = (
     "SELECT Id, Name, ExternalID__c, Phone, Website, BillingStreet, BillingCity, BillingState, BillingPostalCode, "
@@ -78,14 +79,14 @@ def ctx() -> TransformContext:
 def ensure_customer(flow: str, source: Source, account_id: str, customer_code: str, run_id: str) -> str:
     """The accounting customer for a Salesforce Account: from the ledger, else by code, else created."""
     rt = current()
-    books = rt.accounting
+    books = rt.books
     known = rt.ledger.lookup("salesforce", "Account", account_id, books.name, books.customer_object)
     if known:
         return known
     found = books.find_customer(customer_code)
     action = "matched"
     if found is None:
-        accounts = list(rt.salesforce.query(ACCOUNT_SOQL.format(id=literal.record_id(account_id))))
+        accounts = list(rt.crm.query(ACCOUNT_SOQL.format(id=literal.record_id(account_id))))
         if not accounts:
             raise RecordRejected(f"Account {account_id} not found", field="AccountId")
         values = mapping("salesforce/account_to_canonical").apply(accounts[0], ctx()).values
@@ -109,7 +110,7 @@ def ensure_customer(flow: str, source: Source, account_id: str, customer_code: s
 def ensure_products(flow: str, source: Source, product_ids: list[str], run_id: str) -> None:
     """Every product the invoice lines name exists in the books (created from Product2 when allowed)."""
     rt = current()
-    books = rt.accounting
+    books = rt.books
     unknown = [
         pid
         for pid in dict.fromkeys(product_ids)
@@ -119,7 +120,7 @@ def ensure_products(flow: str, source: Source, product_ids: list[str], run_id: s
         return
     ids = literal.id_list(unknown)
     product_mapping = mapping("salesforce/product_to_canonical")
-    for record in rt.salesforce.query(PRODUCT_SOQL.format(ids=ids)):
+    for record in rt.crm.query(PRODUCT_SOQL.format(ids=ids)):
         product = Product.model_validate(product_mapping.apply(record, ctx()).values)
         code = books.find_product(product.code)
         action = "matched"
@@ -151,7 +152,7 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
     record at a time, so two deals for a new Account (or product) in one batch make it once; the invoices, one
     per record, are made a few at once. The ledger is read and written a batch at a time."""
     rt = current()
-    books, ledger = rt.accounting, rt.ledger
+    books, ledger = rt.books, rt.ledger
     customers: dict[str, str | dict[str, Any]] = dict(
         ledger.lookup_many("salesforce", "Account", [i["account_id"] for i in items], books.name, books.customer_object)
     )
@@ -260,7 +261,7 @@ def write_back_all(flow: str, sobject: str, fields: dict[str, dict[str, Any]], r
         refused[record_id] = error_result(error, record=f"{sobject} {record_id}")
 
     batch = Batch(sobject, updates=[(record_id, {"Id": record_id, **values}) for record_id, values in fields.items()])
-    written = with_retries(batch.send)(rt.salesforce, on_error)
+    written = with_retries(batch.send, BATCH_WRITE_RETRY)(rt.crm, on_error)
     rt.ledger.audit_all(
         [
             {
@@ -284,7 +285,7 @@ def read_records(soql: str, record_ids: list[str]) -> dict[str, dict[str, Any]]:
     records: dict[str, dict[str, Any]] = {}
     for start in range(0, len(record_ids), READ_CHUNK):
         chunk = record_ids[start : start + READ_CHUNK]
-        for record in current().salesforce.query(f"{soql} WHERE Id IN ({literal.id_list(chunk)})"):
+        for record in current().crm.query(f"{soql} WHERE Id IN ({literal.id_list(chunk)})"):
             records[record["Id"]] = record
     return records
 
@@ -434,10 +435,10 @@ def read_page(spec: InvoiceSource, watermark: str, where: str, lag_seconds: floa
     change is most likely LedgerLink's own write-back) but still move ``position`` on.
     """
     rt = current()
-    books = rt.accounting
+    books = rt.books
     since = Position.decode(rt.ledger.get_watermark(watermark))
     soql = incremental_soql(spec.sobject, [spec.number_field], where, since, upper_bound(lag_seconds))
-    page = list(rt.salesforce.query(f"{soql} LIMIT {limit}"))
+    page = list(rt.crm.query(f"{soql} LIMIT {limit}"))
     numbers = rt.ledger.lookup_many(
         "salesforce", spec.sobject, [r["Id"] for r in page], books.name, books.invoice_object
     )

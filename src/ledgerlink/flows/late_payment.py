@@ -16,11 +16,12 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
-from ledgerlink.connectors.salesforce import soql as literal
+from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.retry import durable_step, ledger_step
-from ledgerlink.engine.runtime import SALESFORCE, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure
+from ledgerlink.systems.salesforce import soql as literal
 
 FLOW = "late_payment"
 CLOSE_FLOW = "late_payment_close"
@@ -39,11 +40,11 @@ class Outcome(TypedDict, total=False):
 
 
 def marker(number: str) -> str:
-    return f"{MARKER_PREFIX}{current().accounting.name} invoice {number}]"
+    return f"{MARKER_PREFIX}{current().books.name} invoice {number}]"
 
 
 def _opportunity_of(number: str) -> str | None:
-    books = current().accounting
+    books = current().books
     return current().ledger.lookup(books.name, books.invoice_object, number, "salesforce", "Opportunity")
 
 
@@ -58,7 +59,7 @@ def _case_of(opportunity_id: str) -> str | None:
 def find_work(min_days: int) -> dict[str, Any]:
     """Invoices to open a Case for, and open Cases to look at because their invoice is no longer unpaid."""
     rt = current()
-    books = rt.accounting
+    books = rt.books
     unpaid = books.unpaid_invoices()
     to_open = []
     for due in unpaid:
@@ -73,7 +74,7 @@ def find_work(min_days: int) -> dict[str, Any]:
         "SELECT Id, Subject FROM Case WHERE IsClosed = false AND Subject LIKE "
         f"'%{literal.escape_like(f'{MARKER_PREFIX}{books.name} invoice ')}%'"
     )
-    for case in rt.salesforce.query(query):
+    for case in rt.crm.query(query):
         opportunity = rt.ledger.lookup("salesforce", "Case", case["Id"], "salesforce", "Opportunity")
         number = (
             rt.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
@@ -102,7 +103,7 @@ def check_late_payments(lag_seconds: float = 0.0) -> list[str]:
             case_id,
             workflow_id=f"{CLOSE_FLOW}:{case_id}:{check_id}",
             record_key=f"case:{case_id}",
-            connection=SALESFORCE,
+            connection=CRM,
         )
         started.append(handle.get_workflow_id())
     save_checked(check_id)
@@ -127,12 +128,12 @@ def read_late_invoice(number: str) -> dict[str, Any]:
     opportunity_id = _opportunity_of(number)
     if opportunity_id is None:
         raise RecordRejected(f"invoice {number} was not made by LedgerLink from an Opportunity", field="invoice_number")
-    rows = list(rt.salesforce.query(f"SELECT Id, Name, AccountId FROM Opportunity WHERE Id = '{opportunity_id}'"))
+    rows = list(rt.crm.query(f"SELECT Id, Name, AccountId FROM Opportunity WHERE Id = '{opportunity_id}'"))
     if not rows:
         raise RecordRejected(f"Opportunity {opportunity_id} not found", field="Opportunity")
     if not rows[0].get("AccountId"):
         raise RecordRejected(f"Opportunity {opportunity_id} has no Account", field="AccountId")
-    invoice = rt.accounting.get_invoice(number)
+    invoice = rt.books.get_invoice(number)
     if invoice is None:
         raise RecordRejected(f"invoice {number} is no longer in the books", field="invoice_number")
     owed = (invoice.total_gross or 0) - (invoice.amount_paid or 0)
@@ -154,11 +155,11 @@ def ensure_case(number: str, days: int, late: dict[str, Any], run_id: str) -> di
     if known:
         return {"id": known, "created": False}
     tag = marker(number)
-    found = list(rt.salesforce.query(f"SELECT Id FROM Case WHERE Subject LIKE '%{literal.escape_like(tag)}%'"))
+    found = list(rt.crm.query(f"SELECT Id FROM Case WHERE Subject LIKE '%{literal.escape_like(tag)}%'"))
     if found:
         case_id, created = str(found[0]["Id"]), False
     else:
-        case_id = rt.salesforce.create(
+        case_id = rt.crm.create(
             "Case",
             {
                 "Subject": f"Invoice {number} is {days} days overdue {tag}",
@@ -196,7 +197,7 @@ def late_payment(number: str, days_overdue: int) -> Outcome:
         return {"invoice_number": number, "case": made["id"], "status": "opened" if made["created"] else "already_open"}
     except FLOW_ERRORS as exc:
         message, field, attempts = describe(exc, record=f"Invoice {number}")
-        books = current().accounting
+        books = current().books
         fail(FLOW, (books.name, books.invoice_object, number), message, field, attempts)
         return {"invoice_number": number, "status": "failed", "error": message, "field": field}
 
@@ -213,12 +214,12 @@ def _enqueue_open(number: str, days: int, version: str) -> WorkflowHandle[Outcom
         days,
         workflow_id=f"{FLOW}:{number}:{version}",
         record_key=f"invoice:{number}",
-        connection=SALESFORCE,  # with payment_sync: the same invoice's runs share a key and a queue
+        connection=CRM,  # with payment_sync: the same invoice's runs share a key and a queue
     )
 
 
 def replay(number: str) -> WorkflowHandle[Outcome]:
-    due = {d.number: d for d in current().accounting.unpaid_invoices()}.get(number)
+    due = {d.number: d for d in current().books.unpaid_invoices()}.get(number)
     days = due.days_overdue if due else 0
     return _enqueue_open(number, days, f"replay-{uuid.uuid4().hex[:12]}")
 
@@ -229,7 +230,7 @@ def replay(number: str) -> WorkflowHandle[Outcome]:
 @_step
 def close_if_paid(case_id: str, run_id: str) -> dict[str, Any]:
     rt = current()
-    books = rt.accounting
+    books = rt.books
     opportunity = rt.ledger.lookup("salesforce", "Case", case_id, "salesforce", "Opportunity")
     number = (
         rt.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
@@ -244,12 +245,12 @@ def close_if_paid(case_id: str, run_id: str) -> dict[str, Any]:
     )
     if not paid:
         return {"number": number, "status": "still_unpaid"}
-    rows = list(rt.salesforce.query(f"SELECT Id, IsClosed FROM Case WHERE Id = '{case_id}'"))
+    rows = list(rt.crm.query(f"SELECT Id, IsClosed FROM Case WHERE Id = '{case_id}'"))
     if not rows:
         raise RecordRejected(f"Case {case_id} not found", field="Id")
     if rows[0].get("IsClosed"):
         return {"number": number, "status": "already_closed"}
-    rt.salesforce.update("Case", case_id, {"Status": "Closed"})
+    rt.crm.update("Case", case_id, {"Status": "Closed"})
     rt.ledger.audit(
         flow=FLOW,
         system="salesforce",
@@ -276,3 +277,18 @@ def late_payment_close(case_id: str) -> Outcome:
         message, field, attempts = describe(exc, record=f"Case {case_id}")
         fail(CLOSE_FLOW, ("salesforce", "Case", case_id), message, field, attempts)
         return {"case": case_id, "status": "failed", "error": message, "field": field}
+
+
+register(
+    Flow(
+        name=FLOW,
+        description="Invoice overdue by late_payment_days → a Case on the Account, once; closed when paid",
+        source=(ACCOUNTING, "Invoice"),
+        watermark=WATERMARK,
+        replay=replay,
+        poll=poll,
+        trigger=check_late_payments,
+        period_seconds=3600,
+        enabled=lambda settings: settings.late_payment,
+    )
+)

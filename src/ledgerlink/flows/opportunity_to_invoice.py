@@ -15,9 +15,10 @@ from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.polling import Change, drain, record_handles
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, wait_for
+from ledgerlink.engine.runtime import CRM, REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoice_pdf, invoicing
 from ledgerlink.flows.invoicing import ACCOUNT_SOQL as ACCOUNT_SOQL  # re-exported: the console's preview reads it
@@ -129,3 +130,16 @@ def poll_won(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome
 def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:
     """Run the current mapping and code again for one record (idempotent: the ledger remembers what exists)."""
     return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}")
+
+
+register(
+    Flow(
+        name=FLOW,
+        description="Opportunity Closed Won → sales invoice, number written back",
+        source=(CRM, "Opportunity"),
+        watermark=WATERMARK,
+        replay=replay,
+        poll=poll_won,
+        trigger=poll_won_opportunities,
+    )
+)

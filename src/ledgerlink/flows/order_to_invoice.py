@@ -17,9 +17,10 @@ from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.polling import Change, drain, record_handles
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import REALTIME_PRIORITY, current, wait_for
+from ledgerlink.engine.runtime import CRM, REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoicing
 
@@ -113,3 +114,17 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
 def replay(order_id: str) -> WorkflowHandle[Outcome]:
     """Run the current mapping and code again for one Order (idempotent: the ledger remembers what exists)."""
     return enqueue(order_id, f"replay-{uuid.uuid4().hex[:12]}")
+
+
+register(
+    Flow(
+        name=FLOW,
+        description="Order Activated → sales invoice, number written back (instead of Opportunities; off by default)",
+        source=(CRM, "Order"),
+        watermark=WATERMARK,
+        replay=replay,
+        poll=poll,
+        trigger=poll_activated_orders,
+        enabled=lambda settings: settings.order_to_invoice,
+    )
+)

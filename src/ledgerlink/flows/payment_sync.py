@@ -15,14 +15,15 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.connectors.salesforce import soql as literal
+from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import SALESFORCE, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure, save_watermark
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Payment
+from ledgerlink.systems.salesforce import soql as literal
 
 FLOW = "payment_sync"
 WATERMARK = "accounting.Payment.recorded"
@@ -52,7 +53,7 @@ def _mapping(name: str) -> Mapping:
 
 def _ctx() -> TransformContext:
     rt = current()
-    books = rt.accounting
+    books = rt.books
 
     def lookup(system: str, obj: str, record_id: str, other: str) -> str | None:
         # An invoice is linked to the Opportunity it was made from; the template's lookup names no object.
@@ -80,7 +81,7 @@ def _split_key(key: str) -> tuple[str, str]:
 @_step
 def read_payment(invoice_number: str, reference: str) -> dict[str, Any] | None:
     """The payment as the books have it now (a replay runs on today's data, not on what the trigger saw)."""
-    for payment in current().accounting.payments(invoice_number, _ctx()):
+    for payment in current().books.payments(invoice_number, _ctx()):
         if payment.reference == reference:
             return payment.model_dump(mode="json")
     return None
@@ -88,7 +89,7 @@ def read_payment(invoice_number: str, reference: str) -> dict[str, Any] | None:
 
 @_step
 def find_opportunity(invoice_number: str) -> str | None:
-    books = current().accounting
+    books = current().books
     return current().ledger.lookup(books.name, books.invoice_object, invoice_number, "salesforce", "Opportunity")
 
 
@@ -98,18 +99,16 @@ def ensure_payment_record(payment_json: dict[str, Any], run_id: str, key: str) -
     the upsert and before the ledger write repeats the upsert harmlessly)."""
     rt = current()
     reference = str(payment_json["reference"])
-    known = rt.ledger.lookup(rt.accounting.name, PAYMENT_OBJECT, reference, "salesforce", "Payment__c")
+    known = rt.ledger.lookup(rt.books.name, PAYMENT_OBJECT, reference, "salesforce", "Payment__c")
     if known:
         return {"id": known, "created": False}
     fields = _mapping("salesforce/payment_from_canonical").apply(payment_json, _ctx()).values
     external_id = str(fields.pop("External_Id__c"))
-    record_id, created = rt.salesforce.upsert("Payment__c", "External_Id__c", external_id, fields)
+    record_id, created = rt.crm.upsert("Payment__c", "External_Id__c", external_id, fields)
     if not record_id:  # an upsert that updated answers without a body on some API versions
-        found = list(
-            rt.salesforce.query(f"SELECT Id FROM Payment__c WHERE External_Id__c = '{literal.escape(external_id)}'")
-        )
+        found = list(rt.crm.query(f"SELECT Id FROM Payment__c WHERE External_Id__c = '{literal.escape(external_id)}'"))
         record_id = found[0]["Id"]
-    rt.ledger.link((rt.accounting.name, PAYMENT_OBJECT, reference), ("salesforce", "Payment__c", record_id))
+    rt.ledger.link((rt.books.name, PAYMENT_OBJECT, reference), ("salesforce", "Payment__c", record_id))
     rt.ledger.audit(
         flow=FLOW,
         system="salesforce",
@@ -126,7 +125,7 @@ def ensure_payment_record(payment_json: dict[str, Any], run_id: str, key: str) -
 @_step
 def paid_fields(invoice_number: str, payment_json: dict[str, Any]) -> dict[str, Any]:
     """What the Opportunity should say now: the template's fields, with the books' running total and status."""
-    books = current().accounting
+    books = current().books
     invoice = books.get_invoice(invoice_number)
     if invoice is None:
         raise RecordRejected(f"invoice {invoice_number} is no longer in the books", field="invoice_number")
@@ -146,15 +145,13 @@ def update_opportunity(opportunity_id: str, fields: dict[str, Any], run_id: str,
     """Write only the fields that differ, so a rerun (or a sibling payment's run) writes nothing."""
     rt = current()
     columns = ", ".join(fields)
-    rows = list(
-        rt.salesforce.query(f"SELECT Id, {columns} FROM Opportunity WHERE Id = '{literal.record_id(opportunity_id)}'")
-    )
+    rows = list(rt.crm.query(f"SELECT Id, {columns} FROM Opportunity WHERE Id = '{literal.record_id(opportunity_id)}'"))
     if not rows:
         raise RecordRejected(f"Opportunity {opportunity_id} not found", field="Opportunity__c")
     changed = {name: value for name, value in fields.items() if not _same(rows[0].get(name), value)}
     if not changed:
         return False
-    rt.salesforce.update("Opportunity", opportunity_id, changed)
+    rt.crm.update("Opportunity", opportunity_id, changed)
     rt.ledger.audit(
         flow=FLOW,
         system="salesforce",
@@ -206,7 +203,7 @@ def payment_sync(key: str) -> Outcome:
         }
     except FLOW_ERRORS as exc:
         message, field, attempts = describe(exc, record=record)
-        fail(FLOW, (current().accounting.name, PAYMENT_OBJECT, key), message, field, attempts, payment)
+        fail(FLOW, (current().books.name, PAYMENT_OBJECT, key), message, field, attempts, payment)
         return {"payment": key, "status": "failed", "error": message, "field": field}
 
 
@@ -218,7 +215,7 @@ def enqueue(key: str, version: str = "recorded") -> WorkflowHandle[Outcome]:
     # Keyed by the invoice: its payments are applied one at a time (the Opportunity carries their total).
     invoice = key.partition("/")[0]
     return enqueue_record(
-        payment_sync, key, workflow_id=workflow_id(key, version), record_key=f"invoice:{invoice}", connection=SALESFORCE
+        payment_sync, key, workflow_id=workflow_id(key, version), record_key=f"invoice:{invoice}", connection=CRM
     )
 
 
@@ -234,7 +231,7 @@ def read_payment_page() -> dict[str, Any]:
     """The next page of payments recorded in the books after the watermark. Payments the ledger already links to
     a Payment__c are left out of ``keys`` (nothing to do) but still move the watermark on."""
     rt = current()
-    books = rt.accounting
+    books = rt.books
     since = rt.ledger.get_watermark(WATERMARK) or None
     payments, watermark = books.payments_changed_since(since, PAGE, _ctx())
     keys = [
@@ -267,3 +264,17 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
         return []
     ids = wait_for(DBOS.start_workflow(poll_payments))
     return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]
+
+
+register(
+    Flow(
+        name=FLOW,
+        description="Payment recorded in the books → Opportunity paid fields + one Payment__c per payment",
+        source=(ACCOUNTING, PAYMENT_OBJECT),
+        watermark=WATERMARK,
+        replay=replay,
+        poll=poll,
+        trigger=poll_payments,
+        enabled=lambda settings: settings.payment_sync,
+    )
+)

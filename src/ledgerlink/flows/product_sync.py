@@ -1,4 +1,4 @@
-"""Products both ways: Salesforce Product2 + its standard PricebookEntry ⇄ KashFlow products / Kashoo items.
+"""Products both ways: Salesforce Product2 + its standard PricebookEntry ⇄ the books' products or items.
 
 The same shape as ``customer_sync``: a durable trigger (``poll_products``) settles a page per step — Product2
 changed or deleted, standard PricebookEntries changed (a price edit does not touch its Product2), then the books'
@@ -18,12 +18,10 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.connectors.errors import PermanentError
-from ledgerlink.connectors.salesforce import soql as literal
-from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record
+from ledgerlink.engine.flows import Flow, register
+from ledgerlink.engine.retry import BATCH_WRITE_RETRY, with_retries
+from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record
 from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
-from ledgerlink.flows.sync import fields as F
-from ledgerlink.flows.sync.books import SyncBooks, _mapping, _with_nulls, sync_books
 from ledgerlink.flows.sync.common import (
     RECORD_ERRORS,
     fail,
@@ -36,8 +34,13 @@ from ledgerlink.flows.sync.common import (
 from ledgerlink.flows.sync.conflicts import Side, combined_owners, merge
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.flows.sync.state import PendingVersions, load_base, save_base, unchanged
-from ledgerlink.mapping import TransformContext
+from ledgerlink.mapping import TransformContext, load_mapping
 from ledgerlink.model import Product
+from ledgerlink.model import fields as F
+from ledgerlink.systems.accounting import AccountingSystem, with_nulls
+from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.salesforce import fields as crm_fields
+from ledgerlink.systems.salesforce import soql as literal
 
 FLOW = "product_sync"
 ENTITY = "product"
@@ -74,7 +77,7 @@ def products_by_id(ids: list[str]) -> list[dict[str, Any]]:
         return []
     columns = ", ".join(PRODUCT_FIELDS)
     query = f"SELECT Id, SystemModstamp, {columns} FROM Product2 WHERE Id IN ({literal.id_list(ids)})"
-    return list(current().salesforce.query(query, include_deleted=True))
+    return list(current().crm.query(query, include_deleted=True))
 
 
 def _json(product: Product) -> dict[str, Any]:
@@ -82,7 +85,7 @@ def _json(product: Product) -> dict[str, Any]:
 
 
 def _standard_pricebook() -> str:
-    rows = list(current().salesforce.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true"))
+    rows = list(current().crm.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true"))
     if not rows:
         raise PermanentError("the org has no standard price book", system=SF, record="Pricebook2")
     return str(rows[0]["Id"])
@@ -92,7 +95,7 @@ def _standard_pricebook() -> str:
 class Page:
     run_id: str
     full: bool
-    sb: SyncBooks
+    sb: AccountingSystem
     ctx: TransformContext
     counts: Counter[str] = field(default_factory=Counter)
     products: Batch = field(default_factory=lambda: Batch(PRODUCT2))
@@ -110,7 +113,7 @@ class Page:
         return self._pricebook
 
     def books_ref(self, books_id: str) -> tuple[str, str, str]:
-        return (self.sb.system, self.sb.product_object, books_id)
+        return (self.sb.name, self.sb.product_object, books_id)
 
     def audit(self, system: str, obj: str, record_id: str, action: str, source: str, **detail: Any) -> None:
         current().ledger.audit(
@@ -131,15 +134,15 @@ class Page:
 
 
 def _sf_product(record: dict[str, Any], ctx: TransformContext) -> Product:
-    return Product.model_validate(_mapping("salesforce/product_to_canonical").apply(record, ctx).values)
+    return Product.model_validate(load_mapping("salesforce/product_to_canonical").apply(record, ctx).values)
 
 
 def _product2_payload(product: Product, ctx: TransformContext) -> dict[str, Any]:
-    return dict(_mapping("salesforce/product_from_canonical").apply(_json(product), ctx).values)
+    return dict(load_mapping("salesforce/product_from_canonical").apply(_json(product), ctx).values)
 
 
 def _price_payload(product: Product, ctx: TransformContext) -> dict[str, Any]:
-    payload = dict(_mapping("salesforce/pricebookentry_from_canonical").apply(_json(product), ctx).values)
+    payload = dict(load_mapping("salesforce/pricebookentry_from_canonical").apply(_json(product), ctx).values)
     payload.pop("CurrencyIsoCode", None)  # single-currency org: the field does not exist
     return payload
 
@@ -148,7 +151,7 @@ def _to_salesforce(page: Page, record: dict[str, Any], product: Product, changes
     product_id = record["Id"]
     after = Product.model_validate(F.unflatten(changes, _json(product)))
     before = _product2_payload(product, page.ctx)
-    payload = _with_nulls(before, _product2_payload(after, page.ctx))
+    payload = with_nulls(before, _product2_payload(after, page.ctx))
     payload.pop("ProductCode", None)  # the link key
     diff = {k: v for k, v in payload.items() if before.get(k) != v}
     if diff:
@@ -175,31 +178,31 @@ def _settle(
 ) -> None:
     sb, product_id = page.sb, record["Id"]
     if books_product is None:
-        books_product = sb.read_product(books_id, page.ctx)
+        books_product = with_retries(sb.read_product)(books_id, page.ctx)
     if books_product is None:
-        page.audit(sb.system, sb.product_object, books_id, "missing_in_books", product_id)
+        page.audit(sb.name, sb.product_object, books_id, "missing_in_books", product_id)
         page.counts["missing_in_books"] += 1
         return
     books_values = F.project(_json(books_product), sb.product_fields)
-    owners = combined_owners(_mapping("salesforce/product_to_canonical").owners, sb.product_owners(), sb.system)
+    owners = combined_owners(load_mapping("salesforce/product_to_canonical").owners, sb.product_owners(), sb.name)
     result = merge(
         base,
-        Side(SF, sf_values, F.SALESFORCE_PRODUCT, product.modified_at),
-        Side(sb.system, books_values, sb.product_fields, books_product.modified_at),
+        Side(SF, sf_values, crm_fields.PRODUCT_FIELDS, product.modified_at),
+        Side(sb.name, books_values, sb.product_fields, books_product.modified_at),
         owners,
         current().settings.flows.source_priority,
     )
     for conflict in result.conflicts:
-        page.audit(sb.system, sb.product_object, books_id, "conflict", product_id, **conflict.as_detail())
+        page.audit(sb.name, sb.product_object, books_id, "conflict", product_id, **conflict.as_detail())
     page.counts["conflicts"] += len(result.conflicts)
     if not result.in_sync:
         page.counts["drift"] += 1
     if result.to_books:
         after = Product.model_validate(F.unflatten(result.to_books, _json(books_product)))
-        written = sb.update_product(books_id, books_product, after, page.ctx)
+        written = with_retries(sb.update_product)(books_id, books_product, after, page.ctx)
         books_values = F.project(_json(written), sb.product_fields)
         page.versions.remember(page.books_ref(books_id), books_values, ours=True, modified_at=None)
-        page.audit(sb.system, sb.product_object, books_id, "updated", product_id, fields=sorted(result.to_books))
+        page.audit(sb.name, sb.product_object, books_id, "updated", product_id, fields=sorted(result.to_books))
         page.counts["updated_books"] += 1
     else:
         page.versions.remember(page.books_ref(books_id), books_values, ours=False, modified_at=None)
@@ -210,20 +213,20 @@ def _settle(
 
 def _set_active(page: Page, product_id: str, books_id: str, active: bool, action: str) -> None:
     sb = page.sb
-    books_product = sb.read_product(books_id, page.ctx)
+    books_product = with_retries(sb.read_product)(books_id, page.ctx)
     if books_product is not None and books_product.active != active:
-        written = sb.update_product(
+        written = with_retries(sb.update_product)(
             books_id, books_product, books_product.model_copy(update={"active": active}), page.ctx
         )
         values = F.project(_json(written), sb.product_fields)
         page.versions.remember(page.books_ref(books_id), values, ours=True, modified_at=None)
-    page.audit(sb.system, sb.product_object, books_id, action, product_id)
+    page.audit(sb.name, sb.product_object, books_id, action, product_id)
     page.counts[action] += 1
 
 
 def _product(page: Page, record: dict[str, Any], books_product: Product | None = None) -> None:
     ledger, product_id, sb = current().ledger, record["Id"], page.sb
-    books_id = ledger.lookup(SF, PRODUCT2, product_id, sb.system, sb.product_object)
+    books_id = ledger.lookup(SF, PRODUCT2, product_id, sb.name, sb.product_object)
     base = load_base(ledger, ENTITY, product_id)
     archive = current().settings.flows.delete_policy == "archive"
     if record.get("IsDeleted"):
@@ -231,7 +234,7 @@ def _product(page: Page, record: dict[str, Any], books_product: Product | None =
             if archive:
                 _set_active(page, product_id, books_id, False, "archived")
             else:
-                page.audit(sb.system, sb.product_object, books_id, "delete_ignored", product_id)
+                page.audit(sb.name, sb.product_object, books_id, "delete_ignored", product_id)
             page.bases[product_id] = {**(base or {}), "_deleted": True}
         return
     product = _sf_product(record, page.ctx)
@@ -240,19 +243,19 @@ def _product(page: Page, record: dict[str, Any], books_product: Product | None =
             _set_active(page, product_id, books_id, product.active, "restored")
         base = {k: v for k, v in base.items() if k not in ("_deleted", "active")}
         page.bases[product_id] = base
-    sf_values = F.project(_json(product), F.SALESFORCE_PRODUCT)
+    sf_values = F.project(_json(product), crm_fields.PRODUCT_FIELDS)
     sf_ref = (SF, PRODUCT2, product_id)
     if books_id is None:
-        books_id = sb.books.find_product(product.code)
+        books_id = with_retries(sb.find_product)(product.code)
         if books_id is not None:
             ledger.link(sf_ref, page.books_ref(books_id))
-            page.audit(sb.system, sb.product_object, books_id, "matched", product_id, how="code")
+            page.audit(sb.name, sb.product_object, books_id, "matched", product_id, how="code")
             page.counts["matched"] += 1
             _settle(page, record, product, sf_values, books_id, None, None)
         else:
-            books_id = sb.books.create_product(product, page.ctx)
+            books_id = sb.create_product(product, page.ctx)
             ledger.link(sf_ref, page.books_ref(books_id))
-            page.audit(sb.system, sb.product_object, books_id, "created", product_id, code=product.code)
+            page.audit(sb.name, sb.product_object, books_id, "created", product_id, code=product.code)
             page.counts["created_books"] += 1
             page.bases[product_id] = sf_values
     elif books_product is None and not page.full and unchanged(ledger, sf_ref, sf_values):
@@ -266,7 +269,7 @@ def _product(page: Page, record: dict[str, Any], books_product: Product | None =
 
 
 def _same(values: dict[str, Any], base: dict[str, Any], books_fields: frozenset[str]) -> bool:
-    return all(values.get(f) == base.get(f) for f in F.SALESFORCE_PRODUCT & books_fields)
+    return all(values.get(f) == base.get(f) for f in crm_fields.PRODUCT_FIELDS & books_fields)
 
 
 def _new_in_books(page: Page) -> None:
@@ -278,7 +281,7 @@ def _new_in_books(page: Page) -> None:
         f"WHERE ProductCode IN ({codes}) OR ExternalID__c IN ({codes})"
     )
     ledger = current().ledger
-    for record in current().salesforce.query(soql):
+    for record in current().crm.query(soql):
         code = str(record.get("ProductCode") or record.get("ExternalID__c"))
         books_id, product = page.new_products.pop(code, (None, None))
         if books_id is None or product is None:
@@ -304,7 +307,7 @@ def _flush(page: Page) -> None:
         page.fail(source, exc)
         page.bases.pop(key, None)
 
-    done = page.products.send(rt.salesforce, failed) if page.products else {}
+    done = with_retries(page.products.send, BATCH_WRITE_RETRY)(rt.crm, failed) if page.products else {}
     for code, (books_id, product) in page.new_products.items():
         if code not in done:
             continue
@@ -318,9 +321,9 @@ def _flush(page: Page) -> None:
         values = F.project(_json(product), sb.product_fields)
         page.versions.remember(page.books_ref(books_id), values, ours=False, modified_at=None)
     if page.prices:
-        page.prices.send(rt.salesforce, lambda key, exc: page.fail((SF, PRODUCT2, key), exc))
+        with_retries(page.prices.send, BATCH_WRITE_RETRY)(rt.crm, lambda key, exc: page.fail((SF, PRODUCT2, key), exc))
     for record in products_by_id([p for p in page.written if p not in page.failed]):
-        sf_values = F.project(_json(_sf_product(record, page.ctx)), F.SALESFORCE_PRODUCT)
+        sf_values = F.project(_json(_sf_product(record, page.ctx)), crm_fields.PRODUCT_FIELDS)
         page.versions.remember(
             (SF, PRODUCT2, record["Id"]), sf_values, ours=True, modified_at=record.get("SystemModstamp")
         )
@@ -335,7 +338,7 @@ def _flush(page: Page) -> None:
 
 
 def sync_product_records(records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
-    page = Page(run_id, full, sync_books(current().accounting), transform_context())
+    page = Page(run_id, full, current().books, transform_context())
     for record in records:
         try:
             _product(page, record)
@@ -347,13 +350,13 @@ def sync_product_records(records: list[dict[str, Any]], run_id: str, *, full: bo
 
 def sync_books_products(items: list[tuple[str, Product]], run_id: str, *, full: bool) -> dict[str, int]:
     rt = current()
-    page = Page(run_id, full, sync_books(rt.accounting), transform_context())
+    page = Page(run_id, full, rt.books, transform_context())
     sb, ledger = page.sb, rt.ledger
     pending: dict[str, Product] = {}
     for books_id, product in items:
         ref = page.books_ref(books_id)
         values = F.project(_json(product), sb.product_fields)
-        product_id = ledger.lookup(sb.system, sb.product_object, books_id, SF, PRODUCT2)
+        product_id = ledger.lookup(sb.name, sb.product_object, books_id, SF, PRODUCT2)
         if product_id is None:
             if product.active:
                 page.new_products[product.code] = (books_id, product)
@@ -401,8 +404,8 @@ def prices_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
 @sync_step
 def books_page(run_id: str) -> dict[str, Any]:
     rt = current()
-    sb = sync_books(rt.accounting)
-    mark = books_watermark(sb.system)
+    sb = rt.books
+    mark = books_watermark(sb.name)
     items, position, more = sb.products_changed(rt.ledger.get_watermark(mark), page_size(), transform_context())
     counts = sync_books_products(items, run_id, full=False)
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
@@ -441,8 +444,8 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
 @sync_step
 def sync_one_step(source_id: str, run_id: str) -> dict[str, int]:
     rt = current()
-    sb = sync_books(rt.accounting)
-    if rt.ledger.lookup(sb.system, sb.product_object, source_id, SF, PRODUCT2) or not source_id.startswith("01t"):
+    sb = rt.books
+    if rt.ledger.lookup(sb.name, sb.product_object, source_id, SF, PRODUCT2) or not source_id.startswith("01t"):
         product = sb.read_product(source_id, transform_context())
         return sync_books_products([(source_id, product)] if product else [], run_id, full=True)
     return sync_product_records(products_by_id([source_id]), run_id, full=True)
@@ -464,3 +467,16 @@ def replay(source_id: str) -> WorkflowHandle[Outcome]:
         record_key=f"product:{source_id}",
         connection=ACCOUNTING,  # either side may change; the books are the stricter API
     )
+
+
+register(
+    Flow(
+        name=FLOW,
+        description="Product2 + standard price ⇄ the books' products, both ways",
+        source=(CRM, "Product2"),
+        watermark=WATERMARK,
+        replay=replay,
+        poll=poll,
+        trigger=poll_products,
+    )
+)

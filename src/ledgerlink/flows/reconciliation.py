@@ -17,10 +17,10 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.retry import ledger_step
-from ledgerlink.engine.runtime import current, wait_for
+from ledgerlink.engine.runtime import CRM, current, wait_for
 from ledgerlink.flows import customer_sync, product_sync
-from ledgerlink.flows.sync.books import sync_books
 from ledgerlink.flows.sync.common import sync_step, transform_context
 
 FLOW = "reconciliation"
@@ -62,7 +62,7 @@ def _all_after(sobject: str, columns: list[str], cursor: str) -> list[dict[str, 
     if cursor and not cursor.isalnum():
         raise ValueError(f"{cursor!r} is not a Salesforce id")
     soql = f"SELECT Id, SystemModstamp, {', '.join(columns)} FROM {sobject} {after}ORDER BY Id LIMIT {_page_size()}"
-    return list(current().salesforce.query(soql, include_deleted=True))
+    return list(current().crm.query(soql, include_deleted=True))
 
 
 def _page(records: list[dict[str, Any]], counts: dict[str, int]) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def salesforce_products(cursor: str, run_id: str) -> dict[str, Any]:
 
 @sync_step
 def books_customers(cursor: str, run_id: str) -> dict[str, Any]:
-    sb = sync_books(current().accounting)
+    sb = current().books
     items, nxt, more = sb.customers_all(cursor or None, _page_size(), transform_context())
     counts = customer_sync.sync_books_customers(items, run_id, full=True)
     return {"counts": counts, "checked": len(items), "cursor": nxt or "", "more": more}
@@ -97,7 +97,7 @@ def books_customers(cursor: str, run_id: str) -> dict[str, Any]:
 
 @sync_step
 def books_products(cursor: str, run_id: str) -> dict[str, Any]:
-    sb = sync_books(current().accounting)
+    sb = current().books
     items, nxt, more = sb.products_all(cursor or None, _page_size(), transform_context())
     counts = product_sync.sync_books_products(items, run_id, full=True)
     return {"counts": counts, "checked": len(items), "cursor": nxt or "", "more": more}
@@ -193,3 +193,16 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Report]]:
 def replay(source_id: str) -> WorkflowHandle[Report]:
     """Reconciliation has no per-record source: a replay is a fresh run."""
     return DBOS.start_workflow(reconcile)
+
+
+register(
+    Flow(
+        name=FLOW,
+        description="Nightly full comparison of customers and products; repairs drift, reports it",
+        source=(CRM, "Account"),
+        watermark=WATERMARK,
+        replay=replay,
+        poll=poll,
+        on_worker_start=ensure_schedule,
+    )
+)

@@ -20,6 +20,9 @@ class TransformContext:
 
     lookup_xref: LookupXref | None = None
     source_system: str | None = None  # the system the record came from, for lookups that depend on it
+    # The books' own names of the canonical entities ({"Invoice": …, "Customer": …, "Product": …}), so a
+    # mapping can look up "the books' invoice" without naming a system.
+    object_names: Mapping[str, str] = field(default_factory=dict)
     default_nominal_code: int = 4000
     default_payment_method: str | None = None
     invoice_prefix: str = ""
@@ -36,6 +39,6 @@ class TransformContext:
         return self.extra.get(name)
 
 
-_FIELD_NAMES = frozenset(TransformContext.__dataclass_fields__) - {"extra", "lookup_xref"}
+_FIELD_NAMES = frozenset(TransformContext.__dataclass_fields__) - {"extra", "lookup_xref", "object_names"}
 
 DEFAULT_CONTEXT = TransformContext()

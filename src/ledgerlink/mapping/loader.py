@@ -2,8 +2,9 @@
 
 Names like ``salesforce/opportunity_to_canonical`` resolve to the user's
 ``<mappings dir>/salesforce/opportunity_to_canonical.yaml`` when there is one (the mappings dir is
-``$LEDGERLINK_MAPPINGS_DIR``, else ``./mappings``), else to the template shipped in this package. Anything ending in
-.yaml/.yml, or an existing path with a separator, is read as a file.
+``$LEDGERLINK_MAPPINGS_DIR``, else ``./mappings``), else to the template the system's plugin ships
+(``systems/<system>/templates/opportunity_to_canonical.yaml``). Anything ending in .yaml/.yml, or an existing path
+with a separator, is read as a file.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ledgerlink.mapping.mapping import Mapping
 from ledgerlink.mapping.schema_check import PathCheckError, check_path
 from ledgerlink.mapping.schemas import DEFAULT_SCHEMAS, ExtendedSchemaProvider, SchemaProvider
 from ledgerlink.mapping.spec import FilterSpec, MappingSpec
+from ledgerlink.mapping.system_files import template_roots
 from ledgerlink.mapping.yaml_source import YamlDocument, load_yaml_document
 
 SCHEMA_EXTENSIONS_FILE = "schema_extensions.yaml"
@@ -41,8 +42,20 @@ class MappingInfo:
     origin: str  # "template" or "user"
 
 
-def templates_dir() -> Path:
-    return Path(str(resources.files("ledgerlink.mapping").joinpath("templates")))
+def template_file(name: str) -> Path | None:
+    """The shipped template ``<system>/<name>``, if its system registered one by that name."""
+    system, _, stem = name.partition("/")
+    root = template_roots().get(system)
+    if root is None or not stem or "/" in stem:
+        return None
+    candidate = root / f"{stem}.yaml"
+    return candidate if candidate.is_file() else None
+
+
+def template_files() -> dict[str, Path]:
+    """Every shipped template by name (``<system>/<name>``)."""
+    roots = template_roots().items()
+    return {f"{system}/{file.stem}": file for system, root in roots for file in sorted(root.glob("*.yaml"))}
 
 
 def user_mappings_dir() -> Path:
@@ -58,10 +71,16 @@ def resolve(name: str, mappings_dir: Path | None = None) -> tuple[str, Path]:
             raise MappingLoadError(name, 1, 1, "no such mapping file")
         return path.stem, path
     clean = name.strip("/")
-    for base in (mappings_dir or user_mappings_dir(), templates_dir()):
-        candidate = base / f"{clean}.yaml"
-        if candidate.is_file():
-            return clean, candidate
+    user_file = (mappings_dir or user_mappings_dir()) / f"{clean}.yaml"
+    if user_file.is_file():
+        return clean, user_file
+    shipped = template_file(clean)
+    if shipped is not None:
+        return clean, shipped
+    if not template_roots():
+        raise MappingLoadError(
+            name, 1, 1, "no system has registered its templates (ledgerlink.systems.registry.load_systems())"
+        )
     raise MappingLoadError(
         name, 1, 1, f"no mapping named {name!r} in {mappings_dir or user_mappings_dir()} or the templates"
     )
@@ -196,12 +215,12 @@ def _check_rule(
 def list_mappings(mappings_dir: Path | str | None = None) -> list[MappingInfo]:
     """Every template and user mapping, the user's copy winning (``overridden``) where both exist."""
     user_dir = Path(mappings_dir) if mappings_dir is not None else user_mappings_dir()
-    found: dict[str, tuple[Path, str]] = {}
-    for origin, base in (("template", templates_dir()), ("user", user_dir)):
-        if base.is_dir():
-            for file in sorted(base.glob("*/*.yaml")):
-                found[f"{file.parent.name}/{file.stem}"] = (file, origin)
-    template_names = {f"{f.parent.name}/{f.stem}" for f in templates_dir().glob("*/*.yaml")}
+    templates = template_files()
+    found: dict[str, tuple[Path, str]] = {name: (file, "template") for name, file in templates.items()}
+    if user_dir.is_dir():
+        for file in sorted(user_dir.glob("*/*.yaml")):
+            found[f"{file.parent.name}/{file.stem}"] = (file, "user")
+    template_names = set(templates)
     infos = []
     for name, (file, origin) in sorted(found.items()):
         source, target = _endpoints(file)

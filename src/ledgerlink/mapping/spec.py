@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Owner = Literal["salesforce", "kashflow", "kashoo", "canonical"]
+from ledgerlink.mapping.system_files import template_roots
+
+BOOKS_OWNER = "books"
+
+
+def _known_owner(value: str) -> str:
+    known = ["canonical", BOOKS_OWNER, *sorted(template_roots())]
+    if value not in known:
+        raise ValueError(f"owner must be one of {', '.join(known)}")
+    return value
+
+
+# The system that owns a field (conflicts go its way): a registered system's name, "books" (whichever accounting
+# system is connected), or "canonical".
+Owner = Annotated[str, AfterValidator(_known_owner)]
 Direction = Literal["to_canonical", "from_canonical", "direct"]
 TransformEntry = str | dict[str, Any]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ledgerlink.model.money import CurrencyCode, parse_decimal, quantize_money
 
-SystemName = Literal["salesforce", "kashflow", "kashoo"]
+SystemName = str  # a registered system's name (systems.registry)
 ShortText = Annotated[str, Field(max_length=255)]
 
 

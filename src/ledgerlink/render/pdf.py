@@ -5,8 +5,8 @@ The PDF writer is the sandbox's (``sandbox._pdf``): one small dependency-free wr
 
 from __future__ import annotations
 
+from ledgerlink.formats.pdf import render_pdf
 from ledgerlink.model import Invoice
-from ledgerlink.sandbox._pdf import render_pdf
 
 __all__ = ["invoice_pdf", "render_pdf"]
 

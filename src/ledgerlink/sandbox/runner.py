@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ledgerlink.sandbox._faults import FaultConfig
 from ledgerlink.sandbox._server import RunningServer, serve_in_thread
 from ledgerlink.sandbox._tls import make_tls_files
+from ledgerlink.sandbox.kind import SandboxKind
 
 if TYPE_CHECKING:
     from ledgerlink.sandbox.salesforce.pubsub import PubSubServer
 
-SystemName = Literal["salesforce", "kashflow", "kashoo"]
-SYSTEMS: tuple[SystemName, ...] = ("salesforce", "kashflow", "kashoo")
+GROUP = "ledgerlink.sandboxes"
+SystemName = str  # a system with a sandbox registered under GROUP
+
+
+def sandbox_kinds() -> dict[str, SandboxKind]:
+    """Every registered sandbox by system name (loaded as asked for: starting one imports only its own)."""
+    return {point.name: point.load() for point in entry_points(group=GROUP)}
+
+
+def sandbox_systems() -> list[str]:
+    return sorted(point.name for point in entry_points(group=GROUP))
 
 
 @dataclass
@@ -25,6 +35,7 @@ class Sandbox:
     config: Any
     credentials: dict[str, str]
     api_base: str  # what a connector takes as its base URL
+    kind: SandboxKind | None = None
     pubsub: PubSubServer | None = None  # Salesforce's gRPC Pub/Sub API, once start_pubsub() ran
 
     @property
@@ -61,17 +72,6 @@ class SandboxSet:
             sandbox.stop()
 
 
-def _builders() -> dict[str, tuple[Callable[..., Any], Callable[[Any], Any], Callable[[Any], dict[str, str]], str]]:
-    # Imported lazily: starting one sandbox should not import the others.
-    from ledgerlink.sandbox import kashflow, kashoo, salesforce
-
-    return {
-        "salesforce": (salesforce.SalesforceSandboxConfig, salesforce.create_app, salesforce.credentials, ""),
-        "kashflow": (kashflow.KashFlowSandboxConfig, kashflow.create_app, kashflow.credentials, "/v2"),
-        "kashoo": (kashoo.KashooSandboxConfig, kashoo.create_app, kashoo.credentials, "/api"),
-    }
-
-
 def start_sandbox(
     system: SystemName,
     data_dir: Path,
@@ -82,19 +82,23 @@ def start_sandbox(
     **overrides: Any,
 ) -> Sandbox:
     """Serve one system's sandbox with its data in ``data_dir/<system>.db``."""
-    config_cls, create_app, credentials, api_path = _builders()[system]
+    points = {point.name: point for point in entry_points(group=GROUP)}
+    if system not in points:
+        raise ValueError(f"no sandbox for {system!r}; sandboxes: {', '.join(sorted(points))}")
+    kind: SandboxKind = points[system].load()
     data_dir.mkdir(parents=True, exist_ok=True)
-    config = config_cls(data_path=data_dir / f"{system}.db", **overrides)
+    config = kind.config(data_path=data_dir / f"{system}.db", **overrides)
     if faults is not None:
         config.faults = faults
     tls_files = make_tls_files(data_dir / "tls") if tls else None
-    server = serve_in_thread(create_app(config), port=port, tls=tls_files, name=system)
+    server = serve_in_thread(kind.create_app(config), port=port, tls=tls_files, name=system)
     return Sandbox(
         system=system,
         server=server,
         config=config,
-        credentials=credentials(config),
-        api_base=server.base_url + api_path,
+        credentials=kind.credentials(config),
+        api_base=server.base_url + kind.api_path,
+        kind=kind,
     )
 
 

@@ -56,7 +56,7 @@ class Vault:
         return secret
 
     def _remember(self, values: Any) -> None:
-        from ledgerlink.web.logs import register_secret  # the log redactor; imported late to keep layers apart
+        from ledgerlink.logs import register_secret  # the log redactor; imported late to keep layers apart
 
         for value in values:
             if isinstance(value, str) and len(value) >= 4:

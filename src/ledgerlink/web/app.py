@@ -14,13 +14,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from itsdangerous import URLSafeTimedSerializer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledgerlink.connections.store import Connections
+from ledgerlink.logs import log_context
 from ledgerlink.store import Ledger
 from ledgerlink.vault import KeyRing, Vault, load_keyring
 from ledgerlink.web import metrics
 from ledgerlink.web.console import Console
-from ledgerlink.web.logs import log_context
 from ledgerlink.web.security import NotSignedIn
-from ledgerlink.web.services.connections import Connections
 from ledgerlink.web.services.replay import EngineReplayer, Replayer
 from ledgerlink.web.services.users import Users
 from ledgerlink.web.settings import ConsoleSettings
@@ -69,8 +69,10 @@ def create_app(
     ring: KeyRing | None = None,
     replayer: Replayer | None = None,
 ) -> FastAPI:
+    from ledgerlink.systems.registry import load_systems
     from ledgerlink.web.routes import register_routes
 
+    load_systems()  # the connection form lists every registered system; mappings need their templates
     app = FastAPI(
         title="LedgerLink console API",
         version="1",

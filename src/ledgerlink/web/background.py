@@ -25,12 +25,12 @@ def start_alert_loop(console: Console, stop: threading.Event) -> threading.Threa
 
 
 def start_engine_from_connections(console: Console) -> None:
-    """Start the DBOS runtime with the first Salesforce and accounting connections from the vault."""
-    from ledgerlink.engine.bootstrap import engine_settings, open_runtime
+    """Start the DBOS runtime with the first CRM and accounting connections from the vault."""
+    from ledgerlink.bootstrap import engine_settings, open_runtime
 
-    sf = console.connections.first_of("salesforce")
-    books = console.connections.first_of("kashflow") or console.connections.first_of("kashoo")
+    sf = console.connections.first_in_role("crm")
+    books = console.connections.first_in_role("accounting")
     if sf is None or books is None:
-        raise SystemExit("--engine needs a salesforce and an accounting connection (ledgerlink connection add)")
+        raise SystemExit("--engine needs a CRM and an accounting connection (ledgerlink connection add)")
     settings = engine_settings(console.settings.data_dir, ledger_url=console.ledger.url)
     open_runtime(settings, console.connections.spec(sf), console.connections.spec(books), ledger=console.ledger)

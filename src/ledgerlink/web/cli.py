@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 DATA_DIR = Path(".ledgerlink")
 user_app = typer.Typer(help="Console users (viewer or admin).", no_args_is_help=True)
 vault_app = typer.Typer(help="The credentials vault.", no_args_is_help=True)
-connection_app = typer.Typer(help="Connections to Salesforce, KashFlow, Kashoo and SMTP.", no_args_is_help=True)
+connection_app = typer.Typer(help="Connections to the systems LedgerLink syncs, and SMTP.", no_args_is_help=True)
 
 DataDir = Annotated[Path, typer.Option(help="where the ledger and the key file live")]
 
@@ -46,10 +48,10 @@ def serve(
     """Serve the operations console and its JSON API."""
     import uvicorn
 
+    from ledgerlink.logs import configure_json_logging
     from ledgerlink.store import database_url
     from ledgerlink.web import ConsoleSettings, create_app
     from ledgerlink.web.background import start_alert_loop, start_engine_from_connections
-    from ledgerlink.web.logs import configure_json_logging
 
     if json_logs:
         configure_json_logging()
@@ -130,25 +132,57 @@ def vault_rotate(data_dir: DataDir = DATA_DIR) -> None:
         raise typer.BadParameter(str(exc)) from None
 
 
+def _system_help() -> str:
+    from ledgerlink.connections.store import kinds
+
+    return ", ".join(kinds())
+
+
+def _ask(name: str, *, secret: bool, required: bool) -> str:
+    """A credential from LEDGERLINK_SECRET_<NAME>, else asked for (without echo when secret); optional ones are
+    only asked for where a terminal can answer."""
+    value = os.environ.get(f"LEDGERLINK_SECRET_{name.upper()}")
+    if value is not None:
+        return value
+    if not required and not sys.stdin.isatty():
+        return ""
+    label = f"{name}{'' if required else ' (optional, Enter to skip)'}: "
+    return getpass.getpass(label) if secret else input(label)
+
+
 @connection_app.command("add")
 def connection_add(
     name: str,
-    system: Annotated[str, typer.Option(help="salesforce, kashflow, kashoo or smtp")],
+    system: Annotated[str, typer.Option(help=f"one of: {_system_help()}")],
     base_url: Annotated[str, typer.Option(help="the API (or smtp://host:port) URL")],
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(help='KEY=JSON, repeatable: e.g. rate_limit="5/s", concurrency=4, options={...}'),
+    ] = None,
     data_dir: DataDir = DATA_DIR,
 ) -> None:
-    """Add a connection; each secret is read from LEDGERLINK_SECRET_<NAME> or asked for without echo."""
+    """Add a connection; each credential is read from LEDGERLINK_SECRET_<NAME> or asked for (secrets without echo)."""
+    from ledgerlink.connections.store import ConnectionError_, Connections, credential_fields, kinds, required_fields
+    from ledgerlink.systems.registry import get_system
     from ledgerlink.vault import Vault, load_keyring
-    from ledgerlink.web.services.connections import SECRET_FIELDS, ConnectionError_, Connections
 
-    if system not in SECRET_FIELDS:
-        raise typer.BadParameter(f"system must be one of {', '.join(SECRET_FIELDS)}")
-    secrets = {
-        f: os.environ.get(f"LEDGERLINK_SECRET_{f.upper()}") or getpass.getpass(f"{f}: ") for f in SECRET_FIELDS[system]
-    }
+    if system not in kinds():
+        raise typer.BadParameter(f"system must be one of {', '.join(kinds())}")
+    required = required_fields(system)
+    secret = set(get_system(system).credentials.secret_fields()) if system != "smtp" else set(credential_fields(system))
+    secrets = {f: _ask(f, secret=f in secret, required=f in required) for f in credential_fields(system)}
+    settings = {}
+    for item in setting or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--setting takes KEY=JSON, not {item[:80]!r}")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except ValueError:
+            raise typer.BadParameter(f"--setting {key.strip()}: the value is not JSON") from None
     connections = Connections(_ledger(data_dir), Vault(load_keyring(data_dir)))
     try:
-        _view, hook = connections.add(name, system, base_url, secrets)
+        _view, hook = connections.add(name, system, base_url, secrets, settings)
     except ConnectionError_ as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"connection {name} added. Webhook signing secret (shown once): {hook}")

@@ -13,7 +13,7 @@ from ledgerlink.vault import Vault
 from ledgerlink.web.settings import ConsoleSettings
 
 if TYPE_CHECKING:
-    from ledgerlink.web.services.connections import Connections
+    from ledgerlink.connections.store import Connections
     from ledgerlink.web.services.replay import Replayer
     from ledgerlink.web.services.users import Users
 

@@ -110,12 +110,9 @@ class JourneyOut(Model):
     failures: list[dict[str, Any]]
 
 
-SystemName = Literal["salesforce", "kashflow", "kashoo", "smtp"]
-
-
 class ConnectionIn(Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-    system: SystemName
+    system: str = Field(max_length=64, description="a registered system (GET /api/systems lists them) or smtp")
     base_url: str = Field(pattern=r"^(https?|smtps?)://", max_length=500)
     secrets: dict[str, str] = Field(description="write-only: e.g. client_id and client_secret for salesforce")
     settings: dict[str, str] = Field(default_factory=dict)

@@ -1,6 +1,6 @@
 """Creates in the books of one page, sent a few at a time.
 
-KashFlow has no batch create (Kashoo neither): one POST per customer. Sent one after another, the network's round
+Small-business books have no batch create: one POST per customer. Sent one after another, the network's round
 trip sets the pace of a backfill (20 ms a call is 50 records a second at best), so a page hands each create to a
 small thread pool as soon as it knows it, goes on with its other records, and collects the results at its end (as
 Salesforce writes are collected into Collections calls). The pool is bounded: the books' rate limit (the

@@ -7,28 +7,34 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ledgerlink.connectors.errors import PermanentError
-from ledgerlink.engine.polling import Position, incremental_soql, soql_datetime, upper_bound
-from ledgerlink.engine.retry import durable_step
+from ledgerlink.engine.retry import RetriesExhausted, durable_step
 from ledgerlink.engine.runtime import current
 from ledgerlink.flows._errors import RecordRejected, describe
 from ledgerlink.mapping import LookupXref, MappingError, TransformContext
+from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.salesforce.incremental import Position, incremental_soql, soql_datetime, upper_bound
 
 sync_step = durable_step
 
 # One record's problem: recorded as a failed record, the rest of its page goes on. Transient errors are not
-# here: they fail the attempt, which the step retries with backoff (every write in a page is idempotent, so a
-# retry redoes only what is left).
-RECORD_ERRORS = (PermanentError, MappingError, ValidationError, RecordRejected)
+# here: a record's own reads and writes are retried where they are made (``retried``, the engine's policy), and
+# one that still fails becomes a failed record (RetriesExhausted); what fails outside them fails the attempt, which
+# the step retries with backoff (every write in a page is idempotent, so a retry redoes only what is left).
+RECORD_ERRORS = (PermanentError, MappingError, ValidationError, RecordRejected, RetriesExhausted)
 
 
 def transform_context(source_system: str = "salesforce", lookup_xref: LookupXref | None = None) -> TransformContext:
     """What every flow's mappings read: the project's settings, and lookups through the cross-reference ledger."""
     rt = current()
-    ledger, flows = rt.ledger, rt.settings.flows
+    ledger, flows, books = rt.ledger, rt.settings.flows, rt.books
     return TransformContext(
         lookup_xref=lookup_xref or (lambda system, obj, rid, other: ledger.lookup(system, obj, rid, other)),
         source_system=source_system,
+        object_names={
+            "Customer": books.customer_object,
+            "Invoice": books.invoice_object,
+            "Product": books.product_object,
+        },
         default_nominal_code=flows.default_nominal_code,
         default_currency=flows.default_currency,
         default_tax_rate=Decimal(flows.default_tax_rate),
@@ -55,7 +61,7 @@ def read_changed(sobject: str, watermark: str, columns: list[str], where: str | 
     """The next page of ``sobject`` rows changed (deleted ones too) after the saved watermark, oldest first."""
     since = Position.decode(current().ledger.get_watermark(watermark))
     soql = incremental_soql(sobject, columns, where, since, upper_bound(lag))
-    return list(current().salesforce.query(f"{soql} LIMIT {page_size()}", include_deleted=True))
+    return list(current().crm.query(f"{soql} LIMIT {page_size()}", include_deleted=True))
 
 
 def position_after(rows: list[dict[str, Any]]) -> str | None:

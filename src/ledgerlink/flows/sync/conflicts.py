@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-SALESFORCE = "salesforce"
+from ledgerlink.mapping.spec import BOOKS_OWNER
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,12 @@ def merge(
 def combined_owners(sf_owners: dict[str, str], books_owners: dict[str, str], books_system: str) -> dict[str, str]:
     """One owner per field from both directions' mappings: a field the books' mapping gives to the books stays
     theirs (templates default every field to Salesforce and name the books' fields one by one)."""
-    out = dict(sf_owners)
+
+    def named(owner: str) -> str:  # "books" in a mapping means whichever accounting system is connected
+        return books_system if owner == BOOKS_OWNER else owner
+
+    out = {name: named(owner) for name, owner in sf_owners.items()}
     for name, owner in books_owners.items():
-        if owner == books_system or name not in out:
-            out[name] = owner
+        if named(owner) == books_system or name not in out:
+            out[name] = named(owner)
     return out

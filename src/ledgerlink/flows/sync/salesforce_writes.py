@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledgerlink.connectors.errors import PermanentError
-from ledgerlink.connectors.salesforce import SalesforceClient
+from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.salesforce.client import SalesforceClient
 
 OnError = Callable[[str, PermanentError], None]  # (the record's key, what Salesforce said)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any, Protocol
 
 import yaml
 
+from ledgerlink.mapping import system_files
 from ledgerlink.mapping.schemas.canonical import canonical_schema
 
 _RELATIONS = ("reference", "children", "list", "object")
@@ -50,15 +50,19 @@ def _parse_object(fields: Mapping[str, Any]) -> dict[str, FieldInfo]:
 def _static_system(system: str) -> dict[str, dict[str, FieldInfo]]:
     if system == "canonical":
         return canonical_schema()
-    resource = resources.files(__package__).joinpath(f"{system}.yaml")
-    if not resource.is_file():
+    schema = system_files.schema_file(system)
+    if schema is None or not schema.is_file():
         return {}
-    raw = yaml.safe_load(resource.read_text(encoding="utf-8")) or {}
+    raw = yaml.safe_load(schema.read_text(encoding="utf-8")) or {}
     return {obj: _parse_object(fields or {}) for obj, fields in raw.items()}
 
 
+system_files.on_change(_static_system.cache_clear)
+
+
 class StaticSchemaProvider:
-    """The shipped schemas: salesforce, kashflow and kashoo yaml files; canonical from the pydantic model."""
+    """The shipped schemas: each system's ``schema.yaml`` (registered by its plugin); canonical from the pydantic
+    model."""
 
     def fields(self, system: str, object: str) -> dict[str, FieldInfo] | None:
         return _static_system(system).get(object)

@@ -16,9 +16,10 @@ from ledgerlink.mapping.transforms.registry import TransformFn, expect_mapping, 
 def make_lookup(args: Any) -> TransformFn:
     """The id of the same record in another system, through ``ctx.lookup_xref`` (the cross-reference ledger).
 
-    ``{lookup: {from_system: kashflow, from_object: Invoice, to_system: salesforce, missing: error|none}}``.
+    ``{lookup: {from_system: books, from_object: Invoice, to_system: salesforce, missing: error|none}}``.
     ``from_system`` defaults to ``ctx.source_system``; ``from_object`` may be a per-system mapping
-    (``{kashflow: Invoice, kashoo: invoice}``).
+    (``{books_a: Invoice, books_b: invoice}``), or ``{canonical: Invoice}``: whatever the source system calls
+    its invoices (``ctx.object_names``).
     """
     options = expect_mapping("lookup", args, {"from_system", "from_object", "to_system", "missing"})
     if "from_object" not in options or "to_system" not in options:
@@ -36,7 +37,10 @@ def make_lookup(args: Any) -> TransformFn:
         system = fixed_system or ctx.source_system
         if not system:
             raise TransformError("lookup: no from_system in the mapping and no source_system in the context")
-        obj = objects.get(system) if isinstance(objects, Mapping) else objects
+        if isinstance(objects, Mapping) and "canonical" in objects:
+            obj = ctx.object_names.get(str(objects["canonical"]))
+        else:
+            obj = objects.get(system) if isinstance(objects, Mapping) else objects
         if obj is None:
             raise TransformError(f"lookup: no from_object for system {system!r}")
         found = ctx.lookup_xref(str(system), str(obj), str(value), to_system)

@@ -1,7 +1,7 @@
 """A tiny JSON document store: every document cached in memory, written through to SQLite.
 
-Shared by the KashFlow and Kashoo sandboxes (it would sit beside ``_server.py`` if this package owned
-that level). Reads never touch the disk; each write transaction is one SQLite transaction, so a
+Shared by the accounting sandboxes (it would sit beside ``_server.py`` if this package owned that level).
+Reads never touch the disk; each write transaction is one SQLite transaction, so a
 restarted sandbox finds its data again. One re-entrant lock serialises writers across threads; the cache
 assumes one live server per file.
 """

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from ledgerlink.sandbox._pdf import render_pdf
+from ledgerlink.formats.pdf import render_pdf
 from ledgerlink.sandbox.kashflow import invoices as model
 from ledgerlink.sandbox.kashflow.auth import require_session
 from ledgerlink.sandbox.kashflow.paging import keep_since, paged, updated_since

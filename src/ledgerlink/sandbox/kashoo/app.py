@@ -9,8 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Scope
 
+from ledgerlink.formats.pdf import render_pdf
 from ledgerlink.sandbox._faults import FaultInjector
-from ledgerlink.sandbox._pdf import render_pdf
 from ledgerlink.sandbox._ratelimit import RateLimit, RateLimiter, client_address_key, header
 from ledgerlink.sandbox.kashflow.app import AdminBypassesFaults
 from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock

@@ -7,11 +7,11 @@ import asyncio
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from ledgerlink.connections.probe import probe
+from ledgerlink.connections.store import ConnectionError_, ConnectionView, credential_fields, kinds, required_fields
 from ledgerlink.web import schemas
 from ledgerlink.web.console import Console, console
 from ledgerlink.web.routes._common import api_router, page_router
-from ledgerlink.web.services.connections import SECRET_FIELDS, ConnectionError_, ConnectionView
-from ledgerlink.web.services.probe import probe
 from ledgerlink.web.templating import render
 
 pages = page_router()
@@ -26,15 +26,20 @@ def _out(v: ConnectionView) -> schemas.ConnectionOut:
 
 async def _test(c: Console, name: str) -> tuple[bool, str]:
     spec = c.connections.spec(name)
-    ok, message, samples = await asyncio.to_thread(probe, spec)  # connectors are synchronous
-    c.connections.record_test(name, ok, message)
-    for metric, value in samples.items():
+    result = await asyncio.to_thread(probe, spec)  # clients are synchronous
+    c.connections.record_test(name, result.ok, result.message)
+    for metric, value in result.samples.items():
         c.connections.sample(name, metric, value)
-    return ok, message
+    return result.ok, result.message
 
 
 def _list_page(request: Request, status: int = 200, **extra: object) -> HTMLResponse:
-    context = {"active": "/connections", "connections": console(request).connections.list(), "fields": SECRET_FIELDS}
+    context = {
+        "active": "/connections",
+        "connections": console(request).connections.list(),
+        "fields": {kind: credential_fields(kind) for kind in kinds()},  # every registered system, then SMTP
+        "required": {kind: required_fields(kind) for kind in kinds()},
+    }
     return render(request, "connections.html", {**context, **extra}, status_code=status)
 
 
@@ -48,7 +53,7 @@ async def connection_add_page(request: Request) -> HTMLResponse:
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     system = values.get("system", "")
-    secrets = {f: values.get(f"secret_{f}", "") for f in SECRET_FIELDS.get(system, ())}
+    secrets = {f: values.get(f"secret_{f}", "") for f in (credential_fields(system) if system in kinds() else [])}
     try:
         view, hook = console(request).connections.add(
             values.get("name", ""), system, values.get("base_url", ""), secrets
@@ -74,7 +79,7 @@ async def connection_rotate_page(request: Request, name: str) -> HTMLResponse:
     if view is None:
         raise HTTPException(404, "no such connection")
     form = await request.form()
-    secrets = {f: str(form.get(f"secret_{f}") or "") for f in SECRET_FIELDS[view.system]}
+    secrets = {f: str(form.get(f"secret_{f}") or "") for f in credential_fields(view.system)}
     try:
         c.connections.rotate(name, secrets)
     except ConnectionError_ as exc:

@@ -8,6 +8,7 @@ from fastapi import Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from ledgerlink.store import FailedRecordRow
+from ledgerlink.systems import registry
 from ledgerlink.web import schemas
 from ledgerlink.web.console import console
 from ledgerlink.web.routes._common import api_router, page_router
@@ -98,7 +99,7 @@ async def failed_status(request: Request, failed_id: int, attempts: int = 0, run
         raise HTTPException(404, "no such failed record")
     invoice = None
     if row.status == "resolved":
-        for system in ("kashflow", "kashoo"):
+        for system in registry.names("accounting"):
             invoice = invoice or c.ledger.lookup(row.source_system, row.source_object, row.source_id, system)
     return render(
         request, "_replay_status.html", {"row": _detail(row), "attempts": attempts, "run": run, "invoice": invoice}

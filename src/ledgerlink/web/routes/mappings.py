@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ledgerlink.logs import redact
 from ledgerlink.web import schemas
 from ledgerlink.web.console import Console, console
-from ledgerlink.web.logs import redact
 from ledgerlink.web.routes._common import api_router, page_router
 from ledgerlink.web.services import mappings as svc
 from ledgerlink.web.templating import render

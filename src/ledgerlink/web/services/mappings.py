@@ -16,14 +16,24 @@ from typing import Any
 
 import yaml
 
+from ledgerlink.mapping.loader import template_file, template_files
+from ledgerlink.mapping.system_files import template_roots
 from ledgerlink.store import Ledger
+from ledgerlink.systems.registry import get_system
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "mapping" / "templates"
-NAME_RE = re.compile(r"^(salesforce|kashflow|kashoo)/[a-z0-9_]{1,80}$")
+NAME_RE = re.compile(r"^([a-z0-9_]{1,64})/[a-z0-9_]{1,80}\Z")
 
 
 class MappingNameError(ValueError):
     pass
+
+
+def _valid(name: str) -> bool:
+    try:
+        check_name(name)
+    except MappingNameError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,11 @@ class Preview:
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name):
-        raise MappingNameError("a mapping is named <system>/<name>, e.g. salesforce/opportunity_to_canonical")
+    match = NAME_RE.match(name)
+    if not match or match.group(1) not in template_roots():
+        raise MappingNameError(
+            "a mapping is named <system>/<name> with a registered system, e.g. salesforce/opportunity_to_canonical"
+        )
     return name
 
 
@@ -67,23 +80,22 @@ def override_path(overrides_dir: Path, name: str) -> Path:
     return overrides_dir / f"{check_name(name)}.yaml"
 
 
-def template_path(name: str) -> Path:
-    return TEMPLATES / f"{check_name(name)}.yaml"
+def template_path(name: str) -> Path | None:
+    return template_file(check_name(name))
 
 
 def list_files(overrides_dir: Path) -> list[MappingFile]:
-    names: set[str] = set()
-    for root in (TEMPLATES, overrides_dir):
-        if root.is_dir():
-            names.update(f"{p.parent.name}/{p.stem}" for p in root.glob("*/*.yaml"))
-    valid = sorted(n for n in names if NAME_RE.match(n))
+    names = set(template_files())
+    if overrides_dir.is_dir():
+        names.update(f"{p.parent.name}/{p.stem}" for p in overrides_dir.glob("*/*.yaml"))
+    valid = sorted(n for n in names if _valid(n))
     return [MappingFile(n, override_path(overrides_dir, n).exists()) for n in valid]
 
 
 def read_text(overrides_dir: Path, name: str) -> tuple[str, bool] | None:
     """(yaml text, overridden?) — the user's copy wins over the template, as load_mapping does."""
     for path, overridden in ((override_path(overrides_dir, name), True), (template_path(name), False)):
-        if path.exists():
+        if path is not None and path.exists():
             return path.read_text(encoding="utf-8"), overridden
     return None
 
@@ -199,14 +211,14 @@ def fetch_sample(spec: dict[str, Any], cache_key: str, obj: str, record_id: str)
 
 
 def _fetch(spec: dict[str, Any], obj: str, record_id: str) -> dict[str, Any] | None:
-    if spec["system"] != "salesforce":
+    if get_system(spec["system"]).role != "crm":
         return None
     if not record_id.isalnum() or not obj.replace("_", "").isalnum():
         return None
-    from ledgerlink.engine.connections import build_salesforce
+    from ledgerlink.connections.build import build_crm
 
     soql = _flow_query(obj)
-    client = build_salesforce(spec, client_tag="ledgerlink-console")
+    client = build_crm(spec, client_tag="ledgerlink-console")
     try:
         if soql:
             rows = list(client.query(soql.format(id=record_id)))

@@ -22,10 +22,10 @@ class EngineReplayer:
     editor and replaying is all it takes."""
 
     def replay(self, flow: str, source_id: str) -> str:
+        from ledgerlink.engine.flows import registered_flows
         from ledgerlink.engine.runtime import current
-        from ledgerlink.flows.registry import FLOWS
 
-        entry = FLOWS.get(flow)
+        entry = registered_flows().get(flow)
         if entry is None:
             raise ReplayUnavailable(f"flow {flow!r} has no replay")
         try:

@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ledgerlink.formats.pubsub import pubsub_api_pb2 as pb
+
 from ..events import ChangeEvent
 from ..org import SalesforceOrg
-from . import pubsub_api_pb2 as pb
 from .avro_schema import ChangeEventSchema, build_change_event_schema, topic_entity_name
 
 ALL_CHANGE_EVENTS = "/data/ChangeEvents"

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import grpc
 
+from ledgerlink.formats.pubsub import pubsub_api_pb2_grpc as pb_grpc
 from ledgerlink.sandbox._server import TLSFiles
 
 from ..org import SalesforceOrg
-from . import pubsub_api_pb2_grpc as pb_grpc
 from .core import PubSubCore
 from .service import PubSubService
 

@@ -11,8 +11,9 @@ from typing import NoReturn
 
 import grpc
 
-from . import pubsub_api_pb2 as pb
-from . import pubsub_api_pb2_grpc as pb_grpc
+from ledgerlink.formats.pubsub import pubsub_api_pb2 as pb
+from ledgerlink.formats.pubsub import pubsub_api_pb2_grpc as pb_grpc
+
 from .core import PubSubCore, ReplayIdInvalid, Topic, encode_replay_id
 
 # Salesforce's error codes travel as the "error-code" trailer; clients match on them.

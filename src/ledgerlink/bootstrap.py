@@ -1,0 +1,113 @@
+"""Putting a runtime together: settings from the environment, connections from the vault or a file, the systems
+built from their plugins, the flows registered, DBOS launched.
+
+The demo, the tests, `ledgerlink worker` and `ledgerlink serve --engine` all start LedgerLink through here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from ledgerlink.connections.build import ConnectionSpec, build_accounting, build_crm, queue_limits
+from ledgerlink.engine import runtime as engine
+from ledgerlink.flows import load_flows
+from ledgerlink.store import Ledger, database_url
+from ledgerlink.systems import registry
+
+
+def default_executor_id() -> str:
+    """Stable across restarts of the same worker, so a restarted worker recovers its own pending work."""
+    return os.environ.get("LEDGERLINK_EXECUTOR_ID") or socket.gethostname()
+
+
+def engine_settings(
+    data_dir: Path,
+    *,
+    executor_id: str | None = None,
+    worker_concurrency: int | None = None,
+    ledger_url: str | None = None,
+) -> engine.EngineSettings:
+    ledger_url = ledger_url or database_url(data_dir)
+    settings = engine.EngineSettings(
+        data_dir=data_dir,
+        ledger_url=ledger_url,
+        system_database_url=engine.system_database_url(ledger_url, data_dir),
+        executor_id=executor_id,
+    )
+    if window := os.environ.get("LEDGERLINK_BACKFILL_WINDOW"):
+        settings.backfill_window = int(window)
+    if batch := os.environ.get("LEDGERLINK_BACKFILL_BATCH"):
+        settings.backfill_batch = int(batch)
+    if worker_concurrency:
+        for queue in [*settings.queues, *settings.connection_queues.values()]:
+            queue.worker_concurrency = worker_concurrency
+    settings.worker_concurrency = worker_concurrency
+    return settings
+
+
+def read_connection_file(path: Path) -> list[ConnectionSpec]:
+    """A JSON list of connection specs, or JSON lines as `ledgerlink sandbox run` prints them."""
+    text = path.read_text()
+    stripped = text.strip()
+    if stripped.startswith("["):
+        return list(json.loads(stripped))
+    return [json.loads(line) for line in stripped.splitlines() if line.strip()]
+
+
+def pick(specs: list[ConnectionSpec], accounting: str | None = None) -> tuple[ConnectionSpec, ConnectionSpec]:
+    """The CRM connection and the accounting one (the named system, else the only one there is)."""
+    crm_systems, books_systems = registry.names("crm"), registry.names("accounting")
+    crm = [s for s in specs if s["system"] in crm_systems]
+    books = [s for s in specs if s["system"] in books_systems and (accounting is None or s["system"] == accounting)]
+    if len(crm) != 1:
+        raise ValueError(f"expected one CRM connection ({' or '.join(crm_systems)}), found {len(crm)}")
+    if len(books) != 1:
+        wanted = accounting or " or ".join(books_systems)
+        raise ValueError(f"expected one accounting connection ({wanted}), found {len(books)}")
+    return crm[0], books[0]
+
+
+def vault_connection_specs(ledger: Ledger, data_dir: Path) -> list[ConnectionSpec]:
+    """Connections added in the console or with `ledgerlink connection add`, secrets opened from the vault."""
+    from ledgerlink.connections.store import Connections
+    from ledgerlink.vault.keys import load_keyring
+    from ledgerlink.vault.vault import Vault
+
+    connections = Connections(ledger, Vault(load_keyring(data_dir, create=False)))
+    return [connections.spec(view.name) for view in connections.list()]
+
+
+def open_runtime(
+    settings: engine.EngineSettings,
+    crm: ConnectionSpec,
+    accounting: ConnectionSpec,
+    *,
+    ledger: Ledger | None = None,
+) -> engine.Runtime:
+    """Build the systems from their connections, register the flows and launch DBOS; ``engine.stop()`` shuts down."""
+    load_flows()
+    ledger = ledger or Ledger(settings.ledger_url)
+    for role, spec in ((engine.CRM, crm), (engine.ACCOUNTING, accounting)):
+        concurrency, rate_limit = queue_limits(spec)
+        settings.connection_queues[role] = engine.connection_queue(
+            settings.worker_concurrency or concurrency, rate_limit
+        )
+    return engine.start(
+        engine.Runtime(
+            settings=settings,
+            ledger=ledger,
+            crm=build_crm(crm),
+            # The ledger holds the accounting API's rate-limit slots, shared by every worker process.
+            books=build_accounting(accounting, ledger_url=settings.ledger_url),
+            crm_name=str(crm["system"]),
+        )
+    )
+
+
+def describe_specs(specs: list[ConnectionSpec]) -> list[dict[str, Any]]:
+    """What may be printed about connections: never their credentials."""
+    return [{"system": s["system"], "base_url": s["base_url"]} for s in specs]

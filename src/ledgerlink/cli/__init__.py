@@ -1,0 +1,37 @@
+"""The `ledgerlink` command line."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="LedgerLink: keep your CRM and your accounting system in step.", no_args_is_help=True)
+
+
+def _register_subapps() -> None:
+    """Each concern keeps its commands beside its code; this file only puts them on one command line."""
+    from ledgerlink.cli import run as engine_cli
+    from ledgerlink.demo.commands import register as register_demo
+    from ledgerlink.mapping.cli import mapping_app
+    from ledgerlink.systems.registry import load_systems
+    from ledgerlink.web.cli import register as register_console
+
+    load_systems()  # every system's templates and schema, before any command reads a mapping
+
+    app.add_typer(mapping_app, name="mapping")
+    app.add_typer(engine_cli.failed_app, name="failed")
+    app.command()(engine_cli.worker)
+    app.command()(engine_cli.recover)
+    app.command()(engine_cli.sync)
+    register_console(app)  # serve, user, vault, connection
+    register_demo(app)  # demo, sandbox run
+
+
+_register_subapps()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The flows the engine drives, as they register themselves: each flow module ends with ``register(Flow(...))``
+(its trigger, schedule and switch), so the engine, the CLI and the console iterate them without naming one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dbos import WorkflowHandle
+
+if TYPE_CHECKING:
+    from ledgerlink.engine.runtime import FlowSettings
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    description: str
+    source: tuple[str, str]  # (role, object) the flow reads: role "crm" or "accounting"
+    watermark: str  # the ledger watermark its polling trigger keeps
+    replay: Callable[[str], WorkflowHandle[Any]]  # fresh run for one source record
+    poll: Callable[..., list[WorkflowHandle[Any]]]  # run the trigger now; returns the started runs
+    # The trigger workflow a worker starts on its own schedule (argument: the poll lag in seconds); None for
+    # flows started otherwise (on a cron schedule, ``on_worker_start`` installs it).
+    trigger: Callable[[float], Any] | None = None
+    period_seconds: float | None = None  # how often; None = every polling interval
+    enabled: Callable[[FlowSettings], bool] = lambda _settings: True
+    on_worker_start: Callable[[], Any] | None = None  # e.g. install a DBOS cron schedule, idempotently
+
+
+_flows: dict[str, Flow] = {}
+_lock = threading.Lock()
+
+
+def register(flow: Flow) -> Flow:
+    with _lock:
+        if flow.name in _flows and _flows[flow.name] != flow:
+            raise ValueError(f"two flows are named {flow.name!r}")
+        _flows[flow.name] = flow
+    return flow
+
+
+def registered_flows() -> dict[str, Flow]:
+    with _lock:
+        return dict(_flows)
+
+
+def get_flow(name: str) -> Flow:
+    flows = registered_flows()
+    if name not in flows:
+        raise KeyError(f"no flow named {name!r}; flows: {', '.join(sorted(flows))}")
+    return flows[name]

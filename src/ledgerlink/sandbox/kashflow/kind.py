@@ -1,0 +1,20 @@
+"""The KashFlow sandbox's entry in the ``ledgerlink.sandboxes`` entry points."""
+
+from decimal import Decimal
+
+from ledgerlink.sandbox.kashflow import KashFlowSandboxConfig, create_app, credentials
+from ledgerlink.sandbox.kind import BooksFacts, SandboxKind
+
+SANDBOX = SandboxKind(
+    system="kashflow",
+    config=KashFlowSandboxConfig,
+    create_app=create_app,
+    credentials=credentials,
+    api_path="/v2",
+    books=BooksFacts(
+        tax_rate=Decimal("20"),
+        currency="GBP",
+        expire_auth_path="/__admin/expire-sessions",
+        collection_paths={"invoices": "/v2/invoices", "customers": "/v2/customers", "payments": "/v2/invoices"},
+    ),
+)

@@ -1,0 +1,81 @@
+"""Kashoo's entry in the systems registry: credentials, options, how to build it, how to test a connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+
+from ledgerlink.systems.kashoo.books import KashooBooks, KashooOptions
+from ledgerlink.systems.kashoo.client import SYSTEM, KashooClient, KashooSettings
+from ledgerlink.systems.kashoo.fields import CAPABILITIES
+from ledgerlink.systems.ratelimit import NoPacing
+from ledgerlink.systems.spec import (
+    BuildOptions,
+    ConnectionSpec,
+    Credentials,
+    ProbeResult,
+    SystemSpec,
+    check_credentials,
+)
+
+
+class KashooCredentials(Credentials):
+    # Kashoo signs in with an e-mail address; connections stored as "username" before it had a name of its own
+    # are read the same.
+    email: str = Field(validation_alias=AliasChoices("email", "username"))
+    password: SecretStr
+
+
+class KashooConnectionOptions(BaseModel):
+    """A Kashoo connection's ``options``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tax_codes: dict[str, list[str]] = Field(default_factory=dict)  # percentage -> the codes of the taxes making it
+    create_missing_taxes: bool = False  # else a rate the books lack is a refused record
+
+
+def build(spec: ConnectionSpec, options: BuildOptions) -> KashooBooks:
+    creds = check_credentials(KashooCredentials, spec.get("credentials") or {}, SYSTEM).plain()
+    choices = KashooConnectionOptions.model_validate(spec.get("options") or {})
+    return KashooBooks(
+        KashooClient(
+            KashooSettings(
+                base_url=str(spec["base_url"]),
+                email=creds["email"],
+                password=creds["password"],
+                verify=str(spec["ca_file"]) if spec.get("ca_file") else True,
+                pacer=options.pacer,
+            )
+        ),
+        KashooOptions(tax_codes=choices.tax_codes, create_missing_taxes=choices.create_missing_taxes),
+    )
+
+
+def probe(spec: ConnectionSpec) -> ProbeResult:
+    books = build(spec, BuildOptions(pacer=NoPacing()))
+    try:
+        books.find_customer("LEDGERLINK-CONNECTION-TEST")  # signs in and finds the business first
+        return ProbeResult(True, "signed in and read contacts", {"api_calls": float(books.api_calls())})
+    finally:
+        books.close()
+
+
+def _identity(creds: dict[str, Any]) -> str:
+    return str(creds.get("email") or creds.get("username") or "")
+
+
+SPEC = SystemSpec(
+    name=SYSTEM,
+    title="Kashoo",
+    role="accounting",
+    package="ledgerlink.systems.kashoo",
+    credentials=KashooCredentials,
+    build=build,
+    probe=probe,
+    capabilities=CAPABILITIES,
+    default_rate_limit="10/s",  # one integrator documents 10 requests a second per client
+    options=KashooConnectionOptions,
+    rate_limit_identity=_identity,
+)
