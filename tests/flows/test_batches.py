@@ -7,6 +7,7 @@ from collections import Counter
 
 from dbos import DBOS
 
+from ledgerlink.engine import polling
 from ledgerlink.engine import runtime as engine
 from ledgerlink.flows import invoice_pdf
 from ledgerlink.flows import opportunity_to_invoice as o2i
@@ -34,7 +35,7 @@ def test_a_batch_invoices_each_deal_once_and_one_bad_deal_fails_alone(flow_env: 
     env.user.update("Opportunity", bad, {"AccountId": None})
     changes = [(opp, env.user.get("Opportunity", opp)["SystemModstamp"]) for opp in deals]
 
-    handle = o2i.enqueue_batch(changes)
+    handle = polling.enqueue(o2i.FLOW, changes)
     outcomes = engine.wait_for(handle)
 
     assert [o["opportunity"] for o in outcomes] == deals
@@ -62,7 +63,7 @@ def test_a_batch_invoices_each_deal_once_and_one_bad_deal_fails_alone(flow_env: 
     assert {f["status"] for f in files} == {"attached"}
 
     # The same batch again, or one deal on its own: nothing new is made.
-    again = engine.wait_for(o2i.enqueue_batch([(opp, f"{version}-again") for opp, version in changes]))
+    again = engine.wait_for(polling.enqueue(o2i.FLOW, [(opp, f"{version}-again") for opp, version in changes]))
     assert Counter(o["status"] for o in again) == {"already_invoiced": 3, "failed": 1}
     assert engine.wait_for(o2i.replay(deals[0]))["status"] == "already_invoiced"
     assert len(env.kashflow_invoices()) == 3
@@ -77,7 +78,7 @@ def test_a_batch_must_share_a_shard(flow_env: FlowEnv) -> None:
     assert len(shards) > 1
     first, second = list(shards.values())[:2]
     try:
-        o2i.enqueue_batch([(first, "v1"), (second, "v1")])
+        polling.enqueue(o2i.FLOW, [(first, "v1"), (second, "v1")])
     except ValueError as exc:
         assert "one shard" in str(exc)
     else:

@@ -13,6 +13,12 @@ from dbos import WorkflowHandle
 if TYPE_CHECKING:
     from ledgerlink.engine.runtime import FlowSettings
 
+# The connection a flow's record runs write to, by role: their queue is that connection's (its concurrency and
+# rate limit), named after its system. A flow names the role, not the system.
+CRM = "crm"
+ACCOUNTING = "accounting"
+CONNECTION_ROLES = (CRM, ACCOUNTING)
+
 
 @dataclass(frozen=True)
 class Flow:
@@ -28,6 +34,10 @@ class Flow:
     period_seconds: float | None = None  # how often; None = every polling interval
     enabled: Callable[[FlowSettings], bool] = lambda _settings: True
     on_worker_start: Callable[[], Any] | None = None  # e.g. install a DBOS cron schedule, idempotently
+    # The workflow that takes a batch of record ids of one shard (what change events and polling pages start),
+    # and the role of the connection its runs write to (their queue).
+    batch: Callable[[list[str]], Any] | None = None
+    writes_to: str = ACCOUNTING
 
 
 _flows: dict[str, Flow] = {}

@@ -24,7 +24,15 @@ from typing import Any, Generic, TypeVar
 
 from dbos import DBOS, WorkflowHandle, WorkflowStatus
 
-from ledgerlink.engine.runtime import BACKFILL_PRIORITY, RESULT_POLL_SECONDS, current, enqueue_batch, shard_key
+from ledgerlink.engine.flows import get_flow
+from ledgerlink.engine.runtime import (
+    BACKFILL_PRIORITY,
+    REALTIME_PRIORITY,
+    RESULT_POLL_SECONDS,
+    current,
+    enqueue_batch,
+    shard_key,
+)
 
 R = TypeVar("R")
 Change = tuple[str, str]  # (record id, version): the version is the SystemModstamp read or the event's commit time
@@ -63,14 +71,18 @@ def batch_run_id(flow: str, changes: list[Change]) -> str:
     return f"{flow}:batch:{changes[0][0]}+{len(changes) - 1}:{digest}"
 
 
-def enqueue_changes(
-    workflow: Callable[[list[str]], Any], flow: str, changes: list[Change], *, connection: str, priority: int
-) -> WorkflowHandle[Any]:
-    """One run of ``workflow`` for ``changes`` of one shard of ``flow``, on the queue of ``connection`` (role), with
-    the id ``batch_run_id`` gives them."""
+def enqueue(flow: str, changes: list[Change], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[Any]:
+    """The one way records are handed to a flow: one run of ``flow``'s batch workflow for ``changes`` (record id,
+    version) of one shard, on the queue of the connection the flow writes to, with the id ``batch_run_id`` gives
+    them (the same changes handed on twice are the same run)."""
+    entry = get_flow(flow)
+    if entry.batch is None:
+        raise ValueError(f"the flow {flow} takes no batches of records")
     record_ids = [record_id for record_id, _ in changes]
     run_id = batch_run_id(flow, changes)
-    return enqueue_batch(workflow, flow, record_ids, workflow_id=run_id, connection=connection, priority=priority)
+    return enqueue_batch(
+        entry.batch, flow, record_ids, workflow_id=run_id, connection=entry.writes_to, priority=priority
+    )
 
 
 def shard_batches(flow: str, changes: list[Change], size: int) -> list[list[Change]]:
@@ -94,15 +106,14 @@ def backfill_limits() -> tuple[int, int]:
 def drain(
     flow: str,
     read: Callable[[float], dict[str, Any]],
-    enqueue_batch: Callable[[list[Change], int], WorkflowHandle[Any]],
     save: Callable[[str], None],
     lag_seconds: float,
     page_size: int,
 ) -> dict[str, list[str]]:
     """The polling loop (call it from the flow's trigger workflow): each page is enqueued before the watermark
     moves past it, so a worker killed mid-poll resumes exactly there. ``read`` returns a page: ``records`` (Id,
-    SystemModstamp) to run, ``position`` after the page, ``seen`` (records read). ``enqueue_batch`` starts one run
-    for changes of one shard of ``flow``. Returns the runs it started, each with its record ids in order.
+    SystemModstamp) to run, ``position`` after the page, ``seen`` (records read); each batch of one shard goes on
+    through ``enqueue``. Returns the runs it started, each with its record ids in order.
 
     At most ``EngineSettings.backfill_window`` of its runs are unfinished at a time: before enqueuing one more,
     it waits (durably, DBOS.wait_first) for any of them to finish."""
@@ -114,7 +125,7 @@ def drain(
         changes = [(record["Id"], record["SystemModstamp"]) for record in page["records"]]
         for batch in shard_batches(flow, changes, batch_size):
             window.admit()
-            started[window.add(enqueue_batch(batch, BACKFILL_PRIORITY))] = [record_id for record_id, _ in batch]
+            started[window.add(enqueue(flow, batch, BACKFILL_PRIORITY))] = [record_id for record_id, _ in batch]
         if page["position"]:
             save(page["position"])
         if page["seen"] < page_size:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, WorkflowHandle
 from dbos._error import DBOSQueueDeduplicatedError
 
-from ledgerlink.engine.flows import registered_flows
+from ledgerlink.engine.flows import ACCOUNTING, CONNECTION_ROLES, CRM, registered_flows
 from ledgerlink.store import Ledger
 from ledgerlink.store.database import is_sqlite, serialise_in_process
 
@@ -53,10 +53,7 @@ class QueueSettings:
 
 TRIGGERS_QUEUE = "triggers"  # polling triggers; deduplicated by flow, so at most one per flow waits or runs
 # Record runs go on the queue of the connection they write to (named after its system), which carries that
-# connection's concurrency and rate limit. A flow names the role, not the system.
-CRM = "crm"
-ACCOUNTING = "accounting"
-CONNECTION_ROLES = (CRM, ACCOUNTING)
+# connection's concurrency and rate limit (roles: engine.flows.CRM, ACCOUNTING).
 DEFAULT_CONNECTION_CONCURRENCY = 8
 # Lower numbers dequeue first, among the runs of one shard (DBOS 3.4 sweeps a partitioned queue's partitions in
 # random order). Across shards, change events overtake a backfill because the backfill keeps only a small window

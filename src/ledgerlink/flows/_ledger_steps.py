@@ -10,16 +10,17 @@ from typing import Any
 from dbos import DBOS
 
 from ledgerlink.engine.retry import ledger_step
-from ledgerlink.engine.runtime import current
+from ledgerlink.flows.deps import Deps
 
 
 @ledger_step
-def save_watermark(name: str, position: str) -> None:
-    current().ledger.set_watermark(name, position)
+def save_watermark(deps: Deps, name: str, position: str) -> None:
+    deps.ledger.set_watermark(name, position)
 
 
 @ledger_step
 def fail(
+    deps: Deps,
     flow: str,
     source: tuple[str, str, str],
     message: str,
@@ -28,7 +29,7 @@ def fail(
     data: dict[str, Any] | None = None,
 ) -> None:
     """The failed record (each retried attempt, then the verdict) and its audit entry."""
-    current().ledger.fail_record(
+    deps.ledger.fail_record(
         flow=flow,
         source=(source[0], source[1], source[2]),
         message=message,
@@ -40,6 +41,6 @@ def fail(
 
 
 @ledger_step
-def resolve_failure(flow: str, source_id: str) -> None:
+def resolve_failure(deps: Deps, flow: str, source_id: str) -> None:
     """A run that succeeded closes the record's open failure, if it had one."""
-    current().ledger.resolve_failure(flow, source_id)
+    deps.ledger.resolve_failure(flow, source_id)

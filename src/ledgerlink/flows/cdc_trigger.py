@@ -21,6 +21,7 @@ deals runs beside the events, which overtake it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ledgerlink.engine.polling import enqueue
 from ledgerlink.engine.runtime import Runtime, enqueue_trigger, shard_key
 from ledgerlink.engine.shard_dispatch import ShardDispatcher
 from ledgerlink.flows import opportunity_to_invoice as o2i
@@ -152,7 +154,10 @@ def start_cdc_trigger(
     # dispatcher and go in the shard's next run, so the busier the worker, the bigger its runs. The dispatcher is
     # the subscriber's watermark store: the replay id moves only past events handed on.
     dispatcher = ShardDispatcher(
-        o2i.enqueue_batch, runtime.settings.event_window, runtime.ledger, name="cdc:opportunity:dispatch"
+        functools.partial(enqueue, o2i.FLOW),
+        runtime.settings.event_window,
+        runtime.ledger,
+        name="cdc:opportunity:dispatch",
     )
 
     def on_events(events: list[ChangeEvent]) -> list[str]:

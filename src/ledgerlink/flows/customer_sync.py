@@ -25,11 +25,11 @@ from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.retry import BATCH_WRITE_RETRY, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record
 from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
+from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.sync.books_writes import BooksCreates
 from ledgerlink.flows.sync.common import (
     RECORD_ERRORS,
     fail,
-    page_size,
     position_after,
     read_changed,
     sync_step,
@@ -85,12 +85,12 @@ def books_watermark(system: str) -> str:
     return f"{system}.customers.{FLOW}"
 
 
-def accounts_by_id(ids: list[str]) -> list[dict[str, Any]]:
+def accounts_by_id(deps: Deps, ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
     columns = ", ".join(["Id", "SystemModstamp", *ACCOUNT_FIELDS])
     query = f"SELECT {columns} FROM Account WHERE Id IN ({literal.id_list(ids)})"
-    return list(current().crm.query(query, include_deleted=True))
+    return list(deps.crm.query(query, include_deleted=True))
 
 
 def _json(customer: Customer) -> dict[str, Any]:
@@ -102,16 +102,17 @@ def _json(customer: Customer) -> dict[str, Any]:
 _candidates: dict[str, tuple[list[Candidate], set[str]]] = {}  # run id -> (books customers, ids already linked)
 
 
-def _candidate_pool(sb: AccountingSystem, run_id: str, ctx: TransformContext) -> tuple[list[Candidate], set[str]]:
+def _candidate_pool(deps: Deps, run_id: str, ctx: TransformContext) -> tuple[list[Candidate], set[str]]:
     """Every customer in the books, read once per run (a cache: rebuilt after a restart, never checkpointed)."""
+    sb = deps.books
     if run_id not in _candidates:
         _candidates.clear()
-        ledger = current().ledger
+        ledger = deps.ledger
         pool: list[Candidate] = []
         linked: set[str] = set()
         cursor: str | None = None
         while True:
-            items, cursor, more = sb.customers_all(cursor, current().settings.flows.sync_page_size, ctx)
+            items, cursor, more = sb.customers_all(cursor, deps.settings.sync_page_size, ctx)
             for books_id, customer in items:
                 if customer.archived:
                     continue
@@ -131,9 +132,9 @@ def _candidate_pool(sb: AccountingSystem, run_id: str, ctx: TransformContext) ->
 class Page:
     """The work of one page: counts, the Salesforce writes to send at its end, the bases to save after them."""
 
+    deps: Deps
     run_id: str
     full: bool
-    sb: AccountingSystem
     ctx: TransformContext
     counts: Counter[str] = field(default_factory=Counter)
     accounts: Batch = field(default_factory=lambda: Batch(ACCOUNT))
@@ -147,6 +148,10 @@ class Page:
     creates: BooksCreates = field(default_factory=BooksCreates)  # new customers, made a few at once at the flush
 
     @property
+    def sb(self) -> AccountingSystem:
+        return self.deps.books
+
+    @property
     def shared(self) -> frozenset[str]:
         return crm_fields.CUSTOMER_FIELDS & self.sb.customer_fields
 
@@ -158,7 +163,7 @@ class Page:
         return (self.sb.name, self.sb.customer_object, books_id)
 
     def audit(self, system: str, obj: str, record_id: str, action: str, source: str, **detail: Any) -> None:
-        current().ledger.audit(
+        self.deps.ledger.audit(
             flow=FLOW,
             system=system,
             obj=obj,
@@ -170,7 +175,7 @@ class Page:
         )
 
     def fail(self, source: tuple[str, str, str], exc: BaseException, data: dict[str, Any] | None = None) -> None:
-        fail(FLOW, source, exc, self.run_id, data)
+        fail(self.deps, FLOW, source, exc, self.run_id, data)
         self.failed.add(source[2])
         self.counts["failed"] += 1
 
@@ -252,12 +257,12 @@ def _settle(
     if books_customer is None:
         books_customer = with_retries(sb.read_customer)(books_id, page.ctx)
     if books_customer is None:
-        # Deleted in the books (KashFlow deletes customers without invoices): Salesforce keeps its Account.
+        # Deleted in the books (some books delete customers that have no invoices): Salesforce keeps its Account.
         page.audit(sb.name, sb.customer_object, books_id, "missing_in_books", account_id)
         page.counts["missing_in_books"] += 1
         return
     books_values = F.project(_json(books_customer), sb.customer_fields)
-    settings = current().settings.flows
+    settings = page.deps.settings
     result: Resolution = merge(
         base,
         Side(SF, sf_values, crm_fields.CUSTOMER_FIELDS, customer.modified_at),
@@ -292,7 +297,7 @@ def _deleted(page: Page, account_id: str, books_id: str, base: dict[str, Any] | 
     if base is not None and base.get("_deleted"):
         return  # already handled
     sb = page.sb
-    if current().settings.flows.delete_policy == "archive":
+    if page.deps.settings.delete_policy == "archive":
         books_customer = with_retries(sb.read_customer)(books_id, page.ctx)
         if books_customer is not None and not books_customer.archived:
             after = books_customer.model_copy(update={"archived": True})
@@ -309,7 +314,7 @@ def _deleted(page: Page, account_id: str, books_id: str, base: dict[str, Any] | 
 
 def _undeleted(page: Page, account_id: str, books_id: str) -> None:
     sb = page.sb
-    if current().settings.flows.delete_policy == "archive":
+    if page.deps.settings.delete_policy == "archive":
         books_customer = with_retries(sb.read_customer)(books_id, page.ctx)
         if books_customer is not None and books_customer.archived:
             after = books_customer.model_copy(update={"archived": False})
@@ -323,9 +328,9 @@ def _undeleted(page: Page, account_id: str, books_id: str) -> None:
 def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values: dict[str, Any]) -> bool:
     """An Account with no customer yet: link it to the one golden-record matching finds (True), else queue its
     customer for creation with the page's others (False; made at the flush, then ``_created``)."""
-    sb, ledger, account_id = page.sb, current().ledger, record["Id"]
-    pool, linked = _candidate_pool(sb, page.run_id, page.ctx)
-    threshold = current().settings.flows.match_threshold
+    sb, ledger, account_id = page.sb, page.deps.ledger, record["Id"]
+    pool, linked = _candidate_pool(page.deps, page.run_id, page.ctx)
+    threshold = page.deps.settings.match_threshold
     match = best_match(customer, (c for c in pool if c.id not in linked), threshold)
     if match is not None:
         ledger.link((SF, ACCOUNT, account_id), page.books_ref(match.id))
@@ -345,8 +350,8 @@ def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values:
 def _created(page: Page, record: dict[str, Any], customer: Customer, sf_values: dict[str, Any], books_id: str) -> None:
     """The customer made in the books for a new Account: link the pair; the Account is now seen as it is."""
     sb, account_id = page.sb, record["Id"]
-    current().ledger.link((SF, ACCOUNT, account_id), page.books_ref(books_id))
-    _candidate_pool(sb, page.run_id, page.ctx)[1].add(books_id)
+    page.deps.ledger.link((SF, ACCOUNT, account_id), page.books_ref(books_id))
+    _candidate_pool(page.deps, page.run_id, page.ctx)[1].add(books_id)
     page.audit(sb.name, sb.customer_object, books_id, "created", account_id, code=customer.code)
     page.counts["created_books"] += 1
     page.bases[account_id] = sf_values
@@ -355,7 +360,7 @@ def _created(page: Page, record: dict[str, Any], customer: Customer, sf_values: 
 
 def _account(page: Page, record: dict[str, Any], books_customer: Customer | None = None) -> None:
     """One Account as Salesforce has it now (deleted or not), against its customer in the books."""
-    ledger, account_id = current().ledger, record["Id"]
+    ledger, account_id = page.deps.ledger, record["Id"]
     sb = page.sb
     books_id = ledger.lookup(SF, ACCOUNT, account_id, sb.name, sb.customer_object)
     base = load_base(ledger, ENTITY, account_id)
@@ -397,8 +402,8 @@ def _new_in_books(page: Page) -> None:
         f"SELECT Id, SystemModstamp, {', '.join(ACCOUNT_FIELDS)} FROM Account "
         f"WHERE ExternalID__c IN ({', '.join(literal.string(c) for c in codes)})"
     )
-    ledger = current().ledger
-    for record in current().crm.query(soql):
+    ledger = page.deps.ledger
+    for record in page.deps.crm.query(soql):
         books_id, customer = page.new_accounts.pop(str(record["ExternalID__c"]), (None, None))
         if books_id is None or customer is None:
             continue
@@ -418,7 +423,7 @@ def _flush(page: Page) -> None:
     """Create the page's new customers in the books; send its Salesforce writes, link what was created,
     remember what Salesforce now holds."""
     page.creates.send()
-    rt = current()
+    rt = page.deps
     ledger, sb = rt.ledger, page.sb
 
     def account_failed(key: str, exc: PermanentError) -> None:
@@ -443,7 +448,7 @@ def _flush(page: Page) -> None:
     if page.contacts:
         with_retries(page.contacts.send, BATCH_WRITE_RETRY)(rt.crm, lambda key, exc: page.fail((SF, ACCOUNT, key), exc))
     written = [a for a in page.written if a not in page.failed]
-    for record in accounts_by_id(written):
+    for record in accounts_by_id(rt, written):
         values = load_mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
         sf_values = F.project(values, crm_fields.CUSTOMER_FIELDS)
         expected = page.expected.get(record["Id"])
@@ -468,9 +473,9 @@ def _flush(page: Page) -> None:
     page.versions.save(ledger)  # last: only now is every write of the page out
 
 
-def sync_account_records(records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
+def sync_account_records(deps: Deps, records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
     """Settle a page of Accounts (as read with ``ACCOUNT_FIELDS``) with the books."""
-    page = Page(run_id, full, current().books, transform_context())
+    page = Page(deps, run_id, full, transform_context(deps))
     for record in records:
         try:
             _account(page, record)
@@ -480,11 +485,10 @@ def sync_account_records(records: list[dict[str, Any]], run_id: str, *, full: bo
     return dict(page.counts)
 
 
-def sync_books_customers(items: list[tuple[str, Customer]], run_id: str, *, full: bool) -> dict[str, int]:
+def sync_books_customers(deps: Deps, items: list[tuple[str, Customer]], run_id: str, *, full: bool) -> dict[str, int]:
     """Settle a page of the books' customers with Salesforce."""
-    rt = current()
-    page = Page(run_id, full, rt.books, transform_context())
-    sb, ledger = page.sb, rt.ledger
+    page = Page(deps, run_id, full, transform_context(deps))
+    sb, ledger = page.sb, deps.ledger
     pending: dict[str, Customer] = {}  # Account id -> the books' customer, to settle against Salesforce
     for books_id, customer in items:
         ref = page.books_ref(books_id)
@@ -506,7 +510,7 @@ def sync_books_customers(items: list[tuple[str, Customer]], run_id: str, *, full
             pending[account_id] = customer
         except RECORD_ERRORS as exc:
             page.fail(ref, exc)
-    for record in accounts_by_id(list(pending)):
+    for record in accounts_by_id(deps, list(pending)):
         if record.get("IsDeleted"):
             continue  # the Account side decides (delete policy)
         try:
@@ -522,29 +526,30 @@ def sync_books_customers(items: list[tuple[str, Customer]], run_id: str, *, full
 
 
 @sync_step
-def accounts_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
+def accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
     """The next page of Accounts changed (or deleted, or undeleted) after the watermark, settled."""
-    records = read_changed(ACCOUNT, WATERMARK, ACCOUNT_FIELDS, None, lag_seconds)
-    counts = sync_account_records(records, run_id, full=False)
-    return {"counts": counts, "position": position_after(records), "more": len(records) == page_size()}
+    records = read_changed(deps, ACCOUNT, WATERMARK, ACCOUNT_FIELDS, None, lag_seconds)
+    counts = sync_account_records(deps, records, run_id, full=False)
+    return {"counts": counts, "position": position_after(records), "more": len(records) == deps.settings.sync_page_size}
 
 
 @sync_step
-def contacts_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
+def contacts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
     """Contacts changed after their watermark: a Contact edit does not touch its Account's SystemModstamp."""
-    contacts = read_changed("Contact", CONTACT_WATERMARK, ["AccountId"], "AccountId != null", lag_seconds)
+    contacts = read_changed(deps, "Contact", CONTACT_WATERMARK, ["AccountId"], "AccountId != null", lag_seconds)
     ids = list(dict.fromkeys(str(c["AccountId"]) for c in contacts))
-    counts = sync_account_records(accounts_by_id(ids), run_id, full=False)
-    return {"counts": counts, "position": position_after(contacts), "more": len(contacts) == page_size()}
+    counts = sync_account_records(deps, accounts_by_id(deps, ids), run_id, full=False)
+    more = len(contacts) == deps.settings.sync_page_size
+    return {"counts": counts, "position": position_after(contacts), "more": more}
 
 
 @sync_step
-def books_page(run_id: str) -> dict[str, Any]:
-    rt = current()
-    sb = rt.books
+def books_page(deps: Deps, run_id: str) -> dict[str, Any]:
+    sb = deps.books
     mark = books_watermark(sb.name)
-    items, position, more = sb.customers_changed(rt.ledger.get_watermark(mark), page_size(), transform_context())
-    counts = sync_books_customers(items, run_id, full=False)
+    watermark, limit = deps.ledger.get_watermark(mark), deps.settings.sync_page_size
+    items, position, more = sb.customers_changed(watermark, limit, transform_context(deps))
+    counts = sync_books_customers(deps, items, run_id, full=False)
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
 
 
@@ -557,23 +562,24 @@ def poll_customers(lag_seconds: float) -> Outcome:
     """The durable trigger: each page is settled, then its watermark saved, so a worker killed mid-run resumes at
     the page it was on and no page is lost."""
     run_id = DBOS.workflow_id or ""
+    deps = current_deps()
     total: Counter[str] = Counter()
     pages = 0
     for step, mark in ((accounts_page, WATERMARK), (contacts_page, CONTACT_WATERMARK)):
         while True:
-            page = step(lag_seconds, run_id)
+            page = step(deps, lag_seconds, run_id)
             pages += 1
             _add(total, page["counts"])
             if page["position"]:
-                save_watermark(mark, page["position"])
+                save_watermark(deps, mark, page["position"])
             if not page["more"]:
                 break
     while True:
-        page = books_page(run_id)
+        page = books_page(deps, run_id)
         pages += 1
         _add(total, page["counts"])
         if page["position"]:
-            save_watermark(page["watermark"], page["position"])
+            save_watermark(deps, page["watermark"], page["position"])
         if not page["more"]:
             break
     return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
@@ -586,21 +592,21 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
 
 
 @sync_step
-def sync_one_step(source_id: str, run_id: str) -> dict[str, int]:
-    rt = current()
-    sb = rt.books
-    if rt.ledger.lookup(sb.name, sb.customer_object, source_id, SF, ACCOUNT) or not source_id.startswith("001"):
-        customer = sb.read_customer(source_id, transform_context())
-        return sync_books_customers([(source_id, customer)] if customer else [], run_id, full=True)
-    return sync_account_records(accounts_by_id([source_id]), run_id, full=True)
+def sync_one_step(deps: Deps, source_id: str, run_id: str) -> dict[str, int]:
+    sb = deps.books
+    if deps.ledger.lookup(sb.name, sb.customer_object, source_id, SF, ACCOUNT) or not source_id.startswith("001"):
+        customer = sb.read_customer(source_id, transform_context(deps))
+        return sync_books_customers(deps, [(source_id, customer)] if customer else [], run_id, full=True)
+    return sync_account_records(deps, accounts_by_id(deps, [source_id]), run_id, full=True)
 
 
 @DBOS.workflow(name="sync_customer")
 def sync_customer(source_id: str) -> Outcome:
     """One Account (or one books customer, by its id there), compared in full."""
-    counts = sync_one_step(source_id, DBOS.workflow_id or "")
+    deps = current_deps()
+    counts = sync_one_step(deps, source_id, DBOS.workflow_id or "")
     if not counts.get("failed"):
-        resolve_failure(FLOW, source_id)
+        resolve_failure(deps, FLOW, source_id)
     return {"status": "failed" if counts.get("failed") else "synced", "pages": 1, "counts": counts}
 
 

@@ -10,14 +10,15 @@ LedgerLink renders when the books have none) created as a ``ContentVersion`` wit
 from __future__ import annotations
 
 import base64
+import functools
 import uuid
 from typing import Any, TypedDict
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.engine import fanout, polling
+from ledgerlink.engine import fanout
 from ledgerlink.engine.flows import Flow, register
-from ledgerlink.engine.polling import Change, drain, record_handles
+from ledgerlink.engine.polling import drain, record_handles
 from ledgerlink.engine.retry import durable_step, with_retries
 from ledgerlink.engine.runtime import (
     CRM,
@@ -30,6 +31,7 @@ from ledgerlink.engine.runtime import (
 )
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail, save_watermark
+from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
 from ledgerlink.systems.salesforce import soql as literal
 from ledgerlink.systems.salesforce.incremental import Position, incremental_soql, soql_datetime, upper_bound
@@ -56,13 +58,13 @@ def title(number: str) -> str:
     return f"Invoice {number}"
 
 
-def _files_found(opportunity_ids: list[str], numbers: dict[str, str]) -> dict[str, str]:
+def _files_found(deps: Deps, opportunity_ids: list[str], numbers: dict[str, str]) -> dict[str, str]:
     """The files an earlier attempt made for these Opportunities' invoices (``FirstPublishLocationId`` and the
     invoice's title), found by SOQL, one query per 200."""
     found: dict[str, str] = {}
     for start in range(0, len(opportunity_ids), 200):
         chunk = literal.id_list(opportunity_ids[start : start + 200])
-        for row in current().crm.query(
+        for row in deps.crm.query(
             "SELECT Id, FirstPublishLocationId, Title FROM ContentVersion "
             f"WHERE FirstPublishLocationId IN ({chunk}) AND IsLatest = true"
         ):
@@ -72,17 +74,16 @@ def _files_found(opportunity_ids: list[str], numbers: dict[str, str]) -> dict[st
     return found
 
 
-def _create_file(opportunity_id: str, number: str) -> dict[str, Any]:
-    body, rendered = _pdf(number)
-    version_id = current().crm.create(
+def _create_file(deps: Deps, opportunity_id: str, number: str) -> dict[str, Any]:
+    body, rendered = _pdf(deps, number)
+    version_id = deps.crm.create(
         "ContentVersion",
         {
             "Title": title(number),
             "PathOnClient": f"invoice-{number}.pdf",
             "VersionData": base64.b64encode(body).decode("ascii"),
             "FirstPublishLocationId": opportunity_id,
-            "Description": f"{current().books.name} invoice {number}"
-            + (", rendered by LedgerLink" if rendered else ""),
+            "Description": f"{deps.books.name} invoice {number}" + (", rendered by LedgerLink" if rendered else ""),
         },
     )
     return {"id": version_id, "number": number, "created": True, "rendered": rendered, "bytes": len(body)}
@@ -92,15 +93,14 @@ def _create_file(opportunity_id: str, number: str) -> dict[str, Any]:
 
 
 @_step
-def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]]:
+def ensure_files(deps: Deps, opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]]:
     """From the ledger's invoice number to the file's link, for each opportunity of a batch, inside one step (the
     PDF's bytes never land in DBOS's checkpoints). Each ends as its result or its ``error``.
 
     The ledger is read and written a batch at a time. Files the ledger doesn't know are looked for by SOQL (one
     query for the batch: an earlier attempt may have made one and died before its ledger write); the rest are
     made a few at once, each retried on its own."""
-    rt = current()
-    books, ledger = rt.books, rt.ledger
+    books, ledger = deps.books, deps.ledger
     refused: dict[str, dict[str, Any]] = {}
     for opportunity_id in opportunity_ids:
         try:
@@ -111,7 +111,7 @@ def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]
     numbers = ledger.lookup_many("salesforce", "Opportunity", ids, books.name, books.invoice_object)
     known = ledger.lookup_many("salesforce", "Opportunity", ids, "salesforce", "ContentVersion")
     to_make = [i for i in ids if i in numbers and i not in known]
-    found = _files_found(to_make, numbers) if to_make else {}
+    found = _files_found(deps, to_make, numbers) if to_make else {}
 
     def one(opportunity_id: str) -> dict[str, Any]:
         record = f"Opportunity {opportunity_id}"
@@ -132,10 +132,10 @@ def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]
             nonlocal tries
             tries += 1
             # A retry looks first: the attempt before may have made the file and lost the reply.
-            made = _files_found([opportunity_id], numbers).get(opportunity_id) if tries > 1 else None
+            made = _files_found(deps, [opportunity_id], numbers).get(opportunity_id) if tries > 1 else None
             if made is not None:
                 return {"id": made, "number": number, "created": False, "rendered": False}
-            return _create_file(opportunity_id, number)
+            return _create_file(deps, opportunity_id, number)
 
         try:
             return with_retries(attach_file)()
@@ -165,10 +165,10 @@ def ensure_files(opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]
     return results
 
 
-def _pdf(number: str) -> tuple[bytes, bool]:
+def _pdf(deps: Deps, number: str) -> tuple[bytes, bool]:
     """(PDF bytes, rendered by us): the books' own PDF unless they have none or the project prefers ours."""
-    books = current().books
-    if current().settings.flows.invoice_pdf_source != "render":
+    books = deps.books
+    if deps.settings.invoice_pdf_source != "render":
         body = books.invoice_pdf(number)
         if body is not None:
             return body, False
@@ -181,9 +181,9 @@ def _pdf(number: str) -> tuple[bytes, bool]:
 # --- the workflow --------------------------------------------------------------------------------------------
 
 
-def _outcome(opportunity_id: str, made: dict[str, Any]) -> Outcome:
+def _outcome(deps: Deps, opportunity_id: str, made: dict[str, Any]) -> Outcome:
     if "error" in made:
-        fail(FLOW, ("salesforce", "Opportunity", opportunity_id), made["error"], made["field"], made["attempts"])
+        fail(deps, FLOW, ("salesforce", "Opportunity", opportunity_id), made["error"], made["field"], made["attempts"])
         return {"opportunity": opportunity_id, "status": "failed", "error": made["error"], "field": made["field"]}
     return {
         "opportunity": opportunity_id,
@@ -198,7 +198,8 @@ def attach_files(opportunity_ids: list[str]) -> list[Outcome]:
     """The workflows' body: the files, then a failed record for each that could not be made."""
     run_id = DBOS.workflow_id or ""
     ids = list(dict.fromkeys(opportunity_ids))
-    return [_outcome(i, made) for i, made in zip(ids, ensure_files(ids, run_id), strict=True)]
+    deps = current_deps()
+    return [_outcome(deps, i, made) for i, made in zip(ids, ensure_files(deps, ids, run_id), strict=True)]
 
 
 @DBOS.workflow(name=FLOW)
@@ -228,11 +229,6 @@ def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY
     )
 
 
-def enqueue_changes(changes: list[Change], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
-    """One run for ``changes`` — (opportunity id, modification) pairs of one shard (the polling trigger's runs)."""
-    return polling.enqueue_changes(invoice_pdf_batch, FLOW, changes, connection=CRM, priority=priority)
-
-
 def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:
     return enqueue(opportunity_id, f"replay-{uuid.uuid4().hex[:12]}")
 
@@ -241,7 +237,7 @@ def after_invoice(opportunity_ids: list[str]) -> None:
     """The chained trigger, for the invoice workflow to call once its invoices exist: one run for the batch (an
     invoice run's records share a shard, so they share this flow's too), with an id derived from the invoice
     run's, so a recovered invoice run enqueues the same PDF run, not a second one."""
-    if not current().settings.flows.invoice_pdf:
+    if not current_deps().settings.invoice_pdf:
         return
     if len(opportunity_ids) == 1:  # a one-record run: the PDF run's id names the record, as the console shows it
         enqueue(opportunity_ids[0], "invoiced")
@@ -262,18 +258,17 @@ def chained_run_id(invoice_run_id: str, opportunity_ids: list[str]) -> str:
 
 
 @_step
-def read_invoiced_page(lag_seconds: float) -> dict[str, Any]:
+def read_invoiced_page(deps: Deps, lag_seconds: float) -> dict[str, Any]:
     """The next page of Opportunities carrying an invoice number; those without a LedgerLink invoice, or whose
     file the ledger records, are left out of ``records`` but move ``position`` on."""
-    rt = current()
-    books = rt.books
-    since = Position.decode(rt.ledger.get_watermark(WATERMARK))
+    books = deps.books
+    since = Position.decode(deps.ledger.get_watermark(WATERMARK))
     where = f"{INVOICE_NUMBER_FIELD} != null"
     soql = incremental_soql("Opportunity", [INVOICE_NUMBER_FIELD], where, since, upper_bound(lag_seconds))
-    page = list(rt.crm.query(f"{soql} LIMIT {POLL_PAGE}"))
+    page = list(deps.crm.query(f"{soql} LIMIT {POLL_PAGE}"))
     ids = [r["Id"] for r in page]
-    invoiced = rt.ledger.lookup_many("salesforce", "Opportunity", ids, books.name, books.invoice_object)
-    attached = rt.ledger.lookup_many("salesforce", "Opportunity", ids, "salesforce", "ContentVersion")
+    invoiced = deps.ledger.lookup_many("salesforce", "Opportunity", ids, books.name, books.invoice_object)
+    attached = deps.ledger.lookup_many("salesforce", "Opportunity", ids, "salesforce", "ContentVersion")
     todo = [
         {"Id": r["Id"], "SystemModstamp": r["SystemModstamp"]}
         for r in page
@@ -283,13 +278,12 @@ def read_invoiced_page(lag_seconds: float) -> dict[str, Any]:
     return {"records": todo, "position": position, "seen": len(page)}
 
 
-def save_position(position: str) -> None:
-    save_watermark(WATERMARK, position)
-
-
 @DBOS.workflow(name="poll_invoiced_opportunities")
 def poll_invoiced_opportunities(lag_seconds: float) -> dict[str, list[str]]:
-    return drain(FLOW, read_invoiced_page, enqueue_changes, save_position, lag_seconds, POLL_PAGE)
+    deps = current_deps()
+    read = functools.partial(read_invoiced_page, deps)
+    save = functools.partial(save_watermark, deps, WATERMARK)
+    return drain(FLOW, read, save, lag_seconds, POLL_PAGE)
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
@@ -304,6 +298,8 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
 register(
     Flow(
         name=FLOW,
+        batch=invoice_pdf_batch,
+        writes_to=CRM,
         description="Invoice PDF (the books', else rendered) → a file on the Opportunity, once",
         source=(CRM, "Opportunity"),
         watermark=WATERMARK,

@@ -19,11 +19,11 @@ from typing import Any
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine import fanout
-from ledgerlink.engine.polling import Change, enqueue_changes
 from ledgerlink.engine.retry import BATCH_WRITE_RETRY, durable_step, with_retries
-from ledgerlink.engine.runtime import ACCOUNTING, current, enqueue_record, shard_key
+from ledgerlink.engine.runtime import ACCOUNTING, enqueue_record, shard_key
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail
+from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
@@ -69,32 +69,31 @@ def mapping(name: str) -> Mapping:
     return load_mapping(name)
 
 
-def ctx() -> TransformContext:
-    return transform_context()
+def ctx(deps: Deps) -> TransformContext:
+    return transform_context(deps)
 
 
 # --- steps ---------------------------------------------------------------------------------------------------
 
 
-def ensure_customer(flow: str, source: Source, account_id: str, customer_code: str, run_id: str) -> str:
+def ensure_customer(deps: Deps, flow: str, source: Source, account_id: str, customer_code: str, run_id: str) -> str:
     """The accounting customer for a Salesforce Account: from the ledger, else by code, else created."""
-    rt = current()
-    books = rt.books
-    known = rt.ledger.lookup("salesforce", "Account", account_id, books.name, books.customer_object)
+    books = deps.books
+    known = deps.ledger.lookup("salesforce", "Account", account_id, books.name, books.customer_object)
     if known:
         return known
     found = books.find_customer(customer_code)
     action = "matched"
     if found is None:
-        accounts = list(rt.crm.query(ACCOUNT_SOQL.format(id=literal.record_id(account_id))))
+        accounts = list(deps.crm.query(ACCOUNT_SOQL.format(id=literal.record_id(account_id))))
         if not accounts:
             raise RecordRejected(f"Account {account_id} not found", field="AccountId")
-        values = mapping("salesforce/account_to_canonical").apply(accounts[0], ctx()).values
+        values = mapping("salesforce/account_to_canonical").apply(accounts[0], ctx(deps)).values
         customer = Customer.model_validate(values)
-        found = books.create_customer(customer, ctx())
+        found = books.create_customer(customer, ctx(deps))
         action = "created"
-    rt.ledger.link(("salesforce", "Account", account_id), (books.name, books.customer_object, found))
-    rt.ledger.audit(
+    deps.ledger.link(("salesforce", "Account", account_id), (books.name, books.customer_object, found))
+    deps.ledger.audit(
         flow=flow,
         system=books.name,
         obj=books.customer_object,
@@ -107,30 +106,29 @@ def ensure_customer(flow: str, source: Source, account_id: str, customer_code: s
     return found
 
 
-def ensure_products(flow: str, source: Source, product_ids: list[str], run_id: str) -> None:
+def ensure_products(deps: Deps, flow: str, source: Source, product_ids: list[str], run_id: str) -> None:
     """Every product the invoice lines name exists in the books (created from Product2 when allowed)."""
-    rt = current()
-    books = rt.books
+    books = deps.books
     unknown = [
         pid
         for pid in dict.fromkeys(product_ids)
-        if not rt.ledger.lookup("salesforce", "Product2", pid, books.name, books.product_object)
+        if not deps.ledger.lookup("salesforce", "Product2", pid, books.name, books.product_object)
     ]
     if not unknown:
         return
     ids = literal.id_list(unknown)
     product_mapping = mapping("salesforce/product_to_canonical")
-    for record in rt.crm.query(PRODUCT_SOQL.format(ids=ids)):
-        product = Product.model_validate(product_mapping.apply(record, ctx()).values)
+    for record in deps.crm.query(PRODUCT_SOQL.format(ids=ids)):
+        product = Product.model_validate(product_mapping.apply(record, ctx(deps)).values)
         code = books.find_product(product.code)
         action = "matched"
         if code is None:
-            if not rt.settings.flows.create_missing_products:
+            if not deps.settings.create_missing_products:
                 continue  # the books will refuse the line, naming it: a failed record, by the project's choice
-            code = books.create_product(product, ctx())
+            code = books.create_product(product, ctx(deps))
             action = "created"
-        rt.ledger.link(("salesforce", "Product2", record["Id"]), (books.name, books.product_object, code))
-        rt.ledger.audit(
+        deps.ledger.link(("salesforce", "Product2", record["Id"]), (books.name, books.product_object, code))
+        deps.ledger.audit(
             flow=flow,
             system=books.name,
             obj=books.product_object,
@@ -142,7 +140,9 @@ def ensure_products(flow: str, source: Source, product_ids: list[str], run_id: s
         )
 
 
-def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
+def ensure_all_in_books(
+    deps: Deps, flow: str, sobject: str, items: list[dict[str, Any]], run_id: str
+) -> list[dict[str, Any]]:
     """Customer, products, then the invoice, in the books, for each item of a batch (``id``, ``account_id``,
     ``invoice``, ``product_ids``). Each part is found before it is made (ledger link, then the books), so a step
     run again makes only what is missing.
@@ -151,14 +151,13 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
     record the books refuse does not hold the others back. Customers are made once per Account and products one
     record at a time, so two deals for a new Account (or product) in one batch make it once; the invoices, one
     per record, are made a few at once. The ledger is read and written a batch at a time."""
-    rt = current()
-    books, ledger = rt.books, rt.ledger
+    books, ledger = deps.books, deps.ledger
     customers: dict[str, str | dict[str, Any]] = dict(
         ledger.lookup_many("salesforce", "Account", [i["account_id"] for i in items], books.name, books.customer_object)
     )
 
     def customer(account_id: str, code: str, first: str) -> str:
-        return ensure_customer(flow, (sobject, first), account_id, code, run_id)
+        return ensure_customer(deps, flow, (sobject, first), account_id, code, run_id)
 
     new_accounts: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -191,7 +190,7 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
         if all(pid in known_products for pid in item["product_ids"]):
             continue
         try:
-            with_retries(ensure_products)(flow, (sobject, item["id"]), item["product_ids"], run_id)
+            with_retries(ensure_products)(deps, flow, (sobject, item["id"]), item["product_ids"], run_id)
         except FLOW_ERRORS as exc:
             refused[item["id"]] = error_result(exc, record=f"{sobject} {item['id']}")
 
@@ -218,7 +217,7 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
             tries += 1
             invoice = Invoice.model_validate({**item["invoice"], "customer_code": customer_id})
             look_first = tries > 1 or item["id"] in earlier or item.get("numbered", True)
-            return books.create_invoice(invoice, customer_id, ctx(), look_first=look_first)
+            return books.create_invoice(invoice, customer_id, ctx(deps), look_first=look_first)
 
         try:
             made = with_retries(create_invoice)()
@@ -251,18 +250,19 @@ def ensure_all_in_books(flow: str, sobject: str, items: list[dict[str, Any]], ru
     return results
 
 
-def write_back_all(flow: str, sobject: str, fields: dict[str, dict[str, Any]], run_id: str) -> dict[str, Any]:
+def write_back_all(
+    deps: Deps, flow: str, sobject: str, fields: dict[str, dict[str, Any]], run_id: str
+) -> dict[str, Any]:
     """The invoice numbers back to their records, in sObject Collections calls (200 a call). Returns the error of
     each record Salesforce refused, by id."""
-    rt = current()
     refused: dict[str, Any] = {}
 
     def on_error(record_id: str, error: PermanentError) -> None:
         refused[record_id] = error_result(error, record=f"{sobject} {record_id}")
 
     batch = Batch(sobject, updates=[(record_id, {"Id": record_id, **values}) for record_id, values in fields.items()])
-    written = with_retries(batch.send, BATCH_WRITE_RETRY)(rt.crm, on_error)
-    rt.ledger.audit_all(
+    written = with_retries(batch.send, BATCH_WRITE_RETRY)(deps.crm, on_error)
+    deps.ledger.audit_all(
         [
             {
                 "flow": flow,
@@ -280,12 +280,12 @@ def write_back_all(flow: str, sobject: str, fields: dict[str, dict[str, Any]], r
     return refused
 
 
-def read_records(soql: str, record_ids: list[str]) -> dict[str, dict[str, Any]]:
+def read_records(deps: Deps, soql: str, record_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The source records by id, each with its related records (``soql`` selects them, without a WHERE)."""
     records: dict[str, dict[str, Any]] = {}
     for start in range(0, len(record_ids), READ_CHUNK):
         chunk = record_ids[start : start + READ_CHUNK]
-        for record in current().crm.query(f"{soql} WHERE Id IN ({literal.id_list(chunk)})"):
+        for record in deps.crm.query(f"{soql} WHERE Id IN ({literal.id_list(chunk)})"):
             records[record["Id"]] = record
     return records
 
@@ -296,7 +296,7 @@ READ_CHUNK = 200  # ids per query: keeps the SOQL well under Salesforce's 100,00
 # --- the workflow body ---------------------------------------------------------------------------------------
 
 
-def _prepare(spec: InvoiceSource, record_id: str, record: dict[str, Any] | None) -> dict[str, Any] | None:
+def _prepare(deps: Deps, spec: InvoiceSource, record_id: str, record: dict[str, Any] | None) -> dict[str, Any] | None:
     """The batch item for one source record, or None when its mapping's filter skips it."""
     if record is None:
         raise RecordRejected(f"{spec.sobject} {record_id} not found", field="Id")
@@ -305,7 +305,7 @@ def _prepare(spec: InvoiceSource, record_id: str, record: dict[str, Any] | None)
         return None
     if not record.get("AccountId"):
         raise RecordRejected("has no Account (AccountId is empty)", field="AccountId")
-    invoice = Invoice.model_validate(template.apply(record, ctx()).values)
+    invoice = Invoice.model_validate(template.apply(record, ctx(deps)).values)
     lines = (record.get(spec.lines) or {}).get("records") or []
     return {
         "id": record_id,
@@ -319,7 +319,7 @@ def _prepare(spec: InvoiceSource, record_id: str, record: dict[str, Any] | None)
 
 
 @durable_step
-def invoice_batch(spec: InvoiceSource, record_ids: list[str], run_id: str) -> dict[str, dict[str, Any]]:
+def invoice_batch(deps: Deps, spec: InvoiceSource, record_ids: list[str], run_id: str) -> dict[str, dict[str, Any]]:
     """Read → map → (customer → products → invoice) → write-back for a batch of source records, in one durable
     step: each part is found before it is made, so a step run again after a crash makes only what is missing, and
     DBOS writes one checkpoint a batch (each checkpoint is a write to its database that every run waits its turn
@@ -337,7 +337,7 @@ def invoice_batch(spec: InvoiceSource, record_ids: list[str], run_id: str) -> di
         }
 
     try:
-        records = with_retries(read_records)(spec.soql, record_ids)
+        records = with_retries(read_records)(deps, spec.soql, record_ids)
     except FLOW_ERRORS as exc:
         for record_id in record_ids:
             failed(record_id, error_result(exc, record=f"{spec.sobject} {record_id}"))
@@ -345,7 +345,7 @@ def invoice_batch(spec: InvoiceSource, record_ids: list[str], run_id: str) -> di
     items = []
     for record_id in record_ids:
         try:
-            item = _prepare(spec, record_id, records.get(record_id))
+            item = _prepare(deps, spec, record_id, records.get(record_id))
         except FLOW_ERRORS as exc:
             failed(record_id, error_result(exc, record=f"{spec.sobject} {record_id}"))
             continue
@@ -353,7 +353,7 @@ def invoice_batch(spec: InvoiceSource, record_ids: list[str], run_id: str) -> di
             outcomes[record_id] = {spec.outcome_key: record_id, "status": "skipped"}
         else:
             items.append(item)
-    results = ensure_all_in_books(spec.flow, spec.sobject, items, run_id) if items else []
+    results = ensure_all_in_books(deps, spec.flow, spec.sobject, items, run_id) if items else []
     write: dict[str, dict[str, Any]] = {}
     for item, result in zip(items, results, strict=True):
         record_id = item["id"]
@@ -371,7 +371,7 @@ def invoice_batch(spec: InvoiceSource, record_ids: list[str], run_id: str) -> di
         }
     if write:
         try:
-            refused = write_back_all(spec.flow, spec.sobject, write, run_id)
+            refused = write_back_all(deps, spec.flow, spec.sobject, write, run_id)
         except FLOW_ERRORS as exc:
             refused = {record_id: error_result(exc, record=f"{spec.sobject} {record_id}") for record_id in write}
         for record_id, error in refused.items():
@@ -391,12 +391,13 @@ def invoice_records(
     the chained run), and one more per record that fails."""
     run_id = DBOS.workflow_id or ""
     ids = list(dict.fromkeys(record_ids))
-    outcomes = invoice_batch(spec, ids, run_id)
+    deps = current_deps()
+    outcomes = invoice_batch(deps, spec, ids, run_id)
     for record_id in ids:
         outcome = outcomes[record_id]
         if outcome["status"] == "failed":
             source = ("salesforce", spec.sobject, record_id)
-            fail(spec.flow, source, outcome["error"], outcome["field"], outcome["attempts"], outcome["input"])
+            fail(deps, spec.flow, source, outcome["error"], outcome["field"], outcome["attempts"], outcome["input"])
     invoiced = [record_id for record_id in ids if outcomes[record_id]["status"] in ("invoiced", "already_invoiced")]
     if after_invoice is not None and invoiced:
         after_invoice(invoiced)
@@ -418,28 +419,22 @@ def enqueue_run(
     )
 
 
-def enqueue_batch(
-    workflow: Callable[[list[str]], Any], flow: str, changes: list[Change], priority: int
-) -> WorkflowHandle[Any]:
-    """One invoicing run for changes to source records of one shard, on the books' queue."""
-    return enqueue_changes(workflow, flow, changes, connection=ACCOUNTING, priority=priority)
-
-
 # --- the polling trigger -------------------------------------------------------------------------------------
 
 
-def read_page(spec: InvoiceSource, watermark: str, where: str, lag_seconds: float, limit: int) -> dict[str, Any]:
+def read_page(
+    deps: Deps, spec: InvoiceSource, watermark: str, where: str, lag_seconds: float, limit: int
+) -> dict[str, Any]:
     """The next page of source records matching ``where`` after the watermark, oldest first (call it from a step).
 
     Records already linked to an invoice whose number is written back are left out of ``records`` (their newest
     change is most likely LedgerLink's own write-back) but still move ``position`` on.
     """
-    rt = current()
-    books = rt.books
-    since = Position.decode(rt.ledger.get_watermark(watermark))
+    books = deps.books
+    since = Position.decode(deps.ledger.get_watermark(watermark))
     soql = incremental_soql(spec.sobject, [spec.number_field], where, since, upper_bound(lag_seconds))
-    page = list(rt.crm.query(f"{soql} LIMIT {limit}"))
-    numbers = rt.ledger.lookup_many(
+    page = list(deps.crm.query(f"{soql} LIMIT {limit}"))
+    numbers = deps.ledger.lookup_many(
         "salesforce", spec.sobject, [r["Id"] for r in page], books.name, books.invoice_object
     )
     todo = [

@@ -18,9 +18,10 @@ from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
 from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.retry import durable_step, ledger_step
-from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import ACCOUNTING, CRM, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure
+from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.systems.salesforce import soql as literal
 
 FLOW = "late_payment"
@@ -39,34 +40,33 @@ class Outcome(TypedDict, total=False):
     field: str | None
 
 
-def marker(number: str) -> str:
-    return f"{MARKER_PREFIX}{current().books.name} invoice {number}]"
+def marker(deps: Deps, number: str) -> str:
+    return f"{MARKER_PREFIX}{deps.books.name} invoice {number}]"
 
 
-def _opportunity_of(number: str) -> str | None:
-    books = current().books
-    return current().ledger.lookup(books.name, books.invoice_object, number, "salesforce", "Opportunity")
+def _opportunity_of(deps: Deps, number: str) -> str | None:
+    books = deps.books
+    return deps.ledger.lookup(books.name, books.invoice_object, number, "salesforce", "Opportunity")
 
 
-def _case_of(opportunity_id: str) -> str | None:
-    return current().ledger.lookup("salesforce", "Opportunity", opportunity_id, "salesforce", "Case")
+def _case_of(deps: Deps, opportunity_id: str) -> str | None:
+    return deps.ledger.lookup("salesforce", "Opportunity", opportunity_id, "salesforce", "Case")
 
 
 # --- the check -----------------------------------------------------------------------------------------------
 
 
 @_step
-def find_work(min_days: int) -> dict[str, Any]:
+def find_work(deps: Deps, min_days: int) -> dict[str, Any]:
     """Invoices to open a Case for, and open Cases to look at because their invoice is no longer unpaid."""
-    rt = current()
-    books = rt.books
+    books = deps.books
     unpaid = books.unpaid_invoices()
     to_open = []
     for due in unpaid:
         if due.days_overdue < min_days:
             continue
-        opportunity = _opportunity_of(due.number)
-        if opportunity and not _case_of(opportunity):  # invoices LedgerLink did not make are not its business
+        opportunity = _opportunity_of(deps, due.number)
+        if opportunity and not _case_of(deps, opportunity):  # invoices LedgerLink did not make are not its business
             to_open.append({"number": due.number, "days": due.days_overdue})
     owed = {due.number for due in unpaid}
     to_close = []
@@ -74,10 +74,10 @@ def find_work(min_days: int) -> dict[str, Any]:
         "SELECT Id, Subject FROM Case WHERE IsClosed = false AND Subject LIKE "
         f"'%{literal.escape_like(f'{MARKER_PREFIX}{books.name} invoice ')}%'"
     )
-    for case in rt.crm.query(query):
-        opportunity = rt.ledger.lookup("salesforce", "Case", case["Id"], "salesforce", "Opportunity")
+    for case in deps.crm.query(query):
+        opportunity = deps.ledger.lookup("salesforce", "Case", case["Id"], "salesforce", "Opportunity")
         number = (
-            rt.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
+            deps.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
             if opportunity
             else None
         )
@@ -87,15 +87,16 @@ def find_work(min_days: int) -> dict[str, Any]:
 
 
 @ledger_step
-def save_checked(at: str) -> None:
-    current().ledger.set_watermark(WATERMARK, at)
+def save_checked(deps: Deps, at: str) -> None:
+    deps.ledger.set_watermark(WATERMARK, at)
 
 
 @DBOS.workflow(name="check_late_payments")
 def check_late_payments(lag_seconds: float = 0.0) -> list[str]:
     del lag_seconds  # the trigger contract; a check reads everything unpaid each time
     check_id = DBOS.workflow_id or uuid.uuid4().hex
-    work = find_work(current().settings.flows.late_payment_days)
+    deps = current_deps()
+    work = find_work(deps, deps.settings.late_payment_days)
     started = [enqueue_open(item["number"], item["days"]).get_workflow_id() for item in work["open"]]
     for case_id in work["close"]:
         handle = enqueue_record(
@@ -106,13 +107,13 @@ def check_late_payments(lag_seconds: float = 0.0) -> list[str]:
             connection=CRM,
         )
         started.append(handle.get_workflow_id())
-    save_checked(check_id)
+    save_checked(deps, check_id)
     return started
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     """Run the check now (a worker calls it on its schedule); handles on the runs it started."""
-    if not current().settings.flows.late_payment:
+    if not current_deps().settings.late_payment:
         return []
     with SetWorkflowID(f"check_late_payments:{dt.datetime.now(dt.UTC).isoformat()}:{uuid.uuid4().hex[:8]}"):
         ids = wait_for(DBOS.start_workflow(check_late_payments))
@@ -123,17 +124,16 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
 
 
 @_step
-def read_late_invoice(number: str) -> dict[str, Any]:
-    rt = current()
-    opportunity_id = _opportunity_of(number)
+def read_late_invoice(deps: Deps, number: str) -> dict[str, Any]:
+    opportunity_id = _opportunity_of(deps, number)
     if opportunity_id is None:
         raise RecordRejected(f"invoice {number} was not made by LedgerLink from an Opportunity", field="invoice_number")
-    rows = list(rt.crm.query(f"SELECT Id, Name, AccountId FROM Opportunity WHERE Id = '{opportunity_id}'"))
+    rows = list(deps.crm.query(f"SELECT Id, Name, AccountId FROM Opportunity WHERE Id = '{opportunity_id}'"))
     if not rows:
         raise RecordRejected(f"Opportunity {opportunity_id} not found", field="Opportunity")
     if not rows[0].get("AccountId"):
         raise RecordRejected(f"Opportunity {opportunity_id} has no Account", field="AccountId")
-    invoice = rt.books.get_invoice(number)
+    invoice = deps.books.get_invoice(number)
     if invoice is None:
         raise RecordRejected(f"invoice {number} is no longer in the books", field="invoice_number")
     owed = (invoice.total_gross or 0) - (invoice.amount_paid or 0)
@@ -147,24 +147,23 @@ def read_late_invoice(number: str) -> dict[str, Any]:
 
 
 @_step
-def ensure_case(number: str, days: int, late: dict[str, Any], run_id: str) -> dict[str, Any]:
+def ensure_case(deps: Deps, number: str, days: int, late: dict[str, Any], run_id: str) -> dict[str, Any]:
     """The invoice's Case: from the ledger, else found by its marker, else created."""
-    rt = current()
     opportunity_id = late["opportunity"]
-    known = _case_of(opportunity_id)
+    known = _case_of(deps, opportunity_id)
     if known:
         return {"id": known, "created": False}
-    tag = marker(number)
-    found = list(rt.crm.query(f"SELECT Id FROM Case WHERE Subject LIKE '%{literal.escape_like(tag)}%'"))
+    tag = marker(deps, number)
+    found = list(deps.crm.query(f"SELECT Id FROM Case WHERE Subject LIKE '%{literal.escape_like(tag)}%'"))
     if found:
         case_id, created = str(found[0]["Id"]), False
     else:
-        case_id = rt.crm.create(
+        case_id = deps.crm.create(
             "Case",
             {
                 "Subject": f"Invoice {number} is {days} days overdue {tag}",
                 "Status": "New",
-                "Priority": rt.settings.flows.late_payment_case_priority,
+                "Priority": deps.settings.late_payment_case_priority,
                 "AccountId": late["account"],
                 "Description": (
                     f"Invoice {number} ({late['opportunity_name']}) was due on {late['due_date']}; "
@@ -173,8 +172,8 @@ def ensure_case(number: str, days: int, late: dict[str, Any], run_id: str) -> di
             },
         )
         created = True
-    rt.ledger.link(("salesforce", "Opportunity", opportunity_id), ("salesforce", "Case", case_id))
-    rt.ledger.audit(
+    deps.ledger.link(("salesforce", "Opportunity", opportunity_id), ("salesforce", "Case", case_id))
+    deps.ledger.audit(
         flow=FLOW,
         system="salesforce",
         obj="Case",
@@ -190,15 +189,16 @@ def ensure_case(number: str, days: int, late: dict[str, Any], run_id: str) -> di
 @DBOS.workflow(name=FLOW)
 def late_payment(number: str, days_overdue: int) -> Outcome:
     run_id = DBOS.workflow_id or ""
+    deps = current_deps()
     try:
-        late = read_late_invoice(number)
-        made = ensure_case(number, days_overdue, late, run_id)
-        resolve_failure(FLOW, number)
+        late = read_late_invoice(deps, number)
+        made = ensure_case(deps, number, days_overdue, late, run_id)
+        resolve_failure(deps, FLOW, number)
         return {"invoice_number": number, "case": made["id"], "status": "opened" if made["created"] else "already_open"}
     except FLOW_ERRORS as exc:
         message, field, attempts = describe(exc, record=f"Invoice {number}")
-        books = current().books
-        fail(FLOW, (books.name, books.invoice_object, number), message, field, attempts)
+        books = deps.books
+        fail(deps, FLOW, (books.name, books.invoice_object, number), message, field, attempts)
         return {"invoice_number": number, "status": "failed", "error": message, "field": field}
 
 
@@ -219,7 +219,7 @@ def _enqueue_open(number: str, days: int, version: str) -> WorkflowHandle[Outcom
 
 
 def replay(number: str) -> WorkflowHandle[Outcome]:
-    due = {d.number: d for d in current().books.unpaid_invoices()}.get(number)
+    due = {d.number: d for d in current_deps().books.unpaid_invoices()}.get(number)
     days = due.days_overdue if due else 0
     return _enqueue_open(number, days, f"replay-{uuid.uuid4().hex[:12]}")
 
@@ -228,12 +228,11 @@ def replay(number: str) -> WorkflowHandle[Outcome]:
 
 
 @_step
-def close_if_paid(case_id: str, run_id: str) -> dict[str, Any]:
-    rt = current()
-    books = rt.books
-    opportunity = rt.ledger.lookup("salesforce", "Case", case_id, "salesforce", "Opportunity")
+def close_if_paid(deps: Deps, case_id: str, run_id: str) -> dict[str, Any]:
+    books = deps.books
+    opportunity = deps.ledger.lookup("salesforce", "Case", case_id, "salesforce", "Opportunity")
     number = (
-        rt.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
+        deps.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
         if opportunity
         else None
     )
@@ -245,13 +244,13 @@ def close_if_paid(case_id: str, run_id: str) -> dict[str, Any]:
     )
     if not paid:
         return {"number": number, "status": "still_unpaid"}
-    rows = list(rt.crm.query(f"SELECT Id, IsClosed FROM Case WHERE Id = '{case_id}'"))
+    rows = list(deps.crm.query(f"SELECT Id, IsClosed FROM Case WHERE Id = '{case_id}'"))
     if not rows:
         raise RecordRejected(f"Case {case_id} not found", field="Id")
     if rows[0].get("IsClosed"):
         return {"number": number, "status": "already_closed"}
-    rt.crm.update("Case", case_id, {"Status": "Closed"})
-    rt.ledger.audit(
+    deps.crm.update("Case", case_id, {"Status": "Closed"})
+    deps.ledger.audit(
         flow=FLOW,
         system="salesforce",
         obj="Case",
@@ -267,15 +266,16 @@ def close_if_paid(case_id: str, run_id: str) -> dict[str, Any]:
 @DBOS.workflow(name=CLOSE_FLOW)
 def late_payment_close(case_id: str) -> Outcome:
     run_id = DBOS.workflow_id or ""
+    deps = current_deps()
     try:
         if not case_id.isalnum():
             raise RecordRejected(f"{case_id!r} is not a Salesforce id", field="Id")
-        result = close_if_paid(case_id, run_id)
-        resolve_failure(CLOSE_FLOW, case_id)
+        result = close_if_paid(deps, case_id, run_id)
+        resolve_failure(deps, CLOSE_FLOW, case_id)
         return {"case": case_id, "invoice_number": result["number"], "status": result["status"]}
     except FLOW_ERRORS as exc:
         message, field, attempts = describe(exc, record=f"Case {case_id}")
-        fail(CLOSE_FLOW, ("salesforce", "Case", case_id), message, field, attempts)
+        fail(deps, CLOSE_FLOW, ("salesforce", "Case", case_id), message, field, attempts)
         return {"case": case_id, "status": "failed", "error": message, "field": field}
 
 

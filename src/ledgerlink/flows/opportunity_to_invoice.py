@@ -10,17 +10,19 @@ carries the opportunity id).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.engine.flows import Flow, register
-from ledgerlink.engine.polling import Change, drain, record_handles
+from ledgerlink.engine.flows import ACCOUNTING, Flow, register
+from ledgerlink.engine.polling import drain, record_handles
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import CRM, REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoice_pdf, invoicing
+from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.invoicing import ACCOUNT_SOQL as ACCOUNT_SOQL  # re-exported: the console's preview reads it
 from ledgerlink.flows.invoicing import PRODUCT_SOQL as PRODUCT_SOQL
 
@@ -89,27 +91,18 @@ def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY
     )
 
 
-def enqueue_batch(changes: list[Change], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
-    """One run for ``changes`` — (opportunity id, modification) pairs of one shard (``shard_key(FLOW, id)``)."""
-    return invoicing.enqueue_batch(opportunity_to_invoice_batch, FLOW, changes, priority)
-
-
 WATERMARK = "salesforce.Opportunity.won"
 POLL_PAGE = 2000
 
 
 @_step
-def read_won_page(lag_seconds: float) -> dict[str, Any]:
+def read_won_page(deps: Deps, lag_seconds: float) -> dict[str, Any]:
     """The next page of opportunities won (or edited while won) after the watermark, oldest first.
 
     Opportunities already linked to an invoice whose number is written back are left out of ``records``
     (their newest change is most likely LedgerLink's own write-back) but still move ``position`` on.
     """
-    return invoicing.read_page(SOURCE, WATERMARK, "IsWon = true", lag_seconds, POLL_PAGE)
-
-
-def save_watermark(position: str) -> None:
-    ledger_steps.save_watermark(WATERMARK, position)
+    return invoicing.read_page(deps, SOURCE, WATERMARK, "IsWon = true", lag_seconds, POLL_PAGE)
 
 
 @DBOS.workflow(name="poll_won_opportunities")
@@ -117,7 +110,10 @@ def poll_won_opportunities(lag_seconds: float) -> dict[str, list[str]]:
     """The polling trigger, itself durable: each page is enqueued, in batch runs by shard, before the watermark
     moves past it, so a worker killed mid-poll resumes exactly there. Returns the runs it started, with their
     opportunity ids."""
-    return drain(FLOW, read_won_page, enqueue_batch, save_watermark, lag_seconds, POLL_PAGE)
+    deps = current_deps()
+    read = functools.partial(read_won_page, deps)
+    save = functools.partial(ledger_steps.save_watermark, deps, WATERMARK)
+    return drain(FLOW, read, save, lag_seconds, POLL_PAGE)
 
 
 def poll_won(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
@@ -135,6 +131,8 @@ def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:
 register(
     Flow(
         name=FLOW,
+        batch=opportunity_to_invoice_batch,
+        writes_to=ACCOUNTING,
         description="Opportunity Closed Won → sales invoice, number written back",
         source=(CRM, "Opportunity"),
         watermark=WATERMARK,

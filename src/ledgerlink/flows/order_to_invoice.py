@@ -12,17 +12,19 @@ No PDF is chained: ``invoice_pdf`` attaches files to Opportunities.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, TypedDict, cast
 
 from dbos import DBOS, WorkflowHandle
 
-from ledgerlink.engine.flows import Flow, register
-from ledgerlink.engine.polling import Change, drain, record_handles
+from ledgerlink.engine.flows import ACCOUNTING, Flow, register
+from ledgerlink.engine.polling import drain, record_handles
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import CRM, REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoicing
+from ledgerlink.flows.deps import Deps, current_deps
 
 FLOW = "order_to_invoice"
 INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"
@@ -79,30 +81,24 @@ def enqueue(order_id: str, version: str, priority: int = REALTIME_PRIORITY) -> W
     return invoicing.enqueue_run(order_to_invoice, FLOW, order_id, workflow_id(order_id, version), priority)
 
 
-def enqueue_batch(changes: list[Change], priority: int = REALTIME_PRIORITY) -> WorkflowHandle[list[Outcome]]:
-    """One run for ``changes`` — (order id, modification) pairs of one shard (``shard_key(FLOW, id)``)."""
-    return invoicing.enqueue_batch(order_to_invoice_batch, FLOW, changes, priority)
-
-
 WATERMARK = "salesforce.Order.activated"
 POLL_PAGE = 2000
 
 
 @durable_step
-def read_activated_page(lag_seconds: float) -> dict[str, Any]:
+def read_activated_page(deps: Deps, lag_seconds: float) -> dict[str, Any]:
     """The next page of Orders activated (or edited while active) after the watermark, oldest first; those whose
     invoice number is already written back are left out of ``records`` but move ``position`` on."""
-    return invoicing.read_page(SOURCE, WATERMARK, "Status = 'Activated'", lag_seconds, POLL_PAGE)
-
-
-def save_watermark(position: str) -> None:
-    ledger_steps.save_watermark(WATERMARK, position)
+    return invoicing.read_page(deps, SOURCE, WATERMARK, "Status = 'Activated'", lag_seconds, POLL_PAGE)
 
 
 @DBOS.workflow(name="poll_activated_orders")
 def poll_activated_orders(lag_seconds: float) -> dict[str, list[str]]:
     """The polling trigger, durable like the Opportunity one. Returns the runs it started, with their Order ids."""
-    return drain(FLOW, read_activated_page, enqueue_batch, save_watermark, lag_seconds, POLL_PAGE)
+    deps = current_deps()
+    read = functools.partial(read_activated_page, deps)
+    save = functools.partial(ledger_steps.save_watermark, deps, WATERMARK)
+    return drain(FLOW, read, save, lag_seconds, POLL_PAGE)
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
@@ -119,6 +115,8 @@ def replay(order_id: str) -> WorkflowHandle[Outcome]:
 register(
     Flow(
         name=FLOW,
+        batch=order_to_invoice_batch,
+        writes_to=ACCOUNTING,
         description="Order Activated → sales invoice, number written back (instead of Opportunities; off by default)",
         source=(CRM, "Order"),
         watermark=WATERMARK,

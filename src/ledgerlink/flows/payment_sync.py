@@ -17,9 +17,10 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.retry import durable_step
-from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record, wait_for
+from ledgerlink.engine.runtime import ACCOUNTING, CRM, enqueue_record, wait_for
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure, save_watermark
+from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Payment
@@ -51,17 +52,18 @@ def _mapping(name: str) -> Mapping:
     return load_mapping(name)
 
 
-def _ctx() -> TransformContext:
-    rt = current()
-    books = rt.books
+def _ctx(
+    deps: Deps,
+) -> TransformContext:
+    books = deps.books
 
     def lookup(system: str, obj: str, record_id: str, other: str) -> str | None:
         # An invoice is linked to the Opportunity it was made from; the template's lookup names no object.
         to_object = "Opportunity" if (system, obj, other) == (books.name, books.invoice_object, "salesforce") else None
-        return rt.ledger.lookup(system, obj, record_id, other, to_object)
+        return deps.ledger.lookup(system, obj, record_id, other, to_object)
 
     # payment_from_canonical finds the Opportunity from the books' invoice.
-    return transform_context(source_system=books.name, lookup_xref=lookup)
+    return transform_context(deps, source_system=books.name, lookup_xref=lookup)
 
 
 def payment_key(invoice_number: str, reference: str) -> str:
@@ -79,37 +81,38 @@ def _split_key(key: str) -> tuple[str, str]:
 
 
 @_step
-def read_payment(invoice_number: str, reference: str) -> dict[str, Any] | None:
+def read_payment(deps: Deps, invoice_number: str, reference: str) -> dict[str, Any] | None:
     """The payment as the books have it now (a replay runs on today's data, not on what the trigger saw)."""
-    for payment in current().books.payments(invoice_number, _ctx()):
+    for payment in deps.books.payments(invoice_number, _ctx(deps)):
         if payment.reference == reference:
             return payment.model_dump(mode="json")
     return None
 
 
 @_step
-def find_opportunity(invoice_number: str) -> str | None:
-    books = current().books
-    return current().ledger.lookup(books.name, books.invoice_object, invoice_number, "salesforce", "Opportunity")
+def find_opportunity(deps: Deps, invoice_number: str) -> str | None:
+    books = deps.books
+    return deps.ledger.lookup(books.name, books.invoice_object, invoice_number, "salesforce", "Opportunity")
 
 
 @_step
-def ensure_payment_record(payment_json: dict[str, Any], run_id: str, key: str) -> dict[str, Any]:
+def ensure_payment_record(deps: Deps, payment_json: dict[str, Any], run_id: str, key: str) -> dict[str, Any]:
     """The Payment__c for this payment: known to the ledger, else upserted on its external id (so a crash after
     the upsert and before the ledger write repeats the upsert harmlessly)."""
-    rt = current()
     reference = str(payment_json["reference"])
-    known = rt.ledger.lookup(rt.books.name, PAYMENT_OBJECT, reference, "salesforce", "Payment__c")
+    known = deps.ledger.lookup(deps.books.name, PAYMENT_OBJECT, reference, "salesforce", "Payment__c")
     if known:
         return {"id": known, "created": False}
-    fields = _mapping("salesforce/payment_from_canonical").apply(payment_json, _ctx()).values
+    fields = _mapping("salesforce/payment_from_canonical").apply(payment_json, _ctx(deps)).values
     external_id = str(fields.pop("External_Id__c"))
-    record_id, created = rt.crm.upsert("Payment__c", "External_Id__c", external_id, fields)
+    record_id, created = deps.crm.upsert("Payment__c", "External_Id__c", external_id, fields)
     if not record_id:  # an upsert that updated answers without a body on some API versions
-        found = list(rt.crm.query(f"SELECT Id FROM Payment__c WHERE External_Id__c = '{literal.escape(external_id)}'"))
+        found = list(
+            deps.crm.query(f"SELECT Id FROM Payment__c WHERE External_Id__c = '{literal.escape(external_id)}'")
+        )
         record_id = found[0]["Id"]
-    rt.ledger.link((rt.books.name, PAYMENT_OBJECT, reference), ("salesforce", "Payment__c", record_id))
-    rt.ledger.audit(
+    deps.ledger.link((deps.books.name, PAYMENT_OBJECT, reference), ("salesforce", "Payment__c", record_id))
+    deps.ledger.audit(
         flow=FLOW,
         system="salesforce",
         obj="Payment__c",
@@ -123,16 +126,16 @@ def ensure_payment_record(payment_json: dict[str, Any], run_id: str, key: str) -
 
 
 @_step
-def paid_fields(invoice_number: str, payment_json: dict[str, Any]) -> dict[str, Any]:
+def paid_fields(deps: Deps, invoice_number: str, payment_json: dict[str, Any]) -> dict[str, Any]:
     """What the Opportunity should say now: the template's fields, with the books' running total and status."""
-    books = current().books
+    books = deps.books
     invoice = books.get_invoice(invoice_number)
     if invoice is None:
         raise RecordRejected(f"invoice {invoice_number} is no longer in the books", field="invoice_number")
-    payments = books.payments(invoice_number, _ctx())
+    payments = books.payments(invoice_number, _ctx(deps))
     # Paid date: the latest payment's, whichever payment this run is for (runs may finish in any order).
     latest = max(payments, key=lambda p: p.paid_on) if payments else Payment.model_validate(payment_json)
-    mapped = _mapping("salesforce/opportunity_from_canonical").apply(latest.model_dump(mode="json"), _ctx()).values
+    mapped = _mapping("salesforce/opportunity_from_canonical").apply(latest.model_dump(mode="json"), _ctx(deps)).values
     fields = {name: mapped[name] for name in OPPORTUNITY_FIELDS if name in mapped}
     total = invoice.amount_paid if invoice.amount_paid is not None else sum((p.amount for p in payments), Decimal(0))
     fields["Amount_Paid__c"] = float(total)  # the mapping gives this payment's amount; the field is the total
@@ -141,18 +144,19 @@ def paid_fields(invoice_number: str, payment_json: dict[str, Any]) -> dict[str, 
 
 
 @_step
-def update_opportunity(opportunity_id: str, fields: dict[str, Any], run_id: str, key: str) -> bool:
+def update_opportunity(deps: Deps, opportunity_id: str, fields: dict[str, Any], run_id: str, key: str) -> bool:
     """Write only the fields that differ, so a rerun (or a sibling payment's run) writes nothing."""
-    rt = current()
     columns = ", ".join(fields)
-    rows = list(rt.crm.query(f"SELECT Id, {columns} FROM Opportunity WHERE Id = '{literal.record_id(opportunity_id)}'"))
+    rows = list(
+        deps.crm.query(f"SELECT Id, {columns} FROM Opportunity WHERE Id = '{literal.record_id(opportunity_id)}'")
+    )
     if not rows:
         raise RecordRejected(f"Opportunity {opportunity_id} not found", field="Opportunity__c")
     changed = {name: value for name, value in fields.items() if not _same(rows[0].get(name), value)}
     if not changed:
         return False
-    rt.crm.update("Opportunity", opportunity_id, changed)
-    rt.ledger.audit(
+    deps.crm.update("Opportunity", opportunity_id, changed)
+    deps.ledger.audit(
         flow=FLOW,
         system="salesforce",
         obj="Opportunity",
@@ -177,23 +181,24 @@ def _same(current_value: Any, wanted: Any) -> bool:
 @DBOS.workflow(name=FLOW)
 def payment_sync(key: str) -> Outcome:
     run_id = DBOS.workflow_id or ""
+    deps = current_deps()
     payment: dict[str, Any] = {}
     record = f"Payment {key}"
     try:
         invoice_number, reference = _split_key(key)
         record = f"Payment {reference} on invoice {invoice_number}"
-        found = read_payment(invoice_number, reference)
+        found = read_payment(deps, invoice_number, reference)
         if found is None:
             raise RecordRejected("is no longer in the books", field="reference")
         payment = found
-        opportunity_id = find_opportunity(invoice_number)
+        opportunity_id = find_opportunity(deps, invoice_number)
         if opportunity_id is None:
             raise RecordRejected(
                 f"invoice {invoice_number} was not made by LedgerLink from an Opportunity", field="invoice_number"
             )
-        made = ensure_payment_record(payment, run_id, key)
-        updated = update_opportunity(opportunity_id, paid_fields(invoice_number, payment), run_id, key)
-        resolve_failure(FLOW, key)
+        made = ensure_payment_record(deps, payment, run_id, key)
+        updated = update_opportunity(deps, opportunity_id, paid_fields(deps, invoice_number, payment), run_id, key)
+        resolve_failure(deps, FLOW, key)
         return {
             "payment": key,
             "status": "synced" if made["created"] or updated else "already_synced",
@@ -203,7 +208,7 @@ def payment_sync(key: str) -> Outcome:
         }
     except FLOW_ERRORS as exc:
         message, field, attempts = describe(exc, record=record)
-        fail(FLOW, (current().books.name, PAYMENT_OBJECT, key), message, field, attempts, payment)
+        fail(deps, FLOW, (deps.books.name, PAYMENT_OBJECT, key), message, field, attempts, payment)
         return {"payment": key, "status": "failed", "error": message, "field": field}
 
 
@@ -227,17 +232,18 @@ def replay(key: str) -> WorkflowHandle[Outcome]:
 
 
 @_step
-def read_payment_page() -> dict[str, Any]:
+def read_payment_page(
+    deps: Deps,
+) -> dict[str, Any]:
     """The next page of payments recorded in the books after the watermark. Payments the ledger already links to
     a Payment__c are left out of ``keys`` (nothing to do) but still move the watermark on."""
-    rt = current()
-    books = rt.books
-    since = rt.ledger.get_watermark(WATERMARK) or None
-    payments, watermark = books.payments_changed_since(since, PAGE, _ctx())
+    books = deps.books
+    since = deps.ledger.get_watermark(WATERMARK) or None
+    payments, watermark = books.payments_changed_since(since, PAGE, _ctx(deps))
     keys = [
         payment_key(p.invoice_number, p.reference)
         for p in payments
-        if p.reference and not rt.ledger.lookup(books.name, PAYMENT_OBJECT, p.reference, "salesforce", "Payment__c")
+        if p.reference and not deps.ledger.lookup(books.name, PAYMENT_OBJECT, p.reference, "salesforce", "Payment__c")
     ]
     return {"keys": keys, "watermark": watermark if watermark != since else None, "seen": len(payments)}
 
@@ -247,20 +253,21 @@ def poll_payments(lag_seconds: float = 0.0) -> list[str]:
     """Durable like the Opportunity poll: a page is enqueued before the watermark passes it. (``lag_seconds``:
     the trigger contract; the books' change stamps don't lag.)"""
     del lag_seconds
+    deps = current_deps()
     started: list[str] = []
     while True:
-        page = read_payment_page()
+        page = read_payment_page(deps)
         for key in page["keys"]:
             started.append(enqueue(key).get_workflow_id())
         if page["watermark"]:
-            save_watermark(WATERMARK, page["watermark"])
+            save_watermark(deps, WATERMARK, page["watermark"])
         if page["seen"] < PAGE:
             return started
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     """Run the trigger now; handles on the runs it started. ``lag_seconds`` is unused (the books' own stamps)."""
-    if not current().settings.flows.payment_sync:
+    if not current_deps().settings.payment_sync:
         return []
     ids = wait_for(DBOS.start_workflow(poll_payments))
     return [DBOS.retrieve_workflow(workflow_id) for workflow_id in ids]

@@ -22,10 +22,10 @@ from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.retry import BATCH_WRITE_RETRY, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record
 from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
+from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.sync.common import (
     RECORD_ERRORS,
     fail,
-    page_size,
     position_after,
     read_changed,
     sync_step,
@@ -72,20 +72,20 @@ def books_watermark(system: str) -> str:
     return f"{system}.products.{FLOW}"
 
 
-def products_by_id(ids: list[str]) -> list[dict[str, Any]]:
+def products_by_id(deps: Deps, ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
     columns = ", ".join(PRODUCT_FIELDS)
     query = f"SELECT Id, SystemModstamp, {columns} FROM Product2 WHERE Id IN ({literal.id_list(ids)})"
-    return list(current().crm.query(query, include_deleted=True))
+    return list(deps.crm.query(query, include_deleted=True))
 
 
 def _json(product: Product) -> dict[str, Any]:
     return product.model_dump(mode="json")
 
 
-def _standard_pricebook() -> str:
-    rows = list(current().crm.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true"))
+def _standard_pricebook(deps: Deps) -> str:
+    rows = list(deps.crm.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true"))
     if not rows:
         raise PermanentError("the org has no standard price book", system=SF, record="Pricebook2")
     return str(rows[0]["Id"])
@@ -93,9 +93,9 @@ def _standard_pricebook() -> str:
 
 @dataclass
 class Page:
+    deps: Deps
     run_id: str
     full: bool
-    sb: AccountingSystem
     ctx: TransformContext
     counts: Counter[str] = field(default_factory=Counter)
     products: Batch = field(default_factory=lambda: Batch(PRODUCT2))
@@ -107,16 +107,20 @@ class Page:
     versions: PendingVersions = field(default_factory=PendingVersions)  # saved after the page's writes
     _pricebook: str | None = None
 
+    @property
+    def sb(self) -> AccountingSystem:
+        return self.deps.books
+
     def pricebook(self) -> str:
         if self._pricebook is None:
-            self._pricebook = _standard_pricebook()
+            self._pricebook = _standard_pricebook(self.deps)
         return self._pricebook
 
     def books_ref(self, books_id: str) -> tuple[str, str, str]:
         return (self.sb.name, self.sb.product_object, books_id)
 
     def audit(self, system: str, obj: str, record_id: str, action: str, source: str, **detail: Any) -> None:
-        current().ledger.audit(
+        self.deps.ledger.audit(
             flow=FLOW,
             system=system,
             obj=obj,
@@ -128,7 +132,7 @@ class Page:
         )
 
     def fail(self, source: tuple[str, str, str], exc: BaseException) -> None:
-        fail(FLOW, source, exc, self.run_id)
+        fail(self.deps, FLOW, source, exc, self.run_id)
         self.failed.add(source[2])
         self.counts["failed"] += 1
 
@@ -190,7 +194,7 @@ def _settle(
         Side(SF, sf_values, crm_fields.PRODUCT_FIELDS, product.modified_at),
         Side(sb.name, books_values, sb.product_fields, books_product.modified_at),
         owners,
-        current().settings.flows.source_priority,
+        page.deps.settings.source_priority,
     )
     for conflict in result.conflicts:
         page.audit(sb.name, sb.product_object, books_id, "conflict", product_id, **conflict.as_detail())
@@ -225,10 +229,10 @@ def _set_active(page: Page, product_id: str, books_id: str, active: bool, action
 
 
 def _product(page: Page, record: dict[str, Any], books_product: Product | None = None) -> None:
-    ledger, product_id, sb = current().ledger, record["Id"], page.sb
+    ledger, product_id, sb = page.deps.ledger, record["Id"], page.sb
     books_id = ledger.lookup(SF, PRODUCT2, product_id, sb.name, sb.product_object)
     base = load_base(ledger, ENTITY, product_id)
-    archive = current().settings.flows.delete_policy == "archive"
+    archive = page.deps.settings.delete_policy == "archive"
     if record.get("IsDeleted"):
         if books_id and not (base or {}).get("_deleted"):
             if archive:
@@ -280,8 +284,8 @@ def _new_in_books(page: Page) -> None:
         f"SELECT Id, SystemModstamp, {', '.join(PRODUCT_FIELDS)} FROM Product2 "
         f"WHERE ProductCode IN ({codes}) OR ExternalID__c IN ({codes})"
     )
-    ledger = current().ledger
-    for record in current().crm.query(soql):
+    ledger = page.deps.ledger
+    for record in page.deps.crm.query(soql):
         code = str(record.get("ProductCode") or record.get("ExternalID__c"))
         books_id, product = page.new_products.pop(code, (None, None))
         if books_id is None or product is None:
@@ -299,7 +303,7 @@ def _new_in_books(page: Page) -> None:
 
 
 def _flush(page: Page) -> None:
-    rt = current()
+    rt = page.deps
     ledger, sb = rt.ledger, page.sb
 
     def failed(key: str, exc: PermanentError) -> None:
@@ -322,7 +326,7 @@ def _flush(page: Page) -> None:
         page.versions.remember(page.books_ref(books_id), values, ours=False, modified_at=None)
     if page.prices:
         with_retries(page.prices.send, BATCH_WRITE_RETRY)(rt.crm, lambda key, exc: page.fail((SF, PRODUCT2, key), exc))
-    for record in products_by_id([p for p in page.written if p not in page.failed]):
+    for record in products_by_id(rt, [p for p in page.written if p not in page.failed]):
         sf_values = F.project(_json(_sf_product(record, page.ctx)), crm_fields.PRODUCT_FIELDS)
         page.versions.remember(
             (SF, PRODUCT2, record["Id"]), sf_values, ours=True, modified_at=record.get("SystemModstamp")
@@ -337,8 +341,8 @@ def _flush(page: Page) -> None:
     page.versions.save(ledger)  # last: only now is every write of the page out
 
 
-def sync_product_records(records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
-    page = Page(run_id, full, current().books, transform_context())
+def sync_product_records(deps: Deps, records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
+    page = Page(deps, run_id, full, transform_context(deps))
     for record in records:
         try:
             _product(page, record)
@@ -348,10 +352,9 @@ def sync_product_records(records: list[dict[str, Any]], run_id: str, *, full: bo
     return dict(page.counts)
 
 
-def sync_books_products(items: list[tuple[str, Product]], run_id: str, *, full: bool) -> dict[str, int]:
-    rt = current()
-    page = Page(run_id, full, rt.books, transform_context())
-    sb, ledger = page.sb, rt.ledger
+def sync_books_products(deps: Deps, items: list[tuple[str, Product]], run_id: str, *, full: bool) -> dict[str, int]:
+    page = Page(deps, run_id, full, transform_context(deps))
+    sb, ledger = page.sb, deps.ledger
     pending: dict[str, Product] = {}
     for books_id, product in items:
         ref = page.books_ref(books_id)
@@ -370,7 +373,7 @@ def sync_books_products(items: list[tuple[str, Product]], run_id: str, *, full: 
             page.counts["unchanged"] += 1
             continue
         pending[product_id] = product
-    for record in products_by_id(list(pending)):
+    for record in products_by_id(deps, list(pending)):
         if record.get("IsDeleted"):
             continue
         try:
@@ -386,51 +389,52 @@ def sync_books_products(items: list[tuple[str, Product]], run_id: str, *, full: 
 
 
 @sync_step
-def product2_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
-    records = read_changed(PRODUCT2, WATERMARK, PRODUCT_FIELDS, None, lag_seconds)
-    counts = sync_product_records(records, run_id, full=False)
-    return {"counts": counts, "position": position_after(records), "more": len(records) == page_size()}
+def product2_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
+    records = read_changed(deps, PRODUCT2, WATERMARK, PRODUCT_FIELDS, None, lag_seconds)
+    counts = sync_product_records(deps, records, run_id, full=False)
+    return {"counts": counts, "position": position_after(records), "more": len(records) == deps.settings.sync_page_size}
 
 
 @sync_step
-def prices_page(lag_seconds: float, run_id: str) -> dict[str, Any]:
+def prices_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
     where = "Pricebook2.IsStandard = true"
-    entries = read_changed("PricebookEntry", PRICE_WATERMARK, ["Product2Id"], where, lag_seconds)
+    entries = read_changed(deps, "PricebookEntry", PRICE_WATERMARK, ["Product2Id"], where, lag_seconds)
     ids = list(dict.fromkeys(str(e["Product2Id"]) for e in entries))
-    counts = sync_product_records(products_by_id(ids), run_id, full=False)
-    return {"counts": counts, "position": position_after(entries), "more": len(entries) == page_size()}
+    counts = sync_product_records(deps, products_by_id(deps, ids), run_id, full=False)
+    return {"counts": counts, "position": position_after(entries), "more": len(entries) == deps.settings.sync_page_size}
 
 
 @sync_step
-def books_page(run_id: str) -> dict[str, Any]:
-    rt = current()
-    sb = rt.books
+def books_page(deps: Deps, run_id: str) -> dict[str, Any]:
+    sb = deps.books
     mark = books_watermark(sb.name)
-    items, position, more = sb.products_changed(rt.ledger.get_watermark(mark), page_size(), transform_context())
-    counts = sync_books_products(items, run_id, full=False)
+    watermark, limit = deps.ledger.get_watermark(mark), deps.settings.sync_page_size
+    items, position, more = sb.products_changed(watermark, limit, transform_context(deps))
+    counts = sync_books_products(deps, items, run_id, full=False)
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
 
 
 @DBOS.workflow(name="poll_products")
 def poll_products(lag_seconds: float) -> Outcome:
     run_id = DBOS.workflow_id or ""
+    deps = current_deps()
     total: Counter[str] = Counter()
     pages = 0
     for step, mark in ((product2_page, WATERMARK), (prices_page, PRICE_WATERMARK)):
         while True:
-            page = step(lag_seconds, run_id)
+            page = step(deps, lag_seconds, run_id)
             pages += 1
             total.update(page["counts"])
             if page["position"]:
-                save_watermark(mark, page["position"])
+                save_watermark(deps, mark, page["position"])
             if not page["more"]:
                 break
     while True:
-        page = books_page(run_id)
+        page = books_page(deps, run_id)
         pages += 1
         total.update(page["counts"])
         if page["position"]:
-            save_watermark(page["watermark"], page["position"])
+            save_watermark(deps, page["watermark"], page["position"])
         if not page["more"]:
             break
     return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
@@ -442,20 +446,20 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
 
 
 @sync_step
-def sync_one_step(source_id: str, run_id: str) -> dict[str, int]:
-    rt = current()
-    sb = rt.books
-    if rt.ledger.lookup(sb.name, sb.product_object, source_id, SF, PRODUCT2) or not source_id.startswith("01t"):
-        product = sb.read_product(source_id, transform_context())
-        return sync_books_products([(source_id, product)] if product else [], run_id, full=True)
-    return sync_product_records(products_by_id([source_id]), run_id, full=True)
+def sync_one_step(deps: Deps, source_id: str, run_id: str) -> dict[str, int]:
+    sb = deps.books
+    if deps.ledger.lookup(sb.name, sb.product_object, source_id, SF, PRODUCT2) or not source_id.startswith("01t"):
+        product = sb.read_product(source_id, transform_context(deps))
+        return sync_books_products(deps, [(source_id, product)] if product else [], run_id, full=True)
+    return sync_product_records(deps, products_by_id(deps, [source_id]), run_id, full=True)
 
 
 @DBOS.workflow(name="sync_product")
 def sync_product(source_id: str) -> Outcome:
-    counts = sync_one_step(source_id, DBOS.workflow_id or "")
+    deps = current_deps()
+    counts = sync_one_step(deps, source_id, DBOS.workflow_id or "")
     if not counts.get("failed"):
-        resolve_failure(FLOW, source_id)
+        resolve_failure(deps, FLOW, source_id)
     return {"status": "failed" if counts.get("failed") else "synced", "pages": 1, "counts": counts}
 
 

@@ -21,6 +21,7 @@ from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.retry import ledger_step
 from ledgerlink.engine.runtime import CRM, current, wait_for
 from ledgerlink.flows import customer_sync, product_sync
+from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.sync.common import sync_step, transform_context
 
 FLOW = "reconciliation"
@@ -52,21 +53,18 @@ class Report(TypedDict, total=False):
     entities: dict[str, EntityReport]
 
 
-def _page_size() -> int:
-    return int(current().settings.flows.sync_page_size)
-
-
-def _all_after(sobject: str, columns: list[str], cursor: str) -> list[dict[str, Any]]:
+def _all_after(deps: Deps, sobject: str, columns: list[str], cursor: str) -> list[dict[str, Any]]:
     """The next page of every record (deleted ones too) in Id order: independent of modification times."""
     after = f"WHERE Id > '{cursor}' " if cursor else ""
     if cursor and not cursor.isalnum():
         raise ValueError(f"{cursor!r} is not a Salesforce id")
-    soql = f"SELECT Id, SystemModstamp, {', '.join(columns)} FROM {sobject} {after}ORDER BY Id LIMIT {_page_size()}"
-    return list(current().crm.query(soql, include_deleted=True))
+    limit = deps.settings.sync_page_size
+    soql = f"SELECT Id, SystemModstamp, {', '.join(columns)} FROM {sobject} {after}ORDER BY Id LIMIT {limit}"
+    return list(deps.crm.query(soql, include_deleted=True))
 
 
-def _page(records: list[dict[str, Any]], counts: dict[str, int]) -> dict[str, Any]:
-    size = _page_size()
+def _page(deps: Deps, records: list[dict[str, Any]], counts: dict[str, int]) -> dict[str, Any]:
+    size = deps.settings.sync_page_size
     return {
         "counts": counts,
         "checked": len(records),
@@ -76,43 +74,41 @@ def _page(records: list[dict[str, Any]], counts: dict[str, int]) -> dict[str, An
 
 
 @sync_step
-def salesforce_customers(cursor: str, run_id: str) -> dict[str, Any]:
-    records = _all_after("Account", customer_sync.ACCOUNT_FIELDS, cursor)
-    return _page(records, customer_sync.sync_account_records(records, run_id, full=True))
+def salesforce_customers(deps: Deps, cursor: str, run_id: str) -> dict[str, Any]:
+    records = _all_after(deps, "Account", customer_sync.ACCOUNT_FIELDS, cursor)
+    return _page(deps, records, customer_sync.sync_account_records(deps, records, run_id, full=True))
 
 
 @sync_step
-def salesforce_products(cursor: str, run_id: str) -> dict[str, Any]:
-    records = _all_after("Product2", product_sync.PRODUCT_FIELDS, cursor)
-    return _page(records, product_sync.sync_product_records(records, run_id, full=True))
+def salesforce_products(deps: Deps, cursor: str, run_id: str) -> dict[str, Any]:
+    records = _all_after(deps, "Product2", product_sync.PRODUCT_FIELDS, cursor)
+    return _page(deps, records, product_sync.sync_product_records(deps, records, run_id, full=True))
 
 
 @sync_step
-def books_customers(cursor: str, run_id: str) -> dict[str, Any]:
-    sb = current().books
-    items, nxt, more = sb.customers_all(cursor or None, _page_size(), transform_context())
-    counts = customer_sync.sync_books_customers(items, run_id, full=True)
+def books_customers(deps: Deps, cursor: str, run_id: str) -> dict[str, Any]:
+    items, nxt, more = deps.books.customers_all(cursor or None, deps.settings.sync_page_size, transform_context(deps))
+    counts = customer_sync.sync_books_customers(deps, items, run_id, full=True)
     return {"counts": counts, "checked": len(items), "cursor": nxt or "", "more": more}
 
 
 @sync_step
-def books_products(cursor: str, run_id: str) -> dict[str, Any]:
-    sb = current().books
-    items, nxt, more = sb.products_all(cursor or None, _page_size(), transform_context())
-    counts = product_sync.sync_books_products(items, run_id, full=True)
+def books_products(deps: Deps, cursor: str, run_id: str) -> dict[str, Any]:
+    items, nxt, more = deps.books.products_all(cursor or None, deps.settings.sync_page_size, transform_context(deps))
+    counts = product_sync.sync_books_products(deps, items, run_id, full=True)
     return {"counts": counts, "checked": len(items), "cursor": nxt or "", "more": more}
 
 
-Step = Callable[[str, str], dict[str, Any]]
+Step = Callable[[Deps, str, str], dict[str, Any]]
 
 
-def _sweep(steps: tuple[Step, ...], run_id: str) -> EntityReport:
+def _sweep(deps: Deps, steps: tuple[Step, ...], run_id: str) -> EntityReport:
     counts: Counter[str] = Counter()
     checked = 0
     for step in steps:
         cursor = ""
         while True:
-            page = step(cursor, run_id)
+            page = step(deps, cursor, run_id)
             counts.update(page["counts"])
             checked += int(page["checked"])
             cursor = str(page["cursor"])
@@ -130,10 +126,9 @@ def _sweep(steps: tuple[Step, ...], run_id: str) -> EntityReport:
 
 
 @ledger_step
-def _record(report: Report) -> None:
-    rt = current()
-    rt.ledger.set_watermark(WATERMARK, str(report.get("started_at")))
-    rt.ledger.audit(
+def _record(deps: Deps, report: Report) -> None:
+    deps.ledger.set_watermark(WATERMARK, str(report.get("started_at")))
+    deps.ledger.audit(
         flow=FLOW,
         system="ledgerlink",
         obj="reconciliation",
@@ -151,14 +146,15 @@ def _now() -> str:
 @DBOS.workflow(name="reconcile")
 def reconcile() -> Report:
     run_id = DBOS.workflow_id or ""
+    deps = current_deps()
     started = _now()
     entities = {
-        "customer": _sweep((salesforce_customers, books_customers), run_id),
-        "product": _sweep((salesforce_products, books_products), run_id),
+        "customer": _sweep(deps, (salesforce_customers, books_customers), run_id),
+        "product": _sweep(deps, (salesforce_products, books_products), run_id),
     }
     failed = any(e["failed"] for e in entities.values())
     report: Report = {"status": "failed" if failed else "reconciled", "started_at": started, "entities": entities}
-    _record(report)
+    _record(deps, report)
     return report
 
 

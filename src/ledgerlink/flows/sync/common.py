@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from ledgerlink.engine.retry import RetriesExhausted, durable_step
-from ledgerlink.engine.runtime import current
 from ledgerlink.flows._errors import RecordRejected, describe
+from ledgerlink.flows.deps import Deps
 from ledgerlink.mapping import LookupXref, MappingError, TransformContext
 from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.salesforce.incremental import Position, incremental_soql, soql_datetime, upper_bound
@@ -23,10 +23,11 @@ sync_step = durable_step
 RECORD_ERRORS = (PermanentError, MappingError, ValidationError, RecordRejected, RetriesExhausted)
 
 
-def transform_context(source_system: str = "salesforce", lookup_xref: LookupXref | None = None) -> TransformContext:
+def transform_context(
+    deps: Deps, source_system: str = "salesforce", lookup_xref: LookupXref | None = None
+) -> TransformContext:
     """What every flow's mappings read: the project's settings, and lookups through the cross-reference ledger."""
-    rt = current()
-    ledger, flows, books = rt.ledger, rt.settings.flows, rt.books
+    ledger, flows, books = deps.ledger, deps.settings, deps.books
     return TransformContext(
         lookup_xref=lookup_xref or (lambda system, obj, rid, other: ledger.lookup(system, obj, rid, other)),
         source_system=source_system,
@@ -43,25 +44,28 @@ def transform_context(source_system: str = "salesforce", lookup_xref: LookupXref
 
 
 def fail(
-    flow: str, source: tuple[str, str, str], exc: BaseException, run_id: str, data: dict[str, Any] | None = None
+    deps: Deps,
+    flow: str,
+    source: tuple[str, str, str],
+    exc: BaseException,
+    run_id: str,
+    data: dict[str, Any] | None = None,
 ) -> str:
     """Record one record's failure (message names record and field) and its audit entry; returns the message."""
     message, field, attempts = describe(exc, record=f"{source[1]} {source[2]}")
-    current().ledger.fail_record(
+    deps.ledger.fail_record(
         flow=flow, source=source, message=message, field=field, attempts=attempts, input_data=data, run_id=run_id
     )
     return message
 
 
-def page_size() -> int:
-    return int(current().settings.flows.sync_page_size)
-
-
-def read_changed(sobject: str, watermark: str, columns: list[str], where: str | None, lag: float) -> list[Any]:
+def read_changed(
+    deps: Deps, sobject: str, watermark: str, columns: list[str], where: str | None, lag: float
+) -> list[Any]:
     """The next page of ``sobject`` rows changed (deleted ones too) after the saved watermark, oldest first."""
-    since = Position.decode(current().ledger.get_watermark(watermark))
+    since = Position.decode(deps.ledger.get_watermark(watermark))
     soql = incremental_soql(sobject, columns, where, since, upper_bound(lag))
-    return list(current().crm.query(f"{soql} LIMIT {page_size()}", include_deleted=True))
+    return list(deps.crm.query(f"{soql} LIMIT {deps.settings.sync_page_size}", include_deleted=True))
 
 
 def position_after(rows: list[dict[str, Any]]) -> str | None:
