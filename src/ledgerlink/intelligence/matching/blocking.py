@@ -13,19 +13,14 @@ from dataclasses import dataclass, field
 from ledgerlink.intelligence.matching.normalize import MatchRecord
 
 
-def _name_key(tokens: list[str], cut: Callable[[str], str]) -> str:
-    # The two longest words say most about a name; sorted so that word order does not matter.
-    longest = sorted(sorted(tokens), key=len, reverse=True)[:2]
-    return "|".join(sorted(cut(t) for t in longest)) if longest else ""
-
-
 def name_prefix_key(record: MatchRecord) -> str:
-    return _name_key(record.name.split(), lambda t: t[:3])
+    # Every word's first letters, sorted so that word order does not matter.
+    return "|".join(sorted(token[:4] for token in record.name.split()))
 
 
 def name_suffix_key(record: MatchRecord) -> str:
-    # Catches a typo in the first letters, which the prefix key misses.
-    return _name_key(record.name.split(), lambda t: t[-3:])
+    # Every word's last letters: meets when a typo falls in the first letters, which the prefix key misses.
+    return "|".join(sorted(token[-4:] for token in record.name.split()))
 
 
 def street_key(record: MatchRecord) -> str:
@@ -34,7 +29,9 @@ def street_key(record: MatchRecord) -> str:
 
 def street_city_key(record: MatchRecord) -> str:
     # Meets when the house number and the postcode both carry a typo.
-    return f"{record.street[:4]}|{record.city[:3]}" if record.street and record.city else ""
+    if not (record.street and record.city and record.name):
+        return ""
+    return f"{record.name[0]}|{record.street[:4]}|{record.city[:3]}"
 
 
 def postcode_anagram_key(record: MatchRecord) -> str:
