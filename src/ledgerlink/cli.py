@@ -18,10 +18,12 @@ app.add_typer(sandbox_app, name="sandbox")
 def _register_subapps() -> None:
     """Each concern keeps its commands beside its code; this file only puts them on one command line."""
     from ledgerlink.engine import cli as engine_cli
+    from ledgerlink.intelligence.matching.cli import match_app
     from ledgerlink.mapping.cli import mapping_app
     from ledgerlink.web.cli import register as register_console
 
     app.add_typer(mapping_app, name="mapping")
+    app.add_typer(match_app, name="match")
     app.add_typer(engine_cli.failed_app, name="failed")
     app.command()(engine_cli.worker)
     app.command()(engine_cli.recover)

@@ -1,5 +1,6 @@
 """Golden records: probabilistic (Fellegi–Sunter) matching of canonical customers, with blocking."""
 
+from ledgerlink.intelligence.matching.index import Candidate, CustomerIndex, MatchResult
 from ledgerlink.intelligence.matching.matcher import MatchRun, MatchSettings, ScoredPair, dedupe, link
 from ledgerlink.intelligence.matching.normalize import MatchRecord, to_match_record
 from ledgerlink.intelligence.matching.policy import (
@@ -13,6 +14,9 @@ from ledgerlink.intelligence.matching.policy import (
 )
 
 __all__ = [
+    "Candidate",
+    "CustomerIndex",
+    "MatchResult",
     "Decision",
     "DuplicateAction",
     "DuplicatePolicy",

@@ -20,6 +20,11 @@ FREE_MAIL_DOMAINS = frozenset(
 )
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _LEADING_NUMBER = re.compile(r"^\s*(\d+[a-z]?)\b[\s,]*")
+# The last word of a street line, abbreviated as people type it ("1 High St" is "1 High Street").
+_STREET_TYPES = {
+    "st": "street", "rd": "road", "ave": "avenue", "av": "avenue", "ln": "lane", "dr": "drive", "cl": "close",
+    "cres": "crescent", "pl": "place", "sq": "square", "ct": "court", "gdns": "gardens", "tce": "terrace",
+}  # fmt: skip
 
 
 def fold(text: str | None) -> str:
@@ -89,6 +94,9 @@ def _address_parts(customer: Customer) -> tuple[str, str, str, str, str, str]:
     found = _LEADING_NUMBER.match(first)
     if found:
         number, first = found.group(1), first[found.end() :]
+    words = first.split()
+    if words and words[-1] in _STREET_TYPES:
+        first = " ".join([*words[:-1], _STREET_TYPES[words[-1]]])
     locality = fold(" ".join(address.lines[1:]))
     return number, first, locality, fold(address.city), fold(address.region), normal_postcode(address.postcode)
 
