@@ -207,9 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"suggestion precision {row['suggestion_precision']:.3f} (threshold {threshold})",
                 flush=True,
             )
-    per_pair = [
-        {"pair": p.name, **evaluate([p], lambda q: model_scores(model, q), model.threshold)} for p in held_out
-    ]
+    per_pair = [{"pair": p.name, **evaluate([p], lambda q: model_scores(model, q), model.threshold)} for p in held_out]
     report = {
         "features": list(FEATURE_NAMES),
         "model": model.to_json(),

@@ -186,9 +186,7 @@ def run_splink(frame: pd.DataFrame) -> dict[float, set[Pair]]:
     return {
         threshold: {
             _pair(str(a), str(b))
-            for a, b, p in zip(
-                predictions["id_l"], predictions["id_r"], predictions["match_probability"], strict=True
-            )
+            for a, b, p in zip(predictions["id_l"], predictions["id_r"], predictions["match_probability"], strict=True)
             if p >= threshold
         }
         for threshold in (0.5, 0.9)

@@ -16,11 +16,11 @@ from ledgerlink.intelligence.matching.policy import (
 __all__ = [
     "Candidate",
     "CustomerIndex",
-    "MatchResult",
     "Decision",
     "DuplicateAction",
     "DuplicatePolicy",
     "MatchRecord",
+    "MatchResult",
     "MatchRun",
     "MatchSettings",
     "Outcome",

@@ -41,7 +41,9 @@ def customers_command(
     run = link(left_records, right_records, MatchSettings(thresholds=thresholds))
     linked = [s for s in run.scored if s.probability >= thresholds.link]
     lines = (
-        json.dumps({"left": left_records[s.left].id, "right": right_records[s.right].id, "score": round(s.probability, 6)})
+        json.dumps(
+            {"left": left_records[s.left].id, "right": right_records[s.right].id, "score": round(s.probability, 6)}
+        )
         for s in linked
     )
     if out is None:

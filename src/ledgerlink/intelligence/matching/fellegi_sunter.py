@@ -51,9 +51,7 @@ class FellegiSunterModel:
     def to_dict(self) -> dict[str, object]:
         return {
             "prior": self.prior,
-            "comparisons": {
-                name: {"m": self.m[k], "u": self.u[k]} for k, name in enumerate(COMPARISON_NAMES)
-            },
+            "comparisons": {name: {"m": self.m[k], "u": self.u[k]} for k, name in enumerate(COMPARISON_NAMES)},
         }
 
 
@@ -143,7 +141,9 @@ def em(
     return m, u, share
 
 
-def estimate_prior(pattern_counts: Counter[Vector], m: list[list[float]], u: list[list[float]], total_pairs: int) -> float:
+def estimate_prior(
+    pattern_counts: Counter[Vector], m: list[list[float]], u: list[list[float]], total_pairs: int
+) -> float:
     """The prior for which the expected number of matches among the candidate pairs, each weighed by its posterior,
     equals prior × all pairs (blocking only removes pairs that are almost surely different customers)."""
     model = FellegiSunterModel(m, u, prior=1.0 / max(total_pairs, 2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ledgerlink.intelligence.matching.blocking import (
     BLOCKING_RULES,
@@ -46,7 +46,7 @@ class ComparedPairs:
 
 @dataclass(frozen=True)
 class MatchSettings:
-    thresholds: Thresholds = Thresholds()
+    thresholds: Thresholds = field(default_factory=Thresholds)
     max_block: int = 200
     random_pairs: int = 100_000  # sampled to estimate u
     min_session_pairs: int = 30  # an EM session on fewer pairs than this is too noisy to use

@@ -10,13 +10,54 @@ from ledgerlink.model import Customer
 
 # Legal forms and filler words that say nothing about which company it is ("Acme Ltd" is "Acme Limited").
 LEGAL_WORDS = frozenset(
-    "ltd limited plc llp llc lp inc incorporated co company corp corporation gmbh ag sa sarl sas bv nv pty pvt "
-    "the and of".split()
+    [
+        "ltd",
+        "limited",
+        "plc",
+        "llp",
+        "llc",
+        "lp",
+        "inc",
+        "incorporated",
+        "co",
+        "company",
+        "corp",
+        "corporation",
+        "gmbh",
+        "ag",
+        "sa",
+        "sarl",
+        "sas",
+        "bv",
+        "nv",
+        "pty",
+        "pvt",
+        "the",
+        "and",
+        "of",
+    ]
 )
 # Mailbox providers: a shared domain says nothing, a company domain says a lot.
 FREE_MAIL_DOMAINS = frozenset(
-    "gmail.com googlemail.com hotmail.com hotmail.co.uk outlook.com live.com msn.com yahoo.com yahoo.co.uk "
-    "icloud.com me.com aol.com btinternet.com sky.com protonmail.com gmx.com mail.com".split()
+    [
+        "gmail.com",
+        "googlemail.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "btinternet.com",
+        "sky.com",
+        "protonmail.com",
+        "gmx.com",
+        "mail.com",
+    ]
 )
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _LEADING_NUMBER = re.compile(r"^\s*(\d+[a-z]?)\b[\s,]*")

@@ -63,9 +63,7 @@ def outcome(decision: Decision, action: DuplicateAction) -> Outcome:
         return Outcome.CREATE
     if decision is Decision.REVIEW:
         return Outcome.QUEUE_FOR_REVIEW
-    return {DuplicateAction.SKIP: Outcome.LINK_ONLY, DuplicateAction.MERGE: Outcome.MERGE}.get(
-        action, Outcome.UPDATE
-    )
+    return {DuplicateAction.SKIP: Outcome.LINK_ONLY, DuplicateAction.MERGE: Outcome.MERGE}.get(action, Outcome.UPDATE)
 
 
 _MERGED_FIELDS = ("name", "email", "phone", "website", "currency", "payment_terms_days", "vat_number")
@@ -86,6 +84,6 @@ def merged(existing: Customer, incoming: Customer, action: DuplicateAction) -> C
         theirs_address: Address | None = getattr(incoming, name)
         if theirs_address is not None and (mine_address is None or action is DuplicateAction.UPDATE):
             changes[name] = theirs_address
-    if not existing.contacts or action is DuplicateAction.UPDATE and incoming.contacts:
+    if not existing.contacts or (action is DuplicateAction.UPDATE and incoming.contacts):
         changes["contacts"] = incoming.contacts or existing.contacts
     return existing.model_copy(update=changes)

@@ -45,9 +45,12 @@ _KINDS = {
     "address": "object", "map": "object",
 }  # fmt: skip
 _COMPATIBLE = {
-    frozenset({"text", "choice"}), frozenset({"text", "email"}), frozenset({"text", "phone"}), frozenset({"text", "url"}),
-    frozenset({"number", "money"}), frozenset({"date", "datetime"}), frozenset({"ref", "object"}),
-    frozenset({"text", "ref"}), frozenset({"ref", "number"}), frozenset({"choice", "object"}), frozenset({"text", "number"}),
+    frozenset(pair)
+    for pair in (
+        ("text", "choice"), ("text", "email"), ("text", "phone"), ("text", "url"), ("number", "money"),
+        ("date", "datetime"), ("ref", "object"), ("text", "ref"), ("ref", "number"), ("choice", "object"),
+        ("text", "number"),
+    )
 }  # fmt: skip
 
 

@@ -230,7 +230,9 @@ WORDS: dict[str, str] = {
     "a": "",
     "id": "id",
 }
-_ADDRESS_WORDS = frozenset({"address", "street", "street2", "street3", "street4", "city", "region", "postcode", "country"})
+_ADDRESS_WORDS = frozenset(
+    {"address", "street", "street2", "street3", "street4", "city", "region", "postcode", "country"}
+)
 _PHRASES = sorted(PHRASES.items(), key=lambda kv: -len(kv[0]))
 
 
