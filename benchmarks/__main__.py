@@ -29,6 +29,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "backfill_memory": ("backfill_memory.py", [], ["--records", "5000"]),
     "worker_scaling": ("worker_scaling.py", [], ["--opportunities", "150"]),
     "reliability": ("reliability.py", [], ["--opportunities", "150", "--customers", "40"]),
+    "mapping_suggestions": ("mapping_suggestions.py", [], []),
+    "record_linkage": ("record_linkage.py", [], ["--synthetic", "10000"]),
 }
 
 

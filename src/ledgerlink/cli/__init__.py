@@ -11,6 +11,7 @@ def _register_subapps() -> None:
     """Each concern keeps its commands beside its code; this file only puts them on one command line."""
     from ledgerlink.cli import run as engine_cli
     from ledgerlink.demo.commands import register as register_demo
+    from ledgerlink.intelligence.matching.cli import match_app
     from ledgerlink.mapping.cli import mapping_app
     from ledgerlink.systems.registry import load_systems
     from ledgerlink.web.cli import register as register_console
@@ -18,6 +19,7 @@ def _register_subapps() -> None:
     load_systems()  # every system's templates and schema, before any command reads a mapping
 
     app.add_typer(mapping_app, name="mapping")
+    app.add_typer(match_app, name="match")
     app.add_typer(engine_cli.failed_app, name="failed")
     app.command()(engine_cli.worker)
     app.command()(engine_cli.recover)

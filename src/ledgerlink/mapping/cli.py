@@ -135,3 +135,31 @@ def _rule_key(target: str) -> str:
         if not skipping:
             out.append(char)
     return "".join(out)
+
+
+@mapping_app.command("suggest")
+def suggest_command(
+    source: Annotated[
+        Path, typer.Option("--source", help="Source schema JSON: {system, object, fields: [{name, …}]}.")
+    ],
+    target: Annotated[Path, typer.Option("--target", help="Target schema JSON, the same format.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Suggest, for each source field, the target field it should fill (or none), offline."""
+    # Imported here: the suggestion model is only loaded when asked for.
+    from ledgerlink.intelligence.suggest import SchemaFileError, load_schema, suggest
+
+    try:
+        source_schema, target_schema = load_schema(source), load_schema(target)
+    except SchemaFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    suggestions = suggest(source_schema, target_schema)
+    if as_json:
+        typer.echo(json.dumps([s.to_json() for s in suggestions], indent=2, ensure_ascii=False))
+        return
+    title = f"{source_schema.system}/{source_schema.object} → {target_schema.system}/{target_schema.object}"
+    table = Table("source field", "target field", "confidence", title=title)
+    for s in suggestions:
+        table.add_row(s.source, s.target or "[dim](none)[/dim]", f"{s.confidence:.2f}")
+    _console().print(table)

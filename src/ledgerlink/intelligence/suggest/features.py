@@ -1,0 +1,193 @@
+"""Evidence that a source field and a target field hold the same thing, as numbers in 0..1.
+
+Words: TF-IDF cosine of the canonical words of the whole path, of the last segment and of the label (IDF over both
+schemas, so words every field shares, like "billing", weigh less than "postcode"). Spelling: a character ratio of
+the last segments. Kind: whether the declared types and the sample values can hold the same data. Context: whether
+this target is the source's best by words, and the source the target's (mutual best).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from ledgerlink.intelligence.suggest.schema import ObjectSchema, SchemaField
+from ledgerlink.intelligence.suggest.tokens import canonical_words, split_words
+
+FEATURE_NAMES = (
+    "path_words",
+    "leaf_words",
+    "label_words",
+    "leaf_spelling",
+    "type_fit",
+    "sample_fit",
+    "best_for_source",
+    "best_for_target",
+    "margin",
+    "both_identifiers",
+)
+
+# A system's own type words → a coarse kind.
+_KINDS = {
+    "string": "text", "str": "text", "textarea": "text", "text": "text", "combobox": "text", "encryptedstring": "text",
+    "picklist": "choice", "multipicklist": "choice", "enum": "choice",
+    "email": "email", "phone": "phone", "url": "url", "uri": "ref",
+    "int": "number", "integer": "number", "long": "number", "double": "number", "number": "number", "float": "number",
+    "decimal": "number", "percent": "number", "currency": "money", "money": "money",
+    "boolean": "bool", "bool": "bool", "checkbox": "bool",
+    "date": "date", "datetime": "datetime", "date-time": "datetime", "timestamp": "datetime", "time": "datetime",
+    "id": "ref", "reference": "ref", "uuid": "ref", "object": "object", "base": "object", "array": "object",
+    "address": "object", "map": "object",
+}  # fmt: skip
+_COMPATIBLE = {
+    frozenset(pair)
+    for pair in (
+        ("text", "choice"), ("text", "email"), ("text", "phone"), ("text", "url"), ("number", "money"),
+        ("date", "datetime"), ("ref", "object"), ("text", "ref"), ("ref", "number"), ("choice", "object"),
+        ("text", "number"),
+    )
+}  # fmt: skip
+
+
+def kind(field: SchemaField) -> str:
+    word = field.type.casefold().removeprefix("xsd:").removeprefix("tns:")
+    if word.startswith("list[") or word.endswith("ref"):
+        return "object"
+    return _KINDS.get(word, "")
+
+
+def type_fit(a: SchemaField, b: SchemaField) -> float:
+    ka, kb = kind(a), kind(b)
+    if not ka or not kb:
+        return 0.5
+    if ka == kb:
+        return 1.0
+    return 0.6 if frozenset({ka, kb}) in _COMPATIBLE else 0.0
+
+
+_SAMPLE_PATTERNS = (
+    ("email", re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)),
+    ("url", re.compile(r"^(https?://|www\.)\S+$", re.I)),
+    ("datetime", re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")),
+    ("date", re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}/\d{1,2}/\d{2,4}$")),
+    ("bool", re.compile(r"^(true|false)$", re.I)),
+    ("currency", re.compile(r"^[A-Z]{3}$")),
+    ("postcode", re.compile(r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$|^\d{5}(-\d{4})?$", re.I)),
+    ("phone", re.compile(r"^\+?[\d ()\-.]{7,}$")),
+    ("number", re.compile(r"^-?\d+(\.\d+)?$")),
+)
+
+
+def sample_kind(samples: Sequence[str]) -> str:
+    kinds = Counter(
+        next((name for name, pattern in _SAMPLE_PATTERNS if pattern.match(s.strip())), "text") for s in samples if s
+    )
+    return kinds.most_common(1)[0][0] if kinds else ""
+
+
+def sample_fit(a: SchemaField, b: SchemaField) -> float:
+    ka, kb = sample_kind(a.samples), sample_kind(b.samples)
+    if not ka or not kb:
+        return 0.5
+    if ka == kb:
+        return 1.0
+    # A five-digit zip reads as a number, a short code as a currency: a mismatch is weak evidence, not proof.
+    return 0.3 if {ka, kb} <= {"number", "postcode", "phone", "text", "currency"} else 0.0
+
+
+def is_identifier(field: SchemaField, schema: ObjectSchema) -> bool:
+    """The record's own id: ``Id``, ``ContactID`` in Contact, ``contact_id``, type ``id``, or a label saying so."""
+    if field.type.casefold() == "id":
+        return True
+    if "unique identifier" in field.label.casefold() or "[]" in field.name or "." in field.name:
+        return "unique identifier" in field.label.casefold()
+    words = split_words(field.name).split()
+    own = split_words(schema.object).split()
+    return words == ["id"] or words == [*own, "id"]
+
+
+def _leaf(name: str) -> str:
+    return re.split(r"[.\]]", name)[-1] or name
+
+
+@dataclass
+class _Doc:
+    path: Counter[str]
+    leaf: Counter[str]
+    label: Counter[str]
+
+
+def _cosine(a: Counter[str], b: Counter[str], idf: dict[str, float]) -> float:
+    if not a or not b:
+        return 0.0
+    dot = sum(a[w] * b[w] * idf.get(w, 1.0) ** 2 for w in a.keys() & b.keys())
+    if not dot:
+        return 0.0
+    na = math.sqrt(sum((c * idf.get(w, 1.0)) ** 2 for w, c in a.items()))
+    nb = math.sqrt(sum((c * idf.get(w, 1.0)) ** 2 for w, c in b.items()))
+    return dot / (na * nb)
+
+
+def _doc(field: SchemaField) -> _Doc:
+    label = canonical_words(field.label) if field.label else ()
+    return _Doc(Counter(canonical_words(field.name)), Counter(canonical_words(_leaf(field.name))), Counter(label))
+
+
+def feature_matrix(source: ObjectSchema, target: ObjectSchema) -> list[list[list[float]]]:
+    """``[i][j]`` is the feature vector of source field i against target field j."""
+    sdocs = [_doc(f) for f in source.fields]
+    tdocs = [_doc(f) for f in target.fields]
+    df: Counter[str] = Counter()
+    for doc in (*sdocs, *tdocs):
+        df.update(set(doc.path) | set(doc.label))
+    n = len(sdocs) + len(tdocs)
+    idf = {w: math.log((1 + n) / (1 + c)) + 1 for w, c in df.items()}
+    base: list[list[list[float]]] = []
+    for sf, sd in zip(source.fields, sdocs, strict=True):
+        row = []
+        sleaf = "".join(canonical_words(_leaf(sf.name)))
+        for tf, td in zip(target.fields, tdocs, strict=True):
+            path = _cosine(sd.path, td.path, idf)
+            leaf = _cosine(sd.leaf, td.leaf, idf)
+            # Labels when both have one; else the label of one against the other's name.
+            slabel = sd.label or sd.path
+            tlabel = td.label or td.path
+            label = _cosine(slabel, tlabel, idf) if (sd.label or td.label) else path
+            spelling = fuzz.ratio(sleaf, "".join(canonical_words(_leaf(tf.name)))) / 100
+            row.append([path, leaf, label, spelling, type_fit(sf, tf), sample_fit(sf, tf)])
+        base.append(row)
+    ids_s = [is_identifier(f, source) for f in source.fields]
+    ids_t = [is_identifier(f, target) for f in target.fields]
+    out = _with_context(base)
+    for i, row in enumerate(out):
+        for j, vector in enumerate(row):
+            vector.append(1.0 if ids_s[i] and ids_t[j] else 0.0)
+    return out
+
+
+def _lexical(vector: Sequence[float]) -> float:
+    return max(vector[0], vector[2]) + 0.5 * vector[1] + 0.25 * vector[3]
+
+
+def _with_context(base: list[list[list[float]]]) -> list[list[list[float]]]:
+    scores = [[_lexical(v) for v in row] for row in base]
+    n_targets = len(scores[0]) if scores else 0
+    best_t = [max(row) if row else 0.0 for row in scores]
+    second_t = [sorted(row)[-2] if len(row) > 1 else 0.0 for row in scores]
+    best_s = [max(scores[i][j] for i in range(len(scores))) for j in range(n_targets)]
+    out = []
+    for i, row in enumerate(base):
+        out_row = []
+        for j, vector in enumerate(row):
+            s = scores[i][j]
+            best_for_source = 1.0 if s > 0 and s >= best_t[i] else 0.0
+            best_for_target = 1.0 if s > 0 and s >= best_s[j] else 0.0
+            margin = max(min((s - (second_t[i] if s >= best_t[i] else best_t[i])) / 2, 1.0), -1.0)
+            out_row.append([*vector, best_for_source, best_for_target, margin])
+        out.append(out_row)
+    return out

@@ -1,0 +1,49 @@
+"""For each source field, the best target field and a confidence, or none when nothing fits.
+
+Every pair is scored; each source field takes its best target if that pair reaches the model's threshold. Two
+sources may take the same target (Salesforce's billing and shipping streets both fit Xero's one ``Addresses[]``):
+forcing one-to-one was measured to cost more right answers than it saved (benchmarks/mapping_suggestions.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ledgerlink.intelligence.suggest.features import feature_matrix
+from ledgerlink.intelligence.suggest.model import PairModel, shipped_model
+from ledgerlink.intelligence.suggest.schema import ObjectSchema
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    source: str
+    target: str | None
+    confidence: float  # the pair's probability; for no target, the probability that none fits
+
+    def to_json(self) -> dict[str, object]:
+        return {"source": self.source, "target": self.target, "confidence": round(self.confidence, 3)}
+
+
+def score_matrix(source: ObjectSchema, target: ObjectSchema, model: PairModel) -> list[list[float]]:
+    return [[model.probability(v) for v in row] for row in feature_matrix(source, target)]
+
+
+def assign(scores: list[list[float]], threshold: float) -> list[int | None]:
+    """Per source field, the index of its best target, or None below the threshold (ties: the first)."""
+    picks: list[int | None] = []
+    for row in scores:
+        best = max(range(len(row)), key=row.__getitem__) if row else None
+        picks.append(best if best is not None and row[best] >= threshold else None)
+    return picks
+
+
+def suggest(source: ObjectSchema, target: ObjectSchema, model: PairModel | None = None) -> list[Suggestion]:
+    model = model or shipped_model()
+    scores = score_matrix(source, target, model)
+    out = []
+    for field, row, pick in zip(source.fields, scores, assign(scores, model.threshold), strict=True):
+        if pick is None:
+            out.append(Suggestion(field.name, None, 1.0 - max(row, default=0.0)))
+        else:
+            out.append(Suggestion(field.name, target.fields[pick].name, row[pick]))
+    return out

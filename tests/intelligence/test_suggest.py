@@ -1,0 +1,145 @@
+"""Mapping suggestions on a small real schema pair (Salesforce Account → FreeAgent contact, fields as their public
+documents give them), abstention, and the ``mapping suggest`` command's formats and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ledgerlink.intelligence.suggest import SchemaFileError, parse_schema, suggest
+from ledgerlink.intelligence.suggest.schema import MAX_FIELDS
+from ledgerlink.mapping.cli import mapping_app
+
+runner = CliRunner()
+
+ACCOUNT: dict[str, Any] = {
+    "system": "salesforce",
+    "object": "Account",
+    "fields": [
+        {"name": "Id", "type": "id", "label": "Account ID"},
+        {"name": "Name", "type": "string", "label": "Account Name", "samples": ["Acme Widgets Ltd"]},
+        {"name": "BillingStreet", "type": "textarea", "label": "Billing Street"},
+        {"name": "BillingCity", "type": "string", "label": "Billing City"},
+        {"name": "BillingPostalCode", "type": "string", "label": "Billing Zip/Postal Code", "samples": ["LS1 4AB"]},
+        {"name": "BillingCountry", "type": "string", "label": "Billing Country"},
+        {"name": "Phone", "type": "phone", "label": "Account Phone"},
+        {"name": "AnnualRevenue", "type": "currency", "label": "Annual Revenue"},
+        {"name": "BillingLatitude", "type": "double", "label": "Billing Latitude"},
+        {"name": "NumberOfEmployees", "type": "int", "label": "Employees"},
+    ],
+}
+FREEAGENT_CONTACT: dict[str, Any] = {
+    "system": "freeagent",
+    "object": "Contact",
+    "fields": [
+        {"name": "url", "type": "URI", "label": "The unique identifier for the contact"},
+        {"name": "organisation_name", "type": "String", "label": "Organisation name"},
+        {"name": "first_name", "type": "String", "label": "First name"},
+        {"name": "email", "type": "String", "label": "Email"},
+        {"name": "phone_number", "type": "String", "label": "Telephone"},
+        {"name": "address1", "type": "String", "label": "First line of the address"},
+        {"name": "town", "type": "String", "label": "Town"},
+        {"name": "postcode", "type": "String", "label": "Post / Zip Code", "samples": ["SW1A 1AA"]},
+        {"name": "country", "type": "String", "label": "Country"},
+        {"name": "default_payment_terms_in_days", "type": "Integer", "label": "Default payment terms in days"},
+    ],
+}
+
+
+def _by_source(source: dict[str, Any], target: dict[str, Any]) -> dict[str, str | None]:
+    return {s.source: s.target for s in suggest(parse_schema(source), parse_schema(target))}
+
+
+def test_suggests_the_documented_counterparts() -> None:
+    picks = _by_source(ACCOUNT, FREEAGENT_CONTACT)
+    assert picks["Name"] == "organisation_name"
+    assert picks["BillingStreet"] == "address1"
+    assert picks["BillingCity"] == "town"
+    assert picks["BillingPostalCode"] == "postcode"
+    assert picks["BillingCountry"] == "country"
+    assert picks["Phone"] == "phone_number"
+
+
+def test_abstains_where_nothing_fits() -> None:
+    picks = _by_source(ACCOUNT, FREEAGENT_CONTACT)
+    for field in ("AnnualRevenue", "BillingLatitude", "NumberOfEmployees"):
+        assert picks[field] is None, field
+
+
+def test_confidences_are_probabilities_and_higher_for_clear_pairs() -> None:
+    results = {s.source: s for s in suggest(parse_schema(ACCOUNT), parse_schema(FREEAGENT_CONTACT))}
+    assert all(0.0 <= s.confidence <= 1.0 for s in results.values())
+    assert results["BillingPostalCode"].confidence > 0.6
+    assert results["AnnualRevenue"].confidence > 0.6  # sure that nothing fits
+
+
+def test_the_other_direction() -> None:
+    picks = _by_source(FREEAGENT_CONTACT, ACCOUNT)
+    assert picks["postcode"] == "BillingPostalCode"
+    assert picks["town"] == "BillingCity"
+    assert picks["first_name"] is None and picks["email"] is None  # an Account has neither
+
+
+def _write(tmp_path: Path, name: str, data: object) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data, encoding="utf-8")
+    return path
+
+
+def test_cli_json_format(tmp_path: Path) -> None:
+    source, target = _write(tmp_path, "s.json", ACCOUNT), _write(tmp_path, "t.json", FREEAGENT_CONTACT)
+    result = runner.invoke(mapping_app, ["suggest", "--source", str(source), "--target", str(target), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [row["source"] for row in rows] == [f["name"] for f in ACCOUNT["fields"]]
+    assert all(set(row) == {"source", "target", "confidence"} for row in rows)
+    by_source = {row["source"]: row for row in rows}
+    assert by_source["BillingPostalCode"]["target"] == "postcode"
+    assert by_source["AnnualRevenue"]["target"] is None
+    assert all(isinstance(row["confidence"], float) and 0 <= row["confidence"] <= 1 for row in rows)
+
+
+def test_cli_table(tmp_path: Path) -> None:
+    source, target = _write(tmp_path, "s.json", ACCOUNT), _write(tmp_path, "t.json", FREEAGENT_CONTACT)
+    result = runner.invoke(mapping_app, ["suggest", "--source", str(source), "--target", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "salesforce/Account → freeagent/Contact" in result.output
+    assert "organisation_name" in result.output and "(none)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not JSON"),
+        ({"system": "x", "fields": []}, "'fields' must be a non-empty list"),
+        ({"fields": [{"type": "string"}]}, "fields[0].name: required"),
+        ({"fields": [{"name": "a"}, {"name": "a"}]}, "fields[1].name: 'a' appears twice"),
+        ({"fields": [{"name": "a", "samples": "x"}]}, "fields[0].samples: expected a list"),
+        ({"fields": [{"name": "x" * 600}]}, "fields[0].name: longer than 500 characters"),
+        ({"fields": [{"name": f"f{i}"} for i in range(MAX_FIELDS + 1)]}, "over the limit"),
+        ([1, 2], "expected a JSON object"),
+    ],
+)
+def test_cli_bad_schema_is_exit_2_with_the_field_named(tmp_path: Path, content: object, message: str) -> None:
+    good = _write(tmp_path, "good.json", FREEAGENT_CONTACT)
+    bad = _write(tmp_path, "bad.json", content)
+    result = runner.invoke(mapping_app, ["suggest", "--source", str(bad), "--target", str(good)])
+    assert result.exit_code == 2
+    assert message in result.output and str(bad) in result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not an uncaught error
+
+
+def test_cli_missing_file(tmp_path: Path) -> None:
+    good = _write(tmp_path, "good.json", FREEAGENT_CONTACT)
+    result = runner.invoke(mapping_app, ["suggest", "--source", str(tmp_path / "nope.json"), "--target", str(good)])
+    assert result.exit_code == 2 and "cannot read" in result.output
+
+
+def test_parse_schema_rejects_non_string_names() -> None:
+    with pytest.raises(SchemaFileError, match=r"fields\[0\]\.name: expected a string"):
+        parse_schema({"fields": [{"name": {"a": 1}}]})
