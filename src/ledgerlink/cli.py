@@ -13,6 +13,10 @@ import typer
 app = typer.Typer(help="LedgerLink: keep Salesforce and your accounting system in step.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Local emulators of Salesforce, KashFlow and Kashoo.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+salesforce_app = typer.Typer(
+    help="Salesforce set-up: the custom objects and fields LedgerLink needs.", no_args_is_help=True
+)
+app.add_typer(salesforce_app, name="salesforce")
 
 
 def _register_subapps() -> None:
@@ -86,6 +90,23 @@ def sandbox_run(
         pass
     finally:
         running.stop()
+
+
+@salesforce_app.command("check")
+def salesforce_check(
+    data_dir: Annotated[Path, typer.Option(help="where the ledger and vault key live")] = Path(".ledgerlink"),
+    connections: Annotated[Path | None, typer.Option(help="connection specs file; default: the vault's")] = None,
+    metadata_dir: Annotated[Path | None, typer.Option(help="SFDX project folder; default: LedgerLink's")] = None,
+    target_org: Annotated[str, typer.Option(help="org alias to put in the printed sf commands")] = "<your-org-alias>",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List the custom objects and fields the connected org lacks, with the command that deploys them."""
+    from ledgerlink.connectors.salesforce import org_check
+    from ledgerlink.engine.bootstrap import salesforce_spec
+
+    report = org_check.check_connection(salesforce_spec(data_dir, connections), metadata_dir)
+    typer.echo(json.dumps(report.as_dict()) if as_json else org_check.render(report, target_org))
+    raise typer.Exit(0 if report.ok else 1)
 
 
 def main() -> None:

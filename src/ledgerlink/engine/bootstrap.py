@@ -72,6 +72,19 @@ def pick(specs: list[ConnectionSpec], accounting: str | None = None) -> tuple[Co
     return salesforce[0], books[0]
 
 
+def salesforce_spec(data_dir: Path, connections: Path | None = None) -> ConnectionSpec:
+    """The one Salesforce connection, from ``connections`` (a file) or else the vault, as ``worker`` finds it."""
+    specs = (
+        read_connection_file(connections)
+        if connections
+        else vault_connection_specs(Ledger(database_url(data_dir)), data_dir)
+    )
+    found = [s for s in specs if s["system"] == "salesforce"]
+    if len(found) != 1:
+        raise ValueError(f"expected one Salesforce connection, found {len(found)}")
+    return found[0]
+
+
 def vault_connection_specs(ledger: Ledger, data_dir: Path) -> list[ConnectionSpec]:
     """Connections added in the console or with `ledgerlink connection add`, secrets opened from the vault."""
     from ledgerlink.vault.keys import load_keyring
