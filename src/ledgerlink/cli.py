@@ -70,6 +70,10 @@ def sandbox_run(
     port: Annotated[int, typer.Option(help="first port (0 = any free port)")] = 0,
     tls: Annotated[bool, typer.Option("--tls", help="serve https with a generated CA")] = False,
     data_dir: Annotated[Path, typer.Option(help="where the sandboxes keep their data")] = Path(".ledgerlink/sandboxes"),
+    not_deployed: Annotated[
+        list[str] | None,
+        typer.Option(help="Salesforce: a metadata field or object to leave out, e.g. Opportunity.Paid_Date__c"),
+    ] = None,
 ) -> None:
     """Serve sandboxes until interrupted; prints one JSON line per system with its base URL and credentials."""
     from ledgerlink.sandbox.runner import SYSTEMS, start_pubsub, start_sandboxes
@@ -77,7 +81,8 @@ def sandbox_run(
     systems = list(SYSTEMS) if system == "all" else [system]
     if any(s not in SYSTEMS for s in systems):
         raise typer.BadParameter(f"system must be one of {', '.join(SYSTEMS)} or all")
-    running = start_sandboxes(systems, data_dir, tls=tls, port=port)  # type: ignore[arg-type]
+    overrides = {"salesforce": {"not_deployed": tuple(not_deployed or ())}}
+    running = start_sandboxes(systems, data_dir, tls=tls, port=port, overrides=overrides)  # type: ignore[arg-type]
     if "salesforce" in running.sandboxes:
         start_pubsub(running["salesforce"])  # its gRPC address is printed as "pubsub" below
     for sandbox in running.sandboxes.values():

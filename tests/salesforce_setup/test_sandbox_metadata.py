@@ -15,7 +15,7 @@ import ledgerlink.flows as flows
 from ledgerlink.connectors.errors import PermanentError
 from ledgerlink.connectors.salesforce import SalesforceClient
 from ledgerlink.connectors.salesforce.org_check import DESCRIBE_TYPES, load_requirements
-from ledgerlink.sandbox.runner import Sandbox
+from ledgerlink.sandbox.runner import Sandbox, start_sandboxes
 from ledgerlink.sandbox.salesforce import metadata
 from ledgerlink.sandbox.salesforce.schema import OBJECTS
 
@@ -182,3 +182,15 @@ def test_the_flows_queries_run_on_an_org_with_the_metadata_and_fail_without_it(s
     finally:
         full.close()
         lacking.close()
+
+
+def test_sandbox_sets_pass_not_deployed_to_salesforce_only(tmp_path: Path) -> None:
+    """What `ledgerlink sandbox run --not-deployed` uses."""
+    running = start_sandboxes(
+        ["salesforce", "kashflow"], tmp_path, overrides={"salesforce": {"not_deployed": ("Order.Invoice_Status__c",)}}
+    )
+    try:
+        names = {f["name"] for f in describe(running["salesforce"], "Order")["fields"]}
+        assert "Invoice_Status__c" not in names and "Accounting_Invoice_Number__c" in names
+    finally:
+        running.stop()
