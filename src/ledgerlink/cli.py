@@ -106,10 +106,16 @@ def salesforce_check(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List the custom objects and fields the connected org lacks, with the command that deploys them."""
+    from ledgerlink.connectors.errors import ConnectorError
     from ledgerlink.connectors.salesforce import org_check
     from ledgerlink.engine.bootstrap import salesforce_spec
+    from ledgerlink.vault import VaultKeyError
 
-    report = org_check.check_connection(salesforce_spec(data_dir, connections), metadata_dir)
+    try:
+        report = org_check.check_connection(salesforce_spec(data_dir, connections), metadata_dir)
+    except (ValueError, OSError, ConnectorError, VaultKeyError) as exc:
+        typer.echo(f"salesforce check: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(json.dumps(report.as_dict()) if as_json else org_check.render(report, target_org))
     raise typer.Exit(0 if report.ok else 1)
 

@@ -146,3 +146,22 @@ def test_without_connections_it_reads_the_vault(start_org: StartOrg, tmp_path: P
     result = runner.invoke(app, ["salesforce", "check", "--data-dir", str(data_dir), "--json"])
     assert result.exit_code == 1, result.output
     assert [f["name"] for f in json.loads(result.output)["failures"]] == ["Account.Region__c"]
+
+
+def test_what_stops_the_check_is_said_plainly_and_exits_2(start_org: StartOrg, tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(app, ["salesforce", "check", "--connections", str(tmp_path / "nope.json")])
+    assert missing.exit_code == 2 and "nope.json" in missing.output
+    box = start_org()
+    spec = box.describe()
+    wrong_secret = "not-the-secret-" + "x" * 20
+    spec["credentials"] = {**spec["credentials"], "client_secret": wrong_secret}
+    path = tmp_path / "wrong.json"
+    path.write_text(json.dumps([spec]))
+    refused = runner.invoke(app, ["salesforce", "check", "--connections", str(path)])
+    assert refused.exit_code == 2, refused.output
+    assert "salesforce check: salesforce:" in refused.output and wrong_secret not in refused.output
+    no_salesforce = tmp_path / "books.json"
+    no_salesforce.write_text(json.dumps([{"system": "kashflow", "base_url": "http://x", "credentials": {}}]))
+    none = runner.invoke(app, ["salesforce", "check", "--connections", str(no_salesforce)])
+    assert none.exit_code == 2 and "expected one Salesforce connection, found 0" in none.output
