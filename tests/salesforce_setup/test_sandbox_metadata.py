@@ -101,6 +101,8 @@ def test_not_deployed_refuses_a_name_the_metadata_does_not_have(start_org: Start
         start_org(not_deployed=("Opportunity.Nope__c",))
     with pytest.raises(ValueError, match="Account"):
         start_org(not_deployed=("Account",))  # a standard object is not the metadata's to leave out
+    with pytest.raises(ValueError, match=r"Invoice_Line__c\.Invoice__c refers to Invoice__c"):
+        start_org(not_deployed=("Invoice__c",))  # no org has details without their master
 
 
 def test_a_metadata_dir_of_ones_own_is_what_the_sandbox_serves(

@@ -88,6 +88,13 @@ class OrgMetadata:
             if len(kept) == len(fields.get(obj, [])):
                 raise ValueError(f"not_deployed names {name!r}, which is not a custom field in {self.root}")
             fields[obj] = kept
+        gone = set(self.objects) - set(objects)
+        for obj, defs in fields.items():
+            for fdef in defs:
+                if gone & set(fdef.reference_to):
+                    raise ValueError(
+                        f"{obj}.{fdef.name} refers to {fdef.reference_to[0]}, which not_deployed leaves out"
+                    )
         return OrgMetadata(self.root, objects, fields)
 
 
