@@ -71,6 +71,19 @@ def pick(specs: list[ConnectionSpec], accounting: str | None = None) -> tuple[Co
     return crm[0], books[0]
 
 
+def connection_spec(system: str, data_dir: Path, connections: Path | None = None) -> ConnectionSpec:
+    """The one connection to ``system``, from ``connections`` (a file) or else the vault, as ``worker`` finds it."""
+    specs = (
+        read_connection_file(connections)
+        if connections
+        else vault_connection_specs(Ledger(database_url(data_dir)), data_dir)
+    )
+    found = [s for s in specs if s["system"] == system]
+    if len(found) != 1:
+        raise ValueError(f"expected one {system} connection, found {len(found)}")
+    return found[0]
+
+
 def vault_connection_specs(ledger: Ledger, data_dir: Path) -> list[ConnectionSpec]:
     """Connections added in the console or with `ledgerlink connection add`, secrets opened from the vault."""
     from ledgerlink.connections.store import Connections

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import pytest
 from simple_salesforce import Salesforce
@@ -76,7 +77,10 @@ def test_upsert_update_only_never_creates(sandbox: Sandbox) -> None:
     assert response.json()[0]["errorCode"] == "NOT_FOUND"
 
 
-def test_upsert_with_several_matches_is_300(sf: Salesforce) -> None:
+def test_upsert_with_several_matches_is_300(make_sandbox: Any) -> None:
+    # An external id that is not unique (LedgerLink's metadata has none on Contact: the org's own field here).
+    box = make_sandbox(extra_fields={"Contact": {"ExternalID__c": {"external_id": True}}})
+    sf = box.sf()
     ext = unique("CON")
     sf.Contact.create({"LastName": "One", "ExternalID__c": ext})
     sf.Contact.create({"LastName": "Two", "ExternalID__c": ext})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 
 app = typer.Typer(help="LedgerLink: keep your CRM and your accounting system in step.", no_args_is_help=True)
@@ -16,7 +19,7 @@ def _register_subapps() -> None:
     from ledgerlink.systems.registry import load_systems
     from ledgerlink.web.cli import register as register_console
 
-    load_systems()  # every system's templates and schema, before any command reads a mapping
+    systems = load_systems()  # every system's templates and schema, before any command reads a mapping
 
     app.add_typer(mapping_app, name="mapping")
     app.add_typer(match_app, name="match")
@@ -26,6 +29,23 @@ def _register_subapps() -> None:
     app.command()(engine_cli.sync)
     register_console(app)  # serve, user, vault, connection
     register_demo(app)  # demo, sandbox run
+    for system in systems.values():  # each system's own commands, e.g. `ledgerlink salesforce check`
+        if system.commands is not None:
+            app.add_typer(system.commands(), name=system.name)
+
+
+class _Connections:
+    """How a system's own commands find their connection (``ctx.obj``): as ``worker`` does."""
+
+    def connection_spec(self, system: str, data_dir: Path, connections: Path | None) -> dict[str, Any]:
+        from ledgerlink.bootstrap import connection_spec
+
+        return connection_spec(system, data_dir, connections)
+
+
+@app.callback()
+def _main(ctx: typer.Context) -> None:
+    ctx.obj = _Connections()
 
 
 _register_subapps()

@@ -51,6 +51,10 @@ def sandbox_run(
     port: Annotated[int, typer.Option(help="first port (0 = any free port)")] = 0,
     tls: Annotated[bool, typer.Option("--tls", help="serve https with a generated CA")] = False,
     data_dir: Annotated[Path, typer.Option(help="where the sandboxes keep their data")] = Path(".ledgerlink/sandboxes"),
+    not_deployed: Annotated[
+        list[str] | None,
+        typer.Option(help="Salesforce: a metadata field or object to leave out, e.g. Opportunity.Paid_Date__c"),
+    ] = None,
 ) -> None:
     """Serve sandboxes until interrupted; prints one JSON line per system with its base URL and credentials."""
     from ledgerlink.sandbox.runner import sandbox_systems, start_pubsub, start_sandboxes
@@ -59,7 +63,8 @@ def sandbox_run(
     systems = known if system == "all" else [system]
     if any(s not in known for s in systems):
         raise typer.BadParameter(f"system must be one of {', '.join(known)} or all")
-    running = start_sandboxes(systems, data_dir, tls=tls, port=port)
+    overrides = {"salesforce": {"not_deployed": tuple(not_deployed or ())}} if not_deployed else {}
+    running = start_sandboxes(systems, data_dir, tls=tls, port=port, overrides=overrides)
     if "salesforce" in running.sandboxes:
         start_pubsub(running["salesforce"])  # its gRPC address is printed as "pubsub" below
     for sandbox in running.sandboxes.values():

@@ -12,7 +12,7 @@ share its shard and never overlap; one that finds the invoice already made only 
 ``event_window`` runs unfinished holds its changes until one finishes (``engine.shard_dispatch``), without holding
 up the stream or the other shards.
 
-Nothing is missed: the subscriber (``connectors.salesforce.cdc``) keeps its replay id in the ledger (watermark
+Nothing is missed: the subscriber (``systems.salesforce.cdc``) keeps its replay id in the ledger (watermark
 ``cdc:/data/OpportunityChangeEvent``) once every event up to it is enqueued; on a GAP event, an expired replay id,
 or a first start without a replay id, it enqueues the polling trigger
 (``opportunity_to_invoice.poll_won_opportunities``) as the fallback, without waiting for it: a catch-up of many

@@ -121,8 +121,18 @@ def start_pubsub(sandbox: Sandbox, *, port: int = 0, keepalive_seconds: float | 
     return sandbox.pubsub
 
 
-def start_sandboxes(systems: list[SystemName], data_dir: Path, *, tls: bool = False, port: int = 0) -> SandboxSet:
+def start_sandboxes(
+    systems: list[SystemName],
+    data_dir: Path,
+    *,
+    tls: bool = False,
+    port: int = 0,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> SandboxSet:
+    """Start several sandboxes; ``overrides`` gives config values per system, e.g.
+    ``{"salesforce": {"not_deployed": ("Opportunity.Paid_Date__c",)}}``."""
     result = SandboxSet()
     for index, system in enumerate(systems):
-        result.sandboxes[system] = start_sandbox(system, data_dir, tls=tls, port=port + index if port else 0)
+        extra = (overrides or {}).get(system, {})
+        result.sandboxes[system] = start_sandbox(system, data_dir, tls=tls, port=port + index if port else 0, **extra)
     return result

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
@@ -94,6 +94,12 @@ class BuildOptions:
     client_tag: str = "ledgerlink"
 
 
+class CommandContext(Protocol):
+    """What the CLI hands a system's own commands (``ctx.obj``): how to find a connection, as ``worker`` does."""
+
+    def connection_spec(self, system: str, data_dir: Path, connections: Path | None) -> ConnectionSpec: ...
+
+
 @dataclass(frozen=True)
 class SystemSpec:
     name: str  # the registry key and the ledger's name for the system, e.g. "kashflow"
@@ -107,6 +113,7 @@ class SystemSpec:
     default_rate_limit: str | None = None  # "10/s", "500/h"; None: the API publishes none
     default_concurrency: int = 8  # record runs at once per worker on this connection's queue
     options: type[BaseModel] | None = None  # the connection's system-specific ``options``, validated
+    commands: Callable[[], Any] | None = None  # the system's own CLI commands: returns a typer.Typer, named after it
     rate_limit_identity: Callable[[dict[str, Any]], str] = lambda creds: str(
         creds.get("username") or creds.get("email") or ""
     )

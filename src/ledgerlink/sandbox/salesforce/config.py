@@ -23,6 +23,11 @@ class SalesforceSandboxConfig:
     ``extra_objects`` maps an object name to ``{"key_prefix": "a0X", "fields": {FieldName: spec}}`` and
     ``extra_fields`` maps an existing object name to ``{FieldName: spec}``, where a spec is a dict of
     ``FieldDef`` keyword arguments, e.g. ``{"type": "string", "length": 40, "external_id": True, "unique": True}``.
+
+    The custom objects and fields come from LedgerLink's Salesforce metadata (``metadata.py``): ``metadata_dir``
+    is its SFDX project folder (default: the one shipped with LedgerLink) and ``not_deployed`` leaves components
+    out, as in an org where they were never deployed: ``"Opportunity.Paid_Date__c"`` (a field) or
+    ``"Payment__c"`` (a custom object).
     """
 
     data_path: Path = field(default_factory=lambda: Path("salesforce-sandbox.sqlite3"))
@@ -43,6 +48,8 @@ class SalesforceSandboxConfig:
     query_page_size: int = 2000
     extra_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_fields: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    metadata_dir: Path | None = None
+    not_deployed: tuple[str, ...] = ()
 
     @property
     def supported_versions(self) -> list[str]:

@@ -18,7 +18,7 @@ from .errors import ApiError, bad_request, entity_is_deleted, invalid_field, not
 from .events import ChangeEventLog, ChangeTransaction
 from .field_values import coerce
 from .record_store import Record, RecordStore
-from .schema import AUTO_NUMBERS, ObjectDef, Schema
+from .schema import ObjectDef, Schema
 from .timefmt import format_ms
 
 CASCADE_FIELD = "__cascade_root"
@@ -86,9 +86,9 @@ class Dml:
             record: Record = {f.name: f.default for f in obj.fields.values()}
             record.update(values)
             record["Id"] = ids.make_id(obj.key_prefix, self.db.next_counter(f"id:{obj.key_prefix}"))
-            for (obj_name, field_name), fmt in AUTO_NUMBERS.items():
-                if obj_name == obj.name:
-                    record[field_name] = fmt.format(self.db.next_counter(f"auto:{obj_name}.{field_name}"))
+            for fdef in obj.fields.values():
+                if fdef.auto_number:
+                    record[fdef.name] = fdef.auto_number.format(self.db.next_counter(f"auto:{obj.name}.{fdef.name}"))
             derivations.before_save(self, ctx, obj, record, None)
             self._check_required(obj, record)
             if not system:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import metadata
 from .api_usage import ApiUsage
 from .config import SalesforceSandboxConfig
 from .context import CallContext
@@ -22,7 +23,8 @@ from .tokens import TokenStore
 class SalesforceOrg:
     def __init__(self, config: SalesforceSandboxConfig) -> None:
         self.config = config
-        self.schema = build_schema(config.extra_objects, config.extra_fields)
+        deployed = metadata.load(metadata.locate(config.metadata_dir)).without(config.not_deployed)
+        self.schema = build_schema(deployed, config.extra_objects, config.extra_fields)
         self.db = Database(config.data_path)
         self.records = RecordStore(self.db, self.schema)
         self.events = ChangeEventLog(self.db, config.event_retention_seconds)

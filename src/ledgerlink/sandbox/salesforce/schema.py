@@ -1,14 +1,19 @@
 """The org's objects and fields, declared as data.
 
-``OBJECTS`` below is the whole standard schema the sandbox knows; ``build_schema`` adds the system fields every
-object has (Id, IsDeleted, CreatedDate, …) and the config's ``extra_objects`` / ``extra_fields``. Field names are
-matched case-insensitively, as Salesforce does, and always served in their declared spelling.
+``OBJECTS`` below is the standard schema the sandbox knows (standard objects and their standard fields). The
+custom objects and fields come from LedgerLink's Salesforce metadata (``metadata.py``), as a deploy would add
+them to a real org. ``build_schema`` puts the two together, adds the system fields every object has (Id,
+IsDeleted, CreatedDate, …) and the config's ``extra_objects`` / ``extra_fields``. Field names are matched
+case-insensitively, as Salesforce does, and always served in their declared spelling.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .metadata import OrgMetadata
 
 # Field types, by describe name. Number types are stored as JSON numbers, date(time)s as Salesforce-format strings.
 TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "combobox", "encryptedstring"}
@@ -48,6 +53,7 @@ class FieldDef:
     scale: int = 0
     picklist_values: tuple[str, ...] = ()
     label: str = ""
+    auto_number: str | None = None  # a Python format for the running number, e.g. "PAY-{:06d}"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -66,6 +72,7 @@ class FieldDef:
             "idLookup": self.name == "Id" or self.external_id,
             "custom": self.custom,
             "calculated": False,
+            "autoNumber": self.auto_number is not None,
             "defaultedOnCreate": self.default is not None or not self.createable,
             "defaultValue": self.default,
             "referenceTo": list(self.reference_to),
@@ -182,8 +189,6 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("Type", "picklist"),
             _f("Description", "textarea"),
             _ref("ParentId", "Account", "Parent", "ChildAccounts"),
-            _f("ExternalID__c", length=255, external_id=True, unique=True),
-            _f("Region__c", length=255),
         ],
     },
     "Contact": {
@@ -201,8 +206,6 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("MailingCity", length=40),
             _f("MailingPostalCode", length=20),
             _f("MailingCountry", length=80),
-            # External id but not unique: an upsert on it may match several records (HTTP 300).
-            _f("ExternalID__c", length=255, external_id=True),
         ],
     },
     "Product2": {
@@ -213,7 +216,6 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("IsActive", "boolean", default=False),
             _f("Family", "picklist"),
             _f("Description", "textarea", 4000),
-            _f("ExternalID__c", length=255, external_id=True, unique=True),
         ],
     },
     "Pricebook2": {
@@ -270,11 +272,6 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _ro("IsWon", "boolean", default=False),
             _ro("IsClosed", "boolean", default=False),
             _ro("HasOpportunityLineItem", "boolean", default=False),
-            _f("KashFlow_Invoice_Number__c", length=40),
-            _f("Invoice_Status__c", length=40),
-            _f("Amount_Paid__c", "currency"),
-            _f("Paid_Date__c", "date"),
-            _f("Accounting_Invoice_Id__c", length=80),
         ],
     },
     "OpportunityLineItem": {
@@ -328,9 +325,6 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _ro("TotalAmount", "currency"),
             _f("Description", "textarea"),
             _f("Name", length=80),
-            # Custom fields order_to_invoice writes back, as on the Opportunity.
-            _f("Accounting_Invoice_Number__c", length=40),
-            _f("Invoice_Status__c", length=40),
         ],
     },
     "OrderItem": {
@@ -451,23 +445,10 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("Visibility", "picklist", length=40, default="AllUsers"),
         ],
     },
-    "Payment__c": {
-        "prefix": "a0P",
-        "custom": True,
-        "fields": [
-            _ro("Name", length=80),
-            _ref("Opportunity__c", "Opportunity", "Opportunity__r", "Payments__r"),
-            _f("Amount__c", "currency"),
-            _f("Payment_Date__c", "date"),
-            _f("External_Id__c", length=255, external_id=True, unique=True),
-            _f("Method__c", length=40),
-        ],
-    },
 }
 
-# Auto-number formats for read-only Name-like fields.
+# Auto-number formats of standard read-only fields (custom objects declare theirs in the metadata).
 AUTO_NUMBERS: dict[tuple[str, str], str] = {
-    ("Payment__c", "Name"): "PAY-{:06d}",
     ("Case", "CaseNumber"): "{:08d}",
     ("Order", "OrderNumber"): "{:08d}",
     ("OrderItem", "OrderItemNumber"): "{:010d}",
@@ -545,18 +526,33 @@ class Schema:
 
 
 def build_schema(
+    metadata: OrgMetadata | None = None,
     extra_objects: dict[str, dict[str, Any]] | None = None,
     extra_fields: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> Schema:
+    """The standard objects, plus what ``metadata`` deploys, plus the config's extras (in that order)."""
     declared: dict[str, dict[str, Any]] = {
         name: {
             "prefix": d["prefix"],
             "custom": d.get("custom", False),
             "createable": d.get("createable", True),
-            "fields": list(d["fields"]),
+            "fields": [
+                replace(f, auto_number=AUTO_NUMBERS[(name, f.name)]) if (name, f.name) in AUTO_NUMBERS else f
+                for f in d["fields"]
+            ],
         }
         for name, d in OBJECTS.items()
     }
+    labels: dict[str, str] = {}
+    if metadata is not None:
+        for obj in metadata.objects.values():
+            fields = [obj.name_field]
+            declared[obj.name] = {"prefix": obj.key_prefix, "custom": True, "createable": True, "fields": fields}
+            labels[obj.name] = obj.label
+        for obj_name, fdefs in metadata.fields.items():
+            if obj_name not in declared:
+                raise ValueError(f"the metadata in {metadata.root} adds fields to unknown object {obj_name}")
+            declared[obj_name]["fields"].extend(fdefs)
     for name, spec in (extra_objects or {}).items():
         fields = [_field_from_spec(fname, fspec) for fname, fspec in spec.get("fields", {}).items()]
         if not any(f.name == "Name" for f in fields):
@@ -582,7 +578,7 @@ def build_schema(
                 key_prefix=d["prefix"],
                 custom=d["custom"],
                 createable=d["createable"],
-                label=name.removesuffix("__c").replace("_", " "),
+                label=labels.get(name) or name.removesuffix("__c").replace("_", " "),
                 fields=by_name,
             )
         )

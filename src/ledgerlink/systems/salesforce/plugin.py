@@ -47,6 +47,12 @@ def probe(spec: ConnectionSpec) -> ProbeResult:
         client.close()
 
 
+def _commands() -> Any:
+    from ledgerlink.systems.salesforce.commands import salesforce_app  # typer, only when the CLI asks
+
+    return salesforce_app
+
+
 def _identity(creds: dict[str, Any]) -> str:
     return str(creds.get("username") or creds.get("client_id") or "")
 
@@ -61,4 +67,5 @@ SPEC = SystemSpec(
     probe=probe,
     capabilities=Capabilities(change_events=True, custom_fields=True, contacts_on_customer=True, shipping_address=True),
     rate_limit_identity=_identity,
+    commands=_commands,
 )
