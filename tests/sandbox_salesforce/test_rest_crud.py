@@ -200,7 +200,12 @@ def test_global_describe_and_versions(sandbox: Sandbox, sf: Salesforce) -> None:
     versions = sandbox.http.get(sandbox.url("/services/data/"))
     assert versions.status_code == 200
     assert "Sforce-Limit-Info" not in versions.headers
-    assert versions.json()[-1] == {"label": "Sandbox v59.0", "url": "/services/data/v59.0", "version": "59.0"}
+    served = versions.json()
+    # The newest version a real org serves today, and the older ones clients pin (simple-salesforce 59.0); 21.0-30.0
+    # are retired ("API End-of-Life Policy").
+    assert served[-1] == {"label": "Sandbox v68.0", "url": "/services/data/v68.0", "version": "68.0"}
+    assert served[0]["version"] == "31.0"
+    assert {"label": "Sandbox v59.0", "url": "/services/data/v59.0", "version": "59.0"} in served
 
 
 def test_opportunity_derived_fields(sf: Salesforce) -> None:

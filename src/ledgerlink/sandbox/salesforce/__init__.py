@@ -1,6 +1,6 @@
 """A local Salesforce org: REST API, SOQL, composite, OAuth 2.0 and a change-event log, served over real HTTP.
 
-Emulated (API v20.0 to the configured version, 59.0 by default):
+Emulated (API v31.0 to the configured version, 68.0 by default):
 
 - OAuth 2.0 token endpoint: client credentials (body or Basic auth), JWT bearer (RS256, checked against
   ``jwt_certificate_pem``), username-password (which issues refresh tokens) and refresh token; revocation.

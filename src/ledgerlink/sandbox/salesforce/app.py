@@ -1,6 +1,7 @@
 """The ASGI app: HTTP in and out, authentication, API-usage accounting, admin endpoints, fault injection.
 
-Routes: ``POST /services/oauth2/token`` and ``/revoke``; ``GET /services/data/`` (versions, free and
+Routes: ``POST /services/oauth2/token`` and ``/revoke``; ``GET /services/oauth2/userinfo`` and the Identity URL
+``GET /id/{orgId}/{userId}`` (``identity.py``); ``GET /services/data/`` (versions, free and
 unauthenticated); ``/services/data/vXX.X/...`` (``rest_api`` + ``composite``); ``/__admin/...`` for tests (no auth):
 ``POST expire-tokens``, ``POST reset-api-usage``, ``PUT|POST daily-limit`` ``{"limit": n}``, ``GET api-usage``,
 ``POST undelete/{id}``, ``GET events?after=&limit=``, and ``GET|PUT faults`` (from ``FaultInjector``).
@@ -28,6 +29,7 @@ from . import composite as _composite  # noqa: F401  (registers the composite ro
 from .config import SalesforceSandboxConfig
 from .context import parse_call_options
 from .errors import ApiError, invalid_session, not_found, request_limit_exceeded
+from .identity import BAD_TOKEN, access_token, identity_body, userinfo_body
 from .oauth import OAuthError, token_response
 from .org import SalesforceOrg
 from .rest_api import ApiRequest, ApiResponse, dispatch, error_response
@@ -71,6 +73,36 @@ class _Endpoints:
                 400, {"error": "unsupported_token_type", "error_description": "this token type is not supported"}
             )
         return Response(status_code=200)
+
+    async def identity(self, request: Request) -> Response:
+        """The Identity URL; its org id must be this org's (15 or 18 characters), its user one of the org's."""
+        params = await self._params(request)
+        token = self.org.tokens.validate(access_token(request.headers.get("authorization"), params))
+        if token is None:
+            return Response(BAD_TOKEN, status_code=403, media_type="text/plain")
+        body = None
+        if request.path_params["org_id"][:15] == self.org.config.org_id[:15]:
+            body = identity_body(
+                self.org, token, request.path_params["user_id"], _base_url(request), params.get("version")
+            )
+        if body is None:
+            return _json(404, not_found().body())
+        return _json(200, body)
+
+    async def userinfo(self, request: Request) -> Response:
+        params = await self._params(request)
+        token = self.org.tokens.validate(access_token(request.headers.get("authorization"), params))
+        if token is None:
+            return Response(BAD_TOKEN, status_code=403, media_type="text/plain")
+        return _json(200, userinfo_body(self.org, token, _base_url(request), params.get("version")))
+
+    @staticmethod
+    async def _params(request: Request) -> dict[str, str]:
+        """Query parameters, plus a form body's for POST (both endpoints take either)."""
+        params = dict(request.query_params)
+        if request.method == "POST":
+            params.update(parse_qsl((await request.body()).decode(errors="replace")))
+        return params
 
     async def versions(self, request: Request) -> Response:
         # The one resource without a Sforce-Limit-Info header, free and open to anyone.
@@ -168,6 +200,8 @@ def create_app(config: SalesforceSandboxConfig) -> ASGIApp:
     routes = [
         Route("/services/oauth2/token", ep.token, methods=["POST"]),
         Route("/services/oauth2/revoke", ep.revoke, methods=["POST", "GET"]),
+        Route("/services/oauth2/userinfo", ep.userinfo, methods=["GET", "POST"]),
+        Route("/id/{org_id}/{user_id}", ep.identity, methods=["GET", "POST"]),
         Route("/services/data", ep.versions, methods=["GET"]),
         Route("/services/data/", ep.versions, methods=["GET"]),
         Route("/services/data/{rest:path}", ep.data, methods=methods),

@@ -5,7 +5,7 @@ A job is created Open, takes one CSV upload (``PUT …/batches``, 201 without a 
 (the same validation, derived fields and change events as REST writes, with the job creator's
 ``Sforce-Call-Options`` client), each row in its own savepoint so one bad row fails alone. Results are CSV:
 ``successfulResults/`` (``sf__Id``, ``sf__Created``, then the row as sent), ``failedResults/`` (``sf__Id``,
-``sf__Error``, then the row) and ``unprocessedRecords/`` (rows not reached before an abort). In a row, an empty
+``sf__Error``, then the row) and ``unprocessedrecords/`` (rows not reached before an abort). In a row, an empty
 value leaves the field unchanged and ``#N/A`` sets it to null.
 """
 
@@ -141,10 +141,13 @@ def upload(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiRespons
     return ApiResponse(201)
 
 
-@route(r"jobs/ingest/(750[A-Za-z0-9]{12,15})/(successfulResults|failedResults|unprocessedRecords)", "GET")
+# The documented URI is ``unprocessedrecords`` in lower case ("Get Job Unprocessed Record Results",
+# https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_unprocessed_results.htm), which
+# jsforce requests; simple-salesforce asks for ``unprocessedRecords``, so both spellings are served.
+@route(r"jobs/ingest/(750[A-Za-z0-9]{12,15})/(successfulResults|failedResults|unprocessed[Rr]ecords)", "GET")
 def results(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiResponse:
     job = _job(org, groups[0])
-    kind = groups[1]
+    kind = "unprocessedRecords" if groups[1].lower() == "unprocessedrecords" else groups[1]
     if kind != "unprocessedRecords" and job.state not in TERMINAL_STATES:
         raise invalid_job_state(f"Job {job.id} has not finished (state {job.state})")
     with job.lock:

@@ -26,7 +26,10 @@ class SalesforceSandboxConfig:
     """
 
     data_path: Path = field(default_factory=lambda: Path("salesforce-sandbox.sqlite3"))
-    api_version: str = "59.0"
+    # The org's newest API version. "API End-of-Life Policy" lists versions 31.0 through 68.0 as served and 21.0-30.0
+    # as retired since Summer '25 (https://developer.salesforce.com/docs/platform/api-tooling/guide/tooling-api-eol.html).
+    # Clients pin their own: salesforce-pubsub-api-client looks managed subscriptions up at v62.0, jsforce uses 50.0.
+    api_version: str = "68.0"
     client_id: str = "ledgerlink-sandbox-client"
     client_secret: str = DEFAULT_CLIENT_SECRET
     username: str = "admin@ledgerlink.sandbox"
@@ -46,9 +49,10 @@ class SalesforceSandboxConfig:
 
     @property
     def supported_versions(self) -> list[str]:
-        """API versions advertised by ``GET /services/data/`` (all accepted in URLs)."""
+        """API versions advertised by ``GET /services/data/`` (all accepted in URLs): 31.0 up, since versions 21.0
+        to 30.0 were retired in Summer '25 (the End-of-Life Policy above)."""
         top = int(float(self.api_version))
-        return [f"{v}.0" for v in range(max(20, top - 39), top + 1)]
+        return [f"{v}.0" for v in range(min(31, top), top + 1)]
 
 
 def credentials(config: SalesforceSandboxConfig) -> dict[str, str]:

@@ -92,9 +92,34 @@ def error_response(err: ApiError) -> ApiResponse:
 
 @route("", "GET")
 def resources(org: SalesforceOrg, req: ApiRequest, _: list[str]) -> ApiResponse:
+    """Resources by Version: the served resources by name, and ``identity``, the Identity URL (which jsforce's
+    ``identity()`` follows), https://developer.salesforce.com/docs/platform/api-rest/guide/resources-by-version.html"""
     base = f"/services/data/v{req.ctx.api_version}"
-    names = ["sobjects", "query", "queryAll", "limits", "composite", "search"]
-    return ApiResponse(200, {n: f"{base}/{n}" for n in names})
+    names = ["sobjects", "query", "queryAll", "limits", "composite", "recent", "search"]
+    body = {n: f"{base}/{n}" for n in names}
+    body["identity"] = f"{req.ctx.base_url}/id/{org.config.org_id}/{req.ctx.user_id}"
+    return ApiResponse(200, body)
+
+
+MAX_RECENT = 200
+
+
+@route("recent", "GET")
+def recent(org: SalesforceOrg, req: ApiRequest, _: list[str]) -> ApiResponse:
+    """Recently Viewed Items (https://developer.salesforce.com/docs/platform/api-rest/guide/resources-recent-items.html):
+    ``[{attributes, Id, Name}]``, newest first, at most ``limit`` (200 by default and at most). The sandbox keeps no
+    view history, so the records the API created or changed most recently stand in for those viewed."""
+    try:
+        limit = min(int(req.query.get("limit") or MAX_RECENT), MAX_RECENT)
+    except ValueError as exc:
+        raise bad_request("INVALID_QUERY_FILTER_OPERATOR", "limit must be a number") from exc
+    touched: list[tuple[str, ObjectDef, dict[str, Any]]] = []
+    for obj in org.schema.objects.values():
+        if obj.name == "User":
+            continue
+        touched.extend((str(r.get("SystemModstamp") or ""), obj, r) for r in org.records.load_all(obj))
+    touched.sort(key=lambda item: (item[0], item[2]["Id"]), reverse=True)
+    return ApiResponse(200, [_attrs_only(obj, r, req.ctx.api_version) for _, obj, r in touched[: max(limit, 0)]])
 
 
 @route("limits", "GET")
