@@ -161,7 +161,14 @@ def describe(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiRespo
     return ApiResponse(200, describe_object(org.schema, obj, req.ctx.api_version))
 
 
+MINUTE_MS = 60_000
+
+
 def _window(req: ApiRequest) -> tuple[int, int]:
+    """``[start, end)`` in epoch ms. "The API ignores the seconds portion of the specified dateTime value (for
+    example, 12:30:15 is interpreted as 12:30:00 UTC)", for start and end alike (sObject Get Updated / Get Deleted,
+    https://developer.salesforce.com/docs/platform/api-rest/guide/resources-getupdated.html); ``end`` is capped at
+    the current minute, which ``latestDateCovered`` reports."""
     try:
         start = datetime_to_ms(req.query["start"])
         end = datetime_to_ms(req.query["end"])
@@ -169,31 +176,28 @@ def _window(req: ApiRequest) -> tuple[int, int]:
         raise bad_request("INVALID_DATE_FORMAT", "start and end must be ISO-8601 date-times") from exc
     if end <= start:
         raise bad_request("INVALID_REPLICATION_DATE", "end date must be after start date")
-    return start, end
+    end = min(end, int(time.time() * 1000))
+    return start // MINUTE_MS * MINUTE_MS, end // MINUTE_MS * MINUTE_MS
 
 
 @route(r"sobjects/([A-Za-z0-9_]+)/updated", "GET")
 def updated(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiResponse:
     obj = org.dml.object(groups[0])
     start, end = _window(req)
-    end = min(end, int(time.time() * 1000))
-    return ApiResponse(
-        200, {"ids": org.records.changed_between(obj, start, end), "latestDateCovered": format_ms(end // 60000 * 60000)}
-    )
+    return ApiResponse(200, {"ids": org.records.changed_between(obj, start, end), "latestDateCovered": format_ms(end)})
 
 
 @route(r"sobjects/([A-Za-z0-9_]+)/deleted", "GET")
 def deleted(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiResponse:
     obj = org.dml.object(groups[0])
     start, end = _window(req)
-    end = min(end, int(time.time() * 1000))
     rows = org.records.deleted_between(obj, start, end)
     return ApiResponse(
         200,
         {
             "deletedRecords": [{"id": rid, "deletedDate": format_ms(at)} for rid, at in rows],
             "earliestDateAvailable": format_ms(int(time.time() * 1000) - 15 * 86400 * 1000),
-            "latestDateCovered": format_ms(end // 60000 * 60000),
+            "latestDateCovered": format_ms(end),
         },
     )
 

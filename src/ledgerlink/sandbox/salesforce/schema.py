@@ -181,6 +181,8 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("Industry", "picklist"),
             _f("Type", "picklist"),
             _f("Description", "textarea"),
+            _f("NumberOfEmployees", "int", precision=8),
+            _f("AnnualRevenue", "currency"),
             _ref("ParentId", "Account", "Parent", "ChildAccounts"),
             _f("ExternalID__c", length=255, external_id=True, unique=True),
             _f("Region__c", length=255),
