@@ -116,8 +116,11 @@ def ingest_job(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiRes
             raise invalid_job_state(f"Job {job.id} is not Open (state {job.state})")
         start_worker(f"bulk-ingest-{job.id}", _run, org, job)
     elif wanted == "Aborted":
+        was_open = job.state == "Open"
         if not job.set_state("Aborted", only_from=["Open", "UploadComplete", "InProgress"]):
             raise invalid_job_state(f"Job {job.id} is already {job.state}")
+        if was_open:
+            _keep_unprocessed(job)
     else:
         raise invalid_job_state(f"Invalid state {wanted or 'null'}: expected UploadComplete or Aborted")
     return ApiResponse(200, job.summary())
@@ -158,6 +161,20 @@ def results(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiRespon
         else:
             header, rows = list(job.header), list(job.unprocessed)
     return ApiResponse(200, write_csv(job, header, rows), content_type=CSV_TYPE)
+
+
+def _keep_unprocessed(job: IngestJob) -> None:
+    """A job aborted before it was closed processed none of its uploaded rows: they are all unprocessed ("Get Job
+    Unprocessed Record Results ... for failed or aborted jobs",
+    https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_unprocessed_results.htm)."""
+    if not job.data:
+        return
+    try:
+        header, rows = _parse(job)
+    except JobFailure:
+        return  # data that can't be read has no rows to give back
+    with job.lock:
+        job.header, job.unprocessed = header, rows
 
 
 # -- the worker ---------------------------------------------------------------------------------------------
