@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import queue
+import time
 from collections.abc import Iterator
 
 import fastavro
@@ -14,6 +15,7 @@ import pytest
 from ledgerlink.connectors.salesforce.cdc_bitmap import decode_bitmap
 from ledgerlink.sandbox.salesforce.pubsub import pubsub_api_pb2 as pb
 from ledgerlink.sandbox.salesforce.pubsub import pubsub_api_pb2_grpc as pb_grpc
+from ledgerlink.sandbox.salesforce.pubsub import serve_pubsub
 
 from .conftest import KEEPALIVE_SECONDS, CdcEnv
 
@@ -122,10 +124,12 @@ def test_num_requested_limits_what_is_sent_until_more_is_asked(cdc_env: CdcEnv) 
         cdc_env.make_opportunity(f"Deal {n}")
     stream = RawStream(cdc_env, _request(replay_preset=pb.EARLIEST, num_requested=2))
     try:
-        got = stream.events_until_keepalive()
-        assert len(got) == 2
+        first = stream.next()
+        assert (len(first.events), first.pending_num_requested) == (2, 0)
+        got = list(first.events)
+        # Nothing pending: no keep-alive and no event until the client asks for more.
         stream.requests.put(pb.FetchRequest(num_requested=2))
-        more = stream.events_until_keepalive()
+        more = stream.events(2)
         assert len(more) == 2
         stream.requests.put(pb.FetchRequest(num_requested=10, replay_preset=pb.LATEST))  # replay settings ignored
         rest = stream.events_until_keepalive()
@@ -145,6 +149,25 @@ def test_keepalive_comes_within_the_interval_with_the_latest_replay_id(cdc_env: 
     assert response.events == [] and response.pending_num_requested == 5
     assert int.from_bytes(response.latest_replay_id, "big") == cdc_env.org.events.latest_replay_id()
     assert cdc_env.pubsub.core is not None and KEEPALIVE_SECONDS < 1
+
+
+def test_a_stream_with_nothing_requested_closes_after_the_idle_window(cdc_env: CdcEnv) -> None:
+    """Subscribe RPC Method, "Subscribe Keepalive Behavior": with no events pending, the client must send a new
+    FetchRequest within 60 seconds of the last FetchResponse or the stream closes; no keep-alive comes meanwhile."""
+    idle = serve_pubsub(cdc_env.org, keepalive_seconds=KEEPALIVE_SECONDS, idle_close_seconds=0.6)
+    cdc_env.make_opportunity()
+    channel = grpc.insecure_channel(idle.address)
+    try:
+        stub = pb_grpc.PubSubStub(channel)
+        requests = iter([_request(replay_preset=pb.EARLIEST, num_requested=1)])
+        started = time.monotonic()
+        responses = list(stub.Subscribe(requests, metadata=cdc_env.session().metadata()))
+        elapsed = time.monotonic() - started
+    finally:
+        channel.close()
+        idle.stop()
+    assert [len(r.events) for r in responses] == [1]  # the event, then no keep-alive: the stream just ends
+    assert 0.6 <= elapsed < 5
 
 
 @pytest.mark.parametrize("problem", ["bad token", "expired token", "wrong tenant", "no metadata"])

@@ -41,7 +41,8 @@ def test_crud_collections_queries_and_metadata(make_js_sandbox: Any) -> None:
     bulky = sandbox.records("Account")
     names = sorted(a["Name"] for a in bulky if a["Name"].startswith("Bulky"))
     assert len(names) == 245 and names[0] == "Bulky 003" and names[-1] == "Bulky 247"
-    assert sorted(a["Name"] for a in bulky if a["Name"].startswith("Renamed")) == ["Renamed 0", "Renamed 1", "Renamed 2"]
+    renamed = sorted(a["Name"] for a in bulky if a["Name"].startswith("Renamed"))
+    assert renamed == ["Renamed 0", "Renamed 1", "Renamed 2"]
     solo = sandbox.records("Account", ExternalID__c="SOLO-1")
     assert solo == []  # deleted at the end of the script, after the reads below
     two = sandbox.records("Account", ExternalID__c="SOLO-2")

@@ -26,6 +26,7 @@ from ledgerlink.sandbox._faults import FaultInjector
 from . import bulk_ingest as _bulk_ingest  # noqa: F401  (registers the Bulk API 2.0 routes)
 from . import bulk_query as _bulk_query  # noqa: F401
 from . import composite as _composite  # noqa: F401  (registers the composite routes)
+from . import tooling as _tooling  # noqa: F401  (registers the Tooling API's ManagedEventSubscription)
 from .config import SalesforceSandboxConfig
 from .context import parse_call_options
 from .errors import ApiError, invalid_session, not_found, request_limit_exceeded

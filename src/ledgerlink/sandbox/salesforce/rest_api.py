@@ -95,7 +95,7 @@ def resources(org: SalesforceOrg, req: ApiRequest, _: list[str]) -> ApiResponse:
     """Resources by Version: the served resources by name, and ``identity``, the Identity URL (which jsforce's
     ``identity()`` follows), https://developer.salesforce.com/docs/platform/api-rest/guide/resources-by-version.html"""
     base = f"/services/data/v{req.ctx.api_version}"
-    names = ["sobjects", "query", "queryAll", "limits", "composite", "recent", "search"]
+    names = ["sobjects", "query", "queryAll", "limits", "composite", "recent", "search", "tooling"]
     body = {n: f"{base}/{n}" for n in names}
     body["identity"] = f"{req.ctx.base_url}/id/{org.config.org_id}/{req.ctx.user_id}"
     return ApiResponse(200, body)

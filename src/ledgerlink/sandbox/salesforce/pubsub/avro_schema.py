@@ -21,6 +21,7 @@ from typing import Any
 
 import fastavro
 
+from ..change_topics import topic_entity_name
 from ..schema import FieldDef, ObjectDef
 from ..timefmt import parse_date, parse_datetime
 from .bitmap import encode_bitmap
@@ -120,11 +121,6 @@ def _to_avro(avro_type: str, value: Any) -> Any:
     if avro_type == "boolean":
         return bool(value)
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def topic_entity_name(entity: str) -> str:
-    """``Opportunity`` → ``OpportunityChangeEvent``; custom ``Payment__c`` → ``Payment__ChangeEvent``."""
-    return f"{entity.removesuffix('__c')}__ChangeEvent" if entity.endswith("__c") else f"{entity}ChangeEvent"
 
 
 def build_change_event_schema(obj: ObjectDef) -> ChangeEventSchema:

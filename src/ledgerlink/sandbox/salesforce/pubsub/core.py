@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..change_topics import topic_entity
 from ..events import ChangeEvent
+from ..managed_subscriptions import ManagedSubscription
 from ..org import SalesforceOrg
+from ..tooling import subscriptions_of
 from . import pubsub_api_pb2 as pb
-from .avro_schema import ChangeEventSchema, build_change_event_schema, topic_entity_name
+from .avro_schema import ChangeEventSchema, build_change_event_schema
 
-ALL_CHANGE_EVENTS = "/data/ChangeEvents"
+_PRESETS = {"LATEST": pb.LATEST, "EARLIEST": pb.EARLIEST}
 SCAN_SIZE = 500  # events read from the log per query while looking for a topic's events
 MAX_BATCH = 100  # events per FetchResponse
 
@@ -136,14 +140,8 @@ class PubSubCore:
 
     # -- topics and schemas ---------------------------------------------------------------------------------
     def topic(self, name: str) -> Topic | None:
-        if name == ALL_CHANGE_EVENTS:
-            return Topic(name, None)
-        if name.startswith("/data/"):
-            wanted = name.removeprefix("/data/")
-            for obj in self.org.schema.objects.values():
-                if topic_entity_name(obj.name) == wanted:
-                    return Topic(name, obj.name)
-        return None
+        exists, entity = topic_entity(self.org.schema, name)
+        return Topic(name, entity) if exists else None
 
     def schema_for(self, entity: str) -> ChangeEventSchema | None:
         with self._lock:
@@ -178,6 +176,34 @@ class PubSubCore:
         if replay_id is None or earliest is None or latest is None or not (earliest <= replay_id <= latest):
             raise ReplayIdInvalid(raw_replay_id.hex())
         return replay_id
+
+    def managed_start_after(self, sub: ManagedSubscription) -> int:
+        """Where a managed subscription resumes: after its committed replay id; from ``errorRecoveryReplay`` when
+        that id is no longer retained; from ``defaultReplay`` when nothing was committed (Managed Event
+        Subscriptions, https://developer.salesforce.com/docs/platform/pub-sub-api/guide/managed-sub.html)."""
+        if sub.committed_replay_id is not None:
+            try:
+                return self.start_after(pb.CUSTOM, encode_replay_id(sub.committed_replay_id))
+            except ReplayIdInvalid:
+                return self.start_after(_PRESETS[sub.error_recovery_replay], b"")
+        return self.start_after(_PRESETS[sub.default_replay], b"")
+
+    def commit(self, sub: ManagedSubscription, request: pb.CommitReplayRequest) -> pb.CommitReplayResponse:
+        """Store a committed replay id; one the log never issued is refused in the response's ``error``."""
+        now_ms = int(time.time() * 1000)
+        replay_id = decode_replay_id(request.replay_id)
+        latest = self.org.events.latest_replay_id() or 0
+        if replay_id is None or replay_id > latest:
+            return pb.CommitReplayResponse(
+                commit_request_id=request.commit_request_id,
+                replay_id=request.replay_id,
+                error=pb.Error(code=pb.COMMIT, msg="The replay ID to commit is invalid."),
+                process_time=now_ms,
+            )
+        subscriptions_of(self.org).commit(sub.id, replay_id)
+        return pb.CommitReplayResponse(
+            commit_request_id=request.commit_request_id, replay_id=request.replay_id, process_time=now_ms
+        )
 
     def resume_point(self, position: int) -> bytes:
         """``position`` as a replay id a client may resume from: empty unless it names a retained event."""
