@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ledgerlink.sandbox.runner import Sandbox, start_pubsub, start_sandbox
 from ledgerlink.sandbox.salesforce import SalesforceOrg
@@ -198,11 +200,17 @@ def make_js_sandbox(node_runner: NodeRunner, tmp_path: Path) -> Iterator[Any]:
     """Start a sandbox (with ``pubsub=True``, its Pub/Sub API too; other keywords are sandbox config)."""
     started: list[Sandbox] = []
 
-    def make(*, pubsub: bool = False, keepalive_seconds: float | None = None, **overrides: Any) -> JsSandbox:
+    def make(
+        *,
+        pubsub: bool = False,
+        keepalive_seconds: float | None = None,
+        idle_close_seconds: float | None = None,
+        **overrides: Any,
+    ) -> JsSandbox:
         box = start_sandbox("salesforce", tmp_path / f"org{len(started)}", tls=True, **overrides)
         started.append(box)
         if pubsub:
-            start_pubsub(box, keepalive_seconds=keepalive_seconds)
+            start_pubsub(box, keepalive_seconds=keepalive_seconds, idle_close_seconds=idle_close_seconds)
         return JsSandbox(box, node_runner)
 
     yield make
@@ -210,6 +218,20 @@ def make_js_sandbox(node_runner: NodeRunner, tmp_path: Path) -> Iterator[Any]:
         box.server.server.force_exit = True  # don't wait for keep-alive connections to close
         with contextlib.suppress(Exception):
             box.stop()
+
+
+def key_pair() -> tuple[str, str]:
+    """A fresh RSA key: (private key PEM for the script, public key PEM for the org's JWT bearer setting)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
 
 
 @pytest.fixture

@@ -4,27 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from .conftest import JsSandbox
-
-
-def _key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+from .conftest import JsSandbox, key_pair
 
 
 def test_every_oauth_flow_reaches_the_same_user(make_js_sandbox: Any) -> None:
-    private, public = _key_pair()
+    private, public = key_pair()
     sandbox: JsSandbox = make_js_sandbox(jwt_certificate_pem=public)
     out = sandbox.run("jsforce_auth.mjs", privateKey=private)
     assert out["ok"], out

@@ -1,7 +1,8 @@
 """The ASGI app: HTTP in and out, authentication, API-usage accounting, admin endpoints, fault injection.
 
 Routes: ``POST /services/oauth2/token`` and ``/revoke``; ``GET /services/oauth2/userinfo`` and the Identity URL
-``GET /id/{orgId}/{userId}`` (``identity.py``); ``GET /services/data/`` (versions, free and
+``GET /id/{orgId}/{userId}`` (``identity.py``); SOAP ``login()``/``logout()`` at ``POST /services/Soap/u/{version}``
+(``soap_login.py``); ``GET /services/data/`` (versions, free and
 unauthenticated); ``/services/data/vXX.X/...`` (``rest_api`` + ``composite``); ``/__admin/...`` for tests (no auth):
 ``POST expire-tokens``, ``POST reset-api-usage``, ``PUT|POST daily-limit`` ``{"limit": n}``, ``GET api-usage``,
 ``POST undelete/{id}``, ``GET events?after=&limit=``, and ``GET|PUT faults`` (from ``FaultInjector``).
@@ -34,6 +35,8 @@ from .identity import BAD_TOKEN, access_token, identity_body, userinfo_body
 from .oauth import OAuthError, token_response
 from .org import SalesforceOrg
 from .rest_api import ApiRequest, ApiResponse, dispatch, error_response
+from .soap_login import XML_TYPE
+from .soap_login import handle as soap_handle
 
 _VERSIONED = re.compile(r"^/services/data/v(\d+\.\d+)(?:/(.*))?$")
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -104,6 +107,13 @@ class _Endpoints:
         if request.method == "POST":
             params.update(parse_qsl((await request.body()).decode(errors="replace")))
         return params
+
+    async def soap(self, request: Request) -> Response:
+        version = request.path_params["version"]
+        if version not in self.org.config.supported_versions:
+            return Response(status_code=404)
+        status, body = soap_handle(self.org, version, await request.body(), _base_url(request))
+        return Response(body, status_code=status, media_type=XML_TYPE)
 
     async def versions(self, request: Request) -> Response:
         # The one resource without a Sforce-Limit-Info header, free and open to anyone.
@@ -203,6 +213,8 @@ def create_app(config: SalesforceSandboxConfig) -> ASGIApp:
         Route("/services/oauth2/revoke", ep.revoke, methods=["POST", "GET"]),
         Route("/services/oauth2/userinfo", ep.userinfo, methods=["GET", "POST"]),
         Route("/id/{org_id}/{user_id}", ep.identity, methods=["GET", "POST"]),
+        Route("/services/Soap/u/{version}", ep.soap, methods=["POST"]),
+        Route("/services/Soap/u/{version}/{org_id}", ep.soap, methods=["POST"]),
         Route("/services/data", ep.versions, methods=["GET"]),
         Route("/services/data/", ep.versions, methods=["GET"]),
         Route("/services/data/{rest:path}", ep.data, methods=methods),

@@ -40,10 +40,15 @@ class SalesforceSandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     org_id: str = DEFAULT_ORG_ID
     user_id: str = DEFAULT_USER_ID
+    # How far ahead a JWT bearer assertion's exp may be. Salesforce documents "within 3 minutes"; clients that use 5
+    # (salesforce-pubsub-api-client, users in simple-salesforce#491) report that it works, so this is a switch.
+    jwt_max_lifetime_seconds: int = 180
     # Audiences accepted in JWT bearer assertions, besides the sandbox's own base URL.
     jwt_audiences: tuple[str, ...] = ("https://login.salesforce.com", "https://test.salesforce.com")
     event_retention_seconds: float = 72 * 3600
     query_page_size: int = 2000
+    # SOAP API login() is off by default in orgs created since Winter '26 (soap_login.py); an admin can turn it on.
+    soap_login_enabled: bool = False
     extra_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_fields: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 

@@ -22,8 +22,9 @@ MAX_BATCH = 100  # events per FetchResponse
 
 
 def encode_replay_id(replay_id: int) -> bytes:
-    """Replay ids go out as 8 opaque bytes (big-endian); clients must not interpret them."""
-    return replay_id.to_bytes(8, "big") if replay_id > 0 else b""
+    """Replay ids go out as 8 opaque bytes (big-endian); clients must not interpret them. Never empty: Salesforce
+    always sends one, and salesforce-pubsub-api-client decodes ``latest_replay_id`` without checking."""
+    return max(replay_id, 0).to_bytes(8, "big")
 
 
 def decode_replay_id(raw: bytes) -> int | None:
@@ -166,12 +167,14 @@ class PubSubCore:
         log = self.org.events
         if preset == pb.EARLIEST:
             earliest = log.earliest_replay_id()
-            return earliest - 1 if earliest is not None else log.latest_replay_id() or 0
+            return earliest - 1 if earliest is not None else log.last_issued_replay_id()
         if preset != pb.CUSTOM:
-            return log.latest_replay_id() or 0
+            return log.last_issued_replay_id()
         replay_id = decode_replay_id(raw_replay_id)
         log.prune()  # judge retention against now, not against the last automatic prune
         earliest, latest = log.earliest_replay_id(), log.latest_replay_id()
+        if replay_id is not None and earliest is None and replay_id == log.last_issued_replay_id():
+            return replay_id  # a keep-alive's position while nothing is retained: resuming there loses nothing
         # As Salesforce: the event the id names must still be retained (and must exist).
         if replay_id is None or earliest is None or latest is None or not (earliest <= replay_id <= latest):
             raise ReplayIdInvalid(raw_replay_id.hex())
@@ -206,9 +209,9 @@ class PubSubCore:
         )
 
     def resume_point(self, position: int) -> bytes:
-        """``position`` as a replay id a client may resume from: empty unless it names a retained event."""
-        earliest = self.org.events.earliest_replay_id()
-        return encode_replay_id(position) if earliest is not None and position >= earliest else b""
+        """``position`` as the replay id a keep-alive carries: every event up to it was delivered or is not on the
+        topic, so a client may resume after it (CUSTOM)."""
+        return encode_replay_id(position)
 
     # -- delivery -------------------------------------------------------------------------------------------
     def next_batch(self, topic: Topic, after: int, limit: int) -> tuple[list[pb.ConsumerEvent], int]:
