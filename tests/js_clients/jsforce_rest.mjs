@@ -84,6 +84,16 @@ await report(async () => {
     (r) => [r.LastName, r.Account?.Name],
   );
 
+  // -- SOSL through jsforce's search() ----------------------------------------------------------------------
+  await conn.sobject('Contact').create({ LastName: 'Searchable', FirstName: 'Sam', Email: 'sam.searchable@example.com' });
+  const found = await conn.search('FIND {Solo*} IN NAME FIELDS RETURNING Account(Name, Phone ORDER BY Name), Contact(Name)');
+  out.search = found.searchRecords.map((r) => [r.attributes.type, r.Name, r.Phone ?? null]);
+  const byEmail = await conn.search('FIND {sam.searchable@example.com} IN EMAIL FIELDS RETURNING Contact(FirstName, LastName)');
+  out.searchEmail = byEmail.searchRecords.map((r) => [r.FirstName, r.LastName]);
+  const phrase = await conn.search('FIND {"Parent Co" OR "Solo Three"} RETURNING Account(Name ORDER BY Name)');
+  out.searchPhrase = phrase.searchRecords.map((r) => r.Name);
+  out.searchBad = await attempt(conn.search('FIND {a}'));
+
   // -- metadata and the rest --------------------------------------------------------------------------------
   const describe = await Account.describe();
   const externalId = describe.fields.find((f) => f.name === 'ExternalID__c');

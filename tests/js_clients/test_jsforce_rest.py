@@ -67,6 +67,16 @@ def test_crud_collections_queries_and_metadata(make_js_sandbox: Any) -> None:
     assert r["compositeLink"] is True
     assert r["contactsWithAccount"] == [["Child", "Parent Co"]]
 
+    # SOSL: name-field wildcard search over two objects, an email search, phrases with OR, and a too-short term.
+    assert r["search"] == [
+        ["Account", "Solo", "0113 496 0000"],
+        ["Account", "Solo Three", None],
+        ["Account", "Solo Two Again", None],
+    ]
+    assert r["searchEmail"] == [["Sam", "Searchable"]]
+    assert r["searchPhrase"] == ["Parent Co", "Solo Three"]
+    assert r["searchBad"]["error"]["errorCode"] == "MALFORMED_SEARCH"
+
     assert r["describe"] == {"name": "Account", "keyPrefix": "001", "externalId": True}
     assert r["describeGlobal"] is True
     used = sandbox.org.usage.used()
@@ -86,8 +96,7 @@ def test_crud_collections_queries_and_metadata(make_js_sandbox: Any) -> None:
     destroyed = {rid for rid, _ in r["destroyedMany"]}
     assert set(rep["deletedIds"]) <= destroyed
 
-    assert [kind for kind, _ in r["recent"]] == ["Contact", "Account", "Account"]
-    assert r["recent"][0] == ["Contact", "Child"]
+    assert r["recent"] == [["Contact", "Sam Searchable"], ["Contact", "Child"], ["Account", "Parent Co"]]
 
     # Errors arrive as jsforce errors carrying Salesforce's errorCode.
     assert r["missingName"]["error"]["errorCode"] == "REQUIRED_FIELD_MISSING"

@@ -27,6 +27,7 @@ from ledgerlink.sandbox._faults import FaultInjector
 from . import bulk_ingest as _bulk_ingest  # noqa: F401  (registers the Bulk API 2.0 routes)
 from . import bulk_query as _bulk_query  # noqa: F401
 from . import composite as _composite  # noqa: F401  (registers the composite routes)
+from . import sosl as _sosl  # noqa: F401  (registers the search resource)
 from . import tooling as _tooling  # noqa: F401  (registers the Tooling API's ManagedEventSubscription)
 from .config import SalesforceSandboxConfig
 from .context import parse_call_options
