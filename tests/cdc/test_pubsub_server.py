@@ -7,6 +7,7 @@ import json
 import queue
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import fastavro
 import grpc
@@ -16,6 +17,7 @@ from ledgerlink.connectors.salesforce.cdc_bitmap import decode_bitmap
 from ledgerlink.sandbox.salesforce.pubsub import pubsub_api_pb2 as pb
 from ledgerlink.sandbox.salesforce.pubsub import pubsub_api_pb2_grpc as pb_grpc
 from ledgerlink.sandbox.salesforce.pubsub import serve_pubsub
+from ledgerlink.sandbox.salesforce.tooling import subscriptions_of
 
 from .conftest import KEEPALIVE_SECONDS, CdcEnv
 
@@ -241,3 +243,69 @@ def test_expired_or_unknown_replay_id_is_refused_like_salesforce(cdc_env: CdcEnv
         assert "Replay ID validation failed" in str(refused.value.details())
         trailers = dict(refused.value.trailing_metadata() or ())
         assert trailers["error-code"].endswith("replayid.corrupted")
+
+
+def _commit(request_id: str, replay_id: bytes) -> pb.ManagedFetchRequest:
+    commit = pb.CommitReplayRequest(commit_request_id=request_id, replay_id=replay_id)
+    return pb.ManagedFetchRequest(commit_replay_id_request=commit)
+
+
+def test_managed_subscription_commits_and_recovers_from_a_lost_replay_id(cdc_env: CdcEnv) -> None:
+    """ManagedSubscribe (beta): starts at defaultReplay, answers each CommitReplayRequest in a response's
+    commit_response (an error for a replay id never issued), and when the committed id is no longer retained
+    resumes at errorRecoveryReplay."""
+    store = subscriptions_of(cdc_env.org)
+    metadata = {"label": "py", "topicName": "/data/OpportunityChangeEvent", "defaultReplay": "EARLIEST"}
+    store.create("Py_Deals", {**metadata, "errorRecoveryReplay": "LATEST"}, lambda _: True)
+    first = cdc_env.make_opportunity("First")
+    cdc_env.make_opportunity("Second")
+    channel = grpc.insecure_channel(cdc_env.pubsub.address)
+    stub = pb_grpc.PubSubStub(channel)
+
+    def managed(first_request: pb.ManagedFetchRequest) -> tuple[queue.Queue[pb.ManagedFetchRequest | None], Any]:
+        requests: queue.Queue[pb.ManagedFetchRequest | None] = queue.Queue()
+        requests.put(first_request)
+        call = stub.ManagedSubscribe(iter(requests.get, None), metadata=cdc_env.session().metadata())
+        return requests, call
+
+    try:
+        requests, call = managed(pb.ManagedFetchRequest(developer_name="Py_Deals", num_requested=1))
+        responses = iter(call)
+        got = next(responses)
+        assert len(got.events) == 1
+        replay_id = got.events[0].replay_id
+        requests.put(
+            pb.ManagedFetchRequest(
+                commit_replay_id_request=pb.CommitReplayRequest(commit_request_id="c1", replay_id=replay_id)
+            )
+        )
+        ok = next(responses).commit_response
+        assert ok.commit_request_id == "c1" and not ok.HasField("error") and ok.replay_id == replay_id
+        never = (10**9).to_bytes(8, "big")
+        requests.put(
+            pb.ManagedFetchRequest(
+                commit_replay_id_request=pb.CommitReplayRequest(commit_request_id="c2", replay_id=never)
+            )
+        )
+        refused = next(responses).commit_response
+        assert refused.commit_request_id == "c2" and refused.error.code == pb.COMMIT
+        requests.put(None)
+        call.cancel()
+        stored = store.get("Py_Deals")
+        assert stored is not None and stored.committed_replay_id == int.from_bytes(replay_id, "big")
+        assert first in cdc_env.org.events.events_after(int.from_bytes(replay_id, "big") - 1, 1)[0].record_ids
+
+        # 72 hours later the committed event is gone: the subscription resumes at LATEST, so only new events come.
+        cdc_env.org.events.prune(now_ms=2**62)
+        requests, call = managed(pb.ManagedFetchRequest(subscription_id=stored.id, num_requested=5))
+        responses = iter(call)
+        keepalive = next(responses)
+        assert keepalive.events == [] and keepalive.pending_num_requested == 5
+        third = cdc_env.make_opportunity("Third")
+        event = next(r for r in responses if r.events).events[0]
+        assert int.from_bytes(event.replay_id, "big") == cdc_env.org.events.latest_replay_id()
+        assert cdc_env.org.events.events_after(None, 10)[-1].record_ids == [third]
+        requests.put(None)
+        call.cancel()
+    finally:
+        channel.close()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..change_topics import topic_entity
+from ..errors import ApiError
 from ..events import ChangeEvent
 from ..managed_subscriptions import ManagedSubscription
 from ..org import SalesforceOrg
@@ -203,7 +204,15 @@ class PubSubCore:
                 error=pb.Error(code=pb.COMMIT, msg="The replay ID to commit is invalid."),
                 process_time=now_ms,
             )
-        subscriptions_of(self.org).commit(sub.id, replay_id)
+        try:
+            subscriptions_of(self.org).commit(sub.id, replay_id)
+        except ApiError:  # deleted through the Tooling API while the stream was open
+            return pb.CommitReplayResponse(
+                commit_request_id=request.commit_request_id,
+                replay_id=request.replay_id,
+                error=pb.Error(code=pb.COMMIT, msg="The managed subscription no longer exists."),
+                process_time=now_ms,
+            )
         return pb.CommitReplayResponse(
             commit_request_id=request.commit_request_id, replay_id=request.replay_id, process_time=now_ms
         )

@@ -134,6 +134,7 @@ class PubSubService(pb_grpc.PubSubServicer):
                     flow.error = (grpc.StatusCode.INVALID_ARGUMENT, "The topic can't change within a subscription.")
                 flow.add(request.num_requested)  # replay settings of later requests are ignored, as documented
                 self.core.wakeup.poke()
+            self.core.wakeup.poke()  # the client went away (or half-closed): let the response loop look
 
         yield from self._deliver(context, topic, position, flow, read, pb.FetchResponse)
 
@@ -178,6 +179,7 @@ class PubSubService(pb_grpc.PubSubServicer):
                 if request is not first:
                     flow.add(request.num_requested)
                 core.wakeup.poke()
+            core.wakeup.poke()
 
         yield from self._deliver(context, topic, position, flow, read, pb.ManagedFetchResponse)
 
