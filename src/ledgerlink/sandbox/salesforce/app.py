@@ -149,6 +149,7 @@ class _Endpoints:
             query=dict(request.query_params),
             body=await request.body(),
             ctx=ctx,
+            content_type=request.headers.get("content-type", ""),
         )
         try:
             response = dispatch(self.org, api_request)
