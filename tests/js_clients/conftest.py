@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +61,22 @@ def _cache_root() -> Path:
     return Path(base) / "ledgerlink" / "js-clients"
 
 
+def _matches_lock(modules: Path) -> bool:
+    """True when ``modules`` holds the locked versions of the direct dependencies (a stale install is not used)."""
+    locked = json.loads((JS_DIR / "package-lock.json").read_text())["packages"]
+    for name in json.loads((JS_DIR / "package.json").read_text())["dependencies"]:
+        manifest = modules / name / "package.json"
+        if (
+            not manifest.is_file()
+            or json.loads(manifest.read_text())["version"] != locked[f"node_modules/{name}"]["version"]
+        ):
+            return False
+    return True
+
+
 def _installed(npm: str) -> Path:
     """A directory holding the locked ``node_modules``: this one if a developer installed here, else the cache."""
-    if (JS_DIR / "node_modules").is_dir():
+    if (JS_DIR / "node_modules").is_dir() and _matches_lock(JS_DIR / "node_modules"):
         return JS_DIR
     manifest = [JS_DIR / "package.json", JS_DIR / "package-lock.json"]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in manifest)).hexdigest()[:16]
@@ -70,7 +84,14 @@ def _installed(npm: str) -> Path:
     target = root / digest
     if (target / "node_modules" / ".package-lock.json").is_file():
         return target
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no writable home (some CI users): a shared temporary directory will do
+        root = Path(tempfile.gettempdir()) / "ledgerlink-js-clients"
+        root.mkdir(parents=True, exist_ok=True)
+        target = root / digest
+        if (target / "node_modules" / ".package-lock.json").is_file():
+            return target
     with open(root / f"{digest}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs at once install once
         if (target / "node_modules" / ".package-lock.json").is_file():
