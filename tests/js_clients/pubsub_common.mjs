@@ -56,9 +56,9 @@ export class Recorder {
     await waitFor(() => check(this), timeoutMs, what);
   }
 
-  /** The parts of the events a test asserts on. */
+  /** The parts of the events a test asserts on, in replay order (see test_pubsub_client.py on the client's order). */
   summary() {
-    return this.events.map((e) => ({
+    return [...this.events].sort((a, b) => a.replayId - b.replayId).map((e) => ({
       replayId: e.replayId,
       schemaId: e.schemaId,
       header: e.payload.ChangeEventHeader,

@@ -35,7 +35,8 @@ await report(async () => {
 
   // 2. Replay after a replay id: the events that followed the CREATE.
   const replay = new Recorder();
-  client.subscribeFromReplayId(TOPIC, replay.callback, 2, live.events[0].replayId);
+  const createdAt = Math.min(...live.events.map((e) => e.replayId)); // the CREATE (see Recorder.summary on order)
+  client.subscribeFromReplayId(TOPIC, replay.callback, 2, createdAt);
   await replay.until((r) => r.has('lastEvent'), 'two replayed events');
   out.replay = replay.summary().map((e) => [e.replayId, e.header.changeType]);
 
@@ -75,7 +76,22 @@ await report(async () => {
   out.badToken = await unary(stub, 'GetTopic', { topicName: TOPIC }, metadata('00D000000000000!nope'));
   client.close();
 
-  // 6. The same session handed over from jsforce (user-supplied auth: the org id is read from the token).
+  // 6. Compound fields: an account's address arrives as a nested BillingAddress, its changes as BillingAddress.City.
+  const addresses = new Recorder();
+  const client2 = await connect();
+  client2.subscribe('/data/AccountChangeEvent', addresses.callback, 2);
+  await addresses.until((r) => r.keepalives > 0, 'a keep-alive on the account subscription');
+  await conn.sobject('Account').update({ Id: account.id, BillingStreet: '1 Quay St', BillingCity: 'Leeds' });
+  await conn.sobject('Account').update({ Id: account.id, BillingCity: 'York', BillingStreet: null });
+  await addresses.until((r) => r.has('lastEvent'), 'two account updates');
+  out.addresses = addresses.summary().map((e) => ({
+    changed: e.header.changedFields,
+    nulled: e.header.nulledFields,
+    billing: e.fields.BillingAddress ?? null,
+  }));
+  client2.close();
+
+  // 7. The same session handed over from jsforce (user-supplied auth: the org id is read from the token).
   const handed = await connect({
     authType: 'user-supplied',
     accessToken: conn.accessToken,

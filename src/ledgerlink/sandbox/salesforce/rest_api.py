@@ -63,7 +63,8 @@ def multipart_record(content_type: str, body: bytes) -> dict[str, Any]:
     blobs: dict[str, str] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
+        raw = part.get_payload(decode=True)
+        payload = raw if isinstance(raw, bytes) else b""
         if record is None and (part.get_content_type() == "application/json" or not part.get_filename()):
             try:
                 parsed = json.loads(payload or b"{}")

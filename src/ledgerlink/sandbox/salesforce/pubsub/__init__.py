@@ -29,9 +29,13 @@ Served: ``Subscribe`` and ``ManagedSubscribe`` (bidirectional streams), ``GetSch
 - **Payload**: a bare Avro binary datum (no container, no header) of the schema ``GetSchema(schema_id)`` returns
   (see ``avro_schema.py``): ``ChangeEventHeader`` plus every object field, null unless it changed (CREATE and
   UNDELETE carry every non-null field, DELETE none).
+- **Compound fields**: address parts (``BillingStreet``, ``BillingCity``, …) travel as a nested ``BillingAddress``
+  record (``Street``, ``City``, …) and a person's ``FirstName``/``LastName`` as ``Name``, where the first part was
+  in the object's field order, as Salesforce sends them ("Get Compound Fields in Change Events").
 - **Bitmaps**: ``changedFields``, ``nulledFields`` and ``diffFields`` are Salesforce's hex bitmaps over the schema's
-  top-level field order (``bitmap.py``): ``["0x<hex>"]`` where bit i (LSB = 0) stands for Avro field i
-  (``ChangeEventHeader`` is 0). ``diffFields`` is always empty (no text diffs).
+  top-level field order (``bitmap.py``): ``["0x<hex>", "<pos>-0x<hex>"…]`` where bit i (LSB = 0) stands for Avro
+  field i (``ChangeEventHeader`` is 0) and ``<pos>-`` entries for the parts of the compound at that position.
+  ``diffFields`` is always empty (no text diffs).
 - **Gaps**: ``PubSubServer.inject_gap(count, overflow=False, entity=None)`` makes the next ``count`` committed
   events arrive as ``GAP_<type>`` (record ids kept, no values) or ``GAP_OVERFLOW`` (no record ids), the same for
   every subscriber, so a client's fallback re-read can be tested.
