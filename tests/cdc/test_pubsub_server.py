@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import queue
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import fastavro
 import grpc
@@ -13,6 +15,8 @@ import pytest
 
 from ledgerlink.formats.pubsub import pubsub_api_pb2 as pb
 from ledgerlink.formats.pubsub import pubsub_api_pb2_grpc as pb_grpc
+from ledgerlink.sandbox.salesforce.pubsub import serve_pubsub
+from ledgerlink.sandbox.salesforce.tooling import subscriptions_of
 from ledgerlink.systems.salesforce.cdc_bitmap import decode_bitmap
 
 from .conftest import KEEPALIVE_SECONDS, CdcEnv
@@ -122,10 +126,12 @@ def test_num_requested_limits_what_is_sent_until_more_is_asked(cdc_env: CdcEnv) 
         cdc_env.make_opportunity(f"Deal {n}")
     stream = RawStream(cdc_env, _request(replay_preset=pb.EARLIEST, num_requested=2))
     try:
-        got = stream.events_until_keepalive()
-        assert len(got) == 2
+        first = stream.next()
+        assert (len(first.events), first.pending_num_requested) == (2, 0)
+        got = list(first.events)
+        # Nothing pending: no keep-alive and no event until the client asks for more.
         stream.requests.put(pb.FetchRequest(num_requested=2))
-        more = stream.events_until_keepalive()
+        more = stream.events(2)
         assert len(more) == 2
         stream.requests.put(pb.FetchRequest(num_requested=10, replay_preset=pb.LATEST))  # replay settings ignored
         rest = stream.events_until_keepalive()
@@ -145,6 +151,25 @@ def test_keepalive_comes_within_the_interval_with_the_latest_replay_id(cdc_env: 
     assert response.events == [] and response.pending_num_requested == 5
     assert int.from_bytes(response.latest_replay_id, "big") == cdc_env.org.events.latest_replay_id()
     assert cdc_env.pubsub.core is not None and KEEPALIVE_SECONDS < 1
+
+
+def test_a_stream_with_nothing_requested_closes_after_the_idle_window(cdc_env: CdcEnv) -> None:
+    """Subscribe RPC Method, "Subscribe Keepalive Behavior": with no events pending, the client must send a new
+    FetchRequest within 60 seconds of the last FetchResponse or the stream closes; no keep-alive comes meanwhile."""
+    idle = serve_pubsub(cdc_env.org, keepalive_seconds=KEEPALIVE_SECONDS, idle_close_seconds=0.6)
+    cdc_env.make_opportunity()
+    channel = grpc.insecure_channel(idle.address)
+    try:
+        stub = pb_grpc.PubSubStub(channel)
+        requests = iter([_request(replay_preset=pb.EARLIEST, num_requested=1)])
+        started = time.monotonic()
+        responses = list(stub.Subscribe(requests, metadata=cdc_env.session().metadata()))
+        elapsed = time.monotonic() - started
+    finally:
+        channel.close()
+        idle.stop()
+    assert [len(r.events) for r in responses] == [1]  # the event, then no keep-alive: the stream just ends
+    assert 0.6 <= elapsed < 5
 
 
 @pytest.mark.parametrize("problem", ["bad token", "expired token", "wrong tenant", "no metadata"])
@@ -218,3 +243,69 @@ def test_expired_or_unknown_replay_id_is_refused_like_salesforce(cdc_env: CdcEnv
         assert "Replay ID validation failed" in str(refused.value.details())
         trailers = dict(refused.value.trailing_metadata() or ())
         assert trailers["error-code"].endswith("replayid.corrupted")
+
+
+def _commit(request_id: str, replay_id: bytes) -> pb.ManagedFetchRequest:
+    commit = pb.CommitReplayRequest(commit_request_id=request_id, replay_id=replay_id)
+    return pb.ManagedFetchRequest(commit_replay_id_request=commit)
+
+
+def test_managed_subscription_commits_and_recovers_from_a_lost_replay_id(cdc_env: CdcEnv) -> None:
+    """ManagedSubscribe (beta): starts at defaultReplay, answers each CommitReplayRequest in a response's
+    commit_response (an error for a replay id never issued), and when the committed id is no longer retained
+    resumes at errorRecoveryReplay."""
+    store = subscriptions_of(cdc_env.org)
+    metadata = {"label": "py", "topicName": "/data/OpportunityChangeEvent", "defaultReplay": "EARLIEST"}
+    store.create("Py_Deals", {**metadata, "errorRecoveryReplay": "LATEST"}, lambda _: True)
+    first = cdc_env.make_opportunity("First")
+    cdc_env.make_opportunity("Second")
+    channel = grpc.insecure_channel(cdc_env.pubsub.address)
+    stub = pb_grpc.PubSubStub(channel)
+
+    def managed(first_request: pb.ManagedFetchRequest) -> tuple[queue.Queue[pb.ManagedFetchRequest | None], Any]:
+        requests: queue.Queue[pb.ManagedFetchRequest | None] = queue.Queue()
+        requests.put(first_request)
+        call = stub.ManagedSubscribe(iter(requests.get, None), metadata=cdc_env.session().metadata())
+        return requests, call
+
+    try:
+        requests, call = managed(pb.ManagedFetchRequest(developer_name="Py_Deals", num_requested=1))
+        responses = iter(call)
+        got = next(responses)
+        assert len(got.events) == 1
+        replay_id = got.events[0].replay_id
+        requests.put(
+            pb.ManagedFetchRequest(
+                commit_replay_id_request=pb.CommitReplayRequest(commit_request_id="c1", replay_id=replay_id)
+            )
+        )
+        ok = next(responses).commit_response
+        assert ok.commit_request_id == "c1" and not ok.HasField("error") and ok.replay_id == replay_id
+        never = (10**9).to_bytes(8, "big")
+        requests.put(
+            pb.ManagedFetchRequest(
+                commit_replay_id_request=pb.CommitReplayRequest(commit_request_id="c2", replay_id=never)
+            )
+        )
+        refused = next(responses).commit_response
+        assert refused.commit_request_id == "c2" and refused.error.code == pb.COMMIT
+        requests.put(None)
+        call.cancel()
+        stored = store.get("Py_Deals")
+        assert stored is not None and stored.committed_replay_id == int.from_bytes(replay_id, "big")
+        assert first in cdc_env.org.events.events_after(int.from_bytes(replay_id, "big") - 1, 1)[0].record_ids
+
+        # 72 hours later the committed event is gone: the subscription resumes at LATEST, so only new events come.
+        cdc_env.org.events.prune(now_ms=2**62)
+        requests, call = managed(pb.ManagedFetchRequest(subscription_id=stored.id, num_requested=5))
+        responses = iter(call)
+        keepalive = next(responses)
+        assert keepalive.events == [] and keepalive.pending_num_requested == 5
+        third = cdc_env.make_opportunity("Third")
+        event = next(r for r in responses if r.events).events[0]
+        assert int.from_bytes(event.replay_id, "big") == cdc_env.org.events.latest_replay_id()
+        assert cdc_env.org.events.events_after(None, 10)[-1].record_ids == [third]
+        requests.put(None)
+        call.cancel()
+    finally:
+        channel.close()

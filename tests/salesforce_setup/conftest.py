@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from ledgerlink.sandbox.runner import Sandbox, start_sandbox
 from ledgerlink.systems.salesforce import SalesforceClient
 from ledgerlink.systems.salesforce.org_check import locate_metadata
-from ledgerlink.sandbox.runner import Sandbox, start_sandbox
 
 
 @pytest.fixture(scope="session")

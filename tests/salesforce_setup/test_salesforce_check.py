@@ -11,9 +11,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from ledgerlink.cli import app
+from ledgerlink.sandbox.runner import Sandbox
 from ledgerlink.systems.salesforce import SalesforceClient
 from ledgerlink.systems.salesforce.org_check import check_org, load_requirements
-from ledgerlink.sandbox.runner import Sandbox
 
 from .conftest import connections_file
 

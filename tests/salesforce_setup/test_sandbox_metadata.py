@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 import ledgerlink.flows as flows
-from ledgerlink.systems.errors import PermanentError
-from ledgerlink.systems.salesforce import SalesforceClient
-from ledgerlink.systems.salesforce.org_check import DESCRIBE_TYPES, load_requirements
 from ledgerlink.sandbox.runner import Sandbox, start_sandboxes
 from ledgerlink.sandbox.salesforce import metadata
 from ledgerlink.sandbox.salesforce.schema import OBJECTS
+from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.salesforce import SalesforceClient
+from ledgerlink.systems.salesforce.org_check import DESCRIBE_TYPES, load_requirements
 
 from .conftest import describe
 

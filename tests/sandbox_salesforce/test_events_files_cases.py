@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import threading
 
 from simple_salesforce import Salesforce
@@ -93,3 +94,23 @@ def test_content_version_with_first_publish_location(sf: Salesforce, sandbox: Sa
     assert closed["IsClosed"] is True and closed["ClosedDate"]
     sf.Case.delete(case_id)
     assert sf.query(f"SELECT COUNT() FROM Case WHERE Id = '{case_id}'")["totalSize"] == 0
+
+
+def test_content_version_from_a_multipart_body(sf: Salesforce, sandbox: Sandbox) -> None:
+    """Insert or Update Blob Data: a JSON part with the fields, then the file's bytes in a part named after the blob
+    field, as in Salesforce's ContentVersion example (``entity_content`` + ``VersionData``)."""
+    payload = b"%PDF-1.4 multipart \x00\xff"
+    fields = {"Title": "INV-2002", "PathOnClient": "INV-2002.pdf"}
+    files = {
+        "entity_content": (None, json.dumps(fields), "application/json"),
+        "VersionData": ("INV-2002.pdf", payload, "application/pdf"),
+    }
+    created = sandbox.rest("POST", "sobjects/ContentVersion/", files=files)
+    assert created.status_code == 201, created.text
+    version_id = created.json()["id"]
+    assert sf.ContentVersion.get(version_id)["ContentSize"] == len(payload)
+    assert sandbox.rest("GET", f"sobjects/ContentVersion/{version_id}/VersionData").content == payload
+    no_json = sandbox.rest(
+        "POST", "sobjects/ContentVersion/", files={"VersionData": ("x.pdf", payload, "application/pdf")}
+    )
+    assert no_json.status_code == 400 and no_json.json()[0]["errorCode"] == "JSON_PARSER_ERROR"

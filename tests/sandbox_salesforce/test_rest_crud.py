@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from ledgerlink.sandbox.salesforce import ids
+from ledgerlink.sandbox.salesforce import ids, rest_api
 
 from .conftest import Sandbox
 
@@ -204,7 +206,12 @@ def test_global_describe_and_versions(sandbox: Sandbox, sf: Salesforce) -> None:
     versions = sandbox.http.get(sandbox.url("/services/data/"))
     assert versions.status_code == 200
     assert "Sforce-Limit-Info" not in versions.headers
-    assert versions.json()[-1] == {"label": "Sandbox v59.0", "url": "/services/data/v59.0", "version": "59.0"}
+    served = versions.json()
+    # The newest version a real org serves today, and the older ones clients pin (simple-salesforce 59.0); 21.0-30.0
+    # are retired ("API End-of-Life Policy").
+    assert served[-1] == {"label": "Sandbox v68.0", "url": "/services/data/v68.0", "version": "68.0"}
+    assert served[0]["version"] == "31.0"
+    assert {"label": "Sandbox v59.0", "url": "/services/data/v59.0", "version": "59.0"} in served
 
 
 def test_opportunity_derived_fields(sf: Salesforce) -> None:
@@ -266,13 +273,25 @@ def test_payment_custom_object_with_lookup_and_auto_name(sf: Salesforce) -> None
     assert parent["Opportunity__r"]["Name"] == "Paid deal"
 
 
-def test_updated_and_deleted_resources(sf: Salesforce, sandbox: Sandbox) -> None:
+def test_updated_and_deleted_resources(sf: Salesforce, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     keep = sf.Account.create({"Name": "Keep"})["id"]
     gone = sf.Account.create({"Name": "Gone"})["id"]
     sf.Account.delete(gone)
     start, end = "2000-01-01T00:00:00+00:00", "2100-01-01T00:00:00+00:00"
     window = {"start": start, "end": end}
+    # The API drops the seconds of start and end and covers no further than the current minute, so changes made in
+    # this minute are not reported yet (sObject Get Updated / Get Deleted).
+    updated = sandbox.rest("GET", "sobjects/Account/updated/", params=window).json()
+    covered = updated["latestDateCovered"]
+    assert covered.endswith(":00.000+0000")
+    assert (keep in updated["ids"]) == (sf.Account.get(keep)["SystemModstamp"] < covered)
+    # Two minutes later they are.
+    later = time.time() + 120
+    monkeypatch.setattr(rest_api, "time", SimpleNamespace(time=lambda: later))
     updated = sandbox.rest("GET", "sobjects/Account/updated/", params=window).json()
     assert keep in updated["ids"] and gone not in updated["ids"]
     deleted = sandbox.rest("GET", "sobjects/Account/deleted/", params=window).json()
     assert gone in [d["id"] for d in deleted["deletedRecords"]]
+    # A window inside one minute covers nothing, whatever its seconds say.
+    narrow = {"start": "2000-01-01T10:00:05+00:00", "end": "2000-01-01T10:00:55+00:00"}
+    assert sandbox.rest("GET", "sobjects/Account/updated/", params=narrow).json()["ids"] == []

@@ -102,10 +102,16 @@ def start_sandbox(
     )
 
 
-def start_pubsub(sandbox: Sandbox, *, port: int = 0, keepalive_seconds: float | None = None) -> PubSubServer:
+def start_pubsub(
+    sandbox: Sandbox,
+    *,
+    port: int = 0,
+    keepalive_seconds: float | None = None,
+    idle_close_seconds: float | None = None,
+) -> PubSubServer:
     """Serve the Salesforce sandbox's Pub/Sub API (gRPC, TLS when the sandbox has TLS) beside its REST API;
     ``describe()`` then carries ``"pubsub": "host:port"`` and ``stop()`` stops both."""
-    from ledgerlink.sandbox.salesforce.pubsub import DEFAULT_KEEPALIVE_SECONDS, serve_pubsub
+    from ledgerlink.sandbox.salesforce.pubsub import DEFAULT_IDLE_CLOSE_SECONDS, DEFAULT_KEEPALIVE_SECONDS, serve_pubsub
 
     if sandbox.system != "salesforce":
         raise ValueError("only the Salesforce sandbox has a Pub/Sub API")
@@ -116,6 +122,7 @@ def start_pubsub(sandbox: Sandbox, *, port: int = 0, keepalive_seconds: float | 
             org,
             port=port,
             keepalive_seconds=DEFAULT_KEEPALIVE_SECONDS if keepalive_seconds is None else keepalive_seconds,
+            idle_close_seconds=DEFAULT_IDLE_CLOSE_SECONDS if idle_close_seconds is None else idle_close_seconds,
             tls=sandbox.server.tls,
         )
     return sandbox.pubsub

@@ -1,6 +1,8 @@
 """The ASGI app: HTTP in and out, authentication, API-usage accounting, admin endpoints, fault injection.
 
-Routes: ``POST /services/oauth2/token`` and ``/revoke``; ``GET /services/data/`` (versions, free and
+Routes: ``POST /services/oauth2/token`` and ``/revoke``; ``GET /services/oauth2/userinfo`` and the Identity URL
+``GET /id/{orgId}/{userId}`` (``identity.py``); SOAP ``login()``/``logout()`` at ``POST /services/Soap/u/{version}``
+(``soap_login.py``); ``GET /services/data/`` (versions, free and
 unauthenticated); ``/services/data/vXX.X/...`` (``rest_api`` + ``composite``); ``/__admin/...`` for tests (no auth):
 ``POST expire-tokens``, ``POST reset-api-usage``, ``PUT|POST daily-limit`` ``{"limit": n}``, ``GET api-usage``,
 ``POST undelete/{id}``, ``GET events?after=&limit=``, and ``GET|PUT faults`` (from ``FaultInjector``).
@@ -25,12 +27,17 @@ from ledgerlink.sandbox._faults import FaultInjector
 from . import bulk_ingest as _bulk_ingest  # noqa: F401  (registers the Bulk API 2.0 routes)
 from . import bulk_query as _bulk_query  # noqa: F401
 from . import composite as _composite  # noqa: F401  (registers the composite routes)
+from . import sosl as _sosl  # noqa: F401  (registers the search resource)
+from . import tooling as _tooling  # noqa: F401  (registers the Tooling API's ManagedEventSubscription)
 from .config import SalesforceSandboxConfig
 from .context import parse_call_options
 from .errors import ApiError, invalid_session, not_found, request_limit_exceeded
+from .identity import BAD_TOKEN, access_token, identity_body, userinfo_body
 from .oauth import OAuthError, token_response
 from .org import SalesforceOrg
 from .rest_api import ApiRequest, ApiResponse, dispatch, error_response
+from .soap_login import XML_TYPE
+from .soap_login import handle as soap_handle
 
 _VERSIONED = re.compile(r"^/services/data/v(\d+\.\d+)(?:/(.*))?$")
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -72,6 +79,43 @@ class _Endpoints:
             )
         return Response(status_code=200)
 
+    async def identity(self, request: Request) -> Response:
+        """The Identity URL; its org id must be this org's (15 or 18 characters), its user one of the org's."""
+        params = await self._params(request)
+        token = self.org.tokens.validate(access_token(request.headers.get("authorization"), params))
+        if token is None:
+            return Response(BAD_TOKEN, status_code=403, media_type="text/plain")
+        body = None
+        if request.path_params["org_id"][:15] == self.org.config.org_id[:15]:
+            body = identity_body(
+                self.org, token, request.path_params["user_id"], _base_url(request), params.get("version")
+            )
+        if body is None:
+            return _json(404, not_found().body())
+        return _json(200, body)
+
+    async def userinfo(self, request: Request) -> Response:
+        params = await self._params(request)
+        token = self.org.tokens.validate(access_token(request.headers.get("authorization"), params))
+        if token is None:
+            return Response(BAD_TOKEN, status_code=403, media_type="text/plain")
+        return _json(200, userinfo_body(self.org, token, _base_url(request), params.get("version")))
+
+    @staticmethod
+    async def _params(request: Request) -> dict[str, str]:
+        """Query parameters, plus a form body's for POST (both endpoints take either)."""
+        params = dict(request.query_params)
+        if request.method == "POST":
+            params.update(parse_qsl((await request.body()).decode(errors="replace")))
+        return params
+
+    async def soap(self, request: Request) -> Response:
+        version = request.path_params["version"]
+        if version not in self.org.config.supported_versions:
+            return Response(status_code=404)
+        status, body = soap_handle(self.org, version, await request.body(), _base_url(request))
+        return Response(body, status_code=status, media_type=XML_TYPE)
+
     async def versions(self, request: Request) -> Response:
         # The one resource without a Sforce-Limit-Info header, free and open to anyone.
         return _json(
@@ -105,6 +149,7 @@ class _Endpoints:
             query=dict(request.query_params),
             body=await request.body(),
             ctx=ctx,
+            content_type=request.headers.get("content-type", ""),
         )
         try:
             response = dispatch(self.org, api_request)
@@ -168,6 +213,10 @@ def create_app(config: SalesforceSandboxConfig) -> ASGIApp:
     routes = [
         Route("/services/oauth2/token", ep.token, methods=["POST"]),
         Route("/services/oauth2/revoke", ep.revoke, methods=["POST", "GET"]),
+        Route("/services/oauth2/userinfo", ep.userinfo, methods=["GET", "POST"]),
+        Route("/id/{org_id}/{user_id}", ep.identity, methods=["GET", "POST"]),
+        Route("/services/Soap/u/{version}", ep.soap, methods=["POST"]),
+        Route("/services/Soap/u/{version}/{org_id}", ep.soap, methods=["POST"]),
         Route("/services/data", ep.versions, methods=["GET"]),
         Route("/services/data/", ep.versions, methods=["GET"]),
         Route("/services/data/{rest:path}", ep.data, methods=methods),

@@ -5,7 +5,7 @@ A job is created Open, takes one CSV upload (``PUT …/batches``, 201 without a 
 (the same validation, derived fields and change events as REST writes, with the job creator's
 ``Sforce-Call-Options`` client), each row in its own savepoint so one bad row fails alone. Results are CSV:
 ``successfulResults/`` (``sf__Id``, ``sf__Created``, then the row as sent), ``failedResults/`` (``sf__Id``,
-``sf__Error``, then the row) and ``unprocessedRecords/`` (rows not reached before an abort). In a row, an empty
+``sf__Error``, then the row) and ``unprocessedrecords/`` (rows not reached before an abort). In a row, an empty
 value leaves the field unchanged and ``#N/A`` sets it to null.
 """
 
@@ -116,8 +116,11 @@ def ingest_job(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiRes
             raise invalid_job_state(f"Job {job.id} is not Open (state {job.state})")
         start_worker(f"bulk-ingest-{job.id}", _run, org, job)
     elif wanted == "Aborted":
+        was_open = job.state == "Open"
         if not job.set_state("Aborted", only_from=["Open", "UploadComplete", "InProgress"]):
             raise invalid_job_state(f"Job {job.id} is already {job.state}")
+        if was_open:
+            _keep_unprocessed(job)
     else:
         raise invalid_job_state(f"Invalid state {wanted or 'null'}: expected UploadComplete or Aborted")
     return ApiResponse(200, job.summary())
@@ -141,10 +144,13 @@ def upload(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiRespons
     return ApiResponse(201)
 
 
-@route(r"jobs/ingest/(750[A-Za-z0-9]{12,15})/(successfulResults|failedResults|unprocessedRecords)", "GET")
+# The documented URI is ``unprocessedrecords`` in lower case ("Get Job Unprocessed Record Results",
+# https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_unprocessed_results.htm), which
+# jsforce requests; simple-salesforce asks for ``unprocessedRecords``, so both spellings are served.
+@route(r"jobs/ingest/(750[A-Za-z0-9]{12,15})/(successfulResults|failedResults|unprocessed[Rr]ecords)", "GET")
 def results(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiResponse:
     job = _job(org, groups[0])
-    kind = groups[1]
+    kind = "unprocessedRecords" if groups[1].lower() == "unprocessedrecords" else groups[1]
     if kind != "unprocessedRecords" and job.state not in TERMINAL_STATES:
         raise invalid_job_state(f"Job {job.id} has not finished (state {job.state})")
     with job.lock:
@@ -155,6 +161,20 @@ def results(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiRespon
         else:
             header, rows = list(job.header), list(job.unprocessed)
     return ApiResponse(200, write_csv(job, header, rows), content_type=CSV_TYPE)
+
+
+def _keep_unprocessed(job: IngestJob) -> None:
+    """A job aborted before it was closed processed none of its uploaded rows: they are all unprocessed ("Get Job
+    Unprocessed Record Results ... for failed or aborted jobs",
+    https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_unprocessed_results.htm)."""
+    if not job.data:
+        return
+    try:
+        header, rows = _parse(job)
+    except JobFailure:
+        return  # data that can't be read has no rows to give back
+    with job.lock:
+        job.header, job.unprocessed = header, rows
 
 
 # -- the worker ---------------------------------------------------------------------------------------------

@@ -146,6 +146,8 @@ def collection_read(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> A
         fields = req.query.get("fields", "")
     if not fields:
         raise bad_request("MISSING_ARGUMENT", "fields parameter is required")
+    if not all(isinstance(i, str) for i in raw_ids):
+        raise bad_request("JSON_PARSER_ERROR", "ids must be an array of record id strings")
     if len(raw_ids) > 2000:
         raise bad_request("EXCEEDED_ID_LIMIT", "too many ids: at most 2000")
     out: list[Any] = []

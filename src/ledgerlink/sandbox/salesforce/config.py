@@ -31,7 +31,10 @@ class SalesforceSandboxConfig:
     """
 
     data_path: Path = field(default_factory=lambda: Path("salesforce-sandbox.sqlite3"))
-    api_version: str = "59.0"
+    # The org's newest API version. "API End-of-Life Policy" lists versions 31.0 through 68.0 as served and 21.0-30.0
+    # as retired since Summer '25 (https://developer.salesforce.com/docs/platform/api-tooling/guide/tooling-api-eol.html).
+    # Clients pin their own: salesforce-pubsub-api-client looks managed subscriptions up at v62.0, jsforce uses 50.0.
+    api_version: str = "68.0"
     client_id: str = "ledgerlink-sandbox-client"
     client_secret: str = DEFAULT_CLIENT_SECRET
     username: str = "admin@ledgerlink.sandbox"
@@ -42,10 +45,15 @@ class SalesforceSandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     org_id: str = DEFAULT_ORG_ID
     user_id: str = DEFAULT_USER_ID
+    # How far ahead a JWT bearer assertion's exp may be. Salesforce documents "within 3 minutes"; clients that use 5
+    # (salesforce-pubsub-api-client, users in simple-salesforce#491) report that it works, so this is a switch.
+    jwt_max_lifetime_seconds: int = 180
     # Audiences accepted in JWT bearer assertions, besides the sandbox's own base URL.
     jwt_audiences: tuple[str, ...] = ("https://login.salesforce.com", "https://test.salesforce.com")
     event_retention_seconds: float = 72 * 3600
     query_page_size: int = 2000
+    # SOAP API login() is off by default in orgs created since Winter '26 (soap_login.py); an admin can turn it on.
+    soap_login_enabled: bool = False
     extra_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_fields: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     metadata_dir: Path | None = None
@@ -53,9 +61,10 @@ class SalesforceSandboxConfig:
 
     @property
     def supported_versions(self) -> list[str]:
-        """API versions advertised by ``GET /services/data/`` (all accepted in URLs)."""
+        """API versions advertised by ``GET /services/data/`` (all accepted in URLs): 31.0 up, since versions 21.0
+        to 30.0 were retired in Summer '25 (the End-of-Life Policy above)."""
         top = int(float(self.api_version))
-        return [f"{v}.0" for v in range(max(20, top - 39), top + 1)]
+        return [f"{v}.0" for v in range(min(31, top), top + 1)]
 
 
 def credentials(config: SalesforceSandboxConfig) -> dict[str, str]:

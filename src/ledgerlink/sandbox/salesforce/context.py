@@ -15,8 +15,12 @@ class CallContext:
 
     @property
     def change_origin(self) -> str:
-        """CDC ``changeOrigin``; the client part is empty when the caller sent no Sforce-Call-Options client."""
-        return f"com/salesforce/api/{self.api}/{self.api_version};client={self.client_id}"
+        """CDC ``changeOrigin``: ``com/salesforce/api/<api>/<version>;client=<id>``, and without ``;client=…`` when
+        the caller sent no Sforce-Call-Options client ("If the client ID isn't set in the API call,
+        client=<Client_ID> isn't appended": ChangeEventHeader Class, Apex Reference,
+        https://developer.salesforce.com/docs/platform/apex-ref/references/apex-ref/apex-class-eventbus-changeeventheader.html)."""
+        origin = f"com/salesforce/api/{self.api}/{self.api_version}"
+        return f"{origin};client={self.client_id}" if self.client_id else origin
 
 
 def parse_call_options(header: str | None) -> str:

@@ -161,6 +161,13 @@ class ChangeEventLog:
             row = self.db.conn.execute("SELECT MAX(replay_id) FROM events").fetchone()
         return row[0]
 
+    def last_issued_replay_id(self) -> int:
+        """The newest replay id ever issued, retained or not (0 before the first event): the log's position."""
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            latest = self.db.conn.execute("SELECT MAX(replay_id) FROM events").fetchone()[0]
+        return max(int(row[0]) if row else 0, int(latest or 0))
+
     def earliest_replay_id(self) -> int | None:
         with self.db.lock:
             row = self.db.conn.execute("SELECT MIN(replay_id) FROM events").fetchone()

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from .org import SalesforceOrg
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-MAX_JWT_LIFETIME_SECONDS = 180
 CLOCK_SKEW_SECONDS = 5
 
 
@@ -124,6 +123,7 @@ def _check_jwt(org: SalesforceOrg, assertion: str, base_url: str) -> str:
         raise OAuthError("invalid_client_id", "client identifier invalid")
     if claims["sub"] != cfg.username:
         raise OAuthError("invalid_grant", "user hasn't approved this consumer")
-    if float(claims["exp"]) > time.time() + MAX_JWT_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS:
-        raise OAuthError("invalid_grant", "expiration time is too far in the future (at most 3 minutes)")
+    limit = cfg.jwt_max_lifetime_seconds
+    if float(claims["exp"]) > time.time() + limit + CLOCK_SKEW_SECONDS:
+        raise OAuthError("invalid_grant", f"expiration time is too far in the future (at most {limit} seconds)")
     return str(claims["iss"])

@@ -7,11 +7,14 @@ same request sent on its own.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email import policy as email_policy
+from email.parser import BytesParser
 from typing import Any
 
 from . import ids
@@ -30,6 +33,7 @@ class ApiRequest:
     query: dict[str, str]
     body: bytes
     ctx: CallContext
+    content_type: str = ""
 
     def json(self) -> Any:
         if not self.body.strip():
@@ -38,6 +42,44 @@ class ApiRequest:
             return json.loads(self.body)
         except ValueError as exc:
             raise bad_request("JSON_PARSER_ERROR", f"Unexpected character in request body: {exc}") from exc
+
+    def record(self) -> Any:
+        """An sObject's fields from a JSON body, or from a multipart one (``multipart_record``)."""
+        if self.content_type.lower().startswith("multipart/form-data"):
+            return multipart_record(self.content_type, self.body)
+        return self.json()
+
+
+def multipart_record(content_type: str, body: bytes) -> dict[str, Any]:
+    """Insert or Update Blob Data: "The first part of the request body contains non-binary field data ... The second
+    part contains the binary data of the file"
+    (https://developer.salesforce.com/docs/platform/api-rest/guide/dome-sobject-insert-update-blob.html). The JSON
+    part may have any name (Salesforce's examples say ``entity_content``, jsforce sends the object's name); each
+    other part is named after its blob field and arrives here base64-encoded, as a JSON body would carry it."""
+    message = BytesParser(policy=email_policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    if not message.is_multipart():
+        raise bad_request("JSON_PARSER_ERROR", "The multipart request body has no parts")
+    record: dict[str, Any] | None = None
+    blobs: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        raw = part.get_payload(decode=True)
+        payload = raw if isinstance(raw, bytes) else b""
+        if record is None and (part.get_content_type() == "application/json" or not part.get_filename()):
+            try:
+                parsed = json.loads(payload or b"{}")
+            except ValueError as exc:
+                raise bad_request("JSON_PARSER_ERROR", f"Unexpected character in the JSON part: {exc}") from exc
+            if not isinstance(parsed, dict):
+                raise bad_request("JSON_PARSER_ERROR", "Expected a JSON object for an sObject")
+            record = parsed
+        elif isinstance(name, str) and name:
+            blobs[name] = base64.b64encode(payload).decode()
+        else:
+            raise bad_request("JSON_PARSER_ERROR", "A binary part must be named after its field")
+    if record is None:
+        raise bad_request("JSON_PARSER_ERROR", "The multipart request body has no JSON part")
+    return {**record, **blobs}
 
 
 @dataclass
@@ -92,9 +134,34 @@ def error_response(err: ApiError) -> ApiResponse:
 
 @route("", "GET")
 def resources(org: SalesforceOrg, req: ApiRequest, _: list[str]) -> ApiResponse:
+    """Resources by Version: the served resources by name, and ``identity``, the Identity URL (which jsforce's
+    ``identity()`` follows), https://developer.salesforce.com/docs/platform/api-rest/guide/resources-by-version.html"""
     base = f"/services/data/v{req.ctx.api_version}"
-    names = ["sobjects", "query", "queryAll", "limits", "composite", "search"]
-    return ApiResponse(200, {n: f"{base}/{n}" for n in names})
+    names = ["sobjects", "query", "queryAll", "limits", "composite", "recent", "search", "tooling"]
+    body = {n: f"{base}/{n}" for n in names}
+    body["identity"] = f"{req.ctx.base_url}/id/{org.config.org_id}/{req.ctx.user_id}"
+    return ApiResponse(200, body)
+
+
+MAX_RECENT = 200
+
+
+@route("recent", "GET")
+def recent(org: SalesforceOrg, req: ApiRequest, _: list[str]) -> ApiResponse:
+    """Recently Viewed Items (https://developer.salesforce.com/docs/platform/api-rest/guide/resources-recent-items.html):
+    ``[{attributes, Id, Name}]``, newest first, at most ``limit`` (200 by default and at most). The sandbox keeps no
+    view history, so the records the API created or changed most recently stand in for those viewed."""
+    try:
+        limit = min(int(req.query.get("limit") or MAX_RECENT), MAX_RECENT)
+    except ValueError as exc:
+        raise bad_request("INVALID_QUERY_FILTER_OPERATOR", "limit must be a number") from exc
+    touched: list[tuple[str, ObjectDef, dict[str, Any]]] = []
+    for obj in org.schema.objects.values():
+        if obj.name == "User":
+            continue
+        touched.extend((str(r.get("SystemModstamp") or ""), obj, r) for r in org.records.load_all(obj))
+    touched.sort(key=lambda item: (item[0], item[2]["Id"]), reverse=True)
+    return ApiResponse(200, [_attrs_only(obj, r, req.ctx.api_version) for _, obj, r in touched[: max(limit, 0)]])
 
 
 @route("limits", "GET")
@@ -123,7 +190,7 @@ def object_root(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiRe
     if req.method == "GET":
         recent = [_attrs_only(obj, r, req.ctx.api_version) for r in org.records.load_all(obj)[-5:]]
         return ApiResponse(200, {"objectDescribe": object_summary(obj, req.ctx.api_version), "recentItems": recent})
-    body = req.json()
+    body = req.record()
     if not isinstance(body, dict):
         raise bad_request("JSON_PARSER_ERROR", "Expected a JSON object for an sObject")
     record_id = org.dml.create(req.ctx, obj, body)
@@ -136,7 +203,14 @@ def describe(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiRespo
     return ApiResponse(200, describe_object(org.schema, obj, req.ctx.api_version))
 
 
+MINUTE_MS = 60_000
+
+
 def _window(req: ApiRequest) -> tuple[int, int]:
+    """``[start, end)`` in epoch ms. "The API ignores the seconds portion of the specified dateTime value (for
+    example, 12:30:15 is interpreted as 12:30:00 UTC)", for start and end alike (sObject Get Updated / Get Deleted,
+    https://developer.salesforce.com/docs/platform/api-rest/guide/resources-getupdated.html); ``end`` is capped at
+    the current minute, which ``latestDateCovered`` reports."""
     try:
         start = datetime_to_ms(req.query["start"])
         end = datetime_to_ms(req.query["end"])
@@ -144,31 +218,28 @@ def _window(req: ApiRequest) -> tuple[int, int]:
         raise bad_request("INVALID_DATE_FORMAT", "start and end must be ISO-8601 date-times") from exc
     if end <= start:
         raise bad_request("INVALID_REPLICATION_DATE", "end date must be after start date")
-    return start, end
+    end = min(end, int(time.time() * 1000))
+    return start // MINUTE_MS * MINUTE_MS, end // MINUTE_MS * MINUTE_MS
 
 
 @route(r"sobjects/([A-Za-z0-9_]+)/updated", "GET")
 def updated(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiResponse:
     obj = org.dml.object(groups[0])
     start, end = _window(req)
-    end = min(end, int(time.time() * 1000))
-    return ApiResponse(
-        200, {"ids": org.records.changed_between(obj, start, end), "latestDateCovered": format_ms(end // 60000 * 60000)}
-    )
+    return ApiResponse(200, {"ids": org.records.changed_between(obj, start, end), "latestDateCovered": format_ms(end)})
 
 
 @route(r"sobjects/([A-Za-z0-9_]+)/deleted", "GET")
 def deleted(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiResponse:
     obj = org.dml.object(groups[0])
     start, end = _window(req)
-    end = min(end, int(time.time() * 1000))
     rows = org.records.deleted_between(obj, start, end)
     return ApiResponse(
         200,
         {
             "deletedRecords": [{"id": rid, "deletedDate": format_ms(at)} for rid, at in rows],
             "earliestDateAvailable": format_ms(int(time.time() * 1000) - 15 * 86400 * 1000),
-            "latestDateCovered": format_ms(end // 60000 * 60000),
+            "latestDateCovered": format_ms(end),
         },
     )
 
@@ -182,7 +253,7 @@ def record(org: SalesforceOrg, req: ApiRequest, groups: list[str]) -> ApiRespons
         data = org.dml.get_record(obj, groups[1])
         return ApiResponse(200, render(obj, data, req.ctx.api_version, req.query.get("fields")))
     if req.method == "PATCH":
-        body = req.json()
+        body = req.record()
         if not isinstance(body, dict):
             raise bad_request("JSON_PARSER_ERROR", "Expected a JSON object for an sObject")
         org.dml.update(req.ctx, obj, groups[1], body)

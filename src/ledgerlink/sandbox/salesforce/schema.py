@@ -188,6 +188,8 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("Industry", "picklist"),
             _f("Type", "picklist"),
             _f("Description", "textarea"),
+            _f("NumberOfEmployees", "int", precision=8),
+            _f("AnnualRevenue", "currency"),
             _ref("ParentId", "Account", "Parent", "ChildAccounts"),
         ],
     },

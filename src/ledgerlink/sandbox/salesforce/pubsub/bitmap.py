@@ -3,9 +3,9 @@
 Salesforce's published encoding: the list's first element is ``"0x"`` + hex of an integer in which bit *i*
 (least significant bit = 0) is set when the field at position *i* of the event's Avro schema (top-level fields,
 ``ChangeEventHeader`` at 0) is in the set. Decoders read the hex digits big-endian and reverse the bit string, so
-the integer reading is the same thing. Nested fields of compound fields would follow as ``"<parentPos>-0x<hex>"``;
-the sandbox's objects have no compound fields, so the list has at most one element. We write whole bytes in
-upper-case hex (``0x650004E0``, as in Salesforce's examples) and an empty list when no field is named.
+the integer reading is the same thing. Nested fields of compound fields follow as ``"<parentPos>-0x<hex>"`` (written
+by ``ChangeEventSchema.bitmap``). We write whole bytes in upper-case hex (``0x650004E0``, as in Salesforce's
+examples) and an empty list when no field is named.
 """
 
 from __future__ import annotations

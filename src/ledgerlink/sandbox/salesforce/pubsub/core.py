@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ledgerlink.formats.pubsub import pubsub_api_pb2 as pb
 
+from ..change_topics import topic_entity
+from ..errors import ApiError
 from ..events import ChangeEvent
+from ..managed_subscriptions import ManagedSubscription
 from ..org import SalesforceOrg
-from .avro_schema import ChangeEventSchema, build_change_event_schema, topic_entity_name
+from ..tooling import subscriptions_of
+from .avro_schema import ChangeEventSchema, build_change_event_schema
 
-ALL_CHANGE_EVENTS = "/data/ChangeEvents"
+_PRESETS = {"LATEST": pb.LATEST, "EARLIEST": pb.EARLIEST}
 SCAN_SIZE = 500  # events read from the log per query while looking for a topic's events
 MAX_BATCH = 100  # events per FetchResponse
 
 
 def encode_replay_id(replay_id: int) -> bytes:
-    """Replay ids go out as 8 opaque bytes (big-endian); clients must not interpret them."""
-    return replay_id.to_bytes(8, "big") if replay_id > 0 else b""
+    """Replay ids go out as 8 opaque bytes (big-endian); clients must not interpret them. Never empty: Salesforce
+    always sends one, and salesforce-pubsub-api-client decodes ``latest_replay_id`` without checking."""
+    return max(replay_id, 0).to_bytes(8, "big")
 
 
 def decode_replay_id(raw: bytes) -> int | None:
@@ -137,14 +143,8 @@ class PubSubCore:
 
     # -- topics and schemas ---------------------------------------------------------------------------------
     def topic(self, name: str) -> Topic | None:
-        if name == ALL_CHANGE_EVENTS:
-            return Topic(name, None)
-        if name.startswith("/data/"):
-            wanted = name.removeprefix("/data/")
-            for obj in self.org.schema.objects.values():
-                if topic_entity_name(obj.name) == wanted:
-                    return Topic(name, obj.name)
-        return None
+        exists, entity = topic_entity(self.org.schema, name)
+        return Topic(name, entity) if exists else None
 
     def schema_for(self, entity: str) -> ChangeEventSchema | None:
         with self._lock:
@@ -169,21 +169,59 @@ class PubSubCore:
         log = self.org.events
         if preset == pb.EARLIEST:
             earliest = log.earliest_replay_id()
-            return earliest - 1 if earliest is not None else log.latest_replay_id() or 0
+            return earliest - 1 if earliest is not None else log.last_issued_replay_id()
         if preset != pb.CUSTOM:
-            return log.latest_replay_id() or 0
+            return log.last_issued_replay_id()
         replay_id = decode_replay_id(raw_replay_id)
         log.prune()  # judge retention against now, not against the last automatic prune
         earliest, latest = log.earliest_replay_id(), log.latest_replay_id()
+        if replay_id is not None and earliest is None and replay_id == log.last_issued_replay_id():
+            return replay_id  # a keep-alive's position while nothing is retained: resuming there loses nothing
         # As Salesforce: the event the id names must still be retained (and must exist).
         if replay_id is None or earliest is None or latest is None or not (earliest <= replay_id <= latest):
             raise ReplayIdInvalid(raw_replay_id.hex())
         return replay_id
 
+    def managed_start_after(self, sub: ManagedSubscription) -> int:
+        """Where a managed subscription resumes: after its committed replay id; from ``errorRecoveryReplay`` when
+        that id is no longer retained; from ``defaultReplay`` when nothing was committed (Managed Event
+        Subscriptions, https://developer.salesforce.com/docs/platform/pub-sub-api/guide/managed-sub.html)."""
+        if sub.committed_replay_id is not None:
+            try:
+                return self.start_after(pb.CUSTOM, encode_replay_id(sub.committed_replay_id))
+            except ReplayIdInvalid:
+                return self.start_after(_PRESETS[sub.error_recovery_replay], b"")
+        return self.start_after(_PRESETS[sub.default_replay], b"")
+
+    def commit(self, sub: ManagedSubscription, request: pb.CommitReplayRequest) -> pb.CommitReplayResponse:
+        """Store a committed replay id; one the log never issued is refused in the response's ``error``."""
+        now_ms = int(time.time() * 1000)
+        replay_id = decode_replay_id(request.replay_id)
+        latest = self.org.events.latest_replay_id() or 0
+        if replay_id is None or replay_id > latest:
+            return pb.CommitReplayResponse(
+                commit_request_id=request.commit_request_id,
+                replay_id=request.replay_id,
+                error=pb.Error(code=pb.COMMIT, msg="The replay ID to commit is invalid."),
+                process_time=now_ms,
+            )
+        try:
+            subscriptions_of(self.org).commit(sub.id, replay_id)
+        except ApiError:  # deleted through the Tooling API while the stream was open
+            return pb.CommitReplayResponse(
+                commit_request_id=request.commit_request_id,
+                replay_id=request.replay_id,
+                error=pb.Error(code=pb.COMMIT, msg="The managed subscription no longer exists."),
+                process_time=now_ms,
+            )
+        return pb.CommitReplayResponse(
+            commit_request_id=request.commit_request_id, replay_id=request.replay_id, process_time=now_ms
+        )
+
     def resume_point(self, position: int) -> bytes:
-        """``position`` as a replay id a client may resume from: empty unless it names a retained event."""
-        earliest = self.org.events.earliest_replay_id()
-        return encode_replay_id(position) if earliest is not None and position >= earliest else b""
+        """``position`` as the replay id a keep-alive carries: every event up to it was delivered or is not on the
+        topic, so a client may resume after it (CUSTOM)."""
+        return encode_replay_id(position)
 
     # -- delivery -------------------------------------------------------------------------------------------
     def next_batch(self, topic: Topic, after: int, limit: int) -> tuple[list[pb.ConsumerEvent], int]:

@@ -15,6 +15,7 @@ from .core import PubSubCore
 from .service import PubSubService
 
 DEFAULT_KEEPALIVE_SECONDS = 270.0
+DEFAULT_IDLE_CLOSE_SECONDS = 60.0  # a stream with nothing requested closes this long after its last response
 
 
 @dataclass
@@ -45,6 +46,7 @@ def serve_pubsub(
     host: str = "127.0.0.1",
     port: int = 0,
     keepalive_seconds: float = DEFAULT_KEEPALIVE_SECONDS,
+    idle_close_seconds: float = DEFAULT_IDLE_CLOSE_SECONDS,
     tls: TLSFiles | None = None,
     max_workers: int = 32,
 ) -> PubSubServer:
@@ -52,7 +54,7 @@ def serve_pubsub(
     holds one of ``max_workers`` threads."""
     core = PubSubCore(org)
     server = grpc.server(ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="pubsub"))
-    pb_grpc.add_PubSubServicer_to_server(PubSubService(core, keepalive_seconds), server)
+    pb_grpc.add_PubSubServicer_to_server(PubSubService(core, keepalive_seconds, idle_close_seconds), server)
     if tls is not None:
         credentials = grpc.ssl_server_credentials([(tls.key_file.read_bytes(), tls.cert_file.read_bytes())])
         bound = server.add_secure_port(f"{host}:{port}", credentials)
