@@ -102,7 +102,9 @@ def required_fields(kind: str) -> list[str]:
 
 
 def _check_secrets(kind: str, values: dict[str, str]) -> dict[str, str]:
-    given = {name: value for name, value in values.items() if value not in (None, "")}
+    # Only the system's own credential fields are kept (what a sandbox prints carries more), as the form asks.
+    wanted = credential_fields(kind)
+    given = {name: value for name, value in values.items() if name in wanted and value not in (None, "")}
     if kind == SMTP:  # a local relay may take mail without signing in
         return {name: str(given.get(name, "")) for name in SMTP_FIELDS}
     try:
