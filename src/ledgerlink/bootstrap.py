@@ -80,7 +80,7 @@ def connection_spec(system: str, data_dir: Path, connections: Path | None = None
     )
     found = [s for s in specs if s["system"] == system]
     if len(found) != 1:
-        raise ValueError(f"expected one {system} connection, found {len(found)}")
+        raise ValueError(f"expected one {registry.get_system(system).title} connection, found {len(found)}")
     return found[0]
 
 

@@ -153,7 +153,7 @@ def test_the_mapping_schema_and_templates_name_custom_fields_on_the_right_object
         "date": {"Date"},
         "id": {"Lookup", "MasterDetail"},
     }
-    schema = yaml.safe_load((SOURCE / "mapping" / "schemas" / "salesforce.yaml").read_text())
+    schema = yaml.safe_load((SOURCE / "systems" / "salesforce" / "schema.yaml").read_text())
     for obj, fields in schema.items():
         if obj.endswith("__c"):
             assert "" in required.get(obj, set()), f"custom object {obj} is not in the metadata"
@@ -161,7 +161,7 @@ def test_the_mapping_schema_and_templates_name_custom_fields_on_the_right_object
             if name.endswith("__c"):
                 assert name in required.get(obj, set()), f"{obj}.{name} is not in the metadata"
                 assert types[f"{obj}.{name}"] in compatible[kind], f"{obj}.{name}: {kind} vs {types[f'{obj}.{name}']}"
-    for template in (SOURCE / "mapping" / "templates" / "salesforce").glob("*.yaml"):
+    for template in (SOURCE / "systems" / "salesforce" / "templates").glob("*.yaml"):
         spec = yaml.safe_load(template.read_text())
         if spec["target"]["system"] == "salesforce":
             obj = spec["target"]["object"]
