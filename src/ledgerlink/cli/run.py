@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from ledgerlink.store import Ledger, database_url
+from ledgerlink.store import FailedRecordRow, Ledger, database_url
 
 failed_app = typer.Typer(help="Records a flow could not process: inspect and replay them.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -142,32 +143,63 @@ def _ledger(data_dir: Path) -> Ledger:
     return Ledger(database_url(data_dir))
 
 
+MAX_ID = 2**63 - 1  # the largest id a database row can have; bigger ones are refused, not sent to the database
+
+
+def _terminal_safe(text: object, width: int = 100) -> Text:
+    """Stored text as plain text for the terminal: control characters (escape sequences) shown, not obeyed, and
+    never read as rich markup (``[/]`` used to crash the table)."""
+    clean = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+    return Text(clean[:width])
+
+
 @failed_app.command("list")
 def failed_list(
     flow: Annotated[str | None, typer.Option(help="only this flow")] = None,
     status: Annotated[str, typer.Option(help="open, resolved or all")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="show the newest LIMIT records")] = 1000,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     data_dir: DataDir = Path(".ledgerlink"),
 ) -> None:
-    """Failed records, newest last."""
-    rows = _ledger(data_dir).failed_records(flow=flow, status=None if status == "all" else status)
+    """Failed records, newest last (the newest LIMIT of them: older ones are left out, never newer ones)."""
+    newest = _ledger(data_dir).failed_records(
+        flow=flow, status=None if status == "all" else status, limit=limit, newest_first=True
+    )
+    rows = list(reversed(newest))
     if as_json:
         typer.echo(json.dumps([_row_json(r) for r in rows], default=str))
         return
     table = Table("id", "flow", "source", "status", "attempts", "last error")
     for r in rows:
         last = r.errors[-1]["error"] if r.errors else ""
-        table.add_row(str(r.id), r.flow, f"{r.source_object} {r.source_id}", r.status, str(len(r.errors)), last[:100])
+        table.add_row(
+            str(r.id),
+            _terminal_safe(r.flow),
+            _terminal_safe(f"{r.source_object} {r.source_id}"),
+            _terminal_safe(r.status),
+            str(len(r.errors)),
+            _terminal_safe(last),
+        )
     Console().print(table)
 
 
 @failed_app.command("show")
 def failed_show(failed_id: int, data_dir: DataDir = Path(".ledgerlink")) -> None:
     """One failed record: its input and every attempt's error."""
-    row = _ledger(data_dir).failed_record(failed_id)
+    row = _ledger(data_dir).failed_record(failed_id) if 1 <= failed_id <= MAX_ID else None
     if row is None:
         raise typer.BadParameter(f"no failed record {failed_id}")
     typer.echo(json.dumps(_row_json(row), indent=2, default=str))
+
+
+def _all_open(ledger: Ledger, flow: str | None, page: int = 1000) -> list[FailedRecordRow]:
+    """Every open failed record (of ``flow``), paged: no cap that silently leaves some out."""
+    rows: list[FailedRecordRow] = []
+    while True:
+        batch = ledger.failed_records(flow=flow, status="open", limit=page, after_id=rows[-1].id if rows else None)
+        rows.extend(batch)
+        if len(batch) < page:
+            return rows
 
 
 @failed_app.command("replay")
@@ -185,9 +217,9 @@ def failed_replay(
 
     ledger = _ledger(data_dir)
     if replay_all:
-        rows = ledger.failed_records(flow=flow, status="open")
+        rows = _all_open(ledger, flow)
     elif failed_id is not None:
-        one = ledger.failed_record(failed_id)
+        one = ledger.failed_record(failed_id) if 1 <= failed_id <= MAX_ID else None
         rows = [one] if one else []
     else:
         raise typer.BadParameter("give a failed record id or --all")

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Executable, Row, func, select
+from sqlalchemy import Engine, Executable, Row, String, cast, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledgerlink.store import _statements as statements
@@ -367,9 +367,27 @@ class Ledger:
             )
 
     def failed_records(
-        self, *, flow: str | None = None, status: str | None = "open", limit: int = 1000
+        self,
+        *,
+        flow: str | None = None,
+        status: str | None = "open",
+        limit: int = 1000,
+        newest_first: bool = False,
+        search: str | None = None,
+        after_id: int | None = None,
     ) -> list[FailedRecordRow]:
-        query = select(FailedRecord).order_by(FailedRecord.pk).limit(limit)
+        """Up to ``limit`` failed records: the oldest first, or with ``newest_first`` the newest ``limit`` of
+        them (a cap must drop the oldest, never the newest). ``search`` matches the source id or an error text."""
+        order = FailedRecord.pk.desc() if newest_first else FailedRecord.pk
+        query = select(FailedRecord).order_by(order).limit(limit)
+        if search:
+            needle = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(
+                func.lower(FailedRecord.source_id).like(needle, escape="\\")
+                | func.lower(cast(FailedRecord.errors, String)).like(needle, escape="\\")
+            )
+        if after_id is not None:  # paging through all of them, oldest first
+            query = query.where(FailedRecord.pk > after_id)
         if flow:
             query = query.where(FailedRecord.flow == flow)
         if status:

@@ -24,7 +24,7 @@ class _TooLarge(Exception):
 async def _read_capped(request: Request, limit: int) -> bytes:
     """Read at most ``limit`` bytes, refusing early: a huge body is never buffered whole."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and (not (declared.isascii() and declared.isdigit()) or int(declared) > limit):
         raise _TooLarge()
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -52,8 +52,8 @@ async def webhook_receive(request: Request, connection: str) -> JSONResponse:
         return JSONResponse({"detail": verdict.reason}, verdict.status)
     try:
         payload = json.loads(body or b"{}")
-    except ValueError:
-        return JSONResponse({"detail": "body is not JSON"}, 400)
+    except (ValueError, RecursionError):  # RecursionError: a body nested thousands deep
+        return JSONResponse({"detail": "body is not JSON (or nested too deeply)"}, 400)
     if not isinstance(payload, dict):
         return JSONResponse({"detail": "body must be a JSON object"}, 400)
     event_type = payload.get("type")
@@ -61,7 +61,7 @@ async def webhook_receive(request: Request, connection: str) -> JSONResponse:
         with c.ledger.session() as s:
             receipt = WebhookReceipt(
                 connection=connection,
-                signature_hash=svc.receipt_key(connection, signature or ""),
+                signature_hash=svc.receipt_key(connection, request.headers.get(svc.TIMESTAMP_HEADER, ""), body),
                 event_type=str(event_type)[:100] if event_type else None,
                 body=payload,
             )

@@ -22,15 +22,10 @@ class ReplayResult:
 def find(
     ledger: Ledger, *, flow: str | None = None, status: str | None = "open", q: str | None = None, limit: int = 200
 ) -> list[FailedRecordRow]:
-    rows = ledger.failed_records(flow=flow or None, status=status or None, limit=5000)
-    if q:
-        needle = q.strip().lower()
-        rows = [
-            r
-            for r in rows
-            if needle in r.source_id.lower() or any(needle in str(e.get("error", "")).lower() for e in r.errors)
-        ]
-    return list(reversed(rows))[:limit]  # newest first
+    # Newest first, filtered in the database: a cap drops the oldest records, never the newest ones.
+    return ledger.failed_records(
+        flow=flow or None, status=status or None, limit=limit, newest_first=True, search=(q or "").strip() or None
+    )
 
 
 def counts_by_status(ledger: Ledger) -> dict[str, int]:

@@ -1,5 +1,6 @@
 """Inbound webhooks: HMAC-SHA256 over ``<timestamp>.<body>`` with the connection's secret, a timestamp window
-against replay, a unique receipt per signature so the same request can't be accepted twice, and a size cap."""
+against replay, a unique receipt per (connection, timestamp, body) so the same request can't be accepted twice,
+and a size cap."""
 
 from __future__ import annotations
 
@@ -33,14 +34,16 @@ def verify(
     tolerance_seconds: int,
     now: float | None = None,
 ) -> Verdict:
-    # One answer for unknown connection and bad signature: a prober learns nothing about which names exist.
+    # One answer for every refusal (unknown connection, bad signature, bad or stale timestamp): a prober learns
+    # nothing about which connection names exist.
     if secret is None or not timestamp_header or not signature_header:
         return Verdict(False, 401, "missing or invalid signature")
-    if not timestamp_header.isdigit() or len(timestamp_header) > 12:
-        return Verdict(False, 401, "bad timestamp")
+    # isascii: str.isdigit() accepts digits like "²" that int() refuses (that was a 500).
+    if not (timestamp_header.isascii() and timestamp_header.isdigit()) or len(timestamp_header) > 12:
+        return Verdict(False, 401, "missing or invalid signature")
     timestamp = int(timestamp_header)
     if abs((now if now is not None else time.time()) - timestamp) > tolerance_seconds:
-        return Verdict(False, 401, "timestamp outside the allowed window (replayed or clock skew)")
+        return Verdict(False, 401, "missing or invalid signature")
     expected = sign(secret, timestamp, body)
     candidates = [s.strip() for s in signature_header.split(",")]  # several during a secret rollover
     if not any(hmac.compare_digest(expected, c) for c in candidates):
@@ -48,5 +51,10 @@ def verify(
     return Verdict(True, 200, "ok")
 
 
-def receipt_key(connection: str, signature_header: str) -> str:
-    return hashlib.sha256(f"{connection}\n{signature_header}".encode()).hexdigest()
+def receipt_key(connection: str, timestamp_header: str, body: bytes) -> str:
+    """What makes a request "the same one again": connection, timestamp and body, never the signature header
+    (which may list several signatures, so padding it with a junk one would make a fresh-looking key)."""
+    digest = hashlib.sha256()
+    for part in (connection.encode(), timestamp_header.encode(), body):
+        digest.update(len(part).to_bytes(8, "big") + part)  # length-prefixed: no two inputs share an encoding
+    return digest.hexdigest()
