@@ -7,10 +7,11 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from itsdangerous import URLSafeTimedSerializer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -18,9 +19,9 @@ from ledgerlink.connections.store import Connections
 from ledgerlink.logs import log_context
 from ledgerlink.store import Ledger
 from ledgerlink.vault import KeyRing, Vault, load_keyring
-from ledgerlink.web import metrics
+from ledgerlink.web import guard, metrics
 from ledgerlink.web.console import Console
-from ledgerlink.web.security import NotSignedIn
+from ledgerlink.web.security import NotSignedIn, lookup_principal, refresh_session_cookie
 from ledgerlink.web.services.replay import EngineReplayer, Replayer
 from ledgerlink.web.services.users import Users
 from ledgerlink.web.settings import ConsoleSettings
@@ -31,13 +32,6 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-
-
-def _is_api(request: Request) -> bool:
-    path = request.url.path
-    return path.startswith(("/api/", "/metrics", "/webhooks/")) or "application/json" in request.headers.get(
-        "accept", ""
-    )
 
 
 def build_console(
@@ -90,16 +84,11 @@ def create_app(
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
-        if _is_api(request):
-            return JSONResponse({"detail": "sign in or send an API token"}, 401, headers={"WWW-Authenticate": "Bearer"})
-        target = "/signin?next=" + (request.url.path if request.method == "GET" else "/")
-        if request.headers.get("hx-request"):
-            return Response(status_code=401, headers={"HX-Redirect": target})
-        return RedirectResponse(target, status_code=303)
+        return guard.not_signed_in(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if _is_api(request) or request.headers.get("hx-request"):
+        if guard.is_api(request) or request.headers.get("hx-request"):
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
         from ledgerlink.web.templating import render
 
@@ -115,6 +104,11 @@ def _install_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse({"detail": errors}, 422)
 
+    @app.exception_handler(OverflowError)
+    async def overflow(request: Request, exc: OverflowError) -> Response:
+        # An id too big for the database (e.g. /api/failed/99999999999999999999): not found, not a traceback.
+        return JSONResponse({"detail": "no such record (id out of range)"}, 404)
+
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -122,6 +116,18 @@ def _install_handlers(app: FastAPI) -> None:
 
 
 def _install_middleware(app: FastAPI) -> None:
+    console: Console = app.state.console
+
+    async def principal(request: Request) -> Any:
+        return await guard.in_thread(lambda: lookup_principal(request))
+
+    # Added first, so it runs inside the headers middleware: refusals still carry the security headers.
+    app.add_middleware(
+        guard.Guard,
+        max_body_bytes=lambda: console.settings.max_body_bytes,
+        principal=principal,
+    )
+
     @app.middleware("http")
     async def headers_and_logs(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request.state.nonce = secrets.token_urlsafe(16)
@@ -143,6 +149,7 @@ def _install_middleware(app: FastAPI) -> None:
         response.headers["X-Request-Id"] = request_id
         if not request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
+        refresh_session_cookie(request, response)
         return response
 
 

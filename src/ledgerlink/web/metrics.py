@@ -16,7 +16,12 @@ _requests: dict[tuple[str, str, str], int] = defaultdict(int)
 _seconds: dict[tuple[str, str], float] = defaultdict(float)
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    # Labels come from a fixed set: a made-up method or path must not add a series (unbounded memory).
+    method = method if method in KNOWN_METHODS else "OTHER"
     with _lock:
         _requests[(method, route, str(status))] += 1
         _seconds[(method, route)] += seconds
