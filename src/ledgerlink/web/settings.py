@@ -38,10 +38,10 @@ class ConsoleSettings:
     alert_interval_seconds: float = 60.0
     # Any request body larger than this is refused before it is read (webhooks have their own, smaller cap).
     max_body_bytes: int = field(default_factory=lambda: _env_int("LEDGERLINK_MAX_BODY_BYTES", 1024 * 1024))
-    # Sign-in throttling: attempts per minute per client address and per username; failures before a lockout.
-    signin_per_ip_per_minute: int = field(default_factory=lambda: _env_int("LEDGERLINK_SIGNIN_PER_IP_PER_MINUTE", 20))
+    # Sign-in throttling: failed attempts per minute per client address and per username; failures before a lockout.
+    signin_per_ip_per_minute: int = field(default_factory=lambda: _env_int("LEDGERLINK_SIGNIN_PER_IP_PER_MINUTE", 30))
     signin_per_user_per_minute: int = field(
-        default_factory=lambda: _env_int("LEDGERLINK_SIGNIN_PER_USER_PER_MINUTE", 10)
+        default_factory=lambda: _env_int("LEDGERLINK_SIGNIN_PER_USER_PER_MINUTE", 5)
     )
     signin_lockout_failures: int = field(default_factory=lambda: _env_int("LEDGERLINK_SIGNIN_LOCKOUT_FAILURES", 10))
     signin_lockout_minutes: float = field(default_factory=lambda: _env_float("LEDGERLINK_SIGNIN_LOCKOUT_MINUTES", 15.0))

@@ -1,5 +1,6 @@
-"""Sign-in throttling: a sliding window per client address and per username, and a lockout after repeated
-failures. Kept in memory (one console process); a restart forgets it, which only ever lets someone in sooner."""
+"""Sign-in throttling: failed attempts counted in a sliding minute per client address and per username (beyond
+the limit, attempts are refused without running argon2), and a lockout after repeated failures for a username.
+Kept in memory (one console process); a restart forgets it, which only ever lets someone in sooner."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class SigninThrottle:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def check(self, ip: str, username: str) -> float | None:
-        """None when this attempt may go ahead (and counts it); else how many seconds to wait."""
+        """None when this attempt may go ahead; else how many seconds to wait."""
         now = self.clock()
         user_key = username.lower()
         with self._lock:
@@ -38,15 +39,15 @@ class SigninThrottle:
                     window.popleft()
                 if len(window) >= limit:
                     return 60 - (now - window[0])
-            if len(self._hits) > MAX_KEYS:
-                self._hits.clear()
-            self._hits[f"ip:{ip}"].append(now)
-            self._hits[f"user:{user_key}"].append(now)
             return None
 
-    def failed(self, username: str) -> None:
+    def failed(self, ip: str, username: str) -> None:
         user_key = username.lower()
         with self._lock:
+            if len(self._hits) > MAX_KEYS:
+                self._hits.clear()
+            self._hits[f"ip:{ip}"].append(self.clock())
+            self._hits[f"user:{user_key}"].append(self.clock())
             if len(self._failures) > MAX_KEYS:
                 self._failures.clear()
             count = self._failures.get(user_key, 0) + 1

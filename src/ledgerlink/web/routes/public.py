@@ -62,7 +62,8 @@ async def signin(
         return _signin_page(request, next, "Your sign-in form expired; please try again.", status_code=403)
     c = console(request)
     throttle = signin_throttle(request)
-    wait = throttle.check(request.client.host if request.client else "?", username)
+    ip = request.client.host if request.client else "?"
+    wait = throttle.check(ip, username)
     if wait is not None:
         response = _signin_page(request, next, "Too many sign-in attempts; please wait and try again.", 429)
         response.headers["Retry-After"] = str(max(1, int(wait) + 1))
@@ -70,7 +71,7 @@ async def signin(
     async with _argon2_slots(request):  # off the event loop, and only a few at once
         user = await run_in_threadpool(c.users.verify, username, password)
     if user is None:
-        throttle.failed(username)
+        throttle.failed(ip, username)
         return _signin_page(request, next, "Wrong username or password.", status_code=401)
     throttle.succeeded(username)
     session_id = await run_in_threadpool(c.users.open_session, user.pk, c.settings.session_hours)
