@@ -5,6 +5,7 @@ Only ``expr`` rules call into JSONata; plain paths and named transforms run as s
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,8 +66,17 @@ def _describe(rule: RuleSpec) -> str:
     names = [t if isinstance(t, str) else next(iter(t)) for t in rule.transforms]
     parts = [head, *names]
     if rule.default is not None:
-        parts.append(f"default {rule.default!r}")
+        parts.append(f"default {_short_repr(rule.default)}")
     return " | ".join(parts)
+
+
+_REPR = reprlib.Repr()  # Python 3.11: no keyword arguments yet
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 6, 6, 60, 60, 40
+
+
+def _short_repr(value: Any) -> str:
+    """A bounded description of user data: never a full ``repr()`` of something a user sent (it may be huge)."""
+    return _REPR.repr(value)
 
 
 def _compile_source(rule: RuleSpec, loc: Loc) -> tuple[Callable[[Any, Any], Any], list[tuple[Path, Loc]]]:

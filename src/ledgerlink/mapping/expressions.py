@@ -20,6 +20,7 @@ from ledgerlink.mapping.errors import TransformError
 
 DEFAULT_TIMEOUT_MS = 250
 DEFAULT_MAX_DEPTH = 200
+MAX_RESULT_CHARS = 1_000_000  # a field value; one call such as $pad can build a huge string inside the time bound
 
 
 class ExpressionSyntaxError(ValueError):
@@ -48,11 +49,32 @@ class JsonataExpression:
             self._box.time = timebox.Timebox.current_milli_time()
             self._box.depth = 0
             try:
-                return self._expr.evaluate(payload, to_json_types(bindings) if bindings else None)
+                result = self._expr.evaluate(payload, to_json_types(bindings) if bindings else None)
             except JException as exc:
                 raise TransformError(f"JSONata {getattr(exc, 'error', '')}: {exc}".replace(" :", ":")) from exc
             except (ValueError, TypeError, RecursionError) as exc:
                 raise TransformError(f"JSONata: {exc}") from exc
+        if _too_big(result):
+            raise TransformError(f"JSONata: the result is larger than {MAX_RESULT_CHARS} characters")
+        return result
+
+
+def _too_big(value: Any, budget: int = MAX_RESULT_CHARS) -> bool:
+    """Whether ``value`` holds more than ``budget`` characters (strings) or items, counting as it goes."""
+    stack, total = [value], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            total += len(item)
+            stack.extend(item)
+        if total > budget:
+            return True
+    return False
 
 
 def to_json_types(value: Any) -> Any:

@@ -57,12 +57,43 @@ class YamlDocument:
         return MappingLoadError(self.file, line, column + offset, message)
 
 
+MAX_TEXT_CHARS = 200_000  # a mapping is a page or two of YAML
+MAX_NODES = 20_000
+
+
+def check_bounds(root: yaml.Node | None, file: str) -> None:
+    """Refuse aliases and oversized trees *before* anything is built from the nodes: an alias "bomb" (each
+    anchor listing the previous one ten times) is small as text but grows exponentially once expanded."""
+    if root is None:
+        return
+    seen: set[int] = set()
+    stack: list[yaml.Node] = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # the composer hands back the anchored node again for each alias
+            mark = node.start_mark
+            raise MappingLoadError(
+                file, mark.line + 1, mark.column + 1, "YAML anchors and aliases (&name, *name) are not allowed here"
+            )
+        seen.add(id(node))
+        if len(seen) > MAX_NODES:
+            raise MappingLoadError(file, 1, 1, f"the mapping has more than {MAX_NODES} YAML nodes")
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
 def load_yaml_document(text: str, file: str) -> YamlDocument:
     """Parse one YAML document, keeping the node tree for positions; YAML syntax errors become MappingLoadError."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise MappingLoadError(file, 1, 1, f"the mapping is longer than {MAX_TEXT_CHARS} characters")
     try:
         loader = yaml.SafeLoader(text)
         try:
             root = loader.get_single_node()
+            check_bounds(root, file)
             data = loader.construct_document(root) if root is not None else None
         finally:
             loader.dispose()

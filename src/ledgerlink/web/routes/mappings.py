@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ledgerlink.logs import redact
 from ledgerlink.web import schemas
 from ledgerlink.web.console import Console, console
+from ledgerlink.web.preview_worker import PreviewWorker
 from ledgerlink.web.routes._common import api_router, page_router
 from ledgerlink.web.services import mappings as svc
 from ledgerlink.web.templating import render
@@ -27,19 +29,22 @@ def _name(system: str, name: str) -> str:
 
 
 def _sample(
-    c: Console, text: str, record_id: str | None
+    c: Console, source: tuple[str | None, str | None], record_id: str | None
 ) -> tuple[dict[str, Any] | None, str | None, str | None, list[svc.Problem]]:
-    """(record, its id, where it came from, problems): live from the source system, else a failed record's input."""
-    system, obj = svc.source_of(text)
+    """(record, its id, where it came from, problems): live from the source system, else a failed record's input.
+
+    ``source`` is the (system, object) of the *saved* mapping, never of the text being previewed: a hand-written
+    ``source:`` must not turn the preview into a way to read any object with the integration user's rights."""
+    system, obj = source
     if not system or not obj:
         return None, record_id, None, []
     failed = [
         r
-        for r in c.ledger.failed_records(status=None, limit=5000)
+        for r in c.ledger.failed_records(status=None, limit=5000, newest_first=True)
         if r.source_object == obj and r.source_system == system
     ]
     if not record_id and failed:
-        record_id = failed[-1].source_id
+        record_id = failed[0].source_id
     if not record_id:
         return None, None, None, [svc.Problem(f"no {obj} to preview on: give a record id")]
     problems: list[svc.Problem] = []
@@ -54,22 +59,50 @@ def _sample(
             problems.append(
                 svc.Problem(redact(f"could not fetch the sample from {system}: {type(exc).__name__}: {exc}")[:300])
             )
-    stored = next((r for r in reversed(failed) if r.source_id == record_id and r.input), None)
+    stored = next((r for r in failed if r.source_id == record_id and r.input), None)
     if stored is not None:
         return stored.input, record_id, f"the input stored with failed record #{stored.id}", []
     return None, record_id, None, problems or [svc.Problem(f"no {system} connection to fetch a sample from")]
 
 
-def preview(c: Console, name: str, text: str, record_id: str | None) -> svc.Preview:
-    mapping, problems = svc.load_text(name, text, c.settings.mappings_dir)
-    if mapping is None:
-        return svc.Preview(problems=problems, record_id=record_id)
-    record, record_id, source, sample_problems = _sample(c, text, record_id)
+def _worker(request: Request) -> PreviewWorker:
+    state = request.app.state
+    if getattr(state, "preview_worker", None) is None:
+        s = console(request).settings
+        state.preview_worker = PreviewWorker(s.preview_seconds, s.preview_memory_mb, s.preview_output_bytes)
+    worker: PreviewWorker = state.preview_worker
+    return worker
+
+
+async def preview(request: Request, name: str, text: str, record_id: str | None) -> svc.Preview:
+    c = console(request)
+    user = request.state.principal
+    saved = await run_in_threadpool(svc.read_text, c.settings.mappings_dir, name)
+    if saved is None:
+        return svc.Preview(problems=[svc.Problem("no such mapping")], record_id=record_id)
+    source, posted = svc.source_of(saved[0]), svc.source_of(text)
+    if posted == (None, None):  # the text does not parse: compile it (bounded) for its problems, on no record
+        answer = await _worker(request).preview(name, text, {}, c.ledger.url, c.settings.mappings_dir)
+        return svc.Preview(problems=[svc.Problem(**p) for p in answer.get("problems") or []], record_id=record_id)
+    if posted != source:
+        return svc.Preview(
+            problems=[svc.Problem(f"this mapping reads {source[0]} {source[1]}; the preview can't change its source")],
+            record_id=record_id,
+        )
+    record, record_id, where, sample_problems = await run_in_threadpool(_sample, c, source, record_id)
     if record is None:
         return svc.Preview(problems=sample_problems, record_id=record_id)
-    result = svc.apply(mapping, record, c.ledger, svc.target_of(text))
-    result.record_id, result.record_source = record_id, source
-    return result
+    if not user.is_admin:  # a viewer sees only the fields the saved mapping reads, as the flow would
+        allowed = await run_in_threadpool(svc.fields_read, saved[0], name, c.settings.mappings_dir)
+        record = svc.only_fields(record, allowed)
+    answer = await _worker(request).preview(name, text, record, c.ledger.url, c.settings.mappings_dir)
+    return svc.Preview(
+        problems=[svc.Problem(**p) for p in answer.get("problems") or []],
+        values=answer.get("values"),
+        provenance=answer.get("provenance"),
+        record_id=record_id,
+        record_source=where,
+    )
 
 
 def _preview_out(p: svc.Preview) -> schemas.PreviewOut:
@@ -126,7 +159,7 @@ async def mapping_preview_page(
     yaml: Annotated[str, Form(max_length=200_000)],
     record: Annotated[str, Form(max_length=64)] = "",
 ) -> HTMLResponse:
-    result = preview(console(request), _name(system, name), yaml, record or None)
+    result = await preview(request, _name(system, name), yaml, record or None)
     return render(request, "_mapping_preview.html", {"p": result})
 
 
@@ -195,7 +228,7 @@ async def api_mapping(request: Request, system: str, name: str) -> schemas.Mappi
     responses=NOT_FOUND,
 )
 async def api_mapping_preview(request: Request, system: str, name: str, body: schemas.PreviewIn) -> schemas.PreviewOut:
-    return _preview_out(preview(console(request), _name(system, name), body.yaml, body.record_id))
+    return _preview_out(await preview(request, _name(system, name), body.yaml, body.record_id))
 
 
 @api.put(

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ledgerlink.mapping.loader import template_file, template_files
 from ledgerlink.mapping.system_files import template_roots
 from ledgerlink.store import Ledger
@@ -100,12 +98,20 @@ def read_text(overrides_dir: Path, name: str) -> tuple[str, bool] | None:
     return None
 
 
+def _parse(text: str) -> Any:
+    """The YAML document, or None: bounded like the mapping loader (no aliases, capped size)."""
+    from ledgerlink.mapping.errors import MappingLoadError
+    from ledgerlink.mapping.yaml_source import load_yaml_document
+
+    try:
+        return load_yaml_document(text, "<text>").data
+    except MappingLoadError:
+        return None
+
+
 def source_of(text: str) -> tuple[str | None, str | None]:
     """(system, object) the mapping reads, from its ``source:`` block; (None, None) if it doesn't parse."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None, None
+    doc = _parse(text)
     source = doc.get("source") if isinstance(doc, dict) else None
     if not isinstance(source, dict):
         return None, None
@@ -164,14 +170,27 @@ def _canonical_problems(values: dict[str, Any], target: tuple[str | None, str | 
 
 
 def target_of(text: str) -> tuple[str | None, str | None]:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None, None
+    doc = _parse(text)
     target = doc.get("target") if isinstance(doc, dict) else None
     if not isinstance(target, dict):
         return None, None
     return (str(target.get("system") or "") or None, str(target.get("object") or "") or None)
+
+
+def fields_read(text: str, name: str, overrides_dir: Path | None) -> set[str]:
+    """The top-level source fields a (saved) mapping reads: what a viewer's preview may see of a record."""
+    mapping, _problems = load_text(name, text, overrides_dir)
+    found: set[str] = set()
+    rules = list(getattr(mapping, "rules", []) or [])
+    while rules:
+        rule = rules.pop()
+        found.update(path.segments[0].name for path, _loc in rule.source_paths if path.segments)
+        rules.extend(rule.children)
+    return found | {"Id", "attributes"}
+
+
+def only_fields(record: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k in fields}
 
 
 def _jsonable(value: Any) -> Any:
