@@ -57,7 +57,7 @@ def _store_sample(served: Served) -> None:
                 source_id=RECORD["Id"],
                 status="open",
                 errors=[{"at": "x", "error": "sample", "field": None}],
-                input={**RECORD, "Secret__c": "not for viewers"},
+                input={**RECORD, "NextStep": "not for viewers"},
             )
         )
 
@@ -86,7 +86,7 @@ def test_aliases_are_refused_by_the_mapping_loader() -> None:
 
 def test_an_alias_bomb_in_a_rule_default_is_refused_quickly(served: Served) -> None:
     _store_sample(served)
-    text = _bomb() + "\n" + _with_rule(served, "  memo: {from: Name, default: *a8}\n")
+    text = _bomb() + "\n" + _with_rule(served, "  number: {from: Name, default: *a8}\n")
     response, _seconds = _preview(served, text)
     assert response.status_code == 200
     body = response.json()
@@ -96,7 +96,7 @@ def test_an_alias_bomb_in_a_rule_default_is_refused_quickly(served: Served) -> N
 
 def test_a_huge_jsonata_value_is_stopped_and_the_console_keeps_answering(served: Served) -> None:
     _store_sample(served)
-    text = _with_rule(served, "  memo: {expr: \"$pad('x', 300000000)\"}\n")
+    text = _with_rule(served, "  number: {expr: \"$pad('x', 300000000)\"}\n")
     health: list[int] = []
     done = threading.Event()
 
