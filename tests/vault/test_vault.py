@@ -11,9 +11,9 @@ from sqlalchemy import select
 from ledgerlink.connections.store import Connections
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import Connection
-from ledgerlink.vault import DecryptionError, KeyRing, Vault, VaultKeyError, generate_key, load_keyring
+from ledgerlink.vault import DecryptionError, KeyRing, Vault, VaultKeyError, generate_key, load_keyring, open_sealed
 from ledgerlink.vault.keys import ENV_KEY
-from ledgerlink.vault.vault import rotate_env_key, rotate_key_file
+from ledgerlink.vault.vault import associated_data, rotate_env_key, rotate_key_file
 
 CREDS = {"client_id": "id-123456", "client_secret": "very-secret-value"}
 
@@ -101,8 +101,8 @@ def test_rotate_re_encrypts_every_secret_under_a_new_key_file(
 
     after = Connections(ledger, Vault(load_keyring(tmp_path)))
     assert after.spec("sf")["credentials"] == CREDS and after.webhook_secret("sf") == hook
-    with pytest.raises(DecryptionError):
-        Vault(ring).open_secrets("sf", _sealed(ledger)[0])  # the old key opens nothing any more
+    with pytest.raises(DecryptionError):  # the old key alone opens nothing any more
+        open_sealed(KeyRing(current=ring.current), _sealed(ledger)[0], associated_data("sf", "credentials"))
 
 
 def test_a_rotation_interrupted_after_resealing_still_opens(
@@ -124,7 +124,8 @@ def test_a_rotation_interrupted_after_resealing_still_opens(
     assert Connections(ledger, Vault(recovered)).spec("sf")["credentials"] == CREDS
     rotate_key_file(recovered.key_file, _reseal(ledger, Vault(recovered)))  # type: ignore[arg-type]
     final = load_keyring(tmp_path)
-    assert not final.others and Connections(ledger, Vault(final)).spec("sf")["credentials"] == CREDS
+    # The key retired by the finished rotation stays on the ring until the next one (a process may still use it).
+    assert [k.key_id for k in final.others] == [ring.current.key_id] and Connections(ledger, Vault(final)).spec("sf")["credentials"] == CREDS
 
 
 def test_rotate_with_an_environment_key_needs_the_new_key(ledger: Ledger) -> None:

@@ -23,7 +23,7 @@ from ledgerlink.vault import Vault
 # Alert e-mail goes out through an SMTP connection: not a system (no records flow through it), kept here beside them.
 SMTP = "smtp"
 SMTP_FIELDS = ("username", "password")
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")  # \Z: "$" would let a trailing newline through
 
 
 class ConnectionError_(ValueError):

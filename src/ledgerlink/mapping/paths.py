@@ -15,7 +15,7 @@ from typing import Any, Literal
 Getter = Callable[[Any, Any], Any]  # (record, root) -> value
 Setter = Callable[[dict[str, Any], Any], None]
 
-_SEGMENT = re.compile(r"^(?P<name>[A-Za-z_$][\w$]*)(?:\[(?P<sel>[^\]]*)\])?$")
+_SEGMENT = re.compile(r"^(?P<name>[A-Za-z_$][\w$]*)(?:\[(?P<sel>[^\]]*)\])?\Z")
 _SELECTOR = re.compile(r"^(?P<key>[A-Za-z_]\w*)\s*=\s*(?P<quote>['\"]?)(?P<value>[^'\"]*)(?P=quote)$")
 
 

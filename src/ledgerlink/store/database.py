@@ -21,8 +21,19 @@ def database_url(data_dir: Path | None = None) -> str:
     if url:
         return normalise_url(url)
     directory = data_dir or DEFAULT_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(directory / 'ledgerlink.db').resolve()}"
+    private_dir(directory)
+    db = directory / "ledgerlink.db"
+    if not db.exists():  # created empty and owner-only, before SQLite creates it with the umask's mode
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))
+    return f"sqlite:///{db.resolve()}"
+
+
+def private_dir(directory: Path) -> None:
+    """The data directory holds the ledger and the key file: created owner-only (0700). An existing directory is
+    left as it is (it may be one the operator shares on purpose); the files in it are owner-only anyway."""
+    if not directory.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
 
 
 def normalise_url(url: str) -> str:

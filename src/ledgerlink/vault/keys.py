@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 ENV_KEY = "LEDGERLINK_MASTER_KEY"
 KEY_FILE_NAME = "master.key"
 PENDING_SUFFIX = ".new"
+RETIRED_INFIX = ".retired-"  # master.key.retired-<key_id>: an old key kept until no sealed value uses it
 
 
 class VaultKeyError(Exception):
@@ -104,18 +105,41 @@ def read_key_file(path: Path) -> MasterKey:
     return MasterKey.decode(path.read_text())
 
 
+def retired_key_files(key_file: Path) -> list[Path]:
+    return sorted(key_file.parent.glob(key_file.name + RETIRED_INFIX + "*"))
+
+
 def load_keyring(data_dir: Path, *, create: bool = True) -> KeyRing:
-    """The env key if set; else the key file (created on first use). A pending ``.new`` key joins the ring."""
+    """The env key if set; else the key file (created on first use only when ``create``: never while sealed
+    secrets exist, or they would become unreadable). A pending ``.new`` key and retired keys join the ring."""
     env = os.environ.get(ENV_KEY)
     if env:
         return KeyRing(current=MasterKey.decode(env), source="env")
     path = key_file_path(data_dir)
     if not path.exists():
         if not create:
-            raise VaultKeyError(f"no master key: set {ENV_KEY} or create {path}")
+            raise VaultKeyError(
+                f"no master key at {path}, but secrets are sealed with one: restore the key file "
+                f"(or set {ENV_KEY}); a new key could not read them"
+            )
         with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
             write_key_file(path, generate_key(), exclusive=True)
+    return read_keyring(path)
+
+
+def read_keyring(path: Path) -> KeyRing:
+    """The ring held in files beside ``path``: the current key, then a pending one, then retired ones."""
     current = read_key_file(path)
     pending = path.with_name(path.name + PENDING_SUFFIX)
-    others = (read_key_file(pending),) if pending.exists() else ()
-    return KeyRing(current=current, others=others, source="file", key_file=path)
+    others = [read_key_file(pending)] if pending.exists() else []
+    others += [read_key_file(p) for p in retired_key_files(path)]
+    return KeyRing(current=current, others=tuple(others), source="file", key_file=path)
+
+
+def key_file_stamp(path: Path) -> tuple[int, int] | None:
+    """Changes whenever the key file is replaced (rotation renames a new file over it)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns

@@ -13,14 +13,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledgerlink.store.console_tables import Connection
-from ledgerlink.vault.cipher import open_sealed, seal
+from ledgerlink.vault.cipher import key_id_of, open_sealed, seal
 from ledgerlink.vault.keys import (
     PENDING_SUFFIX,
+    RETIRED_INFIX,
     KeyRing,
     MasterKey,
     VaultKeyError,
     generate_key,
+    key_file_stamp,
     read_key_file,
+    read_keyring,
+    retired_key_files,
     write_key_file,
 )
 
@@ -37,21 +41,42 @@ class Vault:
     ring: KeyRing
     # Every secret this process has opened, so log redaction can mask it if it ever reaches a log record.
     opened: set[str] = field(default_factory=set, repr=False)
+    _stamp: tuple[int, int] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.ring.key_file is not None:
+            self._stamp = key_file_stamp(self.ring.key_file)
+
+    def current_ring(self) -> KeyRing:
+        """The ring as it is on disk now: a ``vault rotate`` run by another process replaces the key file, and a
+        running console must then seal with the new key (the old one is only kept until nothing uses it)."""
+        path = self.ring.key_file
+        if path is not None and self.ring.source == "file":
+            stamp = key_file_stamp(path)
+            if stamp is not None and stamp != self._stamp:
+                self.ring, self._stamp = read_keyring(path), stamp
+        return self.ring
+
+    def _open(self, sealed: str, ad: bytes) -> bytes:
+        ring = self.current_ring()
+        if ring.by_id(key_id_of(sealed)) is None and ring.key_file is not None:
+            self.ring = ring = read_keyring(ring.key_file)  # a key added since (pending or retired files)
+        return open_sealed(ring, sealed, ad)
 
     def seal_secrets(self, connection_name: str, secrets: dict[str, str]) -> str:
         payload = json.dumps(secrets, sort_keys=True).encode()
-        return seal(self.ring.current, payload, associated_data(connection_name, "credentials"))
+        return seal(self.current_ring().current, payload, associated_data(connection_name, "credentials"))
 
     def open_secrets(self, connection_name: str, sealed: str) -> dict[str, str]:
-        values = json.loads(open_sealed(self.ring, sealed, associated_data(connection_name, "credentials")))
+        values = json.loads(self._open(sealed, associated_data(connection_name, "credentials")))
         self._remember(values.values())
         return {str(k): str(v) for k, v in values.items()}
 
     def seal_webhook_secret(self, connection_name: str, secret: str) -> str:
-        return seal(self.ring.current, secret.encode(), associated_data(connection_name, "webhook"))
+        return seal(self.current_ring().current, secret.encode(), associated_data(connection_name, "webhook"))
 
     def open_webhook_secret(self, connection_name: str, sealed: str) -> str:
-        secret = open_sealed(self.ring, sealed, associated_data(connection_name, "webhook")).decode()
+        secret = self._open(sealed, associated_data(connection_name, "webhook")).decode()
         self._remember([secret])
         return secret
 
@@ -67,31 +92,61 @@ class Vault:
 
     def reseal_all(self, session: Session, new_key: MasterKey) -> int:
         """Re-encrypt every connection's secrets under ``new_key`` inside the caller's transaction."""
-        target = KeyRing(current=new_key)
         count = 0
         for conn in session.scalars(select(Connection)):
-            plain = open_sealed(self.ring, conn.secrets_sealed, associated_data(conn.name, "credentials"))
-            conn.secrets_sealed = seal(target.current, plain, associated_data(conn.name, "credentials"))
-            if conn.webhook_secret_sealed:
-                hook = open_sealed(self.ring, conn.webhook_secret_sealed, associated_data(conn.name, "webhook"))
-                conn.webhook_secret_sealed = seal(target.current, hook, associated_data(conn.name, "webhook"))
+            if key_id_of(conn.secrets_sealed) != new_key.key_id:
+                plain = self._open(conn.secrets_sealed, associated_data(conn.name, "credentials"))
+                conn.secrets_sealed = seal(new_key, plain, associated_data(conn.name, "credentials"))
+            if conn.webhook_secret_sealed and key_id_of(conn.webhook_secret_sealed) != new_key.key_id:
+                hook = self._open(conn.webhook_secret_sealed, associated_data(conn.name, "webhook"))
+                conn.webhook_secret_sealed = seal(new_key, hook, associated_data(conn.name, "webhook"))
             count += 1
         return count
 
 
-def rotate_key_file(key_file: Path, reseal: Callable[[MasterKey], int]) -> tuple[MasterKey, int]:
-    """Rotate a file-held key so a crash at any point leaves every secret readable.
+def key_ids_in_use(session: Session) -> set[str]:
+    """Every key id some sealed value names."""
+    used: set[str] = set()
+    for sealed, hook in session.execute(select(Connection.secrets_sealed, Connection.webhook_secret_sealed)):
+        used.update(key_id_of(v) for v in (sealed, hook) if v)
+    return used
+
+
+def has_sealed_secrets(session: Session) -> bool:
+    return session.scalar(select(Connection.pk).limit(1)) is not None
+
+
+def rotate_key_file(
+    key_file: Path, reseal: Callable[[MasterKey], int], in_use: Callable[[], set[str]] | None = None
+) -> tuple[MasterKey, int]:
+    """Rotate a file-held key so a crash at any point leaves every secret readable, and a running process that
+    sealed something with the old key meanwhile loses nothing.
 
     1. write the new key to ``master.key.new`` (load_keyring then holds both keys);
     2. re-encrypt every secret in one transaction (``reseal``);
-    3. rename the new key over the old one.
+    3. keep the old key as ``master.key.retired-<id>``, then rename the new key over the old one (running
+       processes notice the new file and seal with it from then on);
+    4. re-encrypt again whatever was sealed with an old key in between, and delete retired keys that no sealed
+       value names any more (``in_use``). The key retired just now always stays until the next rotation: a
+       process may have sealed with it a moment ago; one still in use stays too.
     """
     pending = key_file.with_name(key_file.name + PENDING_SUFFIX)
     new_key = read_key_file(pending) if pending.exists() else generate_key()
     if not pending.exists():
         write_key_file(pending, new_key, exclusive=True)
     count = reseal(new_key)
+    old = read_key_file(key_file)
+    if old.key_id != new_key.key_id:
+        retired = key_file.with_name(key_file.name + RETIRED_INFIX + old.key_id)
+        if not retired.exists():
+            write_key_file(retired, old, exclusive=True)
     os.replace(pending, key_file)
+    reseal(new_key)  # anything a running process sealed with the old key before it saw the new file
+    if in_use is not None:
+        used = in_use() | {old.key_id, new_key.key_id}
+        for path in retired_key_files(key_file):
+            if path.name.rsplit(RETIRED_INFIX, 1)[1] not in used:
+                path.unlink()
     return new_key, count
 
 

@@ -19,6 +19,7 @@ from ledgerlink.connections.store import Connections
 from ledgerlink.logs import log_context
 from ledgerlink.store import Ledger
 from ledgerlink.vault import KeyRing, Vault, load_keyring
+from ledgerlink.vault.vault import has_sealed_secrets
 from ledgerlink.web import guard, metrics
 from ledgerlink.web.console import Console
 from ledgerlink.web.security import NotSignedIn, lookup_principal, refresh_session_cookie
@@ -42,7 +43,9 @@ def build_console(
     replayer: Replayer | None = None,
 ) -> Console:
     ledger = ledger or Ledger(settings.database_url)
-    ring = ring or load_keyring(settings.data_dir)
+    if ring is None:
+        with ledger.session() as s:  # a new key while secrets are sealed would make them unreadable: refuse
+            ring = load_keyring(settings.data_dir, create=not has_sealed_secrets(s))
     vault = Vault(ring)
     return Console(
         settings=settings,

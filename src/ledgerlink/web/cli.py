@@ -15,6 +15,7 @@ import typer
 
 if TYPE_CHECKING:
     from ledgerlink.store import Ledger
+    from ledgerlink.vault import KeyRing
 
 DATA_DIR = Path(".ledgerlink")
 user_app = typer.Typer(help="Console users (viewer or admin).", no_args_is_help=True)
@@ -105,17 +106,24 @@ def user_token(username: str, name: str = "cli", data_dir: DataDir = DATA_DIR) -
 def vault_rotate(data_dir: DataDir = DATA_DIR) -> None:
     """Re-encrypt every secret under a new master key (key file: replaced in place; env key: from
     LEDGERLINK_NEW_MASTER_KEY). Restart running consoles and workers afterwards."""
-    from ledgerlink.vault import Vault, VaultKeyError, load_keyring
+    from ledgerlink.vault import Vault, VaultKeyError
     from ledgerlink.vault.keys import MasterKey
-    from ledgerlink.vault.vault import rotate_env_key, rotate_key_file
+    from ledgerlink.vault.vault import key_ids_in_use, rotate_env_key, rotate_key_file
 
     ledger = _ledger(data_dir)
-    ring = load_keyring(data_dir)
+    try:
+        ring = keyring_for(ledger, data_dir)
+    except VaultKeyError as exc:
+        raise typer.BadParameter(str(exc)) from None
     vault = Vault(ring)
 
     def reseal(new_key: MasterKey) -> int:
         with ledger.session() as s:
             return vault.reseal_all(s, new_key)
+
+    def in_use() -> set[str]:
+        with ledger.session() as s:
+            return key_ids_in_use(s)
 
     try:
         if ring.source == "env":
@@ -126,10 +134,20 @@ def vault_rotate(data_dir: DataDir = DATA_DIR) -> None:
             )
         else:
             assert ring.key_file is not None
-            new_key, count = rotate_key_file(ring.key_file, reseal)
+            new_key, count = rotate_key_file(ring.key_file, reseal, in_use)
             typer.echo(f"re-encrypted {count} connection(s); {ring.key_file} now holds key {new_key.key_id}")
     except VaultKeyError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def keyring_for(ledger: Ledger, data_dir: Path) -> KeyRing:
+    """The key ring; a missing key file is only created while no secret is sealed (else it is an error)."""
+    from ledgerlink.vault import load_keyring
+    from ledgerlink.vault.vault import has_sealed_secrets
+
+    with ledger.session() as s:
+        sealed = has_sealed_secrets(s)
+    return load_keyring(data_dir, create=not sealed)
 
 
 def _system_help() -> str:
@@ -164,7 +182,7 @@ def connection_add(
     """Add a connection; each credential is read from LEDGERLINK_SECRET_<NAME> or asked for (secrets without echo)."""
     from ledgerlink.connections.store import ConnectionError_, Connections, credential_fields, kinds, required_fields
     from ledgerlink.systems.registry import get_system
-    from ledgerlink.vault import Vault, load_keyring
+    from ledgerlink.vault import Vault
 
     if system not in kinds():
         raise typer.BadParameter(f"system must be one of {', '.join(kinds())}")
@@ -180,7 +198,8 @@ def connection_add(
             settings[key.strip()] = json.loads(value)
         except ValueError:
             raise typer.BadParameter(f"--setting {key.strip()}: the value is not JSON") from None
-    connections = Connections(_ledger(data_dir), Vault(load_keyring(data_dir)))
+    ledger = _ledger(data_dir)
+    connections = Connections(ledger, Vault(keyring_for(ledger, data_dir)))
     try:
         _view, hook = connections.add(name, system, base_url, secrets, settings)
     except ConnectionError_ as exc:
