@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ledgerlink.alerts import SmtpSettings, check_and_send
+from ledgerlink.outbound import OutboundPolicy
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import AlertRule
 
@@ -93,7 +94,8 @@ def test_dead_letters_rule_sends_webhook_and_email_once_per_cooldown(
             )
         )
     settings = SmtpSettings(url=smtp[0], sender="ledgerlink@example.com")
-    events = check_and_send(ledger, lambda: settings)
+    loopback = OutboundPolicy.parse(["127.0.0.0/8"])  # the test's webhook receiver is on loopback
+    events = check_and_send(ledger, lambda: settings, policy=loopback)
     assert len(events) == 1 and events[0].deliveries == {"webhook": "sent", "email": "sent"}
     assert hook[1][0]["kind"] == "dead_letters" and "3 failed records" in str(hook[1][0]["message"])
     assert "Subject: [LedgerLink] dead letters" in smtp[1][0] and "3 failed records" in smtp[1][0]

@@ -37,10 +37,14 @@ class Served:
 
 
 @contextmanager
-def serve_console(data_dir: Path, ledger: Ledger | None = None) -> Iterator[Served]:
+def serve_console(
+    data_dir: Path, ledger: Ledger | None = None, outbound_allow: tuple[str, ...] = ("127.0.0.0/8",)
+) -> Iterator[Served]:
+    """``outbound_allow``: the sandboxes run on loopback, which the console may only reach when allowed."""
     data_dir.mkdir(parents=True, exist_ok=True)
     url = ledger.url if ledger else f"sqlite:///{(data_dir / 'ledgerlink.db').resolve()}"
-    app = create_app(ConsoleSettings(data_dir=data_dir, database_url=url), ledger=ledger)
+    settings = ConsoleSettings(data_dir=data_dir, database_url=url, outbound_allow=outbound_allow)
+    app = create_app(settings, ledger=ledger)
     console: Console = app.state.console
     console.users.add(*ADMIN, role="admin")
     console.users.add(*VIEWER, role="viewer")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from ledgerlink.alerts.rules import Firing, evaluate
 from ledgerlink.alerts.senders import SmtpSettings, send_email, send_webhook
+from ledgerlink.outbound import OutboundPolicy
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import AlertEvent, AlertRule
 from ledgerlink.store.tables import utcnow
@@ -19,7 +20,9 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def deliver(rule: AlertRule, firing: Firing, smtp: SmtpSettings | None) -> dict[str, str]:
+def deliver(
+    rule: AlertRule, firing: Firing, smtp: SmtpSettings | None, policy: OutboundPolicy | None = None
+) -> dict[str, str]:
     deliveries: dict[str, str] = {}
     payload = {
         "rule": rule.name,
@@ -29,7 +32,7 @@ def deliver(rule: AlertRule, firing: Firing, smtp: SmtpSettings | None) -> dict[
         "at": utcnow().isoformat(),
     }
     if rule.webhook_url:
-        deliveries["webhook"] = send_webhook(rule.webhook_url, payload)
+        deliveries["webhook"] = send_webhook(rule.webhook_url, payload, policy=policy)
     if rule.email_to:
         recipients = [a.strip() for a in rule.email_to.split(",") if a.strip()]
         if smtp is None:
@@ -40,25 +43,45 @@ def deliver(rule: AlertRule, firing: Firing, smtp: SmtpSettings | None) -> dict[
 
 
 def check_and_send(
-    ledger: Ledger, smtp: Callable[[], SmtpSettings | None] = lambda: None, now: dt.datetime | None = None
+    ledger: Ledger,
+    smtp: Callable[[], SmtpSettings | None] = lambda: None,
+    now: dt.datetime | None = None,
+    policy: OutboundPolicy | None = None,
 ) -> list[AlertEvent]:
-    """One pass: returns the events recorded (a rule in its cool-down fires no event)."""
+    """One pass: returns the events recorded (a rule in its cool-down fires no event). A rule that fails is
+    logged and skipped: it never stops the rules after it."""
     now = now or utcnow()
     events = []
     with ledger.session() as s:
         firing = evaluate(s, now)
     for item in firing:
-        with ledger.session() as s:
-            rule = s.get(AlertRule, item.rule_id)
-            if rule is None:
-                continue
-            if rule.last_fired_at and now - _aware(rule.last_fired_at) < dt.timedelta(minutes=rule.cooldown_minutes):
-                continue
-            deliveries = deliver(rule, item, smtp() if rule.email_to else None)
-            event = AlertEvent(rule_pk=rule.pk, at=now, message=item.message, value=item.value, deliveries=deliveries)
-            s.add(event)
-            rule.last_fired_at = now
-            s.flush()
+        try:
+            event = _fire(ledger, item, smtp, now, policy)
+        except Exception:
+            log.exception("alert rule %s could not be delivered", item.rule_name)
+            continue
+        if event is not None:
             events.append(event)
         log.warning("alert %s: %s", item.rule_name, item.message, extra={"alert": item.kind})
     return events
+
+
+def _fire(
+    ledger: Ledger,
+    item: Firing,
+    smtp: Callable[[], SmtpSettings | None],
+    now: dt.datetime,
+    policy: OutboundPolicy | None,
+) -> AlertEvent | None:
+    with ledger.session() as s:
+        rule = s.get(AlertRule, item.rule_id)
+        if rule is None:
+            return None
+        if rule.last_fired_at and now - _aware(rule.last_fired_at) < dt.timedelta(minutes=rule.cooldown_minutes):
+            return None
+        deliveries = deliver(rule, item, smtp() if rule.email_to else None, policy)
+        event = AlertEvent(rule_pk=rule.pk, at=now, message=item.message, value=item.value, deliveries=deliveries)
+        s.add(event)
+        rule.last_fired_at = now
+        s.flush()
+        return event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from ledgerlink.outbound import OutboundPolicy, OutboundRefused
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,27 @@ def _scrub(message: str, *secrets: str | None) -> str:
     return message[:300]
 
 
-def send_webhook(url: str, payload: dict[str, Any], timeout: float = 10.0) -> str:
+# One address: no whitespace or line breaks (a header injection, and what used to stop all alerting), one "@".
+_ADDRESS = re.compile(r"[^@\s,;<>\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}\Z")
+
+
+def parse_recipients(text: str) -> list[str]:
+    """Comma-separated e-mail addresses; ValueError naming the first bad one."""
+    found = [part.strip() for part in text.split(",") if part.strip()]
+    for address in found:
+        if not _ADDRESS.match(address):
+            raise ValueError(f"not an e-mail address: {address[:80]!r}")
+    if not found:
+        raise ValueError("no e-mail address")
+    return found
+
+
+def send_webhook(url: str, payload: dict[str, Any], timeout: float = 10.0, policy: OutboundPolicy | None = None) -> str:
     """'sent' or a short reason it wasn't."""
+    try:
+        (policy or OutboundPolicy.from_env()).check(url)
+    except OutboundRefused as exc:
+        return f"failed: {exc}"
     try:
         response = httpx.post(url, json=payload, timeout=timeout)
     except httpx.HTTPError as exc:
@@ -39,6 +61,10 @@ def send_webhook(url: str, payload: dict[str, Any], timeout: float = 10.0) -> st
 
 
 def send_email(settings: SmtpSettings, to: list[str], subject: str, body: str) -> str:
+    try:
+        to = parse_recipients(",".join(to))
+    except ValueError as exc:
+        return f"failed: {exc}"
     parts = urlsplit(settings.url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         return "failed: the SMTP URL must be smtp://host:port or smtps://host:port"
@@ -61,6 +87,6 @@ def send_email(settings: SmtpSettings, to: list[str], subject: str, body: str) -
             if settings.username and settings.password:
                 client.login(settings.username, settings.password)
             client.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPException, ValueError) as exc:
         return "failed: " + _scrub(f"{type(exc).__name__}: {exc}", settings.password, settings.username)
     return "sent"

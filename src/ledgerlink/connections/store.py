@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets as pysecrets
 from dataclasses import dataclass
@@ -101,10 +102,38 @@ def required_fields(kind: str) -> list[str]:
     return [] if kind == SMTP else get_system(kind).credentials.required_fields()
 
 
+# A credential written "env:NAME" is read from the server's environment by the connector. Only names the operator
+# meant for that may be used: LEDGERLINK_SECRET_* by default, more through LEDGERLINK_ALLOWED_SECRET_ENV
+# (comma-separated names, a trailing * for a prefix). The vault's own keys and the database URL never.
+DEFAULT_SECRET_ENV = ("LEDGERLINK_SECRET_*",)
+NEVER_FROM_ENV = frozenset({"LEDGERLINK_MASTER_KEY", "LEDGERLINK_NEW_MASTER_KEY", "LEDGERLINK_DATABASE_URL"})
+
+
+def allowed_secret_env() -> tuple[str, ...]:
+    extra = [p.strip() for p in os.environ.get("LEDGERLINK_ALLOWED_SECRET_ENV", "").split(",") if p.strip()]
+    return (*DEFAULT_SECRET_ENV, *extra)
+
+
+def env_name_allowed(name: str) -> bool:
+    if name in NEVER_FROM_ENV or not name:
+        return False
+    return any(name.startswith(p[:-1]) if p.endswith("*") else name == p for p in allowed_secret_env())
+
+
+def check_env_references(values: dict[str, str]) -> None:
+    for field_name, value in values.items():
+        if isinstance(value, str) and value.startswith("env:") and not env_name_allowed(value[4:]):
+            raise ConnectionError_(
+                f"credential {field_name!r} names an environment variable that connections may not read; "
+                "use LEDGERLINK_SECRET_<NAME> or allow it in LEDGERLINK_ALLOWED_SECRET_ENV"
+            )
+
+
 def _check_secrets(kind: str, values: dict[str, str]) -> dict[str, str]:
     # Only the system's own credential fields are kept (what a sandbox prints carries more), as the form asks.
     wanted = credential_fields(kind)
     given = {name: value for name, value in values.items() if name in wanted and value not in (None, "")}
+    check_env_references(given)
     if kind == SMTP:  # a local relay may take mail without signing in
         return {name: str(given.get(name, "")) for name in SMTP_FIELDS}
     try:
@@ -194,6 +223,7 @@ class Connections:
             if row is None:
                 raise KeyError(name)
             creds = self.vault.open_secrets(name, row.secrets_sealed)
+            check_env_references(creds)  # also for rows stored before the rule
             settings = {k: v for k, v in (row.settings or {}).items() if k not in CHECKED_FIELDS}
             return {**settings, "system": row.system, "base_url": row.base_url, "credentials": creds}
 

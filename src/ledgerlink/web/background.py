@@ -15,7 +15,9 @@ def start_alert_loop(console: Console, stop: threading.Event) -> threading.Threa
     def loop() -> None:
         while not stop.wait(console.settings.alert_interval_seconds):
             try:
-                check_and_send(console.ledger, console.connections.smtp_settings)
+                check_and_send(
+                    console.ledger, console.connections.smtp_settings, policy=console.settings.outbound_policy()
+                )
             except Exception:  # one bad pass must not end alerting
                 log.exception("alert check failed")
 

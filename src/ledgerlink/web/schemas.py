@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -196,6 +196,13 @@ class AlertRuleIn(Model):
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
     email_to: str | None = Field(default=None, max_length=500)
     cooldown_minutes: int = Field(default=60, ge=0, le=60 * 24 * 30)
+
+    @field_validator("email_to")
+    @classmethod
+    def _recipients(cls, value: str | None) -> str | None:
+        from ledgerlink.alerts.senders import parse_recipients
+
+        return ", ".join(parse_recipients(value)) if value else value
 
 
 class AlertRuleOut(AlertRuleIn):

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ledgerlink.outbound import OutboundPolicy
+
 
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
@@ -49,6 +51,15 @@ class ConsoleSettings:
     preview_seconds: float = field(default_factory=lambda: _env_float("LEDGERLINK_PREVIEW_SECONDS", 5.0))
     preview_memory_mb: int = field(default_factory=lambda: _env_int("LEDGERLINK_PREVIEW_MEMORY_MB", 512))
     preview_output_bytes: int = field(default_factory=lambda: _env_int("LEDGERLINK_PREVIEW_OUTPUT_BYTES", 256 * 1024))
+
+    # Internal addresses connection tests and alert webhooks may reach (see ledgerlink.outbound); None: from
+    # LEDGERLINK_OUTBOUND_ALLOW.
+    outbound_allow: tuple[str, ...] | None = None
+
+    def outbound_policy(self) -> OutboundPolicy:
+        if self.outbound_allow is None:
+            return OutboundPolicy.from_env()
+        return OutboundPolicy.parse(self.outbound_allow)
 
     @property
     def mappings_dir(self) -> Path:

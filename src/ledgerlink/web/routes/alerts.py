@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,7 +21,15 @@ pages = page_router()
 api = api_router("alerts")
 
 
-def _rule_out(r: AlertRule) -> schemas.AlertRuleOut:
+def _host_only(url: str | None) -> str | None:
+    """A webhook URL as a viewer may see it: the host, not the path or query (they often carry a token)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}/…"
+
+
+def _rule_out(r: AlertRule, admin: bool = True) -> schemas.AlertRuleOut:
     return schemas.AlertRuleOut.model_validate(
         {
             "id": r.pk,
@@ -29,7 +38,7 @@ def _rule_out(r: AlertRule) -> schemas.AlertRuleOut:
             "threshold": r.threshold,
             "window_minutes": r.window_minutes,
             "subject": r.subject,
-            "webhook_url": r.webhook_url,
+            "webhook_url": r.webhook_url if admin else _host_only(r.webhook_url),
             "email_to": r.email_to,
             "cooldown_minutes": r.cooldown_minutes,
             "enabled": bool(r.enabled),
@@ -44,9 +53,13 @@ def _event_out(e: AlertEvent) -> schemas.AlertEventOut:
     )
 
 
-def _rules(c: Console) -> list[schemas.AlertRuleOut]:
+def _rules(c: Console, admin: bool) -> list[schemas.AlertRuleOut]:
     with c.ledger.session() as s:
-        return [_rule_out(r) for r in s.scalars(select(AlertRule).order_by(AlertRule.pk))]
+        return [_rule_out(r, admin) for r in s.scalars(select(AlertRule).order_by(AlertRule.pk))]
+
+
+def _is_admin(request: Request) -> bool:
+    return bool(getattr(getattr(request.state, "principal", None), "is_admin", False))
 
 
 def _events(c: Console, limit: int = 100) -> list[schemas.AlertEventOut]:
@@ -72,13 +85,15 @@ def _delete(c: Console, rule_id: int) -> bool:
 
 
 async def _check(c: Console) -> list[schemas.AlertEventOut]:
-    events = await asyncio.to_thread(check_and_send, c.ledger, c.connections.smtp_settings)
+    events = await asyncio.to_thread(
+        check_and_send, c.ledger, c.connections.smtp_settings, None, c.settings.outbound_policy()
+    )
     return [_event_out(e) for e in events]
 
 
 def _page(request: Request, status: int = 200, **extra: object) -> HTMLResponse:
     c = console(request)
-    context = {"active": "/alerts", "rules": _rules(c), "events": _events(c), "kinds": KINDS}
+    context = {"active": "/alerts", "rules": _rules(c, _is_admin(request)), "events": _events(c), "kinds": KINDS}
     return render(request, "alerts.html", {**context, **extra}, status_code=status)
 
 
@@ -114,7 +129,7 @@ async def alert_check_page(request: Request) -> HTMLResponse:
 
 @api.get("/alerts/rules", response_model=list[schemas.AlertRuleOut])
 async def api_rules(request: Request) -> list[schemas.AlertRuleOut]:
-    return _rules(console(request))
+    return _rules(console(request), _is_admin(request))
 
 
 @api.post("/alerts/rules", response_model=schemas.AlertRuleOut, status_code=201)

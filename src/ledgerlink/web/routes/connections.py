@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ledgerlink.connections.probe import probe
 from ledgerlink.connections.store import ConnectionError_, ConnectionView, credential_fields, kinds, required_fields
+from ledgerlink.outbound import OutboundRefused
 from ledgerlink.web import schemas
 from ledgerlink.web.console import Console, console
 from ledgerlink.web.routes._common import api_router, page_router
@@ -20,12 +22,28 @@ NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": schemas.ErrorOut
 BAD: dict[int | str, dict[str, object]] = {400: {"model": schemas.ErrorOut}}
 
 
-def _out(v: ConnectionView) -> schemas.ConnectionOut:
-    return schemas.ConnectionOut(**v.__dict__)
+VIEWER_FAILED = "the test failed (an admin can see why)"
+
+
+def _out(v: ConnectionView, admin: bool = True) -> schemas.ConnectionOut:
+    out = schemas.ConnectionOut(**v.__dict__)
+    if not admin and out.last_test_ok is False:
+        # The message may quote what some server answered; viewers see that the test failed, not the reply.
+        out.last_test_message = VIEWER_FAILED
+    return out
+
+
+def _is_admin(request: Request) -> bool:
+    return bool(getattr(getattr(request.state, "principal", None), "is_admin", False))
 
 
 async def _test(c: Console, name: str) -> tuple[bool, str]:
-    spec = c.connections.spec(name)
+    try:
+        spec = c.connections.spec(name)
+        await asyncio.to_thread(c.settings.outbound_policy().check, spec["base_url"])
+    except (ConnectionError_, OutboundRefused) as exc:
+        c.connections.record_test(name, False, str(exc))
+        return False, str(exc)
     result = await asyncio.to_thread(probe, spec)  # clients are synchronous
     c.connections.record_test(name, result.ok, result.message)
     for metric, value in result.samples.items():
@@ -36,7 +54,10 @@ async def _test(c: Console, name: str) -> tuple[bool, str]:
 def _list_page(request: Request, status: int = 200, **extra: object) -> HTMLResponse:
     context = {
         "active": "/connections",
-        "connections": console(request).connections.list(),
+        "connections": [
+            v if _is_admin(request) or v.last_test_ok is not False else replace(v, last_test_message=VIEWER_FAILED)
+            for v in console(request).connections.list()
+        ],
         "fields": {kind: credential_fields(kind) for kind in kinds()},  # every registered system, then SMTP
         "required": {kind: required_fields(kind) for kind in kinds()},
     }
@@ -101,7 +122,7 @@ async def connection_webhook_secret_page(request: Request, name: str) -> HTMLRes
 
 @api.get("/connections", response_model=list[schemas.ConnectionOut])
 async def api_connections(request: Request) -> list[schemas.ConnectionOut]:
-    return [_out(v) for v in console(request).connections.list()]
+    return [_out(v, _is_admin(request)) for v in console(request).connections.list()]
 
 
 @api.post("/connections", response_model=schemas.ConnectionCreated, status_code=201, responses=BAD)
@@ -120,7 +141,7 @@ async def api_connection(request: Request, name: str) -> schemas.ConnectionOut:
     view = console(request).connections.get(name)
     if view is None:
         raise HTTPException(404, "no such connection")
-    return _out(view)
+    return _out(view, _is_admin(request))
 
 
 @api.post("/connections/{name}/test", response_model=schemas.TestOut, responses=NOT_FOUND)
