@@ -125,7 +125,8 @@ def test_a_rotation_interrupted_after_resealing_still_opens(
     rotate_key_file(recovered.key_file, _reseal(ledger, Vault(recovered)))  # type: ignore[arg-type]
     final = load_keyring(tmp_path)
     # The key retired by the finished rotation stays on the ring until the next one (a process may still use it).
-    assert [k.key_id for k in final.others] == [ring.current.key_id] and Connections(ledger, Vault(final)).spec("sf")["credentials"] == CREDS
+    assert [k.key_id for k in final.others] == [ring.current.key_id]
+    assert Connections(ledger, Vault(final)).spec("sf")["credentials"] == CREDS
 
 
 def test_rotate_with_an_environment_key_needs_the_new_key(ledger: Ledger) -> None:
