@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import threading
 from typing import Any
 
@@ -18,19 +19,35 @@ _lock = threading.Lock()
 _CONTEXT_KEYS = ("flow", "run_id", "record_id", "request_id", "user", "connection")
 
 
+MIN_SECRET_CHARS = 6  # shorter values are too common to mask without garbling text (and revealing themselves)
+_pattern: re.Pattern[str] | None = None
+
+
 def register_secret(value: str) -> None:
     """Remember a secret opened in this process, so a log line that contains it is masked."""
+    global _pattern
+    if len(value) < MIN_SECRET_CHARS:
+        return
     with _lock:
-        _secrets.add(value)
+        if value not in _secrets:
+            _secrets.add(value)
+            _pattern = None
+
+
+def _secret_pattern() -> re.Pattern[str] | None:
+    """Every known secret, longest first, matched only as a whole token: never inside a longer word, so masking
+    doesn't garble ordinary text or show where a secret's letters occur."""
+    global _pattern
+    with _lock:
+        if _pattern is None and _secrets:
+            alternatives = "|".join(re.escape(s) for s in sorted(_secrets, key=len, reverse=True))
+            _pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
+        return _pattern
 
 
 def redact(text: str) -> str:
-    with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    pattern = _secret_pattern()
+    return pattern.sub(MASK, text) if pattern is not None else text
 
 
 class JsonFormatter(logging.Formatter):

@@ -16,7 +16,8 @@ def probe(spec: dict[str, Any]) -> ProbeResult:
     except UnknownSystem as exc:
         return ProbeResult(False, str(exc))
     except Exception as exc:  # any failure is the answer to "does it work?", reported not raised
-        message = f"{type(exc).__name__}: {exc}"
-        for secret in sorted(secrets, key=len, reverse=True):
-            message = message.replace(secret, "[redacted]")
-        return ProbeResult(False, redact(message)[:400])
+        from ledgerlink.logs import register_secret
+
+        for secret in secrets:
+            register_secret(secret)
+        return ProbeResult(False, redact(f"{type(exc).__name__}: {exc}")[:400])

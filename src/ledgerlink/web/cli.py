@@ -89,6 +89,46 @@ def user_add(
     typer.echo(f"user {username} added ({role})")
 
 
+@user_app.command("disable")
+def user_disable(
+    username: str,
+    enable: Annotated[bool, typer.Option("--enable", help="enable the user again")] = False,
+    data_dir: DataDir = DATA_DIR,
+) -> None:
+    """Disable a user (sessions end, tokens stop working), or --enable them again."""
+    from ledgerlink.web.services.users import UserError, Users
+
+    try:
+        Users(_ledger(data_dir)).set_disabled(username, not enable)
+    except UserError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"user {username} {'enabled' if enable else 'disabled'}")
+
+
+@user_app.command("passwd")
+def user_passwd(username: str, data_dir: DataDir = DATA_DIR) -> None:
+    """Set a user's password (from LEDGERLINK_PASSWORD or asked for); their sessions end."""
+    from ledgerlink.web.services.users import UserError, Users
+
+    try:
+        Users(_ledger(data_dir)).set_password(username, _password(f"new password for {username}: "))
+    except UserError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"password of {username} changed; their sessions have ended")
+
+
+@user_app.command("revoke-tokens")
+def user_revoke_tokens(username: str, data_dir: DataDir = DATA_DIR) -> None:
+    """Revoke every API token of a user."""
+    from ledgerlink.web.services.users import UserError, Users
+
+    try:
+        count = Users(_ledger(data_dir)).revoke_all_tokens(username)
+    except UserError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"revoked {count} token(s) of {username}")
+
+
 @user_app.command("token")
 def user_token(username: str, name: str = "cli", data_dir: DataDir = DATA_DIR) -> None:
     """Create an API token for a user; printed once, stored hashed."""

@@ -26,6 +26,21 @@ class UserError(ValueError):
     pass
 
 
+MIN_PASSWORD_CHARS = 12
+_COMMON = frozenset({"password1234", "123456789012", "qwertyuiopas", "letmein12345", "administrator"})
+
+
+def check_password(password: str, username: str = "") -> None:
+    """A minimum strength: 12+ characters, not mostly one character, not the username, not a well-known one."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise UserError(f"a password needs at least {MIN_PASSWORD_CHARS} characters (a passphrase of words is fine)")
+    if len(set(password)) < 5:
+        raise UserError("that password repeats too few different characters")
+    lowered = password.lower()
+    if lowered in _COMMON or (username and username.lower() in lowered):
+        raise UserError("that password is too easy to guess (common, or contains the username)")
+
+
 @dataclass(frozen=True)
 class Principal:
     user_pk: int
@@ -62,8 +77,7 @@ class Users:
             or not username.replace("-", "").replace("_", "").replace(".", "").isalnum()
         ):
             raise UserError("a username is 1-64 letters, digits, '.', '-' or '_'")
-        if len(password) < 8:
-            raise UserError("a password needs at least 8 characters")
+        check_password(password, username)
         with self.ledger.session() as s:
             if s.scalar(select(User).where(User.username == username)) is not None:
                 raise UserError(f"user {username!r} already exists")
@@ -73,14 +87,35 @@ class Users:
             return int(user.pk)
 
     def set_password(self, username: str, password: str) -> None:
-        if len(password) < 8:
-            raise UserError("a password needs at least 8 characters")
+        """A new password; every session of the user ends (tokens stay: revoke them separately)."""
+        check_password(password, username)
         with self.ledger.session() as s:
             user = s.scalar(select(User).where(User.username == username))
             if user is None:
                 raise UserError(f"no user {username!r}")
             user.password_hash = _hasher.hash(password)
             s.execute(delete(WebSession).where(WebSession.user_pk == user.pk))
+
+    def set_disabled(self, username: str, disabled: bool = True) -> None:
+        """Disable (or enable) a user: a disabled user's sessions end and their tokens stop working."""
+        with self.ledger.session() as s:
+            user = s.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserError(f"no user {username!r}")
+            user.disabled = int(disabled)
+            if disabled:
+                s.execute(delete(WebSession).where(WebSession.user_pk == user.pk))
+
+    def revoke_all_tokens(self, username: str) -> int:
+        """Revoke every API token of a user; returns how many were still active."""
+        with self.ledger.session() as s:
+            user = s.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserError(f"no user {username!r}")
+            active = list(s.scalars(select(ApiToken).where(ApiToken.user_pk == user.pk, ApiToken.revoked_at.is_(None))))
+            for token in active:
+                token.revoked_at = utcnow()
+            return len(active)
 
     def verify(self, username: str, password: str) -> User | None:
         with self.ledger.session() as s:

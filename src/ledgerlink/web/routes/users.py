@@ -1,0 +1,77 @@
+"""User management for admins (the console's side of ``ledgerlink user disable|passwd|revoke-tokens``)."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from ledgerlink.web.console import console
+from ledgerlink.web.routes._common import api_router
+from ledgerlink.web.security import CurrentUser
+from ledgerlink.web.services.users import UserError
+
+api = api_router("users")
+
+
+class UserOut(BaseModel):
+    username: str
+    role: str
+    disabled: bool
+
+
+class PasswordIn(BaseModel):
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class Done(BaseModel):
+    detail: str
+
+
+def _admin(user: CurrentUser) -> None:
+    if not user.is_admin:  # reads are open to viewers elsewhere; the user list is not
+        raise HTTPException(403, "this needs the admin role")
+
+
+@api.get("/users", response_model=list[UserOut])
+async def api_users(request: Request, user: CurrentUser) -> list[UserOut]:
+    _admin(user)
+    return [UserOut(username=u.username, role=u.role, disabled=bool(u.disabled)) for u in console(request).users.all()]
+
+
+@api.post("/users/{username}/disable", response_model=Done)
+async def api_user_disable(request: Request, username: str, user: CurrentUser) -> Done:
+    if username == user.username:
+        raise HTTPException(409, "you can't disable yourself")
+    try:
+        console(request).users.set_disabled(username, True)
+    except UserError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Done(detail=f"{username} disabled: sessions ended, tokens no longer work")
+
+
+@api.post("/users/{username}/enable", response_model=Done)
+async def api_user_enable(request: Request, username: str) -> Done:
+    try:
+        console(request).users.set_disabled(username, False)
+    except UserError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Done(detail=f"{username} enabled")
+
+
+@api.put("/users/{username}/password", response_model=Done)
+async def api_user_password(request: Request, username: str, body: PasswordIn) -> Done:
+    try:
+        await run_in_threadpool(console(request).users.set_password, username, body.password)  # argon2: off the loop
+    except UserError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return Done(detail=f"password of {username} changed; their sessions have ended")
+
+
+@api.post("/users/{username}/revoke-tokens", response_model=Done)
+async def api_user_revoke_tokens(request: Request, username: str) -> Done:
+    try:
+        count = console(request).users.revoke_all_tokens(username)
+    except UserError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Done(detail=f"revoked {count} token(s) of {username}")
