@@ -64,7 +64,16 @@ def serve(
     stop = threading.Event()
     start_alert_loop(console, stop)
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s
+            h11_max_incomplete_event_size=64 * 1024,  # request line + headers: at most 64 KiB
+            limit_concurrency=int(os.environ.get("LEDGERLINK_MAX_CONNECTIONS", "200")),  # then 503, not a pile-up
+        )
     finally:
         stop.set()
         if engine:
