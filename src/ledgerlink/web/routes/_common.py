@@ -13,6 +13,7 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "the request could not be used (e.g. a body that does not parse)"},
     401: {"model": ErrorOut, "description": "not signed in"},
     403: {"model": ErrorOut, "description": "not allowed (role or CSRF)"},
+    413: {"model": ErrorOut, "description": "the request body is larger than the console accepts"},
 }
 
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from ledgerlink.web.console import console
 from ledgerlink.web.routes._common import api_router
+from ledgerlink.web.schemas import ErrorOut
 from ledgerlink.web.security import CurrentUser
 from ledgerlink.web.services.users import UserError
 
 api = api_router("users")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut},
+    404: {"model": ErrorOut, "description": "no such user"},
+    409: {"model": ErrorOut, "description": "not on your own account (use /api/tokens for your own tokens)"},
+}
 
 
 class UserOut(BaseModel):
@@ -39,10 +47,10 @@ async def api_users(request: Request, user: CurrentUser) -> list[UserOut]:
     return [UserOut(username=u.username, role=u.role, disabled=bool(u.disabled)) for u in console(request).users.all()]
 
 
-@api.post("/users/{username}/disable", response_model=Done)
+@api.post("/users/{username}/disable", response_model=Done, responses=ERRORS)
 async def api_user_disable(request: Request, username: str, user: CurrentUser) -> Done:
     if username == user.username:
-        raise HTTPException(409, "you can't disable yourself")
+        raise HTTPException(409, "not on your own account: another admin must disable you")
     try:
         console(request).users.set_disabled(username, True)
     except UserError as exc:
@@ -50,7 +58,7 @@ async def api_user_disable(request: Request, username: str, user: CurrentUser) -
     return Done(detail=f"{username} disabled: sessions ended, tokens no longer work")
 
 
-@api.post("/users/{username}/enable", response_model=Done)
+@api.post("/users/{username}/enable", response_model=Done, responses=ERRORS)
 async def api_user_enable(request: Request, username: str) -> Done:
     try:
         console(request).users.set_disabled(username, False)
@@ -59,7 +67,7 @@ async def api_user_enable(request: Request, username: str) -> Done:
     return Done(detail=f"{username} enabled")
 
 
-@api.put("/users/{username}/password", response_model=Done)
+@api.put("/users/{username}/password", response_model=Done, responses=ERRORS)
 async def api_user_password(request: Request, username: str, body: PasswordIn) -> Done:
     try:
         await run_in_threadpool(console(request).users.set_password, username, body.password)  # argon2: off the loop
@@ -68,8 +76,10 @@ async def api_user_password(request: Request, username: str, body: PasswordIn) -
     return Done(detail=f"password of {username} changed; their sessions have ended")
 
 
-@api.post("/users/{username}/revoke-tokens", response_model=Done)
-async def api_user_revoke_tokens(request: Request, username: str) -> Done:
+@api.post("/users/{username}/revoke-tokens", response_model=Done, responses=ERRORS)
+async def api_user_revoke_tokens(request: Request, username: str, user: CurrentUser) -> Done:
+    if username == user.username:
+        raise HTTPException(409, "not on your own account: revoke your own tokens one by one under /api/tokens")
     try:
         count = console(request).users.revoke_all_tokens(username)
     except UserError as exc:
