@@ -82,7 +82,7 @@ def test_fix_a_broken_mapping_and_replay(world: tuple[Scenario, Served]) -> None
 
             page.click("#fix-mapping")
             # The preview runs on the real opportunity fetched from the Salesforce sandbox and shows the problem.
-            expect(page.locator("#preview-problems")).to_contain_text("issue_date")
+            expect(page.locator("#preview-problems")).to_contain_text("issue_date", timeout=60000)
             expect(page.locator("#preview-result")).to_contain_text("fetched live")
             page.screenshot(path=str(ARTIFACTS / "05-editor-broken.png"), full_page=True)
 

@@ -79,6 +79,13 @@ def create_app(
     )
     app.state.console = build_console(settings, ledger=ledger, ring=ring, replayer=replayer)
     register_routes(app)
+
+    async def stop_preview_workers() -> None:
+        worker = getattr(app.state, "preview_worker", None)
+        if worker is not None:
+            worker.close()
+
+    app.router.on_shutdown.append(stop_preview_workers)
     _install_handlers(app)
     _install_middleware(app)
     return app

@@ -59,6 +59,13 @@ def serve(
     settings = ConsoleSettings(data_dir=data_dir, database_url=database_url(data_dir), cookie_secure=secure_cookies)
     app = create_app(settings)
     console = app.state.console
+
+    async def warm_preview_workers() -> None:  # the first mapping preview shouldn't wait for them to start
+        from ledgerlink.web.routes.mappings import worker_for
+
+        worker_for(app).warm()
+
+    app.router.on_startup.append(warm_preview_workers)
     if engine:
         start_engine_from_connections(console)
     stop = threading.Event()

@@ -106,20 +106,26 @@ class PreviewWorker:
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
+    def warm(self) -> tuple[concurrent.futures.ProcessPoolExecutor, asyncio.Future[Any]]:
+        """Start every worker now (the pool spawns on demand), without waiting: the editor page calls this, so
+        the workers are ready by the first preview. Call from the event loop."""
+        pool = self._executor()
+        loop = asyncio.get_running_loop()
+        if self._warm is None or self._warm.get_loop() is not loop:
+            self._warm = asyncio.gather(*(loop.run_in_executor(pool, _ping) for _ in range(WORKERS)))
+        return pool, self._warm
+
     async def preview(
         self, name: str, text: str, record: dict[str, Any], ledger_url: str, mappings_dir: Path | None
     ) -> dict[str, Any]:
         """``{"values", "provenance", "problems": [{"message", "line"?, "column"?, "field"?}]}``."""
-        pool = self._executor()
-        loop = asyncio.get_running_loop()
-        if self._warm is None or self._warm.get_loop() is not loop:
-            # Start every worker at once (the pool spawns on demand) and wait for them outside the time limit.
-            self._warm = asyncio.gather(*(loop.run_in_executor(pool, _ping) for _ in range(WORKERS)))
+        pool, warm = self.warm()
         try:
-            await asyncio.wait_for(asyncio.shield(self._warm), STARTUP_SECONDS)
+            await asyncio.wait_for(asyncio.shield(warm), STARTUP_SECONDS)
         except (TimeoutError, BrokenProcessPool):
             self._kill(pool)
             return {"problems": [{"message": "the preview worker did not start; try again"}]}
+        loop = asyncio.get_running_loop()
         args = (name, text, record, ledger_url, str(mappings_dir) if mappings_dir else None, self.output_bytes)
         try:
             future = loop.run_in_executor(pool, _run, *args)

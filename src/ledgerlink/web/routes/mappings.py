@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Form, HTTPException, Request
+from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -65,13 +65,18 @@ def _sample(
     return None, record_id, None, problems or [svc.Problem(f"no {system} connection to fetch a sample from")]
 
 
-def _worker(request: Request) -> PreviewWorker:
-    state = request.app.state
+def worker_for(app: FastAPI) -> PreviewWorker:
+    """The app's preview worker pool (made on first use)."""
+    state = app.state
     if getattr(state, "preview_worker", None) is None:
-        s = console(request).settings
+        s = state.console.settings
         state.preview_worker = PreviewWorker(s.preview_seconds, s.preview_memory_mb, s.preview_output_bytes)
     worker: PreviewWorker = state.preview_worker
     return worker
+
+
+def _worker(request: Request) -> PreviewWorker:
+    return worker_for(request.app)
 
 
 async def preview(request: Request, name: str, text: str, record_id: str | None) -> svc.Preview:
@@ -136,6 +141,7 @@ async def mapping_editor(
     if found is None:
         raise HTTPException(404, "no such mapping")
     text, overridden = found
+    _worker(request).warm()  # previews follow: have the worker processes ready
     return render(
         request,
         "mapping_editor.html",
