@@ -1,0 +1,64 @@
+"""Published definitions run in the engine against the sandboxes: the seed's three custom-logic examples, and a
+rolled-back version taking effect without a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ledgerlink.flows.defined.store import Definitions
+from ledgerlink.flows.defined.templates_catalogue import template_text
+from tests.nocode.world import World, running_world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with running_world(tmp_path) as w:
+        yield w
+
+
+def _publish(world: World, *names: str) -> None:
+    store = Definitions(world.ledger)
+    for name in names:
+        saved = store.save(template_text(name))
+        store.publish(saved.name, saved.version)
+
+
+def test_the_three_custom_logic_examples(world: World) -> None:
+    _publish(world, "approved_orders_invoice")
+    home = world.account("Harbourview Trading", "United Kingdom")
+    abroad = world.account("Fjord Shipping", "Norway")
+    entry = world.product("CONS-DAY", 500.0)
+    approved = world.order(home, [(entry, 2, 500.0, None)], approved=True)
+    unapproved = world.order(home, [(entry, 1, 500.0, None)], approved=False)
+    outcomes = {o["record"]: o for o in world.poll()}
+    assert outcomes[approved]["status"] == "done", outcomes[approved]
+    assert outcomes[unapproved]["status"] == "skipped"
+    invoice = world.invoice("Order", approved)
+    assert invoice is not None and invoice["net"] == Decimal("1000")
+    assert world.invoice("Order", unapproved) is None
+    written = next(iter(world.user.query(f"SELECT Accounting_Invoice_Number__c FROM Order WHERE Id = '{approved}'")))
+    assert written["Accounting_Invoice_Number__c"] == invoice["number"]
+    assert world.poll() == []  # the write-back is not a change the flow reacts to: no loop, nothing twice
+
+    Definitions(world.ledger).unpublish("approved_orders_invoice")
+    _publish(world, "international_handling_fee")
+    fee_order = world.order(abroad, [(entry, 2, 500.0, None)], approved=False)
+    home_order = world.order(home, [(entry, 1, 500.0, None)], approved=False)
+    world.poll()
+    fee = world.invoice("Order", fee_order)
+    assert fee is not None and fee["lines"][-1] == ("International handling fee (5%)", Decimal("50.00"))
+    assert world.invoice("Order", home_order)["lines"] == [("Product CONS-DAY", Decimal("500"))]  # type: ignore[index]
+
+    Definitions(world.ledger).unpublish("international_handling_fee")
+    _publish(world, "split_by_project")
+    split = world.order(home, [(entry, 1, 500.0, "Apollo"), (entry, 2, 500.0, "Gemini"), (entry, 1, 500.0, "Apollo")],
+                        approved=False)  # fmt: skip
+    world.poll()
+    apollo, gemini = world.invoice("Order", f"{split}-Apollo"), world.invoice("Order", f"{split}-Gemini")
+    assert apollo is not None and apollo["net"] == Decimal("1000")
+    assert gemini is not None and gemini["net"] == Decimal("1000")
+    assert apollo["number"] != gemini["number"]
