@@ -25,7 +25,10 @@ def test_slack_gets_its_incoming_webhook_format_with_blocks() -> None:
     body = got["json"]
     assert body["text"].startswith("Invoice INV-7 raised")
     assert body["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "Invoice INV-7 raised"}}
-    assert body["blocks"][1] == {"type": "section", "text": {"type": "mrkdwn", "text": "Fjord AS was *won* and invoiced."}}
+    assert body["blocks"][1] == {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": "Fjord AS was *won* and invoiced."},
+    }
     assert body["blocks"][2]["fields"] == [{"type": "mrkdwn", "text": "*Invoice*\nINV-7"}]
 
 
@@ -72,7 +75,7 @@ def test_loopback_and_private_destinations_are_refused_unless_allowed(monkeypatc
     for url in ("http://127.0.0.1:9/x", "https://10.1.2.3/x", "https://169.254.169.254/latest", "http://[::1]/x"):
         with pytest.raises(DestinationRefused):
             check_destination(url)
-    with pytest.raises(DestinationRefused, match="resolves|loopback"):
+    with pytest.raises(DestinationRefused, match="loopback"):
         check_destination("https://hooks.example/x", resolve=lambda _h, _p: ["192.168.1.20"])
     check_destination("https://hooks.example/x", resolve=lambda _h, _p: ["93.184.215.14"])
     with pytest.raises(DestinationRefused, match="user name"):

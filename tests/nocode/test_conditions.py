@@ -16,16 +16,30 @@ RECORD = {
 
 
 def _when(cond: dict) -> object:
-    return from_data({"name": "t1", "trigger": {"object": "Order", "event": "updated"}, "when": cond,
-                      "steps": [{"action": "create_invoice"}]}).when  # fmt: skip
+    return from_data(
+        {
+            "name": "t1",
+            "trigger": {"object": "Order", "event": "updated"},
+            "when": cond,
+            "steps": [{"action": "create_invoice"}],
+        }
+    ).when
 
 
 def test_and_or_and_custom_fields() -> None:
-    approved_and_big = _when({"all": [{"field": "Approved__c", "value": True}, {"field": "TotalAmount", "op": "gt", "value": 1000}]})
+    approved_and_big = _when(
+        {"all": [{"field": "Approved__c", "value": True}, {"field": "TotalAmount", "op": "gt", "value": 1000}]}
+    )
     assert holds(approved_and_big, RECORD)  # type: ignore[arg-type]
     assert not holds(approved_and_big, {**RECORD, "TotalAmount": 999})  # type: ignore[arg-type]
-    either = _when({"any": [{"field": "Account.BillingCountry", "op": "in", "value": ["Norway", "Sweden"]},
-                            {"field": "Region__c", "op": "eq", "value": "EU"}]})  # fmt: skip
+    either = _when(
+        {
+            "any": [
+                {"field": "Account.BillingCountry", "op": "in", "value": ["Norway", "Sweden"]},
+                {"field": "Region__c", "op": "eq", "value": "EU"},
+            ]
+        }
+    )
     assert holds(either, RECORD)  # type: ignore[arg-type]
     assert not holds(either, {**RECORD, "Account": {"BillingCountry": "United Kingdom"}})  # type: ignore[arg-type]
     assert describe(either) == "Account.BillingCountry in ['Norway', 'Sweden'] OR Region__c = 'EU'"  # type: ignore[arg-type]
@@ -40,7 +54,10 @@ def test_values_compare_as_people_mean_them() -> None:
 
 
 def test_templates_insert_fields_only() -> None:
-    text = render("{{ Account.Name }} owes {{TotalAmount}} ({{ invoice_number }}) {{ __import__ }}", RECORD,
-                  {"invoice_number": "INV-7"})  # fmt: skip
+    text = render(
+        "{{ Account.Name }} owes {{TotalAmount}} ({{ invoice_number }}) {{ __import__ }}",
+        RECORD,
+        {"invoice_number": "INV-7"},
+    )
     assert text == "Fjord AS owes 1250.0 (INV-7) {{ __import__ }}"
     assert len(render("{{ Account.Name }}" * 5000, RECORD)) == 4000

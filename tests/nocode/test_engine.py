@@ -55,8 +55,9 @@ def test_the_three_custom_logic_examples(world: World) -> None:
 
     Definitions(world.ledger).unpublish("international_handling_fee")
     _publish(world, "split_by_project")
-    split = world.order(home, [(entry, 1, 500.0, "Apollo"), (entry, 2, 500.0, "Gemini"), (entry, 1, 500.0, "Apollo")],
-                        approved=False)  # fmt: skip
+    split = world.order(
+        home, [(entry, 1, 500.0, "Apollo"), (entry, 2, 500.0, "Gemini"), (entry, 1, 500.0, "Apollo")], approved=False
+    )
     world.poll()
     apollo, gemini = world.invoice("Order", f"{split}-Apollo"), world.invoice("Order", f"{split}-Gemini")
     assert apollo is not None and apollo["net"] == Decimal("1000")

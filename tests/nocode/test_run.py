@@ -24,8 +24,12 @@ class FakePorts:
             "issue_date": "2026-12-01",
             "due_date": "2026-12-31",
             "lines": [
-                {"description": li["Description"], "quantity": str(li["Quantity"]), "unit_price": str(li["UnitPrice"]),
-                 "tax_rate": "20"}  # fmt: skip
+                {
+                    "description": li["Description"],
+                    "quantity": str(li["Quantity"]),
+                    "unit_price": str(li["UnitPrice"]),
+                    "tax_rate": "20",
+                }
                 for li in lines
             ],
         }
@@ -109,7 +113,9 @@ def test_international_orders_carry_a_five_percent_fee() -> None:
 
 def test_an_invoice_is_split_by_project_with_rules_per_part() -> None:
     ports = FakePorts()
-    result = run(template("split_by_project"), order(True, "UK", ["Apollo", "Gemini", "Apollo", None]), ports, dry_run=False)
+    result = run(
+        template("split_by_project"), order(True, "UK", ["Apollo", "Gemini", "Apollo", None]), ports, dry_run=False
+    )
     assert result.status == "done", result.error
     refs = sorted(ports.invoices)
     assert refs == ["801000000000001AAA-Apollo", "801000000000001AAA-Gemini", "801000000000001AAA-none"]
@@ -126,11 +132,15 @@ def test_a_dry_run_shows_each_step_and_writes_nothing() -> None:
         ("create_invoice", "would"),
         ("update_record", "would"),
     ]
-    assert result.steps[2].output == {"invoices": [{"reference": "801000000000001AAA", "would": "create", "number": None}]}
+    assert result.steps[2].output == {
+        "invoices": [{"reference": "801000000000001AAA", "would": "create", "number": None}]
+    }
 
 
 def test_a_failing_step_names_itself() -> None:
-    definition = template("international_handling_fee").model_copy(update={"steps": template("international_handling_fee").steps[1:]})
+    definition = template("international_handling_fee").model_copy(
+        update={"steps": template("international_handling_fee").steps[1:]}
+    )
     result = run(definition, order(True, "Norway", [None]), FakePorts(), dry_run=False)
     assert result.status == "failed"
     assert result.error == "steps[0].then[0] (add_line): no invoice to work on: put a map_invoice step first"

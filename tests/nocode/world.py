@@ -48,9 +48,12 @@ class World:
     def product(self, code: str, price: float) -> str:
         product = self.user.create("Product2", {"Name": f"Product {code}", "ProductCode": code, "IsActive": True})
         standard = next(iter(self.user.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")))["Id"]
-        return str(self.user.create(
-            "PricebookEntry", {"Pricebook2Id": standard, "Product2Id": product, "UnitPrice": price, "IsActive": True}
-        ))  # fmt: skip
+        return str(
+            self.user.create(
+                "PricebookEntry",
+                {"Pricebook2Id": standard, "Product2Id": product, "UnitPrice": price, "IsActive": True},
+            )
+        )
 
     def order(
         self, account: str, lines: list[tuple[str, float, float, str | None]], *, approved: bool, activate: bool = True
@@ -59,11 +62,21 @@ class World:
         standard = next(iter(self.user.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")))["Id"]
         order_id = self.user.create(
             "Order",
-            {"AccountId": account, "EffectiveDate": EFFECTIVE, "Status": "Draft", "Pricebook2Id": standard,
-             "Approved__c": approved},
-        )  # fmt: skip
+            {
+                "AccountId": account,
+                "EffectiveDate": EFFECTIVE,
+                "Status": "Draft",
+                "Pricebook2Id": standard,
+                "Approved__c": approved,
+            },
+        )
         for entry, quantity, price, project in lines:
-            fields: dict[str, Any] = {"OrderId": order_id, "PricebookEntryId": entry, "Quantity": quantity, "UnitPrice": price}
+            fields: dict[str, Any] = {
+                "OrderId": order_id,
+                "PricebookEntryId": entry,
+                "Quantity": quantity,
+                "UnitPrice": price,
+            }
             if project:
                 fields["Project__c"] = project
             self.user.create("OrderItem", fields)
@@ -92,9 +105,7 @@ class World:
 
 @contextmanager
 def running_world(data_dir: Path, ledger: Ledger | None = None) -> Iterator[World]:
-    sandboxes = start_sandboxes(
-        [CRM, BOOKS], data_dir / "sandboxes", overrides={CRM: {"extra_fields": EXTRA_FIELDS}}
-    )
+    sandboxes = start_sandboxes([CRM, BOOKS], data_dir / "sandboxes", overrides={CRM: {"extra_fields": EXTRA_FIELDS}})
     try:
         ledger = ledger or Ledger(database_url(data_dir))
         settings = engine_settings(data_dir, ledger_url=ledger.url)

@@ -22,8 +22,15 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser-nocode"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +159,13 @@ def test_build_dry_run_and_publish_the_seed_examples(world: tuple[World, Served,
             _new_flow(page, served.url, "international_fee", "Order", "field_changed", "Status")
             _condition(page, "Status", "eq", "Activated")
             _action(page, "map_invoice", mapping="order_to_canonical")
-            _action(page, "add_line", ("Account.BillingCountry", "not_in", "United Kingdom, UK, GB"),
-                    description="International handling fee", percent="5")  # fmt: skip
+            _action(
+                page,
+                "add_line",
+                ("Account.BillingCountry", "not_in", "United Kingdom, UK, GB"),
+                description="International handling fee",
+                percent="5",
+            )
             _action(page, "create_invoice")
             expect(page.locator("#diagram")).to_contain_text("IF Account.BillingCountry not in")
             probe = w.order(abroad, [(entry, 2, 500.0, None)], approved=False, activate=True)
@@ -172,8 +184,14 @@ def test_build_dry_run_and_publish_the_seed_examples(world: tuple[World, Served,
             _action(page, "map_invoice", mapping="order_to_canonical")
             _action(page, "split_by", line_field="Project__c")
             _action(page, "create_invoice")
-            _action(page, "notify", channel="slack", to=slack.url, title="Invoices {{ invoice_number }}",
-                    message="{{ Account.Name }}: order invoiced by project as {{ invoice_number }}")  # fmt: skip
+            _action(
+                page,
+                "notify",
+                channel="slack",
+                to=slack.url,
+                title="Invoices {{ invoice_number }}",
+                message="{{ Account.Name }}: order invoiced by project as {{ invoice_number }}",
+            )
             lines = [(entry, 1, 500.0, "Apollo"), (entry, 2, 500.0, "Gemini"), (entry, 1, 500.0, "Apollo")]
             probe = w.order(home, lines, approved=False, activate=True)
             _save_and_dry_run(page, "split_projects", probe, "03-split")

@@ -78,7 +78,7 @@ def defined_flow_run(name: str, record_id: str) -> dict[str, Any]:
     ports = DepsPorts(
         deps, flow, obj, run_id=DBOS.workflow_id or "", smtp=smtp_from_env(), lines_relation=reads.lines_relation(obj)
     )
-    state = run(definition, record, StepPorts(ports), dry_run=False)  # type: ignore[arg-type]
+    state = run(definition, record, StepPorts(ports), dry_run=False)
     if state.status == "failed":
         ledger_steps.fail(deps, flow, source, state.error or "failed", state.error_field, [], record)
     elif state.status == "done":
@@ -160,9 +160,13 @@ def read_changes(deps: Deps, text: str, lag_seconds: float, published_at: str) -
     for record in page:  # remembered after choosing, so a record's first sighting counts as its creation
         value = str(record.get(trigger.field)) if trigger.field else ""
         deps.ledger.put_version(
-            system, seen, str(record["Id"]), hashlib.sha256(value.encode()).hexdigest(),
-            written_by_us=False, modified_at=str(record["SystemModstamp"]),
-        )  # fmt: skip
+            system,
+            seen,
+            str(record["Id"]),
+            hashlib.sha256(value.encode()).hexdigest(),
+            written_by_us=False,
+            modified_at=str(record["SystemModstamp"]),
+        )
     return {"runs": runs, "position": position.encode() if position else None}
 
 

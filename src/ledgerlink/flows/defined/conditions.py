@@ -42,7 +42,7 @@ def _number(value: Any) -> Decimal | None:
 
 def _same(left: Any, right: Any) -> bool:
     if isinstance(left, bool) or isinstance(right, bool):
-        return _truth(left) == _truth(right) if isinstance(right, bool) else left == right
+        return _truth(left) == _truth(right)  # a checkbox against "true", a "false" text against False
     a, b = _number(left), _number(right)
     if a is not None and b is not None:
         return a == b
@@ -104,7 +104,9 @@ def describe(cond: Condition | None) -> str:
         return " AND ".join(_group(c) for c in cond.all)
     if isinstance(cond, Any_):
         return " OR ".join(_group(c) for c in cond.any)
-    symbol = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}.get(cond.op, cond.op.replace("_", " "))
+    symbol = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}.get(
+        cond.op, cond.op.replace("_", " ")
+    )
     if cond.op in ("is_empty", "not_empty"):
         return f"{cond.field} {symbol}"
     shown = "true" if cond.value is True else "false" if cond.value is False else repr(cond.value)
@@ -135,10 +137,7 @@ def render(text: str, record: dict[str, Any], extra: dict[str, Any] | None = Non
 
     def value(match: re.Match[str]) -> str:
         path = match.group(1)
-        if extra and path in extra:
-            found = extra[path]
-        else:
-            found = get_path(record, path)
+        found = extra[path] if extra and path in extra else get_path(record, path)
         return "" if found is None else str(found)[:500]
 
     return TEMPLATE_FIELD.sub(value, text)[:MAX_RENDERED]

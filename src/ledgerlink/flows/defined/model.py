@@ -12,7 +12,16 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 MAX_TEXT = 64_000  # characters of YAML
 MAX_DEPTH = 6  # nested conditions and branches
@@ -88,14 +97,26 @@ class Any_(_Model):
     any: list[Condition] = Field(min_length=1, max_length=50)
 
 
-Condition = Compare | All | Any_
+def _condition_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "All" if "all" in value else "Any" if "any" in value else "Compare"
+    return "All" if isinstance(value, All) else "Any" if isinstance(value, Any_) else "Compare"
+
+
+# A condition is a comparison, or all/any of conditions: told apart by their keys, so an error speaks of one.
+Condition = Annotated[
+    Annotated[Compare, Tag("Compare")] | Annotated[All, Tag("All")] | Annotated[Any_, Tag("Any")],
+    Discriminator(_condition_kind),
+]
 
 # --- actions ---------------------------------------------------------------------------------------------------
 
 
 class MapInvoice(_Model):
     action: Literal["map_invoice"]
-    mapping: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,80}$")]  # a template of the trigger's system, e.g. order_to_canonical
+    mapping: Annotated[
+        str, Field(pattern=r"^[a-z0-9_]{1,80}$")
+    ]  # a template of the trigger's system, e.g. order_to_canonical
 
 
 class AddLine(_Model):
@@ -202,7 +223,13 @@ class Branch(_Model):
     else_: list[Step] = Field(default_factory=list, alias="else", max_length=MAX_STEPS)
 
 
-Step = Action | Branch
+def _step_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "Branch" if "if" in value else "Action"
+    return "Branch" if isinstance(value, Branch) else "Action"
+
+
+Step = Annotated[Annotated[Action, Tag("Action")] | Annotated[Branch, Tag("Branch")], Discriminator(_step_kind)]
 
 
 class Definition(_Model):
@@ -215,10 +242,11 @@ class Definition(_Model):
     @model_validator(mode="after")
     def _bounded(self) -> Definition:
         for where, action in walk_actions(self.steps):
-            if isinstance(action, UpdateRecord) and action.object and action.object != self.trigger.object:
-                if not action.record:
-                    raise ValueError(f"{where}: updating another object ({action.object}) needs record: the field "
-                                     "holding its id")
+            other = isinstance(action, UpdateRecord) and action.object and action.object != self.trigger.object
+            if other and not action.record:
+                raise ValueError(
+                    f"{where}: updating another object ({action.object}) needs record: the field holding its id"
+                )
         count, depth = _measure(self.steps, 1)
         if count > MAX_STEPS:
             raise ValueError(f"{count} steps: at most {MAX_STEPS}")
@@ -311,6 +339,9 @@ def describe_errors(exc: ValidationError) -> list[str]:
     problems: list[str] = []
     for error in exc.errors()[:20]:
         where = _where(error["loc"]) or "definition"
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            problems.append(f"{where}: the action must be one of {', '.join(ACTIONS)}")
+            continue
         problems.append(f"{where}: {error['msg']}")  # never the input: it may be a secret URL
     return list(dict.fromkeys(problems))
 
@@ -321,7 +352,7 @@ def _where(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(part, str) and (part[:1].isupper() or part.startswith("function-")):
+        elif isinstance(part, str) and (part[:1].isupper() or "[" in part or part.startswith("function-")):
             continue  # a union member's name (Compare, MapInvoice, …): not where the user wrote anything
         elif part in ACTIONS:
             continue  # the discriminator's tag

@@ -114,9 +114,15 @@ class DepsPorts:
         except FLOW_ERRORS as exc:
             raise self._fail(exc, f"{obj} {record_id}") from None
         self.deps.ledger.audit(
-            flow=self.flow, system=crm_system(), obj=obj, record_id=record_id, action="updated",
-            run_id=self.run_id, source_id=record_id, detail=values,
-        )  # fmt: skip
+            flow=self.flow,
+            system=crm_system(),
+            obj=obj,
+            record_id=record_id,
+            action="updated",
+            run_id=self.run_id,
+            source_id=record_id,
+            detail=values,
+        )
 
     def existing_record(self, role: str, obj: str, key: str) -> str | None:
         return self.deps.ledger.lookup(crm_system(), KEY_OBJECT, key, crm_system(), obj)
@@ -134,9 +140,15 @@ class DepsPorts:
         crm = crm_system()
         self.deps.ledger.link((crm, KEY_OBJECT, key), (crm, obj, made))
         self.deps.ledger.audit(
-            flow=self.flow, system=crm, obj=obj, record_id=made, action="created",
-            run_id=self.run_id, source_id=key.rsplit(":", 1)[-1], detail=values,
-        )  # fmt: skip
+            flow=self.flow,
+            system=crm,
+            obj=obj,
+            record_id=made,
+            action="created",
+            run_id=self.run_id,
+            source_id=key.rsplit(":", 1)[-1],
+            detail=values,
+        )
         return {"id": made, "created": True}
 
     def notify(self, channel: str, to: str, message: channels.Message) -> str:

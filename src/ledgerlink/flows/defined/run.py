@@ -196,7 +196,9 @@ def _split_by(state: Run, action: SplitBy, trace: StepTrace, ports: Ports) -> No
             value = conditions.get_path(source, action.line_field)
             groups.setdefault("" if value in (None, "") else str(value), []).append(i)
         if len(groups) > MAX_SPLIT:
-            raise StepFailed(f"{len(groups)} values of {action.line_field}: at most {MAX_SPLIT} invoices", action.line_field)
+            raise StepFailed(
+                f"{len(groups)} values of {action.line_field}: at most {MAX_SPLIT} invoices", action.line_field
+            )
         for value, indexes in groups.items():
             invoice = {**draft["invoice"], "lines": [draft["invoice"]["lines"][i] for i in indexes]}
             key = SPLIT_KEY.sub("_", value)[:20] or "none"
@@ -210,7 +212,11 @@ def _split_by(state: Run, action: SplitBy, trace: StepTrace, ports: Ports) -> No
     trace.input = {"line_field": action.line_field}
     trace.output = {
         "invoices": [
-            {"reference": p["invoice"]["reference"], action.line_field: p["key"] or None, "lines": len(p["invoice"]["lines"])}
+            {
+                "reference": p["invoice"]["reference"],
+                action.line_field: p["key"] or None,
+                "lines": len(p["invoice"]["lines"]),
+            }
             for p in parts
         ]
     }
@@ -224,7 +230,9 @@ def _create_invoice(state: Run, action: CreateInvoice, trace: StepTrace, ports: 
         reference = draft["invoice"]["reference"]
         if state.dry_run:
             existing = ports.existing_invoice(reference)
-            made.append({"reference": reference, "would": "exists already" if existing else "create", "number": existing})
+            made.append(
+                {"reference": reference, "would": "exists already" if existing else "create", "number": existing}
+            )
         else:
             made.append({"reference": reference, **ports.create_invoice(state.record, draft["invoice"])})
     numbers = [m.get("number") for m in made if m.get("number")]

@@ -61,7 +61,9 @@ class Definitions:
         """A new version of the definition the text describes (validated first; nothing is saved if it fails)."""
         definition = parse(text)
         with self.ledger.session() as s:
-            latest = s.scalar(select(func.max(FlowDefinitionRow.version)).where(FlowDefinitionRow.name == definition.name))
+            latest = s.scalar(
+                select(func.max(FlowDefinitionRow.version)).where(FlowDefinitionRow.name == definition.name)
+            )
             if (latest or 0) >= MAX_VERSIONS:
                 raise DefinitionError([f"{definition.name}: {MAX_VERSIONS} versions kept already; delete none, rename"])
             row = FlowDefinitionRow(name=definition.name, version=(latest or 0) + 1, yaml=text, created_by=by[:64])
@@ -90,7 +92,9 @@ class Definitions:
     def published(self) -> list[Version]:
         with self.ledger.session() as s:
             rows = s.scalars(
-                select(FlowDefinitionRow).where(FlowDefinitionRow.status == "published").order_by(FlowDefinitionRow.name)
+                select(FlowDefinitionRow)
+                .where(FlowDefinitionRow.status == "published")
+                .order_by(FlowDefinitionRow.name)
             )
             return [_version(r) for r in rows]
 
@@ -110,9 +114,7 @@ class Definitions:
             raise DefinitionError([cycle_message(definition, cycle)])
         with self.ledger.session() as s:
             for row in s.scalars(
-                select(FlowDefinitionRow).where(
-                    FlowDefinitionRow.name == name, FlowDefinitionRow.status == "published"
-                )
+                select(FlowDefinitionRow).where(FlowDefinitionRow.name == name, FlowDefinitionRow.status == "published")
             ):
                 row.status = "retired"
             row = s.scalars(
@@ -125,8 +127,6 @@ class Definitions:
     def unpublish(self, name: str) -> None:
         with self.ledger.session() as s:
             for row in s.scalars(
-                select(FlowDefinitionRow).where(
-                    FlowDefinitionRow.name == name, FlowDefinitionRow.status == "published"
-                )
+                select(FlowDefinitionRow).where(FlowDefinitionRow.name == name, FlowDefinitionRow.status == "published")
             ):
                 row.status = "retired"

@@ -249,7 +249,9 @@ async def flow_mapper_save(request: Request) -> Response:
         name = mappings.check_name(fields.get("name", "").strip())
     except mappings.MappingNameError as exc:
         raise HTTPException(400, str(exc)) from None
-    text = flow_mapper.mapping_yaml(fields.get("source", ""), fields.get("target", ""), list(zip(sources, targets, transforms, strict=True)))
+    text = flow_mapper.mapping_yaml(
+        fields.get("source", ""), fields.get("target", ""), list(zip(sources, targets, transforms, strict=True))
+    )
     c = console(request)
     _mapping, problems = mappings.load_text(name, text, c.settings.mappings_dir)
     if problems:
@@ -274,7 +276,7 @@ async def api_definition_save(request: Request, body: dict[str, Any]) -> Respons
 
     text = body.get("yaml")
     if not isinstance(text, str):
-        return JSONResponse({"detail": "send {\"yaml\": \"…\"}"}, 400)
+        return JSONResponse({"detail": 'send {"yaml": "…"}'}, 400)
     try:
         version = _store(request).save(text, by=_who(request))
     except DefinitionError as exc:
@@ -288,7 +290,7 @@ async def api_definition_publish(request: Request, name: str, body: dict[str, An
 
     version = body.get("version")
     if not isinstance(version, int):
-        return JSONResponse({"detail": "send {\"version\": N}"}, 400)
+        return JSONResponse({"detail": 'send {"version": N}'}, 400)
     try:
         published = _store(request).publish(_check_name(name), version)
     except DefinitionError as exc:
