@@ -4,6 +4,7 @@ Teams incoming webhook's stand-in) and an SMTP server (aiosmtpd)."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,9 +66,11 @@ def smtp_receiver() -> Iterator[Mailbox]:
             box.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
             return "250 Message accepted for delivery"
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:  # aiosmtpd checks its server by connecting to the port it was given: not 0
+        probe.bind(("127.0.0.1", 0))
+        box.port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port)
     controller.start()
-    box.port = controller.server.sockets[0].getsockname()[1]
     try:
         yield box
     finally:
