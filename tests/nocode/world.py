@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -85,8 +86,10 @@ class World:
         return str(order_id)
 
     def poll(self) -> list[dict[str, Any]]:
-        """Run the user-defined flows' trigger now and wait for every run it started."""
-        return [engine.wait_for(h) for h in defined_flows.poll(lag_seconds=0)]
+        """Run the user-defined flows' trigger now and wait for every run it started (in a thread of its own: DBOS's
+        blocking calls refuse a thread with an event loop, as Playwright's sync API keeps one)."""
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(lambda: [engine.wait_for(h) for h in defined_flows.poll(lag_seconds=0)]).result()
 
     def invoice(self, source_object: str, reference: str, definition: str | None = None) -> dict[str, Any] | None:
         """The invoice the books hold for a reference, with its lines (read back from the books)."""
