@@ -85,3 +85,17 @@ def test_loopback_and_private_destinations_are_refused_unless_allowed(monkeypatc
     assert send("slack", "http://127.0.0.1:9/x", MESSAGE).startswith("refused: ")
     monkeypatch.setenv("LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS", "1")
     check_destination("http://127.0.0.1:9/x")
+
+
+def test_an_alert_rule_with_a_slack_url_sends_slack_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledgerlink.alerts import runner
+    from ledgerlink.alerts.rules import Firing
+    from ledgerlink.store.console_tables import AlertRule
+
+    sent: list[tuple[str, str, Message]] = []
+    monkeypatch.setattr(runner.channels, "send", lambda ch, to, msg, **_kw: sent.append((ch, to, msg)) or "sent")
+    rule = AlertRule(name="failures", kind="failure_rate", webhook_url="https://hooks.slack.com/services/T/B/X")
+    firing = Firing(1, "failures", "failure_rate", 0.5, "50% of records failed")
+    assert runner.deliver(rule, firing, None) == {"webhook": "sent"}
+    ((channel, to, message),) = sent
+    assert (channel, to, message.text) == ("slack", "https://hooks.slack.com/services/T/B/X", "50% of records failed")

@@ -98,6 +98,16 @@ def _resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)})
 
 
+def channel_for_url(url: str) -> Channel | None:
+    """Slack or Teams when the webhook URL is theirs (an alert rule's URL says which it is), else None."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "hooks.slack.com":
+        return "slack"
+    if host.endswith((".webhook.office.com", ".logic.azure.com", ".powerplatform.com")):
+        return "teams"
+    return None
+
+
 # --- formats ---------------------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from ledgerlink.alerts import channels
 from ledgerlink.alerts.rules import Firing, evaluate
 from ledgerlink.alerts.senders import SmtpSettings, send_email, send_webhook
 from ledgerlink.store import Ledger
@@ -29,7 +30,13 @@ def deliver(rule: AlertRule, firing: Firing, smtp: SmtpSettings | None) -> dict[
         "at": utcnow().isoformat(),
     }
     if rule.webhook_url:
-        deliveries["webhook"] = send_webhook(rule.webhook_url, payload)
+        # A Slack or Teams incoming webhook gets its own message format; any other URL the plain JSON payload.
+        channel = channels.channel_for_url(rule.webhook_url)
+        if channel is not None:
+            message = channels.Message(f"[LedgerLink] {rule.name}", firing.message, (("Rule", rule.kind),))
+            deliveries["webhook"] = channels.send(channel, rule.webhook_url, message)
+        else:
+            deliveries["webhook"] = send_webhook(rule.webhook_url, payload)
     if rule.email_to:
         recipients = [a.strip() for a in rule.email_to.split(",") if a.strip()]
         if smtp is None:

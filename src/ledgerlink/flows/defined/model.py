@@ -63,6 +63,10 @@ class Trigger(_Model):
     def _complete(self) -> Trigger:
         if self.event == "field_changed" and not self.field:
             raise ValueError("a field_changed trigger names the field it watches (field)")
+        if self.role != "crm":
+            # The books have no change feed for every object; trigger on the CRM record the built-in flows write
+            # back to (e.g. Opportunity.Invoice_Status__c, which payment_sync sets when a payment arrives).
+            raise ValueError("a trigger on the accounting side is not supported yet: trigger on a CRM object")
         if self.event == "schedule" and not self.every_minutes:
             raise ValueError("a schedule trigger says how often (every_minutes)")
         return self
