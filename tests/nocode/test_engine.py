@@ -63,3 +63,54 @@ def test_the_three_custom_logic_examples(world: World) -> None:
     assert apollo is not None and apollo["net"] == Decimal("1000")
     assert gemini is not None and gemini["net"] == Decimal("1000")
     assert apollo["number"] != gemini["number"]
+
+
+def _opportunity(world: World, account: str) -> str:
+    return str(
+        world.user.create(
+            "Opportunity",
+            {"Name": "Fjord renewal", "AccountId": account, "StageName": "Prospecting", "CloseDate": "2026-11-30"},
+        )
+    )
+
+
+def test_a_case_opens_when_overdue_and_closes_when_paid(world: World) -> None:
+    _publish(world, "payment_resolves_case")
+    deal = _opportunity(world, world.account("Fjord Shipping", "Norway"))
+    world.user.update("Opportunity", deal, {"Invoice_Status__c": "Overdue"})
+    (outcome,) = world.poll()
+    assert outcome["status"] == "done", outcome
+    case_id = outcome["results"]["case_id"]
+    case = world.user.get("Case", case_id)
+    assert (case["Status"], case["Subject"]) == ("New", "Invoice overdue: Fjord renewal")
+    world.user.update("Opportunity", deal, {"Description": "chased"})  # a change to another field: no run
+    assert world.poll() == []
+    world.user.update("Opportunity", deal, {"Invoice_Status__c": "Paid"})
+    (outcome,) = world.poll()
+    assert outcome["status"] == "done", outcome
+    assert world.user.get("Case", case_id)["Status"] == "Closed"
+    assert len(list(world.user.query("SELECT Id FROM Case"))) == 1
+
+
+def test_wait_then_call_a_webhook_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.nocode.receivers import webhook_receiver
+
+    monkeypatch.setenv("LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS", "1")
+    with webhook_receiver() as receiver:
+        store = Definitions(world.ledger)
+        saved = store.save(
+            "name: won_webhook\n"
+            "trigger: {object: Opportunity, event: field_changed, field: StageName}\n"
+            "when: {field: StageName, value: Closed Won}\n"
+            "steps:\n"
+            "  - {action: wait, seconds: 1}\n"
+            f"  - {{action: webhook, url: '{receiver.url}', body: {{deal: '{{{{ Name }}}}', stage: '{{{{ StageName }}}}'}}}}\n"
+        )
+        store.publish(saved.name, saved.version)
+        deal = _opportunity(world, world.account("Harbourview Trading", "United Kingdom"))
+        world.user.update("Opportunity", deal, {"StageName": "Closed Won"})
+        (outcome,) = world.poll()
+        assert outcome["status"] == "done", outcome
+        assert world.poll() == []
+    (got,) = receiver.received
+    assert got["json"] == {"deal": "Fjord renewal", "stage": "Closed Won", "flow": "won_webhook", "record": deal}
