@@ -104,7 +104,8 @@ def test_wait_then_call_a_webhook_once(world: World, monkeypatch: pytest.MonkeyP
             "when: {field: StageName, value: Closed Won}\n"
             "steps:\n"
             "  - {action: wait, seconds: 1}\n"
-            f"  - {{action: webhook, url: '{receiver.url}', body: {{deal: '{{{{ Name }}}}', stage: '{{{{ StageName }}}}'}}}}\n"
+            f"  - action: webhook\n    url: '{receiver.url}'\n"
+            "    body: {deal: '{{ Name }}', stage: '{{ StageName }}'}\n"
         )
         store.publish(saved.name, saved.version)
         deal = _opportunity(world, world.account("Harbourview Trading", "United Kingdom"))

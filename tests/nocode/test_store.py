@@ -52,3 +52,28 @@ def test_an_invalid_definition_is_not_saved(store: Definitions) -> None:
     with pytest.raises(DefinitionError):
         store.save("name: x\n")
     assert store.names() == []
+
+
+@pytest.mark.postgres
+def test_on_postgresql(tmp_path: Path) -> None:
+    import uuid
+
+    import psycopg
+
+    from tests.engine.conftest import POSTGRES_ADMIN_URL, postgres_available
+
+    if not postgres_available():
+        pytest.skip("no PostgreSQL reachable")
+    name = f"ledgerlink_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    ledger = Ledger(f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
+    try:
+        store = Definitions(ledger)
+        first = store.save(template_text("split_by_project"), by="ada")
+        store.publish(first.name, first.version)
+        assert [(v.name, v.version, v.status) for v in store.published()] == [("split_by_project", 1, "published")]
+    finally:
+        ledger.dispose()
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -27,11 +27,15 @@ def test_save_publish_and_roll_back(served: Served) -> None:
     with client:
         page = client.get("/flows/defined/approved_orders_invoice")
         assert page.status_code == 200 and "version 2" in page.text and 'id="diagram"' in page.text
-        published = client.post("/flows/defined/approved_orders_invoice/publish", data={"version": "2", "csrf_token": csrf})
+        published = client.post(
+            "/flows/defined/approved_orders_invoice/publish", data={"version": "2", "csrf_token": csrf}
+        )
         assert published.status_code == 303
         page = client.get("/flows/defined/approved_orders_invoice")
         assert "Roll back to this" in page.text
-        rolled = client.post("/flows/defined/approved_orders_invoice/publish", data={"version": "1", "csrf_token": csrf})
+        rolled = client.post(
+            "/flows/defined/approved_orders_invoice/publish", data={"version": "1", "csrf_token": csrf}
+        )
         assert rolled.status_code == 303
     assert store.published_version("approved_orders_invoice").version == 1  # type: ignore[union-attr]
 
