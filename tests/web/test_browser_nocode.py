@@ -232,3 +232,36 @@ def test_build_dry_run_and_publish_the_seed_examples(world: tuple[World, Served,
             assert [e for e in errors if "409 (Conflict)" not in e] == [], errors
         finally:
             browser.close()
+
+
+def test_the_field_mapper_connects_fields_by_click_and_uses_suggestions(
+    world: tuple[World, Served, WebhookReceiver],
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    _w, served, _slack = world
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        try:
+            page.goto(served.url + "/signin")
+            page.fill("#username", ADMIN[0])
+            page.fill("#password", ADMIN[1])
+            page.click("button[type=submit]")
+            page.goto(served.url + "/flows/mapper?source=salesforce/Account&target=canonical/Customer")
+            page.click("#source-fields li[data-field='Name']")
+            page.click("#target-fields li[data-field='name']")
+            expect(page.locator("#connections tr[data-to='name']")).to_contain_text("Name")
+            page.locator("[aria-label='transform for name']").select_option("strip")
+            page.click("#use-suggestions")
+            assert page.locator("#connections tr[data-to]").count() > 2
+            page.fill("#mapper-name", "salesforce/account_from_browser")
+            page.screenshot(path=str(ARTIFACTS / "05-mapper.png"), full_page=True)
+            page.click("#mapper-save")
+            expect(page.locator("h1")).to_have_text("Mapping salesforce/account_from_browser")
+            expect(page.locator("#yaml")).to_contain_text("from: Name")
+            assert errors == [], errors
+        finally:
+            browser.close()
