@@ -115,3 +115,29 @@ def test_wait_then_call_a_webhook_once(world: World, monkeypatch: pytest.MonkeyP
         assert world.poll() == []
     (got,) = receiver.received
     assert got["json"] == {"deal": "Fjord renewal", "stage": "Closed Won", "flow": "won_webhook", "record": deal}
+
+
+def test_a_created_trigger_ignores_records_made_before_publication(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledgerlink.engine.flows import registered_flows
+    from tests.nocode.receivers import webhook_receiver
+
+    monkeypatch.setenv("LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS", "1")
+    older = world.account("Older Customer", "United Kingdom")
+    with webhook_receiver() as receiver:
+        store = Definitions(world.ledger)
+        saved = store.save(
+            "name: new_accounts\n"
+            "trigger: {object: Account, event: created}\n"
+            f"steps:\n  - action: webhook\n    url: '{receiver.url}'\n    body: {{name: '{{{{ Name }}}}'}}\n"
+        )
+        store.publish(saved.name, saved.version)
+        world.user.update("Account", older, {"Phone": "0113 496 0000"})  # changed after publication, made before
+        newer = world.account("Newer Customer", "Norway")
+        outcomes = world.poll()
+        assert [o["record"] for o in outcomes] == [newer]
+        world.user.update("Account", newer, {"Phone": "0113 496 0001"})
+        assert world.poll() == []
+    assert [r["json"]["name"] for r in receiver.received] == ["Newer Customer"]
+    assert "defined.new_accounts" in registered_flows()

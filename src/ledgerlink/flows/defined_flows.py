@@ -139,7 +139,8 @@ def read_changes(deps: Deps, text: str, lag_seconds: float, published_at: str) -
     if not _due(deps, definition):
         return {"runs": [], "position": None}
     since = Position.decode(deps.ledger.get_watermark(watermark(name)) or f"{published_at}|")
-    fields = sorted({"Id", "SystemModstamp", *([trigger.field] if trigger.field else [])})
+    created = ["CreatedDate"] if trigger.event == "created" else []
+    fields = sorted({"Id", "SystemModstamp", *created, *([trigger.field] if trigger.field else [])})
     page: list[dict[str, Any]] = []
     for chunk, _position in deps.crm.changed_since(trigger.object, fields, since, lag_seconds=lag_seconds):
         page = chunk[:POLL_PAGE]  # one page a step; the next trigger goes on from here
@@ -152,8 +153,10 @@ def read_changes(deps: Deps, text: str, lag_seconds: float, published_at: str) -
         before = deps.ledger.get_version(system, seen, rid)
         value = str(record.get(trigger.field)) if trigger.field else ""
         digest = hashlib.sha256(value.encode()).hexdigest()
-        if trigger.event == "created" and before is not None:
-            continue
+        if trigger.event == "created" and (
+            before is not None or soql_datetime(str(record["CreatedDate"])) <= published_at
+        ):
+            continue  # seen before, or made before the flow was published (and changed since)
         if trigger.event == "field_changed" and before is not None and before.content_hash == digest:
             continue
         runs.append((rid, hashlib.sha256(stamp.encode()).hexdigest()[:16]))
@@ -172,7 +175,9 @@ def read_changes(deps: Deps, text: str, lag_seconds: float, published_at: str) -
 
 @ledger_step
 def published_texts(deps: Deps) -> list[tuple[str, str, str]]:
-    """(name, YAML, publication time as a SOQL datetime) of each published definition."""
+    """(name, YAML, publication time as a SOQL datetime) of each published definition. The engine's registry is
+    brought in step here too, so a definition published since the worker started is listed and replayable."""
+    register_published(deps.ledger)
     out = []
     for v in Definitions(deps.ledger).published():
         at = v.published_at or v.created_at
