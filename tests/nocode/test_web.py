@@ -129,3 +129,17 @@ def test_the_field_mapper_shows_both_sides_with_suggestions_and_saves_a_mapping(
         assert saved.status_code == 303, saved.text
     written = (served.console.settings.mappings_dir / "salesforce" / "account_from_mapper.yaml").read_text()
     assert "from: Name" in written and "- strip" in written
+
+
+def test_a_viewer_sees_no_webhook_url(served: Served) -> None:
+    secret = "https://hooks.slack.com/services/T0/B0/s3cr3tpath"
+    text = template_text("closed_won_invoice_notify").replace("https://hooks.slack.com/services/T000/B000/XXXX", secret)
+    Definitions(served.console.ledger).save(text)
+    viewer, _csrf = signed_in(served.url, VIEWER)
+    with viewer:
+        page = viewer.get("/flows/defined/closed_won_invoice_notify")
+    assert page.status_code == 200 and "closed_won_invoice_notify" in page.text
+    assert "s3cr3tpath" not in page.text and "shown to admins only" in page.text
+    admin, _csrf = signed_in(served.url)
+    with admin:
+        assert "s3cr3tpath" in admin.get("/flows/defined/closed_won_invoice_notify").text

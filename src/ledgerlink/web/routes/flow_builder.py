@@ -170,7 +170,12 @@ async def flow_builder_edit(
     found = store.get(_check_name(name), version)
     if found is None:
         raise HTTPException(404, "no such flow definition")
-    context = _builder_context(found.definition, found.yaml)
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.is_admin:
+        context = _builder_context(found.definition, found.yaml)
+    else:
+        hidden = svc.masked(found.definition)
+        context = _builder_context(hidden, hidden.to_yaml())
     flash = None
     if saved:
         flash = f"Saved as version {saved}. Dry-run it, then publish it."

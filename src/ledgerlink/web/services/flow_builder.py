@@ -216,6 +216,30 @@ def definition_to_form(definition: Definition) -> dict[str, Any] | None:
     }
 
 
+HIDDEN = "https://hidden.invalid/(a webhook URL, shown to admins only)"
+
+
+def masked(definition: Definition) -> Definition:
+    """The definition with its webhook URLs (secrets: whoever has one may post to the channel) replaced, for people
+    who may look but not edit."""
+    from ledgerlink.flows.defined.model import Notify, Webhook
+
+    def mask(steps: list[Step]) -> list[Step]:
+        out: list[Step] = []
+        for step in steps:
+            if isinstance(step, Branch):
+                out.append(step.model_copy(update={"then": mask(step.then), "else_": mask(step.else_)}))
+            elif isinstance(step, Notify) and step.channel != "email":
+                out.append(step.model_copy(update={"to": HIDDEN}))
+            elif isinstance(step, Webhook):
+                out.append(step.model_copy(update={"url": HIDDEN}))
+            else:
+                out.append(step)
+        return out
+
+    return definition.model_copy(update={"steps": mask(definition.steps)})
+
+
 # --- the diagram -------------------------------------------------------------------------------------------------
 
 
