@@ -200,6 +200,9 @@ def test_build_dry_run_and_publish_the_seed_examples(world: tuple[World, Served,
             probe = w.order(home, lines, approved=False, activate=True)
             _save_and_dry_run(page, "split_projects", probe, "03-split")
             expect(page.locator("#dry-run-steps")).to_contain_text(f"{probe}-Apollo")
+            page.click("#recent-button")  # the recent records, each a dry run away
+            page.locator(f"#recent-records button:has-text('{probe}')").click()
+            expect(page.locator("#dry-run-status")).to_contain_text(f"Dry run on Order {probe}")
             assert slack.received == [], "the dry run sent a notification"
             _publish(page)
             split = w.order(home, lines, approved=False)

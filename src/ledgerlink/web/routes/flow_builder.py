@@ -4,6 +4,7 @@ published and rolled back; and the field mapper beside it."""
 from __future__ import annotations
 
 import secrets
+from html import escape
 from typing import Annotated, Any
 
 from fastapi import Form, HTTPException, Request
@@ -205,6 +206,20 @@ async def flow_builder_dry_run(
     except Exception as exc:  # a connection that fails: reported, redacted, never a crash of the page
         return render(request, "_flow_dry_run.html", {"error": redact(f"{type(exc).__name__}: {exc}")[:300]})
     return render(request, "_flow_dry_run.html", {"r": result, "record": record.strip()})
+
+
+@pages.get("/flows/defined/{name}/recent", name="flow_builder_recent")
+async def flow_builder_recent(request: Request, name: str, version: int) -> HTMLResponse:
+    found = _store(request).get(_check_name(name), version)
+    if found is None:
+        raise HTTPException(404, "no such version")
+    try:
+        records = await run_in_threadpool(svc.recent_records, console(request), found.definition)
+    except svc.NoConnection as exc:
+        return HTMLResponse(f'<p class="flash error">{escape(str(exc))}</p>')
+    except Exception as exc:  # reported, redacted, never a crash of the page
+        return HTMLResponse(f'<p class="flash error">{escape(redact(f"{type(exc).__name__}: {exc}")[:300])}</p>')
+    return render(request, "_flow_recent.html", {"records": records, "d": found.definition, "version": found})
 
 
 @pages.post("/flows/defined/{name}/publish", name="flow_builder_publish")

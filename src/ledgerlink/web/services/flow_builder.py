@@ -323,3 +323,22 @@ def dry_run(c: Console, definition: Definition, record_id: str) -> Run:
     finally:
         crm.close()
         books.close()
+
+
+RECENT = 8
+
+
+def recent_records(c: Console, definition: Definition) -> list[dict[str, Any]]:
+    """The trigger object's most recently changed records, to pick one for a dry run."""
+    from ledgerlink.connections.build import build_crm
+
+    crm_name = c.connections.first_in_role("crm")
+    if not crm_name:
+        raise NoConnection("listing records reads through a CRM connection: add one under Connections")
+    obj = definition.trigger.object  # validated: letters, digits and _ only
+    crm = build_crm(c.connections.spec(crm_name))
+    try:
+        soql = f"SELECT Id, SystemModstamp FROM {obj} ORDER BY SystemModstamp DESC LIMIT {RECENT}"
+        return [{"id": str(r["Id"]), "modified": str(r["SystemModstamp"])} for r in crm.query(soql)]
+    finally:
+        crm.close()
