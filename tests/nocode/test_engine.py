@@ -141,3 +141,21 @@ def test_a_created_trigger_ignores_records_made_before_publication(
         assert world.poll() == []
     assert [r["json"]["name"] for r in receiver.received] == ["Newer Customer"]
     assert "defined.new_accounts" in registered_flows()
+
+
+def test_a_schedule_trigger_runs_at_most_every_period(world: World) -> None:
+    store = Definitions(world.ledger)
+    saved = store.save(
+        "name: hourly_orders\n"
+        "trigger: {object: Order, event: schedule, every_minutes: 60}\n"
+        "when: {field: Status, value: Activated}\n"
+        "steps:\n  - {action: map_invoice, mapping: order_to_canonical}\n  - {action: create_invoice}\n"
+    )
+    store.publish(saved.name, saved.version)
+    account = world.account("Harbourview Trading", "United Kingdom")
+    entry = world.product("CONS-DAY", 500.0)
+    first = world.order(account, [(entry, 1, 500.0, None)], approved=False)
+    assert [o["record"] for o in world.poll()] == [first]
+    second = world.order(account, [(entry, 1, 500.0, None)], approved=False)
+    assert world.poll() == []  # within the hour: the change waits for the next period
+    assert world.invoice("Order", first) is not None and world.invoice("Order", second) is None
