@@ -159,3 +159,33 @@ def test_a_schedule_trigger_runs_at_most_every_period(world: World) -> None:
     second = world.order(account, [(entry, 1, 500.0, None)], approved=False)
     assert world.poll() == []  # within the hour: the change waits for the next period
     assert world.invoice("Order", first) is not None and world.invoice("Order", second) is None
+
+
+def test_create_record_with_a_key_field_is_an_upsert(world: World) -> None:
+    from ledgerlink.engine import runtime as engine
+    from ledgerlink.flows import defined_flows
+    from ledgerlink.store.tables import CrossReference
+
+    store = Definitions(world.ledger)
+    saved = store.save(
+        "name: billing_accounts\n"
+        "trigger: {object: Opportunity, event: field_changed, field: StageName}\n"
+        "when: {field: StageName, value: Closed Won}\n"
+        "steps:\n"
+        "  - action: create_record\n    object: Account\n    key_field: ExternalID__c\n"
+        "    set: {Name: '{{ Name }} (billing)'}\n"
+    )
+    store.publish(saved.name, saved.version)
+    deal = _opportunity(world, world.account("Harbourview Trading", "United Kingdom"))
+    world.user.update("Opportunity", deal, {"StageName": "Closed Won"})
+    (outcome,) = world.poll()
+    assert outcome["status"] == "done", outcome
+    with world.ledger.session() as s:  # as if a crash had come between the create and its link
+        links = s.query(CrossReference).filter(
+            (CrossReference.object_a == "flow_key") | (CrossReference.object_b == "flow_key")
+        )
+        assert links.delete() == 1
+    again = engine.wait_for(defined_flows.replay("billing_accounts", deal))
+    assert again["status"] == "done", again
+    made = list(world.user.query("SELECT Id FROM Account WHERE Name = 'Fjord renewal (billing)'"))
+    assert len(made) == 1

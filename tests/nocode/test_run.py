@@ -50,7 +50,9 @@ class FakePorts:
     def update_record(self, role: str, obj: str, record_id: str, values: dict[str, str]) -> None:
         self.updates.append((role, obj, record_id, values))
 
-    def create_record(self, role: str, obj: str, key: str, values: dict[str, str]) -> dict[str, Any]:
+    def create_record(
+        self, role: str, obj: str, key: str, values: dict[str, str], key_field: str | None = None
+    ) -> dict[str, Any]:
         if key not in self.records:
             self.records[key] = f"500{len(self.records):015d}"
             return {"id": self.records[key], "created": True}

@@ -159,6 +159,9 @@ class CreateRecord(_Model):
     role: Role = "crm"
     object: Annotated[str, Field(pattern=OBJECT)]
     set: dict[Annotated[str, Field(pattern=OBJECT)], Text] = Field(min_length=1, max_length=30)
+    # An external-id field of the object: the create becomes an upsert on it (the CRM itself keeps the key, so a
+    # retried create can never make a second record). Without it: looked up in the ledger, then created.
+    key_field: Annotated[str, Field(pattern=OBJECT)] | None = None
 
 
 class OpenCase(_Model):

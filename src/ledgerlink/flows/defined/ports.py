@@ -7,6 +7,7 @@ repeat an action it finished (a notification is sent once)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,14 +128,22 @@ class DepsPorts:
     def existing_record(self, role: str, obj: str, key: str) -> str | None:
         return self.deps.ledger.lookup(crm_system(), KEY_OBJECT, key, crm_system(), obj)
 
-    def create_record(self, role: str, obj: str, key: str, values: dict[str, str]) -> dict[str, Any]:
+    def create_record(
+        self, role: str, obj: str, key: str, values: dict[str, str], key_field: str | None = None
+    ) -> dict[str, Any]:
+        """Idempotent by ``key``: an upsert on ``key_field`` when given (the CRM keeps the key), else looked up in
+        the ledger first (a crash between the create and its link could make a second one: give a key_field)."""
         if role != "crm":
             raise StepFailed("creating a record in the books other than an invoice is not in the catalogue", "role")
         known = self.existing_record(role, obj, key)
         if known:
             return {"id": known, "created": False}
         try:
-            made = self.deps.crm.create(obj, _typed(values))
+            if key_field:
+                external = hashlib.sha256(key.encode()).hexdigest()[:40]  # URL-safe, and the same every attempt
+                made, created = self.deps.crm.upsert(obj, key_field, external, {**_typed(values)})
+            else:
+                made, created = self.deps.crm.create(obj, _typed(values)), True
         except FLOW_ERRORS as exc:
             raise self._fail(exc, f"{obj} for {key}") from None
         crm = crm_system()
@@ -144,12 +153,12 @@ class DepsPorts:
             system=crm,
             obj=obj,
             record_id=made,
-            action="created",
+            action="created" if created else "matched",
             run_id=self.run_id,
             source_id=key.rsplit(":", 1)[-1],
             detail=values,
         )
-        return {"id": made, "created": True}
+        return {"id": made, "created": created}
 
     def notify(self, channel: str, to: str, message: channels.Message) -> str:
         return channels.send(channel, to, message, smtp=self.smtp, allow_private=self.allow_private)  # type: ignore[arg-type]

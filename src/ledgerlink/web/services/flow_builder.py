@@ -34,7 +34,7 @@ ACTION_FIELDS: dict[str, list[str]] = {
     "split_by": ["line_field"],
     "create_invoice": [],
     "update_record": ["object", "record", "set"],
-    "create_record": ["object", "set"],
+    "create_record": ["object", "set", "key_field"],
     "open_case": ["subject", "description"],
     "close_case": ["status", "opened_by"],
     "notify": ["channel", "to", "title", "message"],
