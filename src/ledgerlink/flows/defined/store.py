@@ -65,7 +65,9 @@ class Definitions:
                 select(func.max(FlowDefinitionRow.version)).where(FlowDefinitionRow.name == definition.name)
             )
             if (latest or 0) >= MAX_VERSIONS:
-                raise DefinitionError([f"{definition.name}: {MAX_VERSIONS} versions kept already; delete none, rename"])
+                raise DefinitionError(
+                    [f"{definition.name}: at most {MAX_VERSIONS} versions are kept; save it under a new name"]
+                )
             row = FlowDefinitionRow(name=definition.name, version=(latest or 0) + 1, yaml=text, created_by=by[:64])
             s.add(row)
             s.flush()
