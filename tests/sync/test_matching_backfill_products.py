@@ -34,7 +34,7 @@ def test_accounts_are_linked_to_the_same_company_not_duplicated(env: SyncEnv) ->
     assert env.books_id(elsewhere) not in (None, "GAMMA1")
     assert len(list(kf.list("customers"))) == 4
     how = {e.detail.get("how") for e in env.ledger.audit_trail() if e.action == "matched"}
-    assert how == {"code", "email", "name+postcode"}
+    assert how == {"code", "model"}
 
 
 def test_a_backfill_goes_through_in_pages_with_collections(env: SyncEnv) -> None:
