@@ -1,0 +1,161 @@
+"""The golden-record review queue (approve or reject an unsure pair, side by side) and the intelligence's findings
+(anomalies, schema drift), as pages (HTMX) and API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import Form, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+
+from ledgerlink.intelligence import findings, review
+from ledgerlink.web.console import Console, console
+from ledgerlink.web.routes._common import api_router, page_router
+from ledgerlink.web.services.replay import ReplayUnavailable
+from ledgerlink.web.templating import render
+
+log = logging.getLogger("ledgerlink.web")
+pages = page_router()
+api = api_router("intelligence")
+
+# The rows of the side-by-side view: label -> how to read it off a canonical customer (as JSON).
+SIDE_BY_SIDE: list[tuple[str, str]] = [
+    ("Code", "code"),
+    ("Name", "name"),
+    ("E-mail", "email"),
+    ("Phone", "phone"),
+    ("Website", "website"),
+    ("VAT number", "vat_number"),
+    ("Street", "billing_address.lines"),
+    ("City", "billing_address.city"),
+    ("Postcode", "billing_address.postcode"),
+    ("Country", "billing_address.country"),
+]
+
+
+def _value(record: dict[str, Any], path: str) -> str:
+    value: Any = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _rows(r: review.Review) -> list[tuple[str, str, str, bool]]:
+    out = []
+    for label, path in SIDE_BY_SIDE:
+        a, b = _value(r.source_record, path), _value(r.target_record, path)
+        out.append((label, a, b, bool(a and b and a.casefold() == b.casefold())))
+    return out
+
+
+class ReviewOut(BaseModel):
+    id: int
+    flow: str
+    source: list[str]
+    target: list[str]
+    score: float
+    status: str
+    decided_by: str | None
+    source_record: dict[str, Any]
+    target_record: dict[str, Any]
+    why: dict[str, Any]
+
+
+class DecisionIn(BaseModel):
+    decision: Literal["approve", "reject"]
+
+
+class DecisionOut(BaseModel):
+    review: ReviewOut
+    replay_run: str | None
+    replay_error: str | None
+
+
+def _out(r: review.Review) -> ReviewOut:
+    return ReviewOut(
+        id=r.id,
+        flow=r.flow,
+        source=list(r.source),
+        target=list(r.target),
+        score=r.score,
+        status=r.status,
+        decided_by=r.decided_by,
+        source_record=r.source_record,
+        target_record=r.target_record,
+        why=r.why,
+    )
+
+
+def _decide(c: Console, review_id: int, approve: bool, user: str) -> tuple[review.Review, str | None, str | None]:
+    """Decide, then run the source record's sync again so the decision takes effect now (linked and settled, or
+    its own counterpart created) rather than at its next change."""
+    try:
+        decided = review.decide(c.ledger, review_id, approve=approve, user=user)
+    except review.ReviewError as exc:
+        raise HTTPException(409, str(exc)) from None
+    try:
+        return decided, c.replayer.replay(decided.flow, decided.source[2]), None
+    except ReplayUnavailable as exc:
+        return decided, None, str(exc)
+
+
+# --- pages ---------------------------------------------------------------------------------------------------
+
+
+@pages.get("/reviews", name="reviews_list")
+async def reviews_list(request: Request, status: str = "pending") -> HTMLResponse:
+    rows = review.find(
+        console(request).ledger, status=status if status in ("pending", "approved", "rejected") else None
+    )
+    return render(
+        request,
+        "reviews.html",
+        {"active": "/reviews", "reviews": [(r, _rows(r)) for r in rows], "status": status},
+    )
+
+
+@pages.post("/reviews/{review_id}/decide", name="review_decide_page")
+async def review_decide_page(
+    request: Request, review_id: int, decision: Annotated[Literal["approve", "reject"], Form()]
+) -> HTMLResponse:
+    principal = request.state.principal
+    decided, run, error = _decide(console(request), review_id, decision == "approve", principal.username)
+    return render(request, "_review_decided.html", {"r": decided, "run": run, "error": error})
+
+
+@pages.get("/findings", name="findings_list")
+async def findings_list(request: Request, kind: str = "") -> HTMLResponse:
+    rows = findings.find(console(request).ledger, kind=kind or None)
+    return render(request, "findings.html", {"active": "/findings", "rows": rows, "kind": kind})
+
+
+@pages.post("/findings/{finding_id}/dismiss", name="finding_dismiss_page")
+async def finding_dismiss_page(request: Request, finding_id: int) -> HTMLResponse:
+    c = console(request)
+    if not findings.dismiss(c.ledger, finding_id, request.state.principal.username):
+        raise HTTPException(404, "no such open finding")
+    return HTMLResponse(f'<tr id="finding-{finding_id}"><td colspan="5" class="muted">Dismissed.</td></tr>')
+
+
+# --- API -----------------------------------------------------------------------------------------------------
+
+
+@api.get("/reviews", response_model=list[ReviewOut])
+async def api_reviews(request: Request, status: str | None = "pending") -> list[ReviewOut]:
+    return [_out(r) for r in review.find(console(request).ledger, status=status)]
+
+
+@api.post("/reviews/{review_id}", response_model=DecisionOut)
+async def api_review_decide(request: Request, review_id: int, body: DecisionIn) -> DecisionOut:
+    principal = request.state.principal
+    decided, run, error = _decide(console(request), review_id, body.decision == "approve", principal.username)
+    return DecisionOut(review=_out(decided), replay_run=run, replay_error=error)
+
+
+@api.get("/findings")
+async def api_findings(request: Request, kind: str | None = None) -> list[dict[str, Any]]:
+    return [f.as_json() for f in findings.find(console(request).ledger, kind=kind)]
