@@ -2,7 +2,7 @@
 customer's and product's own history, and over a flow's hourly volume): no model to download, nothing to train,
 and every alarm can say which history it left and by how much.
 
-- ``amount_outlier``: an invoice total far outside its customer's history (log scale: amounts are multiplicative);
+- ``amount_outlier``: an invoice total far above its customer's history (log scale: amounts are multiplicative);
 - ``unit_price_outlier``: a line's unit price far from what that product usually sells for (a typo, a wrong unit);
 - ``near_duplicate``: the same customer, amount and issue date as another invoice;
 - ``non_positive_line``: a line with a zero or negative quantity or amount;
@@ -24,6 +24,8 @@ from typing import Any
 Z_LIMIT = 5.0
 MIN_HISTORY = 5  # fewer past values than this say too little about what is usual
 MIN_SPREAD = 0.25  # log-scale floor for the MAD: a customer always billed the same doesn't alarm on +30%
+AMOUNT_Z_LIMIT = 3.0  # with the range test below; a customer's totals spread widely, so z alone is weak
+RANGE_MARGIN = math.log(5)  # an invoice total must also be 5× beyond the customer's largest (or smallest) before
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,11 @@ class InvoiceWatch:
         history = self.by_customer[inv.customer]
         if inv.total > 0 and len(history) >= MIN_HISTORY:
             z = robust_z(_log(inv.total), history, MIN_SPREAD)
-            if abs(z) > Z_LIMIT:
+            # Far from the usual *and* well outside anything billed before: a customer's deals vary a lot (one
+            # licence, then an implementation), so the usual alone alarms on ordinary months.
+            # Only upwards: a small invoice (one seat, one storage plan) is ordinary and costs little if wrong.
+            outside = _log(inv.total) > max(history) + RANGE_MARGIN
+            if z > AMOUNT_Z_LIMIT and outside:
                 usual = math.exp(statistics.median(history))
                 found.append(
                     Anomaly(
