@@ -96,6 +96,11 @@ def accounts_by_id(deps: Deps, ids: list[str]) -> list[dict[str, Any]]:
     return list(deps.crm.query(query, include_deleted=True))
 
 
+def _as_read(record: dict[str, Any]) -> dict[str, Any]:
+    """The Account as read, for its failed record (the console suggests fixes from it): its own fields only."""
+    return {k: v for k, v in record.items() if k not in ("attributes", "Contacts") and not isinstance(v, dict)}
+
+
 def _json(customer: Customer) -> dict[str, Any]:
     return customer.model_dump(mode="json")
 
@@ -625,7 +630,7 @@ def sync_account_records(deps: Deps, records: list[dict[str, Any]], run_id: str,
         try:
             _account(page, record)
         except RECORD_ERRORS as exc:
-            page.fail((SF, ACCOUNT, record["Id"]), exc, {"Name": record.get("Name")})
+            page.fail((SF, ACCOUNT, record["Id"]), exc, _as_read(record))
     _flush(page)
     return dict(page.counts)
 

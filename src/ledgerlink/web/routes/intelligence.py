@@ -11,8 +11,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from ledgerlink.intelligence import findings, review
+from ledgerlink.systems.registry import get_system
 from ledgerlink.web.console import Console, console
 from ledgerlink.web.routes._common import api_router, page_router
+from ledgerlink.web.services import fixes
 from ledgerlink.web.services.replay import ReplayUnavailable
 from ledgerlink.web.templating import render
 
@@ -139,6 +141,81 @@ async def finding_dismiss_page(request: Request, finding_id: int) -> HTMLRespons
     if not findings.dismiss(c.ledger, finding_id, request.state.principal.username):
         raise HTTPException(404, "no such open finding")
     return HTMLResponse(f'<tr id="finding-{finding_id}"><td colspan="5" class="muted">Dismissed.</td></tr>')
+
+
+@pages.get("/failed/{failed_id}/fix", name="failed_fix")
+async def failed_fix(request: Request, failed_id: int) -> HTMLResponse:
+    row = console(request).ledger.failed_record(failed_id)
+    if row is None:
+        raise HTTPException(404, "no such failed record")
+    return render(request, "_fix.html", {"row": row, "fix": fixes.suggest(row)})
+
+
+@pages.post("/failed/{failed_id}/fix", name="failed_fix_apply")
+async def failed_fix_apply(request: Request, failed_id: int) -> HTMLResponse:
+    c = console(request)
+    row = c.ledger.failed_record(failed_id)
+    if row is None:
+        raise HTTPException(404, "no such failed record")
+    applied, run, error = _apply(c, row, request.state.principal.username)
+    return render(request, "_fix.html", {"row": row, "fix": applied, "applied": True, "run": run, "error": error})
+
+
+def _apply(c: Console, row: Any, user: str) -> tuple[fixes.Fix, str | None, str | None]:
+    """Write the corrected value to the source record (through its connection), audit it, replay the record."""
+    fix = fixes.suggest(row)
+    if fix is None or not fix.safe or not fix.source_field:
+        raise HTTPException(409, "this record has no fix that is safe to apply in one click")
+    conn = c.connections.first_of(row.source_system)
+    if conn is None or get_system(row.source_system).role != "crm":
+        raise HTTPException(409, f"no {row.source_system} connection to write the fix through")
+    from ledgerlink.connections.build import build_crm
+
+    client = build_crm(c.connections.spec(conn), client_tag="ledgerlink-console")
+    try:
+        client.update(row.source_object, row.source_id, {fix.source_field: fix.value})
+    finally:
+        client.close()
+    c.ledger.audit(
+        flow=row.flow,
+        system=row.source_system,
+        obj=row.source_object,
+        record_id=row.source_id,
+        action="fix_applied",
+        source_id=row.source_id,
+        detail={"field": fix.source_field, "value": fix.value, "by": user[:64], "fix": fix.message},
+    )
+    try:
+        return fix, c.replayer.replay(row.flow, row.source_id), None
+    except ReplayUnavailable as exc:
+        return fix, None, str(exc)
+
+
+class FixOut(BaseModel):
+    message: str
+    safe: bool
+    source_field: str | None
+    value: Any
+    confidence: float | None
+
+
+@api.get("/failed/{failed_id}/fix", response_model=FixOut | None)
+async def api_failed_fix(request: Request, failed_id: int) -> FixOut | None:
+    row = console(request).ledger.failed_record(failed_id)
+    if row is None:
+        raise HTTPException(404, "no such failed record")
+    fix = fixes.suggest(row)
+    return FixOut(**fix.__dict__) if fix else None
+
+
+@api.post("/failed/{failed_id}/fix")
+async def api_failed_fix_apply(request: Request, failed_id: int) -> dict[str, Any]:
+    c = console(request)
+    row = c.ledger.failed_record(failed_id)
+    if row is None:
+        raise HTTPException(404, "no such failed record")
+    fix, run, error = _apply(c, row, request.state.principal.username)
+    return {"fix": FixOut(**fix.__dict__).model_dump(), "replay_run": run, "replay_error": error}
 
 
 # --- API -----------------------------------------------------------------------------------------------------

@@ -1,0 +1,118 @@
+"""A suggested fix for a failed record, computed from its error and its data; applied in one click where safe.
+
+Safe means: a single value of the source record is corrected to one the check accepts, with a clear best answer
+(a misspelt country's closest name, a VAT number's spacing). Anything that would lose data (cutting a too-long
+name) or guess a relationship is suggested for a person to do, never applied.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from ledgerlink.mapping.transforms.countries import COUNTRY_NAMES, country_to_iso
+from ledgerlink.store import FailedRecordRow
+
+MIN_COUNTRY_SCORE = 85.0  # rapidfuzz WRatio (0-100) for a misspelt country name to have a clear closest
+
+
+@dataclass(frozen=True)
+class Fix:
+    message: str  # what is wrong and what would fix it
+    safe: bool  # may be applied in one click
+    source_field: str | None = None  # the field of the source record to set
+    value: Any = None  # the value to set it to
+    confidence: float | None = None
+
+
+def _last_error(row: FailedRecordRow) -> tuple[str, str | None]:
+    if not row.errors:
+        return "", None
+    last = row.errors[-1]
+    return str(last.get("error") or ""), last.get("field")
+
+
+def _source_field(row: FailedRecordRow, bad: str) -> str | None:
+    """The field of the stored input that holds the refused value."""
+    for name, value in (row.input or {}).items():
+        if isinstance(value, str) and value == bad:
+            return name
+    return None
+
+
+def _country(row: FailedRecordRow, error: str) -> Fix | None:
+    found = re.search(r"unknown country(?: code)? '([^']{1,100})'", error)
+    if not found:
+        return None
+    bad = found.group(1)
+    names = list(COUNTRY_NAMES.values())
+    best = process.extractOne(bad, names, scorer=fuzz.WRatio)
+    field = _source_field(row, bad)
+    if best is None or best[1] < MIN_COUNTRY_SCORE:
+        return Fix(f"unknown country {bad!r}: no country name is close; set it in the source record", False, field)
+    name, score = str(best[0]), float(best[1]) / 100
+    code = country_to_iso(name)
+    return Fix(
+        f"unknown country {bad!r}: the closest is {name} ({code}, {score:.2f})",
+        field is not None,
+        field,
+        name,
+        score,
+    )
+
+
+def _too_long(row: FailedRecordRow, error: str, field: str | None) -> Fix | None:
+    found = re.search(r"at most (\d+) characters", error)
+    if not found:
+        return None
+    limit = int(found.group(1))
+    value = re.search(r"got '([^']*)'", error)
+    source = _source_field(row, value.group(1)) if value else None
+    return Fix(
+        f"{field or 'a field'} is longer than the {limit} characters the target accepts: shorten it in the source "
+        f"record{f' ({source})' if source else ''} (cutting it would lose data, so this is left to you)",
+        False,
+        source,
+    )
+
+
+_GB_VAT = re.compile(r"^GB(\d{9}|\d{12}|GD\d{3}|HA\d{3})$")
+
+
+def _vat(row: FailedRecordRow, error: str, field: str | None) -> Fix | None:
+    if not field or "vat" not in field.casefold():
+        return None
+    value = re.search(r"got '([^']*)'", error)
+    bad = value.group(1) if value else None
+    if bad is None:
+        return None
+    cleaned = re.sub(r"[\s.\-]", "", bad).upper()
+    if cleaned.isdigit():
+        cleaned = "GB" + cleaned
+    source = _source_field(row, bad)
+    if _GB_VAT.match(cleaned):
+        return Fix(
+            f"VAT number {bad!r} doesn't fit the GB format; written as {cleaned} it does", bool(source), source, cleaned
+        )
+    return Fix(f"VAT number {bad!r} doesn't fit the GB format (GB and 9 digits)", False, source)
+
+
+def _missing(row: FailedRecordRow, error: str, field: str | None) -> Fix | None:
+    if "required value is missing" in error or "lacks an Account" in error or "no Account" in error:
+        what = field or "a required field"
+        return Fix(
+            f"{what} is empty in {row.source_system} {row.source_object} {row.source_id}: fill it there, then replay",
+            False,
+        )
+    return None
+
+
+def suggest(row: FailedRecordRow) -> Fix | None:
+    """The fix for the record's latest error, if one is known."""
+    error, field = _last_error(row)
+    return (
+        _country(row, error) or _vat(row, error, field) or _too_long(row, error, field) or _missing(row, error, field)
+    )
