@@ -15,6 +15,7 @@ the link writes), queued for a person's review when unsure, else created on the 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from ledgerlink.engine.retry import BATCH_WRITE_RETRY, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record
 from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
 from ledgerlink.flows.deps import Deps, current_deps
-from ledgerlink.flows.sync import golden
+from ledgerlink.flows.sync import drift, golden
 from ledgerlink.flows.sync.books_writes import BooksCreates
 from ledgerlink.flows.sync.common import (
     RECORD_ERRORS,
@@ -50,6 +51,7 @@ from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.salesforce import fields as crm_fields
 from ledgerlink.systems.salesforce import soql as literal
 
+log = logging.getLogger(__name__)
 FLOW = "customer_sync"
 ENTITY = "customer"
 WATERMARK = "salesforce.Account.customer_sync"
@@ -677,7 +679,13 @@ def sync_books_customers(deps: Deps, items: list[tuple[str, Customer]], run_id: 
 
 @sync_step
 def accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
-    """The next page of Accounts changed (or deleted, or undeleted) after the watermark, settled."""
+    """The next page of Accounts changed (or deleted, or undeleted) after the watermark, settled. At most hourly
+    it first checks the schemas for drift (inside this step, so the workflow's steps stay as they were)."""
+    if deps.settings.schema_drift_check and drift.due(deps.ledger):
+        try:
+            drift.check(deps.ledger, deps.crm, deps.books.name)
+        except Exception:  # the check only reports: it must never hold up the sync
+            log.exception("schema drift check failed")
     records = read_changed(deps, ACCOUNT, WATERMARK, ACCOUNT_FIELDS, None, lag_seconds)
     counts = sync_account_records(deps, records, run_id, full=False)
     return {"counts": counts, "position": position_after(records), "more": len(records) == deps.settings.sync_page_size}
