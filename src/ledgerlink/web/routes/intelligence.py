@@ -14,7 +14,8 @@ from ledgerlink.intelligence import findings, review
 from ledgerlink.systems.registry import get_system
 from ledgerlink.web.console import Console, console
 from ledgerlink.web.routes._common import api_router, page_router
-from ledgerlink.web.services import fixes
+from ledgerlink.web.services import fixes, suggestions
+from ledgerlink.web.services import mappings as mapping_svc
 from ledgerlink.web.services.replay import ReplayUnavailable
 from ledgerlink.web.templating import render
 
@@ -216,6 +217,76 @@ async def api_failed_fix_apply(request: Request, failed_id: int) -> dict[str, An
         raise HTTPException(404, "no such failed record")
     fix, run, error = _apply(c, row, request.state.principal.username)
     return {"fix": FixOut(**fix.__dict__).model_dump(), "replay_run": run, "replay_error": error}
+
+
+@pages.get("/mappings/{system}/{name}/suggestions", name="mapping_suggestions")
+async def mapping_suggestions(request: Request, system: str, name: str) -> HTMLResponse:
+    c = console(request)
+    full = _mapping_name(system, name)
+    found = mapping_svc.read_text(c.settings.mappings_dir, full)
+    if found is None:
+        raise HTTPException(404, "no such mapping")
+    return render(request, "_suggestions.html", {"name": full, "offers": suggestions.offers(found[0])})
+
+
+@pages.post("/mappings/{system}/{name}/suggestions/accept", name="mapping_suggestions_accept")
+async def mapping_suggestions_accept(
+    request: Request,
+    system: str,
+    name: str,
+    yaml: Annotated[str, Form(max_length=200_000)],
+    pick: Annotated[str, Form(max_length=300)],
+    all_picks: Annotated[list[str] | None, Form(max_length=300)] = None,
+) -> HTMLResponse:
+    """Add the chosen rules to the YAML in the editor (not saved: the user previews, then saves)."""
+    c = console(request)
+    full = _mapping_name(system, name)
+    picks = (all_picks or [])[:500] if pick == "*" else [pick]
+    try:
+        text, flash, error = (
+            suggestions.add_rules(yaml, picks),
+            f"Added {len(picks)} suggested rule(s): preview, then save.",
+            False,
+        )
+    except ValueError as exc:
+        text, flash, error = yaml, f"Not added: {exc}", True
+    _mapping, problems = mapping_svc.load_text(full, text, c.settings.mappings_dir)
+    preview = mapping_svc.Preview(problems=problems) if problems else None
+    context = {"active": "/mappings", "name": full, "text": text, "overridden": True, "record": "", "failed": ""}
+    return render(
+        request,
+        "mapping_editor.html",
+        {
+            **context,
+            "flash": flash,
+            "flash_error": error,
+            "p": preview,
+        },
+    )
+
+
+def _mapping_name(system: str, name: str) -> str:
+    try:
+        return mapping_svc.check_name(f"{system}/{name}")
+    except mapping_svc.MappingNameError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+class OfferOut(BaseModel):
+    source: str
+    target: str
+    confidence: float
+
+
+@api.get("/mappings/{system}/{name}/suggestions", response_model=list[OfferOut])
+async def api_mapping_suggestions(request: Request, system: str, name: str) -> list[OfferOut]:
+    found = mapping_svc.read_text(console(request).settings.mappings_dir, _mapping_name(system, name))
+    if found is None:
+        raise HTTPException(404, "no such mapping")
+    return [
+        OfferOut(source=o.source, target=o.target, confidence=round(o.confidence, 3))
+        for o in suggestions.offers(found[0])
+    ]
 
 
 # --- API -----------------------------------------------------------------------------------------------------
