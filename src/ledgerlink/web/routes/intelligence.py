@@ -10,8 +10,12 @@ from fastapi import Form, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from ledgerlink.intelligence import findings, review
+from ledgerlink.flows.sync import drift
+from ledgerlink.intelligence import findings, flow_watch, review
+from ledgerlink.logs import redact
+from ledgerlink.systems.errors import ConnectorError
 from ledgerlink.systems.registry import get_system
+from ledgerlink.web import schemas
 from ledgerlink.web.console import Console, console
 from ledgerlink.web.routes._common import api_router, page_router
 from ledgerlink.web.services import fixes, suggestions
@@ -20,6 +24,11 @@ from ledgerlink.web.services.replay import ReplayUnavailable
 from ledgerlink.web.templating import render
 
 log = logging.getLogger("ledgerlink.web")
+REFUSED: dict[int | str, dict[str, Any]] = {
+    404: {"model": schemas.ErrorOut, "description": "no such record"},
+    409: {"model": schemas.ErrorOut, "description": "not possible in the record's state (e.g. already decided)"},
+    502: {"model": schemas.ErrorOut, "description": "the source system refused the fix"},
+}
 pages = page_router()
 api = api_router("intelligence")
 
@@ -136,6 +145,30 @@ async def findings_list(request: Request, kind: str = "") -> HTMLResponse:
     return render(request, "findings.html", {"active": "/findings", "rows": rows, "kind": kind})
 
 
+@pages.post("/findings/check", name="findings_check_page")
+async def findings_check_page(request: Request) -> HTMLResponse:
+    """Run the anomaly scan and the schema-drift check now (they also run on their own)."""
+    c = console(request)
+    anomalies_found = len(flow_watch.scan(c.ledger))
+    crm, books = c.connections.first_in_role("crm"), c.connections.first_in_role("accounting")
+    if crm is None or books is None:
+        note = "schema drift not checked: it needs a CRM and a books connection"
+    else:
+        from ledgerlink.connections.build import build_crm
+
+        client = build_crm(c.connections.spec(crm), client_tag="ledgerlink-console")
+        try:
+            drifts = drift.check(c.ledger, client, str(c.connections.spec(books)["system"]))
+            note = f"schema drift: {len(drifts)} found"
+        except ConnectorError as exc:
+            note = redact(f"schema drift not checked: {exc}")[:300]
+        finally:
+            client.close()
+    rows = findings.find(c.ledger)
+    flash = f"Checked: {anomalies_found} anomalies in the flows' volume and failure rate; {note}."
+    return render(request, "findings.html", {"active": "/findings", "rows": rows, "kind": "", "flash": flash})
+
+
 @pages.post("/findings/{finding_id}/dismiss", name="finding_dismiss_page")
 async def finding_dismiss_page(request: Request, finding_id: int) -> HTMLResponse:
     c = console(request)
@@ -175,6 +208,8 @@ def _apply(c: Console, row: Any, user: str) -> tuple[fixes.Fix, str | None, str 
     client = build_crm(c.connections.spec(conn), client_tag="ledgerlink-console")
     try:
         client.update(row.source_object, row.source_id, {fix.source_field: fix.value})
+    except ConnectorError as exc:
+        raise HTTPException(502, redact(f"{row.source_system} refused the fix: {exc}")[:300]) from None
     finally:
         client.close()
     c.ledger.audit(
@@ -200,7 +235,7 @@ class FixOut(BaseModel):
     confidence: float | None
 
 
-@api.get("/failed/{failed_id}/fix", response_model=FixOut | None)
+@api.get("/failed/{failed_id}/fix", response_model=FixOut | None, responses=REFUSED)
 async def api_failed_fix(request: Request, failed_id: int) -> FixOut | None:
     row = console(request).ledger.failed_record(failed_id)
     if row is None:
@@ -209,7 +244,7 @@ async def api_failed_fix(request: Request, failed_id: int) -> FixOut | None:
     return FixOut(**fix.__dict__) if fix else None
 
 
-@api.post("/failed/{failed_id}/fix")
+@api.post("/failed/{failed_id}/fix", responses=REFUSED)
 async def api_failed_fix_apply(request: Request, failed_id: int) -> dict[str, Any]:
     c = console(request)
     row = c.ledger.failed_record(failed_id)
@@ -278,7 +313,7 @@ class OfferOut(BaseModel):
     confidence: float
 
 
-@api.get("/mappings/{system}/{name}/suggestions", response_model=list[OfferOut])
+@api.get("/mappings/{system}/{name}/suggestions", response_model=list[OfferOut], responses=REFUSED)
 async def api_mapping_suggestions(request: Request, system: str, name: str) -> list[OfferOut]:
     found = mapping_svc.read_text(console(request).settings.mappings_dir, _mapping_name(system, name))
     if found is None:
@@ -292,18 +327,18 @@ async def api_mapping_suggestions(request: Request, system: str, name: str) -> l
 # --- API -----------------------------------------------------------------------------------------------------
 
 
-@api.get("/reviews", response_model=list[ReviewOut])
+@api.get("/reviews", response_model=list[ReviewOut], responses=REFUSED)
 async def api_reviews(request: Request, status: str | None = "pending") -> list[ReviewOut]:
     return [_out(r) for r in review.find(console(request).ledger, status=status)]
 
 
-@api.post("/reviews/{review_id}", response_model=DecisionOut)
+@api.post("/reviews/{review_id}", response_model=DecisionOut, responses=REFUSED)
 async def api_review_decide(request: Request, review_id: int, body: DecisionIn) -> DecisionOut:
     principal = request.state.principal
     decided, run, error = _decide(console(request), review_id, body.decision == "approve", principal.username)
     return DecisionOut(review=_out(decided), replay_run=run, replay_error=error)
 
 
-@api.get("/findings")
+@api.get("/findings", responses=REFUSED)
 async def api_findings(request: Request, kind: str | None = None) -> list[dict[str, Any]]:
     return [f.as_json() for f in findings.find(console(request).ledger, kind=kind)]

@@ -11,12 +11,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
 
 from ledgerlink.mapping.transforms.countries import COUNTRY_NAMES, country_to_iso
 from ledgerlink.store import FailedRecordRow
 
-MIN_COUNTRY_SCORE = 85.0  # rapidfuzz WRatio (0-100) for a misspelt country name to have a clear closest
+# Jaro-Winkler similarity (0-1) of a misspelt country name to its closest, and its lead over the next closest:
+# typos and swapped letters ("Untied Kingdom", "Frnace") score ≥ 0.9; "Iran"/"Iraq" are too close to choose.
+MIN_COUNTRY_SCORE = 0.9
+MIN_MARGIN = 0.03
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,14 @@ def _country(row: FailedRecordRow, error: str) -> Fix | None:
         return None
     bad = found.group(1)
     names = list(COUNTRY_NAMES.values())
-    best = process.extractOne(bad, names, scorer=fuzz.WRatio)
+    top = process.extract(bad, names, scorer=JaroWinkler.normalized_similarity, processor=str.casefold, limit=2)
     field = _source_field(row, bad)
-    if best is None or best[1] < MIN_COUNTRY_SCORE:
-        return Fix(f"unknown country {bad!r}: no country name is close; set it in the source record", False, field)
-    name, score = str(best[0]), float(best[1]) / 100
+    clear = top and top[0][1] >= MIN_COUNTRY_SCORE and (len(top) < 2 or top[0][1] - top[1][1] >= MIN_MARGIN)
+    if not clear:
+        return Fix(
+            f"unknown country {bad!r}: no country name is clearly closest; set it in the source record", False, field
+        )
+    name, score = str(top[0][0]), float(top[0][1])
     code = country_to_iso(name)
     return Fix(
         f"unknown country {bad!r}: the closest is {name} ({code}, {score:.2f})",
