@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import Form, HTTPException, Request
+from fastapi import Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
@@ -24,6 +24,7 @@ from ledgerlink.web.services.replay import ReplayUnavailable
 from ledgerlink.web.templating import render
 
 log = logging.getLogger("ledgerlink.web")
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # a table's id: bounded so a huge number is a 422, not a crash
 REFUSED: dict[int | str, dict[str, Any]] = {
     404: {"model": schemas.ErrorOut, "description": "no such record"},
     409: {"model": schemas.ErrorOut, "description": "not possible in the record's state (e.g. already decided)"},
@@ -132,7 +133,7 @@ async def reviews_list(request: Request, status: str = "pending") -> HTMLRespons
 
 @pages.post("/reviews/{review_id}/decide", name="review_decide_page")
 async def review_decide_page(
-    request: Request, review_id: int, decision: Annotated[Literal["approve", "reject"], Form()]
+    request: Request, review_id: RowId, decision: Annotated[Literal["approve", "reject"], Form()]
 ) -> HTMLResponse:
     principal = request.state.principal
     decided, run, error = _decide(console(request), review_id, decision == "approve", principal.username)
@@ -170,7 +171,7 @@ async def findings_check_page(request: Request) -> HTMLResponse:
 
 
 @pages.post("/findings/{finding_id}/dismiss", name="finding_dismiss_page")
-async def finding_dismiss_page(request: Request, finding_id: int) -> HTMLResponse:
+async def finding_dismiss_page(request: Request, finding_id: RowId) -> HTMLResponse:
     c = console(request)
     if not findings.dismiss(c.ledger, finding_id, request.state.principal.username):
         raise HTTPException(404, "no such open finding")
@@ -178,7 +179,7 @@ async def finding_dismiss_page(request: Request, finding_id: int) -> HTMLRespons
 
 
 @pages.get("/failed/{failed_id}/fix", name="failed_fix")
-async def failed_fix(request: Request, failed_id: int) -> HTMLResponse:
+async def failed_fix(request: Request, failed_id: RowId) -> HTMLResponse:
     row = console(request).ledger.failed_record(failed_id)
     if row is None:
         raise HTTPException(404, "no such failed record")
@@ -186,7 +187,7 @@ async def failed_fix(request: Request, failed_id: int) -> HTMLResponse:
 
 
 @pages.post("/failed/{failed_id}/fix", name="failed_fix_apply")
-async def failed_fix_apply(request: Request, failed_id: int) -> HTMLResponse:
+async def failed_fix_apply(request: Request, failed_id: RowId) -> HTMLResponse:
     c = console(request)
     row = c.ledger.failed_record(failed_id)
     if row is None:
@@ -236,7 +237,7 @@ class FixOut(BaseModel):
 
 
 @api.get("/failed/{failed_id}/fix", response_model=FixOut | None, responses=REFUSED)
-async def api_failed_fix(request: Request, failed_id: int) -> FixOut | None:
+async def api_failed_fix(request: Request, failed_id: RowId) -> FixOut | None:
     row = console(request).ledger.failed_record(failed_id)
     if row is None:
         raise HTTPException(404, "no such failed record")
@@ -245,7 +246,7 @@ async def api_failed_fix(request: Request, failed_id: int) -> FixOut | None:
 
 
 @api.post("/failed/{failed_id}/fix", responses=REFUSED)
-async def api_failed_fix_apply(request: Request, failed_id: int) -> dict[str, Any]:
+async def api_failed_fix_apply(request: Request, failed_id: RowId) -> dict[str, Any]:
     c = console(request)
     row = c.ledger.failed_record(failed_id)
     if row is None:
@@ -333,7 +334,7 @@ async def api_reviews(request: Request, status: str | None = "pending") -> list[
 
 
 @api.post("/reviews/{review_id}", response_model=DecisionOut, responses=REFUSED)
-async def api_review_decide(request: Request, review_id: int, body: DecisionIn) -> DecisionOut:
+async def api_review_decide(request: Request, review_id: RowId, body: DecisionIn) -> DecisionOut:
     principal = request.state.principal
     decided, run, error = _decide(console(request), review_id, body.decision == "approve", principal.username)
     return DecisionOut(review=_out(decided), replay_run=run, replay_error=error)
