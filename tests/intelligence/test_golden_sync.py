@@ -95,3 +95,16 @@ def test_the_duplicate_policy_decides_what_a_link_writes(env: SyncEnv, policy: s
     else:
         assert phone == "0161 999 9999"
     assert len(list(kf.list("customers"))) == 1
+
+
+def test_an_approval_may_choose_what_the_link_writes(env: SyncEnv) -> None:
+    account = _unsure_pair(env)
+    env.sync_customers()
+    [pending] = review.find(env.ledger)
+    with pytest.raises(review.ReviewError):
+        review.decide(env.ledger, pending.id, approve=False, user="alice", action="update")
+    review.decide(env.ledger, pending.id, approve=True, user="alice", action="update")
+    assert customer_sync.replay(account).get_result()["status"] == "synced"
+    moved = env.books_customer("GAMMA1")  # the Account's values won: it is the incoming record
+    assert moved.name == "Gamma Industries Ltd"
+    assert moved.billing_address is not None and moved.billing_address.postcode == "BS1 4DJ"

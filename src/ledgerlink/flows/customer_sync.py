@@ -449,7 +449,8 @@ def _approved_policy(page: Page, account_id: str, books_id: str) -> tuple[Duplic
     for r in review.reviews_of(page.deps.ledger, SF, ACCOUNT, account_id):
         if r.status == review.APPROVED and books_id in (r.source[2], r.target[2]):
             incoming = r.source[0]
-            return golden.policy(page.deps.settings, incoming), incoming
+            action = DuplicateAction(r.action) if r.action else golden.policy(page.deps.settings, incoming)
+            return action, incoming
     return None
 
 

@@ -29,6 +29,10 @@ class Review:
     target_record: dict[str, Any]
     status: str
     decided_by: str | None
+    action: str | None = None  # what the approval writes (merge | update | skip); None: the settings' policy
+
+
+ACTIONS = ("merge", "update", "skip")
 
 
 def _out(row: MatchReview) -> Review:
@@ -43,6 +47,7 @@ def _out(row: MatchReview) -> Review:
         target_record=dict(row.target_record or {}),
         status=row.status,
         decided_by=row.decided_by,
+        action=row.action,
     )
 
 
@@ -147,9 +152,12 @@ class ReviewError(Exception):
     """The review can't be decided (unknown, already decided, or one side already linked elsewhere)."""
 
 
-def decide(ledger: Ledger, review_id: int, *, approve: bool, user: str) -> Review:
-    """Approve (link the two records) or reject (keep them apart; the source gets its own counterpart at its next
-    sync). Audited with who decided."""
+def decide(ledger: Ledger, review_id: int, *, approve: bool, user: str, action: str | None = None) -> Review:
+    """Approve (link the two records; ``action`` merge/update/skip says what the link writes, else the settings'
+    duplicate policy) or reject (keep them apart; the source gets its own counterpart at its next sync). Audited
+    with who decided."""
+    if action is not None and (action not in ACTIONS or not approve):
+        raise ReviewError(f"an approval's action is one of {', '.join(ACTIONS)}")
     review = get(ledger, review_id)
     if review is None:
         raise ReviewError("no such review")
@@ -168,6 +176,7 @@ def decide(ledger: Ledger, review_id: int, *, approve: bool, user: str) -> Revie
         row = s.get(MatchReview, review_id)
         assert row is not None
         row.status, row.decided_by, row.decided_at = (APPROVED if approve else REJECTED), who, now
+        row.action = action
         if approve:  # the source's other candidates are moot once it is linked
             others = select(MatchReview).where(
                 MatchReview.source_system == review.source[0],
@@ -185,7 +194,13 @@ def decide(ledger: Ledger, review_id: int, *, approve: bool, user: str) -> Revie
         record_id=review.source[2],
         action="review_approved" if approve else "review_rejected",
         source_id=review.source[2],
-        detail={"review": review_id, "candidate": list(review.target), "score": round(review.score, 4), "by": who},
+        detail={
+            "review": review_id,
+            "candidate": list(review.target),
+            "score": round(review.score, 4),
+            "by": who,
+            "action": action,
+        },
     )
     decided = get(ledger, review_id)
     assert decided is not None

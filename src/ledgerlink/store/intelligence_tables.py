@@ -34,6 +34,8 @@ class MatchReview(Base):
     source_record: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # canonical customer, for the page
     target_record: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | rejected
+    # What the approval writes: merge | update | skip; none: the direction's duplicate policy in the settings.
+    action: Mapped[str | None] = mapped_column(String(16), nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

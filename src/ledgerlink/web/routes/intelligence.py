@@ -80,6 +80,7 @@ class ReviewOut(BaseModel):
 
 class DecisionIn(BaseModel):
     decision: Literal["approve", "reject"]
+    action: Literal["merge", "update", "skip"] | None = None  # with approve: what the link writes
 
 
 class DecisionOut(BaseModel):
@@ -103,11 +104,13 @@ def _out(r: review.Review) -> ReviewOut:
     )
 
 
-def _decide(c: Console, review_id: int, approve: bool, user: str) -> tuple[review.Review, str | None, str | None]:
+def _decide(
+    c: Console, review_id: int, approve: bool, user: str, action: str | None = None
+) -> tuple[review.Review, str | None, str | None]:
     """Decide, then run the source record's sync again so the decision takes effect now (linked and settled, or
     its own counterpart created) rather than at its next change."""
     try:
-        decided = review.decide(c.ledger, review_id, approve=approve, user=user)
+        decided = review.decide(c.ledger, review_id, approve=approve, user=user, action=action)
     except review.ReviewError as exc:
         raise HTTPException(409, str(exc)) from None
     try:
@@ -133,10 +136,11 @@ async def reviews_list(request: Request, status: str = "pending") -> HTMLRespons
 
 @pages.post("/reviews/{review_id}/decide", name="review_decide_page")
 async def review_decide_page(
-    request: Request, review_id: RowId, decision: Annotated[Literal["approve", "reject"], Form()]
+    request: Request, review_id: RowId, decision: Annotated[Literal["approve", "merge", "reject"], Form()]
 ) -> HTMLResponse:
     principal = request.state.principal
-    decided, run, error = _decide(console(request), review_id, decision == "approve", principal.username)
+    action = "merge" if decision == "merge" else None
+    decided, run, error = _decide(console(request), review_id, decision != "reject", principal.username, action)
     return render(request, "_review_decided.html", {"r": decided, "run": run, "error": error})
 
 
@@ -336,7 +340,8 @@ async def api_reviews(request: Request, status: str | None = "pending") -> list[
 @api.post("/reviews/{review_id}", response_model=DecisionOut, responses=REFUSED)
 async def api_review_decide(request: Request, review_id: RowId, body: DecisionIn) -> DecisionOut:
     principal = request.state.principal
-    decided, run, error = _decide(console(request), review_id, body.decision == "approve", principal.username)
+    approve = body.decision == "approve"
+    decided, run, error = _decide(console(request), review_id, approve, principal.username, body.action)
     return DecisionOut(review=_out(decided), replay_run=run, replay_error=error)
 
 

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("source_record", sa.JSON, nullable=False),
         sa.Column("target_record", sa.JSON, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("action", sa.String(16), nullable=True),
         sa.Column("decided_by", sa.String(64), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
