@@ -65,3 +65,14 @@ def test_unsafe_and_format_fixes() -> None:
     nowhere = fixes.suggest(_row("unknown country 'Qwzxv'", "billing_address.country", {"BillingCountry": "Qwzxv"}))
     assert nowhere is not None and not nowhere.safe
     assert fixes.suggest(_row("HTTP 500 from the books", None, {})) is None
+
+
+def test_a_record_without_account_is_offered_the_account_its_name_matches() -> None:
+    accounts = [("001A", "Northwind Traders Ltd"), ("001B", "Contoso Pharmaceuticals"), ("001C", "Fabrikam Inc")]
+    row = _row("required value is missing", "customer_code", {"Name": "Northwind Traders Ltd - renewal 2027"})
+    fix = fixes.suggest(row, lambda: accounts)
+    assert fix is not None and fix.safe and fix.value == "001A" and fix.source_field == "AccountId"
+    assert "matches Account Northwind Traders Ltd (001A" in fix.message
+    vague = fixes.suggest(_row("required value is missing", "customer_code", {"Name": "Deal 0042"}), lambda: accounts)
+    assert vague is not None and not vague.safe
+    assert fixes.suggest(row) is not None and not fixes.suggest(row).safe  # type: ignore[union-attr]  # no CRM: no guess

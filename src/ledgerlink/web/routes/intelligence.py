@@ -187,7 +187,7 @@ async def failed_fix(request: Request, failed_id: RowId) -> HTMLResponse:
     row = console(request).ledger.failed_record(failed_id)
     if row is None:
         raise HTTPException(404, "no such failed record")
-    return render(request, "_fix.html", {"row": row, "fix": fixes.suggest(row)})
+    return render(request, "_fix.html", {"row": row, "fix": fixes.suggest(row, _accounts(console(request), row))})
 
 
 @pages.post("/failed/{failed_id}/fix", name="failed_fix_apply")
@@ -200,9 +200,31 @@ async def failed_fix_apply(request: Request, failed_id: RowId) -> HTMLResponse:
     return render(request, "_fix.html", {"row": row, "fix": applied, "applied": True, "run": run, "error": error})
 
 
+def _accounts(c: Console, row: Any) -> fixes.Accounts | None:
+    """Reads the CRM's Accounts (Id, Name) through the record's connection, when the fix needs them."""
+    conn = c.connections.first_of(row.source_system)
+    if conn is None or get_system(row.source_system).role != "crm":
+        return None
+
+    def read() -> list[tuple[str, str]]:
+        from ledgerlink.connections.build import build_crm
+
+        client = build_crm(c.connections.spec(conn), client_tag="ledgerlink-console")
+        try:
+            rows = client.query(f"SELECT Id, Name FROM Account ORDER BY Name LIMIT {fixes.MAX_ACCOUNTS}")
+            return [(str(r["Id"]), str(r.get("Name") or "")) for r in rows]
+        except ConnectorError as exc:
+            log.warning("fix suggestion: could not read Accounts: %s", redact(str(exc))[:200])
+            return []
+        finally:
+            client.close()
+
+    return read
+
+
 def _apply(c: Console, row: Any, user: str) -> tuple[fixes.Fix, str | None, str | None]:
     """Write the corrected value to the source record (through its connection), audit it, replay the record."""
-    fix = fixes.suggest(row)
+    fix = fixes.suggest(row, _accounts(c, row))
     if fix is None or not fix.safe or not fix.source_field:
         raise HTTPException(409, "this record has no fix that is safe to apply in one click")
     conn = c.connections.first_of(row.source_system)
@@ -245,7 +267,7 @@ async def api_failed_fix(request: Request, failed_id: RowId) -> FixOut | None:
     row = console(request).ledger.failed_record(failed_id)
     if row is None:
         raise HTTPException(404, "no such failed record")
-    fix = fixes.suggest(row)
+    fix = fixes.suggest(row, _accounts(console(request), row))
     return FixOut(**fix.__dict__) if fix else None
 
 

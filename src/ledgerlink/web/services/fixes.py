@@ -8,6 +8,7 @@ name) or guess a relationship is suggested for a person to do, never applied.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,9 +118,39 @@ def _missing(row: FailedRecordRow, error: str, field: str | None) -> Fix | None:
     return None
 
 
-def suggest(row: FailedRecordRow) -> Fix | None:
-    """The fix for the record's latest error, if one is known."""
+MIN_ACCOUNT_SCORE = 0.9  # Jaro-Winkler of the record's name to an Account's, for a one-click link
+MAX_ACCOUNTS = 5000  # Accounts read to look for a name (bounded)
+Accounts = Callable[[], list[tuple[str, str]]]  # (Id, Name) of the CRM's Accounts, read only when needed
+
+
+def _no_account(row: FailedRecordRow, field: str | None, accounts: Accounts | None) -> Fix | None:
+    """A record that lacks its Account (no customer): the Account whose name is closest to the record's own."""
+    data = row.input or {}
+    if field not in ("customer_code", "AccountId") or data.get("AccountId") or accounts is None:
+        return None
+    name = str(data.get("Name") or "")
+    pool = accounts()[:MAX_ACCOUNTS] if name else []
+    if not pool:
+        return None
+    names = [n for _, n in pool]
+    top = process.extract(name, names, scorer=JaroWinkler.normalized_similarity, processor=str.casefold, limit=2)
+    best_name, score, index = str(top[0][0]), float(top[0][1]), int(top[0][2])
+    if score < MIN_ACCOUNT_SCORE or (len(top) > 1 and score - float(top[1][1]) < MIN_MARGIN):
+        message = f"no Account: link the {row.source_object} to its Account in {row.source_system}, then replay"
+        return Fix(message, False, "AccountId")
+    account_id = pool[index][0]
+    message = f"no Account: the {row.source_object}'s name matches Account {best_name} ({account_id}, {score:.2f})"
+    return Fix(message, True, "AccountId", account_id, score)
+
+
+def suggest(row: FailedRecordRow, accounts: Accounts | None = None) -> Fix | None:
+    """The fix for the record's latest error, if one is known. ``accounts`` reads the CRM's Accounts (for a record
+    that lacks one); without it that fix isn't looked for."""
     error, field = _last_error(row)
     return (
-        _country(row, error) or _vat(row, error, field) or _too_long(row, error, field) or _missing(row, error, field)
+        _country(row, error)
+        or _vat(row, error, field)
+        or _no_account(row, field, accounts)
+        or _too_long(row, error, field)
+        or _missing(row, error, field)
     )
