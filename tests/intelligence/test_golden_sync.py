@@ -108,3 +108,14 @@ def test_an_approval_may_choose_what_the_link_writes(env: SyncEnv) -> None:
     moved = env.books_customer("GAMMA1")  # the Account's values won: it is the incoming record
     assert moved.name == "Gamma Industries Ltd"
     assert moved.billing_address is not None and moved.billing_address.postcode == "BS1 4DJ"
+
+
+def test_a_new_books_customer_is_linked_to_the_account_it_matches(env: SyncEnv) -> None:
+    _kf(env).client.create_customer({"Code": "EPS01", "Name": "Epsilon Ltd", "Addresses": LEEDS})
+    account = env.make_account("Epsilon Limited", postcode="LS2 7EW", BillingStreet="2 Mill St")  # not synced yet
+    assert customer_sync.replay("EPS01").get_result()["status"] == "synced"  # the books' side runs first
+    assert env.books_id(account) == "EPS01"
+    matched = [e for e in env.ledger.audit_trail() if e.action == "matched"]
+    assert matched and matched[0].detail["how"] == "model"
+    assert len(list(env.user.query("SELECT Id FROM Account WHERE Name LIKE 'Epsilon%'"))) == 1  # no second one
+    assert len(list(_kf(env).client.list("customers"))) == 1

@@ -145,7 +145,9 @@ def _salesforce_pool(page: Page) -> tuple[golden.Pool, dict[str, dict[str, Any]]
     if key not in _pools or key not in _account_records:
         taken = review.pending_ids(deps.ledger, SF, ACCOUNT)
         items: list[tuple[str, Customer]] = []
-        query = f"SELECT Id, SystemModstamp, {', '.join(ACCOUNT_FIELDS)} FROM Account"
+        # Without the Contacts sub-query: the pool may be every Account; the one linked is read in full then.
+        own = [f for f in ACCOUNT_FIELDS if f != CONTACTS]
+        query = f"SELECT Id, SystemModstamp, {', '.join(own)} FROM Account"
         for record in deps.crm.query(query):
             if deps.ledger.lookup(SF, ACCOUNT, record["Id"], sb.name, sb.customer_object):
                 continue
@@ -562,7 +564,8 @@ def _match_books_customers(page: Page) -> None:
             )
             page.counts["in_review"] += 1
             continue
-        record = records[verdict.target]
+        full = accounts_by_id(page.deps, [verdict.target])
+        record = full[0] if full else records[verdict.target]
         ledger.link((SF, ACCOUNT, verdict.target), ref)
         page.audit(SF, ACCOUNT, verdict.target, "matched", books_id, how=verdict.how, score=verdict.score)
         page.counts["matched"] += 1
