@@ -36,8 +36,8 @@ def test_each_invoice_rule_explains_itself() -> None:
 def test_volume_and_failure_rate() -> None:
     usual = [40, 38, 45, 41, 39, 44, 37, 42] * 4
     assert anomalies.check_volume("f", [*usual, 41]) is None
-    assert anomalies.check_volume("f", [*usual, 400]).rule == "volume_spike"  # type: ignore[union-attr]
-    assert anomalies.check_volume("f", [*usual, 0]).rule == "volume_drop"  # type: ignore[union-attr]
+    assert anomalies.check_volume("f", [*usual, 400]).rule == "volume_spike"
+    assert anomalies.check_volume("f", [*usual, 0]).rule == "volume_drop"
     assert anomalies.check_failure_rate("f", (2, 198), (40, 4000)) is None
     assert anomalies.check_failure_rate("f", (60, 140), (40, 4000)) is not None
 

@@ -4,6 +4,7 @@ changed since the last snapshot is found, kept once and alerted; removed, rename
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ledgerlink.alerts import evaluate
 from ledgerlink.flows.sync import drift as drift_check
@@ -45,7 +46,7 @@ def test_removed_renamed_and_newly_required() -> None:
         FieldUse("salesforce/account_from_canonical", "Name", "salesforce", "Account", "Name", "target"),
     ]
     before = {("salesforce", "Account"): {"VAT_Number__c": {"type": "string"}, "Name": {"type": "string"}}}
-    now = {
+    now: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         ("salesforce", "Account"): {
             "VATNumber__c": {"type": "string"},
             "Name": {"type": "string", "required": True},
