@@ -25,11 +25,13 @@ Run: ``.venv/bin/python -m benchmarks anomalies`` (or ``python benchmarks/anomal
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import statistics
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from ledgerlink.demo.seed import _PRODUCTS
 from ledgerlink.intelligence.anomalies import (
@@ -147,7 +149,9 @@ def baseline_volume(hours: list[int]) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    recall: dict[str, dict[str, float]] = {}
     seeds = range(1, args.seeds + 1)
 
     # False alarms on normal traffic.
@@ -205,6 +209,7 @@ def main() -> None:
             caught["model"] += any(a.subject == target and a.rule == rule for a in found)
             caught["baseline"] += target in baseline_invoices(stream)
         n = len(seeds)
+        recall[name] = {k: v / n for k, v in caught.items()}
         print(f"  {name:28} {caught['model'] / n:>8.0%} {caught['baseline'] / n:>9.0%}")
     for name, factor in (("volume spike ×5", 5.0), ("volume drop to 0", 0.0), ("volume ×1.5 (too small)", 1.5)):
         caught = {"model": 0, "baseline": 0}
@@ -213,6 +218,7 @@ def main() -> None:
             hours[-1] = round(statistics.median(hours) * factor)
             caught["model"] += check_volume("demo", hours) is not None
             caught["baseline"] += baseline_volume(hours)
+        recall[name] = {k: v / len(seeds) for k, v in caught.items()}
         print(f"  {name:28} {caught['model'] / len(seeds):>8.0%} {caught['baseline'] / len(seeds):>9.0%}")
     caught = {"model": 0, "baseline": 0}
     for seed in seeds:
@@ -225,6 +231,15 @@ def main() -> None:
     print(
         f"  {'failure rate 1% → 30%':28} {caught['model'] / len(seeds):>8.0%} {caught['baseline'] / len(seeds):>9.0%}"
     )
+    recall["failure rate 1% → 30%"] = {k: v / len(seeds) for k, v in caught.items()}
+    if args.json:
+        figures = {
+            "seeds": len(seeds),
+            "normal": {"invoices": normal_invoices, "hours": normal_hours, "failure_windows": rate_windows},
+            "false_alarms": {"invoices": alarms, "hourly_volume": hour_alarms, "failure_rate": rate_alarms},
+            "recall": recall,
+        }
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
