@@ -9,6 +9,7 @@ from collections.abc import Callable
 from ledgerlink.alerts import channels
 from ledgerlink.alerts.rules import Firing, evaluate
 from ledgerlink.alerts.senders import SmtpSettings, send_email, send_webhook
+from ledgerlink.intelligence import flow_watch
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import AlertEvent, AlertRule
 from ledgerlink.store.tables import utcnow
@@ -52,6 +53,10 @@ def check_and_send(
     """One pass: returns the events recorded (a rule in its cool-down fires no event)."""
     now = now or utcnow()
     events = []
+    try:
+        flow_watch.scan(ledger, now)  # volume and failure-rate anomalies become findings the rules then read
+    except Exception:  # noticing anomalies must never stop the other alerts
+        log.exception("anomaly scan failed")
     with ledger.session() as s:
         firing = evaluate(s, now)
     for item in firing:

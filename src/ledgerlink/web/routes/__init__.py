@@ -18,6 +18,7 @@ MODULES = (
     "alerts",
     "webhooks",
     "flow_builder",
+    "intelligence",
 )
 
 

@@ -1,14 +1,14 @@
 """User-defined flows: every saved version of a definition, and which one is published.
 
-Revision ID: 0005_flow_definitions
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_flow_definitions"
-down_revision = "0003"  # the lead re-chains this after 0004_intelligence when both land
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
