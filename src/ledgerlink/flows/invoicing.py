@@ -27,9 +27,11 @@ from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
+from ledgerlink.mapping.reads import Reads, mapping_reads
 from ledgerlink.model import Customer, Invoice, Product
 from ledgerlink.systems.accounting import CreatedInvoice
 from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.salesforce import reads as sf_reads
 from ledgerlink.systems.salesforce import soql as literal
 from ledgerlink.systems.salesforce.incremental import Position, incremental_soql, soql_datetime, upper_bound
 
@@ -57,10 +59,39 @@ class InvoiceSource:
     sobject: str  # "Opportunity" | "Order"
     template: str  # the to_canonical mapping, e.g. "salesforce/opportunity_to_canonical"
     lines: str  # the child relationship holding the lines, e.g. "OpportunityLineItems"
-    soql: str  # selects the record with its Account fields and lines, without a WHERE (the read adds it)
+    soql: str  # the fields the flow read before reads followed the mapping (the console's preview still shows it)
     number_field: str  # the invoice number is written back here
     status_field: str
     outcome_key: str  # the outcome's key for the source id ("opportunity" | "order")
+    line_fields: tuple[str, ...] = ("Product2Id",)  # what the flow reads from each line, whatever the mapping
+
+    def needs(self) -> Reads:
+        """What the flow itself reads from the record (its mapping's reads are added: ``select``)."""
+        fields = ("Id", "AccountId", "SystemModstamp", self.number_field, self.status_field)
+        return sf_reads.needs(*fields, **{self.lines: self.line_fields})
+
+
+def select(deps: Deps, spec: InvoiceSource) -> str:
+    """The SOQL (without WHERE) that reads what ``spec``'s mapping in use reads, plus what the flow needs."""
+    return sf_reads.select_soql(deps.crm, spec.sobject, mapping_reads(mapping(spec.template)), spec.needs())
+
+
+def account_select(deps: Deps) -> str:
+    """The Account as the customer mapping in use reads it (a user's copy may read a custom field)."""
+    reads = mapping_reads(mapping("salesforce/account_to_canonical"))
+    return sf_reads.select_soql(deps.crm, "Account", reads, sf_reads.needs("Id", "Name"))
+
+
+def product_select(deps: Deps) -> str:
+    """Product2 with its standard price, as the product mapping in use reads it."""
+    reads = mapping_reads(mapping("salesforce/product_to_canonical"))
+    return sf_reads.select_soql(
+        deps.crm,
+        "Product2",
+        reads,
+        sf_reads.needs("Id", "Name", PricebookEntries=("UnitPrice",)),
+        child_where={"PricebookEntries": "Pricebook2.IsStandard = true"},
+    )
 
 
 def mapping(name: str) -> Mapping:
@@ -85,7 +116,8 @@ def ensure_customer(deps: Deps, flow: str, source: Source, account_id: str, cust
     found = books.find_customer(customer_code)
     action = "matched"
     if found is None:
-        accounts = list(deps.crm.query(ACCOUNT_SOQL.format(id=literal.record_id(account_id))))
+        soql = f"{account_select(deps)} WHERE Id = '{literal.record_id(account_id)}'"
+        accounts = list(deps.crm.query(soql))
         if not accounts:
             raise RecordRejected(f"Account {account_id} not found", field="AccountId")
         values = mapping("salesforce/account_to_canonical").apply(accounts[0], ctx(deps)).values
@@ -118,7 +150,7 @@ def ensure_products(deps: Deps, flow: str, source: Source, product_ids: list[str
         return
     ids = literal.id_list(unknown)
     product_mapping = mapping("salesforce/product_to_canonical")
-    for record in deps.crm.query(PRODUCT_SOQL.format(ids=ids)):
+    for record in deps.crm.query(f"{product_select(deps)} WHERE Id IN ({ids})"):
         product = Product.model_validate(product_mapping.apply(record, ctx(deps)).values)
         code = books.find_product(product.code)
         action = "matched"
@@ -337,7 +369,7 @@ def invoice_batch(deps: Deps, spec: InvoiceSource, record_ids: list[str], run_id
         }
 
     try:
-        records = with_retries(read_records)(deps, spec.soql, record_ids)
+        records = with_retries(read_records)(deps, select(deps, spec), record_ids)
     except FLOW_ERRORS as exc:
         for record_id in record_ids:
             failed(record_id, error_result(exc, record=f"{spec.sobject} {record_id}"))
@@ -391,7 +423,7 @@ def invoice_records(
     the chained run), and one more per record that fails."""
     run_id = DBOS.workflow_id or ""
     ids = list(dict.fromkeys(record_ids))
-    deps = current_deps()
+    deps = current_deps(spec.flow)
     outcomes = invoice_batch(deps, spec, ids, run_id)
     for record_id in ids:
         outcome = outcomes[record_id]

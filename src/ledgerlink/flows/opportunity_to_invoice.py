@@ -139,5 +139,6 @@ register(
         replay=replay,
         poll=poll_won,
         trigger=poll_won_opportunities,
+        enabled=lambda settings: settings.is_enabled(FLOW),
     )
 )

@@ -157,13 +157,12 @@ class FlowSection(_AcceptsEngineFields):
 
 
 class OpportunityToInvoice(FlowSection):
-    schedule: ScheduleText | None = Field(default_factory=lambda: parse_schedule("every 5 seconds"))
+    pass  # no schedule: every polling interval of the worker (`ledgerlink worker --poll-interval`)
 
 
 class OrderToInvoice(FlowSection):
     # Off: a deal that is both a won Opportunity and an activated Order would be invoiced twice with both on.
     enabled: bool = False
-    schedule: ScheduleText | None = Field(default_factory=lambda: parse_schedule("every 5 seconds"))
 
 
 class CustomerSync(FlowSection):
@@ -183,7 +182,7 @@ class InvoicePdf(FlowSection):
 
 
 class LatePayment(FlowSection):
-    schedule: ScheduleText | None = Field(default_factory=lambda: parse_schedule("hourly"))
+    # No schedule: hourly (the flow's own period).
     late_payment_days: int = Field(default=14, ge=0, le=365)
     late_payment_case_priority: Literal["High", "Medium", "Low"] = "High"
 

@@ -40,6 +40,7 @@ def transform_context(
         default_currency=flows.default_currency,
         default_tax_rate=Decimal(flows.default_tax_rate),
         payment_terms_days=flows.payment_terms_days,
+        tax_rules=tuple(flows.tax_rules),
     )
 
 
