@@ -476,3 +476,54 @@ def read_page(
     ]
     position = Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
     return {"records": todo, "position": position, "seen": len(page)}
+
+
+# --- trial runs (`ledgerlink sync FLOW --limit N [--dry-run]`) ---------------------------------------------
+
+
+def pending(deps: Deps, spec: InvoiceSource, watermark: str, where: str, limit: int) -> list[str]:
+    """The first ``limit`` records the polling trigger would invoice next (from the watermark), without moving it."""
+    since = Position.decode(deps.ledger.get_watermark(watermark))
+    soql = incremental_soql(spec.sobject, [spec.number_field], where, since, upper_bound(0.0))
+    books = deps.books
+    found: list[str] = []
+    for batch in deps.crm.query_pages(soql):
+        numbers = deps.ledger.lookup_many(
+            "salesforce", spec.sobject, [r["Id"] for r in batch], books.name, books.invoice_object
+        )
+        found.extend(r["Id"] for r in batch if r["Id"] not in numbers)
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def preview(deps: Deps, spec: InvoiceSource, record_ids: list[str]) -> list[dict[str, Any]]:
+    """What invoicing ``record_ids`` would write, writing nothing: per record the canonical invoice and the payload
+    the books' mapping makes of it (the customer code as the books would get it, when the ledger knows it)."""
+    books = deps.books
+    records = read_records(deps, select(deps, spec), record_ids)
+    payload_mapping = mapping(f"{books.name}/invoice_from_canonical")
+    out: list[dict[str, Any]] = []
+    for record_id in record_ids:
+        try:
+            item = _prepare(deps, spec, record_id, records.get(record_id))
+        except FLOW_ERRORS as exc:
+            error = error_result(exc, record=f"{spec.sobject} {record_id}")
+            out.append({"id": record_id, "status": "would_fail", **error})
+            continue
+        if item is None:
+            out.append({"id": record_id, "status": "skipped", "reason": "the mapping's filter leaves it out"})
+            continue
+        known = deps.ledger.lookup("salesforce", "Account", item["account_id"], books.name, books.customer_object)
+        invoice = {**item["invoice"], "customer_code": known or item["invoice"]["customer_code"]}
+        payload = payload_mapping.apply(invoice, ctx(deps)).values
+        out.append(
+            {
+                "id": record_id,
+                "status": "would_invoice",
+                "canonical": item["invoice"],
+                "target": {"system": books.name, "object": books.invoice_object, "payload": payload},
+                "customer": "linked" if known else "would be found by code or created",
+            }
+        )
+    return out
