@@ -135,7 +135,7 @@ def _problems(exc: ValidationError, text: str) -> list[tuple[int | None, str, st
     for error in exc.errors():
         loc = tuple(error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        if unknown := re.match(r"unknown key '([^']+)'", message):
+        if unknown := re.match(r"(?:unknown key|no flow named) '([^']+)'", message):
             loc = (*loc, unknown.group(1))
         elif error["type"] == "extra_forbidden":
             message = "unknown key"

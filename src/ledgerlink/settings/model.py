@@ -227,8 +227,8 @@ class FlowsSettings(_Section):
         # A flow registered by a plugin (or a user-defined one) gets a plain section.
         allowed = EXTRA_FLOWS.get()
         for name, value in list((self.model_extra or {}).items()):
-            if name not in allowed:
-                known = ", ".join([*FLOW_MODELS, *sorted(allowed)])
+            if name not in allowed or name in FLOW_MODELS:
+                known = ", ".join(dict.fromkeys([*FLOW_MODELS, *sorted(allowed)]))
                 raise ValueError(f"no flow named {name!r}; flows: {known}")
             self.model_extra[name] = FlowSection.model_validate(value)  # type: ignore[index]
         return self
