@@ -98,10 +98,12 @@ def _system_check(system: str, data_dir: Path) -> int | None:
     commands = get_system(system).commands
     if commands is None:
         return None
-    group = typer.main.get_command(commands())
-    if not isinstance(group, click.Group) or "check" not in group.commands:
+    found = typer.main.get_command(commands())
+    # A plugin with one command is that command itself (typer collapses a one-command app).
+    check = found.commands.get("check") if isinstance(found, click.Group) else found
+    if check is None or check.name != "check":
         return None
-    result = group.main(["check", "--data-dir", str(data_dir)], standalone_mode=False, obj=_Connections())
+    result = check.main(["--data-dir", str(data_dir)], "check", standalone_mode=False, obj=_Connections())
     return int(result or 0)
 
 
