@@ -13,7 +13,9 @@ from ledgerlink.bootstrap import load_app_settings
 from tests.web.console_helpers import ADMIN, VIEWER, Served, serve_console, signed_in
 
 CHROMIUM = "/usr/bin/chromium"
-ORIGINAL = "# ours: keep this comment\n[flows.order_to_invoice]\nenabled = false\n\n[defaults]\npayment_terms_days = 30\n"
+ORIGINAL = (
+    "# ours: keep this comment\n[flows.order_to_invoice]\nenabled = false\n\n[defaults]\npayment_terms_days = 30\n"
+)
 
 
 @pytest.fixture

@@ -209,10 +209,10 @@ def init(
         write_settings(settings_file, changes)
     except SettingsError as exc:
         raise typer.BadParameter(str(exc)) from None
-    on = [flow for flow, value in switches.items() if value]
-    _say(f"wrote {settings_file}; flows on: {', '.join(on)}")
+    flows_on = [flow for flow, value in switches.items() if value]
+    _say(f"wrote {settings_file}; flows on: {', '.join(flows_on)}")
     _say(f"next: `ledgerlink worker --settings {settings_file}` ({time.monotonic() - started:.1f} s so far)")
-    typer.echo(json.dumps({"settings": str(settings_file), "connections": names, "flows_on": on}))
+    typer.echo(json.dumps({"settings": str(settings_file), "connections": names, "flows_on": flows_on}))
 
 
 def _known_flow(flow: str, switches: dict[str, bool]) -> str:

@@ -131,7 +131,7 @@ class _FileOnly(LedgerLinkSettings):
 
 def _problems(exc: ValidationError, text: str) -> list[tuple[int | None, str, str]]:
     lines = key_lines(text)
-    out = []
+    out: list[tuple[int | None, str, str]] = []
     for error in exc.errors():
         loc = tuple(error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
