@@ -7,6 +7,7 @@ names it. Describe results are kept per client for ``DESCRIBE_TTL_SECONDS``.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import weakref
@@ -121,6 +122,19 @@ def select_soql(
     a child relationship becomes a subquery (``child_where`` adds its WHERE)."""
     columns = _columns(_Org(client), sobject, reads, needs or Reads(), child_where or {})
     return f"SELECT {', '.join(columns)} FROM {sobject}"
+
+
+def extra_columns(client: SalesforceClient, sobject: str, reads: Reads, fixed: list[str]) -> list[str]:
+    """``fixed`` (plain fields and subqueries, as a flow has always read them) plus what ``reads`` asks for beyond
+    them that the org has: a flow whose comparisons need its own columns still reads a mapping's custom field."""
+    have = {c.lower() for c in fixed if not c.startswith("(")}
+    covered = {m.group(1).lower() for c in fixed for m in [re.search(r"\bFROM\s+(\w+)", c)] if c.startswith("(") and m}
+    wanted = Reads({f for f in reads.fields if f.lower() not in have | {"id", "systemmodstamp"}})
+    wanted.children = {k: v for k, v in reads.children.items() if k.lower() not in covered}
+    if not wanted.fields and not wanted.children:
+        return list(fixed)
+    extra = [c for c in _columns(_Org(client), sobject, wanted, Reads(), {}) if c != "Id"]
+    return [*fixed, *extra]
 
 
 def needs(*fields: str, **children: tuple[str, ...]) -> Reads:
