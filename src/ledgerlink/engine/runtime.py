@@ -97,7 +97,6 @@ class FlowSettings:
     # Two-way sync of customers and products (flows/customer_sync, product_sync, reconciliation):
     delete_policy: str = "archive"  # a record deleted on one side: "archive" it on the other, or "ignore"
     source_priority: tuple[str, ...] = ()  # after field ownership, the first system named wins; none: last writer
-    duplicate_policy: str = "link"  # an Account like a customer the books have: "link" them, or "create" a new one
     match_threshold: float = 90.0  # rapidfuzz name score (0-100) to link an Account to a customer, same postcode
     sync_page_size: int = 200  # records per workflow step (and per sObject Collections call)
     reconcile_schedule: str = "0 2 * * *"  # cron, UTC: the nightly reconciliation

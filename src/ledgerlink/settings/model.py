@@ -90,7 +90,6 @@ class TaxRule(_Section):
 
 
 DeletePolicy = Literal["archive", "ignore"]
-DuplicatePolicy = Literal["link", "create"]
 
 
 class _AcceptsEngineFields(_Section):
@@ -120,7 +119,6 @@ class SharedSettings(_AcceptsEngineFields):
     create_missing_products: bool = True
     delete_policy: DeletePolicy = "archive"
     source_priority: list[str] = Field(default_factory=list)
-    duplicate_policy: DuplicatePolicy = "link"
     match_threshold: float = Field(default=90.0, ge=0, le=100)
     sync_page_size: int = Field(default=200, ge=1, le=2000)
 
@@ -142,7 +140,6 @@ class FlowSection(_AcceptsEngineFields):
     create_missing_products: bool | None = None
     delete_policy: DeletePolicy | None = None
     source_priority: list[str] | None = None
-    duplicate_policy: DuplicatePolicy | None = None
     match_threshold: float | None = Field(default=None, ge=0, le=100)
     sync_page_size: int | None = Field(default=None, ge=1, le=2000)
 
