@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.mapping import load_mapping
 from ledgerlink.mapping.loader import load_mapping_text
 from ledgerlink.mapping.reads import expression_names, mapping_reads
@@ -62,9 +63,9 @@ def test_soql_keeps_what_the_org_has_and_always_what_the_flow_needs(org: tuple[S
         client,
         "Opportunity",
         reads,
-        needs("Id", "AccountId", "KashFlow_Invoice_Number__c", OpportunityLineItems=("Product2Id",)),
+        needs("Id", "AccountId", o2i.INVOICE_NUMBER_FIELD, OpportunityLineItems=("Product2Id",)),
     )
-    assert "Account.BillingCountry" in soql and "Product2.Family" in soql and "KashFlow_Invoice_Number__c" in soql
+    assert "Account.BillingCountry" in soql and "Product2.Family" in soql and o2i.INVOICE_NUMBER_FIELD in soql
     assert "CurrencyIsoCode" not in soql  # a single-currency org has no such field: left out, not an error
     assert "(SELECT " in soql and "FROM OpportunityLineItems)" in soql
     assert list(client.query(soql + " LIMIT 1")) == []  # the org accepts it
