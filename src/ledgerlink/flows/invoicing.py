@@ -322,6 +322,11 @@ def read_records(deps: Deps, soql: str, record_ids: list[str]) -> dict[str, dict
     return records
 
 
+def read_source(deps: Deps, spec: InvoiceSource, record_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """``spec``'s source records by id, read as its mapping in use reads them."""
+    return read_records(deps, select(deps, spec), record_ids)
+
+
 READ_CHUNK = 200  # ids per query: keeps the SOQL well under Salesforce's 100,000-character limit
 
 
@@ -369,7 +374,8 @@ def invoice_batch(deps: Deps, spec: InvoiceSource, record_ids: list[str], run_id
         }
 
     try:
-        records = with_retries(read_records)(deps, select(deps, spec), record_ids)
+        # The SELECT is built inside the retried read: building it may call describe, which may fail transiently.
+        records = with_retries(read_source)(deps, spec, record_ids)
     except FLOW_ERRORS as exc:
         for record_id in record_ids:
             failed(record_id, error_result(exc, record=f"{spec.sobject} {record_id}"))
@@ -501,7 +507,7 @@ def preview(deps: Deps, spec: InvoiceSource, record_ids: list[str]) -> list[dict
     """What invoicing ``record_ids`` would write, writing nothing: per record the canonical invoice and the payload
     the books' mapping makes of it (the customer code as the books would get it, when the ledger knows it)."""
     books = deps.books
-    records = read_records(deps, select(deps, spec), record_ids)
+    records = read_source(deps, spec, record_ids)
     payload_mapping = mapping(f"{books.name}/invoice_from_canonical")
     out: list[dict[str, Any]] = []
     for record_id in record_ids:
