@@ -33,6 +33,7 @@ from ledgerlink.flows.sync.books_writes import BooksCreates
 from ledgerlink.flows.sync.common import (
     RECORD_ERRORS,
     fail,
+    mapped_columns,
     position_after,
     read_changed,
     sync_step,
@@ -59,6 +60,7 @@ CONTACT_WATERMARK = "salesforce.Contact.customer_sync"
 SF = "salesforce"
 ACCOUNT = "Account"
 CONTACTS = "(SELECT Id, FirstName, LastName, Email, Phone FROM Contacts)"
+ACCOUNT_TEMPLATE = "salesforce/account_to_canonical"
 ACCOUNT_FIELDS = [
     "Name",
     "ExternalID__c",
@@ -90,10 +92,15 @@ def books_watermark(system: str) -> str:
     return f"{system}.customers.{FLOW}"
 
 
+def account_columns(deps: Deps) -> list[str]:
+    """``ACCOUNT_FIELDS`` plus what the Account mapping in use reads beyond them (a custom field, say)."""
+    return mapped_columns(deps, ACCOUNT, ACCOUNT_TEMPLATE, ACCOUNT_FIELDS)
+
+
 def accounts_by_id(deps: Deps, ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    columns = ", ".join(["Id", "SystemModstamp", *ACCOUNT_FIELDS])
+    columns = ", ".join(["Id", "SystemModstamp", *account_columns(deps)])
     query = f"SELECT {columns} FROM Account WHERE Id IN ({literal.id_list(ids)})"
     return list(deps.crm.query(query, include_deleted=True))
 
@@ -513,7 +520,7 @@ def _new_in_books(page: Page) -> None:
         return
     codes = list(page.new_accounts)
     soql = (
-        f"SELECT Id, SystemModstamp, {', '.join(ACCOUNT_FIELDS)} FROM Account "
+        f"SELECT Id, SystemModstamp, {', '.join(account_columns(page.deps))} FROM Account "
         f"WHERE ExternalID__c IN ({', '.join(literal.string(c) for c in codes)})"
     )
     for record in page.deps.crm.query(soql):
@@ -690,7 +697,7 @@ def accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]
             drift.check(deps.ledger, deps.crm, deps.books.name)
         except Exception:  # the check only reports: it must never hold up the sync
             log.exception("schema drift check failed")
-    records = read_changed(deps, ACCOUNT, WATERMARK, ACCOUNT_FIELDS, None, lag_seconds)
+    records = read_changed(deps, ACCOUNT, WATERMARK, account_columns(deps), None, lag_seconds)
     counts = sync_account_records(deps, records, run_id, full=False)
     return {"counts": counts, "position": position_after(records), "more": len(records) == deps.settings.sync_page_size}
 
