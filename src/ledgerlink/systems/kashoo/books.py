@@ -45,7 +45,7 @@ from ledgerlink.systems.errors import ConnectorError, PermanentError
 from ledgerlink.systems.http import decimal_json
 from ledgerlink.systems.kashoo.client import KashooClient
 from ledgerlink.systems.kashoo.fields import CAPABILITIES, CUSTOMER_FIELDS, PRODUCT_FIELDS
-from ledgerlink.systems.kashoo.lookups import CodeIndex, InvoiceIndex, ShortCache
+from ledgerlink.systems.lookups import CodeIndex, InvoiceIndex, ShortCache
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,11 @@
-"""What the Kashoo adapter finds records by, read a collection at a time instead of a call per record.
-
-Kashoo ignores ids a client supplies on create, so records are found again by what Kashoo keeps: a contact's or an
-item's ``code``, an invoice's ``number`` and ``poNumber`` (the source reference), a payment's ``memo``.
+"""How an accounting adapter finds records again by what the vendor keeps (a code, an invoice number, a reference),
+reading a collection a listing at a time instead of a call per record.
 
 - ``CodeIndex``: code -> id for a whole collection, from one listing. A miss is trusted for ``max_age`` seconds;
   ``forget()`` (after a create whose outcome is unknown) makes the next look read the listing again, so only an
   attempt that may have made the record costs a look.
-- ``InvoiceIndex``: invoice number -> (id, contact), from creates and listings, so a number costs no search.
+- ``InvoiceIndex``: invoice number -> (id, contact), from creates and listings, so a number costs no search
+  (rows in the vendor's shape are read by ``id_key``/``number_key``/``contact_key``).
 - ``ShortCache``: a value read moments ago (an invoice, its payments), for the steps of one run that read the same
   record one after another; dropped on our own writes to it and after ``ttl`` seconds.
 """
@@ -32,6 +31,7 @@ class CodeIndex:
         self._load = load
         self._key = key
         self._ids: dict[str, int] | None = None
+        self._spelled: dict[str, str] = {}  # the code as the books spell it
         self._loaded = 0.0
         self._lock = threading.RLock()
         self._codes: dict[str, threading.Lock] = {}
@@ -54,11 +54,19 @@ class CodeIndex:
         for row in self._load():
             code = self._key(row)
             if code and not row.get("removed"):
-                ids.setdefault(norm(code), int(row["id"]))  # the oldest wins if a code is there twice
+                entity = row.get("id", row.get("Id"))
+                if norm(code) not in ids:  # the first listed wins if a code is there twice
+                    ids[norm(code)] = int(entity or 0)
+                    self._spelled[norm(code)] = str(code)
         self._ids, self._loaded = ids, time.monotonic()
+
+    def spelled(self, code: str) -> str:
+        with self._lock:
+            return self._spelled.get(norm(code), code)
 
     def put(self, code: str, entity_id: int) -> None:
         with self._lock:
+            self._spelled[norm(code)] = code
             if self._ids is not None:
                 self._ids[norm(code)] = entity_id
 
@@ -68,14 +76,20 @@ class CodeIndex:
 
 
 class InvoiceIndex:
-    def __init__(self) -> None:
+    def __init__(self, id_key: str = "id", number_key: str = "number", contact_key: str = "contact") -> None:
+        self._keys = (id_key, number_key, contact_key)
         self._by_number: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
     def note(self, row: dict[str, Any]) -> None:
-        if row.get("number") is not None and row.get("id") is not None and not row.get("removed"):
+        id_key, number_key, contact_key = self._keys
+        if row.get(number_key) is not None and row.get(id_key) is not None and not row.get("removed"):
+            contact = row.get(contact_key)
             with self._lock:
-                self._by_number[str(row["number"])] = (int(row["id"]), int(row.get("contact") or 0))
+                self._by_number[str(row[number_key])] = (
+                    int(row[id_key]),
+                    int(str(contact)) if str(contact).isdigit() else 0,
+                )
 
     def get(self, number: str) -> tuple[int, int] | None:
         with self._lock:
