@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 INDEX_MAX_AGE = 30.0  # seconds a listing's miss is trusted: another writer's new record shows within this
-SHORT_TTL = 10.0  # seconds a record read by one step is reused by the next steps of the same run
+SHORT_TTL = 60.0  # seconds a record read (or listed) is reused by the steps and runs that follow; writes drop it
 
 
 def norm(code: str) -> str:

@@ -127,6 +127,7 @@ class KashFlowBooks:
         self._products = CodeIndex(lambda: self._every("products"), lambda row: row.get("Code"))
         self._invoices = InvoiceIndex("Id", "Number", "CustomerId")
         self._permalinks: dict[str, str] = {}  # invoice number -> its permalink document, from the create
+        self._full: dict[str, dict[str, Any]] = {}  # invoice number -> the last full row seen (see _confirm)
         self._recent = ShortCache()
         self.feed = ChangeFeed(SYSTEM, "updatedsince")
 
@@ -275,22 +276,42 @@ class KashFlowBooks:
             if found is not None:
                 return found
             row = self.client.create_invoice(payload)
-            if row.get("Permalink"):
-                self._permalinks[str(row["Number"])] = str(row["Permalink"])
+            self._keep_full(row)
             return _created(row, True)
 
         return naming(record, create)
 
+    def _keep_full(self, row: dict[str, Any]) -> None:
+        """Remember a full invoice row (as created or read): its permalink, and the row itself for a listing to
+        confirm later (``_confirm``)."""
+        number = str(row.get("Number"))
+        if row.get("Permalink"):
+            self._permalinks[number] = str(row["Permalink"])
+        if len(self._full) > 5000:  # bounded
+            self._full.clear()
+        self._full[number] = row
+
+    def _confirm(self, summary: dict[str, Any]) -> None:
+        """A list row (a summary: no lines, no payments) confirms a full row read before when its
+        ``LastUpdatedDate``, gross and paid amounts are the same (nothing was edited or paid since): the full row, with the summary's own
+        fields (status, amounts paid and due, overdue days) laid over it, is reused instead of a GET."""
+        number = str(summary.get("Number"))
+        full = self._full.get(number)
+        same = ("LastUpdatedDate", "GrossAmount", "TotalPaidAmount")  # unchanged, unpaid since, by either sign
+        if full is None or any(str(full.get(k)) != str(summary.get(k)) for k in same):
+            return
+        fresh = {k: v for k, v in summary.items() if v is not None and k not in ("LineItems", "PaymentLines")}
+        self._recent.put(f"invoice:{number}", {**full, **fresh})
+
     def _invoice_row(self, number: str) -> dict[str, Any] | None:
-        """``GET /invoices/{number}`` (with its ``PaymentLines``). The steps of one run read an invoice one after
-        another (its payments, then its totals): a row read moments ago is reused, and dropped on our own writes."""
+        """``GET /invoices/{number}`` (with its ``PaymentLines``). The steps and runs that follow reuse a row read
+        or confirmed moments ago (``lookups.SHORT_TTL``); our own writes and the payment feed drop it."""
         if (cached := self._recent.get(f"invoice:{number}")) is not None:
             return dict(cached)
         row = self.client.get_invoice(number)
         if row is not None:
             self._recent.put(f"invoice:{number}", row)
-            if row.get("Permalink"):
-                self._permalinks[number] = str(row["Permalink"])
+            self._keep_full(row)
         return row
 
     def get_invoice(self, invoice_id: str) -> Invoice | None:
@@ -467,6 +488,7 @@ class KashFlowBooks:
                     "Note": item.get("Note"),
                     "CreatedDate": bulk.get("CreatedDate"),
                 }
+                self._recent.drop(f"invoice:{item.get('ObjectNumber')}")  # paid since: read it afresh
                 yield self._payment_row(line, str(item.get("ObjectNumber")))
 
     def invoice_pdf(self, invoice_id: str) -> bytes | None:
@@ -498,6 +520,7 @@ class KashFlowBooks:
         today = dt.datetime.now(dt.UTC).date()
         out = []
         for row in self.client.list("invoices", {"perpage": 500}):
+            self._confirm(row)
             status = str(row.get("Status") or "")
             if status not in ("Unpaid", "PartPaid", "Overdue"):
                 continue

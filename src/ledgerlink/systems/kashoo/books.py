@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -147,6 +148,9 @@ class KashooBooks:
         self.client = client
         self.options = options or KashooOptions()
         self._taxes: list[dict[str, Any]] | None = None
+        self._tax_lock = threading.Lock()
+        self._listing_lock = threading.Lock()
+        self._create_lock = threading.Lock()
         self._contacts = CodeIndex(lambda: self._listing("contacts"), lambda row: row.get("code"))
         self._items = CodeIndex(lambda: self._listing("items"), lambda row: row.get("code"))
         self._invoices = InvoiceIndex()
@@ -250,9 +254,24 @@ class KashooBooks:
     # --- taxes -------------------------------------------------------------------------------------------
 
     def _all_taxes(self) -> list[dict[str, Any]]:
-        if self._taxes is None:
-            self._taxes = [t for t in self.client.list("taxes") if not t.get("removed")]
-        return self._taxes
+        with self._tax_lock:  # one listing for all the runs that need it at once
+            if self._taxes is None:
+                self._taxes = [t for t in self.client.list("taxes") if not t.get("removed")]
+            return self._taxes
+
+    def _create_tax(self, key: str) -> int:
+        """A tax for a missing rate, made once: runs in parallel wait for one another, and look again (by its code,
+        which Kashoo keeps) after a fresh listing before making it."""
+        with self._create_lock:
+            for fresh in (False, True):  # another run may just have made it; else another process: list again
+                if fresh:
+                    self._taxes = None
+                for tax in self._all_taxes():
+                    if tax.get("code") == f"T{key}":
+                        return int(tax["id"])
+            tax, _ = self.client.create("taxes", {"name": f"Tax {key}%", "code": f"T{key}", "rate": key})
+            self._all_taxes().append(tax)
+            return int(tax["id"])
 
     def tax_ids(self, rate: Decimal, *, field_name: str, record: str) -> list[int]:
         if rate == 0:
@@ -266,12 +285,11 @@ class KashooBooks:
                 return [int(t["id"]) for t in found]
         else:
             matching = [t for t in taxes if Decimal(str(t["rate"])) == rate]
-            if len(matching) == 1:
-                return [int(matching[0]["id"])]
+            ours = [t for t in matching if t.get("code") == f"T{key}"]  # one we made (found by its code)
+            if len(matching) == 1 or ours:
+                return [int((ours or matching)[0]["id"])]
             if not matching and self.options.create_missing_taxes:
-                tax, _ = self.client.create("taxes", {"name": f"Tax {key}%", "code": f"T{key}", "rate": key})
-                self._taxes = None
-                return [int(tax["id"])]
+                return [self._create_tax(key)]
         have = ", ".join(f"{t.get('code')} {t['rate']}%" for t in taxes) or "none"
         raise PermanentError(
             f"no Kashoo tax for a rate of {key}% (the books have: {have})",
@@ -338,22 +356,27 @@ class KashooBooks:
         return payload
 
     def _invoice_row(self, invoice_id: str) -> dict[str, Any] | None:
-        """An invoice by its number (or its Kashoo id): a known number costs one GET, an unknown one a listing
-        (which notes every number it passes). Read again within seconds (the next step of the same run), the
-        row read moments ago is reused."""
-        if (cached := self._recent.get(f"invoice:{invoice_id}")) is not None:
-            return dict(cached)
-        known = self._invoices.get(invoice_id)
-        row: dict[str, Any] | None = None
-        if known is not None:
-            row = self.client.get("records", known[0])
-        elif invoice_id.isdigit() and len(invoice_id) > 6:  # Kashoo ids are long; invoice numbers short
+        """An invoice by its number (or its Kashoo id). Batch read: a miss lists every active invoice (a call per
+        page) and keeps each row a short while (``lookups.SHORT_TTL``), so the runs that follow (payments, late
+        notices) read none; our own writes and the payment feed drop the rows they change. A listing row without
+        its lines is completed by one GET."""
+        key = f"invoice:{invoice_id}"
+        if (cached := self._recent.get(key)) is None:
+            with self._listing_lock:  # runs that miss at once share one listing
+                if (cached := self._recent.get(key)) is None:
+                    for listed in self._invoice_rows():
+                        self._recent.put(f"invoice:{listed['number']}", listed)
+                    cached = self._recent.get(key)
+        row: dict[str, Any] | None = dict(cached) if cached is not None else None
+        if row is None and invoice_id.isdigit() and len(invoice_id) > 6:  # Kashoo ids are long; numbers short
             row = self.client.get("records", invoice_id)
-        if row is None or row.get("type") != "INVOICE" or row.get("removed"):
-            row = next((r for r in self._invoice_rows() if str(r.get("number")) == invoice_id), None)
+            if row is None or row.get("type") != "INVOICE" or row.get("removed"):
+                return None
+        if row is not None and row.get("lines") is None:
+            row = self.client.get("records", row["id"])
         if row is not None:
             self._invoices.note(row)
-            self._recent.put(f"invoice:{invoice_id}", row)
+            self._recent.put(f"invoice:{row['number']}", row)
         return row
 
     def get_invoice(self, invoice_id: str) -> Invoice | None:
@@ -422,16 +445,27 @@ class KashooBooks:
         return self._deposit
 
     def _invoice_payments(self, row: dict[str, Any], *, fresh: bool = False) -> list[dict[str, Any]]:
-        """The active payments on one invoice (listed by its contact; the invoice filter is ours)."""
+        """The active payments on one invoice. ``fresh``: listed now by its contact (the invoice filter is ours);
+        else, batch read: a miss lists every payment once and keeps them per invoice a short while."""
         key = f"payments:{row['id']}"
-        if not fresh and (cached := self._recent.get(key)) is not None:
-            return list(cached)
-        rows = [
-            {**p, "invoiceNumber": row["number"]}
-            for p in self.client.list("records/invoicePayments", {"contact": row["contact"]})
-            if str(p.get("invoice")) == str(row["id"]) and not p.get("removed")
-        ]
-        return list(self._recent.put(key, rows))
+        if fresh:
+            rows = [
+                {**p, "invoiceNumber": row["number"]}
+                for p in self.client.list("records/invoicePayments", {"contact": row["contact"]})
+                if str(p.get("invoice")) == str(row["id"]) and not p.get("removed")
+            ]
+            return list(self._recent.put(key, rows))
+        if (cached := self._recent.get(key)) is None:
+            with self._listing_lock:
+                if (cached := self._recent.get(key)) is None:
+                    by_invoice: dict[str, list[dict[str, Any]]] = {}
+                    for p in self.client.list("records/invoicePayments"):
+                        if not p.get("removed"):
+                            by_invoice.setdefault(str(p.get("invoice")), []).append(p)
+                    for invoice, found in by_invoice.items():
+                        self._recent.put(f"payments:{invoice}", found)
+                    cached = self._recent.put(key, by_invoice.get(str(row["id"]), []))
+        return [{**p, "invoiceNumber": row["number"]} for p in cached]
 
     def record_payment(self, invoice_id: str, payment: Payment, ctx: TransformContext | None = None) -> str:
         """Pay onto an invoice. The ``memo`` carries the payment's reference (or, with none, its amount and date):
@@ -486,6 +520,7 @@ class KashooBooks:
             if row.get("removed"):
                 continue
             invoice = int(row["invoice"])
+            self._recent.drop(f"payments:{invoice}")  # a payment the runs will read: not from a kept listing
             if invoice not in numbers:
                 numbers[invoice] = naming(f"invoice {invoice}", functools.partial(self._number_of, invoice))
             record = f"invoicePayment {row['id']}"
@@ -502,6 +537,8 @@ class KashooBooks:
             for _row in self._invoice_rows():
                 pass
             number = self._invoices.number_of(invoice)
+        if number is not None:
+            self._recent.drop(f"invoice:{number}")  # its balance changed
         return number or str(invoice)
 
     def _since(self, collection: str, watermark: str | None, limit: int | None = None) -> list[dict[str, Any]]:
