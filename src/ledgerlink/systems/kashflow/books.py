@@ -293,8 +293,8 @@ class KashFlowBooks:
 
     def _confirm(self, summary: dict[str, Any]) -> None:
         """A list row (a summary: no lines, no payments) confirms a full row read before when its
-        ``LastUpdatedDate``, gross and paid amounts are the same (nothing was edited or paid since): the full row, with the summary's own
-        fields (status, amounts paid and due, overdue days) laid over it, is reused instead of a GET."""
+        ``LastUpdatedDate``, gross and paid amounts are the same (nothing was edited or paid since): the full
+        row, with the summary's own fields (status, amounts due, overdue days) laid over it, is reused."""
         number = str(summary.get("Number"))
         full = self._full.get(number)
         same = ("LastUpdatedDate", "GrossAmount", "TotalPaidAmount")  # unchanged, unpaid since, by either sign

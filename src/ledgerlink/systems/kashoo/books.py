@@ -49,6 +49,9 @@ from ledgerlink.systems.kashoo.fields import CAPABILITIES, CUSTOMER_FIELDS, PROD
 from ledgerlink.systems.lookups import CodeIndex, InvoiceIndex, ShortCache
 
 log = logging.getLogger(__name__)
+# A create looks in a listing at most this old: a contact or item an earlier attempt made (a retry, a replay, another
+# worker) is in it. Older listings still answer finds, which are only a hint.
+LOOK_BEFORE_CREATE = 2.0
 
 SYSTEM = "kashoo"
 
@@ -169,8 +172,10 @@ class KashooBooks:
         return str(found) if found is not None else None
 
     def create_customer(self, customer: Customer, ctx: TransformContext | None = None) -> str:
-        """The contact whose ``code`` is the customer's, made when there is none. The look reuses a recent listing;
-        after an attempt whose outcome is unknown it reads the listing again (the attempt may have made it)."""
+        """The contact whose ``code`` is the customer's, made when there is none. Kashoo would take the same code
+        twice, so the look before the POST uses a listing at most ``LOOK_BEFORE_CREATE`` seconds old (an earlier
+        attempt, in this process or another, may have made it); after an attempt whose outcome is unknown the next
+        look reads the listing again. Runs in one process make one code one at a time."""
         record = f"Customer {customer.code}"
         payload = apply_mapping(self._contact_mapping, canonical_json(customer), ctx, system=SYSTEM, record=record)
         payload = _flat_address(payload)
@@ -178,7 +183,7 @@ class KashooBooks:
 
         def make() -> str:
             with self._contacts.lock_for(customer.code):
-                found = self._contacts.get(customer.code)
+                found = self._contacts.get(customer.code, max_age=LOOK_BEFORE_CREATE)
                 if found is not None:
                     return self._same_contact(found, customer, record)
                 try:
@@ -236,7 +241,7 @@ class KashooBooks:
 
         def make() -> str:
             with self._items.lock_for(product.code):
-                found = self._items.get(product.code)
+                found = self._items.get(product.code, max_age=LOOK_BEFORE_CREATE)
                 if found is not None:
                     return str(found)
                 try:
