@@ -21,6 +21,7 @@ from ledgerlink.engine.retry import RetryPolicy, with_retries
 from ledgerlink.model import Customer, Invoice, InvoiceLine
 from ledgerlink.sandbox.runner import Sandbox, sandbox_kinds, start_sandbox
 from ledgerlink.systems.accounting import AccountingSystem
+from ledgerlink.systems.errors import TransientError
 
 FAST = RetryPolicy(max_attempts=6, interval_seconds=0.05, max_interval_seconds=0.5)
 
@@ -66,7 +67,7 @@ def test_changes_are_still_found_when_the_feed_parameter_is_ignored_or_rejected(
         assert "LATER Ltd" in names and len(names) == len(set(names))
         if sandbox.system == "kashoo":  # (KashFlow's watermark re-reads its own second by design)
             assert names == ["LATER Ltd"]
-        feed_state: Any = books.feed  # type: ignore[attr-defined]
+        feed_state: Any = books.feed
         assert feed_state.mode == "listing" and feed in feed_state.reason
         assert any("full listings" in r.getMessage() for r in caplog.records)
     finally:
@@ -77,12 +78,12 @@ def test_a_missing_pdf_route_falls_back(sandbox: Sandbox) -> None:
     books = books_for(sandbox)
     try:
         code = books.create_customer(customer("PDF"))
-        rate = sandbox_kinds()[sandbox.system].books.tax_rate  # type: ignore[union-attr]
+        rate = sandbox_kinds()[sandbox.system].books.tax_rate
         invoice = Invoice(
             customer_code=code,
             issue_date=dt.date(2026, 3, 2),
             due_date=dt.date(2026, 4, 1),
-            currency=sandbox_kinds()[sandbox.system].books.currency,  # type: ignore[union-attr]
+            currency=sandbox_kinds()[sandbox.system].books.currency,
             reference="OPP-PDF",
             lines=[InvoiceLine(description="Work", quantity=Decimal(1), unit_price=Decimal(10), tax_rate=rate)],
         )
@@ -93,7 +94,7 @@ def test_a_missing_pdf_route_falls_back(sandbox: Sandbox) -> None:
             assert body is not None and body.startswith(b"%PDF-")  # the documented permalink document
         else:
             assert body is None  # the flow renders it; Kashoo is not asked again
-            assert books.pdf_route is False  # type: ignore[attr-defined]
+            assert books.pdf_route is False
             assert books.get_invoice(made.number) is not None
     finally:
         books.close()
@@ -117,7 +118,7 @@ def test_a_retry_in_another_worker_after_a_lost_reply_makes_no_second_customer(s
         httpx.put(
             f"{sandbox.base_url}/__admin/faults", json={"drop_after_next": 1, "paths": [path], "methods": ["POST"]}
         ).raise_for_status()
-        with pytest.raises(Exception):  # the reply is lost: the first worker cannot know it was made
+        with pytest.raises(TransientError):  # the reply is lost: the first worker cannot know it was made
             first.create_customer(customer("TWICE"))
         time.sleep(2.1)  # the retry comes later, from the other worker (whose listing predates the first attempt)
         made = with_retries(second.create_customer, FAST)(customer("TWICE"))
