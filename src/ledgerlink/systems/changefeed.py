@@ -1,11 +1,11 @@
 """A change feed the vendor does not document, with the fallback that works whatever the vendor does with it.
 
-Some connectors read "what changed since" with a query parameter no public source confirms (KashFlow's
-``updatedsince``, Kashoo's ``modifiedSince``). If the vendor rejects the parameter (a 400 naming it) or ignores it
-(rows older than the watermark come back), the connector switches this feed to full listings and finds changes by
-a content hash per record, and says so once in the log (``mode``/``reason`` are there for the console to show).
-Hashes live in memory: after a restart every record counts as changed once, which the sync flows absorb (the
-ledger's versions recognise an unchanged record)."""
+Some connectors read "what changed since" with a query parameter no public source of the vendor confirms. If the
+vendor rejects the parameter (a 400 naming it) or ignores it (rows older than the watermark come back), the
+connector switches this feed to full listings and finds changes by a content hash per record (or by the rows'
+own stamps), and says so once in the log (``mode``/``reason`` are there for the console to show). Hashes live in
+memory: after a restart every record counts as changed once, which the sync flows absorb (the ledger's versions
+recognise an unchanged record)."""
 
 from __future__ import annotations
 

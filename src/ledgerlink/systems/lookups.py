@@ -22,7 +22,7 @@ SHORT_TTL = 60.0  # seconds a record read (or listed) is reused by the steps and
 
 
 def norm(code: str) -> str:
-    # Codes match ignoring case and outer spaces, as in KashFlow: "acme" and " ACME" are one customer.
+    # Codes match ignoring case and outer spaces: "acme" and " ACME" are one customer.
     return code.strip().casefold()
 
 
