@@ -3,7 +3,7 @@
 pacer, not the sandbox, keeps it under. Won deals become invoices (customers and products made on demand, PDFs
 chained), and the run reports the 429s (the target: none) and how much of the budget it used.
 
-    python benchmarks/kashoo_rate_budget.py [--deals 100 400] [--json PATH]
+    python benchmarks/kashoo_rate_budget.py [--deals 100 400] [--limit 500 --period 36] [--json PATH]
 
 Budget used = requests the sandbox admitted / (500 × the run's length in 36 s windows, at least one window). A run
 that needs fewer than 500 requests finishes inside its first window: its use is requests/500, bounded by how few
@@ -27,7 +27,7 @@ import httpx
 LIMIT, PERIOD = 500, 36.0
 
 
-def one_run(deals: int) -> dict[str, Any]:
+def one_run(deals: int, limit: int = 500, period: float = 36.0) -> dict[str, Any]:
     from rich.console import Console
 
     from ledgerlink.bootstrap import engine_settings, open_runtime
@@ -41,7 +41,7 @@ def one_run(deals: int) -> dict[str, Any]:
 
     data_dir = Path(tempfile.mkdtemp(prefix="ledgerlink-rate-budget-"))
     sandboxes = start_sandboxes(
-        ["salesforce", "kashoo"], data_dir / "sandboxes", overrides={"kashoo": {"rate_limit": RateLimit(LIMIT, PERIOD)}}
+        ["salesforce", "kashoo"], data_dir / "sandboxes", overrides={"kashoo": {"rate_limit": RateLimit(limit, period)}}
     )
     try:
         sf_spec = sandboxes["salesforce"].describe()
@@ -50,7 +50,7 @@ def one_run(deals: int) -> dict[str, Any]:
         seeder.close()
         books_spec = {
             **sandboxes["kashoo"].describe(),
-            "rate_limit": f"{LIMIT} per {PERIOD:g} s",
+            "rate_limit": f"{limit} per {period:g} s",
             "options": {"create_missing_taxes": True},  # the seeded deals carry UK VAT
         }
         admin = f"{sandboxes['kashoo'].base_url}/__admin/ratelimit"
@@ -69,7 +69,7 @@ def one_run(deals: int) -> dict[str, Any]:
             engine.stop()
     finally:
         sandboxes.stop()
-    windows = max(1.0, seconds / PERIOD)
+    windows = max(1.0, seconds / period)
     return {
         "won_deals": seeded.won,
         "invoices": outcomes,
@@ -77,8 +77,8 @@ def one_run(deals: int) -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "requests": counters["allowed"],
         "429s": counters["limited"],
-        "budget": round(LIMIT * windows),
-        "budget_used": round(counters["allowed"] / (LIMIT * windows), 3),
+        "budget": round(limit * windows),
+        "budget_used": round(counters["allowed"] / (limit * windows), 3),
         "calls_per_invoice": round(counters["allowed"] / max(1, seeded.won), 2),
     }
 
@@ -86,19 +86,25 @@ def one_run(deals: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--deals", type=int, nargs="+", default=[100, 400])
+    parser.add_argument("--limit", type=int, default=LIMIT)
+    parser.add_argument("--period", type=float, default=PERIOD)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a run in this process
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_run(args.deals[0])))
+        print(json.dumps(one_run(args.deals[0], args.limit, args.period)))
         return
     results = []
     for deals in args.deals:
         done = subprocess.run(
-            [sys.executable, __file__, "--one", "--deals", str(deals)], capture_output=True, text=True, check=True
+            [sys.executable, __file__, "--one", "--deals", str(deals), "--limit", str(args.limit)]
+            + ["--period", str(args.period)],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print(f"Kashoo limited to {LIMIT} requests per {PERIOD:g} s (500 an hour, compressed 100×)")
+    print(f"Kashoo limited to {args.limit} requests per {args.period:g} s")
     print("| won deals | invoices | seconds | requests | 429s | budget | used | calls/invoice |")
     print("|----------:|---------:|--------:|---------:|-----:|-------:|-----:|--------------:|")
     for r in results:
