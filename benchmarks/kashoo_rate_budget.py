@@ -96,9 +96,9 @@ def main() -> None:
         return
     results = []
     for deals in args.deals:
+        limits = ["--limit", str(args.limit), "--period", str(args.period)]
         done = subprocess.run(
-            [sys.executable, __file__, "--one", "--deals", str(deals), "--limit", str(args.limit)]
-            + ["--period", str(args.period)],
+            [sys.executable, __file__, "--one", "--deals", str(deals), *limits],
             capture_output=True,
             text=True,
             check=True,
