@@ -425,7 +425,8 @@ class Scenario:
 
         invoices = _patient(lambda: list(books.client.list("invoices")))
         customers = _patient(lambda: list(books.client.list("customers")))
-        payments = _patient(lambda: list(books.client.list("invoices/bulk/payments")))
+        bulk_payments = _patient(lambda: list(books.client.list("invoices/bulk/payments")))
+        payments = [item for bulk in bulk_payments for item in bulk.get("PaymentItems") or []]  # one per invoice paid
         won = q("SELECT Id, KashFlow_Invoice_Number__c, Amount_Paid__c FROM Opportunity WHERE IsWon = true")
         accounts = q("SELECT Id, ExternalID__c FROM Account")
         contacts = q("SELECT Id, AccountId, FirstName, LastName, Email FROM Contact")
