@@ -425,8 +425,7 @@ class Scenario:
 
         invoices = _patient(lambda: list(books.client.list("invoices")))
         customers = _patient(lambda: list(books.client.list("customers")))
-        bulk_payments = _patient(lambda: list(books.client.list("invoices/bulk/payments")))
-        payments = [item for bulk in bulk_payments for item in bulk.get("PaymentItems") or []]  # one per invoice paid
+        payments = _patient(lambda: list(books.client.list("invoices/bulk/payments")))
         won = q("SELECT Id, KashFlow_Invoice_Number__c, Amount_Paid__c FROM Opportunity WHERE IsWon = true")
         accounts = q("SELECT Id, ExternalID__c FROM Account")
         contacts = q("SELECT Id, AccountId, FirstName, LastName, Email FROM Contact")
@@ -467,6 +466,7 @@ class Scenario:
             else:
                 linked_codes.add(code.upper())
         synced_payments = {str(r["External_Id__c"]) for r in payment_records}
+        payments = [item for bulk in payments for item in bulk.get("PaymentItems") or []]  # a bulk payment's items
         lost = {
             "won_without_invoice": [r["Id"] for r in won if r["Id"] not in numbers],
             "invoice_number_not_written_back": [
