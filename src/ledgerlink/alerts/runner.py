@@ -6,9 +6,11 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from ledgerlink.alerts import channels
 from ledgerlink.alerts.rules import Firing, evaluate
 from ledgerlink.alerts.senders import SmtpSettings, send_email, send_webhook
-from ledgerlink.outbound import OutboundPolicy
+from ledgerlink.intelligence import flow_watch
+from ledgerlink.outbound import OutboundPolicy, OutboundRefused
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import AlertEvent, AlertRule
 from ledgerlink.store.tables import utcnow
@@ -32,7 +34,18 @@ def deliver(
         "at": utcnow().isoformat(),
     }
     if rule.webhook_url:
-        deliveries["webhook"] = send_webhook(rule.webhook_url, payload, policy=policy)
+        # A Slack or Teams incoming webhook gets its own message format; any other URL the plain JSON payload.
+        channel = channels.channel_for_url(rule.webhook_url)
+        try:
+            (policy or OutboundPolicy.from_env()).check(rule.webhook_url)  # both kinds: never an internal address
+        except OutboundRefused as exc:
+            deliveries["webhook"] = f"failed: {exc}"
+        else:
+            if channel is not None:
+                message = channels.Message(f"[LedgerLink] {rule.name}", firing.message, (("Rule", rule.kind),))
+                deliveries["webhook"] = channels.send(channel, rule.webhook_url, message)
+            else:
+                deliveries["webhook"] = send_webhook(rule.webhook_url, payload, policy=policy)
     if rule.email_to:
         recipients = [a.strip() for a in rule.email_to.split(",") if a.strip()]
         if smtp is None:
@@ -52,6 +65,10 @@ def check_and_send(
     logged and skipped: it never stops the rules after it."""
     now = now or utcnow()
     events = []
+    try:
+        flow_watch.scan(ledger, now)  # volume and failure-rate anomalies become findings the rules then read
+    except Exception:  # noticing anomalies must never stop the other alerts
+        log.exception("anomaly scan failed")
     with ledger.session() as s:
         firing = evaluate(s, now)
     for item in firing:

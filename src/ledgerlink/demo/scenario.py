@@ -426,7 +426,7 @@ class Scenario:
         invoices = _patient(lambda: list(books.client.list("invoices")))
         customers = _patient(lambda: list(books.client.list("customers")))
         payments = _patient(lambda: list(books.client.list("invoices/bulk/payments")))
-        won = q("SELECT Id, KashFlow_Invoice_Number__c, Amount_Paid__c FROM Opportunity WHERE IsWon = true")
+        won = q("SELECT Id, Accounting_Invoice_Number__c, Amount_Paid__c FROM Opportunity WHERE IsWon = true")
         accounts = q("SELECT Id, ExternalID__c FROM Account")
         contacts = q("SELECT Id, AccountId, FirstName, LastName, Email FROM Contact")
         payment_records = q("SELECT Id, External_Id__c, Opportunity__c FROM Payment__c")
@@ -466,12 +466,13 @@ class Scenario:
             else:
                 linked_codes.add(code.upper())
         synced_payments = {str(r["External_Id__c"]) for r in payment_records}
+        payments = [item for bulk in payments for item in bulk.get("PaymentItems") or []]  # a bulk payment's items
         lost = {
             "won_without_invoice": [r["Id"] for r in won if r["Id"] not in numbers],
             "invoice_number_not_written_back": [
                 r["Id"]
                 for r in won
-                if r["Id"] in numbers and str(r.get("KashFlow_Invoice_Number__c") or "") != numbers[r["Id"]]
+                if r["Id"] in numbers and str(r.get("Accounting_Invoice_Number__c") or "") != numbers[r["Id"]]
             ],
             "accounts_without_customer": unlinked_accounts,
             "customers_without_account": sorted(customer_codes - linked_codes),

@@ -27,7 +27,7 @@ from ledgerlink.flows.invoicing import ACCOUNT_SOQL as ACCOUNT_SOQL  # re-export
 from ledgerlink.flows.invoicing import PRODUCT_SOQL as PRODUCT_SOQL
 
 FLOW = "opportunity_to_invoice"
-INVOICE_NUMBER_FIELD = "KashFlow_Invoice_Number__c"
+INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"
 INVOICE_STATUS_FIELD = "Invoice_Status__c"
 
 OPPORTUNITY_SELECT = (
@@ -137,7 +137,10 @@ register(
         source=(CRM, "Opportunity"),
         watermark=WATERMARK,
         replay=replay,
+        pending=lambda deps, limit: invoicing.pending(deps, SOURCE, WATERMARK, "IsWon = true", limit),
+        preview=lambda deps, ids: invoicing.preview(deps, SOURCE, ids),
         poll=poll_won,
         trigger=poll_won_opportunities,
+        enabled=lambda settings: settings.is_enabled(FLOW),
     )
 )

@@ -17,6 +17,9 @@ MODULES = (
     "mappings",
     "alerts",
     "webhooks",
+    "flow_builder",
+    "intelligence",
+    "settings_page",
     "users",
 )
 
