@@ -10,7 +10,7 @@ from ledgerlink.alerts import channels
 from ledgerlink.alerts.rules import Firing, evaluate
 from ledgerlink.alerts.senders import SmtpSettings, send_email, send_webhook
 from ledgerlink.intelligence import flow_watch
-from ledgerlink.outbound import OutboundPolicy, OutboundRefused
+from ledgerlink.outbound import OutboundPolicy
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import AlertEvent, AlertRule
 from ledgerlink.store.tables import utcnow
@@ -36,16 +36,11 @@ def deliver(
     if rule.webhook_url:
         # A Slack or Teams incoming webhook gets its own message format; any other URL the plain JSON payload.
         channel = channels.channel_for_url(rule.webhook_url)
-        try:
-            (policy or OutboundPolicy.from_env()).check(rule.webhook_url)  # both kinds: never an internal address
-        except OutboundRefused as exc:
-            deliveries["webhook"] = f"failed: {exc}"
-        else:
-            if channel is not None:
-                message = channels.Message(f"[LedgerLink] {rule.name}", firing.message, (("Rule", rule.kind),))
-                deliveries["webhook"] = channels.send(channel, rule.webhook_url, message)
-            else:
-                deliveries["webhook"] = send_webhook(rule.webhook_url, payload, policy=policy)
+        if channel is not None:  # channels check their destination themselves (LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS)
+            message = channels.Message(f"[LedgerLink] {rule.name}", firing.message, (("Rule", rule.kind),))
+            deliveries["webhook"] = channels.send(channel, rule.webhook_url, message)
+        else:  # the outbound policy (LEDGERLINK_OUTBOUND_ALLOW) is checked inside send_webhook
+            deliveries["webhook"] = send_webhook(rule.webhook_url, payload, policy=policy)
     if rule.email_to:
         recipients = [a.strip() for a in rule.email_to.split(",") if a.strip()]
         if smtp is None:
