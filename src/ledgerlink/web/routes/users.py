@@ -6,14 +6,17 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from ledgerlink.web.console import console
-from ledgerlink.web.routes._common import api_router
+from ledgerlink.web.routes._common import api_router, page_router
 from ledgerlink.web.schemas import ErrorOut
 from ledgerlink.web.security import CurrentUser
 from ledgerlink.web.services.users import UserError
+from ledgerlink.web.templating import render
 
+pages = page_router()
 api = api_router("users")
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
@@ -85,3 +88,41 @@ async def api_user_revoke_tokens(request: Request, username: str, user: CurrentU
     except UserError as exc:
         raise HTTPException(404, str(exc)) from None
     return Done(detail=f"revoked {count} token(s) of {username}")
+
+
+# The same four actions on a console page, for admins who don't script the API.
+
+
+def _users_page(request: Request, user: CurrentUser, flash: str | None = None, error: bool = False) -> HTMLResponse:
+    _admin(user)
+    users = [UserOut(username=u.username, role=u.role, disabled=bool(u.disabled)) for u in console(request).users.all()]
+    context = {"active": "/users", "users": users, "flash": flash, "flash_error": error}
+    return render(request, "users.html", context, status_code=400 if error else 200)
+
+
+@pages.get("/users", name="users_page")
+async def users_page(request: Request, user: CurrentUser) -> HTMLResponse:
+    return _users_page(request, user)
+
+
+@pages.post("/users/{username}/{action}", name="user_action_page")
+async def user_action_page(request: Request, username: str, action: str, user: CurrentUser) -> HTMLResponse:
+    try:
+        if action == "disable":
+            done = await api_user_disable(request, username, user)
+        elif action == "enable":
+            done = await api_user_enable(request, username)
+        elif action == "revoke-tokens":
+            done = await api_user_revoke_tokens(request, username, user)
+        elif action == "password":
+            password = (await request.form()).get("password")
+            if not isinstance(password, str) or not password:
+                raise HTTPException(400, "type the new password")
+            done = await api_user_password(request, username, PasswordIn(password=password[:1024]))
+        else:
+            raise HTTPException(404, f"no action {action!r} on a user")
+    except HTTPException as exc:
+        if exc.status_code == 404 and action not in ("disable", "enable", "revoke-tokens", "password"):
+            raise
+        return _users_page(request, user, flash=str(exc.detail), error=True)
+    return _users_page(request, user, flash=done.detail)
