@@ -55,6 +55,16 @@ class OutboundPolicy:
             return True
         return address.is_global and not address.is_multicast
 
+    def allows_host(self, host: str) -> bool:
+        """Named on the allow-list (checked before any lookup)."""
+        return host.lower().rstrip(".") in self.hosts
+
+    def allows_address(self, address: str) -> bool:
+        """A resolved address is public, or inside an allowed network."""
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        mapped = getattr(ip, "ipv4_mapped", None)
+        return self._allowed(mapped or ip)
+
     def check(self, url: str) -> None:
         """Raise OutboundRefused unless every address ``url``'s host resolves to is allowed."""
         parts = urlsplit(url)

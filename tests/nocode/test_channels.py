@@ -71,7 +71,7 @@ def test_email_over_smtp() -> None:
 
 
 def test_loopback_and_private_destinations_are_refused_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS", raising=False)
+    monkeypatch.delenv("LEDGERLINK_OUTBOUND_ALLOW", raising=False)
     for url in ("http://127.0.0.1:9/x", "https://10.1.2.3/x", "https://169.254.169.254/latest", "http://[::1]/x"):
         with pytest.raises(DestinationRefused):
             check_destination(url)
@@ -83,7 +83,7 @@ def test_loopback_and_private_destinations_are_refused_unless_allowed(monkeypatc
     with pytest.raises(DestinationRefused, match="https"):
         check_destination("file:///etc/passwd")
     assert send("slack", "http://127.0.0.1:9/x", MESSAGE).startswith("refused: ")
-    monkeypatch.setenv("LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS", "1")
+    monkeypatch.setenv("LEDGERLINK_OUTBOUND_ALLOW", "127.0.0.0/8")
     check_destination("http://127.0.0.1:9/x")
 
 

@@ -95,7 +95,7 @@ def test_a_case_opens_when_overdue_and_closes_when_paid(world: World) -> None:
 def test_wait_then_call_a_webhook_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.nocode.receivers import webhook_receiver
 
-    monkeypatch.setenv("LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS", "1")
+    monkeypatch.setenv("LEDGERLINK_OUTBOUND_ALLOW", "127.0.0.0/8")
     with webhook_receiver() as receiver:
         store = Definitions(world.ledger)
         saved = store.save(
@@ -123,7 +123,7 @@ def test_a_created_trigger_ignores_records_made_before_publication(
     from ledgerlink.engine.flows import registered_flows
     from tests.nocode.receivers import webhook_receiver
 
-    monkeypatch.setenv("LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS", "1")
+    monkeypatch.setenv("LEDGERLINK_OUTBOUND_ALLOW", "127.0.0.0/8")
     older = world.account("Older Customer", "United Kingdom")
     with webhook_receiver() as receiver:
         store = Definitions(world.ledger)

@@ -38,7 +38,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Ser
     if not os.path.exists(CHROMIUM):
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
     data_dir = tmp_path_factory.mktemp("nocode-browser")
-    os.environ["LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS"] = "1"  # the Slack receiver listens on 127.0.0.1
+    os.environ["LEDGERLINK_OUTBOUND_ALLOW"] = "127.0.0.0/8"  # the Slack receiver listens on 127.0.0.1
     try:
         with (
             running_world(data_dir) as w,
@@ -50,7 +50,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Ser
                 served.console.connections.add(system, system, spec["base_url"], spec["credentials"])
             yield w, served, slack
     finally:
-        os.environ.pop("LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS", None)
+        os.environ.pop("LEDGERLINK_OUTBOUND_ALLOW", None)
 
 
 def _condition(page: Any, field: str, op: str, value: str) -> None:

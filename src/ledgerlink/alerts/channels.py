@@ -7,13 +7,13 @@ one Adaptive Card attachment, what its Workflows webhooks and the older connecto
 
 A destination a user typed is checked before anything is sent (``check_destination``): http(s) only, no
 credentials in the URL, and no loopback, private, link-local or reserved address unless the operator allows
-them (``LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS=1``, e.g. for an on-premises relay or a test receiver). Failures are
+them: the same outbound policy as connection tests (``LEDGERLINK_OUTBOUND_ALLOW``, see ``ledgerlink.outbound``), e.g.
+for an on-premises relay or a test receiver. Failures are
 returned as a short reason, never raised, and never carry the URL (a webhook URL is a secret).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 from collections.abc import Callable
@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ledgerlink.alerts.senders import SmtpSettings, send_email
+from ledgerlink.outbound import OutboundPolicy
 
 Channel = Literal["slack", "teams", "email"]
 CHANNELS: tuple[Channel, ...] = ("slack", "teams", "email")
@@ -32,7 +33,6 @@ SLACK_SECTION_MAX = 3000
 MAX_URL = 2000
 MAX_RECIPIENTS = 20
 TIMEOUT = 10.0
-ALLOW_PRIVATE_ENV = "LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS"
 
 
 class DestinationRefused(ValueError):
@@ -44,10 +44,6 @@ class Message:
     title: str
     text: str
     fields: tuple[tuple[str, str], ...] = ()  # shown as facts: ("Invoice", "INV-0042"), …
-
-
-def allow_private_destinations() -> bool:
-    return os.environ.get(ALLOW_PRIVATE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def check_destination(
@@ -67,8 +63,10 @@ def check_destination(
         raise DestinationRefused("the URL has no host")
     if parts.username or parts.password:
         raise DestinationRefused("the URL must not carry a user name or password")
-    private_ok = allow_private_destinations() if allow_private is None else allow_private
-    if private_ok:
+    if allow_private:
+        return
+    policy = OutboundPolicy.from_env()  # the one outbound policy: LEDGERLINK_OUTBOUND_ALLOW
+    if policy.allows_host(parts.hostname):
         return
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -79,18 +77,10 @@ def check_destination(
     except OSError:
         raise DestinationRefused(f"the host {parts.hostname} does not resolve") from None
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if (
-            ip.is_loopback
-            or ip.is_private
-            or ip.is_link_local
-            or ip.is_reserved
-            or ip.is_multicast
-            or ip.is_unspecified
-        ):
+        if not policy.allows_address(address):
             raise DestinationRefused(
-                f"the host {parts.hostname} is a loopback, private or reserved address ({ip});"
-                f" set {ALLOW_PRIVATE_ENV}=1 to allow such destinations"
+                f"the host {parts.hostname} is a loopback, private or reserved address ({address});"
+                " an operator may allow it in LEDGERLINK_OUTBOUND_ALLOW"
             )
 
 

@@ -36,7 +36,7 @@ def deliver(
     if rule.webhook_url:
         # A Slack or Teams incoming webhook gets its own message format; any other URL the plain JSON payload.
         channel = channels.channel_for_url(rule.webhook_url)
-        if channel is not None:  # channels check their destination themselves (LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS)
+        if channel is not None:  # channels check their destination themselves (the one outbound policy)
             message = channels.Message(f"[LedgerLink] {rule.name}", firing.message, (("Rule", rule.kind),))
             deliveries["webhook"] = channels.send(channel, rule.webhook_url, message)
         else:  # the outbound policy (LEDGERLINK_OUTBOUND_ALLOW) is checked inside send_webhook

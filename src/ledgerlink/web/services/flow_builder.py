@@ -295,7 +295,6 @@ class NoConnection(Exception):
 
 def dry_run(c: Console, definition: Definition, record_id: str) -> Run:
     """Fetch the record live through the console's connections and run the definition without writing."""
-    from ledgerlink.alerts.channels import allow_private_destinations
     from ledgerlink.connections.build import build_accounting, build_crm
     from ledgerlink.engine.runtime import FlowSettings
     from ledgerlink.flows.defined.ports import DepsPorts
@@ -316,7 +315,7 @@ def dry_run(c: Console, definition: Definition, record_id: str) -> Run:
             deps,
             f"defined.{definition.name}",
             obj,
-            allow_private=allow_private_destinations(),
+            allow_private=None,  # the outbound policy decides
             lines_relation=reads.lines_relation(obj),
         )
         return run(definition, found, ports, dry_run=True)
