@@ -14,6 +14,7 @@ matching finds one (``flows.sync.matching``), else created; new customers in the
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from ledgerlink.flows.sync.conflicts import Resolution, Side, combined_owners, m
 from ledgerlink.flows.sync.matching import Candidate, best_match
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.flows.sync.state import PendingVersions, load_base, load_bases, save_bases, unchanged
-from ledgerlink.mapping import TransformContext, load_mapping
+from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Customer
 from ledgerlink.model import fields as F
 from ledgerlink.store.ledger import StoredVersion, content_hash
@@ -155,6 +156,11 @@ class Page:
     known_versions: dict[str, StoredVersion | None] = field(default_factory=dict)
     links: list[tuple[tuple[str, str, str], tuple[str, str, str]]] = field(default_factory=list)
     audits: list[dict[str, Any]] = field(default_factory=list)
+
+    @functools.cached_property
+    def account_mapping(self) -> Mapping:
+        """Loaded once per page (``load_mapping`` looks at the template file on every call, to pick up edits)."""
+        return load_mapping("salesforce/account_to_canonical")
 
     @property
     def sb(self) -> AccountingSystem:
@@ -418,7 +424,7 @@ def _account(page: Page, record: dict[str, Any], books_customer: Customer | None
         _undeleted(page, account_id, books_id)
         base = {k: v for k, v in base.items() if k != "_deleted"}
         page.bases[account_id] = base
-    values = load_mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
+    values = page.account_mapping.apply(record, page.ctx).values
     customer = Customer.model_validate(values)
     sf_values = F.project(_json(customer), crm_fields.CUSTOMER_FIELDS)
     sf_ref = (SF, ACCOUNT, account_id)
