@@ -8,7 +8,8 @@ against the Salesforce (with its Pub/Sub API) and KashFlow sandboxes, each in a 
 (``benchmarks/_sandboxes.py``), with zero injected latency.
 Both ends of each measurement are Salesforce commit timestamps from the sandbox's change-event log: the user's
 Closed Won update, and LedgerLink's write-back of ``KashFlow_Invoice_Number__c``. Target (issue 22): with CDC at 50/s,
-p99 ≤ 0.5 s and p50 ≤ 0.25 s. ``--phases cdc`` skips the baseline (for experiments only). Each phase also prints where its runs' time went (``_stages``).
+p99 ≤ 0.5 s and p50 ≤ 0.25 s. ``--phases cdc`` skips the baseline (for experiments only). Each phase also
+prints where its runs' time went (``_stages``).
 """
 
 from __future__ import annotations
