@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -198,11 +199,18 @@ SCRIPT_THREADED = f"script, {CONCURRENCY} threads"
 SCRIPT_SEQUENTIAL = "script, sequential"
 
 
+def _cpu_seconds() -> float:
+    """This process's CPU (user + system): the side being measured runs here; the sandboxes do not."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _phase(name: str, records: int, latency_ms: float, data_dir: Path) -> Figures:
     with sandboxes(data_dir / "sandboxes") as boxes:
         seed_seconds = seed_accounts(boxes["salesforce"].spec, records)
         boxes.set_latency(latency_ms)
         load = os.getloadavg()[0]
+        cpu_before = _cpu_seconds()
         if name == "LedgerLink":
             result = run_ledgerlink(boxes, data_dir / "ledgerlink")
             seconds, calls = result["seconds"], result["calls"]
@@ -216,6 +224,7 @@ def _phase(name: str, records: int, latency_ms: float, data_dir: Path) -> Figure
             after = boxes.calls()
             calls = {k: after[k] - before[k] for k in after}
             detail = {"read": read, "created": created, "seed_seconds": round(seed_seconds, 1)}
+        detail["cpu_ms_per_record"] = round(1000 * (_cpu_seconds() - cpu_before) / records, 2)  # this process only
         detail["load_1min"] = [round(load, 2), round(os.getloadavg()[0], 2)]  # before, after: this machine is shared
         boxes.set_latency(0)
         in_books = kashflow_customers(boxes["kashflow"])
@@ -239,13 +248,14 @@ def report(figures: list[Figures], latency_ms: float) -> tuple[str, dict[str, fl
         f"{CONCURRENCY} books calls at once on both sides ({os.cpu_count()} cores, Python {platform.python_version()})",
         "",
         f"{'method':<22}{'records':>9}{'seconds':>10}{'records/s':>11}{'SF calls':>10}{'KF calls':>10}"
-        f"{'calls/rec':>11}{'in KF':>9}{'load':>12}",
+        f"{'calls/rec':>11}{'in KF':>9}{'CPU ms/rec':>12}{'load':>12}",
     ]
     for f in figures:
         load = "→".join(f"{x:.1f}" for x in f.detail["load_1min"])
         lines.append(
             f"{f.method:<22}{f.records:>9,}{f.seconds:>10.1f}{f.records_per_second:>11,.1f}{f.salesforce_calls:>10,}"
-            f"{f.kashflow_calls:>10,}{f.calls_per_record:>11.3f}{f.customers_in_kashflow:>9,}{load:>12}"
+            f"{f.kashflow_calls:>10,}{f.calls_per_record:>11.3f}{f.customers_in_kashflow:>9,}"
+            f"{f.detail['cpu_ms_per_record']:>12.2f}{load:>12}"
         )
     by = {f.method: f for f in figures}
     ours = by["LedgerLink"].records_per_second
