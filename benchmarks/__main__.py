@@ -78,11 +78,17 @@ def headline(name: str, data: dict[str, Any]) -> list[tuple[str, str, str, str]]
             before = next(
                 (p for p in data["phases"] if p["code"] == "baseline" and p["workers"] == phase["workers"]), None
             )
-            base = f"{before['cpu_ms_per_invoice']} ms ({data.get('baseline_commit')})" if before else ""
+            base = (
+                f"{before['cpu_ms_per_invoice']} ms, busy {before.get('busy_cpu_ms_per_invoice')} ms "
+                f"({data.get('baseline_commit')})"
+                if before
+                else ""
+            )
             rows.append(
                 (
                     f"CPU ms per invoice, {phase['workers']} worker(s)",
-                    f"{phase['cpu_ms_per_invoice']} ms ({phase['invoices_per_second']}/s)",
+                    f"{phase['cpu_ms_per_invoice']} ms, busy {phase.get('busy_cpu_ms_per_invoice')} ms "
+                    f"({phase['invoices_per_second']}/s)",
                     base,
                     "≤ ½ the baseline",
                 )
