@@ -6,7 +6,8 @@
 A fresh PostgreSQL database (created on ``LEDGERLINK_TEST_POSTGRES``, dropped afterwards) and fresh sandboxes in
 processes of their own, seeded by the demo seeder with every Opportunity open. The worker starts and settles (its
 first polls find nothing to do); then every Opportunity turns Closed Won in one ``sf.write`` (Bulk API 2.0 above
-its threshold). Measured:
+its threshold). One deal closed first, alone, tells the worker is up (its write-back is awaited); then the burst.
+Measured:
 
 - time from the start of that update to the last invoice number written back in Salesforce (counted every
   second by ``SELECT COUNT() … WHERE KashFlow_Invoice_Number__c != null``);
@@ -79,8 +80,8 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
         with sandboxes(data_dir / "sandboxes", tls=False) as boxes:
             sf = build_crm(boxes["salesforce"].spec, client_tag="benchmark-burst")
             try:
-                seed(sf, accounts=max(10, deals // 10), opportunities=deals, won_share=0.0, seed=13)
-                ids = [r["Id"] for r in sf.query("SELECT Id FROM Opportunity")]
+                seed(sf, accounts=max(10, deals // 10), opportunities=deals + 1, won_share=0.0, seed=13)
+                canary, *ids = [r["Id"] for r in sf.query("SELECT Id FROM Opportunity")]
                 boxes.set_latency(latency_ms)
                 connections = boxes.write_connections(data_dir / "connections.jsonl")
                 env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERLINK_")}
@@ -95,9 +96,14 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
                     *("--connections", str(connections), "--executor-id", "burst", "--poll-interval", "5"),
                 ]
                 worker = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-                time.sleep(15)  # start-up, the first polls and the CDC subscription: before the burst
-                if worker.poll() is not None:
-                    raise SystemExit(f"the worker exited early; see {data_dir}/worker.log")
+                # The worker is up (subscribed, its triggers running) once one deal closed alone is written back.
+                sf.update_many("Opportunity", [{"Id": canary, "StageName": "Closed Won"}])
+                ready_by = time.perf_counter() + timeout
+                while written_back(sf) < 1:
+                    if worker.poll() is not None or time.perf_counter() > ready_by:
+                        raise SystemExit(f"the worker did not start; see {data_dir}/worker.log")
+                    time.sleep(1.0)
+                time.sleep(6)  # past the CDC trigger's catch-up margin (5 s): the burst meets a worker at rest
                 cpu_before = cpu_seconds(worker.pid)
                 load = os.getloadavg()[0]
                 started = time.perf_counter()
@@ -105,13 +111,13 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
                 closed_seconds = time.perf_counter() - started
                 if not all(r.success for r in results):
                     raise SystemExit("closing the deals failed")
-                done = 0
+                done = 1  # the canary
                 last_change = started
                 while time.perf_counter() - started < timeout:
                     now_done = written_back(sf)
                     if now_done != done:
                         done, last_change = now_done, time.perf_counter()
-                    if done >= len(ids) or worker.poll() is not None:
+                    if done >= len(ids) + 1 or worker.poll() is not None:
                         break
                     time.sleep(1.0)
                 seconds = last_change - started
@@ -123,7 +129,7 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
                     http.base_url = httpx.URL(kf.spec["base_url"] + "/")
                     token = kf.kashflow_token(http)
                 refs = invoice_references(kf.spec, token)
-                final_done = written_back(sf)
+                final_done = written_back(sf) - 1  # less the canary
             finally:
                 sf.close()
     finally:
@@ -135,6 +141,7 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
                 worker.kill()
                 worker.wait(timeout=10)
         _drop(name)
+    refs[canary] -= 1  # the canary's own invoice
     wanted = set(ids)
     return {
         "code": "baseline" if code is not None else "this tree",
@@ -146,7 +153,7 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
         "invoices": sum(refs.values()),
         "lost": len(wanted - set(refs)),
         "duplicated": sum(n - 1 for ref, n in refs.items() if n > 1),
-        "strangers": len(set(refs) - wanted),
+        "strangers": len({ref for ref, n in refs.items() if n} - wanted),
         "peak_rss_mb": round(rss, 1),
         "cpu_ms_per_invoice": round(1000 * cpu / final_done, 2) if final_done else None,
         "load_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
