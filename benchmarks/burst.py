@@ -70,6 +70,16 @@ def invoice_references(spec: dict[str, Any], token: str) -> Counter[str]:
             page += 1
 
 
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+
+
 def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: Path | None) -> dict[str, Any]:
     from ledgerlink.connections.build import build_crm
     from ledgerlink.demo.seed import seed
@@ -130,16 +140,12 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
                     token = kf.kashflow_token(http)
                 refs = invoice_references(kf.spec, token)
                 final_done = written_back(sf) - 1  # less the canary
+                _stop(worker)  # before its sandboxes go: a worker left running meets refused connections
             finally:
                 sf.close()
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=10)
+        if worker is not None:
+            _stop(worker)
         _drop(name)
     refs[canary] -= 1  # the canary's own invoice
     wanted = set(ids)
