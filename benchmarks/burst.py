@@ -10,7 +10,7 @@ its threshold). One deal closed first, alone, tells the worker is up (its write-
 Measured:
 
 - time from the start of that update to the last invoice number written back in Salesforce (counted every
-  second by ``SELECT COUNT() … WHERE KashFlow_Invoice_Number__c != null``);
+  second by ``SELECT COUNT() … WHERE Accounting_Invoice_Number__c != null``);
 - none lost and none duplicated: every Opportunity has its number, and KashFlow holds exactly one invoice per
   Opportunity (its ``CustomerReference``, listed in full at the end);
 - the worker's peak RSS (``VmHWM`` in ``/proc/<pid>/status``) and its CPU (``/proc/<pid>/stat``).
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _sandboxes import sandboxes
 from worker_scaling import ADMIN_URL, _database, _drop, cpu_seconds, source_tree
 
-NUMBER_FIELD = "KashFlow_Invoice_Number__c"
+NUMBER_FIELD = "Accounting_Invoice_Number__c"
 
 
 def peak_rss_mb(pid: int) -> float:

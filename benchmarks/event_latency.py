@@ -7,7 +7,7 @@ Both phases run LedgerLink in this process on the embedded default (SQLite, or `
 against the Salesforce (with its Pub/Sub API) and KashFlow sandboxes, each in a process of its own on loopback
 (``benchmarks/_sandboxes.py``), with zero injected latency.
 Both ends of each measurement are Salesforce commit timestamps from the sandbox's change-event log: the user's
-Closed Won update, and LedgerLink's write-back of ``KashFlow_Invoice_Number__c``. Target (issue 22): with CDC at 50/s,
+Closed Won update, and LedgerLink's write-back of ``Accounting_Invoice_Number__c``. Target (issue 22): with CDC at 50/s,
 p99 ≤ 0.5 s and p50 ≤ 0.25 s. ``--phases cdc`` skips the baseline (for experiments only). Each phase also
 prints where its runs' time went (``_stages``).
 """
@@ -34,7 +34,7 @@ from ledgerlink.engine import runtime as engine
 from ledgerlink.engine.worker import run_worker
 from ledgerlink.flows.cdc_trigger import start_cdc_trigger
 
-NUMBER_FIELD = "KashFlow_Invoice_Number__c"
+NUMBER_FIELD = "Accounting_Invoice_Number__c"
 TARGET_P99, TARGET_P50 = 0.5, 0.25  # seconds, CDC at 50 deals a second (issue 22)
 CATCH_UP_MARGIN_SECONDS = 5.0  # what start_cdc_trigger sets with no poll lag
 

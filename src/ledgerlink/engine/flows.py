@@ -44,12 +44,19 @@ _flows: dict[str, Flow] = {}
 _lock = threading.Lock()
 
 
-def register(flow: Flow) -> Flow:
+def register(flow: Flow, *, replace: bool = False) -> Flow:
+    """Add ``flow``; ``replace`` lets a flow whose definition changes at run time (a user-defined one) be
+    registered again under its name."""
     with _lock:
-        if flow.name in _flows and _flows[flow.name] != flow:
+        if not replace and flow.name in _flows and _flows[flow.name] != flow:
             raise ValueError(f"two flows are named {flow.name!r}")
         _flows[flow.name] = flow
     return flow
+
+
+def unregister(name: str) -> None:
+    with _lock:
+        _flows.pop(name, None)
 
 
 def registered_flows() -> dict[str, Flow]:

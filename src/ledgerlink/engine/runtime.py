@@ -92,7 +92,16 @@ class FlowSettings:
     # Two-way sync of customers and products (flows/customer_sync, product_sync, reconciliation):
     delete_policy: str = "archive"  # a record deleted on one side: "archive" it on the other, or "ignore"
     source_priority: tuple[str, ...] = ()  # after field ownership, the first system named wins; none: last writer
-    match_threshold: float = 90.0  # rapidfuzz name score (0-100) to link an Account to a customer, same postcode
+    # Golden-record matching of new customers (flows/sync/golden): a match probability (0-1) at or above the link
+    # threshold links the two, at or above the review threshold queues the pair for a person, below makes a new one.
+    match_link_threshold: float = 0.9
+    match_review_threshold: float = 0.5
+    # What linking a duplicate writes, per direction: "merge" (fill gaps both ways, differences by the conflict
+    # rules), "update" (the incoming record's values win) or "skip" (link only, write nothing).
+    duplicate_policy_salesforce_to_books: str = "merge"
+    duplicate_policy_books_to_salesforce: str = "merge"
+    # Describe both systems before polling and alert when a field a mapping uses is gone, retyped or now required.
+    schema_drift_check: bool = True
     sync_page_size: int = 200  # records per workflow step (and per sObject Collections call)
     reconcile_schedule: str = "0 2 * * *"  # cron, UTC: the nightly reconciliation
     # Invoice activated Orders too (flows/order_to_invoice). Off: most projects invoice from Opportunities, and a

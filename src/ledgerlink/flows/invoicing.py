@@ -24,6 +24,7 @@ from ledgerlink.engine.runtime import ACCOUNTING, enqueue_record, shard_key
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail
 from ledgerlink.flows.deps import Deps, current_deps
+from ledgerlink.flows.sync import invoice_watch
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
@@ -240,11 +241,16 @@ def ensure_all_in_books(
                 "action": "created" if r["created"] else "matched",
                 "run_id": run_id,
                 "source_id": i["id"],
-                "detail": {"customer": r["customer"], "lines": len(i["invoice"].get("lines", []))},
+                "detail": {
+                    "customer": r["customer"],
+                    "lines": len(i["invoice"].get("lines", [])),
+                    **invoice_watch.summary(i["invoice"]),
+                },
             }
             for i, r in made
         ]
     )
+    invoice_watch.observe(ledger, [(r["number"], r["customer"], i["invoice"]) for i, r in made if r["created"]])
     # The invoice exists: a failed record left by an earlier run is closed (a failure after this reopens it).
     ledger.resolve_failures(flow, [item["id"] for item, r in zip(items, results, strict=True) if "error" not in r])
     return results

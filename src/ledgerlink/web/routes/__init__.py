@@ -7,7 +7,19 @@ import importlib
 from fastapi import FastAPI
 
 # Each module exposes some of: ``router`` (public), ``pages`` and ``api`` (both behind sign-in).
-MODULES = ("public", "session", "overview", "records", "failed", "connections", "mappings", "alerts", "webhooks")
+MODULES = (
+    "public",
+    "session",
+    "overview",
+    "records",
+    "failed",
+    "connections",
+    "mappings",
+    "alerts",
+    "webhooks",
+    "flow_builder",
+    "intelligence",
+)
 
 
 def register_routes(app: FastAPI) -> None:
