@@ -201,6 +201,7 @@ class Page:
     known_links: dict[str, str | None] = field(default_factory=dict)  # Account id -> books id
     known_bases: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     known_versions: dict[str, StoredVersion | None] = field(default_factory=dict)
+    reviewed: set[str] = field(default_factory=set)  # of the Accounts read ahead, those a match review names
     links: list[tuple[tuple[str, str, str], tuple[str, str, str]]] = field(default_factory=list)
     audits: list[dict[str, Any]] = field(default_factory=list)
 
@@ -243,6 +244,7 @@ class Page:
         links = ledger.lookup_many(SF, ACCOUNT, account_ids, sb.name, sb.customer_object)
         bases = load_bases(ledger, ENTITY, account_ids)
         versions = ledger.get_versions(SF, ACCOUNT, account_ids)
+        self.reviewed = review.reviewed_ids(ledger, SF, ACCOUNT, account_ids)
         for account_id in account_ids:
             self.known_links[account_id] = links.get(account_id)
             self.known_bases[account_id] = bases.get(account_id)
@@ -252,6 +254,11 @@ class Page:
         if account_id in self.known_links:
             return self.known_links[account_id]
         return self.deps.ledger.lookup(SF, ACCOUNT, account_id, self.sb.name, self.sb.customer_object)
+
+    def reviews_of(self, account_id: str) -> list[review.Review]:
+        if account_id in self.known_links and account_id not in self.reviewed:
+            return []  # read ahead: no review names it
+        return review.reviews_of(self.deps.ledger, SF, ACCOUNT, account_id)
 
     def base(self, account_id: str) -> dict[str, Any] | None:
         if account_id in self.known_bases:
@@ -446,7 +453,7 @@ def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values:
     the flush, in ``_created``; a record in review is remembered once a person decides)."""
     sb, ledger, account_id = page.sb, page.deps.ledger, record["Id"]
     ref = (SF, ACCOUNT, account_id)
-    decided = review.reviews_of(ledger, *ref)
+    decided = page.reviews_of(account_id)
     if any(r.status == review.PENDING and r.source == ref for r in decided):
         page.counts["in_review"] += 1
         return False
@@ -502,7 +509,7 @@ def _created(page: Page, record: dict[str, Any], customer: Customer, sf_values: 
 
 def _approved_policy(page: Page, account_id: str, books_id: str) -> tuple[DuplicateAction, str] | None:
     """A pair a person linked in the review queue settles, the first time, by the policy of its direction."""
-    for r in review.reviews_of(page.deps.ledger, SF, ACCOUNT, account_id):
+    for r in page.reviews_of(account_id):
         if r.status == review.APPROVED and books_id in (r.source[2], r.target[2]):
             incoming = r.source[0]
             action = DuplicateAction(r.action) if r.action else golden.policy(page.deps.settings, incoming)
