@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "mapping_suggestions": ("mapping_suggestions.py", [], []),
     "record_linkage": ("record_linkage.py", [], ["--synthetic", "10000"]),
     "anomalies": ("anomalies.py", [], ["--seeds", "5"]),
+    "first_invoice": ("first_invoice.py", [], []),
 }
 
 

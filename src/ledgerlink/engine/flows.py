@@ -38,6 +38,10 @@ class Flow:
     # and the role of the connection its runs write to (their queue).
     batch: Callable[[list[str]], Any] | None = None
     writes_to: str = ACCOUNTING
+    # Trial runs (`ledgerlink sync FLOW --limit N [--dry-run]`), called with the flow's dependencies (flows.deps):
+    # the next ``limit`` source records the trigger would take, and what running them would write, writing nothing.
+    pending: Callable[[Any, int], list[str]] | None = None
+    preview: Callable[[Any, list[str]], list[dict[str, Any]]] | None = None
 
 
 _flows: dict[str, Flow] = {}

@@ -34,6 +34,7 @@ from ledgerlink.flows.sync.books_writes import BooksCreates
 from ledgerlink.flows.sync.common import (
     RECORD_ERRORS,
     fail,
+    mapped_columns,
     position_after,
     read_changed,
     sync_step,
@@ -62,6 +63,7 @@ CONTACT_WATERMARK = "salesforce.Contact.customer_sync"
 SF = "salesforce"
 ACCOUNT = "Account"
 CONTACTS = "(SELECT Id, FirstName, LastName, Email, Phone FROM Contacts)"
+ACCOUNT_TEMPLATE = "salesforce/account_to_canonical"
 ACCOUNT_FIELDS = [
     "Name",
     "ExternalID__c",
@@ -93,10 +95,15 @@ def books_watermark(system: str) -> str:
     return f"{system}.customers.{FLOW}"
 
 
+def account_columns(deps: Deps) -> list[str]:
+    """``ACCOUNT_FIELDS`` plus what the Account mapping in use reads beyond them (a custom field, say)."""
+    return mapped_columns(deps, ACCOUNT, ACCOUNT_TEMPLATE, ACCOUNT_FIELDS)
+
+
 def accounts_by_id(deps: Deps, ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    columns = ", ".join(["Id", "SystemModstamp", *ACCOUNT_FIELDS])
+    columns = ", ".join(["Id", "SystemModstamp", *account_columns(deps)])
     query = f"SELECT {columns} FROM Account WHERE Id IN ({literal.id_list(ids)})"
     return list(deps.crm.query(query, include_deleted=True))
 
@@ -572,7 +579,7 @@ def _new_in_books(page: Page) -> None:
         return
     codes = list(page.new_accounts)
     soql = (
-        f"SELECT Id, SystemModstamp, {', '.join(ACCOUNT_FIELDS)} FROM Account "
+        f"SELECT Id, SystemModstamp, {', '.join(account_columns(page.deps))} FROM Account "
         f"WHERE ExternalID__c IN ({', '.join(literal.string(c) for c in codes)})"
     )
     for record in page.deps.crm.query(soql):
@@ -776,7 +783,7 @@ def accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]
             log.exception("schema drift check failed")
     every_account = not deps.ledger.get_watermark(WATERMARK)  # a first or full backfill, at its first page
     contacts_before = _newest_contact(deps, lag_seconds) if every_account else None  # read before the Accounts
-    records = read_changed(deps, ACCOUNT, WATERMARK, ACCOUNT_FIELDS, None, lag_seconds)
+    records = read_changed(deps, ACCOUNT, WATERMARK, account_columns(deps), None, lag_seconds)
     counts = sync_account_records(deps, records, run_id, full=False)
     if contacts_before:
         _contacts_covered(deps, contacts_before)

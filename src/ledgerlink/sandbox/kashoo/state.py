@@ -13,6 +13,8 @@ from ledgerlink.sandbox.kashoo.config import KashooSandboxConfig
 CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT = "contact", "item", "account", "tax", "invoice", "invoicePayment"
 KINDS = (CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT)
 FIRST_ID = 1_000_001
+DEFAULT_BEHAVIOUR = {"change_feed": "honoured", "pdf_route": "present"}
+BEHAVIOUR_CHOICES = {"change_feed": ("honoured", "ignored", "rejected"), "pdf_route": ("present", "missing")}
 
 SEED_ACCOUNTS = [
     ("sales", "4000", "Sales revenue", "REVENUE"),
@@ -30,6 +32,9 @@ class KashooState:
     clock: SandboxClock
     tokens: dict[str, float] = field(default_factory=dict)  # authenticationCode -> expiry (epoch ms)
     last_stamp: int = 0
+    # Switches for what no Kashoo source confirms (``/__admin/behaviour``): ``change_feed`` honoured | ignored |
+    # rejected (``modifiedSince``), ``pdf_route`` present | missing (``records/{id}/pdf``).
+    behaviour: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BEHAVIOUR))
 
     def now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
@@ -51,7 +56,7 @@ class KashooState:
         return None
 
     def new_id(self) -> int:
-        # Ids are unique across kinds; clients may pick ids too, so skip any they took.
+        # Ids are unique across kinds (client-supplied ids are ignored).
         while True:
             candidate = self.store.next_id("id", FIRST_ID)
             if self.find_any(candidate) is None:

@@ -19,6 +19,7 @@ MODULES = (
     "webhooks",
     "flow_builder",
     "intelligence",
+    "settings_page",
 )
 
 
