@@ -10,6 +10,12 @@ Opportunity Closed Won (``seed(..., won_share=1.0)``). Then N workers start toge
 --poll-interval 1 --lag 0``, every enabled flow's trigger, as deployed) and the benchmark counts the invoices in
 KashFlow every half second. The rate is invoices over the time from the first invoice to the last (the workers'
 start-up is left out; it is shown apart). The single-worker phase is the baseline for the ratio.
+
+Cost: CPU milliseconds per invoice of the LedgerLink worker processes alone (``/proc/<pid>/stat`` utime + stime,
+their children's included), from the workers' start to the last invoice, start-up included (it is also shown
+apart: the CPU spent before the first invoice). ``--baseline-commit REF`` runs the same phases a second time with
+the workers on that commit's code (``git archive`` of its ``src/``, first on ``PYTHONPATH``), in the same run:
+the "before" beside the "after". The sandboxes, PostgreSQL and this script are not counted.
 """
 
 from __future__ import annotations
@@ -55,7 +61,28 @@ def _drop(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def phase(workers: int, opportunities: int, latency_ms: float, data_dir: Path, timeout: float) -> dict[str, Any]:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime + cutime + cstime of a live process (``/proc/<pid>/stat`` fields 14-17), in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onwards
+    return sum(int(x) for x in fields[11:15]) / CLOCK_TICKS
+
+
+def source_tree(commit: str, into: Path) -> Path:
+    """``src/`` of ``commit`` (this repository), unpacked into ``into``: the workers' code for a baseline phase."""
+    into.mkdir(parents=True, exist_ok=True)
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", commit, "src"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
+
+
+def phase(
+    workers: int, opportunities: int, latency_ms: float, data_dir: Path, timeout: float, code: Path | None = None
+) -> dict[str, Any]:
     from ledgerlink.connections.build import build_crm
     from ledgerlink.demo.seed import seed
 
@@ -72,6 +99,8 @@ def phase(workers: int, opportunities: int, latency_ms: float, data_dir: Path, t
             connections = boxes.write_connections(data_dir / "connections.jsonl")
             env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERLINK_")}
             env["LEDGERLINK_DATABASE_URL"] = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+            if code is not None:
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
             # Migrate once before the workers race to do it.
             subprocess.run(
                 [sys.executable, "-c", "from ledgerlink.store import Ledger, database_url; Ledger(database_url())"],
@@ -92,18 +121,24 @@ def phase(workers: int, opportunities: int, latency_ms: float, data_dir: Path, t
                     processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))
                 first_at: float | None = None
                 count = 0
+                startup_cpu = 0.0
+                first_count = 0
+                load = os.getloadavg()[0]
                 deadline = started + timeout
                 while time.perf_counter() < deadline:
                     count = invoices(kf, http, token)
                     now = time.perf_counter()
                     if count and first_at is None:
                         first_at = now
+                        startup_cpu = sum(cpu_seconds(p.pid) for p in processes)
+                        first_count = count
                     if count >= opportunities:
                         break
                     if any(p.poll() is not None for p in processes):
                         raise SystemExit(f"a worker exited early; see {data_dir}/worker-*.log")
                     time.sleep(0.5)
                 done_at = time.perf_counter()
+                cpu = sum(cpu_seconds(p.pid) for p in processes)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -123,6 +158,15 @@ def phase(workers: int, opportunities: int, latency_ms: float, data_dir: Path, t
         "startup_seconds": round((first_at or done_at) - started, 1),
         "seconds": round(busy, 1),
         "invoices_per_second": round(count / busy, 1) if busy > 0 else None,
+        "cpu_seconds": round(cpu, 2),
+        "startup_cpu_seconds": round(startup_cpu, 2),
+        "cpu_ms_per_invoice": round(1000 * cpu / count, 2) if count else None,
+        # From the first invoice on: the work per invoice without the start-up (imports, migrations, first polls).
+        "busy_cpu_ms_per_invoice": round(1000 * (cpu - startup_cpu) / (count - first_count), 2)
+        if count > first_count
+        else None,
+        "code": "baseline" if code is not None else "this tree",
+        "load_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -132,26 +176,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per phase before giving up")
+    parser.add_argument("--baseline-commit", help="also run each phase with the workers on this commit's code")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ledgerlink-scaling-") as tmp:
-        phases = [
-            phase(n, args.opportunities, args.latency_ms, Path(tmp) / f"w{n}", args.timeout) for n in args.workers
-        ]
+        code = source_tree(args.baseline_commit, Path(tmp) / "baseline") if args.baseline_commit else None
+        phases = []
+        for n in args.workers:  # baseline and this tree alternate, so both see the same hour of this machine
+            if code is not None:
+                phases.append(phase(n, args.opportunities, args.latency_ms, Path(tmp) / f"b{n}", args.timeout, code))
+            phases.append(phase(n, args.opportunities, args.latency_ms, Path(tmp) / f"w{n}", args.timeout))
     print(
         f"{args.opportunities:,} won Opportunities → KashFlow invoices, {args.latency_ms:g} ms latency, PostgreSQL, "
         f"{os.cpu_count()} cores (Python {platform.python_version()})\n"
     )
-    print(f"{'workers':>8}{'invoiced':>10}{'start-up s':>12}{'seconds':>10}{'invoices/s':>12}{'vs 1 worker':>13}")
-    base = phases[0]["invoices_per_second"] or 0.0
+    print(
+        f"{'code':<12}{'workers':>8}{'invoiced':>10}{'start-up s':>12}{'seconds':>10}{'invoices/s':>12}"
+        f"{'vs 1 worker':>13}{'CPU ms/inv':>12}{'busy ms/inv':>13}{'start-up CPU s':>16}{'load':>12}"
+    )
     for p in phases:
+        base = next(q for q in phases if q["code"] == p["code"])["invoices_per_second"] or 0.0
         rate = p["invoices_per_second"] or 0.0
         ratio = rate / base if base else 0.0
         p["ratio"] = round(ratio, 2)
+        load = "→".join(f"{x:.1f}" for x in p["load_1min"])
         print(
-            f"{p['workers']:>8}{p['invoiced']:>10,}{p['startup_seconds']:>12}{p['seconds']:>10}{rate:>12.1f}"
-            f"{ratio:>12.2f}×"
+            f"{p['code']:<12}{p['workers']:>8}{p['invoiced']:>10,}{p['startup_seconds']:>12}{p['seconds']:>10}"
+            f"{rate:>12.1f}{ratio:>12.2f}×{p['cpu_ms_per_invoice'] or 0:>12.2f}"
+            f"{p['busy_cpu_ms_per_invoice'] or 0:>13.2f}"
+            f"{p['startup_cpu_seconds']:>16.2f}"
+            f"{load:>12}"
         )
+    if args.baseline_commit:
+        for n in args.workers:
+            before, after = (
+                next(p for p in phases if p["workers"] == n and p["code"] == c) for c in ("baseline", "this tree")
+            )
+            for key in ("cpu_ms_per_invoice", "busy_cpu_ms_per_invoice"):
+                if not (before[key] and after[key]):
+                    continue
+                print(
+                    f"{key}, {n} worker(s): {after[key]:.2f} ms against {before[key]:.2f} ms on "
+                    f"{args.baseline_commit}: {after[key] / before[key]:.2f}× (target ≤ 0.5×)"
+                )
     complete = all(p["invoiced"] >= args.opportunities for p in phases)
     if not complete:
         print("INCOMPLETE: a phase timed out before every Opportunity was invoiced")
@@ -162,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             "opportunities": args.opportunities,
             "latency_ms": args.latency_ms,
             "cores": os.cpu_count(),
+            "baseline_commit": args.baseline_commit,
             "phases": phases,
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")

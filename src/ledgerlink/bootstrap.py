@@ -49,6 +49,9 @@ def engine_settings(
         settings.backfill_window = int(window)
     if batch := os.environ.get("LEDGERLINK_BACKFILL_BATCH"):
         settings.backfill_batch = int(batch)
+    if poll := os.environ.get("LEDGERLINK_QUEUE_POLL_SECONDS"):  # DBOS's look at each record queue (latency vs CPU)
+        for queue in settings.connection_queues.values():
+            queue.poll_seconds = float(poll)
     if worker_concurrency:
         for queue in [*settings.queues, *settings.connection_queues.values()]:
             queue.worker_concurrency = worker_concurrency

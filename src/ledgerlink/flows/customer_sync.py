@@ -15,6 +15,7 @@ the link writes), queued for a person's review when unsure, else created on the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections import Counter
@@ -41,16 +42,18 @@ from ledgerlink.flows.sync.common import (
 )
 from ledgerlink.flows.sync.conflicts import Resolution, Side, combined_owners, merge
 from ledgerlink.flows.sync.salesforce_writes import Batch
-from ledgerlink.flows.sync.state import PendingVersions, load_base, save_base, unchanged
+from ledgerlink.flows.sync.state import PendingVersions, load_base, load_bases, save_bases, unchanged
 from ledgerlink.intelligence import review
 from ledgerlink.intelligence.matching import Decision, DuplicateAction
-from ledgerlink.mapping import TransformContext, load_mapping
+from ledgerlink.mapping import Mapping, TransformContext, load_mapping
 from ledgerlink.model import Customer
 from ledgerlink.model import fields as F
+from ledgerlink.store.ledger import StoredVersion, content_hash
 from ledgerlink.systems.accounting import AccountingSystem, with_nulls
 from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.salesforce import fields as crm_fields
 from ledgerlink.systems.salesforce import soql as literal
+from ledgerlink.systems.salesforce.incremental import upper_bound
 
 log = logging.getLogger(__name__)
 FLOW = "customer_sync"
@@ -200,6 +203,19 @@ class Page:
     failed: set[str] = field(default_factory=set)
     versions: PendingVersions = field(default_factory=PendingVersions)  # saved after the page's writes
     creates: BooksCreates = field(default_factory=BooksCreates)  # new customers, made a few at once at the flush
+    # Read ahead for a page of Accounts in three queries, not three per record (``prefetch``); an Account not
+    # read ahead is looked up on its own. Links and audit entries are written a page's worth at a time (``save``).
+    known_links: dict[str, str | None] = field(default_factory=dict)  # Account id -> books id
+    known_bases: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    known_versions: dict[str, StoredVersion | None] = field(default_factory=dict)
+    reviewed: set[str] = field(default_factory=set)  # of the Accounts read ahead, those a match review names
+    links: list[tuple[tuple[str, str, str], tuple[str, str, str]]] = field(default_factory=list)
+    audits: list[dict[str, Any]] = field(default_factory=list)
+
+    @functools.cached_property
+    def account_mapping(self) -> Mapping:
+        """Loaded once per page (``load_mapping`` looks at the template file on every call, to pick up edits)."""
+        return load_mapping("salesforce/account_to_canonical")
 
     @property
     def sb(self) -> AccountingSystem:
@@ -217,16 +233,58 @@ class Page:
         return (self.sb.name, self.sb.customer_object, books_id)
 
     def audit(self, system: str, obj: str, record_id: str, action: str, source: str, **detail: Any) -> None:
-        self.deps.ledger.audit(
-            flow=FLOW,
-            system=system,
-            obj=obj,
-            record_id=record_id,
-            action=action,
-            run_id=self.run_id,
-            source_id=source,
-            detail=detail,
+        self.audits.append(
+            dict(
+                flow=FLOW,
+                system=system,
+                obj=obj,
+                record_id=record_id,
+                action=action,
+                run_id=self.run_id,
+                source_id=source,
+                detail=detail,
+            )
         )
+
+    def prefetch(self, account_ids: list[str]) -> None:
+        ledger, sb = self.deps.ledger, self.sb
+        links = ledger.lookup_many(SF, ACCOUNT, account_ids, sb.name, sb.customer_object)
+        bases = load_bases(ledger, ENTITY, account_ids)
+        versions = ledger.get_versions(SF, ACCOUNT, account_ids)
+        self.reviewed = review.reviewed_ids(ledger, SF, ACCOUNT, account_ids)
+        for account_id in account_ids:
+            self.known_links[account_id] = links.get(account_id)
+            self.known_bases[account_id] = bases.get(account_id)
+            self.known_versions[account_id] = versions.get(account_id)
+
+    def books_id(self, account_id: str) -> str | None:
+        if account_id in self.known_links:
+            return self.known_links[account_id]
+        return self.deps.ledger.lookup(SF, ACCOUNT, account_id, self.sb.name, self.sb.customer_object)
+
+    def reviews_of(self, account_id: str) -> list[review.Review]:
+        if account_id in self.known_links and account_id not in self.reviewed:
+            return []  # read ahead: no review names it
+        return review.reviews_of(self.deps.ledger, SF, ACCOUNT, account_id)
+
+    def base(self, account_id: str) -> dict[str, Any] | None:
+        if account_id in self.known_bases:
+            return self.known_bases[account_id]
+        return load_base(self.deps.ledger, ENTITY, account_id)
+
+    def unchanged(self, account_id: str, values: dict[str, Any]) -> bool:
+        if account_id not in self.known_versions:
+            return unchanged(self.deps.ledger, (SF, ACCOUNT, account_id), values)
+        version = self.known_versions[account_id]
+        return version is not None and version.content_hash == content_hash(values)
+
+    def save(self) -> None:
+        """Write the links and audit entries held so far (links first: a created customer is never left unlinked
+        by a failure after it)."""
+        links, self.links = self.links, []
+        audits, self.audits = self.audits, []
+        self.deps.ledger.link_all(links)
+        self.deps.ledger.audit_all(audits)
 
     def fail(self, source: tuple[str, str, str], exc: BaseException, data: dict[str, Any] | None = None) -> None:
         fail(self.deps, FLOW, source, exc, self.run_id, data)
@@ -402,7 +460,7 @@ def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values:
     the flush, in ``_created``; a record in review is remembered once a person decides)."""
     sb, ledger, account_id = page.sb, page.deps.ledger, record["Id"]
     ref = (SF, ACCOUNT, account_id)
-    decided = review.reviews_of(ledger, *ref)
+    decided = page.reviews_of(account_id)
     if any(r.status == review.PENDING and r.source == ref for r in decided):
         page.counts["in_review"] += 1
         return False
@@ -445,17 +503,20 @@ def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values:
 def _created(page: Page, record: dict[str, Any], customer: Customer, sf_values: dict[str, Any], books_id: str) -> None:
     """The customer made in the books for a new Account: link the pair; the Account is now seen as it is."""
     sb, account_id = page.sb, record["Id"]
-    page.deps.ledger.link((SF, ACCOUNT, account_id), page.books_ref(books_id))
+    page.links.append(((SF, ACCOUNT, account_id), page.books_ref(books_id)))  # written as soon as the creates are
     _books_pool(page.deps, page.run_id, page.ctx).taken.add(books_id)
     page.audit(sb.name, sb.customer_object, books_id, "created", account_id, code=customer.code)
     page.counts["created_books"] += 1
     page.bases[account_id] = sf_values
     page.versions.remember((SF, ACCOUNT, account_id), sf_values, ours=False, modified_at=record.get("SystemModstamp"))
+    # What we sent: the books pass takes the customer, when it reads it back unchanged, for our own echo at once.
+    made = F.project(_json(customer), sb.customer_fields)
+    page.versions.remember(page.books_ref(books_id), made, ours=True, modified_at=None)
 
 
 def _approved_policy(page: Page, account_id: str, books_id: str) -> tuple[DuplicateAction, str] | None:
     """A pair a person linked in the review queue settles, the first time, by the policy of its direction."""
-    for r in review.reviews_of(page.deps.ledger, SF, ACCOUNT, account_id):
+    for r in page.reviews_of(account_id):
         if r.status == review.APPROVED and books_id in (r.source[2], r.target[2]):
             incoming = r.source[0]
             action = DuplicateAction(r.action) if r.action else golden.policy(page.deps.settings, incoming)
@@ -471,10 +532,8 @@ def _account(
 ) -> None:
     """One Account as Salesforce has it now (deleted or not), against its customer in the books. ``policy``: the
     pair was just linked by matching."""
-    ledger, account_id = page.deps.ledger, record["Id"]
-    sb = page.sb
-    books_id = ledger.lookup(SF, ACCOUNT, account_id, sb.name, sb.customer_object)
-    base = load_base(ledger, ENTITY, account_id)
+    account_id = record["Id"]
+    books_id, base = page.books_id(account_id), page.base(account_id)
     if record.get("IsDeleted"):
         if books_id:
             _deleted(page, account_id, books_id, base)
@@ -483,14 +542,14 @@ def _account(
         _undeleted(page, account_id, books_id)
         base = {k: v for k, v in base.items() if k != "_deleted"}
         page.bases[account_id] = base
-    values = load_mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
+    values = page.account_mapping.apply(record, page.ctx).values
     customer = Customer.model_validate(values)
     sf_values = F.project(_json(customer), crm_fields.CUSTOMER_FIELDS)
     sf_ref = (SF, ACCOUNT, account_id)
     if books_id is None:
         if not _link_new(page, record, customer, sf_values):
             return  # remembered once its customer is made (_created)
-    elif books_customer is None and not page.full and unchanged(ledger, sf_ref, sf_values):
+    elif books_customer is None and not page.full and page.unchanged(account_id, sf_values):
         page.counts["unchanged"] += 1  # nothing new since we last saw or wrote it (our own echo, typically)
         return
     elif books_customer is None and base is not None and _same(sf_values, base, page.shared):
@@ -585,7 +644,10 @@ def _match_books_customers(page: Page) -> None:
 def _flush(page: Page) -> None:
     """Create the page's new customers in the books; send its Salesforce writes, link what was created,
     remember what Salesforce now holds."""
-    page.creates.send()
+    try:
+        page.creates.send()
+    finally:
+        page.save()
     rt = page.deps
     ledger, sb = rt.ledger, page.sb
 
@@ -630,15 +692,15 @@ def _flush(page: Page) -> None:
         if action == "updated":
             page.audit(SF, ACCOUNT, record["Id"], action, record["Id"], fields=page.written[record["Id"]])
             page.counts["updated_salesforce"] += 1
-    for account_id, base in page.bases.items():
-        if account_id not in page.failed:
-            save_base(ledger, ENTITY, account_id, base)
+    save_bases(ledger, ENTITY, {a: base for a, base in page.bases.items() if a not in page.failed})
+    page.save()
     page.versions.save(ledger)  # last: only now is every write of the page out
 
 
 def sync_account_records(deps: Deps, records: list[dict[str, Any]], run_id: str, *, full: bool) -> dict[str, int]:
     """Settle a page of Accounts (as read with ``ACCOUNT_FIELDS``) with the books."""
     page = Page(deps, run_id, full, transform_context(deps))
+    page.prefetch([record["Id"] for record in records])
     for record in records:
         try:
             _account(page, record)
@@ -653,19 +715,23 @@ def sync_books_customers(deps: Deps, items: list[tuple[str, Customer]], run_id: 
     page = Page(deps, run_id, full, transform_context(deps))
     sb, ledger = page.sb, deps.ledger
     pending: dict[str, Customer] = {}  # Account id -> the books' customer, to settle against Salesforce
+    books_ids = [books_id for books_id, _ in items]  # the page's links and versions read in one query each
+    accounts = ledger.lookup_many(sb.name, sb.customer_object, books_ids, SF, ACCOUNT)
+    versions = ledger.get_versions(sb.name, sb.customer_object, books_ids)
     for books_id, customer in items:
         ref = page.books_ref(books_id)
         try:
             values = F.project(_json(customer), sb.customer_fields)
-            account_id = ledger.lookup(sb.name, sb.customer_object, books_id, SF, ACCOUNT)
+            account_id = accounts.get(books_id)
             if account_id is None:
                 if not customer.archived:
                     page.new_accounts[customer.code] = (books_id, customer)
                 continue
-            base = load_base(ledger, ENTITY, account_id)
-            if not full and unchanged(ledger, ref, values):
+            version = versions.get(books_id)
+            if not full and version is not None and version.content_hash == content_hash(values):
                 page.counts["unchanged"] += 1  # the version LedgerLink wrote: our own echo
                 continue
+            base = load_base(ledger, ENTITY, account_id)
             if base is not None and _same(values, base, page.shared):
                 page.versions.remember(ref, values, ours=False, modified_at=_stamp(customer))
                 page.counts["unchanged"] += 1
@@ -688,6 +754,24 @@ def sync_books_customers(deps: Deps, items: list[tuple[str, Customer]], run_id: 
 # --- steps ---------------------------------------------------------------------------------------------------------
 
 
+def _newest_contact(deps: Deps, lag_seconds: float) -> str | None:
+    """The position of the newest Contact Salesforce holds now (within the lag, as the Contacts pass reads)."""
+    upper = upper_bound(lag_seconds)
+    where = f"AccountId != null AND SystemModstamp <= {upper}" if upper else "AccountId != null"
+    soql = f"SELECT Id, SystemModstamp FROM Contact WHERE {where} ORDER BY SystemModstamp DESC, Id DESC LIMIT 1"
+    rows = list(deps.crm.query(soql, include_deleted=True))
+    return position_after(rows)
+
+
+def _contacts_covered(deps: Deps, position: str) -> None:
+    """A pass over every Account reads each one's Contacts with it: the Contacts pass need not read those again.
+    Its watermark moves to the newest Contact there was before the pass began (never back); a Contact changed
+    since is past it and read as usual."""
+    current = deps.ledger.get_watermark(CONTACT_WATERMARK) or ""
+    if position > current:  # positions are "<fixed-width UTC stamp>|<id>": they sort as text
+        deps.ledger.set_watermark(CONTACT_WATERMARK, position)
+
+
 @sync_step
 def accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
     """The next page of Accounts changed (or deleted, or undeleted) after the watermark, settled. At most hourly
@@ -697,8 +781,12 @@ def accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]
             drift.check(deps.ledger, deps.crm, deps.books.name)
         except Exception:  # the check only reports: it must never hold up the sync
             log.exception("schema drift check failed")
+    every_account = not deps.ledger.get_watermark(WATERMARK)  # a first or full backfill, at its first page
+    contacts_before = _newest_contact(deps, lag_seconds) if every_account else None  # read before the Accounts
     records = read_changed(deps, ACCOUNT, WATERMARK, account_columns(deps), None, lag_seconds)
     counts = sync_account_records(deps, records, run_id, full=False)
+    if contacts_before:
+        _contacts_covered(deps, contacts_before)
     return {"counts": counts, "position": position_after(records), "more": len(records) == deps.settings.sync_page_size}
 
 

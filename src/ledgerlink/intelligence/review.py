@@ -109,6 +109,24 @@ def reviews_of(ledger: Ledger, system: str, obj: str, record_id: str) -> list[Re
         return [_out(r) for r in rows]
 
 
+def reviewed_ids(ledger: Ledger, system: str, obj: str, record_ids: list[str]) -> set[str]:
+    """Which of these records any review names, on either side: one query for a page, so a backfill asks
+    ``reviews_of`` only for those (almost never any)."""
+    found: set[str] = set()
+    with ledger.session() as s:
+        for start in range(0, len(record_ids), 500):
+            chunk = record_ids[start : start + 500]
+            source = select(MatchReview.source_id).where(
+                MatchReview.source_system == system, MatchReview.source_object == obj, MatchReview.source_id.in_(chunk)
+            )
+            target = select(MatchReview.target_id).where(
+                MatchReview.target_system == system, MatchReview.target_object == obj, MatchReview.target_id.in_(chunk)
+            )
+            found.update(str(i) for i in s.scalars(source))
+            found.update(str(i) for i in s.scalars(target))
+    return found
+
+
 def pending_ids(ledger: Ledger, system: str, obj: str) -> set[str]:
     """Records of this system and object waiting in a pending review (on either side): a sync neither creates
     a counterpart for them nor offers them to another match until a person decides."""

@@ -64,8 +64,10 @@ class Statements:
     lookup_many: Executable
     link: Executable
     get_watermark: Executable
+    get_watermarks: Executable
     set_watermark: Executable
     get_version: Executable
+    get_versions: Executable
     put_version: Executable
     audit: Executable
     open_failures: Executable
@@ -114,9 +116,15 @@ def build(dialect: str) -> Statements:
         lookup_many=_xref_lookup_many(),
         link=link,
         get_watermark=select(w.value).where(w.name == bindparam("name")),
+        get_watermarks=select(w.name, w.value).where(w.name.in_(bindparam("names", expanding=True))),
         set_watermark=set_watermark,
         get_version=select(v.content_hash, v.written_by_us, v.modified_at).where(
             v.system == bindparam("system"), v.object == bindparam("object"), v.record_id == bindparam("record_id")
+        ),
+        get_versions=select(v.record_id, v.content_hash, v.written_by_us, v.modified_at).where(
+            v.system == bindparam("system"),
+            v.object == bindparam("object"),
+            v.record_id.in_(bindparam("record_ids", expanding=True)),
         ),
         put_version=put_version,
         audit=audit,

@@ -167,9 +167,27 @@ class Ledger:
         row = self._read(self._sql.get_watermark, {"name": name})
         return None if row is None else str(row.value)
 
+    def get_watermarks(self, names: Iterable[str]) -> dict[str, str]:
+        """``get_watermark`` for many names at once: the value of each that has one."""
+        wanted = list(dict.fromkeys(names))
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), IN_CHUNK):
+                for row in conn.execute(self._sql.get_watermarks, {"names": wanted[start : start + IN_CHUNK]}):
+                    found[str(row.name)] = str(row.value)
+        return found
+
     def set_watermark(self, name: str, value: str) -> None:
         """Upsert; a value already stored is left alone (its ``updated_at`` too)."""
         self._write(self._sql.set_watermark, {"name": name, "value": value, "now": utcnow()})
+
+    def set_watermarks(self, values: dict[str, str]) -> None:
+        """``set_watermark`` for many names in one transaction."""
+        if values:
+            now = utcnow()
+            rows = [{"name": name, "value": value, "now": now} for name, value in values.items()]
+            with self.engine.begin() as conn:
+                conn.execute(self._sql.set_watermark, rows[0] if len(rows) == 1 else rows)
 
     # --- record versions (echo suppression, conflicts) ---------------------------------------------------
 
@@ -177,13 +195,44 @@ class Ledger:
         row = self._read(self._sql.get_version, {"system": system, "object": obj, "record_id": record_id})
         return None if row is None else StoredVersion(row.content_hash, bool(row.written_by_us), row.modified_at)
 
+    def get_versions(self, system: str, obj: str, record_ids: Iterable[str]) -> dict[str, StoredVersion]:
+        """``get_version`` for many records of one object at once: the version of each that has one."""
+        ids = list(dict.fromkeys(record_ids))
+        found: dict[str, StoredVersion] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), IN_CHUNK):
+                params = {"system": system, "object": obj, "record_ids": ids[start : start + IN_CHUNK]}
+                for row in conn.execute(self._sql.get_versions, params):
+                    found[str(row.record_id)] = StoredVersion(
+                        row.content_hash, bool(row.written_by_us), row.modified_at
+                    )
+        return found
+
     def put_version(
         self, system: str, obj: str, record_id: str, values_hash: str, *, written_by_us: bool, modified_at: str | None
     ) -> None:
         """Upsert the record's version; one that already says the same (hash and writer) is left alone."""
-        key = {"system": system, "object": obj, "record_id": record_id}
-        values = {"content_hash": values_hash, "written_by_us": int(written_by_us), "modified_at": modified_at}
-        self._write(self._sql.put_version, {"now": utcnow(), **key, **values})
+        self.put_versions([((system, obj, record_id), values_hash, written_by_us, modified_at)])
+
+    def put_versions(self, versions: Sequence[tuple[tuple[str, str, str], str, bool, str | None]]) -> None:
+        """``put_version`` for many records in one transaction: ((system, object, id), hash, ours, modified_at)."""
+        if not versions:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "now": now,
+                "system": ref[0],
+                "object": ref[1],
+                "record_id": ref[2],
+                "content_hash": values_hash,
+                "written_by_us": int(ours),
+                "modified_at": modified_at,
+            }
+            for ref, values_hash, ours, modified_at in versions
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(self._sql.put_version, rows[0] if len(rows) == 1 else rows)
 
     # --- audit log ----------------------------------------------------------------------------------------
 

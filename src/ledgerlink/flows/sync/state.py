@@ -26,9 +26,21 @@ def load_base(ledger: Ledger, entity: str, sf_id: str) -> dict[str, Any] | None:
     return dict(json.loads(raw)) if raw else None
 
 
+def load_bases(ledger: Ledger, entity: str, sf_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """``load_base`` for a page of records at once: the base of each that has one."""
+    keys = {_base_key(entity, sf_id): sf_id for sf_id in sf_ids}
+    return {keys[key]: dict(json.loads(raw)) for key, raw in ledger.get_watermarks(keys).items() if raw}
+
+
 def save_base(ledger: Ledger, entity: str, sf_id: str, values: dict[str, Any]) -> None:
-    # The same JSON as stored is left alone by the upsert.
-    ledger.set_watermark(_base_key(entity, sf_id), json.dumps(values, sort_keys=True, default=str))
+    save_bases(ledger, entity, {sf_id: values})
+
+
+def save_bases(ledger: Ledger, entity: str, bases: dict[str, dict[str, Any]]) -> None:
+    """Every base of a page in one transaction. The same JSON as stored is left alone by the upsert."""
+    ledger.set_watermarks(
+        {_base_key(entity, sf_id): json.dumps(values, sort_keys=True, default=str) for sf_id, values in bases.items()}
+    )
 
 
 def unchanged(ledger: Ledger, ref: tuple[str, str, str], projection: dict[str, Any]) -> bool:
@@ -61,6 +73,11 @@ class PendingVersions:
         self._pending[ref] = (projection, ours, modified_at)  # the latest word on a record wins
 
     def save(self, ledger: Ledger) -> None:
-        for ref, (projection, ours, modified_at) in self._pending.items():
-            remember(ledger, ref, projection, ours=ours, modified_at=modified_at)
+        """Every version in one transaction."""
+        ledger.put_versions(
+            [
+                (ref, content_hash(projection), ours, modified_at)
+                for ref, (projection, ours, modified_at) in self._pending.items()
+            ]
+        )
         self._pending.clear()
