@@ -116,6 +116,7 @@ def evaluate(pairs: Sequence[Pair], scorer: Callable[[Pair], Scores], threshold:
         "fields_with_counterpart": with_counterpart,
         "top1_accuracy": round(ranked_first / with_counterpart, 4) if with_counterpart else None,
         "end_to_end_accuracy": round(correct / with_counterpart, 4) if with_counterpart else None,
+        "coverage": round(suggested / (suggested + abstained), 4) if suggested + abstained else None,
         "abstentions": abstained,
         "abstention_precision": round(right_abstentions / abstained, 4) if abstained else None,
         "suggestions": suggested,
@@ -149,9 +150,10 @@ _FIXED = (1.0, 0.5, 1.0, 0.25, 0.3, 0.2, 0.3, 0.3, 0.5, 1.0)  # a plain sum of t
 
 def lexicon_scores(pair: Pair) -> Scores:
     total = sum(_FIXED)
-    return [[sum(w * x for w, x in zip(_FIXED, v, strict=True)) / total for v in row] for row in _features(pair)]
+    return [[sum(w * x for w, x in zip(_FIXED, v[: len(_FIXED)], strict=True)) / total for v in row] for row in _features(pair)]
 
 
+PREVIOUS_FEATURES = 10  # the model before issue 20's second round used the first ten features
 _FEATURES: dict[int, list[list[list[float]]]] = {}
 
 
@@ -161,14 +163,15 @@ def _features(pair: Pair) -> list[list[list[float]]]:
     return _FEATURES[id(pair)]
 
 
-def fit(pairs: Sequence[Pair]) -> PairModel:
+def fit(pairs: Sequence[Pair], width: int | None = None) -> PairModel:
+    """Logistic regression on the training pairs; ``width``: only the first so many features (the previous model)."""
     from sklearn.linear_model import LogisticRegression
 
     x, y = [], []
     for pair in pairs:
         for gold, row in zip(pair.gold, _features(pair), strict=True):
             for target, vector in zip(pair.target.fields, row, strict=True):
-                x.append(vector)
+                x.append(vector[:width])
                 y.append(int(target.name in gold))
     regression = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
     model = PairModel(tuple(float(w) for w in regression.coef_[0]), float(regression.intercept_[0]))
@@ -177,19 +180,44 @@ def fit(pairs: Sequence[Pair]) -> PairModel:
 
 
 def model_scores(model: PairModel, pair: Pair) -> Scores:
-    return [[model.probability(v) for v in row] for row in _features(pair)]
+    width = len(model.weights)
+    return [[model.probability(v[:width]) for v in row] for row in _features(pair)]
+
+
+def dev_report(train: Sequence[Pair]) -> None:
+    """Leave one training system out: fit on the pairs without it, score the pairs with it. What tuning looks at."""
+    systems = sorted({p.source.system for p in train})
+    for width, name in ((PREVIOUS_FEATURES, "previous features"), (None, "ledgerlink")):
+        totals = {"fields": 0, "top1": 0.0, "right": 0.0}
+        for system in systems:
+            inner = [p for p in train if system not in (p.source.system, p.target.system)]
+            outer = [p for p in train if system in (p.source.system, p.target.system)]
+            model = fit(inner, width)
+            row = evaluate(outer, lambda p, m=model: model_scores(m, p), model.threshold)
+            n = row["fields_with_counterpart"]
+            totals["fields"] += n
+            totals["top1"] += row["top1_accuracy"] * n
+            totals["right"] += row["end_to_end_accuracy"] * n
+            print(f"  dev {name:18} without {system:11} top-1 {row['top1_accuracy']:.3f} on {n} fields", flush=True)
+        n = int(totals["fields"])
+        print(f"dev {name:18} top-1 {totals['top1'] / n:.3f}, end-to-end {totals['right'] / n:.3f} on {n} fields")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write-weights", action="store_true", help="write the fitted weights into the package")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--dev", action="store_true", help="only the leave-one-system-out figures on the training set")
     args = parser.parse_args(argv)
     train, held_out, blind = load_pairs()
+    if args.dev:
+        dev_report(train)
+        return 0
     print(f"{len(train)} training pairs, {len(held_out)} held-out pairs, {len(blind)} blind pairs", flush=True)
     started = time.perf_counter()
     model = fit(train)
     fit_seconds = time.perf_counter() - started
+    previous = fit(train, PREVIOUS_FEATURES)
     if args.write_weights:
         WEIGHTS.write_text(json.dumps(model.to_json(), indent=2) + "\n")
         print(f"wrote {WEIGHTS}")
@@ -197,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     methods: list[tuple[str, Callable[[Pair], Scores], float]] = [
         ("rapidfuzz", rapidfuzz_scores, pick_threshold(train, rapidfuzz_scores, grid)),
         ("lexicon (unfitted)", lexicon_scores, pick_threshold(train, lexicon_scores, grid)),
+        ("previous features", lambda p: model_scores(previous, p), previous.threshold),
         ("ledgerlink", lambda p: model_scores(model, p), model.threshold),
     ]
     rows = []
@@ -208,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(
                 f"{name:20} {split:9} top-1 {row['top1_accuracy']:.3f}, end-to-end {row['end_to_end_accuracy']:.3f} "
-                f"on {row['fields_with_counterpart']} fields, "
+                f"on {row['fields_with_counterpart']} fields, coverage {row['coverage']:.3f}, "
                 f"abstention precision {row['abstention_precision']:.3f} ({row['abstentions']}), "
                 f"suggestion precision {row['suggestion_precision']:.3f} (threshold {threshold})",
                 flush=True,
