@@ -133,9 +133,15 @@ def _cosine(a: Counter[str], b: Counter[str], idf: dict[str, float]) -> float:
     return dot / (na * nb)
 
 
+def _path_words(name: str) -> tuple[str, ...]:
+    words = canonical_words(name)
+    # A record's own bare "amount" is its total (an invoice's, an opportunity's); a line's amount stays an amount.
+    return ("total",) if words == ("amount",) else words
+
+
 def _doc(field: SchemaField) -> _Doc:
     label = canonical_words(field.label) if field.label else ()
-    return _Doc(Counter(canonical_words(field.name)), Counter(canonical_words(_leaf(field.name))), Counter(label))
+    return _Doc(Counter(_path_words(field.name)), Counter(_path_words(_leaf(field.name))), Counter(label))
 
 
 def feature_matrix(source: ObjectSchema, target: ObjectSchema) -> list[list[list[float]]]:

@@ -36,7 +36,8 @@ PHRASES: dict[str, str] = {
     "zip code": "postcode",
     "phone number": "phone",
     "telephone number": "phone",
-    "free form number": "phone",
+    # QuickBooks-style wrappers (``Fax.FreeFormNumber``): the leaf says nothing, the parent says which number.
+    "free form number": "",
     "mobile number": "mobile",
     "fax number": "fax",
     "web address": "website",
@@ -156,6 +157,9 @@ PHRASES: dict[str, str] = {
     "quantity on hand": "stock",
     "qty on hand": "stock",
     "customer ref": "customer",
+    "item ref": "code",
+    "product ref": "code",
+    "accounts receivable": "balance",
     "contact ref": "customer",
     "sales details": "sales",
     "purchase details": "purchase",
@@ -229,6 +233,12 @@ WORDS: dict[str, str] = {
     "of": "",
     "a": "",
     "id": "id",
+    "as": "",
+    "supplier": "vendor",
+    "tracked": "track",
+    "inventory": "stock",
+    "permalink": "website",
+    "link": "website",
 }
 _ADDRESS_WORDS = frozenset(
     {"address", "street", "street2", "street3", "street4", "city", "region", "postcode", "country"}
