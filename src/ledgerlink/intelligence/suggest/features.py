@@ -30,6 +30,7 @@ FEATURE_NAMES = (
     "best_for_target",
     "margin",
     "both_identifiers",
+    "side_fit",
 )
 
 # A system's own type words → a coarse kind.
@@ -100,6 +101,22 @@ def sample_fit(a: SchemaField, b: SchemaField) -> float:
     return 0.3 if {ka, kb} <= {"number", "postcode", "phone", "text", "currency"} else 0.0
 
 
+_PURCHASE = frozenset({"purchase", "cost", "vendor", "supplier", "bought", "buy"})
+_SALES = frozenset({"sales", "sale", "income", "revenue", "sell", "selling", "sold"})
+
+
+def _side(words: Counter[str]) -> str:
+    purchase, sales = bool(_PURCHASE & words.keys()), bool(_SALES & words.keys())
+    return "" if purchase == sales else "purchase" if purchase else "sales"
+
+
+def side_fit(a: Counter[str], b: Counter[str]) -> float:
+    """Sales or purchase side. A field that names neither is on the sales side: LedgerLink bills customers, so a
+    bare "price" or "account" is the selling price and the income account, not the cost and the expense account."""
+    sa, sb = _side(a) or "sales", _side(b) or "sales"
+    return 1.0 if sa == sb else 0.0
+
+
 def is_identifier(field: SchemaField, schema: ObjectSchema) -> bool:
     """The record's own id: ``Id``, ``ContactID`` in Contact, ``contact_id``, type ``id``, or a label saying so."""
     if field.type.casefold() == "id":
@@ -144,10 +161,32 @@ def _doc(field: SchemaField) -> _Doc:
     return _Doc(Counter(_path_words(field.name)), Counter(_path_words(_leaf(field.name))), Counter(label))
 
 
+def _group(name: str) -> str:
+    return name[: len(name) - len(_leaf(name))]
+
+
+_TOWN_LINES = {"street3": "city", "street4": "region"}
+
+
+def _docs(schema: ObjectSchema) -> list[_Doc]:
+    """The fields' words, with one schema-wide reading: an address of numbered lines and no town field of its
+    own (``Line1``..``Line4``) follows the UK convention, street lines first, then the post town and the county."""
+    docs = [_doc(f) for f in schema.fields]
+    with_town = {_group(f.name) for f, d in zip(schema.fields, docs, strict=True) if "city" in d.path}
+    for field, doc in zip(schema.fields, docs, strict=True):
+        if _group(field.name) in with_town or not _TOWN_LINES.keys() & doc.path.keys():
+            continue
+        for counter in (doc.path, doc.leaf):
+            for line, meaning in _TOWN_LINES.items():
+                if line in counter:
+                    counter[meaning] += counter.pop(line)
+    return docs
+
+
 def feature_matrix(source: ObjectSchema, target: ObjectSchema) -> list[list[list[float]]]:
     """``[i][j]`` is the feature vector of source field i against target field j."""
-    sdocs = [_doc(f) for f in source.fields]
-    tdocs = [_doc(f) for f in target.fields]
+    sdocs = _docs(source)
+    tdocs = _docs(target)
     df: Counter[str] = Counter()
     for doc in (*sdocs, *tdocs):
         df.update(set(doc.path) | set(doc.label))
@@ -165,14 +204,15 @@ def feature_matrix(source: ObjectSchema, target: ObjectSchema) -> list[list[list
             tlabel = td.label or td.path
             label = _cosine(slabel, tlabel, idf) if (sd.label or td.label) else path
             spelling = fuzz.ratio(sleaf, "".join(canonical_words(_leaf(tf.name)))) / 100
-            row.append([path, leaf, label, spelling, type_fit(sf, tf), sample_fit(sf, tf)])
+            row.append([path, leaf, label, spelling, type_fit(sf, tf), sample_fit(sf, tf), side_fit(sd.path, td.path)])
         base.append(row)
     ids_s = [is_identifier(f, source) for f in source.fields]
     ids_t = [is_identifier(f, target) for f in target.fields]
+    sides = [[v.pop() for v in row] for row in base]
     out = _with_context(base)
     for i, row in enumerate(out):
         for j, vector in enumerate(row):
-            vector.append(1.0 if ids_s[i] and ids_t[j] else 0.0)
+            vector.extend((1.0 if ids_s[i] and ids_t[j] else 0.0, sides[i][j]))
     return out
 
 
