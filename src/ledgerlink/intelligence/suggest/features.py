@@ -158,7 +158,9 @@ def _path_words(name: str) -> tuple[str, ...]:
 
 def _doc(field: SchemaField) -> _Doc:
     label = canonical_words(field.label) if field.label else ()
-    return _Doc(Counter(_path_words(field.name)), Counter(_path_words(_leaf(field.name))), Counter(label))
+    leaf = _leaf(field.name)
+    leaf_words = _path_words(leaf) if leaf == field.name else canonical_words(leaf)
+    return _Doc(Counter(_path_words(field.name)), Counter(leaf_words), Counter(label))
 
 
 def _group(name: str) -> str:

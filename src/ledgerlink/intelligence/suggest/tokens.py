@@ -158,6 +158,15 @@ PHRASES: dict[str, str] = {
     "qty on hand": "stock",
     "customer ref": "customer",
     "item ref": "code",
+    # A customer's own number or code (an account's number in a CRM), not a ledger account ("account code").
+    "account number": "code",
+    "customer number": "code",
+    "customer code": "code",
+    "naics code": "industry",
+    "sic code": "industry",
+    "po number": "reference",
+    "purchase order number": "reference",
+    "customer reference": "reference",
     "product ref": "code",
     "accounts receivable": "balance",
     "contact ref": "customer",
@@ -234,6 +243,8 @@ WORDS: dict[str, str] = {
     "a": "",
     "id": "id",
     "as": "",
+    "naics": "industry",
+    "sic": "industry",
     "supplier": "vendor",
     "tracked": "track",
     "inventory": "stock",
@@ -264,4 +275,6 @@ def canonical_words(text: str) -> tuple[str, ...]:
         at = next((i for i, word in enumerate(words) if word in _ADDRESS_WORDS), None)
         if at is not None:
             words.insert(at, "billing")
+    if "purchase" in words:  # a purchase price is a cost ("PurchaseDetails.UnitPrice", "PurchaseCost")
+        words = ["cost" if word == "price" else word for word in words]
     return tuple(word for word in words if word)
