@@ -175,7 +175,7 @@ def fit(pairs: Sequence[Pair], width: int | None = None) -> PairModel:
                 y.append(int(target.name in gold))
     regression = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
     model = PairModel(tuple(float(w) for w in regression.coef_[0]), float(regression.intercept_[0]))
-    threshold = pick_threshold(pairs, lambda p: model_scores(model, p), [i / 100 for i in range(5, 96, 5)])
+    threshold = pick_threshold(pairs, lambda p: model_scores(model, p), [i / 100 for i in range(5, 96)])
     return PairModel(model.weights, model.bias, threshold)
 
 
