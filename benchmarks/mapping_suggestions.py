@@ -198,7 +198,12 @@ def dev_report(train: Sequence[Pair]) -> None:
             totals["fields"] += n
             totals["top1"] += row["top1_accuracy"] * n
             totals["right"] += row["end_to_end_accuracy"] * n
-            print(f"  dev {name:18} without {system:11} top-1 {row['top1_accuracy']:.3f} on {n} fields", flush=True)
+            print(
+                f"  dev {name:18} without {system:11} top-1 {row['top1_accuracy']:.3f}, "
+                f"end-to-end {row['end_to_end_accuracy']:.3f} on {n} fields, threshold {model.threshold}, "
+                f"abstention precision {row['abstention_precision']:.3f}",
+                flush=True,
+            )
         n = int(totals["fields"])
         print(f"dev {name:18} top-1 {totals['top1'] / n:.3f}, end-to-end {totals['right'] / n:.3f} on {n} fields")
 

@@ -150,17 +150,13 @@ def _cosine(a: Counter[str], b: Counter[str], idf: dict[str, float]) -> float:
     return dot / (na * nb)
 
 
-def _path_words(name: str) -> tuple[str, ...]:
-    words = canonical_words(name)
-    # A record's own bare "amount" is its total (an invoice's, an opportunity's); a line's amount stays an amount.
-    return ("total",) if words == ("amount",) else words
-
-
 def _doc(field: SchemaField) -> _Doc:
     label = canonical_words(field.label) if field.label else ()
-    leaf = _leaf(field.name)
-    leaf_words = _path_words(leaf) if leaf == field.name else canonical_words(leaf)
-    return _Doc(Counter(_path_words(field.name)), Counter(leaf_words), Counter(label))
+    path, leaf = canonical_words(field.name), canonical_words(_leaf(field.name))
+    if path == ("amount",) and _leaf(field.name) == field.name:
+        # A record's own bare "amount" is its total (an invoice's, an opportunity's); a line's stays an amount.
+        path = leaf = ("total",)
+    return _Doc(Counter(path), Counter(leaf), Counter(label))
 
 
 def _group(name: str) -> str:

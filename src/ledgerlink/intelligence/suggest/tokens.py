@@ -246,6 +246,8 @@ WORDS: dict[str, str] = {
     "naics": "industry",
     "sic": "industry",
     "supplier": "vendor",
+    "income": "sales",
+    "revenue": "sales",
     "tracked": "track",
     "inventory": "stock",
     "permalink": "website",
