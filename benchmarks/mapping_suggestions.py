@@ -150,7 +150,10 @@ _FIXED = (1.0, 0.5, 1.0, 0.25, 0.3, 0.2, 0.3, 0.3, 0.5, 1.0)  # a plain sum of t
 
 def lexicon_scores(pair: Pair) -> Scores:
     total = sum(_FIXED)
-    return [[sum(w * x for w, x in zip(_FIXED, v[: len(_FIXED)], strict=True)) / total for v in row] for row in _features(pair)]
+    return [
+        [sum(w * x for w, x in zip(_FIXED, v[: len(_FIXED)], strict=True)) / total for v in row]
+        for row in _features(pair)
+    ]
 
 
 PREVIOUS_FEATURES = 10  # the model before issue 20's second round used the first ten features
