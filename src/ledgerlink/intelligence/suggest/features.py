@@ -78,6 +78,9 @@ _SAMPLE_PATTERNS = (
     ("date", re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}/\d{1,2}/\d{2,4}$")),
     ("bool", re.compile(r"^(true|false)$", re.I)),
     ("currency", re.compile(r"^[A-Z]{3}$")),
+    ("money", re.compile(r"^-?[$£€¥]\s?-?[\d,]+(\.\d+)?$")),
+    ("country", re.compile(r"^[A-Z]{2}$")),
+    ("percent", re.compile(r"^-?\d+(\.\d+)?\s?%$")),
     ("postcode", re.compile(r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$|^\d{5}(-\d{4})?$", re.I)),
     ("phone", re.compile(r"^\+?[\d ()\-.]{7,}$")),
     ("number", re.compile(r"^-?\d+(\.\d+)?$")),
@@ -98,7 +101,9 @@ def sample_fit(a: SchemaField, b: SchemaField) -> float:
     if ka == kb:
         return 1.0
     # A five-digit zip reads as a number, a short code as a currency: a mismatch is weak evidence, not proof.
-    return 0.3 if {ka, kb} <= {"number", "postcode", "phone", "text", "currency"} else 0.0
+    return (
+        0.3 if {ka, kb} <= {"number", "postcode", "phone", "text", "currency", "country", "percent", "money"} else 0.0
+    )
 
 
 _PURCHASE = frozenset({"purchase", "cost", "vendor", "supplier", "bought", "buy"})
