@@ -172,9 +172,15 @@ _TOWN_LINES = {"street3": "city", "street4": "region"}
 
 
 def _docs(schema: ObjectSchema) -> list[_Doc]:
-    """The fields' words, with one schema-wide reading: an address of numbered lines and no town field of its
-    own (``Line1``..``Line4``) follows the UK convention, street lines first, then the post town and the county."""
+    """The fields' words, with two schema-wide readings. A description stands for notes when there are none. An
+    address of numbered lines and no town field of its own (``Line1``..``Line4``) follows the UK convention, street
+    lines first, then the post town and the county."""
     docs = [_doc(f) for f in schema.fields]
+    if not any("notes" in d.path for d in docs):
+        # Without a notes field, a record's description is where its free-text notes go (an Account's Description).
+        for doc in docs:
+            if "description" in doc.path:
+                doc.path["notes"] += 1
     with_town = {_group(f.name) for f, d in zip(schema.fields, docs, strict=True) if "city" in d.path}
     for field, doc in zip(schema.fields, docs, strict=True):
         if _group(field.name) in with_town or not _TOWN_LINES.keys() & doc.path.keys():
