@@ -11,7 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ledgerlink.intelligence.suggest import SchemaFileError, parse_schema, suggest
+from ledgerlink.intelligence.suggest.model import shipped_model
 from ledgerlink.intelligence.suggest.schema import MAX_FIELDS
+from ledgerlink.intelligence.suggest.suggest import score_matrix
 from ledgerlink.mapping.cli import mapping_app
 
 runner = CliRunner()
@@ -143,3 +145,45 @@ def test_cli_missing_file(tmp_path: Path) -> None:
 def test_parse_schema_rejects_non_string_names() -> None:
     with pytest.raises(SchemaFileError, match=r"fields\[0\]\.name: expected a string"):
         parse_schema({"fields": [{"name": {"a": 1}}]})
+
+
+def _schema(system: str, obj: str, *names: str) -> Any:
+    return parse_schema({"system": system, "object": obj, "fields": [{"name": n} for n in names]})
+
+
+def _pairs(source: Any, target: Any) -> dict[str, str | None]:
+    return {s.source: s.target for s in suggest(source, target)}
+
+
+def test_a_bare_price_or_account_is_the_sales_side() -> None:
+    item = _schema("a", "Item", "Name", "Price", "NominalCode")
+    theirs = _schema(
+        "b", "Item", "Name", "PurchaseDetails.UnitPrice", "SalesDetails.UnitPrice", "PurchaseDetails.AccountCode",
+        "SalesDetails.AccountCode",
+    )  # fmt: skip
+    assert _pairs(item, theirs)["Price"] == "SalesDetails.UnitPrice"
+    # Ranked first, though alone it is not sure enough to be suggested.
+    scores = score_matrix(item, theirs, shipped_model())[2]
+    assert theirs.fields[max(range(len(scores)), key=scores.__getitem__)].name == "SalesDetails.AccountCode"
+
+
+def test_numbered_address_lines_without_a_town_field_are_town_and_county() -> None:
+    uk = _schema("a", "Customer", "Name", "Address.Line1", "Address.Line2", "Address.Line3", "Address.Line4")
+    crm = _schema("b", "Account", "Name", "BillingStreet", "BillingCity", "BillingState")
+    pairs = _pairs(uk, crm)
+    assert pairs["Address.Line3"] == "BillingCity"
+    assert pairs["Address.Line4"] == "BillingState"
+    # With a town field of its own, line 3 is a street line.
+    with_town = _schema("c", "Contact", "Name", "Addr.Line3", "Addr.City")
+    assert _pairs(with_town, crm)["Addr.City"] == "BillingCity"
+    assert _pairs(with_town, crm)["Addr.Line3"] != "BillingCity"
+
+
+def test_sample_values_name_their_kind() -> None:
+    from ledgerlink.intelligence.suggest.features import sample_kind
+
+    assert sample_kind(["GB", "US"]) == "country"
+    assert sample_kind(["GBP", "EUR"]) == "currency"
+    assert sample_kind(["£12.50", "£3"]) == "money"
+    assert sample_kind(["20%", "5 %"]) == "percent"
+    assert sample_kind(["ann@example.com"]) == "email"
