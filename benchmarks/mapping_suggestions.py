@@ -1,6 +1,11 @@
 """Mapping suggestions on real public schemas, held-out systems against a rapidfuzz baseline.
 
     python benchmarks/mapping_suggestions.py [--write-weights] [--json PATH]
+    python benchmarks/mapping_suggestions.py --dev    # the tuning figures: training systems only
+
+``--dev`` is what changes to the lexicon and the features are judged on: leave one training system out, fit on the
+training pairs without it, score the training pairs with it, for each of the five; neither the held-out nor the
+blind pairs are loaded into it.
 
 Data: ``benchmarks/data/schemas/*.json``, one object of one system each (customers, products and invoices of
 Salesforce, Xero, QuickBooks Online, Sage Accounting, FreeAgent, Zoho Books, KashFlow and Kashoo), each naming its
@@ -16,12 +21,14 @@ Methods, all with the same assignment as ``suggest`` (each source field its best
 method's threshold):
 - rapidfuzz: ``fuzz.WRatio`` of the names split into words (``BillingPostalCode`` → "billing postal code");
 - lexicon: LedgerLink's features (canonical words, TF-IDF, types, samples) summed with fixed weights, no fitting;
-- ledgerlink: the same features through the logistic regression fitted on the training pairs (what ships).
+- previous features: the logistic regression on the first ten features only (the model before issue 20's second
+  round, refitted on today's lexicon): what the new features add, in the same run;
+- ledgerlink: all the features through the logistic regression fitted on the training pairs (what ships).
 
 Figures, on the fields that have a counterpart: top-1 accuracy (the best-scored target is a right one) and
 end-to-end accuracy (the answer given, after abstention, is a right one: an abstention there counts as wrong); on
-all fields: precision of the abstentions (share of "no target" answers that are right) and precision of the
-suggestions made.
+all fields: coverage (share of fields given a target), precision of the abstentions (share of "no target" answers
+that are right: the field truly has no counterpart) and precision of the suggestions made.
 """
 
 from __future__ import annotations
