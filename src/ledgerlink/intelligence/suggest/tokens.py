@@ -36,7 +36,7 @@ PHRASES: dict[str, str] = {
     "zip code": "postcode",
     "phone number": "phone",
     "telephone number": "phone",
-    # QuickBooks-style wrappers (``Fax.FreeFormNumber``): the leaf says nothing, the parent says which number.
+    # Wrapper leaves (``Fax.FreeFormNumber``): the leaf says nothing, the parent says which number.
     "free form number": "",
     "mobile number": "mobile",
     "fax number": "fax",
