@@ -107,5 +107,6 @@ def test_customer_to_kashflow(account: dict[str, Any]) -> None:
             "CountryName": "United Kingdom",
         }
     ]
-    assert payload["Contacts"] == [{"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@acme.example"}]
+    # KashFlow's documented casing (docs/vendors/kashflow.md): Firstname, not FirstName.
+    assert payload["Contacts"] == [{"Firstname": "Ada", "LastName": "Lovelace", "Email": "ada@acme.example"}]
     assert "DeliveryAddresses" not in payload
