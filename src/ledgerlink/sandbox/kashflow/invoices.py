@@ -155,10 +155,15 @@ def total_paid(doc: dict[str, Any]) -> Decimal:
     return sum((Decimal(p["Amount"]) for p in doc.get("PaymentLines", [])), Decimal(0))
 
 
+def total_credited(doc: dict[str, Any]) -> Decimal:
+    """What credit notes against this invoice took off it (routes_credit_notes)."""
+    return Decimal(doc.get("CreditedAmount") or 0)
+
+
 def status(state: KashFlowState, doc: dict[str, Any]) -> str:
     if doc["IsDraft"]:
         return "Draft"
-    due = Decimal(doc["GrossAmount"]) - total_paid(doc)
+    due = Decimal(doc["GrossAmount"]) - total_paid(doc) - total_credited(doc)
     if due <= 0:
         return "Paid"
     # Past due wins over part-paid: what matters to credit control is that money is late.
@@ -213,7 +218,8 @@ def serialise(state: KashFlowState, doc: dict[str, Any], base_url: str, *, summa
         "VATAmount": Decimal(doc["VATAmount"]),
         "GrossAmount": gross,
         "TotalPaidAmount": paid,
-        "DueAmount": gross - paid,
+        "DueAmount": gross - paid - total_credited(doc),
+        "CreditedAmount": total_credited(doc),
         "OverdueDays": max(0, (state.clock.now().date() - due_date.date()).days) if current == "Overdue" else 0,
         "Currency": {"Code": doc["Currency"]["Code"], "ExchangeRate": Decimal(doc["Currency"]["ExchangeRate"])},
         "LineItems": None if summary else lines,

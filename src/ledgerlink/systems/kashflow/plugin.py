@@ -7,6 +7,7 @@ from pydantic import SecretStr
 from ledgerlink.systems.kashflow.books import KashFlowBooks
 from ledgerlink.systems.kashflow.client import SYSTEM, KashFlowClient, KashFlowSettings
 from ledgerlink.systems.kashflow.fields import CAPABILITIES
+from ledgerlink.systems.kashflow.invoice_life import KashFlowInvoiceLife
 from ledgerlink.systems.ratelimit import NoPacing
 from ledgerlink.systems.spec import (
     BuildOptions,
@@ -26,7 +27,7 @@ class KashFlowCredentials(Credentials):
 
 def build(spec: ConnectionSpec, options: BuildOptions) -> KashFlowBooks:
     creds = check_credentials(KashFlowCredentials, spec.get("credentials") or {}, SYSTEM).plain()
-    return KashFlowBooks(
+    return KashFlowInvoiceLife(  # the adapter with invoice updates, credit notes and history
         KashFlowClient(
             KashFlowSettings(
                 base_url=str(spec["base_url"]),

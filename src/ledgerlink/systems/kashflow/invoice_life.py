@@ -1,0 +1,215 @@
+"""KashFlow's half of invoice life (``systems.invoice_life``): edit an unpaid invoice, void (delete) one, credit notes,
+every invoice with its payments, open items and the customer's own balance.
+
+KashFlow's REST v2 pages document invoices, their ``PaymentLines`` and a customer's ``OutstandingBalance``, but no
+credit-note endpoint (docs/vendors/kashflow-credit-notes.md). The connector uses ``/creditnotes`` in the shape of
+an invoice; where the account answers 404 there, a credit note cannot be made through the API and the record fails
+with a message saying so (to be issued in KashFlow by hand), never silently. KashFlow has no void either: an unpaid
+invoice is deleted, a paid one is credited instead (the flow's policy decides).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from ledgerlink.mapping import TransformContext
+from ledgerlink.model import CreditNote, Invoice, InvoiceLine, Payment
+from ledgerlink.systems.accounting import apply_mapping, canonical_json, naming
+from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.http import decimal_json
+from ledgerlink.systems.invoice_life import LOCKED, BooksInvoice, MadeDocument, OpenItem
+from ledgerlink.systems.kashflow.books import SYSTEM, KashFlowBooks, _date
+
+
+def _lines(rows: list[dict[str, Any]] | None) -> list[InvoiceLine]:
+    return [
+        InvoiceLine(
+            description=str(li.get("Description") or "-"),
+            quantity=li["Quantity"],
+            unit_price=li["Rate"],
+            tax_rate=Decimal(str(li.get("VATLevel") or 0)),
+            product_code=li.get("ProductCode") or None,
+            nominal_code=li.get("NominalCode"),
+        )
+        for li in rows or []
+    ]
+
+
+class KashFlowInvoiceLife(KashFlowBooks):
+    """The KashFlow adapter with invoice life: what ``plugin.build`` hands the engine."""
+
+    credit_note_object = "CreditNote"
+
+    def _money_moved(self, number: str) -> tuple[dict[str, Any] | None, bool]:
+        row = self.client.get_invoice(number)
+        if row is None:
+            return None, False
+        paid = Decimal(str(row.get("TotalPaidAmount") or 0)) + Decimal(str(row.get("CreditedAmount") or 0))
+        return row, paid > 0
+
+    def update_invoice(self, number: str, invoice: Invoice, ctx: TransformContext | None = None) -> Invoice:
+        record = f"Invoice {number}"
+        payload = apply_mapping(self._invoice_mapping, canonical_json(invoice), ctx, system=SYSTEM, record=record)
+        payload.pop("CustomerCode", None)  # the invoice stays its customer's
+
+        def put() -> Invoice:
+            row, moved = self._money_moved(number)
+            if row is None:
+                raise PermanentError("is no longer in KashFlow", system=SYSTEM, record=record, field="Number")
+            if moved:
+                raise PermanentError(
+                    "has payments or credits; KashFlow keeps it as it is", system=SYSTEM, code=LOCKED, record=record
+                )
+            self.client.update_invoice(number, payload)
+            found = self.get_invoice(number)
+            assert found is not None
+            return found
+
+        return naming(record, put)
+
+    def void_invoice(self, number: str) -> bool:
+        def delete() -> bool:
+            row, moved = self._money_moved(number)
+            if row is None:
+                return True  # already gone: a repeated void
+            if moved:
+                return False
+            self.client.request("DELETE", f"invoices/{number}")
+            return True
+
+        return naming(f"Invoice {number}", delete)
+
+    # --- credit notes ------------------------------------------------------------------------------------
+
+    def _find_credit_note(self, reference: str) -> dict[str, Any] | None:
+        for row in self.client.list("creditnotes", {"customerreference": reference}):
+            if row.get("CustomerReference") == reference:
+                return dict(row)
+        return None
+
+    def create_credit_note(
+        self, note: CreditNote, customer_id: str, ctx: TransformContext | None = None
+    ) -> MadeDocument:
+        record = f"Credit note {note.reference or ''} on invoice {note.invoice_number}".replace("  ", " ")
+        as_invoice = {
+            "customer_code": customer_id,
+            "issue_date": note.issue_date.isoformat(),
+            "due_date": note.issue_date.isoformat(),
+            "currency": note.currency,
+            "lines": [line.model_dump(mode="json", exclude_none=True) for line in note.lines],
+            "reference": note.reference,
+        }
+        payload = apply_mapping(self._invoice_mapping, as_invoice, ctx, system=SYSTEM, record=record)
+        payload.pop("DueDate", None)
+        payload["InvoiceNumber"] = int(note.invoice_number)
+
+        def post() -> MadeDocument:
+            try:
+                found = self._find_credit_note(note.reference) if note.reference else None
+                if found is not None:
+                    return MadeDocument(str(found["Number"]), False)
+                made = decimal_json(self.client.request("POST", "creditnotes", json=payload))
+            except PermanentError as exc:
+                if exc.status == 404 and not exc.record:
+                    raise PermanentError(
+                        "this KashFlow account offers no credit notes through its API: issue the credit note in "
+                        "KashFlow, then replay",
+                        system=SYSTEM,
+                        code="CreditNotesUnavailable",
+                        record=record,
+                    ) from exc
+                raise
+            return MadeDocument(str(made["Number"]), True)
+
+        return naming(record, post)
+
+    def credit_notes(self, invoice_number: str) -> list[CreditNote]:
+        out = []
+        for row in self.client.list("creditnotes", {"invoicenumber": invoice_number}):
+            full = self.client._get_or_none(f"creditnotes/{row['Number']}") or row
+            out.append(
+                CreditNote(
+                    customer_code=str(full["CustomerCode"]),
+                    invoice_number=str(full["InvoiceNumber"]),
+                    issue_date=_date(full["IssuedDate"]),
+                    lines=_lines(full.get("LineItems"))
+                    or [InvoiceLine(description="Credit", quantity=Decimal(1), unit_price=full["NetAmount"])],
+                    reference=full.get("CustomerReference") or None,
+                    number=str(full["Number"]),
+                    total_net=Decimal(str(full["NetAmount"])),
+                    total_tax=Decimal(str(full["VATAmount"])),
+                    total_gross=Decimal(str(full["GrossAmount"])),
+                )
+            )
+        return out
+
+    # --- the whole ledger ------------------------------------------------------------------------------------
+
+    def _books_invoice(self, row: dict[str, Any], ctx: TransformContext | None) -> BooksInvoice:
+        number = str(row["Number"])
+        payments = []
+        for line in row.get("PaymentLines") or []:
+            values = apply_mapping(
+                self._payment_reader,
+                {**line, "InvoiceNumber": number},
+                ctx,
+                system=SYSTEM,
+                record=f"Payment {line.get('Id')}",
+            )
+            payments.append(Payment.model_validate(values))
+        lines = _lines(row.get("LineItems")) or [
+            InvoiceLine(description="-", quantity=Decimal(1), unit_price=Decimal(str(row["NetAmount"])))
+        ]
+        invoice = Invoice(
+            customer_code=str(row["CustomerCode"]),
+            issue_date=_date(row["IssuedDate"]),
+            due_date=_date(row["DueDate"]),
+            currency=str((row.get("Currency") or {}).get("Code") or "GBP"),
+            lines=lines,
+            reference=row.get("CustomerReference") or None,
+            number=number,
+            status=row.get("Status"),
+            total_net=Decimal(str(row["NetAmount"])),
+            total_tax=Decimal(str(row["VATAmount"])),
+            total_gross=Decimal(str(row["GrossAmount"])),
+            amount_paid=Decimal(str(row.get("TotalPaidAmount") or 0)),
+        )
+        credited = Decimal(str(row.get("CreditedAmount") or 0))
+        gross = Decimal(str(row["GrossAmount"]))
+        due = row.get("DueAmount")
+        balance = Decimal(str(due)) if due is not None else gross - invoice.amount_paid - credited  # type: ignore[operator]
+        return BooksInvoice(invoice, str(row["CustomerCode"]), payments, credited, balance)
+
+    def invoices_page(
+        self, cursor: str | None, limit: int, ctx: TransformContext | None = None
+    ) -> tuple[list[BooksInvoice], str | None, bool]:
+        rows, nxt, more = self._all("invoices", cursor, limit)
+        out = []
+        for row in rows:
+            # List rows are summaries (no LineItems or PaymentLines): read each invoice whole.
+            full = self.client.get_invoice(str(row["Number"])) or row
+            out.append(self._books_invoice(full, ctx))
+        return out, nxt, more
+
+    def open_items(self) -> list[OpenItem]:
+        out = []
+        for row in self.client.list("invoices"):
+            if str(row.get("Status") or "") == "Draft":
+                continue
+            gross = Decimal(str(row["GrossAmount"]))
+            paid = Decimal(str(row.get("TotalPaidAmount") or 0))
+            due = row.get("DueAmount")
+            balance = Decimal(str(due)) if due is not None else gross - paid
+            if balance != 0:
+                out.append(OpenItem(str(row["CustomerCode"]), str(row["Number"]), _date(row["DueDate"]), balance))
+        return out
+
+    def customer_balance(self, customer_id: str) -> Decimal:
+        row = naming(f"Customer {customer_id}", lambda: self.client.get_customer(customer_id))
+        return Decimal(str((row or {}).get("OutstandingBalance") or 0))
+
+    def books_today(self) -> dt.date:
+        """The day by the books' clock (aging counts days past due by it); KashFlow reports none: today, UTC."""
+        return dt.datetime.now(dt.UTC).date()
