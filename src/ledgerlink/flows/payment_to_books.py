@@ -21,6 +21,7 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.engine.flows import ACCOUNTING, CRM, Flow, register
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import enqueue_record, wait_for
+from ledgerlink.flows import _invoice_state as invoice_state
 from ledgerlink.flows import payment_sync
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure
@@ -62,6 +63,9 @@ def find_invoice(deps: Deps, record: dict[str, Any]) -> str:
     """The books' invoice number the payment settles: its Opportunity's invoice, else its imported invoice's."""
     books = deps.books
     if record.get("Opportunity__c"):
+        billed = invoice_state.load(deps.ledger, books.name, record["Opportunity__c"])
+        if billed is not None and billed.status == invoice_state.OPEN:
+            return billed.invoice  # the deal's invoice was reissued: the one standing now
         found = deps.ledger.lookup(
             "salesforce", "Opportunity", record["Opportunity__c"], books.name, books.invoice_object
         )
