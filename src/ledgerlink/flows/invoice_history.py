@@ -46,7 +46,7 @@ def _num(value: Decimal | None) -> float:
     return float(value or 0)
 
 
-def _accounts(deps: Deps, customer_ids: list[str]) -> dict[str, str]:
+def salesforce_accounts(deps: Deps, customer_ids: list[str]) -> dict[str, str]:
     """Salesforce Account id by books customer id: the ledger's links, else the Account whose ExternalID__c is
     the customer's code."""
     books = deps.books
@@ -112,7 +112,7 @@ def import_page(deps: Deps, cursor: str | None) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     if not items:
         return {"cursor": next_cursor, "more": False, "counts": dict(counts)}
-    accounts = _accounts(deps, [i.customer_id for i in items])
+    accounts = salesforce_accounts(deps, [i.customer_id for i in items])
     numbers = [i.invoice.number or "" for i in items]
     deals = deps.ledger.lookup_many(books.name, books.invoice_object, numbers, "salesforce", "Opportunity")
     records = [

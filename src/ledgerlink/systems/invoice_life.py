@@ -45,6 +45,7 @@ class OpenItem:
     number: str
     due_date: dt.date
     balance: Decimal
+    days_overdue: int = 0  # by the books' own clock where they report it
 
 
 @runtime_checkable

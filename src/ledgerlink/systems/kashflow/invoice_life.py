@@ -202,14 +202,16 @@ class KashFlowInvoiceLife(KashFlowBooks):
             paid = Decimal(str(row.get("TotalPaidAmount") or 0))
             due = row.get("DueAmount")
             balance = Decimal(str(due)) if due is not None else gross - paid
-            if balance != 0:
-                out.append(OpenItem(str(row["CustomerCode"]), str(row["Number"]), _date(row["DueDate"]), balance))
+            if balance == 0:
+                continue
+            due_date = _date(row["DueDate"])
+            if row.get("OverdueDays") is not None:  # KashFlow counts days late by its own clock
+                days = int(row["OverdueDays"])
+            else:
+                days = max(0, (dt.datetime.now(dt.UTC).date() - due_date).days)
+            out.append(OpenItem(str(row["CustomerCode"]), str(row["Number"]), due_date, balance, days))
         return out
 
     def customer_balance(self, customer_id: str) -> Decimal:
         row = naming(f"Customer {customer_id}", lambda: self.client.get_customer(customer_id))
         return Decimal(str((row or {}).get("OutstandingBalance") or 0))
-
-    def books_today(self) -> dt.date:
-        """The day by the books' clock (aging counts days past due by it); KashFlow reports none: today, UTC."""
-        return dt.datetime.now(dt.UTC).date()
