@@ -55,7 +55,8 @@ def test_five_hundred_books_invoices_are_imported_with_their_payments(kashflow_e
 
     rows = list(
         env.user.query(
-            "SELECT Id, Name, Account__c, Account__r.ExternalID__c, Total__c, Amount_Paid__c, Balance__c FROM Invoice__c"
+            "SELECT Id, Name, Account__c, Account__r.ExternalID__c, Total__c, Amount_Paid__c, Balance__c "
+            "FROM Invoice__c"
         )
     )
     assert sorted(r["Name"] for r in rows) == sorted(made["numbers"])
