@@ -79,8 +79,18 @@ def test_five_hundred_books_invoices_are_imported_with_their_payments(kashflow_e
 
     # Again, from the beginning (what `ledgerlink sync invoices --full` does): the same records, no duplicate.
     env.ledger.set_watermark(invoice_history.WATERMARK, "")
+    writes = env.ledger.count_audit(flow=invoice_history.FLOW)
     again = wait_for(invoice_history.poll()[0])
-    assert again["invoices"] == INVOICES
+    assert again["unchanged"] == INVOICES and again.get("invoices", 0) == 0
+    assert env.ledger.count_audit(flow=invoice_history.FLOW) == writes
     assert len(list(env.user.query("SELECT Id FROM Invoice__c"))) == INVOICES
     assert len(list(env.user.query("SELECT Id FROM Invoice_Line__c"))) == 2 * INVOICES
     assert len(list(env.user.query("SELECT Id FROM Payment__c"))) == INVOICES // 2
+
+    # A payment in the books since: that invoice alone is written again, with its new payment.
+    env.pay(made["numbers"][1], "3.00", dt.date(2026, 6, 20), reference="late")
+    env.ledger.set_watermark(invoice_history.WATERMARK, "")
+    third = wait_for(invoice_history.poll()[0])
+    assert third["invoices"] == 1 and third["payments"] == 1 and third["unchanged"] == INVOICES - 1
+    row = env.one(f"SELECT Amount_Paid__c FROM Invoice__c WHERE Name = '{made['numbers'][1]}'")
+    assert Decimal(str(row["Amount_Paid__c"])) == Decimal("3.00")

@@ -26,6 +26,7 @@ from ledgerlink.flows._ledger_steps import save_watermark
 from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.payment_sync import PAYMENT_OBJECT
 from ledgerlink.flows.sync.common import transform_context
+from ledgerlink.store.ledger import content_hash
 from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.invoice_life import BooksInvoice, invoice_life
 from ledgerlink.systems.salesforce import soql as literal
@@ -118,6 +119,30 @@ def import_page(deps: Deps, cursor: str | None) -> dict[str, Any]:
     records = [
         invoice_fields(books.name, i, accounts.get(i.customer_id), deals.get(i.invoice.number or "")) for i in items
     ]
+    # What was imported before and has not changed since (its fields, lines, payments, credits) is left alone: a
+    # rerun writes nothing to Salesforce.
+    hashes = [
+        content_hash(
+            {
+                "invoice": record,
+                "lines": [line.model_dump(mode="json") for line in item.invoice.lines],
+                "payments": [p.model_dump(mode="json") for p in item.payments],
+                "credited": str(item.credited),
+            }
+        )
+        for item, record in zip(items, records, strict=True)
+    ]
+    keep = [
+        k
+        for k, (record, digest) in enumerate(zip(records, hashes, strict=True))
+        if (seen := deps.ledger.get_version("salesforce", "Invoice__c", record["External_Id__c"])) is None
+        or seen.content_hash != digest
+    ]
+    counts["unchanged"] = len(items) - len(keep)
+    items, records, hashes = [items[k] for k in keep], [records[k] for k in keep], [hashes[k] for k in keep]
+    numbers = [i.invoice.number or "" for i in items]
+    if not items:
+        return {"cursor": next_cursor, "more": more, "counts": dict(counts)}
     counts["without_account"] = sum(1 for r in records if not r["Account__c"])
     ids = _check(crm.upsert_many("Invoice__c", "External_Id__c", records), "Invoice__c")
     by_number = dict(zip(numbers, ids, strict=True))
@@ -195,6 +220,10 @@ def import_page(deps: Deps, cursor: str | None) -> dict[str, Any]:
         for item, n, note in notes
     ]
     counts["credit_notes"] = len(_check(crm.upsert_many("Invoice__c", "External_Id__c", note_records), "Invoice__c"))
+    for record, digest in zip(records, hashes, strict=True):
+        deps.ledger.put_version(
+            "salesforce", "Invoice__c", record["External_Id__c"], digest, written_by_us=True, modified_at=None
+        )
     deps.ledger.audit(
         flow=FLOW,
         system="salesforce",
