@@ -28,9 +28,21 @@ from rich.table import Table
 
 from ledgerlink.bootstrap import engine_settings, open_runtime
 from ledgerlink.connections.build import build_crm
+from ledgerlink.demo import invoice_life
 from ledgerlink.demo.seed import seed
 from ledgerlink.engine import runtime as engine
-from ledgerlink.flows import customer_sync, invoice_pdf, late_payment, payment_sync, product_sync, reconciliation
+from ledgerlink.flows import (
+    account_balances,
+    customer_sync,
+    invoice_changes,
+    invoice_history,
+    invoice_pdf,
+    late_payment,
+    payment_sync,
+    payment_to_books,
+    product_sync,
+    reconciliation,
+)
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.model import Payment
 from ledgerlink.sandbox.runner import SandboxSet, SystemName, start_sandboxes
@@ -89,9 +101,12 @@ def _run(
         demo.phase("Payments → Salesforce", payment_sync.poll)
         overdue_after = demo.books_clock_moves_on(sandboxes[options.accounting].base_url, options.accounting)
         demo.phase("Overdue invoices → Cases", late_payment.poll)
+        life = _invoice_life(demo, runtime, sf_spec)
         report = demo.reconcile()
         echoes = demo.echo_pass()
         summary = _summarise(runtime, demo, options, seeded, started)
+        if life is not None:
+            summary["invoice_life"] = life
         summary.update(
             {
                 "payments_recorded_in_books": paid,
@@ -104,6 +119,30 @@ def _run(
         engine.stop()
     _print_summary(console, summary)
     return summary
+
+
+def _invoice_life(demo: _Demo, runtime: engine.Runtime, sf_spec: dict[str, Any]) -> dict[str, Any] | None:
+    """Payments from Salesforce, deal changes, history, balances and their reconciliation (books that support it)."""
+    if not invoice_life.supported(runtime):
+        return None
+    user = build_crm(sf_spec, client_tag="demo-user")
+    try:
+        life = invoice_life.InvoiceLifeDemo(runtime, user)
+        life.salesperson_records_payments()
+        demo.phase("Salesforce payments → books", payment_to_books.poll)
+        demo.phase("Deal changes → invoices", invoice_changes.poll)  # the number write-backs: nothing to do
+        life.deals_change()
+        demo.phase("Deal changes → invoices", invoice_changes.poll)
+        life.bookkeeper_makes_invoices()
+        demo.phase("Books invoices → Invoice__c", invoice_history.poll)
+        demo.phase("Balances → Accounts", account_balances.poll)
+        life.inject_drift()
+        drift = invoice_life.reconcile_balances()
+        demo.phase("Balances → Accounts", account_balances.poll)
+        drift_after = invoice_life.reconcile_balances()
+        return life.summary(demo.flows, drift, drift_after)
+    finally:
+        user.close()
 
 
 class _Demo:
@@ -185,7 +224,16 @@ class _Demo:
     def echo_pass(self) -> int:
         """Every trigger again with nothing changed by anyone: each write now would be an echo of our own."""
         before = self.runtime.ledger.count_audit()
-        for poll in (customer_sync.poll, product_sync.poll, o2i.poll_won, payment_sync.poll, invoice_pdf.poll):
+        polls: list[Callable[..., list[WorkflowHandle[Any]]]] = [
+            customer_sync.poll,
+            product_sync.poll,
+            o2i.poll_won,
+            payment_sync.poll,
+            invoice_pdf.poll,
+        ]
+        if invoice_life.supported(self.runtime):
+            polls += list(invoice_life.POLLS)
+        for poll in polls:
             for handle in poll(lag_seconds=0):
                 engine.wait_for(handle)
         writes = self.runtime.ledger.count_audit() - before

@@ -128,7 +128,7 @@ def refresh(deps: Deps) -> dict[str, Any]:
 def account_balances(lag_seconds: float = 0.0) -> dict[str, Any]:
     del lag_seconds
     counts = refresh(current_deps())
-    return {"status": "refreshed", **counts}
+    return {"status": "refreshed", **counts, "counts": dict(counts)}
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[dict[str, Any]]]:

@@ -250,7 +250,7 @@ def import_invoices(lag_seconds: float = 0.0) -> dict[str, Any]:
             save_watermark(deps, WATERMARK, page["cursor"])
             cursor = page["cursor"]
         if not page["more"]:
-            return {"status": "imported", **totals}
+            return {"status": "imported", **totals, "counts": dict(totals)}
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[dict[str, Any]]]:
