@@ -94,3 +94,29 @@ def test_five_hundred_books_invoices_are_imported_with_their_payments(kashflow_e
     assert third["invoices"] == 1 and third["payments"] == 1 and third["unchanged"] == INVOICES - 1
     row = env.one(f"SELECT Amount_Paid__c FROM Invoice__c WHERE Name = '{made['numbers'][1]}'")
     assert Decimal(str(row["Amount_Paid__c"])) == Decimal("3.00")
+
+
+def test_payment_sync_covers_imported_invoices(kashflow_env: BooksEnv) -> None:
+    """A payment recorded in the books on an invoice LedgerLink didn't make, once imported: one Payment__c on the
+    Invoice__c, whose paid total, balance and status follow; a second poll writes nothing."""
+    env = kashflow_env
+    kashflow = env.runtime.books.client  # type: ignore[attr-defined]
+    kashflow.create_customer({"Code": "IMP01", "Name": "Imported Ltd"})
+    env.make_account("Imported Ltd", "IMP01")
+    made = kashflow.create_invoice(
+        {"CustomerCode": "IMP01", "LineItems": [{"Description": "Work", "Quantity": 1, "Rate": 100, "VATLevel": 20}]}
+    )
+    number = str(made["Number"])
+    wait_for(invoice_history.poll()[0])
+
+    env.pay(number, "120.00", dt.date(2026, 6, 20), reference="settled")
+    [outcome] = [wait_for(h) for h in payment_sync.poll()]
+    assert outcome["status"] == "synced", outcome
+    row = env.one(
+        f"SELECT Id, Amount_Paid__c, Balance__c, Status__c, Paid_Date__c FROM Invoice__c WHERE Name = '{number}'"
+    )
+    assert Decimal(str(row["Amount_Paid__c"])) == Decimal("120.00") and Decimal(str(row["Balance__c"])) == 0
+    assert row["Status__c"] == "Paid" and row["Paid_Date__c"] == "2026-06-20"
+    [payment] = env.user.query("SELECT Invoice__c, Opportunity__c FROM Payment__c")
+    assert payment["Invoice__c"] == row["Id"] and payment["Opportunity__c"] is None
+    assert payment_sync.poll() == []
