@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerlink.engine.runtime import wait_for
-from ledgerlink.flows import invoice_history, payment_sync
+from ledgerlink.flows import invoice_history, late_payment, payment_sync
 from tests.invoice_life.conftest import BooksEnv
 
 INVOICES = 500
@@ -120,3 +120,34 @@ def test_payment_sync_covers_imported_invoices(kashflow_env: BooksEnv) -> None:
     [payment] = env.user.query("SELECT Invoice__c, Opportunity__c FROM Payment__c")
     assert payment["Invoice__c"] == row["Id"] and payment["Opportunity__c"] is None
     assert payment_sync.poll() == []
+
+
+def test_late_payment_covers_imported_invoices(kashflow_env: BooksEnv) -> None:
+    """An imported invoice (no deal behind it) overdue → one Case on its Account; paying it closes the Case."""
+    env = kashflow_env
+    kashflow = env.runtime.books.client  # type: ignore[attr-defined]
+    kashflow.create_customer({"Code": "LATE01", "Name": "Late Imported Ltd"})
+    account = env.make_account("Late Imported Ltd", "LATE01")
+    today = env.books_today()
+    made = kashflow.create_invoice(
+        {
+            "CustomerCode": "LATE01",
+            "IssuedDate": (today - dt.timedelta(days=60)).isoformat(),
+            "DueDate": (today - dt.timedelta(days=30)).isoformat(),
+            "LineItems": [{"Description": "Work", "Quantity": 1, "Rate": 100, "VATLevel": 20}],
+        }
+    )
+    number = str(made["Number"])
+    assert [wait_for(h) for h in late_payment.poll()] == []  # not in Salesforce yet: not LedgerLink's business
+    wait_for(invoice_history.poll()[0])
+
+    [opened] = [wait_for(h) for h in late_payment.poll()]
+    assert opened["status"] == "opened" and opened["invoice_number"] == number
+    [case] = env.user.query(f"SELECT Id, IsClosed FROM Case WHERE AccountId = '{account}'")
+    assert case["Id"] == opened["case"]
+    assert [wait_for(h) for h in late_payment.poll()] == []
+
+    env.pay(number, "120.00", today, reference="paid")
+    [closed] = [wait_for(h) for h in late_payment.poll()]
+    assert closed["status"] == "closed"
+    assert env.one(f"SELECT IsClosed FROM Case WHERE Id = '{case['Id']}'")["IsClosed"] is True
