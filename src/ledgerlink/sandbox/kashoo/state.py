@@ -11,7 +11,8 @@ from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
 from ledgerlink.sandbox.kashoo.config import KashooSandboxConfig
 
 CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT = "contact", "item", "account", "tax", "invoice", "invoicePayment"
-KINDS = (CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT)
+CREDIT_NOTE = "creditNote"  # credit_notes.py: behind the config's switch
+KINDS = (CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT, CREDIT_NOTE)
 FIRST_ID = 1_000_001
 
 SEED_ACCOUNTS = [
