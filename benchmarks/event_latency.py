@@ -7,7 +7,7 @@ Both phases run LedgerLink in this process on the embedded default (SQLite, or `
 against the Salesforce (with its Pub/Sub API) and KashFlow sandboxes, each in a process of its own on loopback
 (``benchmarks/_sandboxes.py``), with zero injected latency.
 Both ends of each measurement are Salesforce commit timestamps from the sandbox's change-event log: the user's
-Closed Won update, and LedgerLink's write-back of ``KashFlow_Invoice_Number__c``. Target: p99 ≤ 2 s with CDC.
+Closed Won update, and LedgerLink's write-back of ``Accounting_Invoice_Number__c``. Target: p99 ≤ 2 s with CDC.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ledgerlink.engine import runtime as engine
 from ledgerlink.engine.worker import run_worker
 from ledgerlink.flows.cdc_trigger import start_cdc_trigger
 
-NUMBER_FIELD = "KashFlow_Invoice_Number__c"
+NUMBER_FIELD = "Accounting_Invoice_Number__c"
 CATCH_UP_MARGIN_SECONDS = 5.0  # what start_cdc_trigger sets with no poll lag
 
 

@@ -1,6 +1,8 @@
 """One worker process of the rate-limit proof: the Kashoo connector paced by the limiter shared through SQLite.
 
-Usage: python -m tests.contract.rate_worker '<json config>'; prints {"requests": n, "calls": m} on exit.
+Usage: python -m tests.contract.rate_worker '<json config>'. It prints "ready" once imported and connected, then
+reads the shared start time (epoch seconds) from stdin, so a slow interpreter start on a loaded machine eats no measured
+time; prints {"requests": n, "calls": m} on exit.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ class UntilDeadline:
 
 def main(config: dict[str, object]) -> dict[str, int]:
     shared = SharedRateLimiter(str(config["db_url"]), str(config["key"]), RateLimitSpec.parse(str(config["limit"])))
-    start, seconds = float(str(config["start_at"])), float(str(config["seconds"]))
+    seconds = float(str(config["seconds"]))
+    pacer = UntilDeadline(shared, deadline=float("inf"))
     client = KashooClient(
         KashooSettings(
             base_url=str(config["base_url"]),
@@ -44,9 +47,12 @@ def main(config: dict[str, object]) -> dict[str, int]:
             password=str(config["password"]),
             token=str(config["token"]),  # one token for both workers: the server counts them as one client
             business_id=int(str(config["business_id"])),
-            pacer=UntilDeadline(shared, start + seconds),
+            pacer=pacer,
         )
     )
+    print("ready", flush=True)
+    start = float(sys.stdin.readline())
+    pacer.deadline = start + seconds
     time.sleep(max(0.0, start - time.time()))
     done = 0
     while True:

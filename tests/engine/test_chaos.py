@@ -33,9 +33,9 @@ def _written_back(sandboxes: SandboxSet) -> dict[str, str]:
     user = build_crm(sandboxes["salesforce"].describe(), client_tag="test-user")
     try:
         rows = user.query(
-            "SELECT Id, KashFlow_Invoice_Number__c FROM Opportunity WHERE KashFlow_Invoice_Number__c != null"
+            "SELECT Id, Accounting_Invoice_Number__c FROM Opportunity WHERE Accounting_Invoice_Number__c != null"
         )
-        return {r["Id"]: r["KashFlow_Invoice_Number__c"] for r in rows}
+        return {r["Id"]: r["Accounting_Invoice_Number__c"] for r in rows}
     finally:
         user.close()
 

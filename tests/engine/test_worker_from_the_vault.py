@@ -75,9 +75,9 @@ def test_connection_add_then_worker_invoices_a_won_deal_in_kashoo(tmp_path: Path
 
         def invoiced() -> str | None:
             row = next(
-                iter(user.query(f"SELECT KashFlow_Invoice_Number__c FROM Opportunity WHERE Id = '{opportunity}'"))
+                iter(user.query(f"SELECT Accounting_Invoice_Number__c FROM Opportunity WHERE Id = '{opportunity}'"))
             )
-            return row.get("KashFlow_Invoice_Number__c")
+            return row.get("Accounting_Invoice_Number__c")
 
         ok = wait_until(lambda: invoiced() is not None, timeout=90, interval=0.5)
         assert ok, (tmp_path / "worker.log").read_text(errors="replace")[-3000:]

@@ -44,7 +44,7 @@ def test_a_worker_runs_every_flow_from_its_triggers(flow_env: FlowEnv) -> None:
         while time.monotonic() < deadline:
             written = list(
                 flow_env.user.query(
-                    "SELECT Id FROM Opportunity WHERE IsWon = true AND KashFlow_Invoice_Number__c != null"
+                    "SELECT Id FROM Opportunity WHERE IsWon = true AND Accounting_Invoice_Number__c != null"
                 )
             )
             files = list(flow_env.user.query("SELECT Id FROM ContentVersion"))

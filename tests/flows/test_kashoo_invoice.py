@@ -60,8 +60,8 @@ def test_every_won_opportunity_becomes_exactly_one_kashoo_invoice(kashoo_env: Fl
     assert Counter(inv["poNumber"] for inv in invoices) == Counter(won)
 
     written = {
-        r["Id"]: r["KashFlow_Invoice_Number__c"]
-        for r in kashoo_env.user.query("SELECT Id, KashFlow_Invoice_Number__c FROM Opportunity WHERE IsWon = true")
+        r["Id"]: r["Accounting_Invoice_Number__c"]
+        for r in kashoo_env.user.query("SELECT Id, Accounting_Invoice_Number__c FROM Opportunity WHERE IsWon = true")
     }
     assert written == {inv["poNumber"]: inv["number"] for inv in invoices}
 

@@ -30,9 +30,9 @@ def test_every_won_opportunity_becomes_exactly_one_invoice_and_rerun_creates_not
     assert all(n == 1 for n in references.values())
 
     written = {
-        r["Id"]: r["KashFlow_Invoice_Number__c"]
+        r["Id"]: r["Accounting_Invoice_Number__c"]
         for r in flow_env.user.query(
-            "SELECT Id, KashFlow_Invoice_Number__c, Invoice_Status__c FROM Opportunity WHERE IsWon = true"
+            "SELECT Id, Accounting_Invoice_Number__c, Invoice_Status__c FROM Opportunity WHERE IsWon = true"
         )
     }
     by_reference = {inv["CustomerReference"]: str(inv["Number"]) for inv in invoices}
@@ -112,7 +112,7 @@ def test_a_first_invoice_is_made_without_a_look_and_one_made_before_a_crash_is_f
         s.execute(
             delete(CrossReference).where(CrossReference.id_a == second, CrossReference.object_b == books.invoice_object)
         )
-    flow_env.user.update("Opportunity", second, {"KashFlow_Invoice_Number__c": None})
+    flow_env.user.update("Opportunity", second, {"Accounting_Invoice_Number__c": None})
     assert flow_env.ledger.lookup("salesforce", "Opportunity", second, "kashflow", books.invoice_object) is None
     outcome = flow_env.run_one(second)
     assert outcome["status"] == "already_invoiced"

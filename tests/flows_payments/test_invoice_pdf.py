@@ -76,10 +76,10 @@ def test_opportunity_without_a_ledgerlink_invoice_is_a_failed_record(kashflow_en
     account = env.make_account("No Invoice Ltd", "NOINV")
     opp = env.make_opportunity(stage="Prospecting", account_id=account, lines=[])
     outcome = result(invoice_pdf.replay(opp))
-    assert outcome["status"] == "failed" and outcome["field"] == "KashFlow_Invoice_Number__c"
+    assert outcome["status"] == "failed" and outcome["field"] == "Accounting_Invoice_Number__c"
     [failed] = env.ledger.failed_records(flow=invoice_pdf.FLOW)
     assert failed.source_id == opp
-    assert opp in failed.errors[-1]["error"] and failed.errors[-1]["field"] == "KashFlow_Invoice_Number__c"
+    assert opp in failed.errors[-1]["error"] and failed.errors[-1]["field"] == "Accounting_Invoice_Number__c"
     assert _files(env, opp) == []
 
 

@@ -177,9 +177,8 @@ def test_describe_lists_fields_with_their_properties(sf: Salesforce) -> None:
     assert fields["IsWon"]["createable"] is False and fields["IsWon"]["updateable"] is False
     assert fields["Name"]["nillable"] is False and fields["Name"]["type"] == "string"
     assert fields["AccountId"]["referenceTo"] == ["Account"] and fields["AccountId"]["relationshipName"] == "Account"
-    assert (
-        fields["KashFlow_Invoice_Number__c"]["custom"] is True and fields["KashFlow_Invoice_Number__c"]["length"] == 40
-    )
+    number = fields["Accounting_Invoice_Number__c"]
+    assert number["custom"] is True and number["length"] == 40
     assert fields["Amount_Paid__c"]["type"] == "currency"
     children = {c["relationshipName"] for c in describe["childRelationships"]}
     assert {"OpportunityLineItems", "Payments__r"} <= children

@@ -426,7 +426,7 @@ class Scenario:
         invoices = _patient(lambda: list(books.client.list("invoices")))
         customers = _patient(lambda: list(books.client.list("customers")))
         payments = _patient(lambda: list(books.client.list("invoices/bulk/payments")))
-        won = q("SELECT Id, KashFlow_Invoice_Number__c, Amount_Paid__c FROM Opportunity WHERE IsWon = true")
+        won = q("SELECT Id, Accounting_Invoice_Number__c, Amount_Paid__c FROM Opportunity WHERE IsWon = true")
         accounts = q("SELECT Id, ExternalID__c FROM Account")
         contacts = q("SELECT Id, AccountId, FirstName, LastName, Email FROM Contact")
         payment_records = q("SELECT Id, External_Id__c, Opportunity__c FROM Payment__c")
@@ -471,7 +471,7 @@ class Scenario:
             "invoice_number_not_written_back": [
                 r["Id"]
                 for r in won
-                if r["Id"] in numbers and str(r.get("KashFlow_Invoice_Number__c") or "") != numbers[r["Id"]]
+                if r["Id"] in numbers and str(r.get("Accounting_Invoice_Number__c") or "") != numbers[r["Id"]]
             ],
             "accounts_without_customer": unlinked_accounts,
             "customers_without_account": sorted(customer_codes - linked_codes),

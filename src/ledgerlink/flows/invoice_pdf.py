@@ -39,7 +39,7 @@ from ledgerlink.systems.salesforce.incremental import Position, incremental_soql
 FLOW = "invoice_pdf"
 WATERMARK = "salesforce.Opportunity.invoiced"
 POLL_PAGE = 2000
-INVOICE_NUMBER_FIELD = "KashFlow_Invoice_Number__c"  # the invoice flow writes it back, whichever the books
+INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"  # the invoice flow writes it back, whichever the books
 
 _step = durable_step
 

@@ -27,7 +27,7 @@ from ledgerlink.flows.invoicing import ACCOUNT_SOQL as ACCOUNT_SOQL  # re-export
 from ledgerlink.flows.invoicing import PRODUCT_SOQL as PRODUCT_SOQL
 
 FLOW = "opportunity_to_invoice"
-INVOICE_NUMBER_FIELD = "KashFlow_Invoice_Number__c"
+INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"
 INVOICE_STATUS_FIELD = "Invoice_Status__c"
 
 OPPORTUNITY_SELECT = (
