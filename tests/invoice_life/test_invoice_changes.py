@@ -12,6 +12,7 @@ import pytest
 
 from ledgerlink.engine.runtime import wait_for
 from ledgerlink.flows import invoice_changes
+from ledgerlink.flows import opportunity_to_invoice as o2i
 from tests.flows.conftest import CLOSE_DATE
 from tests.invoice_life.conftest import BooksEnv
 
@@ -99,8 +100,8 @@ def test_credit_and_reissue_credits_the_invoice_and_writes_the_new_number_back(k
     assert new_number != number
     [note] = _credit_notes(env)
     assert Decimal(str(note["GrossAmount"])) == Decimal("120.00")
-    row = env.one(f"SELECT KashFlow_Invoice_Number__c FROM Opportunity WHERE Id = '{opp}'")
-    assert row["KashFlow_Invoice_Number__c"] == new_number
+    row = env.one(f"SELECT {o2i.INVOICE_NUMBER_FIELD} FROM Opportunity WHERE Id = '{opp}'")
+    assert row[o2i.INVOICE_NUMBER_FIELD] == new_number
     _settled(env)
 
 

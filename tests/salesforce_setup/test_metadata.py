@@ -137,10 +137,10 @@ def test_the_grep_catches_a_field_the_metadata_lacks(metadata_root: Path, tmp_pa
     copy = tmp_path / "salesforce"
     shutil.copytree(metadata_root, copy)
     # A name only one object has (Paid_Date__c is on Opportunity and on Invoice__c).
-    (copy / "force-app/main/default/objects/Order/fields/Accounting_Invoice_Number__c.field-meta.xml").unlink()
+    (copy / "force-app/main/default/objects/Account/fields/Overdue_Balance__c.field-meta.xml").unlink()
     missing = _unknown_custom_names(copy)
-    assert set(missing) == {"Accounting_Invoice_Number__c"}
-    assert "flows/order_to_invoice.py" in missing["Accounting_Invoice_Number__c"]
+    assert set(missing) == {"Overdue_Balance__c"}
+    assert "flows/account_balances.py" in missing["Overdue_Balance__c"]
 
 
 def test_the_mapping_schema_and_templates_name_custom_fields_on_the_right_object(metadata_root: Path) -> None:
