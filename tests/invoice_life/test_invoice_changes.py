@@ -27,7 +27,13 @@ def _set_price(env: BooksEnv, opportunity: str, price: float) -> None:
 
 
 def _credit_notes(env: BooksEnv) -> list[dict[str, Any]]:
-    return list(env.runtime.books.client.list("creditnotes"))  # type: ignore[attr-defined]
+    """KashFlow keeps a credit note as an invoice with negative amounts (its Credits page)."""
+    rows = env.runtime.books.client.list("invoices")  # type: ignore[attr-defined]
+    return [
+        {**row, "NetAmount": -Decimal(str(row["NetAmount"])), "GrossAmount": -Decimal(str(row["GrossAmount"]))}
+        for row in rows
+        if Decimal(str(row["GrossAmount"])) < 0
+    ]
 
 
 def _books_writes(env: BooksEnv) -> int:
@@ -64,10 +70,12 @@ def test_a_change_to_a_paid_invoice_makes_a_credit_note_for_the_difference(kashf
     [outcome] = _poll()
     assert outcome["status"] == "credited", outcome
     [note] = _credit_notes(env)
-    assert str(note["InvoiceNumber"]) == number
+    assert str(note["CustomerReference"]).startswith(f"CN {number} ")
     assert Decimal(str(note["NetAmount"])) == Decimal("20.00") and Decimal(str(note["GrossAmount"])) == Decimal("24.00")
     invoice = env.runtime.books.get_invoice(number)
     assert invoice is not None and invoice.total_gross == Decimal("120.00")  # the paid invoice stands as it was
+    # Paid in full: nothing left to apply the credit to; it stays with the customer, owed back to them.
+    assert Decimal(str(env.runtime.books.client.get_customer(invoice.customer_code)["OutstandingBalance"])) == -24  # type: ignore[attr-defined]
     trail = env.ledger.audit_trail(source_id=opp)
     assert [a.record_id for a in trail if a.flow == invoice_changes.FLOW and a.object == "CreditNote"] == [
         str(note["Number"])
@@ -132,15 +140,34 @@ def test_a_reopened_deal_is_voided_or_credited_as_the_policy_says(
     _settled(env)
 
 
-def test_without_the_credit_note_endpoint_the_record_fails_saying_so(kashflow_env: BooksEnv) -> None:
+def test_without_the_credits_endpoint_the_credit_stays_with_the_customer(kashflow_env: BooksEnv) -> None:
+    """KashFlow marks /internal/invoices/{id}/credits internal: where it answers 404 the credit note is still made
+    (an invoice with negative amounts), unallocated; the customer owes that much less all the same."""
     env = kashflow_env
     base = env.sandboxes["kashflow"].base_url
     httpx.put(f"{base}/__admin/behaviour", json={"credit_notes": False}).raise_for_status()
     env.runtime.settings.flows.reopen_policy = "credit"
-    _account, opp, _number = env.invoiced_opportunity("No Notes Ltd", 100.0)
+    _account, opp, number = env.invoiced_opportunity("No Credits Ltd", 100.0)
     env.user.update("Opportunity", opp, {"StageName": "Negotiation/Review"})
     [outcome] = _poll()
-    assert outcome["status"] == "failed"
-    assert "issue the credit note in KashFlow" in outcome["error"]
-    [failed] = env.ledger.failed_records(flow=invoice_changes.FLOW)
-    assert failed.source_id == opp
+    assert outcome["status"] == "credited", outcome
+    [note] = _credit_notes(env)
+    assert note["GrossAmount"] == Decimal("120.00")
+    kashflow = env.runtime.books.client  # type: ignore[attr-defined]
+    assert Decimal(str(kashflow.get_invoice(number)["DueAmount"])) == Decimal("120.00")  # not applied
+    assert Decimal(str(kashflow.get_customer(note["CustomerCode"])["OutstandingBalance"])) == 0
+    _settled(env)
+
+
+def test_a_credit_note_is_applied_to_the_unpaid_invoice(kashflow_env: BooksEnv) -> None:
+    env = kashflow_env
+    env.runtime.settings.flows.invoice_change_policy = "credit_difference"
+    _account, opp, number = env.invoiced_opportunity("Applied Ltd", 100.0)
+    _set_price(env, opp, 75.0)
+    [outcome] = _poll()
+    assert outcome["status"] == "credited"
+    kashflow = env.runtime.books.client  # type: ignore[attr-defined]
+    assert Decimal(str(kashflow.get_invoice(number)["DueAmount"])) == Decimal("90.00")  # 120 - 30 credited
+    [note] = _credit_notes(env)
+    assert Decimal(str(kashflow.get_invoice(str(note["Number"]))["DueAmount"])) == 0  # its credit all used
+    _settled(env)

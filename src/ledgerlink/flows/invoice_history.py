@@ -197,7 +197,7 @@ def import_page(deps: Deps, cursor: str | None) -> dict[str, Any]:
     notes = [
         (item, n, note)
         for item, n in zip(items, numbers, strict=True)
-        if item.credited > 0
+        if item.credited > 0 and not life.credit_notes_are_invoices
         for note in life.credit_notes(n)
     ]
     note_records = [

@@ -50,6 +50,10 @@ class OpenItem:
 
 @runtime_checkable
 class InvoiceLife(Protocol):
+    # True where the books keep a credit note as an invoice with negative amounts (the history import then brings it
+    # with the invoices, not again as a credit note).
+    credit_notes_are_invoices: bool
+
     def update_invoice(self, number: str, invoice: Invoice, ctx: TransformContext | None = None) -> Invoice:
         """Replace the invoice's lines (and dates); a ``PermanentError`` with code ``LOCKED`` when the books refuse."""
         ...

@@ -31,7 +31,7 @@ class KashFlowSandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     base_currency: str = "GBP"
     max_per_page: int = 500
-    # /v2/creditnotes: not in KashFlow's published REST pages (routes_credit_notes); off answers 404.
+    # /v2/internal/invoices/{id}/credits (routes_credit_notes): "internal" on KashFlow's page; off answers 404.
     credit_notes: bool = True
 
 

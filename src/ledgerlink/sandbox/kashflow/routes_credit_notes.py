@@ -1,13 +1,16 @@
-"""Credit notes: ``/v2/creditnotes`` (list, create, read) and the sandbox's behaviour switch for them.
+"""Credits: ``/v2/internal/invoices/{invoiceid}/credits``, as KashFlow's REST v2 "Credits" page documents it (GET the
+credits a customer can use on an invoice, POST to apply one), and the sandbox's behaviour switch for it.
 
-KashFlow has credit notes (its web app issues them, and unified APIs list and read KashFlow credit notes), but its
-public REST v2 pages name no credit-note endpoint (docs/vendors/kashflow-credit-notes.md). The sandbox serves one in
-the shape of an invoice (``CustomerCode``, ``InvoiceNumber`` it credits, ``CustomerReference``, ``IssuedDate``,
-``LineItems``), behind the switch ``credit_notes`` (``PUT /__admin/behaviour {"credit_notes": false}``): off, the
-endpoint answers 404 as an account without it would, and the connector falls back to a credit invoice.
+In KashFlow a credit note is an invoice with negative amounts: a ``CreditNote`` credit's ``Id`` "is the unique invoice
+identifier" and its ``Date`` "the invoice date". A credit note's credit is applied to an invoice with
+``POST {Id, Amount, Type: "CreditNote"}``: the invoice's ``DueAmount`` drops by it (``CreditedAmount`` here) and the
+credit note's credit left drops too (``CreditUsed``). The page publishes no POST example; the sandbox takes the
+fields of a credit row. ``OverPayment`` and ``AdvancePayment`` credits are not modelled (400).
 
-A credit note is applied to the invoice it names: the invoice's ``CreditedAmount`` grows by the note's gross, so
-its ``DueAmount`` and status (and the customer's ``OutstandingBalance``) count it.
+The page marks the endpoint internal and "not ready for public use": the switch ``credit_notes``
+(``PUT /__admin/behaviour {"credit_notes": false}``) makes it answer 404, as an account without it would; the
+connector then leaves the credit unallocated (the customer's ``OutstandingBalance`` counts it all the same).
+The invoice in the path is found by number (as every other invoice URL), else by its ``Id``.
 """
 
 from __future__ import annotations
@@ -19,22 +22,20 @@ from fastapi import APIRouter, Depends, Request
 
 from ledgerlink.sandbox.kashflow import invoices as model
 from ledgerlink.sandbox.kashflow.auth import require_session
-from ledgerlink.sandbox.kashflow.paging import paged
-from ledgerlink.sandbox.kashflow.state import CUSTOMER, INVOICE, KashFlowState, kf
+from ledgerlink.sandbox.kashflow.state import INVOICE, KashFlowState, kf
 from ledgerlink.sandbox.kashflow.wire import (
     ApiError,
     KfJSON,
     fmt_datetime,
     invalid,
+    money,
     not_found,
-    opt_str,
-    parse_datetime,
+    parse_decimal,
     parse_int,
     read_object,
     stored_datetime,
 )
 
-CREDIT_NOTE = "creditnote"
 router = APIRouter(prefix="/v2", dependencies=[Depends(require_session)])
 admin = APIRouter()
 
@@ -44,102 +45,82 @@ def _enabled(state: KashFlowState) -> None:
         raise ApiError(404, "NotFound", "Not Found")
 
 
-def _serialise(doc: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
+def _invoice(state: KashFlowState, invoice_id: int) -> dict[str, Any]:
+    doc = state.store.get(INVOICE, str(invoice_id))
+    if doc is None:
+        doc = next((d for d in state.store.all(INVOICE) if d["Id"] == invoice_id), None)
+    if doc is None:
+        raise not_found("Invoice", invoice_id)
+    return doc
+
+
+def _credit_left(doc: dict[str, Any]) -> Decimal:
+    return -Decimal(doc["GrossAmount"]) - model.credit_used(doc)
+
+
+def _credit_notes(state: KashFlowState, customer_code: str) -> list[dict[str, Any]]:
+    return [
+        d
+        for d in state.store.all(INVOICE)
+        if d["CustomerCode"].upper() == customer_code.upper() and Decimal(d["GrossAmount"]) < 0 and not d["IsDraft"]
+    ]
+
+
+def _row(doc: dict[str, Any], amount: Decimal) -> dict[str, Any]:
     return {
         "Id": doc["Id"],
-        "Number": doc["Number"],
-        "CustomerCode": doc["CustomerCode"],
-        "InvoiceNumber": doc["InvoiceNumber"],
-        "CustomerReference": doc.get("CustomerReference"),
-        "IssuedDate": fmt_datetime(stored_datetime(doc["IssuedDate"])),
-        "NetAmount": Decimal(doc["NetAmount"]),
-        "VATAmount": Decimal(doc["VATAmount"]),
-        "GrossAmount": Decimal(doc["GrossAmount"]),
-        "Currency": doc["Currency"],
-        "LineItems": None
-        if summary
-        else [
-            {
-                k: (Decimal(v) if k in ("Quantity", "Rate", "VATLevel", "VATAmount", "NetAmount") else v)
-                for k, v in li.items()
-            }
-            for li in doc["LineItems"]
-        ],
-        "CreatedDate": fmt_datetime(stored_datetime(doc["CreatedDate"])),
-        "LastUpdatedDate": fmt_datetime(stored_datetime(doc["LastUpdatedDate"])),
+        "Amount": amount,
+        "Date": fmt_datetime(stored_datetime(doc["IssuedDate"])),
+        "Type": "CreditNote",
+        "Comment": f"Credit Note #{doc['Number']}",
     }
 
 
-@router.get("/creditnotes")
-async def list_credit_notes(request: Request) -> KfJSON:
+@router.get("/internal/invoices/{invoice_id:int}/credits")
+async def list_credits(invoice_id: int, request: Request) -> KfJSON:
     state = kf(request)
     _enabled(state)
-    docs = state.store.all(CREDIT_NOTE)
-    params = request.query_params
-    if number := params.get("invoicenumber"):
-        docs = [d for d in docs if str(d["InvoiceNumber"]) == number]
-    if ref := params.get("customerreference"):
-        docs = [d for d in docs if (d.get("CustomerReference") or "").lower() == ref.lower()]
-    rows = [_serialise(d, summary=True) for d in docs]
-    return paged(request, rows, max_per_page=state.config.max_per_page, default_sort="Number")
+    invoice = _invoice(state, invoice_id)
+    notes = _credit_notes(state, invoice["CustomerCode"])
+    return KfJSON([_row(d, _credit_left(d)) for d in notes if _credit_left(d) > 0])
 
 
-@router.get("/creditnotes/{number:int}")
-async def get_credit_note(number: int, request: Request) -> KfJSON:
-    state = kf(request)
-    _enabled(state)
-    doc = state.store.get(CREDIT_NOTE, str(number))
-    if doc is None:
-        raise not_found("CreditNote", number)
-    return KfJSON(_serialise(doc))
-
-
-@router.post("/creditnotes", status_code=201)
-async def create_credit_note(request: Request) -> KfJSON:
+@router.post("/internal/invoices/{invoice_id:int}/credits", status_code=201)
+async def apply_credit(invoice_id: int, request: Request) -> KfJSON:
     state = kf(request)
     _enabled(state)
     body = await read_object(request)
     with state.store.tx():
-        if body.get("invoicenumber") is None:
-            raise invalid("InvoiceNumber", "is required (the invoice the credit note is for)")
-        invoice_number = parse_int(body["invoicenumber"], "InvoiceNumber")
-        invoice = state.store.get(INVOICE, str(invoice_number))
-        if invoice is None:
-            raise invalid("InvoiceNumber", f"no invoice number {invoice_number}")
-        code = str(body.get("customercode") or invoice["CustomerCode"])
-        if state.store.get(CUSTOMER, code.upper()) is None or code.upper() != invoice["CustomerCode"].upper():
-            raise invalid("CustomerCode", f"invoice {invoice_number} is not {code!r}'s")
-        lines = model.build_lines(state, body.get("lineitems"))
-        net = sum((Decimal(li["NetAmount"]) for li in lines), Decimal(0))
-        vat = sum((Decimal(li["VATAmount"]) for li in lines), Decimal(0))
-        if net + vat <= 0:
-            raise invalid("LineItems", "a credit note's total must be positive")
-        issued = (
-            parse_datetime(body["issueddate"], "IssuedDate").replace(tzinfo=None).isoformat()
-            if body.get("issueddate") is not None
-            else state.now_iso()
-        )
-        number = max((d["Number"] for d in state.store.all(CREDIT_NOTE)), default=0) + 1
-        doc = {
-            "Id": state.store.next_id(CREDIT_NOTE),
-            "Number": number,
-            "CustomerCode": invoice["CustomerCode"],
-            "InvoiceNumber": invoice_number,
-            "CustomerReference": opt_str(body, "customerreference", "CustomerReference"),
-            "IssuedDate": issued,
-            "NetAmount": str(net),
-            "VATAmount": str(vat),
-            "GrossAmount": str(net + vat),
-            "Currency": invoice["Currency"],
-            "LineItems": lines,
-            "CreatedDate": state.now_iso(),
-            "LastUpdatedDate": state.now_iso(),
-        }
-        state.store.put(CREDIT_NOTE, str(number), doc)
-        invoice["CreditedAmount"] = str(model.total_credited(invoice) + net + vat)
+        invoice = _invoice(state, invoice_id)
+        kind = str(body.get("type") or "CreditNote")
+        if kind != "CreditNote":
+            raise invalid("Type", f"{kind} credits are not supported by this sandbox (CreditNote only)")
+        if body.get("id") is None:
+            raise invalid("Id", "is required (the credit note's invoice Id)")
+        note_id = parse_int(body["id"], "Id")
+        note = next((d for d in _credit_notes(state, invoice["CustomerCode"]) if d["Id"] == note_id), None)
+        if note is None:
+            raise invalid("Id", f"no credit note {note_id} for customer {invoice['CustomerCode']}")
+        if body.get("amount") is None:
+            raise invalid("Amount", "is required")
+        amount = parse_decimal(body["amount"], "Amount")
+        if amount != money(amount) or amount <= 0:
+            raise invalid("Amount", f"{amount} must be a positive amount in pence")
+        if amount > _credit_left(note):
+            raise invalid(
+                "Amount", f"{amount} is more than the {_credit_left(note)} left on credit note {note['Number']}"
+            )
+        if amount > model.due(invoice):
+            raise invalid(
+                "Amount", f"{amount} is more than the {model.due(invoice)} due on invoice {invoice['Number']}"
+            )
+        invoice["CreditedAmount"] = str(model.total_credited(invoice) + amount)
         invoice["LastUpdatedDate"] = state.now_iso()
-        state.store.put(INVOICE, str(invoice_number), invoice)
-    return KfJSON(_serialise(doc), status_code=201)
+        note["CreditUsed"] = str(model.credit_used(note) + amount)
+        note["LastUpdatedDate"] = state.now_iso()
+        state.store.put(INVOICE, str(invoice["Number"]), invoice)
+        state.store.put(INVOICE, str(note["Number"]), note)
+    return KfJSON(_row(note, amount), status_code=201)
 
 
 @admin.get("/__admin/behaviour")

@@ -1,11 +1,13 @@
 """KashFlow's half of invoice life (``systems.invoice_life``): edit an unpaid invoice, void (delete) one, credit notes,
 every invoice with its payments, open items and the customer's own balance.
 
-KashFlow's REST v2 pages document invoices, their ``PaymentLines`` and a customer's ``OutstandingBalance``, but no
-credit-note endpoint (docs/vendors/kashflow-credit-notes.md). The connector uses ``/creditnotes`` in the shape of
-an invoice; where the account answers 404 there, a credit note cannot be made through the API and the record fails
-with a message saying so (to be issued in KashFlow by hand), never silently. KashFlow has no void either: an unpaid
-invoice is deleted, a paid one is credited instead (the flow's policy decides).
+KashFlow's REST v2 "Credits" page (docs/vendors/kashflow-credit-notes.md) shows a credit note is an invoice with
+negative amounts, whose credit is applied to an invoice with ``POST /internal/invoices/{invoiceid}/credits``. So a
+credit note is made as an invoice with negated quantities, its ``CustomerReference`` = ``CN <invoice> <reference>``
+(looked up before it is made), then its credit is applied to the invoice once (up to what the invoice still owes;
+the GET lists only the credit left, so a repeated apply finds nothing left to apply). Where the internal endpoint
+answers 404 the credit stays unallocated on the customer, who still owes that much less. KashFlow has no void: an
+unpaid invoice is deleted, a paid one is credited instead (the flow's policy decides).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ def _lines(rows: list[dict[str, Any]] | None) -> list[InvoiceLine]:
     return [
         InvoiceLine(
             description=str(li.get("Description") or "-"),
-            quantity=li["Quantity"],
-            unit_price=li["Rate"],
+            # A credit note's lines carry negative quantities; canonical lines keep quantities positive.
+            quantity=abs(Decimal(str(li["Quantity"]))),
+            unit_price=Decimal(str(li["Rate"])) * (-1 if Decimal(str(li["Quantity"])) < 0 else 1),
             tax_rate=Decimal(str(li.get("VATLevel") or 0)),
             product_code=li.get("ProductCode") or None,
             nominal_code=li.get("NominalCode"),
@@ -46,8 +49,9 @@ class KashFlowInvoiceLife(KashFlowBooks):
         row = self.client.get_invoice(number)
         if row is None:
             return None, False
-        paid = Decimal(str(row.get("TotalPaidAmount") or 0)) + Decimal(str(row.get("CreditedAmount") or 0))
-        return row, paid > 0
+        gross = Decimal(str(row.get("GrossAmount") or 0))
+        due = Decimal(str(row.get("DueAmount", gross)))
+        return row, Decimal(str(row.get("TotalPaidAmount") or 0)) > 0 or due != gross
 
     def update_invoice(self, number: str, invoice: Invoice, ctx: TransformContext | None = None) -> Invoice:
         record = f"Invoice {number}"
@@ -83,64 +87,85 @@ class KashFlowInvoiceLife(KashFlowBooks):
 
     # --- credit notes ------------------------------------------------------------------------------------
 
-    def _find_credit_note(self, reference: str) -> dict[str, Any] | None:
-        for row in self.client.list("creditnotes", {"customerreference": reference}):
-            if row.get("CustomerReference") == reference:
-                return dict(row)
-        return None
+    credit_notes_are_invoices = True  # the history import brings them with the invoices
+
+    @staticmethod
+    def _note_reference(invoice_number: str, reference: str) -> str:
+        return f"CN {invoice_number} {reference}"
+
+    def _apply_credit(self, invoice_number: str, note_row: dict[str, Any]) -> None:
+        try:
+            credits = decimal_json(self.client.request("GET", f"internal/invoices/{invoice_number}/credits"))
+        except PermanentError as exc:
+            if exc.status == 404:
+                return  # no credits endpoint: the credit stays on the customer, unallocated
+            raise
+        left = next((Decimal(str(c["Amount"])) for c in credits or [] if c.get("Id") == note_row["Id"]), Decimal(0))
+        invoice = self.client.get_invoice(invoice_number) or {}
+        due = Decimal(str(invoice.get("DueAmount") or 0))
+        amount = min(left, due)
+        if amount > 0:
+            body = {"Id": note_row["Id"], "Amount": str(amount), "Type": "CreditNote"}
+            self.client.request("POST", f"internal/invoices/{invoice_number}/credits", json=body)
 
     def create_credit_note(
         self, note: CreditNote, customer_id: str, ctx: TransformContext | None = None
     ) -> MadeDocument:
         record = f"Credit note {note.reference or ''} on invoice {note.invoice_number}".replace("  ", " ")
+        reference = self._note_reference(note.invoice_number, note.reference or note.issue_date.isoformat())
         as_invoice = {
             "customer_code": customer_id,
             "issue_date": note.issue_date.isoformat(),
             "due_date": note.issue_date.isoformat(),
             "currency": note.currency,
             "lines": [line.model_dump(mode="json", exclude_none=True) for line in note.lines],
-            "reference": note.reference,
+            "reference": reference,
         }
         payload = apply_mapping(self._invoice_mapping, as_invoice, ctx, system=SYSTEM, record=record)
-        payload.pop("DueDate", None)
-        payload["InvoiceNumber"] = int(note.invoice_number)
+        payload["CustomerCode"] = customer_id
+        for line in payload.get("LineItems") or []:
+            line["Quantity"] = -abs(line["Quantity"])  # a credit note is an invoice with negative amounts
 
         def post() -> MadeDocument:
-            try:
-                found = self._find_credit_note(note.reference) if note.reference else None
-                if found is not None:
-                    return MadeDocument(str(found["Number"]), False)
-                made = decimal_json(self.client.request("POST", "creditnotes", json=payload))
-            except PermanentError as exc:
-                if exc.status == 404 and not exc.record:
-                    raise PermanentError(
-                        "this KashFlow account offers no credit notes through its API: issue the credit note in "
-                        "KashFlow, then replay",
-                        system=SYSTEM,
-                        code="CreditNotesUnavailable",
-                        record=record,
-                    ) from exc
-                raise
-            return MadeDocument(str(made["Number"]), True)
+            found = self.client.find_invoice_by_reference(customer_id, reference)
+            created = found is None
+            row = found if found is not None else self.client.create_invoice(payload)
+            self._apply_credit(note.invoice_number, row)
+            return MadeDocument(str(row["Number"]), created)
 
         return naming(record, post)
 
     def credit_notes(self, invoice_number: str) -> list[CreditNote]:
+        invoice = self.client.get_invoice(invoice_number)
+        if invoice is None:
+            return []
+        prefix = self._note_reference(invoice_number, "")
         out = []
-        for row in self.client.list("creditnotes", {"invoicenumber": invoice_number}):
-            full = self.client._get_or_none(f"creditnotes/{row['Number']}") or row
+        for row in self.client.list("invoices", {"customercode": invoice["CustomerCode"]}):
+            reference = str(row.get("CustomerReference") or "")
+            if not reference.startswith(prefix) or Decimal(str(row["GrossAmount"])) >= 0:
+                continue
+            full = self.client.get_invoice(str(row["Number"])) or row
+            lines = [
+                InvoiceLine(
+                    description=str(li.get("Description") or "-"),
+                    quantity=abs(Decimal(str(li["Quantity"]))),
+                    unit_price=li["Rate"],
+                    tax_rate=Decimal(str(li.get("VATLevel") or 0)),
+                )
+                for li in full.get("LineItems") or []
+            ]
             out.append(
                 CreditNote(
                     customer_code=str(full["CustomerCode"]),
-                    invoice_number=str(full["InvoiceNumber"]),
+                    invoice_number=invoice_number,
                     issue_date=_date(full["IssuedDate"]),
-                    lines=_lines(full.get("LineItems"))
-                    or [InvoiceLine(description="Credit", quantity=Decimal(1), unit_price=full["NetAmount"])],
-                    reference=full.get("CustomerReference") or None,
+                    lines=lines or [InvoiceLine(description="Credit", quantity=Decimal(1), unit_price=Decimal(0))],
+                    reference=reference[len(prefix) :] or None,
                     number=str(full["Number"]),
-                    total_net=Decimal(str(full["NetAmount"])),
-                    total_tax=Decimal(str(full["VATAmount"])),
-                    total_gross=Decimal(str(full["GrossAmount"])),
+                    total_net=-Decimal(str(full["NetAmount"])),
+                    total_tax=-Decimal(str(full["VATAmount"])),
+                    total_gross=-Decimal(str(full["GrossAmount"])),
                 )
             )
         return out

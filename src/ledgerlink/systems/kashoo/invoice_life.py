@@ -27,6 +27,7 @@ class KashooInvoiceLife(KashooBooks):
     """The Kashoo adapter with invoice life: what ``plugin.build`` hands the engine."""
 
     credit_note_object = "creditNote"
+    credit_notes_are_invoices = False  # records/creditNotes of their own
 
     def _rates(self) -> dict[int, Decimal]:
         return {int(t["id"]): Decimal(str(t["rate"])) for t in self._all_taxes()}
