@@ -118,8 +118,12 @@ def sync(
     from ledgerlink.engine import runtime as engine
     from ledgerlink.engine.flows import get_flow
 
-    entry = get_flow(flow)
-    _start(data_dir, connections, accounting)
+    _start(data_dir, connections, accounting)  # loads the flows: only then can one be found by name
+    try:
+        entry = get_flow(flow)
+    except KeyError as exc:
+        engine.stop()
+        raise typer.BadParameter(str(exc.args[0]), param_hint="FLOW") from exc
     rt = engine.current()
     if full:
         rt.ledger.set_watermark(entry.watermark, "")
