@@ -41,8 +41,8 @@ def test_update_credit_and_void_in_each_books(books_env: BooksEnv) -> None:
     assert updated is not None and updated.total_net == Decimal("150.00")
     [note] = life.credit_notes(shrinker_number)
     assert note.total_net == Decimal("20.00")
-    gone = env.runtime.books.get_invoice(reopened_number)
-    assert gone is None or gone.status == "Removed"
+    gone = env.runtime.books.get_invoice(reopened_number)  # KashFlow may give a deleted invoice's number again
+    assert gone is None or gone.status == "Removed" or gone.reference != reopened
 
     writes = env.ledger.count_audit(flow=invoice_changes.FLOW, system=env.system)
     assert {o["status"] for o in _poll()} <= {"unchanged"}

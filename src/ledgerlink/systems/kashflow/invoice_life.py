@@ -53,6 +53,11 @@ class KashFlowInvoiceLife(KashFlowBooks):
         due = Decimal(str(row.get("DueAmount", gross)))
         return row, Decimal(str(row.get("TotalPaidAmount") or 0)) > 0 or due != gross
 
+    def get_invoice(self, invoice_id: str) -> Invoice | None:
+        """As ``KashFlowBooks.get_invoice``, and a credit note (an invoice with negative quantities) reads too."""
+        row = naming(f"Invoice {invoice_id}", lambda: self.client.get_invoice(invoice_id))
+        return None if row is None else self._books_invoice(row, None).invoice
+
     def update_invoice(self, number: str, invoice: Invoice, ctx: TransformContext | None = None) -> Invoice:
         record = f"Invoice {number}"
         payload = apply_mapping(self._invoice_mapping, canonical_json(invoice), ctx, system=SYSTEM, record=record)
