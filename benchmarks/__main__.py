@@ -31,6 +31,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "reliability": ("reliability.py", [], ["--opportunities", "150", "--customers", "40"]),
     "mapping_suggestions": ("mapping_suggestions.py", [], []),
     "record_linkage": ("record_linkage.py", [], ["--synthetic", "10000"]),
+    "anomalies": ("anomalies.py", [], ["--seeds", "5"]),
+    "first_invoice": ("first_invoice.py", [], []),
 }
 
 

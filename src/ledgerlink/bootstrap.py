@@ -15,7 +15,9 @@ from typing import Any
 from ledgerlink.connections.build import ConnectionSpec, build_accounting, build_crm, queue_limits
 from ledgerlink.engine import runtime as engine
 from ledgerlink.flows import load_flows
+from ledgerlink.settings import LedgerLinkSettings
 from ledgerlink.store import Ledger, database_url
+from ledgerlink.store.database import normalise_url
 from ledgerlink.systems import registry
 
 
@@ -30,7 +32,12 @@ def engine_settings(
     executor_id: str | None = None,
     worker_concurrency: int | None = None,
     ledger_url: str | None = None,
+    app: LedgerLinkSettings | None = None,
+    settings_file: Path | None = None,
 ) -> engine.EngineSettings:
+    """The engine's settings; with ``app`` (the settings file), the flows' settings and the database come from it."""
+    if app is not None and app.database.url and not ledger_url and not os.environ.get("LEDGERLINK_DATABASE_URL"):
+        ledger_url = normalise_url(app.database.url)
     ledger_url = ledger_url or database_url(data_dir)
     settings = engine.EngineSettings(
         data_dir=data_dir,
@@ -46,7 +53,48 @@ def engine_settings(
         for queue in [*settings.queues, *settings.connection_queues.values()]:
             queue.worker_concurrency = worker_concurrency
     settings.worker_concurrency = worker_concurrency
+    if app is not None:
+        settings.flows = engine.flow_settings_from(app)
+        settings.app = app
+        settings.settings_file = settings_file
     return settings
+
+
+def load_app_settings(path: Path | None = None, *, required: bool = False) -> LedgerLinkSettings:
+    """The settings file, validated once every flow is registered (a flow's section is checked against it)."""
+    load_flows()
+    return engine.load_app_settings(path, required=required)
+
+
+def app_data_dir(app: LedgerLinkSettings, given: Path | None) -> Path:
+    """The data directory: the one given on the command line, else the settings file's."""
+    return given if given is not None else app.database.data_dir
+
+
+def app_database_url(app: LedgerLinkSettings, data_dir: Path) -> str:
+    """The ledger's URL: ``LEDGERLINK_DATABASE_URL``, else the settings file's, else SQLite in ``data_dir``."""
+    if app.database.url and not os.environ.get("LEDGERLINK_DATABASE_URL"):
+        return normalise_url(app.database.url)
+    return database_url(data_dir)
+
+
+def named_connection_specs(ledger: Ledger, data_dir: Path, app: LedgerLinkSettings) -> list[ConnectionSpec]:
+    """The connections the settings file names (``[connections]``), else every connection in the vault."""
+    from ledgerlink.connections.store import Connections
+    from ledgerlink.vault.keys import load_keyring
+    from ledgerlink.vault.vault import Vault
+
+    names = [n for n in (app.connections.crm, app.connections.accounting) if n]
+    if not names:
+        return vault_connection_specs(ledger, data_dir)
+    connections = Connections(ledger, Vault(load_keyring(data_dir, create=False)))
+    specs = []
+    for name in names:
+        try:
+            specs.append(connections.spec(name))
+        except KeyError:
+            raise ValueError(f"the settings name connection {name!r}, which is not in the vault") from None
+    return specs
 
 
 def read_connection_file(path: Path) -> list[ConnectionSpec]:

@@ -68,33 +68,47 @@ def test_numbering_honours_free_numbers(kf: httpx.Client, customer: str) -> None
     assert kf.get("/invoices/101").status_code == 404
 
 
+METHOD, BANK = 409844, 55166  # the sandbox account's own method and bank account ids
+
+
+def _pay(kf: httpx.Client, *items: tuple[int, object], **bulk: object) -> httpx.Response:
+    """A BulkPayment (KashFlow's documented payment body) paying each (invoice number, amount)."""
+    body = {"Method": METHOD, "AccountId": BANK, "Date": "2024-01-02 10:00:00", "Comment": "bank", **bulk}
+    body["PaymentItems"] = [{"ObjectNumber": n, "Amount": a} for n, a in items]
+    return kf.post("/invoices/bulk/payments", json=body)
+
+
 def test_payments_drive_the_status(kf: httpx.Client, kf_admin: httpx.Client, customer: str) -> None:
     inv = _invoice(kf, customer, [{"Rate": 100, "VATLevel": 20}]).json()
     number = inv["Number"]
     assert inv["Status"] == "Unpaid"
-    bank = kf.get("/bankaccounts").json()["Data"][0]["Id"]
-    pay = {"Amount": 20, "Method": 1, "AccountId": bank, "Date": "2024-01-02 10:00:00", "Note": "part"}
-    first = kf.post(f"/invoices/{number}/payments", json=pay)
+    assert kf.get("/bankaccounts").json()["Data"][0]["Id"] == BANK
+    first = _pay(kf, (number, 20))
     assert first.status_code == 201, first.text
+    assert first.json()["PaymentItems"][0]["ObjectNumber"] == number
     assert kf.get(f"/invoices/{number}").json()["Status"] == "PartPaid"
-    over = kf.post(f"/invoices/{number}/payments", json={**pay, "Amount": "100.01"})
+    over = _pay(kf, (number, "100.01"))
     assert over.status_code == 400
-    assert over.json()["Field"] == "Amount"
-    missing = kf.post(f"/invoices/{number}/payments", json={"Amount": 1, "Method": 1})
+    assert over.json()["Field"] == "PaymentItems[1].Amount"
+    missing = kf.post(
+        "/invoices/bulk/payments", json={"Method": METHOD, "PaymentItems": [{"ObjectNumber": number, "Amount": 1}]}
+    )
     assert missing.json()["Field"] == "AccountId"
-    kf.post(f"/invoices/{number}/payments", json={**pay, "Amount": 100})
+    wrong_method = _pay(kf, (number, 1), Method=1)  # methods are the account's own ids, not 1-6
+    assert wrong_method.json()["Field"] == "Method"
+    second = _pay(kf, (number, 100)).json()
     paid = _exact(kf.get(f"/invoices/{number}"))
     assert paid["Status"] == "Paid"
     assert paid["TotalPaidAmount"] == Decimal(120)
     assert paid["PaidDate"] == "2024-01-02 10:00:00"
     assert len(paid["PaymentLines"]) == 2  # type: ignore[arg-type]
     assert kf.get("/customers/ACME").json()["OutstandingBalance"] == 0
-    txs = kf.get(f"/bankaccounts/{bank}/transactions").json()["Data"]
+    txs = kf.get(f"/bankaccounts/{BANK}/transactions").json()["Data"]
     assert [t["ResourceNumber"] for t in txs] == [str(number), str(number)]
     assert kf.delete(f"/invoices/{number}").json()["Error"] == "InvoiceHasPayments"
+    assert kf.get(f"/invoices/{number}/payments").status_code == 404  # no such route in any KashFlow source
 
-    payment_id = paid["PaymentLines"][1]["Id"]  # type: ignore[index]
-    assert kf.delete(f"/invoices/{number}/payments/{payment_id}").status_code == 204
+    assert kf.delete(f"/invoices/bulk/payments/{second['Number']}").status_code == 204
     assert kf.get(f"/invoices/{number}").json()["Status"] == "PartPaid"
     assert kf.get("/customers/ACME").json()["OutstandingBalance"] == 100
     kf_admin.post("/__admin/advance-clock", json={"seconds": 31 * 86400})
@@ -108,7 +122,7 @@ def test_overdue_is_derived_from_the_due_date(kf: httpx.Client, customer: str) -
     assert late["OverdueDays"] > 0
     draft = _invoice(kf, customer, [{"Rate": 10}], Status="Draft").json()
     assert draft["Status"] == "Draft"
-    refused = kf.post(f"/invoices/{draft['Number']}/payments", json={"Amount": 1, "Method": 1, "AccountId": 1})
+    refused = _pay(kf, (draft["Number"], 1))
     assert refused.json()["Error"] == "InvoiceIsDraft"
     statuses = kf.get("/invoices", params={"status": "Overdue"}).json()["Data"]
     assert [i["Number"] for i in statuses] == [late["Number"]]
@@ -117,24 +131,22 @@ def test_overdue_is_derived_from_the_due_date(kf: httpx.Client, customer: str) -
 def test_bulk_payments_all_or_nothing(kf: httpx.Client, customer: str) -> None:
     a = _invoice(kf, customer, [{"Rate": 10, "VATLevel": 0}]).json()["Number"]
     b = _invoice(kf, customer, [{"Rate": 10, "VATLevel": 0}]).json()["Number"]
-    bad = kf.post(
-        "/invoices/bulk/payments",
-        json=[
-            {"InvoiceNumber": a, "Amount": 10, "Method": 1, "AccountId": 1},
-            {"InvoiceNumber": b, "Amount": 11, "Method": 1, "AccountId": 1},
-        ],
-    )
+    bad = _pay(kf, (a, 10), (b, 11))
     assert bad.status_code == 400
-    assert bad.json()["Field"] == "[2].Amount"
+    assert bad.json()["Field"] == "PaymentItems[2].Amount"
     assert kf.get(f"/invoices/{a}").json()["TotalPaidAmount"] == 0  # rolled back
-    ok = kf.post("/invoices/bulk/payments", json=[{"InvoiceNumber": a, "Amount": 10, "Method": 1, "AccountId": 1}])
+    ok = _pay(kf, (a, 10), (b, 5))
     assert ok.status_code == 201
-    assert [p["InvoiceNumber"] for p in kf.get("/invoices/bulk/payments").json()["Data"]] == [a]
+    bulk = ok.json()
+    assert [(i["ObjectNumber"], i["Amount"]) for i in bulk["PaymentItems"]] == [(a, 10), (b, 5)]
+    listed = kf.get("/invoices/bulk/payments").json()["Data"]
+    assert [x["Number"] for x in listed] == [bulk["Number"]]
+    assert kf.get(f"/invoices/bulk/payments/{bulk['Number']}").json()["Method"] == METHOD
 
 
 def test_update_replaces_lines_and_guards_paid_amount(kf: httpx.Client, customer: str) -> None:
     number = _invoice(kf, customer, [{"Rate": 50, "VATLevel": 0}]).json()["Number"]
-    kf.post(f"/invoices/{number}/payments", json={"Amount": 40, "Method": 1, "AccountId": 1})
+    assert _pay(kf, (number, 40)).status_code == 201
     too_small = kf.put(f"/invoices/{number}", json={"LineItems": [{"Rate": 30, "VATLevel": 0}]})
     assert too_small.json()["Field"] == "GrossAmount"
     updated = kf.put(
@@ -152,6 +164,19 @@ def test_pdf_and_permalink(kf: httpx.Client, customer: str) -> None:
     assert pdf.content.startswith(b"%PDF-1.4")
     assert pdf.content.rstrip().endswith(b"%%EOF")
     assert b"Widgets \\(large\\)" in pdf.content
+    assert "/v2/documents/invoice/" in inv["Permalink"]  # as KashFlow's invoice example shows it
     public = httpx.get(inv["Permalink"])  # no session header
     assert public.status_code == 200
     assert public.content.startswith(b"%PDF-")
+
+
+def test_behaviour_switches_for_the_unverified_routes(kf: httpx.Client, kf_admin: httpx.Client, customer: str) -> None:
+    number = _invoice(kf, customer, [{"Rate": 10}]).json()["Number"]
+    assert kf_admin.put("/__admin/behaviour", json={"pdf_route": "missing"}).status_code == 200
+    assert kf.get(f"/invoices/{number}/pdf").status_code == 404
+    kf_admin.put("/__admin/behaviour", json={"change_feed": "rejected"})
+    refused = kf.get("/customers", params={"updatedsince": "2020-01-01"})
+    assert refused.status_code == 400 and refused.json()["Field"] == "UpdatedSince"
+    kf_admin.put("/__admin/behaviour", json={"change_feed": "ignored"})
+    assert kf.get("/customers", params={"updatedsince": "2999-01-01"}).json()["MetaData"]["TotalRecords"] == 1
+    assert kf_admin.put("/__admin/behaviour", json={"change_feed": "maybe"}).status_code == 400

@@ -94,15 +94,13 @@ def test_payments_reduce_balance_and_refuse_overpayment(ko: httpx.Client) -> Non
     assert ko.get(f"/records/{inv['id']}").json()["type"] == "INVOICE"
 
 
-def test_idempotent_create_by_id(ko: httpx.Client) -> None:
+def test_client_supplied_ids_are_ignored(ko: httpx.Client) -> None:
+    """Kashoo's REST conventions: "IDs provided should be ignored" (api.kashoo.com): every POST is a new entity."""
     first = ko.post("/contacts", json={"id": 777000111, "name": "Once"})
-    assert first.status_code == 201
+    assert first.status_code == 201 and first.json()["id"] != 777000111
     again = ko.post("/contacts", json={"id": 777000111, "name": "Twice"})
-    assert again.status_code == 200
-    assert again.json()["name"] == "Once"
-    assert [c["id"] for c in ko.get("/contacts").json()].count(777000111) == 1
-    clash = ko.post("/items", json={"id": 777000111, "name": "Thing"})
-    assert clash.status_code == 409
+    assert again.status_code == 201 and again.json()["id"] not in (777000111, first.json()["id"])
+    assert sorted(c["name"] for c in ko.get("/contacts").json()) == ["Once", "Twice"]
 
 
 def test_soft_delete_and_modified_since(ko: httpx.Client) -> None:
@@ -160,3 +158,19 @@ def test_data_survives_a_restart(
     assert httpx.get(url, headers=headers).json()["name"] == "Durable"
     fresh = ko.post("/contacts", json={"name": "Next"}).json()
     assert fresh["id"] != created["id"]
+
+
+def test_behaviour_switches_for_the_unverified_reads(ko: httpx.Client, ko_admin: httpx.Client) -> None:
+    """``modifiedSince`` and ``records/{id}/pdf`` have no public Kashoo source: the sandbox can ignore or reject
+    the one and lack the other, so the connector's fallbacks can be tested."""
+    ko.post("/contacts", json={"name": "Old"})
+    future = "4102444800000"  # 2100-01-01
+    assert ko.get("/contacts", params={"modifiedSince": future}).json() == []
+    assert ko_admin.put("/__admin/behaviour", json={"change_feed": "ignored"}).status_code == 200
+    assert [c["name"] for c in ko.get("/contacts", params={"modifiedSince": future}).json()] == ["Old"]
+    ko_admin.put("/__admin/behaviour", json={"change_feed": "rejected"})
+    refused = ko.get("/contacts", params={"modifiedSince": future})
+    assert refused.status_code == 400 and refused.json()["field"] == "modifiedSince"
+    ko_admin.put("/__admin/behaviour", json={"pdf_route": "missing"})
+    assert ko.get("/records/1/pdf").status_code == 404
+    assert ko_admin.put("/__admin/behaviour", json={"pdf_route": "perhaps"}).status_code == 400

@@ -34,7 +34,7 @@ def test_accounts_are_linked_to_the_same_company_not_duplicated(env: SyncEnv) ->
     assert env.books_id(elsewhere) not in (None, "GAMMA1")
     assert len(list(kf.list("customers"))) == 4
     how = {e.detail.get("how") for e in env.ledger.audit_trail() if e.action == "matched"}
-    assert how == {"code", "email", "name+postcode"}
+    assert how == {"code", "model"}
 
 
 def test_a_backfill_goes_through_in_pages_with_collections(env: SyncEnv) -> None:
@@ -54,7 +54,9 @@ def test_a_backfill_goes_through_in_pages_with_collections(env: SyncEnv) -> None
     sf_calls = sf.calls_made - sf_before
     composite = sf.by_kind.get("composite", 0) - kinds_before.get("composite", 0)
     assert composite == 1  # 50 Accounts upserted in one sObject Collections call
-    assert sf_calls <= 12, sf.by_kind
+    describes = sf.by_kind.get("describe", 0) - kinds_before.get("describe", 0)  # the hourly schema-drift check
+    assert describes <= 10, sf.by_kind  # one per Salesforce object the mappings use
+    assert sf_calls - describes <= 12, sf.by_kind
     assert books.api_calls() - books_before <= 450 + 20  # KashFlow has no batch create: one POST per customer
     assert env.ledger.count_links("salesforce", "Account", "kashflow", "Customer") == 500
 
@@ -93,7 +95,8 @@ def test_reconciliation_runs_on_its_cron(env: SyncEnv) -> None:
     schedule = DBOS.get_schedule(reconciliation.SCHEDULE_NAME)
     assert schedule is not None and schedule["schedule"] == "0 2 * * *"
     reconciliation.ensure_schedule("* * * * * *")  # every second, to see it fire
-    deadline = time.monotonic() + 10
+    # A generous bound: on a loaded machine DBOS's scheduler thread may take many seconds to get its turn.
+    deadline = time.monotonic() + 45
     while time.monotonic() < deadline and not DBOS.list_workflows(name="reconcile_scheduled"):
         time.sleep(0.2)
     DBOS.delete_schedule(reconciliation.SCHEDULE_NAME)

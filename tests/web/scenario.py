@@ -17,8 +17,9 @@ from ledgerlink.store import Ledger, database_url
 
 MAPPING = "salesforce/opportunity_to_canonical"
 GOOD_LINE = "    from: CloseDate\n    transforms: [{date: {from: iso, to: date}}]\n    required: true\n"
-# CreatedDate is a real Opportunity field (the mapping loads) but the flow does not read it: the value is missing.
-BROKEN_LINE = GOOD_LINE.replace("from: CloseDate", "from: CreatedDate")
+# Paid_Date__c is a real Opportunity field (the mapping loads, and the flow reads what its mapping reads) but it is
+# empty until the invoice is paid: the value is missing.
+BROKEN_LINE = GOOD_LINE.replace("from: CloseDate", "from: Paid_Date__c")
 
 
 def broken_mapping_text() -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledgerlink.store.console_tables import AlertRule, MetricSample
+from ledgerlink.store.intelligence_tables import Finding
 from ledgerlink.store.tables import AuditLog, FailedRecord, Watermark, utcnow
 
 KINDS = {
@@ -16,6 +18,8 @@ KINDS = {
     "dead_letters": "open failed records waiting for replay are more than the threshold",
     "api_budget": "share of a connection's API allocation used (0-1) is at least the threshold",
     "stalled_trigger": "a trigger's watermark has not moved for longer than the window",
+    "anomaly": "open anomaly findings (amounts, volume, failures, duplicates) in the window exceed the threshold",
+    "schema_drift": "open schema-drift findings (a mapped field gone, retyped or required) exceed the threshold",
 }
 
 
@@ -94,7 +98,26 @@ def _stalled(s: Session, rule: AlertRule, now: dt.datetime) -> tuple[float, str]
     return stalest
 
 
+def _findings(kind: str) -> Callable[[Session, AlertRule, dt.datetime], tuple[float, str] | None]:
+    def check(s: Session, rule: AlertRule, now: dt.datetime) -> tuple[float, str] | None:
+        since = now - dt.timedelta(minutes=rule.window_minutes)
+        query = select(Finding.message).where(Finding.kind == kind, Finding.status == "open")
+        if kind == "anomaly":
+            query = query.where(Finding.at >= since)
+        if rule.subject:
+            query = query.where(Finding.subject == rule.subject)
+        messages = list(s.scalars(query.order_by(Finding.at.desc()).limit(1000)))
+        if len(messages) <= rule.threshold:
+            return None
+        more = f" (and {len(messages) - 3} more)" if len(messages) > 3 else ""
+        return float(len(messages)), "; ".join(messages[:3]) + more
+
+    return check
+
+
 _CHECKS = {
+    "anomaly": _findings("anomaly"),
+    "schema_drift": _findings("schema_drift"),
     "failure_rate": _failure_rate,
     "dead_letters": _dead_letters,
     "api_budget": _api_budget,

@@ -6,8 +6,10 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from ledgerlink.alerts import channels
 from ledgerlink.alerts.rules import Firing, evaluate
 from ledgerlink.alerts.senders import SmtpSettings, send_email, send_webhook
+from ledgerlink.intelligence import flow_watch
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import AlertEvent, AlertRule
 from ledgerlink.store.tables import utcnow
@@ -29,7 +31,13 @@ def deliver(rule: AlertRule, firing: Firing, smtp: SmtpSettings | None) -> dict[
         "at": utcnow().isoformat(),
     }
     if rule.webhook_url:
-        deliveries["webhook"] = send_webhook(rule.webhook_url, payload)
+        # A Slack or Teams incoming webhook gets its own message format; any other URL the plain JSON payload.
+        channel = channels.channel_for_url(rule.webhook_url)
+        if channel is not None:
+            message = channels.Message(f"[LedgerLink] {rule.name}", firing.message, (("Rule", rule.kind),))
+            deliveries["webhook"] = channels.send(channel, rule.webhook_url, message)
+        else:
+            deliveries["webhook"] = send_webhook(rule.webhook_url, payload)
     if rule.email_to:
         recipients = [a.strip() for a in rule.email_to.split(",") if a.strip()]
         if smtp is None:
@@ -45,6 +53,10 @@ def check_and_send(
     """One pass: returns the events recorded (a rule in its cool-down fires no event)."""
     now = now or utcnow()
     events = []
+    try:
+        flow_watch.scan(ledger, now)  # volume and failure-rate anomalies become findings the rules then read
+    except Exception:  # noticing anomalies must never stop the other alerts
+        log.exception("anomaly scan failed")
     with ledger.session() as s:
         firing = evaluate(s, now)
     for item in firing:

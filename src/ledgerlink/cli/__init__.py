@@ -13,6 +13,9 @@ app = typer.Typer(help="LedgerLink: keep your CRM and your accounting system in 
 def _register_subapps() -> None:
     """Each concern keeps its commands beside its code; this file only puts them on one command line."""
     from ledgerlink.cli import run as engine_cli
+    from ledgerlink.cli.config import config_app
+    from ledgerlink.cli.intelligence import intel_app
+    from ledgerlink.cli.setup import init
     from ledgerlink.demo.commands import register as register_demo
     from ledgerlink.intelligence.matching.cli import match_app
     from ledgerlink.mapping.cli import mapping_app
@@ -23,7 +26,10 @@ def _register_subapps() -> None:
 
     app.add_typer(mapping_app, name="mapping")
     app.add_typer(match_app, name="match")
+    app.add_typer(intel_app, name="intel")
     app.add_typer(engine_cli.failed_app, name="failed")
+    app.add_typer(config_app, name="config")
+    app.command()(init)
     app.command()(engine_cli.worker)
     app.command()(engine_cli.recover)
     app.command()(engine_cli.sync)

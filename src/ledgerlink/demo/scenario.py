@@ -466,6 +466,7 @@ class Scenario:
             else:
                 linked_codes.add(code.upper())
         synced_payments = {str(r["External_Id__c"]) for r in payment_records}
+        payments = [item for bulk in payments for item in bulk.get("PaymentItems") or []]  # a bulk payment's items
         lost = {
             "won_without_invoice": [r["Id"] for r in won if r["Id"] not in numbers],
             "invoice_number_not_written_back": [

@@ -38,18 +38,29 @@ class Flow:
     # and the role of the connection its runs write to (their queue).
     batch: Callable[[list[str]], Any] | None = None
     writes_to: str = ACCOUNTING
+    # Trial runs (`ledgerlink sync FLOW --limit N [--dry-run]`), called with the flow's dependencies (flows.deps):
+    # the next ``limit`` source records the trigger would take, and what running them would write, writing nothing.
+    pending: Callable[[Any, int], list[str]] | None = None
+    preview: Callable[[Any, list[str]], list[dict[str, Any]]] | None = None
 
 
 _flows: dict[str, Flow] = {}
 _lock = threading.Lock()
 
 
-def register(flow: Flow) -> Flow:
+def register(flow: Flow, *, replace: bool = False) -> Flow:
+    """Add ``flow``; ``replace`` lets a flow whose definition changes at run time (a user-defined one) be
+    registered again under its name."""
     with _lock:
-        if flow.name in _flows and _flows[flow.name] != flow:
+        if not replace and flow.name in _flows and _flows[flow.name] != flow:
             raise ValueError(f"two flows are named {flow.name!r}")
         _flows[flow.name] = flow
     return flow
+
+
+def unregister(name: str) -> None:
+    with _lock:
+        _flows.pop(name, None)
 
 
 def registered_flows() -> dict[str, Flow]:

@@ -13,13 +13,14 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, WorkflowHandle
 from dbos._error import DBOSQueueDeduplicatedError
 
 from ledgerlink.engine.flows import ACCOUNTING, CONNECTION_ROLES, CRM, registered_flows
+from ledgerlink.settings import LedgerLinkSettings, Schedule, TaxRule, load_settings
 from ledgerlink.store import Ledger
 from ledgerlink.store.database import is_sqlite, serialise_in_process
 
@@ -82,19 +83,36 @@ def connection_queue(
 
 @dataclass
 class FlowSettings:
-    """Per-project choices the flows read; mapping settings go to every TransformContext."""
+    """What the flows read, flat: the settings file's ``[defaults]``, each flow's own keys, and (for one flow, see
+    ``EngineSettings.for_flow``) that flow's overrides. Built from the file by ``from_settings``; a field added here
+    is settable from the file at once (in ``[defaults]`` or a flow's section, with this field's type)."""
 
     create_missing_products: bool = True  # else an invoice line for a product the books lack is a failed record
     payment_terms_days: int = 30
     default_currency: str = "GBP"
     default_tax_rate: str = "20"
     default_nominal_code: int = 4000
+    # First match wins, by the customer's billing country and the product's family (mapping transform tax_rate).
+    tax_rules: tuple[dict[str, Any], ...] = ()
     # Two-way sync of customers and products (flows/customer_sync, product_sync, reconciliation):
     delete_policy: str = "archive"  # a record deleted on one side: "archive" it on the other, or "ignore"
     source_priority: tuple[str, ...] = ()  # after field ownership, the first system named wins; none: last writer
-    match_threshold: float = 90.0  # rapidfuzz name score (0-100) to link an Account to a customer, same postcode
+    # Golden-record matching of new customers (flows/sync/golden): a match probability (0-1) at or above the link
+    # threshold links the two, at or above the review threshold queues the pair for a person, below makes a new one.
+    match_link_threshold: float = 0.9
+    match_review_threshold: float = 0.5
+    # What linking a duplicate writes, per direction: "merge" (fill gaps both ways, differences by the conflict
+    # rules), "update" (the incoming record's values win) or "skip" (link only, write nothing).
+    duplicate_policy_salesforce_to_books: str = "merge"
+    duplicate_policy_books_to_salesforce: str = "merge"
+    # Describe both systems before polling and alert when a field a mapping uses is gone, retyped or now required.
+    schema_drift_check: bool = True
     sync_page_size: int = 200  # records per workflow step (and per sObject Collections call)
     reconcile_schedule: str = "0 2 * * *"  # cron, UTC: the nightly reconciliation
+    # Each flow's switch ([flows.<name>] enabled), by flow name; a flow not named is on.
+    enabled_flows: dict[str, bool] = field(default_factory=dict)
+    # Each flow's schedule ([flows.<name>] schedule): a cron (UTC) or an interval, by flow name.
+    schedules: dict[str, Schedule] = field(default_factory=dict)
     # Invoice activated Orders too (flows/order_to_invoice). Off: most projects invoice from Opportunities, and a
     # deal that is both a won Opportunity and an activated Order would be invoiced twice with both on.
     order_to_invoice: bool = False
@@ -117,6 +135,56 @@ class FlowSettings:
     invoice_changes: bool = True  # the two policies above, applied as deals change
     invoice_history: bool = True  # the books' invoices (all, also those LedgerLink didn't make) → Invoice__c
     account_balances: bool = True  # balance, overdue and aging buckets on each Account, from the books
+
+    def is_enabled(self, flow: str) -> bool:
+        return self.enabled_flows.get(flow, True)
+
+
+# FlowSettings fields the file sets another way (switches and schedules come from each flow's section).
+_DERIVED = frozenset({"enabled_flows", "schedules", "reconcile_schedule"})
+# The old per-flow switches, kept as fields because flows read them: each follows its flow's ``enabled``.
+_SWITCHES = ("order_to_invoice", "payment_sync", "invoice_pdf", "late_payment")
+
+
+def settings_fields() -> dict[str, Any]:
+    """FlowSettings' fields (name → type) the settings file may set beyond its own tree (see settings.model)."""
+    hints = get_type_hints(FlowSettings)
+    return {name: hints[name] for name in hints if name not in _DERIVED and name not in _SWITCHES}
+
+
+def load_app_settings(path: Path | None = None, *, required: bool = False) -> LedgerLinkSettings:
+    """The settings file in force (``settings.settings_path``), validated against the flows registered now."""
+    return load_settings(path, extra_fields=settings_fields(), extra_flows=list(registered_flows()), required=required)
+
+
+def _flat(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings-file values as FlowSettings holds them."""
+    known = set(get_type_hints(FlowSettings))
+    out: dict[str, Any] = {k: v for k, v in values.items() if k in known}
+    if "tax_rules" in values:
+        out["tax_rules"] = tuple(
+            rule.as_mapping_rule() if isinstance(rule, TaxRule) else dict(rule) for rule in values["tax_rules"]
+        )
+    if "default_tax_rate" in values:
+        out["default_tax_rate"] = str(values["default_tax_rate"])
+    if "source_priority" in values:
+        out["source_priority"] = tuple(values["source_priority"])
+    return out
+
+
+def flow_settings_from(app: LedgerLinkSettings, flow: str | None = None) -> FlowSettings:
+    """The flat FlowSettings the file gives (for ``flow``: with that flow's overrides)."""
+    kwargs = _flat(app.resolved(flow))
+    sections = app.flows.sections()
+    kwargs["enabled_flows"] = {name: section.enabled for name, section in sections.items()}
+    kwargs["schedules"] = {name: section.schedule for name, section in sections.items() if section.schedule}
+    for switch in _SWITCHES:
+        if switch in sections:
+            kwargs[switch] = sections[switch].enabled
+    reconcile = sections["reconciliation"].schedule
+    if reconcile is not None and reconcile.cron:
+        kwargs["reconcile_schedule"] = reconcile.cron
+    return FlowSettings(**kwargs)
 
 
 @dataclass
@@ -153,6 +221,17 @@ class EngineSettings:
     record_shards: int = 8
     worker_concurrency: int | None = None  # overrides every queue's and connection's own, when set
     flows: FlowSettings = field(default_factory=FlowSettings)
+    # The settings file the flows' settings came from (None: built in code, as tests do): a flow's own overrides
+    # are read from it (``for_flow``), and the console edits it.
+    app: LedgerLinkSettings | None = None
+    settings_file: Path | None = None
+
+    def for_flow(self, flow: str | None) -> FlowSettings:
+        """The flows' settings as ``flow`` sees them: its own section's overrides over ``self.flows``."""
+        if flow is None or self.app is None or flow not in self.app.flows.sections():
+            return self.flows
+        overrides = self.app.flow(flow).overrides()
+        return replace(self.flows, **_flat(overrides)) if overrides else self.flows
 
 
 def system_database_url(ledger_url: str, data_dir: Path) -> str:

@@ -5,6 +5,8 @@ and dequeues from the shared queues. Each flow's polling trigger is enqueued by 
 first in each slot: the slot is in the trigger's workflow id, so DBOS runs it once however many workers ask,
 and the triggers queue deduplicates by flow, so a slow trigger is never doubled by the next slot's. The nightly
 reconciliation is a DBOS cron schedule, installed (idempotently) by every worker (each flow's ``on_worker_start``).
+The alert rules are checked by every worker too (``start_alert_loop``); a rule's cool-down, kept in the ledger,
+keeps two workers from sending the same alert twice in a row.
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from dbos import DBOS
 
+from ledgerlink.alerts import check_and_send
+from ledgerlink.alerts.senders import SmtpSettings
 from ledgerlink.engine import runtime as engine
 from ledgerlink.engine.flows import registered_flows
+from ledgerlink.settings import cron_slot
+from ledgerlink.store import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +37,48 @@ def start_triggers(runtime: engine.Runtime, *, poll_interval: float, started: di
     waiting or running (DBOS deduplicates by flow on the triggers queue). Returns the flows started."""
     now = time.time()
     lag = runtime.settings.poll_lag_seconds
+    flows = runtime.settings.flows
     fired = []
     for entry in registered_flows().values():
-        if entry.trigger is None or not entry.enabled(runtime.settings.flows):
+        if entry.trigger is None or not (entry.enabled(flows) and flows.is_enabled(entry.name)):
             continue
-        slot = trigger_slot(entry.period_seconds or poll_interval, now)
+        schedule = flows.schedules.get(entry.name)
+        if schedule is not None and schedule.cron:
+            # On a clock: the first slot a worker sees is the one already past, so it waits for the next.
+            slot = cron_slot(schedule.cron, now)
+            started.setdefault(entry.name, slot)
+        else:
+            period = schedule.interval_seconds if schedule is not None else None
+            slot = trigger_slot(period or entry.period_seconds or poll_interval, now)
         if started.get(entry.name) == slot:
             continue
         started[entry.name] = slot
         if engine.enqueue_trigger(entry.name, entry.trigger, f"trigger:{entry.name}:{slot}", lag):
             fired.append(entry.name)
     return fired
+
+
+ALERT_INTERVAL_SECONDS = 60.0
+
+
+def start_alert_loop(
+    ledger: Ledger,
+    smtp: Callable[[], SmtpSettings | None],
+    stop: threading.Event,
+    interval_seconds: float = ALERT_INTERVAL_SECONDS,
+) -> threading.Thread:
+    """Check the alert rules every ``interval_seconds`` until ``stop`` is set (a thread of the worker)."""
+
+    def loop() -> None:
+        while not stop.wait(interval_seconds):
+            try:
+                check_and_send(ledger, smtp)
+            except Exception:  # one bad pass must not end alerting
+                log.exception("alert check failed")
+
+    thread = threading.Thread(target=loop, name="alerts", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_worker(runtime: engine.Runtime, *, poll_interval: float, stop: threading.Event) -> None:

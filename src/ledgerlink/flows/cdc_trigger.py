@@ -248,12 +248,13 @@ def start_sync_cdc_triggers(
     from ledgerlink.engine.flows import registered_flows
 
     client_tag = runtime.crm.settings.client_tag
+    # Only the flows switched on in the settings file ([flows.<name>] enabled).
+    topics = {topic: flow for topic, flow in SYNC_TOPICS.items() if runtime.settings.flows.is_enabled(flow)}
     wakers = {
-        flow: FlowWaker(registered_flows()[flow], poll_lag_seconds).start()
-        for flow in dict.fromkeys(SYNC_TOPICS.values())
+        flow: FlowWaker(registered_flows()[flow], poll_lag_seconds).start() for flow in dict.fromkeys(topics.values())
     }
     triggers = []
-    for index, (topic, flow) in enumerate(SYNC_TOPICS.items()):
+    for index, (topic, flow) in enumerate(topics.items()):
         waker = wakers[flow]
 
         def on_events(events: list[ChangeEvent], waker: FlowWaker = waker) -> list[str]:
@@ -264,7 +265,7 @@ def start_sync_cdc_triggers(
             return waker.wake(f"{topic}:{reason}:{time.time_ns()}")
 
         # The last subscription of each flow stops that flow's waker with it.
-        last_of_flow = flow not in list(SYNC_TOPICS.values())[index + 1 :]
+        last_of_flow = flow not in list(topics.values())[index + 1 :]
         trigger = CdcTrigger(
             subscriber=_subscriber(runtime, pubsub_address, topic, tls, ca_file, poll_lag_seconds),
             on_events=on_events,

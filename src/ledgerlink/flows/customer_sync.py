@@ -8,12 +8,14 @@ writes batched in sObject Collections), then the watermark moves.
 Per pair the conflict rules of ``flows.sync.conflicts`` apply against the last synced base. Echo: a record whose
 projection equals what was last synced (or the version LedgerLink wrote) is not sent anywhere. Deletes follow
 ``FlowSettings.delete_policy``: "archive" archives the books' customer when its Account is deleted and restores it
-when the Account is undeleted; "ignore" only audits. New Accounts are linked to an existing customer when golden-record
-matching finds one (``flows.sync.matching``), else created; new customers in the books become Accounts.
+when the Account is undeleted; "ignore" only audits. A new record on either side goes through golden-record matching
+(``flows.sync.golden``): linked to the other side's customer it matches (the direction's duplicate policy says what
+the link writes), queued for a person's review when unsure, else created on the other side.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,19 +28,22 @@ from ledgerlink.engine.retry import BATCH_WRITE_RETRY, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record
 from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
 from ledgerlink.flows.deps import Deps, current_deps
+from ledgerlink.flows.sync import drift, golden
 from ledgerlink.flows.sync.books_writes import BooksCreates
 from ledgerlink.flows.sync.common import (
     RECORD_ERRORS,
     fail,
+    mapped_columns,
     position_after,
     read_changed,
     sync_step,
     transform_context,
 )
 from ledgerlink.flows.sync.conflicts import Resolution, Side, combined_owners, merge
-from ledgerlink.flows.sync.matching import Candidate, best_match
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.flows.sync.state import PendingVersions, load_base, save_base, unchanged
+from ledgerlink.intelligence import review
+from ledgerlink.intelligence.matching import Decision, DuplicateAction
 from ledgerlink.mapping import TransformContext, load_mapping
 from ledgerlink.model import Customer
 from ledgerlink.model import fields as F
@@ -47,6 +52,7 @@ from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.salesforce import fields as crm_fields
 from ledgerlink.systems.salesforce import soql as literal
 
+log = logging.getLogger(__name__)
 FLOW = "customer_sync"
 ENTITY = "customer"
 WATERMARK = "salesforce.Account.customer_sync"
@@ -54,6 +60,7 @@ CONTACT_WATERMARK = "salesforce.Contact.customer_sync"
 SF = "salesforce"
 ACCOUNT = "Account"
 CONTACTS = "(SELECT Id, FirstName, LastName, Email, Phone FROM Contacts)"
+ACCOUNT_TEMPLATE = "salesforce/account_to_canonical"
 ACCOUNT_FIELDS = [
     "Name",
     "ExternalID__c",
@@ -85,12 +92,22 @@ def books_watermark(system: str) -> str:
     return f"{system}.customers.{FLOW}"
 
 
+def account_columns(deps: Deps) -> list[str]:
+    """``ACCOUNT_FIELDS`` plus what the Account mapping in use reads beyond them (a custom field, say)."""
+    return mapped_columns(deps, ACCOUNT, ACCOUNT_TEMPLATE, ACCOUNT_FIELDS)
+
+
 def accounts_by_id(deps: Deps, ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    columns = ", ".join(["Id", "SystemModstamp", *ACCOUNT_FIELDS])
+    columns = ", ".join(["Id", "SystemModstamp", *account_columns(deps)])
     query = f"SELECT {columns} FROM Account WHERE Id IN ({literal.id_list(ids)})"
     return list(deps.crm.query(query, include_deleted=True))
+
+
+def _as_read(record: dict[str, Any]) -> dict[str, Any]:
+    """The Account as read, for its failed record (the console suggests fixes from it): its own fields only."""
+    return {k: v for k, v in record.items() if k not in ("attributes", "Contacts") and not isinstance(v, dict)}
 
 
 def _json(customer: Customer) -> dict[str, Any]:
@@ -99,30 +116,67 @@ def _json(customer: Customer) -> dict[str, Any]:
 
 # --- candidates for golden-record matching ---------------------------------------------------------------------
 
-_candidates: dict[str, tuple[list[Candidate], set[str]]] = {}  # run id -> (books customers, ids already linked)
+_pools: dict[tuple[str, str], golden.Pool] = {}  # (run id, system of the pool) -> pool
 
 
-def _candidate_pool(deps: Deps, run_id: str, ctx: TransformContext) -> tuple[list[Candidate], set[str]]:
-    """Every customer in the books, read once per run (a cache: rebuilt after a restart, never checkpointed)."""
+def _books_pool(deps: Deps, run_id: str, ctx: TransformContext) -> golden.Pool:
+    """Every live customer in the books, read once per run (a cache: rebuilt after a restart, never checkpointed);
+    the linked ones and those waiting in a review are taken."""
     sb = deps.books
-    if run_id not in _candidates:
-        _candidates.clear()
+    key = (run_id, sb.name)
+    if key not in _pools:
+        _forget_other_runs(run_id)
         ledger = deps.ledger
-        pool: list[Candidate] = []
-        linked: set[str] = set()
+        items: list[tuple[str, Customer]] = []
+        taken = review.pending_ids(ledger, sb.name, sb.customer_object)
         cursor: str | None = None
         while True:
-            items, cursor, more = sb.customers_all(cursor, deps.settings.sync_page_size, ctx)
-            for books_id, customer in items:
+            page, cursor, more = sb.customers_all(cursor, deps.settings.sync_page_size, ctx)
+            for books_id, customer in page:
                 if customer.archived:
                     continue
-                pool.append(Candidate.of(books_id, customer))
+                items.append((books_id, customer))
                 if ledger.lookup(sb.name, sb.customer_object, books_id, SF, ACCOUNT):
-                    linked.add(books_id)
+                    taken.add(books_id)
             if not more:
                 break
-        _candidates[run_id] = (pool, linked)
-    return _candidates[run_id]
+        _pools[key] = golden.build_pool(items, taken, deps.settings)
+    return _pools[key]
+
+
+def _salesforce_pool(page: Page) -> tuple[golden.Pool, dict[str, dict[str, Any]]]:
+    """The Accounts no customer is linked to yet (nor waiting in a review), for new customers from the books."""
+    deps, sb = page.deps, page.sb
+    key = (page.run_id, SF)
+    records: dict[str, dict[str, Any]] = {}
+    if key not in _pools or key not in _account_records:
+        taken = review.pending_ids(deps.ledger, SF, ACCOUNT)
+        items: list[tuple[str, Customer]] = []
+        # Without the Contacts sub-query: the pool may be every Account; the one linked is read in full then.
+        own = [f for f in ACCOUNT_FIELDS if f != CONTACTS]
+        query = f"SELECT Id, SystemModstamp, {', '.join(own)} FROM Account"
+        for record in deps.crm.query(query):
+            if deps.ledger.lookup(SF, ACCOUNT, record["Id"], sb.name, sb.customer_object):
+                continue
+            try:
+                values = load_mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
+                items.append((record["Id"], Customer.model_validate(values)))
+            except RECORD_ERRORS:
+                continue  # an Account that doesn't map is no candidate (its own sync reports it)
+            records[record["Id"]] = record
+        _forget_other_runs(page.run_id)
+        _pools[key] = golden.build_pool(items, taken, deps.settings)
+        _account_records[key] = records
+    return _pools[key], _account_records[key]
+
+
+_account_records: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+
+
+def _forget_other_runs(run_id: str) -> None:
+    for cache in (_pools, _account_records):
+        for key in [k for k in cache if k[0] != run_id]:
+            del cache[key]
 
 
 # --- one page ----------------------------------------------------------------------------------------------------
@@ -251,8 +305,10 @@ def _settle(
     books_id: str,
     books_customer: Customer | None,
     base: dict[str, Any] | None,
+    policy: tuple[DuplicateAction, str] | None = None,
 ) -> None:
-    """Three-way merge of one linked pair and the writes it calls for."""
+    """Three-way merge of one linked pair and the writes it calls for. ``policy``: the pair was just linked by
+    matching (the duplicate policy, and the system the new record came from)."""
     sb, account_id = page.sb, record["Id"]
     if books_customer is None:
         books_customer = with_retries(sb.read_customer)(books_id, page.ctx)
@@ -263,6 +319,21 @@ def _settle(
         return
     books_values = F.project(_json(books_customer), sb.customer_fields)
     settings = page.deps.settings
+    if policy is not None:
+        action, incoming = policy
+        existing = books_values if incoming == SF else sf_values
+        if action is DuplicateAction.SKIP:
+            # Linked, nothing written: both sides are remembered as they are, the existing record's values agreed.
+            stamp = _stamp(books_customer)
+            page.versions.remember(page.books_ref(books_id), books_values, ours=False, modified_at=stamp)
+            page.audit(sb.name, sb.customer_object, books_id, "duplicate_skipped", account_id, policy=action.value)
+            page.bases[account_id] = dict(existing)
+            return
+        if action is DuplicateAction.UPDATE:
+            # A base equal to the existing record where the incoming one has a value: every such field then reads
+            # as changed on the incoming side only and travels; the incoming record's gaps are filled as usual.
+            mine = sf_values if incoming == SF else books_values
+            base = {name: existing.get(name) for name in page.shared if mine.get(name) is not None}
     result: Resolution = merge(
         base,
         Side(SF, sf_values, crm_fields.CUSTOMER_FIELDS, customer.modified_at),
@@ -326,19 +397,43 @@ def _undeleted(page: Page, account_id: str, books_id: str) -> None:
 
 
 def _link_new(page: Page, record: dict[str, Any], customer: Customer, sf_values: dict[str, Any]) -> bool:
-    """An Account with no customer yet: link it to the one golden-record matching finds (True), else queue its
-    customer for creation with the page's others (False; made at the flush, then ``_created``)."""
+    """An Account with no customer yet: link it to the one golden-record matching finds (True); queue the pair for
+    review when unsure, or queue its customer for creation with the page's others (False: remembered once made, at
+    the flush, in ``_created``; a record in review is remembered once a person decides)."""
     sb, ledger, account_id = page.sb, page.deps.ledger, record["Id"]
-    pool, linked = _candidate_pool(page.deps, page.run_id, page.ctx)
-    threshold = page.deps.settings.match_threshold
-    match = best_match(customer, (c for c in pool if c.id not in linked), threshold)
-    if match is not None:
-        ledger.link((SF, ACCOUNT, account_id), page.books_ref(match.id))
-        linked.add(match.id)
-        page.audit(sb.name, sb.customer_object, match.id, "matched", account_id, how=match.how, score=match.score)
+    ref = (SF, ACCOUNT, account_id)
+    decided = review.reviews_of(ledger, *ref)
+    if any(r.status == review.PENDING and r.source == ref for r in decided):
+        page.counts["in_review"] += 1
+        return False
+    rejected = frozenset(r.target[2] for r in decided if r.status == review.REJECTED and r.source == ref)
+    pool = _books_pool(page.deps, page.run_id, page.ctx)
+    settings = page.deps.settings
+    verdict = golden.decide(pool, customer, settings, rejected)
+    if verdict.decision is Decision.LINK and verdict.target is not None:
+        ledger.link(ref, page.books_ref(verdict.target))
+        pool.taken.add(verdict.target)
+        page.audit(
+            sb.name, sb.customer_object, verdict.target, "matched", account_id, how=verdict.how, score=verdict.score
+        )
         page.counts["matched"] += 1
-        _settle(page, record, customer, sf_values, match.id, None, None)
+        policy = (golden.policy(settings, SF), SF)
+        _settle(page, record, customer, sf_values, verdict.target, None, None, policy)
         return True
+    if verdict.decision is Decision.REVIEW and verdict.target is not None:
+        review.queue(
+            ledger,
+            flow=FLOW,
+            source=ref,
+            target=page.books_ref(verdict.target),
+            score=verdict.score,
+            why=verdict.why,
+            source_record=_json(customer),
+            target_record=_json(pool.customers[verdict.target]),
+        )
+        pool.taken.add(verdict.target)
+        page.counts["in_review"] += 1
+        return False
     page.creates.add(
         lambda: sb.create_customer(customer, page.ctx),
         lambda books_id: _created(page, record, customer, sf_values, books_id),
@@ -351,15 +446,31 @@ def _created(page: Page, record: dict[str, Any], customer: Customer, sf_values: 
     """The customer made in the books for a new Account: link the pair; the Account is now seen as it is."""
     sb, account_id = page.sb, record["Id"]
     page.deps.ledger.link((SF, ACCOUNT, account_id), page.books_ref(books_id))
-    _candidate_pool(page.deps, page.run_id, page.ctx)[1].add(books_id)
+    _books_pool(page.deps, page.run_id, page.ctx).taken.add(books_id)
     page.audit(sb.name, sb.customer_object, books_id, "created", account_id, code=customer.code)
     page.counts["created_books"] += 1
     page.bases[account_id] = sf_values
     page.versions.remember((SF, ACCOUNT, account_id), sf_values, ours=False, modified_at=record.get("SystemModstamp"))
 
 
-def _account(page: Page, record: dict[str, Any], books_customer: Customer | None = None) -> None:
-    """One Account as Salesforce has it now (deleted or not), against its customer in the books."""
+def _approved_policy(page: Page, account_id: str, books_id: str) -> tuple[DuplicateAction, str] | None:
+    """A pair a person linked in the review queue settles, the first time, by the policy of its direction."""
+    for r in review.reviews_of(page.deps.ledger, SF, ACCOUNT, account_id):
+        if r.status == review.APPROVED and books_id in (r.source[2], r.target[2]):
+            incoming = r.source[0]
+            action = DuplicateAction(r.action) if r.action else golden.policy(page.deps.settings, incoming)
+            return action, incoming
+    return None
+
+
+def _account(
+    page: Page,
+    record: dict[str, Any],
+    books_customer: Customer | None = None,
+    policy: tuple[DuplicateAction, str] | None = None,
+) -> None:
+    """One Account as Salesforce has it now (deleted or not), against its customer in the books. ``policy``: the
+    pair was just linked by matching."""
     ledger, account_id = page.deps.ledger, record["Id"]
     sb = page.sb
     books_id = ledger.lookup(SF, ACCOUNT, account_id, sb.name, sb.customer_object)
@@ -385,7 +496,9 @@ def _account(page: Page, record: dict[str, Any], books_customer: Customer | None
     elif books_customer is None and base is not None and _same(sf_values, base, page.shared):
         page.counts["unchanged"] += 1  # a change to nothing the books hold: nothing to send
     else:
-        _settle(page, record, customer, sf_values, books_id, books_customer, base)
+        if base is None and policy is None:
+            policy = _approved_policy(page, account_id, books_id)
+        _settle(page, record, customer, sf_values, books_id, books_customer, base, policy)
     page.versions.remember(sf_ref, sf_values, ours=False, modified_at=record.get("SystemModstamp"))
 
 
@@ -394,15 +507,22 @@ def _same(values: dict[str, Any], base: dict[str, Any], shared: frozenset[str]) 
 
 
 def _new_in_books(page: Page) -> None:
-    """Customers the books have and Salesforce lacks: an Account with that code is linked, else one is created."""
+    """Customers the books have and Salesforce lacks: an Account with that code is linked; else golden-record
+    matching links one, or queues the pair for review; else an Account is created."""
+    if not page.new_accounts:
+        return
+    ledger, sb = page.deps.ledger, page.sb
+    pending = review.pending_ids(ledger, sb.name, sb.customer_object)
+    for code in [c for c, (books_id, _) in page.new_accounts.items() if books_id in pending]:
+        del page.new_accounts[code]  # a person decides first
+        page.counts["in_review"] += 1
     if not page.new_accounts:
         return
     codes = list(page.new_accounts)
     soql = (
-        f"SELECT Id, SystemModstamp, {', '.join(ACCOUNT_FIELDS)} FROM Account "
+        f"SELECT Id, SystemModstamp, {', '.join(account_columns(page.deps))} FROM Account "
         f"WHERE ExternalID__c IN ({', '.join(literal.string(c) for c in codes)})"
     )
-    ledger = page.deps.ledger
     for record in page.deps.crm.query(soql):
         books_id, customer = page.new_accounts.pop(str(record["ExternalID__c"]), (None, None))
         if books_id is None or customer is None:
@@ -411,12 +531,55 @@ def _new_in_books(page: Page) -> None:
         page.audit(SF, ACCOUNT, record["Id"], "matched", books_id, how="code")
         page.counts["matched"] += 1
         _account(page, record, customer)
+    if page.new_accounts:
+        _match_books_customers(page)
     for code, (books_id, customer) in page.new_accounts.items():
         try:
             payload = _account_payload(customer, page.ctx)
             page.accounts.upserts.append((code, payload))
         except RECORD_ERRORS as exc:
             page.fail(page.books_ref(books_id), exc)
+
+
+def _match_books_customers(page: Page) -> None:
+    """New customers from the books against the Accounts nothing is linked to: linked or queued for review (and
+    taken out of ``new_accounts``), or left there to be created."""
+    ledger, sb, settings = page.deps.ledger, page.sb, page.deps.settings
+    pool, records = _salesforce_pool(page)
+    if not pool.customers:
+        return
+    for code, (books_id, customer) in list(page.new_accounts.items()):
+        ref = page.books_ref(books_id)
+        rejected = frozenset(
+            r.target[2] for r in review.reviews_of(ledger, *ref) if r.status == review.REJECTED and r.source == ref
+        )
+        verdict = golden.decide(pool, customer, settings, rejected)
+        if verdict.target is None or verdict.decision is Decision.NEW:
+            continue
+        del page.new_accounts[code]
+        pool.taken.add(verdict.target)
+        if verdict.decision is Decision.REVIEW:
+            review.queue(
+                ledger,
+                flow=FLOW,
+                source=ref,
+                target=(SF, ACCOUNT, verdict.target),
+                score=verdict.score,
+                why=verdict.why,
+                source_record=_json(customer),
+                target_record=_json(pool.customers[verdict.target]),
+            )
+            page.counts["in_review"] += 1
+            continue
+        full = accounts_by_id(page.deps, [verdict.target])
+        record = full[0] if full else records[verdict.target]
+        ledger.link((SF, ACCOUNT, verdict.target), ref)
+        page.audit(SF, ACCOUNT, verdict.target, "matched", books_id, how=verdict.how, score=verdict.score)
+        page.counts["matched"] += 1
+        try:
+            _account(page, record, customer, (golden.policy(settings, sb.name), sb.name))
+        except RECORD_ERRORS as exc:
+            page.fail((SF, ACCOUNT, verdict.target), exc)
 
 
 def _flush(page: Page) -> None:
@@ -480,7 +643,7 @@ def sync_account_records(deps: Deps, records: list[dict[str, Any]], run_id: str,
         try:
             _account(page, record)
         except RECORD_ERRORS as exc:
-            page.fail((SF, ACCOUNT, record["Id"]), exc, {"Name": record.get("Name")})
+            page.fail((SF, ACCOUNT, record["Id"]), exc, _as_read(record))
     _flush(page)
     return dict(page.counts)
 
@@ -527,8 +690,14 @@ def sync_books_customers(deps: Deps, items: list[tuple[str, Customer]], run_id: 
 
 @sync_step
 def accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
-    """The next page of Accounts changed (or deleted, or undeleted) after the watermark, settled."""
-    records = read_changed(deps, ACCOUNT, WATERMARK, ACCOUNT_FIELDS, None, lag_seconds)
+    """The next page of Accounts changed (or deleted, or undeleted) after the watermark, settled. At most hourly
+    it first checks the schemas for drift (inside this step, so the workflow's steps stay as they were)."""
+    if deps.settings.schema_drift_check and drift.due(deps.ledger):
+        try:
+            drift.check(deps.ledger, deps.crm, deps.books.name)
+        except Exception:  # the check only reports: it must never hold up the sync
+            log.exception("schema drift check failed")
+    records = read_changed(deps, ACCOUNT, WATERMARK, account_columns(deps), None, lag_seconds)
     counts = sync_account_records(deps, records, run_id, full=False)
     return {"counts": counts, "position": position_after(records), "more": len(records) == deps.settings.sync_page_size}
 

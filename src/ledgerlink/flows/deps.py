@@ -20,7 +20,8 @@ class Deps:
     settings: FlowSettings
 
 
-def current_deps() -> Deps:
-    """The running engine's dependencies (a workflow calls this once and hands them to its steps)."""
+def current_deps(flow: str | None = None) -> Deps:
+    """The running engine's dependencies (a workflow calls this once and hands them to its steps); with ``flow``,
+    the settings carry that flow's own overrides from the settings file."""
     rt = current()
-    return Deps(ledger=rt.ledger, crm=rt.crm, books=rt.books, settings=rt.settings.flows)
+    return Deps(ledger=rt.ledger, crm=rt.crm, books=rt.books, settings=rt.settings.for_flow(flow))

@@ -24,12 +24,15 @@ from ledgerlink.engine.runtime import ACCOUNTING, enqueue_record, shard_key
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail
 from ledgerlink.flows.deps import Deps, current_deps
+from ledgerlink.flows.sync import invoice_watch
 from ledgerlink.flows.sync.common import transform_context
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.mapping import Mapping, TransformContext, load_mapping
+from ledgerlink.mapping.reads import Reads, mapping_reads
 from ledgerlink.model import Customer, Invoice, Product
 from ledgerlink.systems.accounting import CreatedInvoice
 from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.salesforce import reads as sf_reads
 from ledgerlink.systems.salesforce import soql as literal
 from ledgerlink.systems.salesforce.incremental import Position, incremental_soql, soql_datetime, upper_bound
 
@@ -57,10 +60,39 @@ class InvoiceSource:
     sobject: str  # "Opportunity" | "Order"
     template: str  # the to_canonical mapping, e.g. "salesforce/opportunity_to_canonical"
     lines: str  # the child relationship holding the lines, e.g. "OpportunityLineItems"
-    soql: str  # selects the record with its Account fields and lines, without a WHERE (the read adds it)
+    soql: str  # the fields the flow read before reads followed the mapping (the console's preview still shows it)
     number_field: str  # the invoice number is written back here
     status_field: str
     outcome_key: str  # the outcome's key for the source id ("opportunity" | "order")
+    line_fields: tuple[str, ...] = ("Product2Id",)  # what the flow reads from each line, whatever the mapping
+
+    def needs(self) -> Reads:
+        """What the flow itself reads from the record (its mapping's reads are added: ``select``)."""
+        fields = ("Id", "AccountId", "SystemModstamp", self.number_field, self.status_field)
+        return sf_reads.needs(*fields, **{self.lines: self.line_fields})
+
+
+def select(deps: Deps, spec: InvoiceSource) -> str:
+    """The SOQL (without WHERE) that reads what ``spec``'s mapping in use reads, plus what the flow needs."""
+    return sf_reads.select_soql(deps.crm, spec.sobject, mapping_reads(mapping(spec.template)), spec.needs())
+
+
+def account_select(deps: Deps) -> str:
+    """The Account as the customer mapping in use reads it (a user's copy may read a custom field)."""
+    reads = mapping_reads(mapping("salesforce/account_to_canonical"))
+    return sf_reads.select_soql(deps.crm, "Account", reads, sf_reads.needs("Id", "Name"))
+
+
+def product_select(deps: Deps) -> str:
+    """Product2 with its standard price, as the product mapping in use reads it."""
+    reads = mapping_reads(mapping("salesforce/product_to_canonical"))
+    return sf_reads.select_soql(
+        deps.crm,
+        "Product2",
+        reads,
+        sf_reads.needs("Id", "Name", PricebookEntries=("UnitPrice",)),
+        child_where={"PricebookEntries": "Pricebook2.IsStandard = true"},
+    )
 
 
 def mapping(name: str) -> Mapping:
@@ -85,7 +117,8 @@ def ensure_customer(deps: Deps, flow: str, source: Source, account_id: str, cust
     found = books.find_customer(customer_code)
     action = "matched"
     if found is None:
-        accounts = list(deps.crm.query(ACCOUNT_SOQL.format(id=literal.record_id(account_id))))
+        soql = f"{account_select(deps)} WHERE Id = '{literal.record_id(account_id)}'"
+        accounts = list(deps.crm.query(soql))
         if not accounts:
             raise RecordRejected(f"Account {account_id} not found", field="AccountId")
         values = mapping("salesforce/account_to_canonical").apply(accounts[0], ctx(deps)).values
@@ -118,7 +151,7 @@ def ensure_products(deps: Deps, flow: str, source: Source, product_ids: list[str
         return
     ids = literal.id_list(unknown)
     product_mapping = mapping("salesforce/product_to_canonical")
-    for record in deps.crm.query(PRODUCT_SOQL.format(ids=ids)):
+    for record in deps.crm.query(f"{product_select(deps)} WHERE Id IN ({ids})"):
         product = Product.model_validate(product_mapping.apply(record, ctx(deps)).values)
         code = books.find_product(product.code)
         action = "matched"
@@ -240,11 +273,16 @@ def ensure_all_in_books(
                 "action": "created" if r["created"] else "matched",
                 "run_id": run_id,
                 "source_id": i["id"],
-                "detail": {"customer": r["customer"], "lines": len(i["invoice"].get("lines", []))},
+                "detail": {
+                    "customer": r["customer"],
+                    "lines": len(i["invoice"].get("lines", [])),
+                    **invoice_watch.summary(i["invoice"]),
+                },
             }
             for i, r in made
         ]
     )
+    invoice_watch.observe(ledger, [(r["number"], r["customer"], i["invoice"]) for i, r in made if r["created"]])
     # The invoice exists: a failed record left by an earlier run is closed (a failure after this reopens it).
     ledger.resolve_failures(flow, [item["id"] for item, r in zip(items, results, strict=True) if "error" not in r])
     return results
@@ -288,6 +326,11 @@ def read_records(deps: Deps, soql: str, record_ids: list[str]) -> dict[str, dict
         for record in deps.crm.query(f"{soql} WHERE Id IN ({literal.id_list(chunk)})"):
             records[record["Id"]] = record
     return records
+
+
+def read_source(deps: Deps, spec: InvoiceSource, record_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """``spec``'s source records by id, read as its mapping in use reads them."""
+    return read_records(deps, select(deps, spec), record_ids)
 
 
 READ_CHUNK = 200  # ids per query: keeps the SOQL well under Salesforce's 100,000-character limit
@@ -337,7 +380,8 @@ def invoice_batch(deps: Deps, spec: InvoiceSource, record_ids: list[str], run_id
         }
 
     try:
-        records = with_retries(read_records)(deps, spec.soql, record_ids)
+        # The SELECT is built inside the retried read: building it may call describe, which may fail transiently.
+        records = with_retries(read_source)(deps, spec, record_ids)
     except FLOW_ERRORS as exc:
         for record_id in record_ids:
             failed(record_id, error_result(exc, record=f"{spec.sobject} {record_id}"))
@@ -391,7 +435,7 @@ def invoice_records(
     the chained run), and one more per record that fails."""
     run_id = DBOS.workflow_id or ""
     ids = list(dict.fromkeys(record_ids))
-    deps = current_deps()
+    deps = current_deps(spec.flow)
     outcomes = invoice_batch(deps, spec, ids, run_id)
     for record_id in ids:
         outcome = outcomes[record_id]
@@ -444,3 +488,54 @@ def read_page(
     ]
     position = Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
     return {"records": todo, "position": position, "seen": len(page)}
+
+
+# --- trial runs (`ledgerlink sync FLOW --limit N [--dry-run]`) ---------------------------------------------
+
+
+def pending(deps: Deps, spec: InvoiceSource, watermark: str, where: str, limit: int) -> list[str]:
+    """The first ``limit`` records the polling trigger would invoice next (from the watermark), without moving it."""
+    since = Position.decode(deps.ledger.get_watermark(watermark))
+    soql = incremental_soql(spec.sobject, [spec.number_field], where, since, upper_bound(0.0))
+    books = deps.books
+    found: list[str] = []
+    for batch in deps.crm.query_pages(soql):
+        numbers = deps.ledger.lookup_many(
+            "salesforce", spec.sobject, [r["Id"] for r in batch], books.name, books.invoice_object
+        )
+        found.extend(r["Id"] for r in batch if r["Id"] not in numbers)
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def preview(deps: Deps, spec: InvoiceSource, record_ids: list[str]) -> list[dict[str, Any]]:
+    """What invoicing ``record_ids`` would write, writing nothing: per record the canonical invoice and the payload
+    the books' mapping makes of it (the customer code as the books would get it, when the ledger knows it)."""
+    books = deps.books
+    records = read_source(deps, spec, record_ids)
+    payload_mapping = mapping(f"{books.name}/invoice_from_canonical")
+    out: list[dict[str, Any]] = []
+    for record_id in record_ids:
+        try:
+            item = _prepare(deps, spec, record_id, records.get(record_id))
+        except FLOW_ERRORS as exc:
+            error = error_result(exc, record=f"{spec.sobject} {record_id}")
+            out.append({"id": record_id, "status": "would_fail", **error})
+            continue
+        if item is None:
+            out.append({"id": record_id, "status": "skipped", "reason": "the mapping's filter leaves it out"})
+            continue
+        known = deps.ledger.lookup("salesforce", "Account", item["account_id"], books.name, books.customer_object)
+        invoice = {**item["invoice"], "customer_code": known or item["invoice"]["customer_code"]}
+        payload = payload_mapping.apply(invoice, ctx(deps)).values
+        out.append(
+            {
+                "id": record_id,
+                "status": "would_invoice",
+                "canonical": item["invoice"],
+                "target": {"system": books.name, "object": books.invoice_object, "payload": payload},
+                "customer": "linked" if known else "would be found by code or created",
+            }
+        )
+    return out

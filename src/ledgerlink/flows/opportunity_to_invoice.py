@@ -137,7 +137,10 @@ register(
         source=(CRM, "Opportunity"),
         watermark=WATERMARK,
         replay=replay,
+        pending=lambda deps, limit: invoicing.pending(deps, SOURCE, WATERMARK, "IsWon = true", limit),
+        preview=lambda deps, ids: invoicing.preview(deps, SOURCE, ids),
         poll=poll_won,
         trigger=poll_won_opportunities,
+        enabled=lambda settings: settings.is_enabled(FLOW),
     )
 )

@@ -121,6 +121,8 @@ register(
         source=(CRM, "Order"),
         watermark=WATERMARK,
         replay=replay,
+        pending=lambda deps, limit: invoicing.pending(deps, SOURCE, WATERMARK, "Status = 'Activated'", limit),
+        preview=lambda deps, ids: invoicing.preview(deps, SOURCE, ids),
         poll=poll,
         trigger=poll_activated_orders,
         enabled=lambda settings: settings.order_to_invoice,

@@ -26,6 +26,7 @@ from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.sync.common import (
     RECORD_ERRORS,
     fail,
+    mapped_columns,
     position_after,
     read_changed,
     sync_step,
@@ -49,6 +50,7 @@ PRICE_WATERMARK = "salesforce.PricebookEntry.product_sync"
 SF = "salesforce"
 PRODUCT2 = "Product2"
 PRICES = "(SELECT Id, UnitPrice, IsActive FROM PricebookEntries WHERE Pricebook2.IsStandard = true)"
+PRODUCT_TEMPLATE = "salesforce/product_to_canonical"
 PRODUCT_FIELDS = [
     "Name",
     "ProductCode",
@@ -72,10 +74,15 @@ def books_watermark(system: str) -> str:
     return f"{system}.products.{FLOW}"
 
 
+def product_columns(deps: Deps) -> list[str]:
+    """``PRODUCT_FIELDS`` plus what the Product2 mapping in use reads beyond them."""
+    return mapped_columns(deps, PRODUCT2, PRODUCT_TEMPLATE, PRODUCT_FIELDS)
+
+
 def products_by_id(deps: Deps, ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    columns = ", ".join(PRODUCT_FIELDS)
+    columns = ", ".join(product_columns(deps))
     query = f"SELECT Id, SystemModstamp, {columns} FROM Product2 WHERE Id IN ({literal.id_list(ids)})"
     return list(deps.crm.query(query, include_deleted=True))
 
@@ -281,7 +288,7 @@ def _new_in_books(page: Page) -> None:
         return
     codes = ", ".join(literal.string(c) for c in page.new_products)
     soql = (
-        f"SELECT Id, SystemModstamp, {', '.join(PRODUCT_FIELDS)} FROM Product2 "
+        f"SELECT Id, SystemModstamp, {', '.join(product_columns(page.deps))} FROM Product2 "
         f"WHERE ProductCode IN ({codes}) OR ExternalID__c IN ({codes})"
     )
     ledger = page.deps.ledger
@@ -390,7 +397,7 @@ def sync_books_products(deps: Deps, items: list[tuple[str, Product]], run_id: st
 
 @sync_step
 def product2_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
-    records = read_changed(deps, PRODUCT2, WATERMARK, PRODUCT_FIELDS, None, lag_seconds)
+    records = read_changed(deps, PRODUCT2, WATERMARK, product_columns(deps), None, lag_seconds)
     counts = sync_product_records(deps, records, run_id, full=False)
     return {"counts": counts, "position": position_after(records), "more": len(records) == deps.settings.sync_page_size}
 

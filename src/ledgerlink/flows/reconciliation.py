@@ -75,13 +75,13 @@ def _page(deps: Deps, records: list[dict[str, Any]], counts: dict[str, int]) -> 
 
 @sync_step
 def salesforce_customers(deps: Deps, cursor: str, run_id: str) -> dict[str, Any]:
-    records = _all_after(deps, "Account", customer_sync.ACCOUNT_FIELDS, cursor)
+    records = _all_after(deps, "Account", customer_sync.account_columns(deps), cursor)
     return _page(deps, records, customer_sync.sync_account_records(deps, records, run_id, full=True))
 
 
 @sync_step
 def salesforce_products(deps: Deps, cursor: str, run_id: str) -> dict[str, Any]:
-    records = _all_after(deps, "Product2", product_sync.PRODUCT_FIELDS, cursor)
+    records = _all_after(deps, "Product2", product_sync.product_columns(deps), cursor)
     return _page(deps, records, product_sync.sync_product_records(deps, records, run_id, full=True))
 
 

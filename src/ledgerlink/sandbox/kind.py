@@ -19,6 +19,8 @@ class BooksFacts:
     expire_auth_path: str  # POST here ends every session, so the next call must sign in again
     # "invoices", "customers", "payments" -> the path prefix a fault filter needs ({config.<attr>} is filled in)
     collection_paths: dict[str, str] = field(default_factory=dict)
+    # The connection options that fit these books (their own payment method ids, …): ``describe()`` carries them.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def collection_path(self, collection: str, config: Any) -> str:
         template = self.collection_paths[collection]

@@ -52,6 +52,8 @@ class Sandbox:
             info["ca_file"] = str(self.server.tls.ca_file)
         if self.pubsub is not None:
             info["pubsub"] = self.pubsub.address
+        if self.kind is not None and self.kind.books is not None and self.kind.books.options:
+            info["options"] = dict(self.kind.books.options)
         return info
 
     def stop(self) -> None:

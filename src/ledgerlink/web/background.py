@@ -26,11 +26,15 @@ def start_alert_loop(console: Console, stop: threading.Event) -> threading.Threa
 
 def start_engine_from_connections(console: Console) -> None:
     """Start the DBOS runtime with the first CRM and accounting connections from the vault."""
-    from ledgerlink.bootstrap import engine_settings, open_runtime
+    from ledgerlink.bootstrap import engine_settings, load_app_settings, open_runtime
+    from ledgerlink.settings import settings_path
 
     sf = console.connections.first_in_role("crm")
     books = console.connections.first_in_role("accounting")
     if sf is None or books is None:
         raise SystemExit("--engine needs a CRM and an accounting connection (ledgerlink connection add)")
-    settings = engine_settings(console.settings.data_dir, ledger_url=console.ledger.url)
+    app = load_app_settings()  # the settings file: a mistake in it stops the start, naming file, line and key
+    settings = engine_settings(
+        console.settings.data_dir, ledger_url=console.ledger.url, app=app, settings_file=settings_path()
+    )
     open_runtime(settings, console.connections.spec(sf), console.connections.spec(books), ledger=console.ledger)

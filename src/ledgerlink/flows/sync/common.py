@@ -10,8 +10,10 @@ from pydantic import ValidationError
 from ledgerlink.engine.retry import RetriesExhausted, durable_step
 from ledgerlink.flows._errors import RecordRejected, describe
 from ledgerlink.flows.deps import Deps
-from ledgerlink.mapping import LookupXref, MappingError, TransformContext
+from ledgerlink.mapping import LookupXref, MappingError, TransformContext, load_mapping
+from ledgerlink.mapping.reads import mapping_reads
 from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.salesforce import reads as sf_reads
 from ledgerlink.systems.salesforce.incremental import Position, incremental_soql, soql_datetime, upper_bound
 
 sync_step = durable_step
@@ -40,7 +42,14 @@ def transform_context(
         default_currency=flows.default_currency,
         default_tax_rate=Decimal(flows.default_tax_rate),
         payment_terms_days=flows.payment_terms_days,
+        tax_rules=tuple(flows.tax_rules),
     )
+
+
+def mapped_columns(deps: Deps, sobject: str, template: str, fixed: list[str]) -> list[str]:
+    """The columns a sync flow reads: its own (``fixed``) plus any field the mapping in use (a user's copy of
+    ``template``) reads beyond them, so a custom field mapped there is read without code."""
+    return sf_reads.extra_columns(deps.crm, sobject, mapping_reads(load_mapping(template)), fixed)
 
 
 def fail(

@@ -45,7 +45,9 @@ Customers
     ``Code`` is the key, unique ignoring case (``/customers/acme`` finds ``ACME``); if absent one is made
     from the name (``BRIGHT01``); a duplicate answers 400 unless ``CreateCustomerCodeIfDuplicate`` is true,
     when a free code is made from it. PUT merges (absent fields keep their value; the code cannot change).
-    ``PaymentTerms`` is whole days (``{"Days": n}`` is accepted too), default 30. ``OutstandingBalance`` and
+    ``PaymentTerms`` is an object ``{"Days": n, "Type": "Days"|"AfterMonthEnd"|…}`` as KashFlow's example
+    shows it (a bare number of days is accepted on input), default 30 days. ``VATNumber`` and contacts'
+    ``Firstname``/``Telephone``/``Mobile`` are spelled as in that example. ``OutstandingBalance`` and
     ``TotalPaidAmount`` are derived from issued (non-draft) invoices. A customer with invoices cannot be
     deleted (archive it with ``IsArchived``). ``/customers/search``: ``name`` is a substring match,
     ``email`` and ``code`` exact, all ignoring case.
@@ -62,20 +64,23 @@ Invoices
     any other status value issues it), else ``Paid`` when nothing is due, else ``Overdue`` when DueDate is
     before today on the sandbox clock (even if part-paid), else ``PartPaid`` or ``Unpaid``. PUT merges;
     ``LineItems`` given replace all lines; the gross may not fall below what has been paid. An invoice
-    with payments cannot be deleted. ``Permalink`` is a public (no session) PDF URL,
-    ``/v2/permalink/{key}``; ``GET /v2/invoices/{number}/pdf`` needs a session.
+    with payments cannot be deleted. ``Permalink`` is a public (no session) PDF document,
+    ``/v2/documents/invoice/{guid}``; ``GET /v2/invoices/{number}/pdf`` (unverified) needs a session.
 
 Payments
-    ``GET|POST /v2/invoices/{number}/payments``, ``DELETE /v2/invoices/{number}/payments/{id}``,
-    ``GET /v2/invoices/bulk/payments[/{number}]`` and ``POST /v2/invoices/bulk/payments`` (an array, each
-    with ``InvoiceNumber``; all applied or none, errors name the index ``[2].Amount``). ``Amount`` (> 0,
-    whole pennies, at most the amount due), ``Method`` (a method number ≥ 1) and ``AccountId`` (an
-    existing bank account) are required; ``Date`` defaults to now. Each payment posts a bank transaction
+    Only bulk payments, as documented: ``POST /v2/invoices/bulk/payments`` with a ``BulkPayment``
+    ``{Number, Date, Comment, AccountId, Method, Reconciled, PaymentItems[{ObjectNumber, Amount, Note}]}``
+    (all items applied or none; errors name the item, ``PaymentItems[2].Amount``), ``GET
+    /v2/invoices/bulk/payments[/{number}]``, ``DELETE /v2/invoices/bulk/payments/{number}``. ``Amount`` (> 0,
+    whole pennies, at most the amount due), ``Method`` (one of the account's own method ids,
+    ``config.payment_methods``, e.g. 409844) and ``AccountId`` (an existing bank account; the seeded one is
+    55166) are required; ``Date`` defaults to now. There is no ``/v2/invoices/{number}/payments``. Each payment
+    posts a bank transaction
     (PaidIn, ``ResourceNumber`` = invoice number) that its deletion removes. ``PaidDate`` is the latest
     payment's date once the invoice is paid.
 
 Also: products ``/v2/products[/{nominalCode}/{code}]``, nominals ``/v2/nominals`` (seeded UK chart: 1100,
-1200 Bank, 2200 VAT, 4000 Sales, …), bank accounts ``/v2/bankaccounts`` (one seeded current account, Id 1)
+1200 Bank, 2200 VAT, 4000 Sales, …), bank accounts ``/v2/bankaccounts`` (one seeded current account, Id 55166)
 with ``/transactions``, and ``/v2/vatrates``. Not emulated: suppliers, purchases, quotes, notes, PUT on
 bulk payments.
 
@@ -83,8 +88,12 @@ Rate limit: none by default (KashFlow publishes none); when configured, per sess
 address before login), with the semantics in :mod:`ledgerlink.sandbox._ratelimit`; 429 body
 ``{"Error": "TooManyRequests", …}`` with ``Retry-After``.
 
+Unverified behaviours (no public KashFlow source; ``GET|PUT /__admin/behaviour``): ``change_feed`` honoured |
+ignored (``updatedsince`` has no effect) | rejected (400 naming ``UpdatedSince``); ``pdf_route`` present | missing
+(``/invoices/{n}/pdf`` answers 404). See ``docs/vendors/kashflow.md``.
+
 Admin (never rate limited or faulted): ``POST /__admin/advance-clock {"seconds": n}``, ``GET
-/__admin/clock``, ``POST /__admin/expire-sessions``, ``POST /__admin/unlock``, ``GET|PUT
+/__admin/clock``, ``GET|PUT /__admin/behaviour``, ``POST /__admin/expire-sessions``, ``POST /__admin/unlock``, ``GET|PUT
 /__admin/ratelimit``, ``GET|PUT /__admin/faults``. Layering: ``RateLimiter(FaultInjector(api))``.
 """
 

@@ -23,7 +23,7 @@ from ledgerlink.sandbox.kashflow import (
 )
 from ledgerlink.sandbox.kashflow.config import KashFlowSandboxConfig
 from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
-from ledgerlink.sandbox.kashflow.state import KashFlowState, kf
+from ledgerlink.sandbox.kashflow.state import BEHAVIOUR_CHOICES, KashFlowState, kf
 from ledgerlink.sandbox.kashflow.wire import ApiError, KfJSON, fmt_datetime
 
 
@@ -81,6 +81,21 @@ def _admin_routes(app: FastAPI) -> None:
     async def expire(request: Request) -> dict[str, Any]:
         return {"expired": auth.expire_sessions(kf(request))}
 
+    @app.get("/__admin/behaviour")
+    async def get_behaviour(request: Request) -> dict[str, str]:
+        return dict(kf(request).behaviour)
+
+    @app.put("/__admin/behaviour")
+    async def put_behaviour(request: Request) -> KfJSON:
+        body = dict(await request.json())
+        state = kf(request)
+        for key, value in body.items():
+            if key not in BEHAVIOUR_CHOICES or value not in BEHAVIOUR_CHOICES[key]:
+                choices = {k: list(v) for k, v in BEHAVIOUR_CHOICES.items()}
+                return KfJSON({"Error": "ValidationError", "Message": f"choices: {choices}"}, status_code=400)
+        state.behaviour.update(body)
+        return KfJSON(dict(state.behaviour))
+
     @app.post("/__admin/unlock")
     async def unlock(request: Request) -> dict[str, Any]:
         state = kf(request)
@@ -111,7 +126,6 @@ def build_api(config: KashFlowSandboxConfig) -> FastAPI:
     for module in (auth, routes_customers, routes_invoices, routes_payments, routes_ledger, routes_credit_notes):
         app.include_router(module.router)
     app.include_router(routes_invoices.public)
-    app.include_router(routes_credit_notes.admin)
     _admin_routes(app)
     return app
 

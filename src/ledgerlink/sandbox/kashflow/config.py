@@ -31,8 +31,10 @@ class KashFlowSandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     base_currency: str = "GBP"
     max_per_page: int = 500
-    # /v2/internal/invoices/{id}/credits (routes_credit_notes): "internal" on KashFlow's page; off answers 404.
-    credit_notes: bool = True
+    # The account's own payment method ids (KashFlow numbers them per account; an invoice example shows 409844).
+    payment_methods: dict[int, str] = field(
+        default_factory=lambda: {409844: "Bank transfer", 409845: "Cheque", 409846: "Card", 409847: "Cash"}
+    )
 
 
 def credentials(config: KashFlowSandboxConfig) -> dict[str, str]:

@@ -24,10 +24,12 @@ TEXT_FIELDS = [
     "MobileNumber",
     "FaxNumber",
     "Website",
-    "VatNumber",
+    "VATNumber",  # as KashFlow's customer example spells it (input keys match ignoring case)
     "Note",
 ]
-CONTACT_FIELDS = ["FirstName", "LastName", "Email", "TelephoneNumber", "MobileNumber", "Position", "Salutation"]
+# A contact's fields as KashFlow's customer example names them (``Firstname``, ``Telephone``, ``Mobile``).
+CONTACT_FIELDS = ["Title", "Name", "Firstname", "LastName", "Email", "Telephone", "Mobile", "Fax", "Website"]
+PAYMENT_TERM_TYPES = ("Days", "AfterMonthEnd", "OfFollowingMonth", "CashOnDelivery")
 ADDRESS_FIELDS = ["Name", "Line1", "Line2", "Line3", "Line4", "PostCode", "CountryName", "CountryCode"]
 BOX_FIELDS = ["Name", "Value"]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -83,11 +85,16 @@ def apply_body(state: KashFlowState, doc: dict[str, Any], body: dict[str, Any]) 
             raise invalid("Currency.Code", f"{code!r} is not a three-letter currency code")
         doc["Currency"] = {"Code": code.upper()}
     if body.get("paymentterms") is not None:
+        # Documented as an object, {"Days": 50, "Type": "AfterMonthEnd"}; a bare number of days is taken too.
         terms = body["paymentterms"]
-        days = terms.get("days") if isinstance(terms, dict) else terms
-        doc["PaymentTerms"] = parse_int(days, "PaymentTerms")
-        if doc["PaymentTerms"] < 0:
-            raise invalid("PaymentTerms", "must be zero or more days")
+        raw = {k.lower(): v for k, v in terms.items()} if isinstance(terms, dict) else {"days": terms}
+        days = parse_int(raw.get("days", 0), "PaymentTerms.Days")
+        if days < 0:
+            raise invalid("PaymentTerms.Days", "must be zero or more days")
+        kind = str(raw.get("type") or "Days")
+        if kind not in PAYMENT_TERM_TYPES:
+            raise invalid("PaymentTerms.Type", f"must be one of {', '.join(PAYMENT_TERM_TYPES)}")
+        doc["PaymentTerms"] = {"Days": days, "Type": kind}
     if body.get("defaultnominalcode") is not None:
         doc["DefaultNominalCode"] = parse_int(body["defaultnominalcode"], "DefaultNominalCode")
     if "isarchived" in body:
@@ -102,7 +109,7 @@ def new_doc(state: KashFlowState) -> dict[str, Any]:
         "CustomTextBoxes": [],
         "CustomCheckBoxes": [],
         "Currency": {"Code": state.config.base_currency},
-        "PaymentTerms": state.config.default_payment_terms_days,
+        "PaymentTerms": {"Days": state.config.default_payment_terms_days, "Type": "Days"},
         "DefaultNominalCode": 4000,
         "IsArchived": False,
     }

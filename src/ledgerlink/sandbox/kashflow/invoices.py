@@ -119,7 +119,7 @@ def apply_body(state: KashFlowState, doc: dict[str, Any], body: dict[str, Any]) 
         doc["DueDate"] = parse_datetime(body["duedate"], "DueDate").isoformat()
     if not doc.get("DueDate"):
         customer = state.store.get(CUSTOMER, doc["CustomerCode"].upper()) or {}
-        terms = customer.get("PaymentTerms", state.config.default_payment_terms_days)
+        terms = (customer.get("PaymentTerms") or {}).get("Days", state.config.default_payment_terms_days)
         doc["DueDate"] = (datetime.fromisoformat(doc["IssuedDate"]) + timedelta(days=terms)).isoformat()
     if stored_datetime(doc["DueDate"]) < stored_datetime(doc["IssuedDate"]):  # type: ignore[operator]
         raise invalid("DueDate", "is before IssuedDate")
@@ -237,7 +237,7 @@ def serialise(state: KashFlowState, doc: dict[str, Any], base_url: str, *, summa
         "Currency": {"Code": doc["Currency"]["Code"], "ExchangeRate": Decimal(doc["Currency"]["ExchangeRate"])},
         "LineItems": None if summary else lines,
         "PaymentLines": None if summary else [serialise_payment(p) for p in doc["PaymentLines"]],
-        "Permalink": f"{base_url}/v2/permalink/{doc['PermalinkKey']}",
+        "Permalink": f"{base_url}/v2/documents/invoice/{doc['PermalinkKey']}",
         "IsArchived": doc["IsArchived"],
         "CreatedDate": fmt_datetime(stored_datetime(doc["CreatedDate"])),
         "LastUpdatedDate": fmt_datetime(stored_datetime(doc["LastUpdatedDate"])),

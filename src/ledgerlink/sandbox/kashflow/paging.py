@@ -34,8 +34,14 @@ def _sort_key(field: str) -> Callable[[Row], tuple[int, Any, int]]:
 
 
 def updated_since(request: Request) -> datetime | None:
-    """The "changed since" watermark: ``?updatedsince=<date>`` keeps rows with LastUpdatedDate >= it (inclusive)."""
+    """The "changed since" watermark: ``?updatedsince=<date>`` keeps rows with LastUpdatedDate >= it (inclusive).
+    No KashFlow source shows the parameter, so ``/__admin/behaviour`` can make it ignored or rejected."""
     raw = request.query_params.get("updatedsince")
+    feed = request.app.state.kf.behaviour["change_feed"]
+    if raw and feed == "rejected":
+        raise ApiError(400, "ValidationError", "UpdatedSince: The request is invalid.", "UpdatedSince")
+    if feed == "ignored":
+        return None
     return parse_datetime(raw, "updatedsince") if raw else None
 
 

@@ -1,5 +1,5 @@
 """Credits: ``/v2/internal/invoices/{invoiceid}/credits``, as KashFlow's REST v2 "Credits" page documents it (GET the
-credits a customer can use on an invoice, POST to apply one), and the sandbox's behaviour switch for it.
+credits a customer can use on an invoice, POST to apply one).
 
 In KashFlow a credit note is an invoice with negative amounts: a ``CreditNote`` credit's ``Id`` "is the unique invoice
 identifier" and its ``Date`` "the invoice date". A credit note's credit is applied to an invoice with
@@ -7,8 +7,8 @@ identifier" and its ``Date`` "the invoice date". A credit note's credit is appli
 credit note's credit left drops too (``CreditUsed``). The page publishes no POST example; the sandbox takes the
 fields of a credit row. ``OverPayment`` and ``AdvancePayment`` credits are not modelled (400).
 
-The page marks the endpoint internal and "not ready for public use": the switch ``credit_notes``
-(``PUT /__admin/behaviour {"credit_notes": false}``) makes it answer 404, as an account without it would; the
+The page marks the endpoint internal and "not ready for public use": the behaviour switch ``credit_notes``
+(``PUT /__admin/behaviour {"credit_notes": "missing"}``) makes it answer 404, as an account without it would; the
 connector then leaves the credit unallocated (the customer's ``OutstandingBalance`` counts it all the same).
 The invoice in the path is found by number (as every other invoice URL), else by its ``Id``.
 """
@@ -37,11 +37,10 @@ from ledgerlink.sandbox.kashflow.wire import (
 )
 
 router = APIRouter(prefix="/v2", dependencies=[Depends(require_session)])
-admin = APIRouter()
 
 
 def _enabled(state: KashFlowState) -> None:
-    if not state.config.credit_notes:
+    if state.behaviour["credit_notes"] == "missing":
         raise ApiError(404, "NotFound", "Not Found")
 
 
@@ -121,17 +120,3 @@ async def apply_credit(invoice_id: int, request: Request) -> KfJSON:
         state.store.put(INVOICE, str(invoice["Number"]), invoice)
         state.store.put(INVOICE, str(note["Number"]), note)
     return KfJSON(_row(note, amount), status_code=201)
-
-
-@admin.get("/__admin/behaviour")
-async def get_behaviour(request: Request) -> dict[str, Any]:
-    return {"credit_notes": kf(request).config.credit_notes}
-
-
-@admin.put("/__admin/behaviour")
-async def put_behaviour(request: Request) -> dict[str, Any]:
-    body = await request.json()
-    state = kf(request)
-    if "credit_notes" in body:
-        state.config.credit_notes = bool(body["credit_notes"])
-    return {"credit_notes": state.config.credit_notes}

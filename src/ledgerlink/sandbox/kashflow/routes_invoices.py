@@ -12,7 +12,7 @@ from ledgerlink.sandbox.kashflow import invoices as model
 from ledgerlink.sandbox.kashflow.auth import require_session
 from ledgerlink.sandbox.kashflow.paging import keep_since, paged, updated_since
 from ledgerlink.sandbox.kashflow.state import INVOICE, KashFlowState, kf
-from ledgerlink.sandbox.kashflow.wire import KfJSON, invalid, not_found, parse_int, read_object
+from ledgerlink.sandbox.kashflow.wire import ApiError, KfJSON, invalid, not_found, parse_int, read_object
 
 router = APIRouter(prefix="/v2", dependencies=[Depends(require_session)])
 public = APIRouter(prefix="/v2")  # permalinks are shareable URLs: no session needed
@@ -124,10 +124,12 @@ def _pdf(state: KashFlowState, doc: dict[str, Any], request: Request) -> Respons
 @router.get("/invoices/{number:int}/pdf")
 async def invoice_pdf(number: int, request: Request) -> Response:
     state = kf(request)
+    if state.behaviour["pdf_route"] == "missing":  # no KashFlow source shows this route: as a server without it
+        raise ApiError(404, "NotFound", f"No HTTP resource was found that matches {request.url.path}.")
     return _pdf(state, _load(state, number), request)
 
 
-@public.get("/permalink/{key}")
+@public.get("/documents/invoice/{key}")
 async def permalink_pdf(key: str, request: Request) -> Response:
     state = kf(request)
     for doc in state.store.all(INVOICE):

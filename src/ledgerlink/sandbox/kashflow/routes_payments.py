@@ -1,11 +1,18 @@
-"""Invoice payments: ``/v2/invoices/{number}/payments`` and the bulk form ``/v2/invoices/bulk/payments``.
+"""Invoice payments as KashFlow documents them: bulk payments, ``/v2/invoices/bulk/payments[/{number}]``.
 
-Each payment also posts a bank transaction (PaidIn, ``ResourceNumber`` = the invoice number) on its
-``AccountId``, as KashFlow does; deleting the payment removes that transaction.
+A ``BulkPayment`` is ``{Number, Date, Comment, AccountId, Method, Reconciled, PaymentItems[{Id, Amount,
+ObjectNumber, ContactName, ContactReference, ObjectIssuedDate, PaidDate, Note}]}``: one payment (method, bank
+account, date) spread over one or more invoices, each item paying ``Amount`` onto invoice ``ObjectNumber``. The
+invoices carry their payments as ``PaymentLines``. There is no ``/invoices/{number}/payments`` (no KashFlow source
+has it). ``Method`` must be one of the account's own payment method ids (``config.payment_methods``).
+
+Each item also posts a bank transaction (PaidIn, ``ResourceNumber`` = the invoice number) on ``AccountId``, as
+KashFlow does; deleting the bulk payment removes its lines and transactions.
 """
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +22,11 @@ from ledgerlink.sandbox.kashflow import invoices
 from ledgerlink.sandbox.kashflow.auth import require_session
 from ledgerlink.sandbox.kashflow.paging import keep_since, paged, updated_since
 from ledgerlink.sandbox.kashflow.routes_ledger import add_transaction, load_bank
-from ledgerlink.sandbox.kashflow.state import BANK_TX, CUSTOMER, INVOICE, KashFlowState, kf
+from ledgerlink.sandbox.kashflow.state import BANK_TX, BULK_PAYMENT, CUSTOMER, INVOICE, KashFlowState, kf
 from ledgerlink.sandbox.kashflow.wire import (
     ApiError,
     KfJSON,
+    fmt_datetime,
     invalid,
     money,
     not_found,
@@ -26,8 +34,8 @@ from ledgerlink.sandbox.kashflow.wire import (
     parse_datetime,
     parse_decimal,
     parse_int,
-    read_body,
     read_object,
+    stored_datetime,
 )
 
 router = APIRouter(prefix="/v2", dependencies=[Depends(require_session)])
@@ -55,13 +63,14 @@ def _pay(state: KashFlowState, doc: dict[str, Any], body: dict[str, Any], prefix
     if amount > due:
         raise invalid(f"{prefix}Amount", f"{amount} is more than the {due} due on invoice {doc['Number']}")
     if body.get("method") is None:
-        raise invalid(f"{prefix}Method", "is required (a payment method number)")
-    method = parse_int(body["method"], f"{prefix}Method")
-    if method < 1:
-        raise invalid(f"{prefix}Method", "must be a payment method number")
+        raise invalid("Method", "is required (one of the account's payment method ids)")
+    method = parse_int(body["method"], "Method")
+    if method not in state.config.payment_methods:
+        known = ", ".join(f"{k} {v}" for k, v in state.config.payment_methods.items())
+        raise invalid("Method", f"{method} is not a payment method of this account ({known})")
     if body.get("accountid") is None:
-        raise invalid(f"{prefix}AccountId", "is required (the bank account paid into)")
-    account = load_bank(state, parse_int(body["accountid"], f"{prefix}AccountId"), f"{prefix}AccountId")
+        raise invalid("AccountId", "is required (the bank account paid into)")
+    account = load_bank(state, parse_int(body["accountid"], "AccountId"), "AccountId")
     date = parse_datetime(body["date"], f"{prefix}Date") if body.get("date") is not None else state.clock.now()
     when = date.replace(tzinfo=None).isoformat()
     customer = state.store.get(CUSTOMER, doc["CustomerCode"].upper()) or {}
@@ -94,65 +103,118 @@ def _pay(state: KashFlowState, doc: dict[str, Any], body: dict[str, Any], prefix
     return line
 
 
-@router.get("/invoices/{number:int}/payments")
-async def list_payments(number: int, request: Request) -> KfJSON:
-    doc = _load(kf(request), number)
-    return KfJSON([invoices.serialise_payment(p) for p in doc["PaymentLines"]])
+def _bulk_view(state: KashFlowState, bulk: dict[str, Any]) -> dict[str, Any]:
+    items = []
+    for item in bulk["Items"]:
+        inv = state.store.get(INVOICE, str(item["ObjectNumber"])) or {}
+        line = next((p for p in inv.get("PaymentLines", []) if p["Id"] == item["Id"]), None)
+        customer = state.store.get(CUSTOMER, str(inv.get("CustomerCode", "")).upper()) or {}
+        items.append(
+            {
+                "Id": item["Id"],
+                "Amount": Decimal(item["Amount"]),
+                "ObjectNumber": item["ObjectNumber"],
+                "ContactName": customer.get("Name"),
+                "ContactReference": inv.get("CustomerReference"),
+                "ObjectIssuedDate": fmt_datetime(stored_datetime(inv.get("IssuedDate"))),
+                "PaidDate": fmt_datetime(stored_datetime(line["Date"] if line else bulk["Date"])),
+                "Note": item.get("Note"),
+                "BulkPaymentNumber": bulk["Number"],
+            }
+        )
+    return {
+        "Number": bulk["Number"],
+        "Date": fmt_datetime(stored_datetime(bulk["Date"])),
+        "Comment": bulk.get("Comment"),
+        "AccountId": bulk["AccountId"],
+        "Method": bulk["Method"],
+        "Reconciled": bulk["Reconciled"],
+        "PaymentItems": items,
+        "CreatedDate": fmt_datetime(stored_datetime(bulk["CreatedDate"])),
+        "Permalink": f"/v2/documents/invoice/payment/{bulk['Key']}",
+    }
 
 
-@router.post("/invoices/{number:int}/payments", status_code=201)
-async def add_payment(number: int, request: Request) -> KfJSON:
-    state = kf(request)
-    body = await read_object(request)
-    with state.store.tx():
-        line = _pay(state, _load(state, number), body)
-    return KfJSON(invoices.serialise_payment(line), status_code=201)
-
-
-@router.delete("/invoices/{number:int}/payments/{payment_id:int}", status_code=204)
-async def delete_payment(number: int, payment_id: int, request: Request) -> Response:
-    state = kf(request)
-    with state.store.tx():
-        doc = _load(state, number)
-        line = next((p for p in doc["PaymentLines"] if p["Id"] == payment_id), None)
-        if line is None:
-            raise not_found("Payment", payment_id)
-        doc["PaymentLines"].remove(line)
-        doc["LastUpdatedDate"] = state.now_iso()
-        state.store.put(INVOICE, str(number), doc)
-        if line.get("BankTransactionId"):
-            state.store.delete(BANK_TX, str(line["BankTransactionId"]))
-    return Response(status_code=204)
+def _load_bulk(state: KashFlowState, number: int) -> dict[str, Any]:
+    bulk = state.store.get(BULK_PAYMENT, str(number))
+    if bulk is None:
+        raise not_found("BulkPayment", number)
+    return bulk
 
 
 @router.get("/invoices/bulk/payments")
-async def list_all_payments(request: Request) -> KfJSON:
-    """Every payment line with its ``InvoiceNumber``; ``updatedsince`` filters on the payment's CreatedDate."""
+async def list_bulk_payments(request: Request) -> KfJSON:
+    """Every bulk payment; ``updatedsince`` (unverified, see ``/__admin/behaviour``) filters on its CreatedDate."""
     state = kf(request)
-    lines = [{**p, "InvoiceNumber": inv["Number"]} for inv in state.store.all(INVOICE) for p in inv["PaymentLines"]]
-    lines = keep_since(lines, updated_since(request), field="CreatedDate")
-    rows = [{**invoices.serialise_payment(p), "InvoiceNumber": p["InvoiceNumber"]} for p in lines]
-    return paged(request, rows, max_per_page=state.config.max_per_page)
+    docs = keep_since(state.store.all(BULK_PAYMENT), updated_since(request), field="CreatedDate")
+    rows = [_bulk_view(state, d) for d in docs]
+    return paged(request, rows, max_per_page=state.config.max_per_page, default_sort="Number")
 
 
 @router.get("/invoices/bulk/payments/{number:int}")
-async def list_payments_bulk_form(number: int, request: Request) -> KfJSON:
-    return await list_payments(number, request)
+async def get_bulk_payment(number: int, request: Request) -> KfJSON:
+    state = kf(request)
+    return KfJSON(_bulk_view(state, _load_bulk(state, number)))
 
 
 @router.post("/invoices/bulk/payments", status_code=201)
-async def add_payments(request: Request) -> KfJSON:
-    """A JSON array of payments, each with ``InvoiceNumber``; all are applied or none (errors name the index)."""
+async def add_bulk_payment(request: Request) -> KfJSON:
+    """A ``BulkPayment``: every item is applied or none (errors name the item, ``PaymentItems[2].Amount``)."""
     state = kf(request)
-    body = await read_body(request)
-    if not isinstance(body, list) or not body:
-        raise invalid("Payments", "the body must be a non-empty JSON array of payments")
-    created = []
+    body = await read_object(request)
+    items = body.get("paymentitems")
+    if not isinstance(items, list) or not items:
+        raise invalid("PaymentItems", "at least one payment item is required")
     with state.store.tx():
-        for i, item in enumerate(body, start=1):
-            if not isinstance(item, dict) or item.get("invoicenumber") is None:
-                raise invalid(f"[{i}].InvoiceNumber", "is required")
-            number = parse_int(item["invoicenumber"], f"[{i}].InvoiceNumber")
-            line = _pay(state, _load(state, number, f"[{i}].InvoiceNumber"), item, prefix=f"[{i}].")
-            created.append({**invoices.serialise_payment(line), "InvoiceNumber": number})
-    return KfJSON(created, status_code=201)
+        number = state.store.next_id(BULK_PAYMENT)
+        if body.get("number") is not None and state.store.get(BULK_PAYMENT, str(body["number"])) is None:
+            number = max(number, parse_int(body["number"], "Number"))
+        shared = {k: body.get(k) for k in ("date", "method", "accountid")}
+        made: list[dict[str, Any]] = []
+        when: str | None = None
+        for i, item in enumerate(items, start=1):
+            prefix = f"PaymentItems[{i}]."
+            if not isinstance(item, dict) or item.get("objectnumber") is None:
+                raise invalid(f"{prefix}ObjectNumber", "is required (the invoice number paid)")
+            invoice = _load(state, parse_int(item["objectnumber"], f"{prefix}ObjectNumber"), f"{prefix}ObjectNumber")
+            paid = {**shared, "amount": item.get("amount"), "note": item.get("note") or body.get("comment")}
+            line = _pay(state, invoice, paid, prefix=prefix)
+            line["BulkPaymentNumber"] = number
+            state.store.put(INVOICE, str(invoice["Number"]), invoice)
+            when = when or line["Date"]
+            made.append({"Id": line["Id"], "Amount": line["Amount"], "ObjectNumber": invoice["Number"]})
+            made[-1]["Note"] = line["Note"]
+        bulk = {
+            "Number": number,
+            "Date": when,
+            "Comment": opt_str(body, "comment", "Comment"),
+            "AccountId": parse_int(body["accountid"], "AccountId"),
+            "Method": parse_int(body["method"], "Method"),
+            "Reconciled": bool(body.get("reconciled") or False),
+            "Items": made,
+            "CreatedDate": state.now_iso(),
+            "Key": uuid.uuid4().hex,
+        }
+        state.store.put(BULK_PAYMENT, str(number), bulk)
+    return KfJSON(_bulk_view(state, bulk), status_code=201)
+
+
+@router.delete("/invoices/bulk/payments/{number:int}", status_code=204)
+async def delete_bulk_payment(number: int, request: Request) -> Response:
+    state = kf(request)
+    with state.store.tx():
+        bulk = _load_bulk(state, number)
+        for item in bulk["Items"]:
+            doc = state.store.get(INVOICE, str(item["ObjectNumber"]))
+            if doc is None:
+                continue
+            line = next((p for p in doc["PaymentLines"] if p["Id"] == item["Id"]), None)
+            if line is None:
+                continue
+            doc["PaymentLines"].remove(line)
+            doc["LastUpdatedDate"] = state.now_iso()
+            state.store.put(INVOICE, str(doc["Number"]), doc)
+            if line.get("BankTransactionId"):
+                state.store.delete(BANK_TX, str(line["BankTransactionId"]))
+        state.store.delete(BULK_PAYMENT, str(number))
+    return Response(status_code=204)

@@ -19,13 +19,14 @@ Shape
     ``records/{id}/pdf`` (an invoice as application/pdf). Another business id answers 404.
     Errors: ``{"errorCode", "message", "field"}``; validation is 400 ``INVALID_FIELD`` naming the field
     (``lines[0].unitPrice``, 0-based); also ``DUPLICATE``, ``READ_ONLY``, ``IN_USE``, 404 ``NOT_FOUND``,
-    409 ``ID_CONFLICT``.
+    and ``/__admin/behaviour`` switches (below).
 
 Ids, create, update, delete
     Ids are positive 64-bit integers, unique across all entity kinds. POST creates (201, entity and
-    ``Location``). A client may set ``id``: if that id exists in the same collection, the POST answers
-    200 with the *existing* entity unchanged (first write wins; the create is idempotent); in another
-    collection, 409. PUT merges (absent fields keep their value). ``removed: true`` by PUT, or DELETE
+    ``Location``). An ``id`` the client sends is ignored, as Kashoo's REST conventions say ("IDs provided
+    should be ignored"): every POST makes a new entity, so a repeated POST makes a second one. Contacts and
+    items keep a ``code`` (items refuse a duplicate active code with 400 ``DUPLICATE``). PUT merges (absent fields
+    keep their value). ``removed: true`` by PUT, or DELETE
     (204), removes softly: the entity stays readable by id with ``removed: true`` and can be restored by
     PUT ``removed: false``. Lists omit removed entities unless ``includeRemoved=true`` — or
     ``modifiedSince`` is given (see below). Every write sets ``modified`` (epoch ms, strictly increasing).
@@ -64,8 +65,13 @@ Rate limit: ``RateLimit(10, 1.0)`` by default (configurable, e.g. ``RateLimit(50
 authentication code (per Basic user or caller address otherwise), with the exact semantics in
 :mod:`ledgerlink.sandbox._ratelimit`; 429 with ``Retry-After`` and ``{"errorCode": "TOO_MANY_REQUESTS"}``.
 
+Unverified behaviours (no public Kashoo source; ``GET|PUT /__admin/behaviour``): ``change_feed`` honoured |
+ignored (``modifiedSince`` has no effect) | rejected (400 naming it); ``pdf_route`` present | missing (404).
+See ``docs/vendors/kashoo.md``.
+
 Admin (never rate limited or faulted): ``POST /__admin/advance-clock {"seconds": n}``, ``GET
-/__admin/clock``, ``POST /__admin/expire-tokens``, ``GET|PUT /__admin/ratelimit``, ``GET|PUT
+/__admin/clock``, ``POST /__admin/expire-tokens``, ``GET|PUT /__admin/behaviour``, ``GET|PUT /__admin/ratelimit``,
+``GET|PUT
 /__admin/faults``. Layering: ``RateLimiter(FaultInjector(api))``.
 
 Not emulated: bills, bill payments, transfers, vendors' records, OAuth 2.0.

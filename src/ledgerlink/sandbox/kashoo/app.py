@@ -17,7 +17,7 @@ from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
 from ledgerlink.sandbox.kashoo import auth, credit_notes, records, resources
 from ledgerlink.sandbox.kashoo.collections import Doc, check_business, register
 from ledgerlink.sandbox.kashoo.config import KashooSandboxConfig
-from ledgerlink.sandbox.kashoo.state import INVOICE, KashooState, ks
+from ledgerlink.sandbox.kashoo.state import BEHAVIOUR_CHOICES, INVOICE, KashooState, ks
 from ledgerlink.sandbox.kashoo.wire import ApiError, KashooJSON, entity_id, not_found
 
 
@@ -78,6 +78,8 @@ def _business_router() -> APIRouter:
     async def invoice_pdf(business_id: int, record_id: int, request: Request) -> Response:
         state = ks(request)
         check_business(state, business_id)
+        if state.behaviour["pdf_route"] == "missing":  # as a Kashoo without this (unverified) route
+            raise ApiError(404, "NOT_FOUND", f"no route GET {request.url.path}")
         doc = state.store.get(INVOICE, str(record_id))
         if doc is None:
             raise not_found("invoice", record_id)
@@ -105,6 +107,21 @@ def _admin_routes(app: FastAPI) -> None:
     async def clock(request: Request) -> dict[str, Any]:
         state = ks(request)
         return {"now": state.clock.now().isoformat(), "epochMillis": state.now_ms()}
+
+    @app.get("/__admin/behaviour")
+    async def get_behaviour(request: Request) -> dict[str, str]:
+        return dict(ks(request).behaviour)
+
+    @app.put("/__admin/behaviour")
+    async def put_behaviour(request: Request) -> Response:
+        body = await request.json()
+        state = ks(request)
+        for key, value in dict(body).items():
+            if key not in BEHAVIOUR_CHOICES or value not in BEHAVIOUR_CHOICES[key]:
+                choices = {k: list(v) for k, v in BEHAVIOUR_CHOICES.items()}
+                return KashooJSON({"errorCode": "INVALID_FIELD", "message": f"choices: {choices}"}, status_code=400)
+        state.behaviour.update(body)
+        return KashooJSON(dict(state.behaviour))
 
     @app.post("/__admin/expire-tokens")
     async def expire(request: Request) -> dict[str, Any]:
@@ -137,7 +154,6 @@ def build_api(config: KashooSandboxConfig) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(_business_router())
     _admin_routes(app)
-    app.include_router(credit_notes.admin)
     return app
 
 

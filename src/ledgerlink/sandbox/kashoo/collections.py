@@ -1,7 +1,7 @@
 """Generic REST collection behaviour shared by every Kashoo resource.
 
-Create by POST (201 + ``Location``; an ``id`` the client sets makes the create idempotent: a second
-POST with that id returns the existing entity with 200), read, update by PUT (fields present replace,
+Create by POST (201 + ``Location``; an ``id`` the client sends is ignored, as Kashoo's REST conventions say:
+every POST makes a new entity, so a repeated POST makes a second one), read, update by PUT (fields present replace,
 absent fields stay), soft delete (PUT ``removed: true`` or DELETE, both keep the entity so pollers see
 the removal), and lists paged by ``limit``/``offset`` until an empty array.
 """
@@ -76,6 +76,11 @@ def list_docs(request: Request, state: KashooState, kind: Kind, docs: list[Doc])
     if offset < 0:
         raise invalid("offset", "must be a whole number, 0 or more")
     since = parse_stamp(params["modifiedSince"], "modifiedSince") if params.get("modifiedSince") else None
+    feed = state.behaviour["change_feed"]
+    if since is not None and feed == "rejected":
+        raise ApiError(400, "INVALID_FIELD", "modifiedSince: unknown query parameter", "modifiedSince")
+    if feed == "ignored":
+        since = None  # as a server that does not know the parameter: the whole list
     include_removed = parse_bool(params.get("includeRemoved", "false"), "includeRemoved")
     if since is not None:
         # Watermark reads must see removals too, or deletions would never propagate.
@@ -110,17 +115,8 @@ def register(router: APIRouter, kind: Kind, filters: Callable[[Request, list[Doc
         check_business(state, business_id)
         body = await read_object(request)
         with state.store.tx():
-            if body.get("id") is not None:
-                eid = entity_id(body["id"], "id")
-                existing = state.store.get(kind.store_kind, str(eid))
-                if existing is not None:
-                    # Idempotent create: the first write wins, a retry gets it back unchanged.
-                    headers = {"Location": location(request, kind, eid)}
-                    return KashooJSON(kind.view(state, existing), status_code=200, headers=headers)
-                if state.find_any(eid) is not None:
-                    raise ApiError(409, "ID_CONFLICT", f"id {eid} belongs to another kind of entity", "id")
-            else:
-                eid = state.new_id()
+            # Kashoo's REST conventions: ids a client supplies on create are ignored; every POST makes a new entity.
+            eid = state.new_id()
             doc: Doc = {"id": eid, "removed": False}
             kind.build(state, doc, body, True)
             doc.update({"modified": state.stamp(), "_seq": state.store.next_id("seq")})

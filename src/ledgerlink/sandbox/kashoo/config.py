@@ -28,8 +28,6 @@ class KashooSandboxConfig:
     base_currency: str = "CAD"
     default_terms_days: int = 30
     max_limit: int = 1000  # largest ?limit= a list accepts
-    # records/creditNotes: not in Kashoo's published material (credit_notes.py); off, creating one answers 404.
-    credit_notes: bool = True
 
 
 def credentials(config: KashooSandboxConfig) -> dict[str, str]:

@@ -3,8 +3,8 @@
 Kashoo's app issues credit notes, but its published API material (api.kashoo.com's introduction, the record fields
 public clients use) names no credit-note record type (docs/vendors/kashoo-credit-notes.md). The sandbox serves one
 in the shape of its other records (``contact``, ``date``, ``lines`` in cents with ``taxes``, ``poNumber``,
-``memo``; ``type`` = ``CREDIT_NOTE``), behind the switch ``credit_notes`` (``PUT /__admin/behaviour``): off, a create
-answers 404 as a business without it would, and the connector says so in a failed record.
+``memo``; ``type`` = ``CREDIT_NOTE``), behind the behaviour switch ``credit_notes`` (``PUT /__admin/behaviour``):
+``missing``, a create answers 404 as a business without it would, and the connector says so in a failed record.
 
 A credit note is applied to its invoice: the invoice's ``balanceDue`` drops by the note's amount, and an invoice with
 a credit note cannot be removed (as one with payments).
@@ -12,21 +12,15 @@ a credit note cannot be removed (as one with payments).
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request
-
 from ledgerlink.sandbox.kashoo import records
 from ledgerlink.sandbox.kashoo.collections import Doc, Kind
 from ledgerlink.sandbox.kashoo.resources import active
-from ledgerlink.sandbox.kashoo.state import CONTACT, CREDIT_NOTE, INVOICE, KashooState, ks
+from ledgerlink.sandbox.kashoo.state import CONTACT, CREDIT_NOTE, INVOICE, KashooState
 from ledgerlink.sandbox.kashoo.wire import ApiError, invalid, parse_date, text
-
-admin = APIRouter()
 
 
 def build_credit_note(state: KashooState, doc: Doc, body: Doc, creating: bool) -> None:
-    if not state.config.credit_notes:
+    if state.behaviour["credit_notes"] == "missing":
         raise ApiError(404, "NOT_FOUND", "no such resource: records/creditNotes")
     if creating or body.get("invoice") is not None:
         if body.get("invoice") is None:
@@ -75,17 +69,3 @@ def view(state: KashooState, doc: Doc) -> Doc:
 CREDIT_NOTES = Kind(
     CREDIT_NOTE, "creditNote", "records/creditNotes", build_credit_note, view=view, after_write=after_write, dated=True
 )
-
-
-@admin.get("/__admin/behaviour")
-async def get_behaviour(request: Request) -> dict[str, Any]:
-    return {"credit_notes": ks(request).config.credit_notes}
-
-
-@admin.put("/__admin/behaviour")
-async def put_behaviour(request: Request) -> dict[str, Any]:
-    body = await request.json()
-    state = ks(request)
-    if "credit_notes" in body:
-        state.config.credit_notes = bool(body["credit_notes"])
-    return {"credit_notes": state.config.credit_notes}

@@ -12,6 +12,7 @@ from ledgerlink.sandbox.kashoo.wire import ApiError, cents, decimal, entity_id, 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CONTACT_TEXT = [
     "name",
+    "code",
     "email",
     "phone",
     "fax",

@@ -11,9 +11,15 @@ from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
 from ledgerlink.sandbox.kashoo.config import KashooSandboxConfig
 
 CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT = "contact", "item", "account", "tax", "invoice", "invoicePayment"
-CREDIT_NOTE = "creditNote"  # credit_notes.py: behind the config's switch
+CREDIT_NOTE = "creditNote"  # credit_notes.py: behind the behaviour switch
 KINDS = (CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT, CREDIT_NOTE)
 FIRST_ID = 1_000_001
+DEFAULT_BEHAVIOUR = {"change_feed": "honoured", "pdf_route": "present", "credit_notes": "served"}
+BEHAVIOUR_CHOICES = {
+    "change_feed": ("honoured", "ignored", "rejected"),
+    "pdf_route": ("present", "missing"),
+    "credit_notes": ("served", "missing"),
+}
 
 SEED_ACCOUNTS = [
     ("sales", "4000", "Sales revenue", "REVENUE"),
@@ -31,6 +37,10 @@ class KashooState:
     clock: SandboxClock
     tokens: dict[str, float] = field(default_factory=dict)  # authenticationCode -> expiry (epoch ms)
     last_stamp: int = 0
+    # Switches for what no Kashoo source confirms (``/__admin/behaviour``): ``change_feed`` honoured | ignored |
+    # rejected (``modifiedSince``), ``pdf_route`` present | missing (``records/{id}/pdf``), ``credit_notes`` served |
+    # missing (``records/creditNotes``).
+    behaviour: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BEHAVIOUR))
 
     def now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
@@ -52,7 +62,7 @@ class KashooState:
         return None
 
     def new_id(self) -> int:
-        # Ids are unique across kinds; clients may pick ids too, so skip any they took.
+        # Ids are unique across kinds (client-supplied ids are ignored).
         while True:
             candidate = self.store.next_id("id", FIRST_ID)
             if self.find_any(candidate) is None:

@@ -58,6 +58,12 @@ class SalesforceSandboxConfig:
     extra_fields: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     metadata_dir: Path | None = None
     not_deployed: tuple[str, ...] = ()
+    # A multi-currency org: every currency-bearing object gets the CurrencyIsoCode picklist ("Available only for
+    # organizations with the multicurrency feature enabled", Object Reference, Opportunity), defaulting to the
+    # corporate currency. Off: the field does not exist and selecting it is an INVALID_FIELD error.
+    multi_currency: bool = False
+    corporate_currency: str = "GBP"
+    currencies: tuple[str, ...] = ("GBP", "USD", "EUR")
 
     @property
     def supported_versions(self) -> list[str]:

@@ -24,7 +24,7 @@ class SalesforceOrg:
     def __init__(self, config: SalesforceSandboxConfig) -> None:
         self.config = config
         deployed = metadata.load(metadata.locate(config.metadata_dir)).without(config.not_deployed)
-        self.schema = build_schema(deployed, config.extra_objects, config.extra_fields)
+        self.schema = build_schema(deployed, config.extra_objects, _with_currency_fields(config))
         self.db = Database(config.data_path)
         self.records = RecordStore(self.db, self.schema)
         self.events = ChangeEventLog(self.db, config.event_retention_seconds)
@@ -95,3 +95,22 @@ class SalesforceOrg:
             SystemModstamp=when,
         )
         self.records.save(obj, record)
+
+
+# Objects that carry a currency in a multi-currency org (the ones the sandbox models).
+CURRENCY_OBJECTS = ("Account", "Opportunity", "OpportunityLineItem", "Order", "OrderItem", "Product2", "PricebookEntry")
+
+
+def _with_currency_fields(config: SalesforceSandboxConfig) -> dict[str, dict[str, dict[str, Any]]]:
+    """The config's extra fields, plus CurrencyIsoCode on every currency-bearing object when multi-currency."""
+    extra = {name: dict(fields) for name, fields in config.extra_fields.items()}
+    if config.multi_currency:
+        spec = {
+            "type": "picklist",
+            "picklist_values": tuple(config.currencies),
+            "default": config.corporate_currency,
+            "label": "Currency ISO Code",
+        }
+        for name in CURRENCY_OBJECTS:
+            extra.setdefault(name, {}).setdefault("CurrencyIsoCode", spec)
+    return extra

@@ -1,13 +1,22 @@
-"""KashFlow as an ``AccountingSystem``: customers by code, invoices by number, payments on invoices.
+"""KashFlow as an ``AccountingSystem``: customers by code, invoices by number, payments as bulk payments.
 
-KashFlow creates carry no idempotency key, so a create that may repeat an earlier attempt looks first (customer by
-code, invoice by ``CustomerReference``, payment by its ``Note``). Retries are the engine's: a transient failure is
-raised, and the retried step looks before it creates again.
+KashFlow creates carry no idempotency key; records are found again by what KashFlow keeps: a customer's or a
+product's ``Code`` (unique: a second create is refused, and the adapter then reads the first), an invoice's
+``CustomerReference`` (looked up only when an earlier attempt may have made it), a payment item's ``Note``.
+Customers and products are found from one listing per run (``systems.lookups``), not a call each.
+
+Payments go through ``/invoices/bulk/payments`` (a ``BulkPayment``, the documented route), into the bank account
+and with the method chosen in the connection's options among the books' own (``/bankaccounts``; method ids are the
+account's). Rows are read with their keys spelled as documented (``systems.tolerant``). Unverified reads have
+fallbacks: ``updatedsince`` rejected or ignored switches to full listings with a content hash per record; the PDF is
+the invoice's documented ``Permalink`` document (``/invoices/{n}/pdf`` only when there is none).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -23,16 +32,40 @@ from ledgerlink.systems.accounting import (
     naming,
     with_nulls,
 )
+from ledgerlink.systems.changefeed import ChangeFeed
 from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.http import decimal_json
 from ledgerlink.systems.kashflow.client import KashFlowClient
 from ledgerlink.systems.kashflow.fields import CAPABILITIES, CUSTOMER_FIELDS, PRODUCT_FIELDS
+from ledgerlink.systems.lookups import CodeIndex, InvoiceIndex, ShortCache
+from ledgerlink.systems.tolerant import documented_keys, spellings
 
 SYSTEM = "kashflow"
-# KashFlow numbers payment methods per account; these are the defaults of a new account (the picklist in
-# kashflow/payment_to_canonical reads them back).
-PAYMENT_METHODS = {"cash": 1, "cheque": 2, "credit card": 3, "debit card": 4, "bank transfer": 5, "direct debit": 6}
-DEFAULT_METHOD = 5
+# Keys as KashFlow's examples spell them (customer example: VATNumber, PaymentTerms {Days, Type}, contacts'
+# Firstname and Telephone); rows are read with any casing of these.
+DOCUMENTED = spellings(
+    "VATNumber", "PaymentTerms", "Days", "Type", "Firstname", "LastName", "Telephone", "Mobile", "Email", "Contacts"
+)
+CONTACT_ALIASES = {"TelephoneNumber": "Telephone", "MobileNumber": "Mobile"}
+
+
+@dataclass
+class KashFlowOptions:
+    """Chosen in the connection's options, among what the books hold."""
+
+    bank_account: str | None = None  # id, code or name of the bank account payments go into (else the only one)
+    payment_methods: dict[str, int] = field(default_factory=dict)  # method name -> the account's method id
+    default_payment_method: str | None = None  # the name used when a payment names none (else the only one)
+
+
+def _customer_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A customer row with documented key spellings; ``PaymentTerms`` as a bare number of days becomes ``{Days}``."""
+    out = dict(documented_keys(row, DOCUMENTED))
+    out["Contacts"] = [documented_keys(c, DOCUMENTED, CONTACT_ALIASES) for c in out.get("Contacts") or []]
+    terms = out.get("PaymentTerms")
+    if terms is not None and not isinstance(terms, dict):
+        out["PaymentTerms"] = {"Days": terms}
+    return out
 
 
 def _date(value: Any) -> dt.date:
@@ -41,6 +74,11 @@ def _date(value: Any) -> dt.date:
 
 def _created(row: dict[str, Any], created: bool) -> CreatedInvoice:
     return CreatedInvoice(number=str(row["Number"]), status=str(row.get("Status") or ""), created=created)
+
+
+def _older(value: Any, since: str) -> bool:
+    stamp, cutoff = _kf_stamp(value), _kf_stamp(since)
+    return stamp is not None and cutoff is not None and stamp.replace(microsecond=0) < cutoff.replace(microsecond=0)
 
 
 def _kf_stamp(value: Any) -> dt.datetime | None:
@@ -81,15 +119,57 @@ class KashFlowBooks:
     def _payment_reader(self) -> MappingRules:
         return load_mapping("kashflow/payment_to_canonical")
 
-    def __init__(self, client: KashFlowClient) -> None:
+    def __init__(self, client: KashFlowClient, options: KashFlowOptions | None = None) -> None:
         self.client = client
+        self.options = options or KashFlowOptions()
         self._bank_account: int | None = None
+        self._customers = CodeIndex(lambda: self._every("customers"), lambda row: row.get("Code"))
+        self._products = CodeIndex(lambda: self._every("products"), lambda row: row.get("Code"))
+        self._invoices = InvoiceIndex("Id", "Number", "CustomerId")
+        self._permalinks: dict[str, str] = {}  # invoice number -> its permalink document, from the create
+        self._full: dict[str, dict[str, Any]] = {}  # invoice number -> the last full row seen (see _confirm)
+        self._recent = ShortCache()
+        self.feed = ChangeFeed(SYSTEM, "updatedsince")
+
+    def _every(self, path: str) -> Iterator[dict[str, Any]]:
+        return self.client.list(path, {"perpage": 500})
+
+    def _rows_since(
+        self, path: str, since: str, params: dict[str, Any], stamp: str = "LastUpdatedDate"
+    ) -> Iterator[dict[str, Any]]:
+        """Rows whose ``stamp`` is at or after ``since``, oldest first. No KashFlow source shows ``updatedsince``
+        or sorting by a date: once KashFlow rejects the parameter (400) or ignores it (older rows come back),
+        this feed reads full listings instead, filtered on the stamp here, or by a content hash per record where
+        rows carry no stamp. The switch is logged once (``self.feed.mode``/``reason``)."""
+        if not self.feed.listing:
+            query = {**params, "sortby": stamp, "order": "Asc"}
+            if since:
+                query["updatedsince"] = since
+            try:
+                for row in self.client.list(path, query):
+                    if since and _older(row.get(stamp), since):
+                        self.feed.switch(f"KashFlow ignored updatedsince on /{path} (older rows came back)")
+                        break
+                    yield row
+                else:
+                    return
+            except PermanentError as exc:
+                if not self.feed.rejected(exc):
+                    raise
+                self.feed.switch(f"KashFlow rejected updatedsince on /{path}: {exc.message}")
+        every = list(self.client.list(path, {"perpage": 500}))
+        if all(row.get(stamp) for row in every):
+            kept = [row for row in every if not since or not _older(row.get(stamp), since)]
+            yield from sorted(kept, key=lambda row: (_kf_stamp(row[stamp]), row.get("Id") or row.get("Number") or 0))
+        else:
+            key = lambda row: str(row.get("Code") or row.get("Number") or row.get("Id"))  # noqa: E731
+            yield from self.feed.changed(path, every, key, len(every))[0]
 
     # --- products ----------------------------------------------------------------------------------------
 
     def find_product(self, code: str) -> str | None:
-        found = self.client.get_product(code)
-        return str(found["Code"]) if found else None
+        found = naming(f"Product {code}", lambda: self._products.get(code))
+        return self._products.spelled(code) if found is not None else None
 
     def create_product(self, product: Product, ctx: TransformContext | None = None) -> str:
         record = f"Product {product.code}"
@@ -97,20 +177,24 @@ class KashFlowBooks:
 
         def post() -> str:
             try:
-                return str(self.client.create_product(payload).get("Code") or product.code)
+                made = self.client.create_product(payload)
             except PermanentError as exc:
                 # Another run created it a moment ago (runs go in parallel): the same product, so use it.
-                if exc.code == "DuplicateProductCode" and (found := self.find_product(product.code)):
-                    return found
+                if exc.code == "DuplicateProductCode" and self.client.get_product(product.code) is not None:
+                    return product.code
                 raise
+            self._products.put(product.code, int(made.get("Id") or 0))
+            return str(made.get("Code") or product.code)
 
         return naming(record, post)
 
     # --- customers ---------------------------------------------------------------------------------------
 
     def find_customer(self, code: str) -> str | None:
-        found = self.client.get_customer(code)
-        return str(found["Code"]) if found else None
+        """From one listing of the customers per run (a miss is trusted for seconds); KashFlow refuses a second
+        customer with the same code, so a miss that is out of date costs only a refused create."""
+        found = naming(f"Customer {code}", lambda: self._customers.get(code))
+        return self._customers.spelled(code) if found is not None else None  # as the books spell it
 
     def create_customer(self, customer: Customer, ctx: TransformContext | None = None) -> str:
         record = f"Customer {customer.code}"
@@ -132,11 +216,14 @@ class KashFlowBooks:
 
         def post() -> str:
             try:
-                return str(self.client.create_customer(payload).get("Code") or customer.code)
+                made = self.client.create_customer(payload)
             except PermanentError as exc:
                 if exc.code == "DuplicateCustomerCode" and (found := same_customer()):
                     return found
                 raise
+            code = str(made.get("Code") or customer.code)
+            self._customers.put(code, int(made.get("Id") or 0))
+            return code
 
         return naming(record, post)
 
@@ -150,17 +237,14 @@ class KashFlowBooks:
         """
         since, _, seen_text = (watermark or "").partition("|")
         seen = set(filter(None, seen_text.split(",")))
-        params: dict[str, Any] = {"sortby": "LastUpdatedDate", "order": "Asc"}
-        if since:
-            params["updatedsince"] = since
         customers: list[Customer] = []
         last, at_last = since, set(seen)
-        for row in self.client.list("customers", params):
+        for row in self._rows_since("customers", since, {}):
             stamp, code = str(row.get("LastUpdatedDate") or ""), str(row["Code"])
             if stamp == since and code in seen:
                 continue
             record = f"Customer {code}"
-            values = apply_mapping(self._customer_reader, row, ctx, system=SYSTEM, record=record)
+            values = apply_mapping(self._customer_reader, _customer_row(row), ctx, system=SYSTEM, record=record)
             customers.append(Customer.model_validate(values))
             if stamp != last:
                 last, at_last = stamp, set()
@@ -191,12 +275,47 @@ class KashFlowBooks:
             found = find() if look_first else None
             if found is not None:
                 return found
-            return _created(self.client.create_invoice(payload), True)
+            row = self.client.create_invoice(payload)
+            self._keep_full(row)
+            return _created(row, True)
 
         return naming(record, create)
 
+    def _keep_full(self, row: dict[str, Any]) -> None:
+        """Remember a full invoice row (as created or read): its permalink, and the row itself for a listing to
+        confirm later (``_confirm``)."""
+        number = str(row.get("Number"))
+        if row.get("Permalink"):
+            self._permalinks[number] = str(row["Permalink"])
+        if len(self._full) > 5000:  # bounded
+            self._full.clear()
+        self._full[number] = row
+
+    def _confirm(self, summary: dict[str, Any]) -> None:
+        """A list row (a summary: no lines, no payments) confirms a full row read before when its
+        ``LastUpdatedDate``, gross and paid amounts are the same (nothing was edited or paid since): the full
+        row, with the summary's own fields (status, amounts due, overdue days) laid over it, is reused."""
+        number = str(summary.get("Number"))
+        full = self._full.get(number)
+        same = ("LastUpdatedDate", "GrossAmount", "TotalPaidAmount")  # unchanged, unpaid since, by either sign
+        if full is None or any(str(full.get(k)) != str(summary.get(k)) for k in same):
+            return
+        fresh = {k: v for k, v in summary.items() if v is not None and k not in ("LineItems", "PaymentLines")}
+        self._recent.put(f"invoice:{number}", {**full, **fresh})
+
+    def _invoice_row(self, number: str) -> dict[str, Any] | None:
+        """``GET /invoices/{number}`` (with its ``PaymentLines``). The steps and runs that follow reuse a row read
+        or confirmed moments ago (``lookups.SHORT_TTL``); our own writes and the payment feed drop it."""
+        if (cached := self._recent.get(f"invoice:{number}")) is not None:
+            return dict(cached)
+        row = self.client.get_invoice(number)
+        if row is not None:
+            self._recent.put(f"invoice:{number}", row)
+            self._keep_full(row)
+        return row
+
     def get_invoice(self, invoice_id: str) -> Invoice | None:
-        row = naming(f"Invoice {invoice_id}", lambda: self.client.get_invoice(invoice_id))
+        row = naming(f"Invoice {invoice_id}", lambda: self._invoice_row(invoice_id))
         if row is None:
             return None
         lines = [
@@ -232,16 +351,51 @@ class KashFlowBooks:
     # --- payments ----------------------------------------------------------------------------------------
 
     def _bank(self) -> int:
+        """The bank account payments go into, chosen in the connection's options (id, code or name) among the
+        books' ``/bankaccounts``; with no choice, the books' only bank account."""
         if self._bank_account is None:
             accounts = self.client.bank_accounts()
-            if not accounts:
-                raise PermanentError("the KashFlow account has no bank account to pay into", system=SYSTEM)
-            self._bank_account = int(accounts[0]["Id"])
+            wanted = (self.options.bank_account or "").strip().casefold()
+            names = ("Id", "Code", "Name", "AccountNumber")
+            chosen = [a for a in accounts if not wanted or wanted in {str(a.get(k) or "").casefold() for k in names}]
+            if len(chosen) != 1:
+                have = ", ".join(f"{a.get('Id')} {a.get('Name')!r}" for a in accounts) or "none"
+                raise PermanentError(
+                    f"choose the bank account payments go into (options.bank_account); the books have: {have}",
+                    system=SYSTEM,
+                    field="bank_account",
+                )
+            self._bank_account = int(chosen[0]["Id"])
         return self._bank_account
 
+    def _method(self, name: str | None, record: str) -> int:
+        """The account's own method id for a payment's method, from the connection's options (KashFlow numbers
+        payment methods per account, and its REST API lists none)."""
+        methods = {k.strip().casefold(): v for k, v in self.options.payment_methods.items()}
+        for wanted in (name, self.options.default_payment_method):
+            if wanted and wanted.strip().casefold() in methods:
+                return int(methods[wanted.strip().casefold()])
+        if len(set(methods.values())) == 1:
+            return int(next(iter(methods.values())))
+        raise PermanentError(
+            f"no KashFlow payment method for {name or 'a payment without one'!r}: set options.payment_methods "
+            f"(name -> the account's method id) and options.default_payment_method",
+            system=SYSTEM,
+            field="Method",
+            record=record,
+        )
+
+    def _method_names(self) -> dict[int, str]:
+        return {int(v): k for k, v in self.options.payment_methods.items()}
+
+    def _payment_row(self, row: dict[str, Any], number: str) -> dict[str, Any]:
+        name = self._method_names().get(int(row["Method"])) if row.get("Method") is not None else None
+        return {**row, "InvoiceNumber": number, **({"MethodName": name} if name else {})}
+
     def record_payment(self, invoice_id: str, payment: Payment, ctx: TransformContext | None = None) -> str:
-        """Pay ``payment.amount`` onto invoice ``invoice_id``; the payment's reference (or its amount and date)
-        goes into the ``Note``, which is how a repeated call finds the first payment instead of paying twice."""
+        """Pay ``payment.amount`` onto invoice ``invoice_id`` as a one-item ``BulkPayment``; the payment's reference
+        (or its amount and date) goes into the item's ``Note``, which is how a repeated call finds the first
+        payment (in the invoice's ``PaymentLines``) instead of paying twice."""
         record = f"Payment {payment.reference or ''} on invoice {invoice_id}".replace("  ", " ")
         if payment.amount != quantize_money(payment.amount):
             raise PermanentError(
@@ -249,37 +403,44 @@ class KashFlowBooks:
             )
         note = payment.reference or f"ledgerlink:{payment.amount}:{payment.paid_on.isoformat()}"
 
-        def find() -> str | None:
-            for row in self.client.list_payments(invoice_id):
-                if row.get("Note") == note:
-                    return str(row["Id"])
-            return None
-
         def pay() -> str:
-            found = find()
-            if found is not None:
-                return found
-            payload = {
-                "Amount": str(payment.amount),
+            self._recent.drop(f"invoice:{invoice_id}")
+            row = self._invoice_row(invoice_id)
+            if row is None:
+                raise PermanentError(f"no invoice {invoice_id}", system=SYSTEM, field="ObjectNumber", record=record)
+            for line in row.get("PaymentLines") or []:
+                if line.get("Note") == note:
+                    return str(line["Id"])
+            bulk = {
                 "Date": payment.paid_on.isoformat(),
-                "Method": PAYMENT_METHODS.get((payment.method or "").strip().lower(), DEFAULT_METHOD),
+                "Comment": note,
                 "AccountId": self._bank(),
-                "Note": note,
+                "Method": self._method(payment.method, record),
+                "Reconciled": False,
+                "PaymentItems": [{"ObjectNumber": int(invoice_id), "Amount": str(payment.amount), "Note": note}],
             }
-            return str(self.client.add_payment(invoice_id, payload)["Id"])
+            self._recent.drop(f"invoice:{invoice_id}")
+            try:
+                made = self.client.add_bulk_payment(bulk)
+            except PermanentError as exc:
+                if exc.field:  # our one item: "PaymentItems[1].Amount" is this payment's Amount
+                    exc.field = exc.field.removeprefix("PaymentItems[1].")
+                raise
+            return str((made.get("PaymentItems") or [{}])[0].get("Id"))
 
         return naming(record, pay)
 
     def payments(self, invoice_id: str, ctx: TransformContext | None = None) -> list[Payment]:
-        rows = naming(f"Invoice {invoice_id}", lambda: self.client.list_payments(invoice_id))
+        """The invoice's ``PaymentLines`` (documented on ``GET /invoices/{number}``)."""
+        row = naming(f"Invoice {invoice_id}", lambda: self._invoice_row(invoice_id))
         out = []
-        for row in rows:
+        for line in (row or {}).get("PaymentLines") or []:
             values = apply_mapping(
                 self._payment_reader,
-                {**row, "InvoiceNumber": invoice_id},
+                self._payment_row(line, invoice_id),
                 ctx,
                 system=SYSTEM,
-                record=f"Payment {row.get('Id')}",
+                record=f"Payment {line.get('Id')}",
             )
             out.append(Payment.model_validate(values))
         return out
@@ -295,12 +456,9 @@ class KashFlowBooks:
         """
         since, _, seen_text = (watermark or "").partition("|")
         seen = set(filter(None, seen_text.split(",")))
-        params: dict[str, Any] = {"sortby": "CreatedDate", "order": "Asc"}
-        if since:
-            params["updatedsince"] = since
         out: list[Payment] = []
         last, at_last = since, set(seen)
-        for row in self.client.list("invoices/bulk/payments", params):
+        for row in self._payment_items(since):
             stamp, payment_id = str(row.get("CreatedDate") or ""), str(row["Id"])
             if stamp == since and payment_id in seen:
                 continue
@@ -316,21 +474,53 @@ class KashFlowBooks:
             return out, watermark
         return out, f"{last}|{','.join(sorted(at_last))}"
 
+    def _payment_items(self, since: str) -> Iterator[dict[str, Any]]:
+        """Each item of the bulk payments made at or after ``since``, as a payment line: its bulk's method, bank
+        account and date, ``InvoiceNumber`` from ``ObjectNumber``."""
+        for bulk in self._rows_since("invoices/bulk/payments", since, {}, stamp="CreatedDate"):
+            for item in bulk.get("PaymentItems") or []:
+                line = {
+                    "Id": item.get("Id"),
+                    "Amount": item.get("Amount"),
+                    "Date": item.get("PaidDate") or bulk.get("Date"),
+                    "Method": bulk.get("Method"),
+                    "AccountId": bulk.get("AccountId"),
+                    "Note": item.get("Note"),
+                    "CreatedDate": bulk.get("CreatedDate"),
+                }
+                self._recent.drop(f"invoice:{item.get('ObjectNumber')}")  # paid since: read it afresh
+                yield self._payment_row(line, str(item.get("ObjectNumber")))
+
     def invoice_pdf(self, invoice_id: str) -> bytes | None:
-        """KashFlow's own PDF of the invoice; None when it has none to give."""
+        """KashFlow's PDF of the invoice: its ``Permalink`` document (documented; known from the create, else one
+        read of the invoice). ``/invoices/{n}/pdf`` (unverified) only for an invoice without a permalink; None when
+        neither gives a PDF (the flow then renders one)."""
+
+        def read() -> bytes | None:
+            link = self._permalinks.get(invoice_id)
+            if link is None:
+                row = self._invoice_row(invoice_id)
+                if row is None:
+                    return None
+                link = row.get("Permalink")
+            if link:
+                return self.client.document(str(link))
+            return self.client.invoice_pdf(invoice_id)
+
         try:
-            body = naming(f"Invoice {invoice_id}", lambda: self.client.invoice_pdf(invoice_id))
+            body = naming(f"Invoice {invoice_id}", read)
         except PermanentError as exc:
             if exc.status == 404:
                 return None
             raise
-        return body if body.startswith(b"%PDF-") else None
+        return body if body is not None and body.startswith(b"%PDF-") else None
 
     def unpaid_invoices(self) -> list[InvoiceDue]:
         """Issued invoices with money owed. KashFlow says which are ``Overdue`` (by its clock) and by how many days."""
         today = dt.datetime.now(dt.UTC).date()
         out = []
-        for row in self.client.list("invoices", {"status": "Unpaid,PartPaid,Overdue"}):
+        for row in self.client.list("invoices", {"perpage": 500}):
+            self._confirm(row)
             status = str(row.get("Status") or "")
             if status not in ("Unpaid", "PartPaid", "Overdue"):
                 continue
@@ -365,7 +555,7 @@ class KashFlowBooks:
 
     def _customer(self, row: dict[str, Any], ctx: TransformContext | None) -> Customer:
         reader = load_mapping("kashflow/customer_to_canonical")
-        values = apply_mapping(reader, row, ctx, system=SYSTEM, record=f"Customer {row.get('Code')}")
+        values = apply_mapping(reader, _customer_row(row), ctx, system=SYSTEM, record=f"Customer {row.get('Code')}")
         return Customer.model_validate(values)
 
     def _product(self, row: dict[str, Any], ctx: TransformContext | None) -> Product:
@@ -381,13 +571,10 @@ class KashFlowBooks:
         that cheap) unless there are too many of them to make progress."""
         since, _, seen_text = (watermark or "").partition("|")
         seen = set(filter(None, seen_text.split(",")))
-        params: dict[str, Any] = {"sortby": "LastUpdatedDate", "order": "Asc", "perpage": limit}
-        if since:
-            params["updatedsince"] = since
         rows: list[dict[str, Any]] = []
         fresh = 0
         last, at_last = since, set(seen)
-        for row in self.client.list(path, params):
+        for row in self._rows_since(path, since, {"perpage": limit}):
             stamp, code = str(row.get("LastUpdatedDate") or ""), str(row["Code"])
             again = stamp == since and code in seen
             if again and len(seen) >= limit:

@@ -124,9 +124,11 @@ class KashFlowClient:
         return self._get_or_none(f"invoices/{number}")
 
     def find_invoice_by_reference(self, customer_code: str, reference: str) -> dict[str, Any] | None:
-        """The invoice whose CustomerReference is ``reference``: how a retried create finds its first attempt."""
-        for row in self.list("invoices", {"customercode": customer_code, "customerreference": reference}):
-            if row.get("CustomerReference") == reference:
+        """The customer's invoice whose CustomerReference is ``reference``: how a retried create finds its first
+        attempt. ``filterby`` (documented: a search) narrows the list; the exact match is made here."""
+        for row in self.list("invoices", {"filterby": reference}):
+            same_customer = str(row.get("CustomerCode") or "").casefold() == customer_code.casefold()
+            if row.get("CustomerReference") == reference and same_customer:
                 return row
         return None
 
@@ -134,7 +136,13 @@ class KashFlowClient:
         return self._get_or_none(f"products/{nominal_code}/{code}")
 
     def invoice_pdf(self, number: str) -> bytes:
+        """``/invoices/{number}/pdf``: no KashFlow source shows this route (the fallback for a missing permalink)."""
         return self.request("GET", f"invoices/{number}/pdf").content
+
+    def document(self, permalink: str) -> bytes:
+        """A permalink document (``/v2/documents/invoice/{guid}``, as invoices carry it): the documented PDF."""
+        path = permalink.split("/v2/", 1)[1] if "/v2/" in permalink else permalink.lstrip("/")
+        return self.request("GET", path).content
 
     # --- writes ------------------------------------------------------------------------------------------
 
@@ -157,12 +165,9 @@ class KashFlowClient:
 
     # --- payments and bank accounts ----------------------------------------------------------------------
 
-    def list_payments(self, number: str) -> builtins.list[dict[str, Any]]:
-        rows = decimal_json(self.request("GET", f"invoices/{number}/payments"))
-        return [dict(row) for row in rows or []]
-
-    def add_payment(self, number: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return dict(decimal_json(self.request("POST", f"invoices/{number}/payments", json=payload)))
+    def add_bulk_payment(self, bulk: dict[str, Any]) -> dict[str, Any]:
+        """``POST /invoices/bulk/payments`` with a ``BulkPayment`` (the documented way to pay invoices)."""
+        return dict(decimal_json(self.request("POST", "invoices/bulk/payments", json=bulk)))
 
     def bank_accounts(self) -> builtins.list[dict[str, Any]]:
         body = decimal_json(self.request("GET", "bankaccounts"))

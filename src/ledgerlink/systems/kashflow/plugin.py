@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from ledgerlink.systems.kashflow.books import KashFlowBooks
+from ledgerlink.systems.kashflow.books import KashFlowBooks, KashFlowOptions
 from ledgerlink.systems.kashflow.client import SYSTEM, KashFlowClient, KashFlowSettings
 from ledgerlink.systems.kashflow.fields import CAPABILITIES
 from ledgerlink.systems.kashflow.invoice_life import KashFlowInvoiceLife
@@ -25,8 +25,19 @@ class KashFlowCredentials(Credentials):
     memorable_word: SecretStr
 
 
+class KashFlowConnectionOptions(BaseModel):
+    """A KashFlow connection's ``options``: what payments use, chosen among the books' own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bank_account: str | None = None  # id, code or name of a bank account in /bankaccounts; unset: the only one
+    payment_methods: dict[str, int] = Field(default_factory=dict)  # method name -> the account's own method id
+    default_payment_method: str | None = None  # the name used when a payment names no method
+
+
 def build(spec: ConnectionSpec, options: BuildOptions) -> KashFlowBooks:
     creds = check_credentials(KashFlowCredentials, spec.get("credentials") or {}, SYSTEM).plain()
+    choices = KashFlowConnectionOptions.model_validate(spec.get("options") or {})
     return KashFlowInvoiceLife(  # the adapter with invoice updates, credit notes and history
         KashFlowClient(
             KashFlowSettings(
@@ -37,7 +48,12 @@ def build(spec: ConnectionSpec, options: BuildOptions) -> KashFlowBooks:
                 verify=str(spec["ca_file"]) if spec.get("ca_file") else True,
                 pacer=options.pacer,
             )
-        )
+        ),
+        KashFlowOptions(
+            bank_account=choices.bank_account,
+            payment_methods=dict(choices.payment_methods),
+            default_payment_method=choices.default_payment_method,
+        ),
     )
 
 
@@ -60,4 +76,5 @@ SPEC = SystemSpec(
     probe=probe,
     capabilities=CAPABILITIES,
     default_rate_limit=None,  # KashFlow publishes none
+    options=KashFlowConnectionOptions,
 )

@@ -1,8 +1,13 @@
 """Kashoo as an ``AccountingSystem``: contacts, items, invoices and invoice payments, amounts in integer cents.
 
-Idempotency comes from client-chosen ids (``connectors.kashoo.ids.stable_id``): a contact's id derives from the
-customer code, an item's from the product code, an invoice's from its source reference, a payment's from the
-invoice and the payment's reference. Kashoo answers a repeated create with the first record, unchanged.
+Idempotency rests on what Kashoo keeps, never on a client-chosen id (Kashoo's REST conventions say ids a client
+supplies are ignored): a contact's and an item's ``code``, an invoice's ``poNumber`` (and ``memo``) carrying the
+source reference, a payment's ``memo`` carrying the payment's reference. A create looks first only when an earlier
+attempt may have made the record (``lookups``); collections are read a listing at a time, not a call per record.
+
+Unverified reads get fallbacks: ``modifiedSince`` rejected or ignored switches to full listings with a content hash
+per record (``systems.changefeed``); a missing ``records/{id}/pdf`` route makes ``invoice_pdf`` answer None, so the
+flow renders the PDF itself.
 
 Taxes: a canonical line carries a percentage; Kashoo wants tax ids. ``tax_codes`` maps a percentage to the
 codes of the taxes that make it up (``{"12": ["GST", "PST"]}``); otherwise the one tax with exactly that rate is
@@ -17,8 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import uuid
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -35,11 +41,17 @@ from ledgerlink.systems.accounting import (
     naming,
     with_nulls,
 )
-from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.changefeed import ChangeFeed
+from ledgerlink.systems.errors import ConnectorError, PermanentError
 from ledgerlink.systems.http import decimal_json
 from ledgerlink.systems.kashoo.client import KashooClient
 from ledgerlink.systems.kashoo.fields import CAPABILITIES, CUSTOMER_FIELDS, PRODUCT_FIELDS
-from ledgerlink.systems.kashoo.ids import stable_id
+from ledgerlink.systems.lookups import CodeIndex, InvoiceIndex, ShortCache
+
+log = logging.getLogger(__name__)
+# A create looks in a listing at most this old: a contact or item an earlier attempt made (a retry, a replay, another
+# worker) is in it. Older listings still answer finds, which are only a hint.
+LOOK_BEFORE_CREATE = 2.0
 
 SYSTEM = "kashoo"
 
@@ -48,6 +60,7 @@ SYSTEM = "kashoo"
 class KashooOptions:
     tax_codes: Mapping[str, list[str]] = field(default_factory=dict)  # percentage -> Kashoo tax codes
     create_missing_taxes: bool = False  # else a rate the books lack is a refused record
+    deposit_account: str | None = None  # the BANK account payments go into: id, number or name (else the only one)
 
 
 def _status(row: dict[str, Any]) -> str:
@@ -138,27 +151,57 @@ class KashooBooks:
         self.client = client
         self.options = options or KashooOptions()
         self._taxes: list[dict[str, Any]] | None = None
-        self._items: dict[str, int | None] = {}
+        self._tax_lock = threading.Lock()
+        self._listing_lock = threading.Lock()
+        self._create_lock = threading.Lock()
+        self._contacts = CodeIndex(lambda: self._listing("contacts"), lambda row: row.get("code"))
+        self._items = CodeIndex(lambda: self._listing("items"), lambda row: row.get("code"))
+        self._invoices = InvoiceIndex()
+        self._recent = ShortCache()
+        self._deposit: int | None = None
+        self.feed = ChangeFeed(SYSTEM, "modifiedSince")
+        self.pdf_route = True  # False once Kashoo answers that records/{id}/pdf does not exist
+
+    def _listing(self, collection: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        return self.client.list(collection, params)
 
     # --- customers (Kashoo contacts) ---------------------------------------------------------------------
 
-    @staticmethod
-    def contact_id(code: str) -> int:
-        # Codes match ignoring case, as in KashFlow: "acme" and "ACME" are one customer.
-        return stable_id("contact", code.strip().casefold())
-
     def find_customer(self, code: str) -> str | None:
-        found = naming(f"Customer {code}", lambda: self.client.get("contacts", self.contact_id(code)))
-        return str(found["id"]) if found and not found.get("removed") else None
+        found = naming(f"Customer {code}", lambda: self._contacts.get(code))
+        return str(found) if found is not None else None
 
     def create_customer(self, customer: Customer, ctx: TransformContext | None = None) -> str:
+        """The contact whose ``code`` is the customer's, made when there is none. Kashoo would take the same code
+        twice, so the look before the POST uses a listing at most ``LOOK_BEFORE_CREATE`` seconds old (an earlier
+        attempt, in this process or another, may have made it); after an attempt whose outcome is unknown the next
+        look reads the listing again. Runs in one process make one code one at a time."""
         record = f"Customer {customer.code}"
         payload = apply_mapping(self._contact_mapping, canonical_json(customer), ctx, system=SYSTEM, record=record)
         payload = _flat_address(payload)
-        payload.pop("code", None)  # Kashoo contacts have no code: the id carries it
-        payload["id"] = self.contact_id(customer.code)
-        contact, created = naming(record, lambda: self.client.create("contacts", payload))
-        if not created and str(contact.get("name") or "").strip().casefold() != customer.name.strip().casefold():
+        payload["code"] = customer.code.strip()
+
+        def make() -> str:
+            with self._contacts.lock_for(customer.code):
+                found = self._contacts.get(customer.code, max_age=LOOK_BEFORE_CREATE)
+                if found is not None:
+                    return self._same_contact(found, customer, record)
+                try:
+                    contact, _ = self.client.create("contacts", payload)
+                except ConnectorError as exc:
+                    if not isinstance(exc, PermanentError) or exc.status is None or exc.status >= 500:
+                        self._contacts.forget()  # it may have been made: the retry looks again
+                    raise
+                self._contacts.put(customer.code, int(contact["id"]))
+                return str(contact["id"])
+
+        return naming(record, make)
+
+    def _same_contact(self, contact_id: int, customer: Customer, record: str) -> str:
+        """A contact with this code exists: it is this customer if the names agree (a retried step, a parallel run
+        for another deal of the same Account); another name means the code is someone else's."""
+        contact = self.client.get("contacts", contact_id) or {}
+        if str(contact.get("name") or "").strip().casefold() != customer.name.strip().casefold():
             raise PermanentError(
                 f"customer code {customer.code!r} is already used by {contact.get('name')!r}",
                 system=SYSTEM,
@@ -166,18 +209,15 @@ class KashooBooks:
                 field="code",
                 record=record,
             )
-        if contact.get("removed"):
-            contact = naming(record, lambda: self.client.update("contacts", contact["id"], {"removed": False}))
-        return str(contact["id"])
+        return str(contact_id)
 
     def customers_changed_since(
         self, watermark: str | None, ctx: TransformContext | None = None
     ) -> tuple[list[Customer], str | None]:
         """Contacts modified at or after the watermark (epoch ms), removed ones included (as archived).
         ``modified`` is strictly increasing, so the next watermark is the newest stamp plus one."""
-        params = {"modifiedSince": watermark or "0"}
         customers, newest = [], int(watermark or 0) - 1
-        for row in self.client.list("contacts", params):
+        for row in self._since("contacts", watermark):
             if row.get("customer") is False:
                 continue  # a vendor
             values = apply_mapping(
@@ -190,43 +230,53 @@ class KashooBooks:
     # --- products (Kashoo items) -------------------------------------------------------------------------
 
     def find_product(self, code: str) -> str | None:
-        if code not in self._items:
-            self._items[code] = naming(f"Product {code}", lambda: self._lookup_item(code))
-        found = self._items[code]
+        found = naming(f"Product {code}", lambda: self._items.get(code))
         return str(found) if found is not None else None
-
-    def _lookup_item(self, code: str) -> int | None:
-        by_id = self.client.get("items", stable_id("item", code))
-        if by_id is not None and not by_id.get("removed"):
-            return int(by_id["id"])
-        # Items made by people in Kashoo have Kashoo's ids: find them by code.
-        for item in self.client.list("items"):
-            if item.get("code") == code:
-                return int(item["id"])
-        return None
 
     def create_product(self, product: Product, ctx: TransformContext | None = None) -> str:
         record = f"Product {product.code}"
         payload = apply_mapping(self._item_mapping, canonical_json(product), ctx, system=SYSTEM, record=record)
         payload.pop("taxRate", None)  # invoice lines name their taxes; an item's default taxes stay Kashoo's
         payload.pop("currency", None)
-        payload["id"] = stable_id("item", product.code)
-        try:
-            item, _ = naming(record, lambda: self.client.create("items", payload))
-        except PermanentError as exc:
-            # Someone made an item with this code by hand: that is the product.
-            if exc.code == "DUPLICATE" and (found := self.find_product(product.code)):
-                return found
-            raise
-        self._items[product.code] = int(item["id"])
-        return str(item["id"])
+
+        def make() -> str:
+            with self._items.lock_for(product.code):
+                found = self._items.get(product.code, max_age=LOOK_BEFORE_CREATE)
+                if found is not None:
+                    return str(found)
+                try:
+                    item, _ = self.client.create("items", payload)
+                except ConnectorError as exc:
+                    self._items.forget()  # made by an earlier attempt or by hand (a DUPLICATE code): look again
+                    if exc.code == "DUPLICATE" and (again := self._items.get(product.code)) is not None:
+                        return str(again)
+                    raise
+                self._items.put(product.code, int(item["id"]))
+                return str(item["id"])
+
+        return naming(record, make)
 
     # --- taxes -------------------------------------------------------------------------------------------
 
     def _all_taxes(self) -> list[dict[str, Any]]:
-        if self._taxes is None:
-            self._taxes = [t for t in self.client.list("taxes") if not t.get("removed")]
-        return self._taxes
+        with self._tax_lock:  # one listing for all the runs that need it at once
+            if self._taxes is None:
+                self._taxes = [t for t in self.client.list("taxes") if not t.get("removed")]
+            return self._taxes
+
+    def _create_tax(self, key: str) -> int:
+        """A tax for a missing rate, made once: runs in parallel wait for one another, and look again (by its code,
+        which Kashoo keeps) after a fresh listing before making it."""
+        with self._create_lock:
+            for fresh in (False, True):  # another run may just have made it; else another process: list again
+                if fresh:
+                    self._taxes = None
+                for tax in self._all_taxes():
+                    if tax.get("code") == f"T{key}":
+                        return int(tax["id"])
+            tax, _ = self.client.create("taxes", {"name": f"Tax {key}%", "code": f"T{key}", "rate": key})
+            self._all_taxes().append(tax)
+            return int(tax["id"])
 
     def tax_ids(self, rate: Decimal, *, field_name: str, record: str) -> list[int]:
         if rate == 0:
@@ -240,14 +290,11 @@ class KashooBooks:
                 return [int(t["id"]) for t in found]
         else:
             matching = [t for t in taxes if Decimal(str(t["rate"])) == rate]
-            if len(matching) == 1:
-                return [int(matching[0]["id"])]
+            ours = [t for t in matching if t.get("code") == f"T{key}"]  # one we made (found by its code)
+            if len(matching) == 1 or ours:
+                return [int((ours or matching)[0]["id"])]
             if not matching and self.options.create_missing_taxes:
-                tax, _ = self.client.create(
-                    "taxes", {"id": stable_id("tax", key), "name": f"Tax {key}%", "code": f"T{key}", "rate": key}
-                )
-                self._taxes = None
-                return [int(tax["id"])]
+                return [self._create_tax(key)]
         have = ", ".join(f"{t.get('code')} {t['rate']}%" for t in taxes) or "none"
         raise PermanentError(
             f"no Kashoo tax for a rate of {key}% (the books have: {have})",
@@ -259,24 +306,43 @@ class KashooBooks:
 
     # --- invoices ----------------------------------------------------------------------------------------
 
-    @staticmethod
-    def invoice_record_id(reference: str) -> int:
-        return stable_id("invoice", reference)
+    def _invoice_rows(self, contact: str | int | None = None) -> Iterator[dict[str, Any]]:
+        """Active invoices (of one contact, if given: the filter is applied here too, in case Kashoo ignores it),
+        each noted in the number index."""
+        params = {"contact": str(contact)} if contact is not None else None
+        for row in self.client.list("records/invoices", params):
+            if row.get("removed") or (contact is not None and str(row.get("contact")) != str(contact)):
+                continue
+            self._invoices.note(row)
+            yield row
 
     def find_invoice(self, customer_id: str, reference: str) -> CreatedInvoice | None:
-        row = naming(f"Invoice {reference}", lambda: self.client.get("records", self.invoice_record_id(reference)))
-        if row is None or row.get("removed") or row.get("type") != "INVOICE":
+        """The invoice whose ``poNumber`` is the source reference (Kashoo keeps it; the ``memo`` carries it too)."""
+
+        def look() -> CreatedInvoice | None:
+            for row in self._invoice_rows(customer_id):
+                if reference in (row.get("poNumber"), row.get("memo")):
+                    return _created(row, False)
             return None
-        return _created(row, False)
+
+        return naming(f"Invoice {reference}", look)
 
     def create_invoice(
         self, invoice: Invoice, customer_id: str, ctx: TransformContext | None = None, *, look_first: bool = True
     ) -> CreatedInvoice:
-        # The record id derives from the reference, so a second create returns the first: no look needed.
+        """Look for the invoice by its reference only when an earlier attempt may have made it (``look_first``),
+        then one POST. Kashoo would take the same ``poNumber`` twice, so the look is what makes a retry safe."""
         record = f"Invoice {invoice.reference or invoice.number or '(new)'}"
         payload = self._invoice_payload(invoice, customer_id, ctx, record)
-        row, created = naming(record, lambda: self.client.create("records/invoices", payload))
-        return _created(row, created)
+
+        def create() -> CreatedInvoice:
+            if look_first and invoice.reference and (found := self.find_invoice(customer_id, invoice.reference)):
+                return found
+            row, _ = self.client.create("records/invoices", payload)
+            self._invoices.note(row)
+            return _created(row, True)
+
+        return naming(record, create)
 
     def _invoice_payload(
         self, invoice: Invoice, customer_id: str, ctx: TransformContext | None, record: str
@@ -286,10 +352,6 @@ class KashooBooks:
         payload.pop("amount", None)  # Kashoo computes totals from the lines
         payload["lines"] = payload.pop("lineItems", None) or []
         payload["contact"] = int(customer_id)
-        # No source reference: nothing to derive an id from, so the create is not idempotent (a random id).
-        payload["id"] = (
-            self.invoice_record_id(invoice.reference) if invoice.reference else stable_id("invoice", str(uuid.uuid4()))
-        )
         for i, (line, out) in enumerate(zip(invoice.lines, payload["lines"], strict=True)):
             code = out.pop("code", None)
             out.pop("taxRate", None)
@@ -299,15 +361,28 @@ class KashooBooks:
         return payload
 
     def _invoice_row(self, invoice_id: str) -> dict[str, Any] | None:
-        """An invoice by its Kashoo id, or else by its number."""
-        if invoice_id.isdigit():
+        """An invoice by its number (or its Kashoo id). Batch read: a miss lists every active invoice (a call per
+        page) and keeps each row a short while (``lookups.SHORT_TTL``), so the runs that follow (payments, late
+        notices) read none; our own writes and the payment feed drop the rows they change. A listing row without
+        its lines is completed by one GET."""
+        key = f"invoice:{invoice_id}"
+        if (cached := self._recent.get(key)) is None:
+            with self._listing_lock:  # runs that miss at once share one listing
+                if (cached := self._recent.get(key)) is None:
+                    for listed in self._invoice_rows():
+                        self._recent.put(f"invoice:{listed['number']}", listed)
+                    cached = self._recent.get(key)
+        row: dict[str, Any] | None = dict(cached) if cached is not None else None
+        if row is None and invoice_id.isdigit() and len(invoice_id) > 6:  # Kashoo ids are long; numbers short
             row = self.client.get("records", invoice_id)
-            if row is not None and row.get("type") == "INVOICE":
-                return row
-        for row in self.client.list("records/invoices", {"includeRemoved": "false"}):
-            if str(row.get("number")) == invoice_id:
-                return row
-        return None
+            if row is None or row.get("type") != "INVOICE" or row.get("removed"):
+                return None
+        if row is not None and row.get("lines") is None:
+            row = self.client.get("records", row["id"])
+        if row is not None:
+            self._invoices.note(row)
+            self._recent.put(f"invoice:{row['number']}", row)
+        return row
 
     def get_invoice(self, invoice_id: str) -> Invoice | None:
         row = naming(f"Invoice {invoice_id}", lambda: self._invoice_row(invoice_id))
@@ -321,8 +396,15 @@ class KashooBooks:
                 unit_price=from_cents(int(li["unitPrice"])),
                 tax_rate=sum((rates.get(int(t), Decimal(0)) for t in li.get("taxes") or []), Decimal(0)),
             )
-            for li in row["lines"]
+            for li in row.get("lines") or row.get("lineItems") or []
         ]
+        gross = int(row.get("amount") or row.get("totalDue") or 0)
+        net = (
+            int(row["subTotal"])
+            if row.get("subTotal") is not None
+            else sum(int(li.get("amount") or 0) for li in row.get("lines") or [])
+        )
+        tax = int(row["taxTotal"]) if row.get("taxTotal") is not None else gross - net
         return Invoice(
             customer_code=str(row["contact"]),
             issue_date=dt.date.fromisoformat(row["date"]),
@@ -332,35 +414,85 @@ class KashooBooks:
             reference=row.get("poNumber") or None,
             number=str(row["number"]),
             status=_status(row),
-            total_net=from_cents(int(row["subTotal"])),
-            total_tax=from_cents(int(row["taxTotal"])),
-            total_gross=from_cents(int(row["amount"])),
-            amount_paid=from_cents(int(row["amount"]) - int(row["balanceDue"])),
+            total_net=from_cents(net),
+            total_tax=from_cents(tax),
+            total_gross=from_cents(gross),
+            amount_paid=from_cents(gross - int(row.get("balanceDue", gross))),
         )
 
     def invoice_references(self) -> list[str]:
         """The source reference of every invoice in the books (the demo counts duplicates with it)."""
-        return [str(row.get("poNumber") or f"#{row.get('number')}") for row in self.client.list("records/invoices")]
+        return [str(row.get("poNumber") or f"#{row.get('number')}") for row in self._invoice_rows()]
 
     # --- payments ----------------------------------------------------------------------------------------
 
+    def _deposit_account(self) -> int:
+        """The BANK account payments go into, chosen in the connection's options (id, number or name) among the
+        books' accounts; with no choice, the books' only bank account."""
+        if self._deposit is None:
+            banks = [a for a in self.client.list("accounts") if a.get("type") == "BANK" and not a.get("removed")]
+            wanted = (self.options.deposit_account or "").strip().casefold()
+            chosen = [
+                a
+                for a in banks
+                if not wanted
+                or wanted
+                in (str(a.get("id")), str(a.get("number") or "").casefold(), str(a.get("name") or "").casefold())
+            ]
+            if len(chosen) != 1:
+                have = ", ".join(f"{a.get('id')} {a.get('number')} {a.get('name')!r}" for a in banks) or "none"
+                raise PermanentError(
+                    f"choose the bank account payments go into (options.deposit_account); the books have: {have}",
+                    system=SYSTEM,
+                    field="deposit_account",
+                )
+            self._deposit = int(chosen[0]["id"])
+        return self._deposit
+
+    def _invoice_payments(self, row: dict[str, Any], *, fresh: bool = False) -> list[dict[str, Any]]:
+        """The active payments on one invoice. ``fresh``: listed now by its contact (the invoice filter is ours);
+        else, batch read: a miss lists every payment once and keeps them per invoice a short while."""
+        key = f"payments:{row['id']}"
+        if fresh:
+            rows = [
+                {**p, "invoiceNumber": row["number"]}
+                for p in self.client.list("records/invoicePayments", {"contact": row["contact"]})
+                if str(p.get("invoice")) == str(row["id"]) and not p.get("removed")
+            ]
+            return list(self._recent.put(key, rows))
+        if (cached := self._recent.get(key)) is None:
+            with self._listing_lock:
+                if (cached := self._recent.get(key)) is None:
+                    by_invoice: dict[str, list[dict[str, Any]]] = {}
+                    for p in self.client.list("records/invoicePayments"):
+                        if not p.get("removed"):
+                            by_invoice.setdefault(str(p.get("invoice")), []).append(p)
+                    for invoice, found in by_invoice.items():
+                        self._recent.put(f"payments:{invoice}", found)
+                    cached = self._recent.put(key, by_invoice.get(str(row["id"]), []))
+        return [{**p, "invoiceNumber": row["number"]} for p in cached]
+
     def record_payment(self, invoice_id: str, payment: Payment, ctx: TransformContext | None = None) -> str:
-        """Pay onto an invoice; the payment's id derives from the invoice and the payment's reference (or, with
-        no reference, its amount and date), so a repeated call returns the first payment."""
+        """Pay onto an invoice. The ``memo`` carries the payment's reference (or, with none, its amount and date):
+        the invoice's payments are looked through for it first, so a repeated call returns the first payment."""
         record = f"Payment {payment.reference or ''} on invoice {invoice_id}".replace("  ", " ")
+        memo = payment.reference or f"ledgerlink:{payment.amount}:{payment.paid_on.isoformat()}"
 
         def pay() -> str:
             row = self._invoice_row(invoice_id)
             if row is None:
                 raise PermanentError(f"no invoice {invoice_id}", system=SYSTEM, field="invoice", record=record)
-            key = payment.reference or f"{payment.amount}:{payment.paid_on.isoformat()}"
+            for earlier in self._invoice_payments(row, fresh=True):
+                if earlier.get("memo") == memo:
+                    return str(earlier["id"])
             body = {
-                "id": stable_id("invoicePayment", f"{row['id']}:{key}"),
                 "invoice": int(row["id"]),
                 "amount": _cents(payment.amount, field_name="amount", record=record),
                 "date": payment.paid_on.isoformat(),
-                "memo": payment.reference,
+                "memo": memo,
+                "depositAccount": self._deposit_account(),
             }
+            self._recent.drop(f"invoice:{invoice_id}", f"payments:{row['id']}")
             created, _ = self.client.create("records/invoicePayments", body)
             return str(created["id"])
 
@@ -369,10 +501,7 @@ class KashooBooks:
     def payments(self, invoice_id: str, ctx: TransformContext | None = None) -> list[Payment]:
         def read() -> list[dict[str, Any]]:
             row = self._invoice_row(invoice_id)
-            if row is None:
-                return []
-            rows = self.client.list("records/invoicePayments", {"contact": row["contact"]})
-            return [{**p, "invoiceNumber": row["number"]} for p in rows if p["invoice"] == row["id"]]
+            return self._invoice_payments(row) if row is not None else []
 
         out = []
         for row in naming(f"Invoice {invoice_id}", read):
@@ -386,20 +515,19 @@ class KashooBooks:
         """At most ``limit`` invoice payments modified at or after the watermark (epoch ms), oldest first.
         ``modified`` is strictly increasing, so the next watermark is the newest stamp read plus one.
         Removed payments are passed over (un-paying an invoice in Salesforce is not this flow's job)."""
-        params = {"modifiedSince": watermark or "0"}
         out: list[Payment] = []
         numbers: dict[int, str] = {}
         newest = int(watermark or 0) - 1
-        for row in self.client.list("records/invoicePayments", params):
+        for row in self._since("records/invoicePayments", watermark):
             if len(out) >= limit:
                 break
             newest = max(newest, int(row["modified"]))
             if row.get("removed"):
                 continue
             invoice = int(row["invoice"])
+            self._recent.drop(f"payments:{invoice}")  # a payment the runs will read: not from a kept listing
             if invoice not in numbers:
-                found = naming(f"invoice {invoice}", functools.partial(self.client.get, "records", invoice))
-                numbers[invoice] = str(found["number"]) if found else str(invoice)
+                numbers[invoice] = naming(f"invoice {invoice}", functools.partial(self._number_of, invoice))
             record = f"invoicePayment {row['id']}"
             values = apply_mapping(
                 self._payment_reader, {**row, "invoiceNumber": numbers[invoice]}, ctx, system=SYSTEM, record=record
@@ -407,19 +535,90 @@ class KashooBooks:
             out.append(Payment.model_validate(values))
         return out, (str(newest + 1) if newest >= 0 else watermark)
 
-    def invoice_pdf(self, invoice_id: str) -> bytes | None:
-        def read() -> bytes | None:
-            row = self._invoice_row(invoice_id)
-            return self.client.pdf(row["id"]) if row is not None else None
+    def _number_of(self, invoice: int) -> str:
+        """An invoice's number by its id: from the index, else one listing (which notes every invoice)."""
+        number = self._invoices.number_of(invoice)
+        if number is None:
+            for _row in self._invoice_rows():
+                pass
+            number = self._invoices.number_of(invoice)
+        if number is not None:
+            self._recent.drop(f"invoice:{number}")  # its balance changed
+        return number or str(invoice)
 
-        body = naming(f"Invoice {invoice_id}", read)
+    def _since(self, collection: str, watermark: str | None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Entities modified at or after the watermark (epoch ms), removed ones included, oldest first. When Kashoo
+        rejects or ignores ``modifiedSince`` (no public source confirms it), the feed switches to full listings
+        filtered here on ``modified`` (and, lacking that, on a content hash per record)."""
+        since = int(watermark or 0)
+        if not self.feed.listing:
+            params = {"modifiedSince": str(since)}
+            try:
+                rows = (
+                    list(
+                        decimal_json(
+                            self.client.request(
+                                "GET", self.client.path(collection), params={**params, "limit": limit, "offset": 0}
+                            )
+                        )
+                        or []
+                    )
+                    if limit
+                    else list(self.client.list(collection, params))
+                )
+            except PermanentError as exc:
+                if not self.feed.rejected(exc):
+                    raise
+                self.feed.switch(f"Kashoo rejected modifiedSince on {collection} ({exc.message})")
+            else:
+                if not any(int(r.get("modified") or since) < since for r in rows):
+                    return rows
+                self.feed.switch(f"Kashoo ignored modifiedSince on {collection} (older records came back)")
+        every = list(self.client.list(collection, {"includeRemoved": "true"}))
+        if all(r.get("modified") is not None for r in every):
+            rows = sorted((r for r in every if int(r["modified"]) >= since), key=lambda r: int(r["modified"]))
+        else:
+            rows, _more = self.feed.changed(collection, every, lambda r: str(r["id"]), len(every))
+        return rows[:limit] if limit else rows
+
+    def invoice_pdf(self, invoice_id: str) -> bytes | None:
+        """Kashoo's PDF of the invoice, or None (the flow then renders one). ``records/{id}/pdf`` has no public
+        source: if Kashoo answers that the route does not exist, this stops asking and says so once."""
+        if not self.pdf_route:
+            return None
+
+        def read() -> bytes | None:
+            known = self._invoices.get(invoice_id)
+            record_id: int | str | None = known[0] if known else None
+            if record_id is None:
+                row = self._invoice_row(invoice_id)
+                if row is None:
+                    return None
+                record_id = row["id"]
+            try:
+                return self.client.pdf(record_id, missing_ok=False)
+            except PermanentError as exc:
+                if exc.status not in (404, 405) or self._invoice_row(invoice_id) is None:
+                    raise
+                self.pdf_route = False
+                log.warning(
+                    "kashoo: no PDF route (records/{id}/pdf answered %s); LedgerLink renders invoice PDFs", exc.status
+                )
+                return None
+
+        try:
+            body = naming(f"Invoice {invoice_id}", read)
+        except PermanentError as exc:
+            if exc.status == 404:
+                return None
+            raise
         return body if body is not None and body.startswith(b"%PDF-") else None
 
     def unpaid_invoices(self) -> list[InvoiceDue]:
         """Invoices with a balance due. Kashoo reports no overdue status: days count from ``dueDate`` to today (UTC)."""
         today = dt.datetime.now(dt.UTC).date()
         out = []
-        for row in self.client.list("records/invoices"):
+        for row in self._invoice_rows():
             balance = int(row.get("balanceDue") or 0)
             if row.get("removed") or balance <= 0:
                 continue
@@ -465,10 +664,9 @@ class KashooBooks:
 
     def _changed(self, collection: str, watermark: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         # ``modified`` is strictly increasing and removals are included: the next watermark is the newest + 1.
-        rows = self._page(collection, {"modifiedSince": watermark or "0", "limit": limit, "offset": 0})
-        if not rows:
-            return rows, watermark
-        return rows, str(max(int(r["modified"]) for r in rows) + 1)
+        rows = self._since(collection, watermark, limit)
+        stamps = [int(r["modified"]) for r in rows if r.get("modified") is not None]
+        return rows, (str(max(stamps) + 1) if stamps else watermark)
 
     def customers_changed(self, watermark: str | None, limit: int, ctx: TransformContext | None) -> Page:
         rows, mark = self._changed("contacts", watermark, limit)

@@ -130,12 +130,13 @@ class KashooClient:
         response = self.request("POST", self.path(collection), json=body)
         return dict(decimal_json(response)), response.status_code == 201
 
-    def pdf(self, record_id: int | str) -> bytes | None:
-        """A record (an invoice) as PDF bytes; None when Kashoo has no such record."""
+    def pdf(self, record_id: int | str, *, missing_ok: bool = True) -> bytes | None:
+        """A record (an invoice) as PDF bytes; None on a 404 when ``missing_ok`` (else the 404 is raised, so the
+        caller can tell a missing route from a missing record)."""
         try:
             return self.request("GET", f"{self.path('records')}/{record_id}/pdf").content
         except PermanentError as exc:
-            if exc.status == 404:
+            if exc.status == 404 and missing_ok:
                 return None
             raise
 

@@ -35,6 +35,8 @@ class KashooConnectionOptions(BaseModel):
 
     tax_codes: dict[str, list[str]] = Field(default_factory=dict)  # percentage -> the codes of the taxes making it
     create_missing_taxes: bool = False  # else a rate the books lack is a refused record
+    # The BANK account payments go into, as the books name it (id, number or name); unset: the books' only one.
+    deposit_account: str | None = None
 
 
 def build(spec: ConnectionSpec, options: BuildOptions) -> KashooBooks:
@@ -50,7 +52,11 @@ def build(spec: ConnectionSpec, options: BuildOptions) -> KashooBooks:
                 pacer=options.pacer,
             )
         ),
-        KashooOptions(tax_codes=choices.tax_codes, create_missing_taxes=choices.create_missing_taxes),
+        KashooOptions(
+            tax_codes=choices.tax_codes,
+            create_missing_taxes=choices.create_missing_taxes,
+            deposit_account=choices.deposit_account,
+        ),
     )
 
 

@@ -7,7 +7,20 @@ import importlib
 from fastapi import FastAPI
 
 # Each module exposes some of: ``router`` (public), ``pages`` and ``api`` (both behind sign-in).
-MODULES = ("public", "session", "overview", "records", "failed", "connections", "mappings", "alerts", "webhooks")
+MODULES = (
+    "public",
+    "session",
+    "overview",
+    "records",
+    "failed",
+    "connections",
+    "mappings",
+    "alerts",
+    "webhooks",
+    "flow_builder",
+    "intelligence",
+    "settings_page",
+)
 
 
 def register_routes(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ pages = page_router()
 api = api_router("session")
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
-_ASSETS = {"htmx.min.js": "text/javascript", "app.js": "text/javascript"}
+_ASSETS = {"htmx.min.js": "text/javascript", "app.js": "text/javascript", "flow_mapper.js": "text/javascript"}
 
 
 @pages.post("/signout", name="signout")

@@ -1,0 +1,71 @@
+"""Anomalies: each rule on its own, then the product's wiring (invoices seen as they are made, volume and failure
+rate read off the audit log) kept as findings and sent by an ``anomaly`` alert rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from ledgerlink.alerts import check_and_send
+from ledgerlink.flows.sync import invoice_watch
+from ledgerlink.intelligence import anomalies, findings
+from ledgerlink.intelligence.anomalies import InvoiceSeen, Line, check_invoices
+from ledgerlink.store import Ledger, database_url
+from ledgerlink.store.console_tables import AlertRule
+from ledgerlink.store.tables import AuditLog
+
+
+def _inv(n: int, customer: str = "C1", price: float = 100.0, qty: float = 2, day: int = 1) -> InvoiceSeen:
+    return InvoiceSeen(f"I{n}", customer, f"2026-11-{day:02d}", (Line("P1", qty, price),))
+
+
+def test_each_invoice_rule_explains_itself() -> None:
+    history = [_inv(n, price=100 + n, day=n) for n in range(1, 9)]
+    found = check_invoices([*history, _inv(20, price=105, qty=400, day=20)])
+    assert {a.rule for a in found} == {"amount_outlier"}
+    assert "usually invoiced about" in found[0].message and found[0].subject == "I20"
+    price = check_invoices([*history, _inv(21, price=1040, qty=2, day=21)])
+    assert "unit_price_outlier" in {a.rule for a in price}
+    dup = check_invoices([*history, InvoiceSeen("I30", "C1", "2026-11-03", history[2].lines)])
+    assert [a.rule for a in dup] == ["near_duplicate"] and "as invoice I3" in dup[0].message
+    neg = check_invoices([InvoiceSeen("I40", "C2", "2026-11-01", (Line("P2", 1, -5.0),))])
+    assert [a.rule for a in neg] == ["non_positive_line"]
+    assert check_invoices(history) == []
+
+
+def test_volume_and_failure_rate() -> None:
+    usual = [40, 38, 45, 41, 39, 44, 37, 42] * 4
+    assert anomalies.check_volume("f", [*usual, 41]) is None
+    assert anomalies.check_volume("f", [*usual, 400]).rule == "volume_spike"
+    assert anomalies.check_volume("f", [*usual, 0]).rule == "volume_drop"
+    assert anomalies.check_failure_rate("f", (2, 198), (40, 4000)) is None
+    assert anomalies.check_failure_rate("f", (60, 140), (40, 4000)) is not None
+
+
+def test_findings_from_invoices_and_the_audit_log_are_alerted(tmp_path: Path) -> None:
+    ledger = Ledger(database_url(tmp_path))
+    invoice = {
+        "issue_date": "2026-11-02",
+        "lines": [{"description": "x", "product_code": "P1", "quantity": 1, "unit_price": 100}],
+    }
+    normal = [(f"INV{n}", "CUST1", {**invoice, "issue_date": f"2026-11-{n:02d}"}) for n in range(1, 9)]
+    assert invoice_watch.observe(ledger, normal) == 0
+    big = {**invoice, "issue_date": "2026-11-20", "lines": [{**invoice["lines"][0], "quantity": 900}]}  # type: ignore[dict-item]
+    assert invoice_watch.observe(ledger, [("INV99", "CUST1", big)]) >= 1
+    assert invoice_watch.summary(big)["total"] == 90000.0
+
+    now = dt.datetime(2026, 12, 6, 12, 5, tzinfo=dt.UTC)
+    rows = []
+    for hours_ago in range(2, 60):
+        at = now - dt.timedelta(hours=hours_ago)
+        rows += [AuditLog(at=at, flow="f1", system="s", object="o", action="created", detail={}) for _ in range(20)]
+    last = now - dt.timedelta(minutes=30)  # the last complete hour: 11:00-12:00
+    rows += [AuditLog(at=last, flow="f1", system="s", object="o", action="failed", detail={}) for _ in range(15)]
+    with ledger.session() as s:
+        s.add_all(rows)
+        s.add(AlertRule(name="odd", kind="anomaly", threshold=0, window_minutes=60 * 24 * 400))
+    events = check_and_send(ledger, now=now)
+    kept = {f.rule for f in findings.find(ledger, kind="anomaly")}
+    assert {"amount_outlier", "failure_rate_jump"} <= kept
+    assert (len(events) == 1 and "failed in the latest window" in events[0].message) or "INV99" in events[0].message
+    ledger.dispose()

@@ -1,0 +1,191 @@
+"""Published definitions run in the engine against the sandboxes: the seed's three custom-logic examples, and a
+rolled-back version taking effect without a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ledgerlink.flows.defined.store import Definitions
+from ledgerlink.flows.defined.templates_catalogue import template_text
+from tests.nocode.world import World, running_world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with running_world(tmp_path) as w:
+        yield w
+
+
+def _publish(world: World, *names: str) -> None:
+    store = Definitions(world.ledger)
+    for name in names:
+        saved = store.save(template_text(name))
+        store.publish(saved.name, saved.version)
+
+
+def test_the_three_custom_logic_examples(world: World) -> None:
+    _publish(world, "approved_orders_invoice")
+    home = world.account("Harbourview Trading", "United Kingdom")
+    abroad = world.account("Fjord Shipping", "Norway")
+    entry = world.product("CONS-DAY", 500.0)
+    approved = world.order(home, [(entry, 2, 500.0, None)], approved=True)
+    unapproved = world.order(home, [(entry, 1, 500.0, None)], approved=False)
+    outcomes = {o["record"]: o for o in world.poll()}
+    assert outcomes[approved]["status"] == "done", outcomes[approved]
+    assert outcomes[unapproved]["status"] == "skipped"
+    invoice = world.invoice("Order", approved)
+    assert invoice is not None and invoice["net"] == Decimal("1000")
+    assert world.invoice("Order", unapproved) is None
+    written = next(iter(world.user.query(f"SELECT Accounting_Invoice_Number__c FROM Order WHERE Id = '{approved}'")))
+    assert written["Accounting_Invoice_Number__c"] == invoice["number"]
+    assert world.poll() == []  # the write-back is not a change the flow reacts to: no loop, nothing twice
+
+    Definitions(world.ledger).unpublish("approved_orders_invoice")
+    _publish(world, "international_handling_fee")
+    fee_order = world.order(abroad, [(entry, 2, 500.0, None)], approved=False)
+    home_order = world.order(home, [(entry, 1, 500.0, None)], approved=False)
+    world.poll()
+    fee = world.invoice("Order", fee_order)
+    assert fee is not None and fee["lines"][-1] == ("International handling fee (5%)", Decimal("50.00"))
+    assert world.invoice("Order", home_order)["lines"] == [("Product CONS-DAY", Decimal("500"))]  # type: ignore[index]
+
+    Definitions(world.ledger).unpublish("international_handling_fee")
+    _publish(world, "split_by_project")
+    split = world.order(
+        home, [(entry, 1, 500.0, "Apollo"), (entry, 2, 500.0, "Gemini"), (entry, 1, 500.0, "Apollo")], approved=False
+    )
+    world.poll()
+    apollo, gemini = world.invoice("Order", f"{split}-Apollo"), world.invoice("Order", f"{split}-Gemini")
+    assert apollo is not None and apollo["net"] == Decimal("1000")
+    assert gemini is not None and gemini["net"] == Decimal("1000")
+    assert apollo["number"] != gemini["number"]
+
+
+def _opportunity(world: World, account: str) -> str:
+    return str(
+        world.user.create(
+            "Opportunity",
+            {"Name": "Fjord renewal", "AccountId": account, "StageName": "Prospecting", "CloseDate": "2026-11-30"},
+        )
+    )
+
+
+def test_a_case_opens_when_overdue_and_closes_when_paid(world: World) -> None:
+    _publish(world, "payment_resolves_case")
+    deal = _opportunity(world, world.account("Fjord Shipping", "Norway"))
+    world.user.update("Opportunity", deal, {"Invoice_Status__c": "Overdue"})
+    (outcome,) = world.poll()
+    assert outcome["status"] == "done", outcome
+    case_id = outcome["results"]["case_id"]
+    case = world.user.get("Case", case_id)
+    assert (case["Status"], case["Subject"]) == ("New", "Invoice overdue: Fjord renewal")
+    world.user.update("Opportunity", deal, {"Description": "chased"})  # a change to another field: no run
+    assert world.poll() == []
+    world.user.update("Opportunity", deal, {"Invoice_Status__c": "Paid"})
+    (outcome,) = world.poll()
+    assert outcome["status"] == "done", outcome
+    assert world.user.get("Case", case_id)["Status"] == "Closed"
+    assert len(list(world.user.query("SELECT Id FROM Case"))) == 1
+
+
+def test_wait_then_call_a_webhook_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.nocode.receivers import webhook_receiver
+
+    monkeypatch.setenv("LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS", "1")
+    with webhook_receiver() as receiver:
+        store = Definitions(world.ledger)
+        saved = store.save(
+            "name: won_webhook\n"
+            "trigger: {object: Opportunity, event: field_changed, field: StageName}\n"
+            "when: {field: StageName, value: Closed Won}\n"
+            "steps:\n"
+            "  - {action: wait, seconds: 1}\n"
+            f"  - action: webhook\n    url: '{receiver.url}'\n"
+            "    body: {deal: '{{ Name }}', stage: '{{ StageName }}'}\n"
+        )
+        store.publish(saved.name, saved.version)
+        deal = _opportunity(world, world.account("Harbourview Trading", "United Kingdom"))
+        world.user.update("Opportunity", deal, {"StageName": "Closed Won"})
+        (outcome,) = world.poll()
+        assert outcome["status"] == "done", outcome
+        assert world.poll() == []
+    (got,) = receiver.received
+    assert got["json"] == {"deal": "Fjord renewal", "stage": "Closed Won", "flow": "won_webhook", "record": deal}
+
+
+def test_a_created_trigger_ignores_records_made_before_publication(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledgerlink.engine.flows import registered_flows
+    from tests.nocode.receivers import webhook_receiver
+
+    monkeypatch.setenv("LEDGERLINK_ALLOW_PRIVATE_WEBHOOKS", "1")
+    older = world.account("Older Customer", "United Kingdom")
+    with webhook_receiver() as receiver:
+        store = Definitions(world.ledger)
+        saved = store.save(
+            "name: new_accounts\n"
+            "trigger: {object: Account, event: created}\n"
+            f"steps:\n  - action: webhook\n    url: '{receiver.url}'\n    body: {{name: '{{{{ Name }}}}'}}\n"
+        )
+        store.publish(saved.name, saved.version)
+        world.user.update("Account", older, {"Phone": "0113 496 0000"})  # changed after publication, made before
+        newer = world.account("Newer Customer", "Norway")
+        outcomes = world.poll()
+        assert [o["record"] for o in outcomes] == [newer]
+        world.user.update("Account", newer, {"Phone": "0113 496 0001"})
+        assert world.poll() == []
+    assert [r["json"]["name"] for r in receiver.received] == ["Newer Customer"]
+    assert "defined.new_accounts" in registered_flows()
+
+
+def test_a_schedule_trigger_runs_at_most_every_period(world: World) -> None:
+    store = Definitions(world.ledger)
+    saved = store.save(
+        "name: hourly_orders\n"
+        "trigger: {object: Order, event: schedule, every_minutes: 60}\n"
+        "when: {field: Status, value: Activated}\n"
+        "steps:\n  - {action: map_invoice, mapping: order_to_canonical}\n  - {action: create_invoice}\n"
+    )
+    store.publish(saved.name, saved.version)
+    account = world.account("Harbourview Trading", "United Kingdom")
+    entry = world.product("CONS-DAY", 500.0)
+    first = world.order(account, [(entry, 1, 500.0, None)], approved=False)
+    assert [o["record"] for o in world.poll()] == [first]
+    second = world.order(account, [(entry, 1, 500.0, None)], approved=False)
+    assert world.poll() == []  # within the hour: the change waits for the next period
+    assert world.invoice("Order", first) is not None and world.invoice("Order", second) is None
+
+
+def test_create_record_with_a_key_field_is_an_upsert(world: World) -> None:
+    from ledgerlink.engine import runtime as engine
+    from ledgerlink.flows import defined_flows
+    from ledgerlink.store.tables import CrossReference
+
+    store = Definitions(world.ledger)
+    saved = store.save(
+        "name: billing_accounts\n"
+        "trigger: {object: Opportunity, event: field_changed, field: StageName}\n"
+        "when: {field: StageName, value: Closed Won}\n"
+        "steps:\n"
+        "  - action: create_record\n    object: Account\n    key_field: ExternalID__c\n"
+        "    set: {Name: '{{ Name }} (billing)'}\n"
+    )
+    store.publish(saved.name, saved.version)
+    deal = _opportunity(world, world.account("Harbourview Trading", "United Kingdom"))
+    world.user.update("Opportunity", deal, {"StageName": "Closed Won"})
+    (outcome,) = world.poll()
+    assert outcome["status"] == "done", outcome
+    with world.ledger.session() as s:  # as if a crash had come between the create and its link
+        links = s.query(CrossReference).filter(
+            (CrossReference.object_a == "flow_key") | (CrossReference.object_b == "flow_key")
+        )
+        assert links.delete() == 1
+    again = engine.wait_for(defined_flows.replay("billing_accounts", deal))
+    assert again["status"] == "done", again
+    made = list(world.user.query("SELECT Id FROM Account WHERE Name = 'Fjord renewal (billing)'"))
+    assert len(made) == 1
