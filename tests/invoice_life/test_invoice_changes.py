@@ -145,7 +145,7 @@ def test_without_the_credits_endpoint_the_credit_stays_with_the_customer(kashflo
     (an invoice with negative amounts), unallocated; the customer owes that much less all the same."""
     env = kashflow_env
     base = env.sandboxes["kashflow"].base_url
-    httpx.put(f"{base}/__admin/behaviour", json={"credit_notes": False}).raise_for_status()
+    httpx.put(f"{base}/__admin/behaviour", json={"credit_notes": "missing"}).raise_for_status()
     env.runtime.settings.flows.reopen_policy = "credit"
     _account, opp, number = env.invoiced_opportunity("No Credits Ltd", 100.0)
     env.user.update("Opportunity", opp, {"StageName": "Negotiation/Review"})

@@ -46,7 +46,8 @@ class KashFlowInvoiceLife(KashFlowBooks):
     credit_note_object = "CreditNote"
 
     def _money_moved(self, number: str) -> tuple[dict[str, Any] | None, bool]:
-        row = self.client.get_invoice(number)
+        self._recent.drop(f"invoice:{number}")  # read afresh: an edit or void decides on it
+        row = self._invoice_row(number)
         if row is None:
             return None, False
         gross = Decimal(str(row.get("GrossAmount") or 0))
@@ -55,7 +56,7 @@ class KashFlowInvoiceLife(KashFlowBooks):
 
     def get_invoice(self, invoice_id: str) -> Invoice | None:
         """As ``KashFlowBooks.get_invoice``, and a credit note (an invoice with negative quantities) reads too."""
-        row = naming(f"Invoice {invoice_id}", lambda: self.client.get_invoice(invoice_id))
+        row = naming(f"Invoice {invoice_id}", lambda: self._invoice_row(invoice_id))
         return None if row is None else self._books_invoice(row, None).invoice
 
     def update_invoice(self, number: str, invoice: Invoice, ctx: TransformContext | None = None) -> Invoice:
@@ -71,6 +72,7 @@ class KashFlowInvoiceLife(KashFlowBooks):
                 raise PermanentError(
                     "has payments or credits; KashFlow keeps it as it is", system=SYSTEM, code=LOCKED, record=record
                 )
+            self._recent.drop(f"invoice:{number}")
             self.client.update_invoice(number, payload)
             found = self.get_invoice(number)
             assert found is not None
@@ -85,6 +87,7 @@ class KashFlowInvoiceLife(KashFlowBooks):
                 return True  # already gone: a repeated void
             if moved:
                 return False
+            self._recent.drop(f"invoice:{number}")
             self.client.request("DELETE", f"invoices/{number}")
             return True
 
@@ -106,11 +109,13 @@ class KashFlowInvoiceLife(KashFlowBooks):
                 return  # no credits endpoint: the credit stays on the customer, unallocated
             raise
         left = next((Decimal(str(c["Amount"])) for c in credits or [] if c.get("Id") == note_row["Id"]), Decimal(0))
-        invoice = self.client.get_invoice(invoice_number) or {}
+        self._recent.drop(f"invoice:{invoice_number}")
+        invoice = self._invoice_row(invoice_number) or {}
         due = Decimal(str(invoice.get("DueAmount") or 0))
         amount = min(left, due)
         if amount > 0:
             body = {"Id": note_row["Id"], "Amount": str(amount), "Type": "CreditNote"}
+            self._recent.drop(f"invoice:{invoice_number}")  # its DueAmount drops
             self.client.request("POST", f"internal/invoices/{invoice_number}/credits", json=body)
 
     def create_credit_note(

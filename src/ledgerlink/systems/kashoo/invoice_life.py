@@ -47,11 +47,23 @@ class KashooInvoiceLife(KashooBooks):
     def _moved(row: dict[str, Any]) -> bool:
         return bool(row.get("readOnly")) or int(row.get("balanceDue", 0)) != int(row.get("amount", 0))
 
+    def _fresh_row(self, number: str) -> dict[str, Any] | None:
+        """The invoice as Kashoo has it now (an edit or a void decides on its payments): found through the
+        short-lived rows, then read by id."""
+        row = self._invoice_row(number)
+        if row is None:
+            return None
+        fresh = self.client.get("records", row["id"])
+        if fresh is None or fresh.get("removed"):
+            self._recent.drop(f"invoice:{number}", f"invoice:{row['number']}")
+            return None
+        return dict(fresh)
+
     def update_invoice(self, number: str, invoice: Invoice, ctx: TransformContext | None = None) -> Invoice:
         record = f"Invoice {number}"
 
         def put() -> Invoice:
-            row = self._invoice_row(number)
+            row = self._fresh_row(number)
             if row is None:
                 raise PermanentError("is no longer in Kashoo", system=SYSTEM, record=record, field="number")
             if self._moved(row):
@@ -61,8 +73,9 @@ class KashooInvoiceLife(KashooBooks):
             payload = self._invoice_payload(invoice, str(row["contact"]), ctx, record)
             for key in ("id", "contact", "number", "poNumber"):
                 payload.pop(key, None)
+            self._recent.drop(f"invoice:{number}", f"invoice:{row['number']}")
             self.client.update("records/invoices", row["id"], payload)
-            found = self.get_invoice(str(row["id"]))
+            found = self.get_invoice(str(row["number"]))
             assert found is not None
             return found
 
@@ -70,11 +83,12 @@ class KashooInvoiceLife(KashooBooks):
 
     def void_invoice(self, number: str) -> bool:
         def remove() -> bool:
-            row = self._invoice_row(number)
-            if row is None or row.get("removed"):
+            row = self._fresh_row(number)
+            if row is None:
                 return True
             if self._moved(row):
                 return False
+            self._recent.drop(f"invoice:{number}", f"invoice:{row['number']}")
             self.client.update("records/invoices", row["id"], {"removed": True})
             return True
 
@@ -115,6 +129,7 @@ class KashooInvoiceLife(KashooBooks):
                 found = self._find_credit_note(int(row["contact"]), note.reference) if note.reference else None
                 if found is not None:
                     return MadeDocument(str(found["number"]), False)
+                self._recent.drop(f"invoice:{note.invoice_number}", f"invoice:{row['number']}")  # balanceDue drops
                 made, _ = self.client.create(CREDIT_NOTES, body)
             except PermanentError as exc:
                 if exc.status == 404:
