@@ -188,7 +188,7 @@ class KashFlowInvoiceLife(KashFlowBooks):
         for line in row.get("PaymentLines") or []:
             values = apply_mapping(
                 self._payment_reader,
-                {**line, "InvoiceNumber": number},
+                self._payment_row(line, number),  # as ``payments`` reads them (the method's name too)
                 ctx,
                 system=SYSTEM,
                 record=f"Payment {line.get('Id')}",
