@@ -223,8 +223,10 @@ class KashFlowInvoiceLife(KashFlowBooks):
         rows, nxt, more = self._all("invoices", cursor, limit)
         out = []
         for row in rows:
-            # List rows are summaries (no LineItems or PaymentLines): read each invoice whole.
-            full = self.client.get_invoice(str(row["Number"])) or row
+            # List rows are summaries (no LineItems or PaymentLines): each invoice is read whole, unless the row
+            # confirms one read before (unchanged and unpaid since: ``_confirm``), as an import run again finds.
+            self._confirm(row)
+            full = self._invoice_row(str(row["Number"])) or row
             out.append(self._books_invoice(full, ctx))
         return out, nxt, more
 
