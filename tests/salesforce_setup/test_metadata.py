@@ -138,10 +138,11 @@ def test_every_custom_name_in_the_code_is_in_the_metadata_the_flows_need(metadat
 def test_the_grep_catches_a_field_the_metadata_lacks(metadata_root: Path, tmp_path: Path) -> None:
     copy = tmp_path / "salesforce"
     shutil.copytree(metadata_root, copy)
-    (copy / "force-app/main/default/objects/Opportunity/fields/Paid_Date__c.field-meta.xml").unlink()
+    # A name only one object has (Paid_Date__c is on Opportunity and on Invoice__c).
+    (copy / "force-app/main/default/objects/Account/fields/Overdue_Balance__c.field-meta.xml").unlink()
     missing = _unknown_custom_names(copy)
-    assert set(missing) == {"Paid_Date__c"}
-    assert "flows/payment_sync.py" in missing["Paid_Date__c"]
+    assert set(missing) == {"Overdue_Balance__c"}
+    assert "flows/account_balances.py" in missing["Overdue_Balance__c"]
 
 
 def test_the_mapping_schema_and_templates_name_custom_fields_on_the_right_object(metadata_root: Path) -> None:
@@ -184,5 +185,5 @@ def test_requirements_name_what_a_deploy_path_and_package_would(metadata_root: P
     assert components["Payment__c"].path == "force-app/main/default/objects/Payment__c"
     assert components["Payment__c.External_Id__c"].external_id
     assert components["Payment__c.Opportunity__c"].reference_to == "Opportunity"
-    assert not components["Invoice__c"].required and not components["Account.Aging_Over_90__c"].required
+    assert components["Invoice__c"].required and components["Account.Aging_Over_90__c"].required  # flows use them
     assert (metadata_root / paid.path).is_file()

@@ -75,12 +75,11 @@ def test_a_missing_object_is_one_entry_with_its_fields(start_org: StartOrg, tmp_
     )
 
 
-def test_objects_for_flows_not_in_use_yet_are_reported_but_do_not_fail(start_org: StartOrg, tmp_path: Path) -> None:
-    box = start_org(not_deployed=("Invoice__c", "Invoice_Line__c", "Account.Aging_Over_90__c"))
+def test_invoice_history_objects_are_required_now_their_flows_use_them(start_org: StartOrg, tmp_path: Path) -> None:
+    box = start_org(not_deployed=("Payment__c.Invoice__c", "Invoice_Line__c", "Invoice__c", "Account.Aging_Over_90__c"))
     code, output = _check(box, tmp_path)
-    assert code == 0, output
-    assert "All present" in output
-    assert "not in use yet" in output and "Invoice__c" in output and "Account.Aging_Over_90__c" in output
+    assert code != 0, output
+    assert "Invoice__c" in output and "Account.Aging_Over_90__c" in output
 
 
 def test_a_field_of_another_type_is_flagged_and_left_out_of_the_deploy(start_org: StartOrg, tmp_path: Path) -> None:

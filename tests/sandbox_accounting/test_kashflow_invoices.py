@@ -180,3 +180,7 @@ def test_behaviour_switches_for_the_unverified_routes(kf: httpx.Client, kf_admin
     kf_admin.put("/__admin/behaviour", json={"change_feed": "ignored"})
     assert kf.get("/customers", params={"updatedsince": "2999-01-01"}).json()["MetaData"]["TotalRecords"] == 1
     assert kf_admin.put("/__admin/behaviour", json={"change_feed": "maybe"}).status_code == 400
+    assert kf.get(f"/internal/invoices/{number}/credits").status_code == 200
+    assert kf_admin.put("/__admin/behaviour", json={"credit_notes": "missing"}).status_code == 200
+    assert kf.get(f"/internal/invoices/{number}/credits").status_code == 404
+    assert kf_admin.put("/__admin/behaviour", json={"credit_notes": False}).status_code == 400  # a choice, not a flag

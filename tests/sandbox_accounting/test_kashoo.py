@@ -174,3 +174,6 @@ def test_behaviour_switches_for_the_unverified_reads(ko: httpx.Client, ko_admin:
     ko_admin.put("/__admin/behaviour", json={"pdf_route": "missing"})
     assert ko.get("/records/1/pdf").status_code == 404
     assert ko_admin.put("/__admin/behaviour", json={"pdf_route": "perhaps"}).status_code == 400
+    ko_admin.put("/__admin/behaviour", json={"credit_notes": "missing"})
+    assert ko.post("/records/creditNotes", json={"invoice": 1}).status_code == 404
+    assert ko_admin.get("/__admin/behaviour").json()["credit_notes"] == "missing"

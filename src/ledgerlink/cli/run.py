@@ -206,7 +206,7 @@ def sync(
     try:
         entry = get_flow(flow)
     except KeyError as exc:
-        raise typer.BadParameter(str(exc.args[0])) from None
+        raise typer.BadParameter(str(exc.args[0]), param_hint="FLOW") from None
     if limit is not None and (entry.pending is None or entry.preview is None):
         raise typer.BadParameter(f"flow {flow} has no trial run (--limit); run it whole")
     if dry_run:

@@ -123,6 +123,18 @@ class FlowSettings:
     late_payment: bool = True  # a Case on the Account when an invoice is overdue; closed when it is paid
     late_payment_days: int = 14  # days past the due date before the Case opens
     late_payment_case_priority: str = "High"
+    # The invoice's life after it is made (flows/payment_to_books, invoice_changes, invoice_history, account_balances):
+    payment_to_books: bool = True  # a Payment__c entered in Salesforce (no books id) → recorded in the books, once
+    # A won deal's amount or lines change after its invoice was made:
+    #   "update_or_credit": edit the invoice while nothing is paid and the books allow it, else credit the difference
+    #   "credit_difference": always a credit note for the difference (an increase: a new invoice for it)
+    #   "credit_and_reissue": credit the whole invoice and make a new one for the deal as it is now
+    invoice_change_policy: str = "update_or_credit"
+    # A deal moved out of Closed Won: "void_or_credit" (void an unpaid invoice, credit a paid one) or "credit"
+    reopen_policy: str = "void_or_credit"
+    invoice_changes: bool = True  # the two policies above, applied as deals change
+    invoice_history: bool = True  # the books' invoices (all, also those LedgerLink didn't make) → Invoice__c
+    account_balances: bool = True  # balance, overdue and aging buckets on each Account, from the books
 
     def is_enabled(self, flow: str) -> bool:
         return self.enabled_flows.get(flow, True)

@@ -4,8 +4,9 @@ Trigger: a scheduled check. One step asks the books for their unpaid invoices (t
 by its own clock) and Salesforce for LedgerLink's open Cases; then one run per invoice overdue by at least
 ``FlowSettings.late_payment_days`` that has no Case yet, and one per open Case whose invoice is no longer unpaid.
 
-A Case is tracked in the ledger (linked to the Opportunity the invoice was made from) and carries a marker in
-its Subject, ``[ledgerlink <system> invoice <number>]``, by which a run finds a Case created just before a crash.
+A Case is tracked in the ledger (linked to the Opportunity the invoice was made from, or, for an invoice imported
+from the books without a deal, to its ``Invoice__c``) and carries a marker in its Subject,
+``[ledgerlink <system> invoice <number>]``, by which a run finds a Case created just before a crash.
 """
 
 from __future__ import annotations
@@ -49,8 +50,32 @@ def _opportunity_of(deps: Deps, number: str) -> str | None:
     return deps.ledger.lookup(books.name, books.invoice_object, number, "salesforce", "Opportunity")
 
 
-def _case_of(deps: Deps, opportunity_id: str) -> str | None:
-    return deps.ledger.lookup("salesforce", "Opportunity", opportunity_id, "salesforce", "Case")
+def _case_of(deps: Deps, opportunity_id: str, sobject: str = "Opportunity") -> str | None:
+    return deps.ledger.lookup("salesforce", sobject, opportunity_id, "salesforce", "Case")
+
+
+def _invoice_record_of(deps: Deps, number: str) -> str | None:
+    """The Invoice__c an invoice was imported as (``invoices`` flow), for invoices LedgerLink didn't make."""
+    books = deps.books
+    return deps.ledger.lookup(books.name, books.invoice_object, number, "salesforce", "Invoice__c")
+
+
+def _source_of(deps: Deps, number: str) -> tuple[str, str] | None:
+    """What the invoice's Case hangs on: its Opportunity, else its imported Invoice__c."""
+    opportunity = _opportunity_of(deps, number)
+    if opportunity:
+        return "Opportunity", opportunity
+    record = _invoice_record_of(deps, number)
+    return ("Invoice__c", record) if record else None
+
+
+def _number_of_case(deps: Deps, case_id: str) -> str | None:
+    books = deps.books
+    for sobject in ("Opportunity", "Invoice__c"):
+        source = deps.ledger.lookup("salesforce", "Case", case_id, "salesforce", sobject)
+        if source:
+            return deps.ledger.lookup("salesforce", sobject, source, books.name, books.invoice_object)
+    return None
 
 
 # --- the check -----------------------------------------------------------------------------------------------
@@ -65,8 +90,8 @@ def find_work(deps: Deps, min_days: int) -> dict[str, Any]:
     for due in unpaid:
         if due.days_overdue < min_days:
             continue
-        opportunity = _opportunity_of(deps, due.number)
-        if opportunity and not _case_of(deps, opportunity):  # invoices LedgerLink did not make are not its business
+        source = _source_of(deps, due.number)
+        if source and not _case_of(deps, source[1], source[0]):  # invoices Salesforce has never seen are left be
             to_open.append({"number": due.number, "days": due.days_overdue})
     owed = {due.number for due in unpaid}
     to_close = []
@@ -75,12 +100,7 @@ def find_work(deps: Deps, min_days: int) -> dict[str, Any]:
         f"'%{literal.escape_like(f'{MARKER_PREFIX}{books.name} invoice ')}%'"
     )
     for case in deps.crm.query(query):
-        opportunity = deps.ledger.lookup("salesforce", "Case", case["Id"], "salesforce", "Opportunity")
-        number = (
-            deps.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
-            if opportunity
-            else None
-        )
+        number = _number_of_case(deps, case["Id"])
         if number and number not in owed:
             to_close.append(case["Id"])
     return {"open": to_open, "close": to_close}
@@ -125,20 +145,26 @@ def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
 
 @_step
 def read_late_invoice(deps: Deps, number: str) -> dict[str, Any]:
-    opportunity_id = _opportunity_of(deps, number)
-    if opportunity_id is None:
-        raise RecordRejected(f"invoice {number} was not made by LedgerLink from an Opportunity", field="invoice_number")
-    rows = list(deps.crm.query(f"SELECT Id, Name, AccountId FROM Opportunity WHERE Id = '{opportunity_id}'"))
+    source = _source_of(deps, number)
+    if source is None:
+        raise RecordRejected(
+            f"invoice {number} was not made by LedgerLink from an Opportunity nor imported", field="invoice_number"
+        )
+    sobject, opportunity_id = source
+    account_field = "AccountId" if sobject == "Opportunity" else "Account__c"
+    soql = f"SELECT Id, Name, {account_field} FROM {sobject} WHERE Id = '{literal.record_id(opportunity_id)}'"
+    rows = [{**r, "AccountId": r.get(account_field)} for r in deps.crm.query(soql)]
     if not rows:
-        raise RecordRejected(f"Opportunity {opportunity_id} not found", field="Opportunity")
+        raise RecordRejected(f"{sobject} {opportunity_id} not found", field=sobject)
     if not rows[0].get("AccountId"):
-        raise RecordRejected(f"Opportunity {opportunity_id} has no Account", field="AccountId")
+        raise RecordRejected(f"{sobject} {opportunity_id} has no Account", field=account_field)
     invoice = deps.books.get_invoice(number)
     if invoice is None:
         raise RecordRejected(f"invoice {number} is no longer in the books", field="invoice_number")
     owed = (invoice.total_gross or 0) - (invoice.amount_paid or 0)
     return {
         "opportunity": opportunity_id,
+        "source_object": sobject,
         "opportunity_name": rows[0].get("Name") or "",
         "account": rows[0]["AccountId"],
         "due_date": invoice.due_date.isoformat(),
@@ -150,7 +176,8 @@ def read_late_invoice(deps: Deps, number: str) -> dict[str, Any]:
 def ensure_case(deps: Deps, number: str, days: int, late: dict[str, Any], run_id: str) -> dict[str, Any]:
     """The invoice's Case: from the ledger, else found by its marker, else created."""
     opportunity_id = late["opportunity"]
-    known = _case_of(deps, opportunity_id)
+    sobject = late.get("source_object", "Opportunity")
+    known = _case_of(deps, opportunity_id, sobject)
     if known:
         return {"id": known, "created": False}
     tag = marker(deps, number)
@@ -172,7 +199,7 @@ def ensure_case(deps: Deps, number: str, days: int, late: dict[str, Any], run_id
             },
         )
         created = True
-    deps.ledger.link(("salesforce", "Opportunity", opportunity_id), ("salesforce", "Case", case_id))
+    deps.ledger.link(("salesforce", sobject, opportunity_id), ("salesforce", "Case", case_id))
     deps.ledger.audit(
         flow=FLOW,
         system="salesforce",
@@ -230,12 +257,7 @@ def replay(number: str) -> WorkflowHandle[Outcome]:
 @_step
 def close_if_paid(deps: Deps, case_id: str, run_id: str) -> dict[str, Any]:
     books = deps.books
-    opportunity = deps.ledger.lookup("salesforce", "Case", case_id, "salesforce", "Opportunity")
-    number = (
-        deps.ledger.lookup("salesforce", "Opportunity", opportunity, books.name, books.invoice_object)
-        if opportunity
-        else None
-    )
+    number = _number_of_case(deps, case_id)
     if number is None:
         raise RecordRejected(f"Case {case_id} is not linked to a LedgerLink invoice", field="Subject")
     invoice = books.get_invoice(number)

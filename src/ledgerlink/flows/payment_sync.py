@@ -96,7 +96,16 @@ def find_opportunity(deps: Deps, invoice_number: str) -> str | None:
 
 
 @_step
-def ensure_payment_record(deps: Deps, payment_json: dict[str, Any], run_id: str, key: str) -> dict[str, Any]:
+def find_invoice_record(deps: Deps, invoice_number: str) -> str | None:
+    """The invoice's ``Invoice__c`` (imported from the books by the ``invoices`` flow), if it has one."""
+    books = deps.books
+    return deps.ledger.lookup(books.name, books.invoice_object, invoice_number, "salesforce", "Invoice__c")
+
+
+@_step
+def ensure_payment_record(
+    deps: Deps, payment_json: dict[str, Any], run_id: str, key: str, invoice_record: str | None = None
+) -> dict[str, Any]:
     """The Payment__c for this payment: known to the ledger, else upserted on its external id (so a crash after
     the upsert and before the ledger write repeats the upsert harmlessly)."""
     reference = str(payment_json["reference"])
@@ -104,6 +113,8 @@ def ensure_payment_record(deps: Deps, payment_json: dict[str, Any], run_id: str,
     if known:
         return {"id": known, "created": False}
     fields = _mapping("salesforce/payment_from_canonical").apply(payment_json, _ctx(deps)).values
+    if invoice_record:
+        fields["Invoice__c"] = invoice_record
     external_id = str(fields.pop("External_Id__c"))
     record_id, created = deps.crm.upsert("Payment__c", "External_Id__c", external_id, fields)
     if not record_id:  # an upsert that updated answers without a body on some API versions
@@ -169,6 +180,48 @@ def update_opportunity(deps: Deps, opportunity_id: str, fields: dict[str, Any], 
     return True
 
 
+@_step
+def update_invoice_record(deps: Deps, invoice_number: str, record_id: str, run_id: str, key: str) -> bool:
+    """The imported Invoice__c's paid total, balance, status and paid date, as the books have them now; only what
+    differs is written."""
+    invoice = deps.books.get_invoice(invoice_number)
+    if invoice is None or invoice.total_gross is None:
+        raise RecordRejected(f"invoice {invoice_number} is no longer in the books", field="invoice_number")
+    paid = invoice.amount_paid or Decimal(0)
+    payments = deps.books.payments(invoice_number, _ctx(deps))
+    rows = list(
+        deps.crm.query(
+            "SELECT Id, Amount_Paid__c, Balance__c, Status__c, Paid_Date__c FROM Invoice__c "
+            f"WHERE Id = '{literal.record_id(record_id)}'"
+        )
+    )
+    if not rows:
+        raise RecordRejected(f"Invoice__c {record_id} not found", field="Invoice__c")
+    # Credit notes against the invoice are counted by the next import (``invoices``), which reads them whole.
+    balance = invoice.total_gross - paid
+    wanted: dict[str, Any] = {
+        "Amount_Paid__c": float(paid),
+        "Balance__c": float(balance),
+        "Status__c": invoice.status,
+        "Paid_Date__c": max(p.paid_on for p in payments).isoformat() if payments and balance <= 0 else None,
+    }
+    changed = {name: value for name, value in wanted.items() if not _same(rows[0].get(name), value)}
+    if not changed:
+        return False
+    deps.crm.update("Invoice__c", record_id, changed)
+    deps.ledger.audit(
+        flow=FLOW,
+        system="salesforce",
+        obj="Invoice__c",
+        record_id=record_id,
+        action="updated",
+        run_id=run_id,
+        source_id=key,
+        detail=changed,
+    )
+    return True
+
+
 def _same(current_value: Any, wanted: Any) -> bool:
     if isinstance(wanted, int | float | Decimal) and current_value is not None:
         return Decimal(str(current_value)) == Decimal(str(wanted))
@@ -192,17 +245,25 @@ def payment_sync(key: str) -> Outcome:
             raise RecordRejected("is no longer in the books", field="reference")
         payment = found
         opportunity_id = find_opportunity(deps, invoice_number)
-        if opportunity_id is None:
+        invoice_record = find_invoice_record(deps, invoice_number)
+        if opportunity_id is None and invoice_record is None:
             raise RecordRejected(
-                f"invoice {invoice_number} was not made by LedgerLink from an Opportunity", field="invoice_number"
+                f"invoice {invoice_number} was not made by LedgerLink from an Opportunity nor imported "
+                "(ledgerlink sync invoices)",
+                field="invoice_number",
             )
-        made = ensure_payment_record(deps, payment, run_id, key)
-        updated = update_opportunity(deps, opportunity_id, paid_fields(deps, invoice_number, payment), run_id, key)
+        made = ensure_payment_record(deps, payment, run_id, key, invoice_record)
+        fields = paid_fields(deps, invoice_number, payment)
+        updated = False
+        if opportunity_id is not None:
+            updated = update_opportunity(deps, opportunity_id, fields, run_id, key)
+        if invoice_record is not None:
+            updated = update_invoice_record(deps, invoice_number, invoice_record, run_id, key) or updated
         resolve_failure(deps, FLOW, key)
         return {
             "payment": key,
             "status": "synced" if made["created"] or updated else "already_synced",
-            "opportunity": opportunity_id,
+            "opportunity": opportunity_id or "",
             "payment_record": made["id"],
             "opportunity_updated": updated,
         }

@@ -3,11 +3,13 @@
 from ledgerlink.model.entities import (
     Address,
     Contact,
+    CreditNote,
     Customer,
     Invoice,
     InvoiceLine,
     Payment,
     Product,
+    Refund,
     SystemRef,
 )
 from ledgerlink.model.money import Money, from_cents, quantize_money, to_cents
@@ -15,12 +17,14 @@ from ledgerlink.model.money import Money, from_cents, quantize_money, to_cents
 __all__ = [
     "Address",
     "Contact",
+    "CreditNote",
     "Customer",
     "Invoice",
     "InvoiceLine",
     "Money",
     "Payment",
     "Product",
+    "Refund",
     "SystemRef",
     "from_cents",
     "quantize_money",

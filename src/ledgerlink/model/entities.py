@@ -135,3 +135,41 @@ class Payment(_Entity):
     @classmethod
     def _amount(cls, value: object) -> Decimal:
         return parse_decimal(value)
+
+
+class CreditNote(_Entity):
+    """Money owed back to a customer against one invoice: a whole invoice credited (a deal reopened) or the difference
+    when a paid invoice's deal shrank. Amounts on the lines are positive; the note reduces what the customer owes."""
+
+    customer_code: Annotated[str, Field(min_length=1, max_length=50)]
+    invoice_number: Annotated[str, Field(min_length=1, max_length=50)]  # the invoice it credits
+    issue_date: dt.date
+    currency: CurrencyCode = "GBP"
+    lines: list[InvoiceLine] = Field(min_length=1, max_length=500)
+    reference: Annotated[str, Field(max_length=100)] | None = None  # what it was made for: the vendor keeps it
+    reason: ShortText | None = None
+    number: str | None = None
+    total_net: Decimal | None = None
+    total_tax: Decimal | None = None
+    total_gross: Decimal | None = None
+    refs: list[SystemRef] = Field(default_factory=list)
+
+    @property
+    def lines_net(self) -> Decimal:
+        return sum((line.net for line in self.lines), Decimal("0"))
+
+
+class Refund(_Entity):
+    """Money paid back to a customer out of a credit note (the opposite of a Payment)."""
+
+    credit_note_number: Annotated[str, Field(min_length=1, max_length=50)]
+    amount: Decimal = Field(gt=0)
+    currency: CurrencyCode = "GBP"
+    paid_on: dt.date
+    reference: ShortText | None = None
+    refs: list[SystemRef] = Field(default_factory=list)
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: object) -> Decimal:
+        return parse_decimal(value)

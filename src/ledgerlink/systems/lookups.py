@@ -107,7 +107,13 @@ class ShortCache:
     def __init__(self, ttl: float = SHORT_TTL) -> None:
         self.ttl = ttl
         self._values: dict[str, tuple[float, Any]] = {}
+        self._dropped: dict[str, float] = {}  # key -> when a write dropped it (a read begun before is stale)
         self._lock = threading.Lock()
+
+    @staticmethod
+    def now() -> float:
+        """The clock ``put(..., read_at=)`` compares with: take it before a read."""
+        return time.monotonic()
 
     def get(self, key: str) -> Any:
         with self._lock:
@@ -117,8 +123,12 @@ class ShortCache:
                 return None
             return hit[1]
 
-    def put(self, key: str, value: Any) -> Any:
+    def put(self, key: str, value: Any, read_at: float | None = None) -> Any:
+        """Keep ``value`` a while; with ``read_at`` (``now()`` before the read), not if a write dropped the key
+        since: a listing begun before our own write would otherwise put the row from before it back."""
         with self._lock:
+            if read_at is not None and self._dropped.get(key, float("-inf")) >= read_at:
+                return value
             if len(self._values) > 5000:  # bounded: old entries go first
                 self._values.clear()
             self._values[key] = (time.monotonic(), value)
@@ -126,5 +136,9 @@ class ShortCache:
 
     def drop(self, *keys: str) -> None:
         with self._lock:
+            stamp = time.monotonic()
+            if len(self._dropped) > 5000:
+                self._dropped = {k: t for k, t in self._dropped.items() if stamp - t <= self.ttl}
             for key in keys:
                 self._values.pop(key, None)
+                self._dropped[key] = stamp

@@ -13,7 +13,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ledgerlink.sandbox._faults import ADMIN_PATH as FAULTS_ADMIN_PATH
 from ledgerlink.sandbox._faults import FaultInjector
 from ledgerlink.sandbox._ratelimit import RateLimit, RateLimiter, client_address_key, header
-from ledgerlink.sandbox.kashflow import auth, routes_customers, routes_invoices, routes_ledger, routes_payments
+from ledgerlink.sandbox.kashflow import (
+    auth,
+    routes_credit_notes,
+    routes_customers,
+    routes_invoices,
+    routes_ledger,
+    routes_payments,
+)
 from ledgerlink.sandbox.kashflow.config import KashFlowSandboxConfig
 from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
 from ledgerlink.sandbox.kashflow.state import BEHAVIOUR_CHOICES, KashFlowState, kf
@@ -116,7 +123,7 @@ def build_api(config: KashFlowSandboxConfig) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError) -> KfJSON:
         return KfJSON({"Error": "ValidationError", "Message": str(exc.errors())}, status_code=400)
 
-    for module in (auth, routes_customers, routes_invoices, routes_payments, routes_ledger):
+    for module in (auth, routes_customers, routes_invoices, routes_payments, routes_ledger, routes_credit_notes):
         app.include_router(module.router)
     app.include_router(routes_invoices.public)
     _admin_routes(app)

@@ -133,7 +133,8 @@ def balances(state: KashFlowState) -> dict[str, tuple[Decimal, Decimal]]:
         key = inv["CustomerCode"].upper()
         paid = sum((Decimal(p["Amount"]) for p in inv["PaymentLines"]), Decimal(0))
         due, total = out.get(key, (Decimal(0), Decimal(0)))
-        out[key] = (due + Decimal(inv["GrossAmount"]) - paid, total + paid)
+        credited = Decimal(inv.get("CreditedAmount") or 0) - Decimal(inv.get("CreditUsed") or 0)
+        out[key] = (due + Decimal(inv["GrossAmount"]) - paid - credited, total + paid)
     return out
 
 

@@ -146,7 +146,9 @@ def apply_body(state: KashFlowState, doc: dict[str, Any], body: dict[str, Any]) 
     net = sum((Decimal(li["NetAmount"]) for li in doc["LineItems"]), Decimal(0))
     vat = sum((Decimal(li["VATAmount"]) for li in doc["LineItems"]), Decimal(0))
     paid = total_paid(doc)
-    if net + vat < paid:
+    # A negative invoice is a credit note (KashFlow's Credits page: a CreditNote credit's Id "is the unique invoice
+    # identifier"); one with payments or credits applied may not drop below what they cover.
+    if (paid > 0 or total_credited(doc) > 0) and net + vat < paid + total_credited(doc):
         raise invalid("GrossAmount", f"{net + vat} would be less than the {paid} already paid")
     doc["NetAmount"], doc["VATAmount"], doc["GrossAmount"] = str(net), str(vat), str(net + vat)
 
@@ -155,11 +157,27 @@ def total_paid(doc: dict[str, Any]) -> Decimal:
     return sum((Decimal(p["Amount"]) for p in doc.get("PaymentLines", [])), Decimal(0))
 
 
+def total_credited(doc: dict[str, Any]) -> Decimal:
+    """What credit notes applied to this invoice took off it (routes_credit_notes)."""
+    return Decimal(doc.get("CreditedAmount") or 0)
+
+
+def credit_used(doc: dict[str, Any]) -> Decimal:
+    """Of a credit note (a negative invoice), what was applied to invoices so far."""
+    return Decimal(doc.get("CreditUsed") or 0)
+
+
+def due(doc: dict[str, Any]) -> Decimal:
+    """Still owed on an invoice; on a credit note, minus the credit still to use (owed back to the customer)."""
+    return Decimal(doc["GrossAmount"]) - total_paid(doc) - total_credited(doc) + credit_used(doc)
+
+
 def status(state: KashFlowState, doc: dict[str, Any]) -> str:
     if doc["IsDraft"]:
         return "Draft"
-    due = Decimal(doc["GrossAmount"]) - total_paid(doc)
-    if due <= 0:
+    if Decimal(doc["GrossAmount"]) < 0:
+        return "Credit"  # a credit note; KashFlow's own label for it is not published
+    if due(doc) <= 0:
         return "Paid"
     # Past due wins over part-paid: what matters to credit control is that money is late.
     if datetime.fromisoformat(doc["DueDate"]).date() < state.clock.now().date():
@@ -213,7 +231,8 @@ def serialise(state: KashFlowState, doc: dict[str, Any], base_url: str, *, summa
         "VATAmount": Decimal(doc["VATAmount"]),
         "GrossAmount": gross,
         "TotalPaidAmount": paid,
-        "DueAmount": gross - paid,
+        "DueAmount": due(doc),
+        "CreditedAmount": total_credited(doc),
         "OverdueDays": max(0, (state.clock.now().date() - due_date.date()).days) if current == "Overdue" else 0,
         "Currency": {"Code": doc["Currency"]["Code"], "ExchangeRate": Decimal(doc["Currency"]["ExchangeRate"])},
         "LineItems": None if summary else lines,

@@ -59,7 +59,7 @@ def _pay(state: KashFlowState, doc: dict[str, Any], body: dict[str, Any], prefix
         raise invalid(f"{prefix}Amount", f"{amount} must be a positive amount in pence")
     if doc["IsDraft"]:
         raise ApiError(400, "InvoiceIsDraft", f"Invoice {doc['Number']} is a draft and cannot take payments.")
-    due = Decimal(doc["GrossAmount"]) - invoices.total_paid(doc)
+    due = Decimal(doc["GrossAmount"]) - invoices.total_paid(doc) - invoices.total_credited(doc)
     if amount > due:
         raise invalid(f"{prefix}Amount", f"{amount} is more than the {due} due on invoice {doc['Number']}")
     if body.get("method") is None:

@@ -125,7 +125,7 @@ def invoice_view(state: KashooState, doc: Doc) -> Doc:
         **doc,
         "contactName": contact.get("name"),
         "totalDue": doc["amount"],
-        "balanceDue": doc["amount"] - doc["_paid"],
+        "balanceDue": doc["amount"] - doc["_paid"] - int(doc.get("_credited") or 0),
         "readOnly": doc["_paid"] > 0,
         "lines": [{**li, "quantity": Decimal(li["quantity"])} for li in doc["lines"]],
         "taxSummary": [{"tax": tax, "amount": amount} for tax, amount in totals.items()],
@@ -133,7 +133,7 @@ def invoice_view(state: KashooState, doc: Doc) -> Doc:
 
 
 def invoice_before_remove(state: KashooState, doc: Doc) -> None:
-    if doc["_paid"]:
+    if doc["_paid"] or doc.get("_credited"):
         raise ApiError(400, "READ_ONLY", f"invoice {doc['id']} has payments; remove them first", "readOnly")
 
 
@@ -161,7 +161,9 @@ def build_payment(state: KashooState, doc: Doc, body: Doc, creating: bool) -> No
     if not doc["removed"]:
         if invoice.get("removed"):
             raise invalid("invoice", f"invoice {invoice['id']} is removed")
-        balance = invoice["amount"] - _paid_on(state, invoice["id"], excluding=doc["id"])
+        balance = (
+            invoice["amount"] - _paid_on(state, invoice["id"], excluding=doc["id"]) - int(invoice.get("_credited") or 0)
+        )
         if doc["amount"] > balance:
             raise invalid(
                 "amount", f"{doc['amount']} is more than the balance due of {balance} on invoice {invoice['id']}"

@@ -11,10 +11,15 @@ from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
 from ledgerlink.sandbox.kashoo.config import KashooSandboxConfig
 
 CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT = "contact", "item", "account", "tax", "invoice", "invoicePayment"
-KINDS = (CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT)
+CREDIT_NOTE = "creditNote"  # credit_notes.py: behind the behaviour switch
+KINDS = (CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT, CREDIT_NOTE)
 FIRST_ID = 1_000_001
-DEFAULT_BEHAVIOUR = {"change_feed": "honoured", "pdf_route": "present"}
-BEHAVIOUR_CHOICES = {"change_feed": ("honoured", "ignored", "rejected"), "pdf_route": ("present", "missing")}
+DEFAULT_BEHAVIOUR = {"change_feed": "honoured", "pdf_route": "present", "credit_notes": "served"}
+BEHAVIOUR_CHOICES = {
+    "change_feed": ("honoured", "ignored", "rejected"),
+    "pdf_route": ("present", "missing"),
+    "credit_notes": ("served", "missing"),
+}
 
 SEED_ACCOUNTS = [
     ("sales", "4000", "Sales revenue", "REVENUE"),
@@ -33,7 +38,8 @@ class KashooState:
     tokens: dict[str, float] = field(default_factory=dict)  # authenticationCode -> expiry (epoch ms)
     last_stamp: int = 0
     # Switches for what no Kashoo source confirms (``/__admin/behaviour``): ``change_feed`` honoured | ignored |
-    # rejected (``modifiedSince``), ``pdf_route`` present | missing (``records/{id}/pdf``).
+    # rejected (``modifiedSince``), ``pdf_route`` present | missing (``records/{id}/pdf``), ``credit_notes`` served |
+    # missing (``records/creditNotes``).
     behaviour: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BEHAVIOUR))
 
     def now_ms(self) -> int:

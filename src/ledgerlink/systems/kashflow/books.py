@@ -308,9 +308,10 @@ class KashFlowBooks:
         or confirmed moments ago (``lookups.SHORT_TTL``); our own writes and the payment feed drop it."""
         if (cached := self._recent.get(f"invoice:{number}")) is not None:
             return dict(cached)
+        read_at = self._recent.now()
         row = self.client.get_invoice(number)
         if row is not None:
-            self._recent.put(f"invoice:{number}", row)
+            self._recent.put(f"invoice:{number}", row, read_at)  # not if our own write dropped it meanwhile
             self._keep_full(row)
         return row
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from ledgerlink.systems.kashflow.books import KashFlowBooks, KashFlowOptions
 from ledgerlink.systems.kashflow.client import SYSTEM, KashFlowClient, KashFlowSettings
 from ledgerlink.systems.kashflow.fields import CAPABILITIES
+from ledgerlink.systems.kashflow.invoice_life import KashFlowInvoiceLife
 from ledgerlink.systems.ratelimit import NoPacing
 from ledgerlink.systems.spec import (
     BuildOptions,
@@ -37,7 +38,7 @@ class KashFlowConnectionOptions(BaseModel):
 def build(spec: ConnectionSpec, options: BuildOptions) -> KashFlowBooks:
     creds = check_credentials(KashFlowCredentials, spec.get("credentials") or {}, SYSTEM).plain()
     choices = KashFlowConnectionOptions.model_validate(spec.get("options") or {})
-    return KashFlowBooks(
+    return KashFlowInvoiceLife(  # the adapter with invoice updates, credit notes and history
         KashFlowClient(
             KashFlowSettings(
                 base_url=str(spec["base_url"]),

@@ -369,9 +369,14 @@ class KashooBooks:
         if (cached := self._recent.get(key)) is None:
             with self._listing_lock:  # runs that miss at once share one listing
                 if (cached := self._recent.get(key)) is None:
+                    read_at, listed_rows = self._recent.now(), {}
                     for listed in self._invoice_rows():
-                        self._recent.put(f"invoice:{listed['number']}", listed)
+                        listed_rows[str(listed["number"])] = listed
+                        self._recent.put(f"invoice:{listed['number']}", listed, read_at)
                     cached = self._recent.get(key)
+                    if cached is None and (stale := listed_rows.get(invoice_id)) is not None:
+                        cached = self.client.get("records", stale["id"])  # written to while listed: read afresh
+                        cached = None if cached is None or cached.get("removed") else cached
         row: dict[str, Any] | None = dict(cached) if cached is not None else None
         if row is None and invoice_id.isdigit() and len(invoice_id) > 6:  # Kashoo ids are long; numbers short
             row = self.client.get("records", invoice_id)

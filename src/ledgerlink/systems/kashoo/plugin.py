@@ -9,6 +9,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from ledgerlink.systems.kashoo.books import KashooBooks, KashooOptions
 from ledgerlink.systems.kashoo.client import SYSTEM, KashooClient, KashooSettings
 from ledgerlink.systems.kashoo.fields import CAPABILITIES
+from ledgerlink.systems.kashoo.invoice_life import KashooInvoiceLife
 from ledgerlink.systems.ratelimit import NoPacing
 from ledgerlink.systems.spec import (
     BuildOptions,
@@ -41,7 +42,7 @@ class KashooConnectionOptions(BaseModel):
 def build(spec: ConnectionSpec, options: BuildOptions) -> KashooBooks:
     creds = check_credentials(KashooCredentials, spec.get("credentials") or {}, SYSTEM).plain()
     choices = KashooConnectionOptions.model_validate(spec.get("options") or {})
-    return KashooBooks(
+    return KashooInvoiceLife(  # the adapter with invoice updates, credit notes and history
         KashooClient(
             KashooSettings(
                 base_url=str(spec["base_url"]),
