@@ -27,15 +27,15 @@ def run(entry: str | dict[str, Any], value: Any, ctx: TransformContext = CTX) ->
         ("2024-03-01", {"from": "iso", "to": "MM/DD/YYYY"}, "03/01/2024"),
         ("03/01/2024", {"from": "MM/DD/YYYY", "to": "iso"}, "2024-03-01"),
         ("01/03/2024", {"from": "DD/MM/YYYY", "to": "iso"}, "2024-03-01"),
-        ("2012-06-28 12:00:00", {"from": "kashflow", "to": "iso"}, "2012-06-28"),
-        ("2012-06-28 12:00:00+01:00", {"from": "kashflow", "to": "iso"}, "2012-06-28"),
+        ("2012-06-28 12:00:00", {"from": "sql", "to": "iso"}, "2012-06-28"),
+        ("2012-06-28 12:00:00+01:00", {"from": "sql", "to": "iso"}, "2012-06-28"),
         ("2022-07-28T12:49:16.000+0000", {"from": "salesforce", "to": "iso"}, "2022-07-28"),
-        ("2024-03-01", {"from": "iso", "to": "kashflow"}, "2024-03-01 00:00:00"),
+        ("2024-03-01", {"from": "iso", "to": "sql"}, "2024-03-01 00:00:00"),
         ("2024-03-01", {"from": "iso", "to": "salesforce"}, "2024-03-01T00:00:00.000+0000"),
         ("2024-03-01", {"from": "iso", "to": "epoch_ms"}, 1709251200000),
         (1709251200000, {"from": "epoch_ms", "to": "iso"}, "2024-03-01"),
         ("2024-03-01", {"to": "date"}, dt.date(2024, 3, 1)),
-        (dt.date(2024, 3, 1), {"to": "kashflow"}, "2024-03-01 00:00:00"),
+        (dt.date(2024, 3, 1), {"to": "sql"}, "2024-03-01 00:00:00"),
         ("", {"to": "iso"}, None),
         (None, {"to": "iso"}, None),
     ],
@@ -48,10 +48,10 @@ def test_datetime_round_trips_salesforce_and_kashflow() -> None:
     moment = run({"datetime": {"from": "salesforce"}}, "2022-07-28T12:49:16.123+0000")
     assert moment == dt.datetime(2022, 7, 28, 12, 49, 16, 123000, tzinfo=dt.UTC)
     assert run({"datetime": {"to": "salesforce"}}, moment) == "2022-07-28T12:49:16.123+0000"
-    assert run({"datetime": {"from": "kashflow", "to": "salesforce"}}, "2012-06-28 13:00:00+01:00") == (
+    assert run({"datetime": {"from": "sql", "to": "salesforce"}}, "2012-06-28 13:00:00+01:00") == (
         "2012-06-28T12:00:00.000+0000"
     )
-    assert run({"datetime": {"from": "kashflow", "to": "kashflow"}}, "2012-06-28 12:00:00") == "2012-06-28 12:00:00"
+    assert run({"datetime": {"from": "sql", "to": "sql"}}, "2012-06-28 12:00:00") == "2012-06-28 12:00:00"
     assert run({"datetime": {"from": "epoch_ms", "to": "epoch_ms"}}, 1659012556000) == 1659012556000
 
 

@@ -1,7 +1,7 @@
 """Late payment → a Case on the Account, once per invoice; closed when the invoice is paid.
 
-Trigger: a scheduled check. One step asks the books for their unpaid invoices (the books say how late: KashFlow
-by its own clock) and Salesforce for LedgerLink's open Cases; then one run per invoice overdue by at least
+Trigger: a scheduled check. One step asks the books for their unpaid invoices (the books say how late,
+by their own clock) and Salesforce for LedgerLink's open Cases; then one run per invoice overdue by at least
 ``FlowSettings.late_payment_days`` that has no Case yet, and one per open Case whose invoice is no longer unpaid.
 
 A Case is tracked in the ledger (linked to the Opportunity the invoice was made from, or, for an invoice imported

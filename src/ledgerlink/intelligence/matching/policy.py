@@ -40,7 +40,7 @@ class DuplicateAction(StrEnum):
 
 @dataclass(frozen=True)
 class DuplicatePolicy:
-    """The action per direction, e.g. ``{("salesforce", "kashflow"): MERGE}``; ``default`` for the others."""
+    """The action per direction, e.g. ``{(crm_name, books_name): MERGE}``; ``default`` for the others."""
 
     default: DuplicateAction = DuplicateAction.SKIP
     by_direction: dict[tuple[str, str], DuplicateAction] = field(default_factory=dict)

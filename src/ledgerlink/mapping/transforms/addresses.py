@@ -33,7 +33,7 @@ def split_address(street: str | None, width: int = 255, max_lines: int | None = 
 def join_address(lines: Any, separator: str = "\n", skip: int = 0) -> str:
     """Lines (a list, or an address dict with ``lines``, city, region, postcode, country) → one text block.
 
-    ``skip`` leaves out the first parts (KashFlow's Line2 holds the lines after Line1).
+    ``skip`` leaves out the first parts (an API whose second line holds every line after the first).
     """
     if isinstance(lines, dict):
         parts = [*(lines.get("lines") or []), *(lines.get(key) for key in ADDRESS_PARTS[1:])]

@@ -1,6 +1,6 @@
-"""Date and datetime transforms between the formats the three APIs use.
+"""Date and datetime transforms between the formats APIs use.
 
-Named formats: ``iso`` (YYYY-MM-DD, also reads ISO datetimes), ``MM/DD/YYYY``, ``DD/MM/YYYY``, ``kashflow``
+Named formats: ``iso`` (YYYY-MM-DD, also reads ISO datetimes), ``MM/DD/YYYY``, ``DD/MM/YYYY``, ``sql``
 ("YYYY-MM-DD HH:MM:SS", optional offset), ``salesforce`` ("2022-07-28T12:49:16.000+0000"), ``epoch_ms``, and ``date`` /
 ``datetime`` (Python objects). Any other format containing ``%`` is a strptime/strftime pattern. Naive times are UTC.
 """
@@ -22,7 +22,7 @@ _PATTERNS = {
     "YYYY-MM-DD": "%Y-%m-%d",
     "DD.MM.YYYY": "%d.%m.%Y",
 }
-FORMATS = frozenset({"iso", "kashflow", "salesforce", "epoch_ms", "date", "datetime", *_PATTERNS})
+FORMATS = frozenset({"iso", "sql", "salesforce", "epoch_ms", "date", "datetime", *_PATTERNS})
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -41,7 +41,7 @@ def parse_temporal(value: Any, fmt: str) -> dt.date | dt.datetime:
         if not isinstance(value, str):
             raise TransformError(f"{value!r} is not a date string")
         text = value.strip()
-        if fmt in ("iso", "date", "datetime", "kashflow", "salesforce"):
+        if fmt in ("iso", "date", "datetime", "sql", "salesforce"):
             if len(text) == 10:
                 return dt.date.fromisoformat(text)
             return _aware(dt.datetime.fromisoformat(text))
@@ -68,7 +68,7 @@ def format_date(value: dt.date | dt.datetime, fmt: str) -> Any:
         return day
     if fmt == "datetime":
         return _as_datetime(day)
-    if fmt == "kashflow":
+    if fmt == "sql":
         return f"{day.isoformat()} 00:00:00"
     if fmt == "salesforce":
         return f"{day.isoformat()}T00:00:00.000+0000"
@@ -85,7 +85,7 @@ def format_datetime(value: dt.date | dt.datetime, fmt: str) -> Any:
         return moment.date()
     if fmt == "iso":
         return moment.isoformat()
-    if fmt == "kashflow":
+    if fmt == "sql":
         return moment.strftime("%Y-%m-%d %H:%M:%S")
     if fmt == "salesforce":
         utc = moment.astimezone(UTC)
