@@ -14,10 +14,9 @@ import pytest
 from ledgerlink.intelligence import review
 from tests.intelligence.test_golden_sync import _kf, _unsure_pair
 from tests.sync.conftest import SyncEnv, _env
+from tests.web.browser import ARGS, CHROMIUM
 from tests.web.console_helpers import ADMIN, VIEWER, Served, serve_console, signed_in
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 

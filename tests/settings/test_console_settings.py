@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ledgerlink.bootstrap import load_app_settings
+from tests.web.browser import CHROMIUM
 from tests.web.console_helpers import ADMIN, VIEWER, Served, serve_console, signed_in
 
-CHROMIUM = "/usr/bin/chromium"
 ORIGINAL = (
     "# ours: keep this comment\n[flows.order_to_invoice]\nenabled = false\n\n[defaults]\npayment_terms_days = 30\n"
 )

@@ -9,22 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.web.browser import ARGS, CHROMIUM
 from tests.web.console_helpers import ADMIN, Served, serve_console
 from tests.web.scenario import BROKEN_LINE, GOOD_LINE, Scenario, broken_mapping_failure
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")

@@ -16,21 +16,12 @@ import pytest
 from ledgerlink.flows.defined.store import Definitions
 from tests.nocode.receivers import WebhookReceiver, webhook_receiver
 from tests.nocode.world import BOOKS, CRM, World, running_world
+from tests.web.browser import ARGS, CHROMIUM
 from tests.web.console_helpers import ADMIN, Served, serve_console
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser-nocode"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")

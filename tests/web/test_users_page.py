@@ -10,10 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.web.browser import ARGS, CHROMIUM
 from tests.web.console_helpers import ADMIN, VIEWER, Served, csrf_of, serve_console, signed_in
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 @pytest.fixture
