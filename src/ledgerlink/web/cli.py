@@ -53,6 +53,7 @@ def serve(
     from ledgerlink.store import database_url
     from ledgerlink.web import ConsoleSettings, create_app
     from ledgerlink.web.background import start_alert_loop, start_engine_from_connections
+    from ledgerlink.web.protocol import HeaderDeadlineProtocol
 
     if json_logs:
         configure_json_logging()
@@ -77,6 +78,7 @@ def serve(
             port=port,
             log_config=None,
             access_log=False,
+            http=HeaderDeadlineProtocol,  # a request's headers must arrive within 10 s (slowloris)
             timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s
             h11_max_incomplete_event_size=64 * 1024,  # request line + headers: at most 64 KiB
             limit_concurrency=int(os.environ.get("LEDGERLINK_MAX_CONNECTIONS", "200")),  # then 503, not a pile-up
