@@ -23,6 +23,7 @@ from typing import Any
 from ledgerlink.mapping import load_mapping, load_mapping_text
 from ledgerlink.mapping.transforms.addresses import split_address
 from ledgerlink.mapping.transforms.countries import country_to_iso
+from ledgerlink.systems.registry import load_systems
 
 FIRST = ["Ada", "Grace", "Jan", "Zoë", "José", "Mary Ann", "Li", "Olufemi", "Siobhán", "Ludwig"]
 LAST = ["Lovelace", "Hopper", "van der Berg", "Álvarez", "Evans", "Wang", "Adeyemi", "O'Neill", "Beethoven"]
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args(argv)
 
+    load_systems()  # the templates live in each system's plugin since the plugin layout
     records = make_accounts(args.records)
     mapping = load_mapping("salesforce/account_to_canonical")
     sample = records[:1000]
