@@ -165,6 +165,20 @@ def _difference_lines(
     return credits, extras
 
 
+def _whole_credit(name: str, billed: state.Billed) -> list[InvoiceLine]:
+    """Credit lines for everything the invoice billed: one per tax rate, for its net."""
+    return [
+        InvoiceLine(
+            description=f"Credit for {name}"[:2000],
+            quantity=Decimal(1),
+            unit_price=Decimal(net),
+            tax_rate=Decimal(rate),
+        )
+        for rate, net in billed.nets.items()
+        if Decimal(net) > 0
+    ]
+
+
 def _write_deal(deps: Deps, deal: str, fields: dict[str, Any], run_id: str) -> None:
     deps.crm.update("Opportunity", deal, fields)
     deps.ledger.audit(
@@ -204,18 +218,14 @@ def apply_change(deps: Deps, deal: str, record: dict[str, Any], run_id: str) -> 
             state.save(deps.ledger, books.name, deal, billed)
             _write_deal(deps, deal, {o2i.INVOICE_STATUS_FIELD: "Voided"}, run_id)
             return {"status": "voided", "invoice_number": billed.invoice}
-        lines = [
-            InvoiceLine(
-                description=f"Credit for {name}"[:2000],
-                quantity=Decimal(1),
-                unit_price=Decimal(net),
-                tax_rate=Decimal(rate),
-            )
-            for rate, net in billed.nets.items()
-            if Decimal(net) > 0
-        ]
         note = _credit(
-            deps, deal, billed.invoice, lines, f"{deal}:reopened:{billed.fingerprint[:12]}", "deal reopened", run_id
+            deps,
+            deal,
+            billed.invoice,
+            _whole_credit(name, billed),
+            f"{deal}:reopened:{billed.fingerprint[:12]}",
+            "deal reopened",
+            run_id,
         )
         billed.status, billed.documents = state.CREDITED, [*billed.documents, note]
         state.save(deps.ledger, books.name, deal, billed)
@@ -253,18 +263,14 @@ def apply_change(deps: Deps, deal: str, record: dict[str, Any], run_id: str) -> 
 
     base = wanted.model_copy(update={"number": billed.invoice})
     if policy == "credit_and_reissue":
-        whole = [
-            InvoiceLine(
-                description=f"Credit for {name}"[:2000],
-                quantity=Decimal(1),
-                unit_price=Decimal(net),
-                tax_rate=Decimal(rate),
-            )
-            for rate, net in billed.nets.items()
-            if Decimal(net) > 0
-        ]
         note = _credit(
-            deps, deal, billed.invoice, whole, f"{deal}:reissue:{print_[:12]}", "deal changed: reissued", run_id
+            deps,
+            deal,
+            billed.invoice,
+            _whole_credit(name, billed),
+            f"{deal}:reissue:{print_[:12]}",
+            "deal changed: reissued",
+            run_id,
         )
         new_number = _extra_invoice(deps, deal, base, wanted.lines, f"{deal}:{print_[:12]}", run_id)
         # The ledger's link stays with the first invoice (links never move); the state names the one standing now.
