@@ -160,12 +160,15 @@ class CreditNote(_Entity):
 
 
 class Refund(_Entity):
-    """Money paid back to a customer out of a credit note (the opposite of a Payment)."""
+    """Money paid back to a customer out of a credit note (the opposite of a Payment). ``reference`` is what the
+    books keep in the refund's note or memo (the source it was made for); ``refs`` names the books' own record."""
 
     credit_note_number: Annotated[str, Field(min_length=1, max_length=50)]
+    invoice_number: Annotated[str, Field(max_length=50)] | None = None  # the invoice the credit note credits
     amount: Decimal = Field(gt=0)
     currency: CurrencyCode = "GBP"
     paid_on: dt.date
+    method: ShortText | None = None
     reference: ShortText | None = None
     refs: list[SystemRef] = Field(default_factory=list)
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from ledgerlink.mapping import TransformContext
-from ledgerlink.model import CreditNote, Invoice, Payment
+from ledgerlink.model import CreditNote, Invoice, Payment, Refund
 
 LOCKED = "InvoiceLocked"  # PermanentError.code: the books refuse to edit this invoice (paid, part-paid, closed)
 
@@ -35,6 +35,7 @@ class BooksInvoice:
     credited: Decimal = Decimal("0")
     balance: Decimal = Decimal("0")  # still owed: gross - paid - credited
     voided: bool = False
+    refunds: list[Refund] = field(default_factory=list)  # paid back out of credit on it (systems.refunds)
 
 
 @dataclass(frozen=True)

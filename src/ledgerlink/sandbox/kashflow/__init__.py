@@ -91,7 +91,9 @@ address before login), with the semantics in :mod:`ledgerlink.sandbox._ratelimit
 Unverified behaviours (no public KashFlow source; ``GET|PUT /__admin/behaviour``): ``change_feed`` honoured |
 ignored (``updatedsince`` has no effect) | rejected (400 naming ``UpdatedSince``); ``pdf_route`` present | missing
 (``/invoices/{n}/pdf`` answers 404); ``credit_notes`` served | missing (``/internal/invoices/{id}/credits``, marked
-internal by KashFlow, answers 404). See ``docs/vendors/kashflow.md``.
+internal by KashFlow, answers 404); ``refunds`` served | missing (a refund is a negative payment on a credit note, as
+KashFlow's help describes its refunds; missing: refused as any negative payment). See ``docs/vendors/kashflow.md`` and
+``docs/vendors/kashflow-refunds.md``.
 
 Admin (never rate limited or faulted): ``POST /__admin/advance-clock {"seconds": n}``, ``GET
 /__admin/clock``, ``GET|PUT /__admin/behaviour``, ``POST /__admin/expire-sessions``, ``POST /__admin/unlock``, ``GET|PUT

@@ -2,9 +2,11 @@
 
 A ``BulkPayment`` is ``{Number, Date, Comment, AccountId, Method, Reconciled, PaymentItems[{Id, Amount,
 ObjectNumber, ContactName, ContactReference, ObjectIssuedDate, PaidDate, Note}]}``: one payment (method, bank
-account, date) spread over one or more invoices, each item paying ``Amount`` onto invoice ``ObjectNumber``. The
-invoices carry their payments as ``PaymentLines``. There is no ``/invoices/{number}/payments`` (no KashFlow source
-has it). ``Method`` must be one of the account's own payment method ids (``config.payment_methods``).
+account, date) spread over one or more invoices, each item paying ``Amount`` onto invoice ``ObjectNumber``. A refund
+is a negative item on a credit note (a negative invoice), as KashFlow's help describes its refunds (behaviour switch
+``refunds``; docs/vendors/kashflow-refunds.md). The invoices carry their payments as ``PaymentLines``. There is no
+``/invoices/{number}/payments`` (no KashFlow source has it). ``Method`` must be one of the account's own payment
+method ids (``config.payment_methods``).
 
 Each item also posts a bank transaction (PaidIn, ``ResourceNumber`` = the invoice number) on ``AccountId``, as
 KashFlow does; deleting the bulk payment removes its lines and transactions.
@@ -55,13 +57,22 @@ def _pay(state: KashFlowState, doc: dict[str, Any], body: dict[str, Any], prefix
     if body.get("amount") is None:
         raise invalid(f"{prefix}Amount", "is required")
     amount = parse_decimal(body["amount"], f"{prefix}Amount")
-    if amount != money(amount) or amount <= 0:
+    refund = amount < 0 and Decimal(doc["GrossAmount"]) < 0 and state.behaviour["refunds"] == "served"
+    if amount != money(amount) or (amount <= 0 and not refund):
         raise invalid(f"{prefix}Amount", f"{amount} must be a positive amount in pence")
     if doc["IsDraft"]:
         raise ApiError(400, "InvoiceIsDraft", f"Invoice {doc['Number']} is a draft and cannot take payments.")
-    due = Decimal(doc["GrossAmount"]) - invoices.total_paid(doc) - invoices.total_credited(doc)
-    if amount > due:
-        raise invalid(f"{prefix}Amount", f"{amount} is more than the {due} due on invoice {doc['Number']}")
+    if refund:
+        # A refund: a negative payment on a credit note, up to the credit still owed back (not used, not refunded).
+        owed = -invoices.due(doc)
+        if -amount > owed:
+            raise invalid(
+                f"{prefix}Amount", f"{-amount} is more than the {owed} owed back on credit note {doc['Number']}"
+            )
+    else:
+        due = Decimal(doc["GrossAmount"]) - invoices.total_paid(doc) - invoices.total_credited(doc)
+        if amount > due:
+            raise invalid(f"{prefix}Amount", f"{amount} is more than the {due} due on invoice {doc['Number']}")
     if body.get("method") is None:
         raise invalid("Method", "is required (one of the account's payment method ids)")
     method = parse_int(body["method"], "Method")
@@ -79,12 +90,12 @@ def _pay(state: KashFlowState, doc: dict[str, Any], body: dict[str, Any], prefix
         {
             "AccountId": account["Id"],
             "Date": when,
-            "PaidIn": str(amount),
-            "PaidOut": "0",
+            "PaidIn": str(max(amount, Decimal(0))),
+            "PaidOut": str(max(-amount, Decimal(0))),  # a refund leaves the bank
             "CustomerCode": doc["CustomerCode"],
             "EntityName": customer.get("Name"),
             "ResourceNumber": str(doc["Number"]),
-            "Description": f"Payment for invoice {doc['Number']}",
+            "Description": f"{'Refund on credit note' if refund else 'Payment for invoice'} {doc['Number']}",
         },
     )
     line = {

@@ -13,11 +13,12 @@ from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
 CUSTOMER, INVOICE, PRODUCT, NOMINAL, BANK, BANK_TX = "customer", "invoice", "product", "nominal", "bank", "banktx"
 BULK_PAYMENT = "bulkpayment"
 SEED_BANK_ID = 55166  # KashFlow numbers bank accounts per account (an invoice example shows AccountId 55166)
-DEFAULT_BEHAVIOUR = {"change_feed": "honoured", "pdf_route": "present", "credit_notes": "served"}
+DEFAULT_BEHAVIOUR = {"change_feed": "honoured", "pdf_route": "present", "credit_notes": "served", "refunds": "served"}
 BEHAVIOUR_CHOICES = {
     "change_feed": ("honoured", "ignored", "rejected"),
     "pdf_route": ("present", "missing"),
     "credit_notes": ("served", "missing"),
+    "refunds": ("served", "missing"),
 }
 
 # A small realistic UK chart (KashFlow's defaults use these codes).
@@ -52,7 +53,7 @@ class KashFlowState:
     auth: AuthState = field(default_factory=AuthState)
     # Switches for what no KashFlow source confirms (``/__admin/behaviour``): ``change_feed`` honoured | ignored |
     # rejected (``updatedsince``), ``pdf_route`` present | missing (``/invoices/{n}/pdf``), ``credit_notes`` served |
-    # missing (``/internal/invoices/{id}/credits``).
+    # missing (``/internal/invoices/{id}/credits``), ``refunds`` served | missing (a credit note's negative payment).
     behaviour: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BEHAVIOUR))
 
     def now_iso(self) -> str:

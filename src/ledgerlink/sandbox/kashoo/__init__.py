@@ -67,7 +67,8 @@ authentication code (per Basic user or caller address otherwise), with the exact
 
 Unverified behaviours (no public Kashoo source; ``GET|PUT /__admin/behaviour``): ``change_feed`` honoured |
 ignored (``modifiedSince`` has no effect) | rejected (400 naming it); ``pdf_route`` present | missing (404);
-``credit_notes`` served | missing (``records/creditNotes`` answers 404). See ``docs/vendors/kashoo.md``.
+``credit_notes`` served | missing (``records/creditNotes`` answers 404); ``refunds`` served | missing
+(``records/refunds``, a stand-in, answers 404). See ``docs/vendors/kashoo.md`` and ``docs/vendors/kashoo-refunds.md``.
 
 Admin (never rate limited or faulted): ``POST /__admin/advance-clock {"seconds": n}``, ``GET
 /__admin/clock``, ``POST /__admin/expire-tokens``, ``GET|PUT /__admin/behaviour``, ``GET|PUT /__admin/ratelimit``,

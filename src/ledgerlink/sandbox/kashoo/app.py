@@ -14,7 +14,7 @@ from ledgerlink.sandbox._faults import FaultInjector
 from ledgerlink.sandbox._ratelimit import RateLimit, RateLimiter, client_address_key, header
 from ledgerlink.sandbox.kashflow.app import AdminBypassesFaults
 from ledgerlink.sandbox.kashflow.docstore import DocStore, SandboxClock
-from ledgerlink.sandbox.kashoo import auth, credit_notes, records, resources
+from ledgerlink.sandbox.kashoo import auth, credit_notes, records, refunds, resources
 from ledgerlink.sandbox.kashoo.collections import Doc, check_business, register
 from ledgerlink.sandbox.kashoo.config import KashooSandboxConfig
 from ledgerlink.sandbox.kashoo.state import BEHAVIOUR_CHOICES, INVOICE, KashooState, ks
@@ -63,6 +63,7 @@ def _business_router() -> APIRouter:
     register(router, records.INVOICES, _contact_filter)
     register(router, records.PAYMENTS, _contact_filter)
     register(router, credit_notes.CREDIT_NOTES, _contact_filter)
+    register(router, refunds.REFUNDS, refunds.list_filter)
 
     @router.get("/businesses/{business_id:int}/records/{record_id:int}")
     async def any_record(business_id: int, record_id: int, request: Request) -> KashooJSON:

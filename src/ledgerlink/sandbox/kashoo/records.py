@@ -125,7 +125,7 @@ def invoice_view(state: KashooState, doc: Doc) -> Doc:
         **doc,
         "contactName": contact.get("name"),
         "totalDue": doc["amount"],
-        "balanceDue": doc["amount"] - doc["_paid"] - int(doc.get("_credited") or 0),
+        "balanceDue": doc["amount"] - doc["_paid"] - int(doc.get("_credited") or 0) + int(doc.get("_refunded") or 0),
         "readOnly": doc["_paid"] > 0,
         "lines": [{**li, "quantity": Decimal(li["quantity"])} for li in doc["lines"]],
         "taxSummary": [{"tax": tax, "amount": amount} for tax, amount in totals.items()],
@@ -162,7 +162,10 @@ def build_payment(state: KashooState, doc: Doc, body: Doc, creating: bool) -> No
         if invoice.get("removed"):
             raise invalid("invoice", f"invoice {invoice['id']} is removed")
         balance = (
-            invoice["amount"] - _paid_on(state, invoice["id"], excluding=doc["id"]) - int(invoice.get("_credited") or 0)
+            invoice["amount"]
+            - _paid_on(state, invoice["id"], excluding=doc["id"])
+            - int(invoice.get("_credited") or 0)
+            + int(invoice.get("_refunded") or 0)
         )
         if doc["amount"] > balance:
             raise invalid(

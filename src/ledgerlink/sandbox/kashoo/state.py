@@ -12,13 +12,15 @@ from ledgerlink.sandbox.kashoo.config import KashooSandboxConfig
 
 CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT = "contact", "item", "account", "tax", "invoice", "invoicePayment"
 CREDIT_NOTE = "creditNote"  # credit_notes.py: behind the behaviour switch
-KINDS = (CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT, CREDIT_NOTE)
+REFUND = "refund"  # refunds.py: behind the behaviour switch
+KINDS = (CONTACT, ITEM, ACCOUNT, TAX, INVOICE, PAYMENT, CREDIT_NOTE, REFUND)
 FIRST_ID = 1_000_001
-DEFAULT_BEHAVIOUR = {"change_feed": "honoured", "pdf_route": "present", "credit_notes": "served"}
+DEFAULT_BEHAVIOUR = {"change_feed": "honoured", "pdf_route": "present", "credit_notes": "served", "refunds": "served"}
 BEHAVIOUR_CHOICES = {
     "change_feed": ("honoured", "ignored", "rejected"),
     "pdf_route": ("present", "missing"),
     "credit_notes": ("served", "missing"),
+    "refunds": ("served", "missing"),
 }
 
 SEED_ACCOUNTS = [
@@ -39,7 +41,7 @@ class KashooState:
     last_stamp: int = 0
     # Switches for what no Kashoo source confirms (``/__admin/behaviour``): ``change_feed`` honoured | ignored |
     # rejected (``modifiedSince``), ``pdf_route`` present | missing (``records/{id}/pdf``), ``credit_notes`` served |
-    # missing (``records/creditNotes``).
+    # missing (``records/creditNotes``), ``refunds`` served | missing (``records/refunds``).
     behaviour: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BEHAVIOUR))
 
     def now_ms(self) -> int:

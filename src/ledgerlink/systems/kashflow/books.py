@@ -436,6 +436,8 @@ class KashFlowBooks:
         row = naming(f"Invoice {invoice_id}", lambda: self._invoice_row(invoice_id))
         out = []
         for line in (row or {}).get("PaymentLines") or []:
+            if Decimal(str(line.get("Amount") or 0)) < 0:
+                continue  # a refund out of a credit note (kashflow/refunds.py), not a payment
             values = apply_mapping(
                 self._payment_reader,
                 self._payment_row(line, invoice_id),
@@ -465,9 +467,10 @@ class KashFlowBooks:
                 continue
             if len(out) >= limit:
                 break
-            record = f"Payment {payment_id} on invoice {row.get('InvoiceNumber')}"
-            values = apply_mapping(self._payment_reader, row, ctx, system=SYSTEM, record=record)
-            out.append(Payment.model_validate(values))
+            if Decimal(str(row.get("Amount") or 0)) >= 0:  # a negative item is a refund (kashflow/refunds.py)
+                record = f"Payment {payment_id} on invoice {row.get('InvoiceNumber')}"
+                values = apply_mapping(self._payment_reader, row, ctx, system=SYSTEM, record=record)
+                out.append(Payment.model_validate(values))
             if stamp != last:
                 last, at_last = stamp, set()
             at_last.add(payment_id)

@@ -22,7 +22,8 @@ from ledgerlink.systems.accounting import apply_mapping, canonical_json, naming
 from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.http import decimal_json
 from ledgerlink.systems.invoice_life import LOCKED, BooksInvoice, MadeDocument, OpenItem
-from ledgerlink.systems.kashflow.books import SYSTEM, KashFlowBooks, _date
+from ledgerlink.systems.kashflow.books import SYSTEM, _date
+from ledgerlink.systems.kashflow.refunds import KashFlowRefunds, is_refund
 
 
 def _lines(rows: list[dict[str, Any]] | None) -> list[InvoiceLine]:
@@ -40,8 +41,8 @@ def _lines(rows: list[dict[str, Any]] | None) -> list[InvoiceLine]:
     ]
 
 
-class KashFlowInvoiceLife(KashFlowBooks):
-    """The KashFlow adapter with invoice life: what ``plugin.build`` hands the engine."""
+class KashFlowInvoiceLife(KashFlowRefunds):
+    """The KashFlow adapter with invoice life and refunds: what ``plugin.build`` hands the engine."""
 
     credit_note_object = "CreditNote"
 
@@ -186,6 +187,8 @@ class KashFlowInvoiceLife(KashFlowBooks):
         number = str(row["Number"])
         payments = []
         for line in row.get("PaymentLines") or []:
+            if is_refund(line):
+                continue  # money paid back out of a credit note: in ``refunds`` below
             values = apply_mapping(
                 self._payment_reader,
                 self._payment_row(line, number),  # as ``payments`` reads them (the method's name too)
@@ -215,7 +218,9 @@ class KashFlowInvoiceLife(KashFlowBooks):
         gross = Decimal(str(row["GrossAmount"]))
         due = row.get("DueAmount")
         balance = Decimal(str(due)) if due is not None else gross - invoice.amount_paid - credited  # type: ignore[operator]
-        return BooksInvoice(invoice, str(row["CustomerCode"]), payments, credited, balance)
+        return BooksInvoice(
+            invoice, str(row["CustomerCode"]), payments, credited, balance, refunds=self.refunds_of(row)
+        )
 
     def invoices_page(
         self, cursor: str | None, limit: int, ctx: TransformContext | None = None

@@ -18,13 +18,14 @@ from ledgerlink.model import CreditNote, Invoice, InvoiceLine, Payment, from_cen
 from ledgerlink.systems.accounting import apply_mapping, naming
 from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.invoice_life import LOCKED, BooksInvoice, MadeDocument, OpenItem
-from ledgerlink.systems.kashoo.books import SYSTEM, KashooBooks, _status
+from ledgerlink.systems.kashoo.books import SYSTEM, _status
+from ledgerlink.systems.kashoo.refunds import KashooRefunds
 
 CREDIT_NOTES = "records/creditNotes"
 
 
-class KashooInvoiceLife(KashooBooks):
-    """The Kashoo adapter with invoice life: what ``plugin.build`` hands the engine."""
+class KashooInvoiceLife(KashooRefunds):
+    """The Kashoo adapter with invoice life and refunds: what ``plugin.build`` hands the engine."""
 
     credit_note_object = "creditNote"
     credit_notes_are_invoices = False  # records/creditNotes of their own
@@ -180,6 +181,10 @@ class KashooInvoiceLife(KashooBooks):
             if int(p["invoice"]) in wanted and not p.get("removed"):
                 paid.setdefault(int(p["invoice"]), []).append(p)
         rates = self._rates()
+        # Refunds out of credit notes on these invoices: read once for a page with paid or credited invoices (a
+        # refund leaves no trace on the invoice row when it pays back all of a note's credit).
+        moved = {int(r["id"]) for r in rows if int(r["id"]) in paid or int(r["amount"]) != int(r["balanceDue"])}
+        refunds = self.refunds_by_invoice(moved) if moved else {}
         out = []
         for row in rows:
             payments = [
@@ -210,8 +215,11 @@ class KashooInvoiceLife(KashooBooks):
                 total_gross=gross,
                 amount_paid=amount_paid,
             )
-            credited = gross - amount_paid - balance
-            out.append(BooksInvoice(invoice, str(row["contact"]), payments, credited, balance))
+            refunded = [
+                r.model_copy(update={"invoice_number": str(row["number"])}) for r in refunds.get(int(row["id"]), [])
+            ]
+            credited = gross - amount_paid - balance + sum((r.amount for r in refunded), Decimal(0))
+            out.append(BooksInvoice(invoice, str(row["contact"]), payments, credited, balance, refunds=refunded))
         return out, (str(offset + len(rows)) if more else str(offset)), more
 
     def open_items(self) -> list[OpenItem]:
