@@ -132,8 +132,8 @@ class FlowSettings:
     invoice_change_policy: str = "update_or_credit"
     # A deal moved out of Closed Won: "void_or_credit" (void an unpaid invoice, credit a paid one) or "credit"
     reopen_policy: str = "void_or_credit"
-    # A credit note leaves the customer in credit on a paid invoice: "keep_credit" (the credit stays with the customer
-    # in the books, for a person to refund or use) or "refund" (LedgerLink records the refund in the books, flows/refunds)
+    # A credit note leaves the customer in credit on a paid invoice: "keep_credit" (the credit stays with the
+    # customer in the books, for a person to refund or use) or "refund" (LedgerLink records the refund: flows/refunds)
     refund_policy: str = "keep_credit"
     invoice_changes: bool = True  # the two policies above, applied as deals change
     invoice_history: bool = True  # the books' invoices (all, also those LedgerLink didn't make) → Invoice__c

@@ -29,7 +29,7 @@ from ledgerlink.engine.flows import ACCOUNTING, CRM, Flow, register
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import enqueue_record, shard_key, wait_for
 from ledgerlink.flows import _invoice_state as state
-from ledgerlink.flows import invoicing
+from ledgerlink.flows import invoicing, refunds
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure, save_watermark
@@ -121,6 +121,17 @@ def _credit(
         made.number,
         "created" if made.created else "matched",
         {"invoice": invoice_number, "reason": reason, "net": str(sum((li.net for li in lines), Decimal(0)))},
+    )
+    # A paid invoice's credit is owed back: refunded by policy (flows/refunds; the default keeps it as credit).
+    refunds.refund_credit(
+        deps,
+        deal,
+        invoice_number,
+        made.number,
+        run_id,
+        note_created=made.created,
+        currency=invoice.currency,
+        opportunity=deal,
     )
     return made.number
 

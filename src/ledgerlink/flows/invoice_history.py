@@ -22,6 +22,7 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.engine.flows import ACCOUNTING, Flow, register
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import CRM
+from ledgerlink.flows import refunds
 from ledgerlink.flows._ledger_steps import save_watermark
 from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.payment_sync import PAYMENT_OBJECT
@@ -128,6 +129,7 @@ def import_page(deps: Deps, cursor: str | None) -> dict[str, Any]:
                 "lines": [line.model_dump(mode="json") for line in item.invoice.lines],
                 "payments": [p.model_dump(mode="json") for p in item.payments],
                 "credited": str(item.credited),
+                **refunds.content(item),
             }
         )
         for item, record in zip(items, records, strict=True)
@@ -193,6 +195,9 @@ def import_page(deps: Deps, cursor: str | None) -> dict[str, Any]:
         ]
     )
     counts["payments"] = len(payment_ids)
+    # Refunds (money paid back out of credit notes) as Payment__c of type Refund: flows/refunds.
+    pairs = [(item, by_number[n]) for item, n in zip(items, numbers, strict=True)]
+    counts.update(refunds.import_refunds(deps, pairs, deals, DBOS.workflow_id))
 
     notes = [
         (item, n, note)
