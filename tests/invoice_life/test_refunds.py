@@ -31,7 +31,7 @@ def _set_price(env: BooksEnv, opportunity: str, price: float) -> None:
 
 def _sandbox_refunds(env: BooksEnv) -> list[dict[str, Any]]:
     """Every refund the books sandbox holds, read from it over HTTP (not through LedgerLink's refund reads)."""
-    client: Any = env.runtime.books.client  # type: ignore[attr-defined]
+    client: Any = env.runtime.books.client  # the adapter's own HTTP client
     if env.system == "kashoo":
         return [r for r in client.list("records/refunds") if not r.get("removed")]
     lines = []
