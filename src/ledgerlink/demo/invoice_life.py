@@ -21,10 +21,12 @@ from ledgerlink.flows import (
     invoice_changes,
     invoice_history,
     payment_to_books,
+    refunds,
 )
 from ledgerlink.flows import opportunity_to_invoice as o2i
-from ledgerlink.model import Invoice, InvoiceLine
+from ledgerlink.model import Invoice, InvoiceLine, Payment
 from ledgerlink.systems.invoice_life import InvoiceLife
+from ledgerlink.systems.refunds import RefundBooks
 from ledgerlink.systems.salesforce.client import SalesforceClient
 
 POLLS: tuple[Callable[..., list[WorkflowHandle[Any]]], ...] = (
@@ -97,10 +99,26 @@ class InvoiceLifeDemo:
             if not items:
                 continue
             factor = Decimal("1.10") if k % 3 == 0 else Decimal("0.90")
+            if factor < 1:
+                self._customer_pays_in_full(number)  # lowered once paid: its credit is owed back (a refund)
             price = (Decimal(str(items[0]["UnitPrice"])) * factor).quantize(Decimal("0.01"))
             self.user.update("OpportunityLineItem", items[0]["Id"], {"UnitPrice": float(price)})
             done["amount_changed"] += 1
         return dict(done)
+
+    def _customer_pays_in_full(self, number: str) -> None:
+        """The customer pays what is left, recorded in the books by the bookkeeper."""
+        books = self.runtime.books
+        invoice = books.get_invoice(number)
+        if invoice is None or invoice.total_gross is None:
+            return
+        owed = invoice.total_gross - (invoice.amount_paid or Decimal(0))
+        if owed <= 0:
+            return
+        paid = Payment(invoice_number=number, amount=owed, paid_on=dt.date.today(), reference=f"demo:in-full:{number}")
+        books.record_payment(number, paid)
+        if number in self.payments_before:
+            self.payments_before[number] += 1  # expected: not a payment from Salesforce made twice
 
     def bookkeeper_makes_invoices(self, count: int = 20) -> int:
         """Invoices made in the books by hand (no deal behind them): the history import must bring them too."""
@@ -145,6 +163,16 @@ class InvoiceLifeDemo:
         for number in dict.fromkeys(self.changed_invoices):
             for note in life.credit_notes(number) if life else []:
                 notes[note.reference or f"#{note.number}"] += 1
+        refunded: Counter[str] = Counter()  # in the books, by reference
+        refunder = books if isinstance(books, RefundBooks) else None
+        for number in dict.fromkeys(self.changed_invoices):
+            for note in life.credit_notes(number) if life and refunder else []:
+                for refund in refunder.refunds(note.number or "") if refunder and note.number else []:
+                    refunded[refund.reference or f"#{refund.refs[0].id if refund.refs else ''}"] += 1
+        refund_records = Counter(
+            r["External_Id__c"] for r in sf.query("SELECT External_Id__c FROM Payment__c WHERE Type__c = 'Refund'")
+        )
+        ledger = self.runtime.ledger
         imported = Counter(r["External_Id__c"] for r in sf.query("SELECT External_Id__c FROM Invoice__c"))
         lines = Counter(r["External_Id__c"] for r in sf.query("SELECT External_Id__c FROM Invoice_Line__c"))
         changes = flows.get("Deal changes → invoices", Counter())
@@ -157,6 +185,10 @@ class InvoiceLifeDemo:
             "invoices_credited": changes.get("credited", 0),
             "invoices_voided": changes.get("voided", 0),
             "invoices_reissued": changes.get("reissued", 0),
+            "refund_policy": self.runtime.settings.flows.refund_policy,
+            "refunds_recorded": ledger.count_audit(flow=refunds.FLOW, system=books.name, action="created"),
+            "refunds_in_books": sum(refunded.values()),
+            "refund_records_in_salesforce": len(refund_records),
             "invoice_records_imported": sum(1 for k in imported if ":creditnote:" not in k),
             "invoice_lines_imported": len(lines),
             "accounts_with_balance": len(
@@ -173,6 +205,8 @@ class InvoiceLifeDemo:
             "duplicates": {
                 "payments_to_books": paid_twice,
                 "credit_notes": sum(n - 1 for n in notes.values()),
+                "refunds": sum(n - 1 for n in refunded.values()),
+                "refund_records": sum(n - 1 for n in refund_records.values()),
                 "imported_invoices": sum(n - 1 for n in imported.values()),
                 "imported_lines": sum(n - 1 for n in lines.values()),
             },

@@ -138,6 +138,8 @@ def _invoice_life(demo: _Demo, runtime: engine.Runtime, sf_spec: dict[str, Any])
         life.salesperson_records_payments()
         demo.phase("Salesforce payments → books", payment_to_books.poll)
         demo.phase("Deal changes → invoices", invoice_changes.poll)  # the number write-backs: nothing to do
+        # The finance team pays back credit left on paid invoices (refund_policy; the default keeps it as credit).
+        runtime.settings.flows.refund_policy = "refund"
         life.deals_change()
         demo.phase("Deal changes → invoices", invoice_changes.poll)
         life.bookkeeper_makes_invoices()
