@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ledgerlink.engine.runtime import wait_for
+from ledgerlink.bootstrap import load_app_settings
+from ledgerlink.engine.runtime import flow_settings_from, wait_for
 from ledgerlink.flows import invoice_changes, invoice_history, payment_sync, payment_to_books, refunds
 from ledgerlink.flows.deps import current_deps
 from ledgerlink.model import Refund
@@ -168,3 +170,10 @@ def test_a_refund_made_in_the_books_is_imported_once(books_env: BooksEnv) -> Non
     assert record["External_Id__c"] == f"{env.system}:refund:{made.refs[0].id}"
     wait_for(invoice_history.poll()[0])
     assert len(_salesforce_refunds(env)) == 1 and len(_sandbox_refunds(env)) == 1
+
+
+def test_the_refund_policy_is_set_in_the_settings_file(tmp_path: Path) -> None:
+    path = tmp_path / "ledgerlink.toml"
+    assert flow_settings_from(load_app_settings(path)).refund_policy == "keep_credit"  # nothing changes by default
+    path.write_text('[defaults]\nrefund_policy = "refund"\n')
+    assert flow_settings_from(load_app_settings(path)).refund_policy == "refund"
