@@ -177,3 +177,13 @@ def test_the_refund_policy_is_set_in_the_settings_file(tmp_path: Path) -> None:
     assert flow_settings_from(load_app_settings(path)).refund_policy == "keep_credit"  # nothing changes by default
     path.write_text('[defaults]\nrefund_policy = "refund"\n')
     assert flow_settings_from(load_app_settings(path)).refund_policy == "refund"
+
+
+def test_a_refund_typed_in_salesforce_is_refused_not_paid_into_the_books(kashflow_env: BooksEnv) -> None:
+    env = kashflow_env
+    _account, opp, number = env.invoiced_opportunity("Typed Refund Ltd", 100.0)
+    fields = {"Opportunity__c": opp, "Amount__c": -10.0, "Type__c": "Refund", "Payment_Date__c": "2026-03-10"}
+    env.user.create("Payment__c", fields)
+    [outcome] = [wait_for(h) for h in payment_to_books.poll()]
+    assert outcome["status"] == "failed" and outcome["field"] == "Type__c" and "refund" in outcome["error"]
+    assert env.runtime.books.payments(number) == []

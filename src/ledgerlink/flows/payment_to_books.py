@@ -35,7 +35,8 @@ WATERMARK = "salesforce.Payment__c.unrecorded"  # the trigger keeps none: its fi
 PAGE = 200
 PAYMENT_OBJECT = payment_sync.PAYMENT_OBJECT
 SELECT = (
-    "SELECT Id, Name, Opportunity__c, Invoice__c, Amount__c, Payment_Date__c, Method__c, External_Id__c FROM Payment__c"
+    "SELECT Id, Name, Opportunity__c, Invoice__c, Amount__c, Payment_Date__c, Method__c, External_Id__c, Type__c "
+    "FROM Payment__c"
 )
 SOURCE_PREFIX = "salesforce:"  # the books' payment note says which Payment__c it came from
 
@@ -82,6 +83,11 @@ def find_invoice(deps: Deps, record: dict[str, Any]) -> str:
 
 
 def _payment(record: dict[str, Any], invoice_number: str, currency: str) -> Payment:
+    if record.get("Type__c") == "Refund":  # LedgerLink's refunds carry External_Id__c; this one a person typed
+        raise RecordRejected(
+            "is a refund: refunds reach the books from credit notes (refund_policy), record this one in the books",
+            field="Type__c",
+        )
     if record.get("Amount__c") in (None, ""):
         raise RecordRejected("has no amount", field="Amount__c")
     if Decimal(str(record["Amount__c"])) <= 0:

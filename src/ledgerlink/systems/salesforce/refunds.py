@@ -2,7 +2,7 @@
 ``External_Id__c`` = the refund's key (``systems.refunds.refund_key``: the books' own id for it), so the flow that made
 it and the history import that reads it from the books write one record between them.
 
-Why ``Payment__c`` and not an object of its own for refunds: a refund is money moving on the same invoice and deal as its
+Why ``Payment__c`` and not an object of its own: a refund is money moving on the same invoice and deal as its
 payments, so one related list ("Payments") shows the whole of it, summed in one column (payments positive, refunds
 negative: the net received), and the reports, permission set and page layouts already in place keep working. A
 record with no ``Type__c`` is a payment (records made before refunds were mapped). Refunds always carry
