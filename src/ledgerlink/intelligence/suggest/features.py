@@ -192,6 +192,9 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
     return docs
 
 
+_SIDE_WORDS = _PURCHASE | _SALES
+
+
 def feature_matrix(source: ObjectSchema, target: ObjectSchema) -> list[list[list[float]]]:
     """``[i][j]`` is the feature vector of source field i against target field j."""
     sdocs = _docs(source)
@@ -201,6 +204,10 @@ def feature_matrix(source: ObjectSchema, target: ObjectSchema) -> list[list[list
         df.update(set(doc.path) | set(doc.label))
     n = len(sdocs) + len(tdocs)
     idf = {w: math.log((1 + n) / (1 + c)) + 1 for w, c in df.items()}
+    # The sales/purchase qualifier weighs as a word every field shares: ``side_fit`` judges the side, and a rarer
+    # qualifier (a schema with few sales fields) must not outweigh the words that say what the field is.
+    for word in _SIDE_WORDS & idf.keys():
+        idf[word] = 1.0
     base: list[list[list[float]]] = []
     for sf, sd in zip(source.fields, sdocs, strict=True):
         row = []
