@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlink.engine import runtime as engine
+from ledgerlink.flows import fix_rewrites
 from ledgerlink.flows import opportunity_to_invoice as o2i
-from ledgerlink.store import FailedRecordRow
+from ledgerlink.store import FailedRecordRow, Ledger, database_url
 from ledgerlink.web.services import fixes
 from tests.sync.conftest import _env
 from tests.web.console_helpers import ADMIN, serve_console, signed_in
@@ -160,3 +161,31 @@ def test_an_unknown_product_code_without_a_clear_closest_is_only_suggested() -> 
     assert named is not None and named.safe and named.value == "LICENCE" and named.replaces == "LIC"
     no_books = fixes.suggest(row)
     assert no_books is not None and not no_books.safe
+
+
+def test_a_product_code_rewrite_is_read_by_replays_only(tmp_path: Path) -> None:
+    ledger = Ledger(database_url(tmp_path))
+    for code_to in ("SRV-IMPL", "SRV-IMPL2"):  # two fixes in turn: the later one wins
+        ledger.audit(
+            flow="opportunity_to_invoice",
+            system="salesforce",
+            obj="Opportunity",
+            record_id="006A",
+            action=fix_rewrites.ACTION,
+            source_id="006A",
+            detail={"rewrite": fix_rewrites.product_code_rewrite("SRV-IMLP", code_to)},
+        )
+    ledger.audit(  # a fix written to the source record carries no rewrite
+        flow="opportunity_to_invoice", system="salesforce", obj="Opportunity", record_id="006B",
+        action=fix_rewrites.ACTION, source_id="006B", detail={"field": "AccountId", "value": "001A"},
+    )  # fmt: skip
+    ids = ["006A", "006B", "006C"]
+    replay = "opportunity_to_invoice:006A:replay-0123456789ab"
+    assert fix_rewrites.read(ledger, "opportunity_to_invoice", ids, replay) == {"006A": {"SRV-IMLP": "SRV-IMPL2"}}
+    assert fix_rewrites.read(ledger, "opportunity_to_invoice", ids, "opportunity_to_invoice:006A:v1") == {}
+    assert fix_rewrites.read(ledger, "order_to_invoice", ids, replay) == {}
+    invoice = {"lines": [{"product_code": "SRV-IMLP", "quantity": 1}, {"product_code": "LIC-STD", "quantity": 2}]}
+    rewritten = fix_rewrites.apply(invoice, {"SRV-IMLP": "SRV-IMPL2"})
+    assert [line["product_code"] for line in rewritten["lines"]] == ["SRV-IMPL2", "LIC-STD"]
+    assert invoice["lines"][0]["product_code"] == "SRV-IMLP"  # the input is not changed in place
+    ledger.dispose()
