@@ -9,7 +9,8 @@ distribution (no sandbox), for several seeds. Hourly volumes are Poisson around 
 failures at the demo's usual ~1%.
 
 Injected (one at a time into a copy of the normal stream, at a random point after the first third):
-- amount: an invoice at 30-300× its customer's usual total;
+- amount: an invoice at 30-300× its customer's usual total, one line at that price (the prices don't explain it);
+- amount by quantity: the same total as a quantity of the product at its list price (only the history tells);
 - unit price: a line whose product is sold at 10× (a slipped decimal point) or 0.1× its list price;
 - duplicate: an invoice repeated with the same customer, amount and date;
 - non-positive line: a line with a zero or negative quantity;
@@ -94,6 +95,16 @@ def inject_amount(rng: random.Random, invoices: list[InvoiceSeen]) -> tuple[list
     return [*invoices[:at], bad, *invoices[at:]], "INJ", "amount_outlier"
 
 
+def inject_amount_by_quantity(rng: random.Random, invoices: list[InvoiceSeen]) -> tuple[list[InvoiceSeen], str, str]:
+    """The same total, but at the product's list price: the quantity is what is 30-300× too big, so the prices
+    explain the amount and only the customer's (pooled) history can tell."""
+    stream, target, rule = inject_amount(rng, invoices)
+    bad = next(inv for inv in stream if inv.id == target)
+    price = float(next(p[3] for p in _PRODUCTS if p[1] == "SRV-IMPL"))
+    line = Line("SRV-IMPL", max(1, round(bad.lines[0].unit_price / price)), price)
+    return [replace(inv, lines=(line,)) if inv.id == target else inv for inv in stream], target, rule
+
+
 def inject_price(rng: random.Random, invoices: list[InvoiceSeen]) -> tuple[list[InvoiceSeen], str, str]:
     at = rng.randrange(len(invoices) // 3, len(invoices))
     base = invoices[at]
@@ -121,6 +132,7 @@ def inject_non_positive(rng: random.Random, invoices: list[InvoiceSeen]) -> tupl
 
 INVOICE_INJECTIONS: dict[str, Callable[[random.Random, list[InvoiceSeen]], tuple[list[InvoiceSeen], str, str]]] = {
     "amount ×30-300": inject_amount,
+    "amount ×30-300 by quantity": inject_amount_by_quantity,
     "unit price ×10 or ×0.1": inject_price,
     "duplicate invoice": inject_duplicate,
     "zero or negative line": inject_non_positive,

@@ -21,9 +21,14 @@ Methods, all with the same assignment as ``suggest`` (each source field its best
 method's threshold):
 - rapidfuzz: ``fuzz.WRatio`` of the names split into words (``BillingPostalCode`` → "billing postal code");
 - lexicon: LedgerLink's features (canonical words, TF-IDF, types, samples) summed with fixed weights, no fitting;
-- previous features: the logistic regression on the first ten features only (the model before issue 20's second
-  round, refitted on today's lexicon): what the new features add, in the same run;
-- ledgerlink: all the features through the logistic regression fitted on the training pairs (what ships).
+- round-4 model: the logistic regression on the first eleven features (what shipped after issue 20's fourth round,
+  refitted on today's lexicon): what round 5 (issue 20's gaps, 2026-12-07) adds, in the same run;
+- ledgerlink: all the features (with the word associations learned from the training pairs) and their pairwise
+  products through the logistic regression fitted on the training pairs (what ships).
+
+The learned word associations (``intelligence.suggest.synonyms``) are cross-fitted: each training pair's feature is
+computed with the associations learned from the training pairs without its source system (a held-out pair has a
+system the associations never saw); the model ships with the associations learned from all the training pairs.
 
 Figures, on the fields that have a counterpart: top-1 accuracy (the best-scored target is a right one) and
 end-to-end accuracy (the answer given, after abstention, is a right one: an abstention there counts as wrong); on
@@ -34,6 +39,7 @@ that are right: the field truly has no counterpart) and precision of the suggest
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import sys
@@ -45,8 +51,9 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from ledgerlink.intelligence.suggest import ObjectSchema, PairModel, load_schema
-from ledgerlink.intelligence.suggest.features import FEATURE_NAMES, feature_matrix
+from ledgerlink.intelligence.suggest import ObjectSchema, PairModel, load_schema, synonyms
+from ledgerlink.intelligence.suggest.features import FEATURE_NAMES, feature_matrix, field_words
+from ledgerlink.intelligence.suggest.model import pairwise
 from ledgerlink.intelligence.suggest.suggest import assign
 from ledgerlink.intelligence.suggest.tokens import split_words
 
@@ -163,47 +170,93 @@ def lexicon_scores(pair: Pair) -> Scores:
     ]
 
 
-PREVIOUS_FEATURES = 10  # the model before issue 20's second round used the first ten features
-_FEATURES: dict[int, list[list[list[float]]]] = {}
+# The model of issue 20's fourth round: the first eleven features (up to side_fit), no products, no learned words.
+PREVIOUS_FEATURES = FEATURE_NAMES.index("side_fit") + 1
+_FEATURES: dict[tuple[int, int], list[list[list[float]]]] = {}
+_TABLES: dict[frozenset[int], dict[str, float]] = {}
+_KEEP: list[Any] = []  # keeps the tables alive, so their ids stay theirs
 
 
-def _features(pair: Pair) -> list[list[list[float]]]:
-    if id(pair) not in _FEATURES:
-        _FEATURES[id(pair)] = feature_matrix(pair.source, pair.target)
-    return _FEATURES[id(pair)]
+def _features(pair: Pair, table: dict[str, float] | None = None) -> list[list[list[float]]]:
+    k = (id(pair), id(table) if table else 0)
+    if k not in _FEATURES:
+        _FEATURES[k] = feature_matrix(pair.source, pair.target, table)
+    return _FEATURES[k]
 
 
-def fit(pairs: Sequence[Pair], width: int | None = None) -> PairModel:
-    """Logistic regression on the training pairs; ``width``: only the first so many features (the previous model)."""
+def learn_table(pairs: Sequence[Pair]) -> dict[str, float]:
+    """The word associations learned from ``pairs`` (``intelligence.suggest.synonyms``)."""
+    k = frozenset(id(p) for p in pairs)
+    if k not in _TABLES:
+        data = []
+        for pair in pairs:
+            index = {f.name: j for j, f in enumerate(pair.target.fields)}
+            gold = [{index[name] for name in right} for right in pair.gold]
+            data.append((field_words(pair.source), field_words(pair.target), gold))
+        _TABLES[k] = synonyms.learn(data)
+        _KEEP.append(_TABLES[k])
+    return _TABLES[k]
+
+
+def cross_fitted(pairs: Sequence[Pair]) -> dict[int, dict[str, float]]:
+    """For each training pair, the associations learned from the pairs without its source system: a held-out
+    pair has one system the table never saw, so each training pair is scored the same way (else the learned
+    feature looks far better in fitting than it is on a new system)."""
+    tables = {
+        system: learn_table([p for p in pairs if system not in (p.source.system, p.target.system)])
+        for system in {p.source.system for p in pairs}
+    }
+    return {id(p): tables[p.source.system] for p in pairs}
+
+
+def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) -> PairModel:
+    """Logistic regression on the training pairs; ``width``: only the first so many features (the previous model);
+    ``products``: on the features and their pairwise products (what ships since issue 20's third round)."""
     from sklearn.linear_model import LogisticRegression
 
+    learned = width is None or width > FEATURE_NAMES.index("learned_words")
+    tables = cross_fitted(pairs) if learned else {}
     x, y = [], []
     for pair in pairs:
-        for gold, row in zip(pair.gold, _features(pair), strict=True):
+        for gold, row in zip(pair.gold, _features(pair, tables.get(id(pair))), strict=True):
             for target, vector in zip(pair.target.fields, row, strict=True):
-                x.append(vector[:width])
+                x.append(pairwise(vector[:width]) if products else vector[:width])
                 y.append(int(target.name in gold))
-    regression = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
-    model = PairModel(tuple(float(w) for w in regression.coef_[0]), float(regression.intercept_[0]))
-    threshold = pick_threshold(pairs, lambda p: model_scores(model, p), [i / 100 for i in range(5, 96)])
-    return PairModel(model.weights, model.bias, threshold)
+    regression = LogisticRegression(C=1.0, max_iter=5000).fit(x, y)
+    weights = tuple(float(w) for w in regression.coef_[0])
+    model = PairModel(weights, float(regression.intercept_[0]), products=products)
+
+    def scores(pair: Pair) -> Scores:
+        return _scores(model, _features(pair, tables.get(id(pair))))
+
+    threshold = pick_threshold(pairs, scores, [i / 100 for i in range(5, 96)])
+    return PairModel(model.weights, model.bias, threshold, learn_table(pairs) if learned else {}, products)
+
+
+def _scores(model: PairModel, features: list[list[list[float]]]) -> Scores:
+    width = len(model.weights) if not model.products else None
+    return [[model.probability(v[:width]) for v in row] for row in features]
 
 
 def model_scores(model: PairModel, pair: Pair) -> Scores:
-    width = len(model.weights)
-    return [[model.probability(v[:width]) for v in row] for row in _features(pair)]
+    return _scores(model, _features(pair, model.synonyms or None))
+
+
+def _scored_by(model: PairModel, pair: Pair) -> Scores:
+    return model_scores(model, pair)
 
 
 def dev_report(train: Sequence[Pair]) -> None:
     """Leave one training system out: fit on the pairs without it, score the pairs with it. What tuning looks at."""
     systems = sorted({p.source.system for p in train})
-    for width, name in ((PREVIOUS_FEATURES, "previous features"), (None, "ledgerlink")):
+    variants: tuple[tuple[int | None, str], ...] = ((PREVIOUS_FEATURES, "round-4 model"), (None, "ledgerlink"))
+    for width, name in variants:
         totals = {"fields": 0, "top1": 0.0, "right": 0.0}
         for system in systems:
             inner = [p for p in train if system not in (p.source.system, p.target.system)]
             outer = [p for p in train if system in (p.source.system, p.target.system)]
-            model = fit(inner, width)
-            row = evaluate(outer, lambda p, m=model: model_scores(m, p), model.threshold)
+            model = fit(inner, width, products=width is None)
+            row = evaluate(outer, functools.partial(_scored_by, model), model.threshold)
             n = row["fields_with_counterpart"]
             totals["fields"] += n
             totals["top1"] += row["top1_accuracy"] * n
@@ -232,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     model = fit(train)
     fit_seconds = time.perf_counter() - started
-    previous = fit(train, PREVIOUS_FEATURES)
+    previous = fit(train, PREVIOUS_FEATURES, products=False)
     if args.write_weights:
         WEIGHTS.write_text(json.dumps(model.to_json(), indent=2) + "\n")
         print(f"wrote {WEIGHTS}")
@@ -240,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     methods: list[tuple[str, Callable[[Pair], Scores], float]] = [
         ("rapidfuzz", rapidfuzz_scores, pick_threshold(train, rapidfuzz_scores, grid)),
         ("lexicon (unfitted)", lexicon_scores, pick_threshold(train, lexicon_scores, grid)),
-        ("previous features", lambda p: model_scores(previous, p), previous.threshold),
+        ("round-4 model", lambda p: model_scores(previous, p), previous.threshold),
         ("ledgerlink", lambda p: model_scores(model, p), model.threshold),
     ]
     rows = []

@@ -69,3 +69,26 @@ def test_findings_from_invoices_and_the_audit_log_are_alerted(tmp_path: Path) ->
     assert {"amount_outlier", "failure_rate_jump"} <= kept
     assert (len(events) == 1 and "failed in the latest window" in events[0].message) or "INV99" in events[0].message
     ledger.dispose()
+
+
+def test_a_young_customer_is_judged_with_everyone_and_with_the_prices() -> None:
+    # Customers whose totals vary widely (1 to 20 seats), one new customer with five small invoices.
+    others = [
+        InvoiceSeen(f"O{c}-{n}", f"C{c}", f"2026-10-{n:02d}", (Line("SEAT", 1 + (n * c) % 20, 100.0),))
+        for c in range(2, 8)
+        for n in range(1, 11)
+    ]
+    young = [InvoiceSeen(f"Y{n}", "C9", f"2026-11-{n:02d}", (Line("SEAT", 1 + n % 2, 100.0),)) for n in range(1, 6)]
+    # 30× its usual in one line at 30× the seat price: the prices don't explain it.
+    typo = InvoiceSeen("T1", "C9", "2026-11-20", (Line("SEAT", 1, 4500.0),))
+    found = [a for a in check_invoices([*others, *young, typo]) if a.rule == "amount_outlier"]
+    assert [a.subject for a in found] == ["T1"]
+    assert "its lines at their products' usual prices come to 100.00" in found[0].message
+    assert found[0].detail["expected_from_prices"] == 100.0
+    # 15 seats at the usual price: big for this customer, ordinary for everyone: no alarm (pooled history).
+    ordinary = InvoiceSeen("T2", "C9", "2026-11-21", (Line("SEAT", 15, 100.0),))
+    assert not [a for a in check_invoices([*others, *young, ordinary]) if a.rule == "amount_outlier"]
+    # 400 seats is far outside everyone's history too: an alarm without the prices' help.
+    huge = InvoiceSeen("T3", "C9", "2026-11-22", (Line("SEAT", 400, 100.0),))
+    hit = [a for a in check_invoices([*others, *young, huge]) if a.rule == "amount_outlier"]
+    assert [a.subject for a in hit] == ["T3"] and hit[0].detail["expected_from_prices"] == 40000.0

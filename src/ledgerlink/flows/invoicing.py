@@ -21,6 +21,7 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.engine import fanout
 from ledgerlink.engine.retry import BATCH_WRITE_RETRY, durable_step, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, enqueue_record, shard_key
+from ledgerlink.flows import fix_rewrites
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail
 from ledgerlink.flows.deps import Deps, current_deps
@@ -339,8 +340,11 @@ READ_CHUNK = 200  # ids per query: keeps the SOQL well under Salesforce's 100,00
 # --- the workflow body ---------------------------------------------------------------------------------------
 
 
-def _prepare(deps: Deps, spec: InvoiceSource, record_id: str, record: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The batch item for one source record, or None when its mapping's filter skips it."""
+def _prepare(
+    deps: Deps, spec: InvoiceSource, record_id: str, record: dict[str, Any] | None, codes: dict[str, str] | None = None
+) -> dict[str, Any] | None:
+    """The batch item for one source record, or None when its mapping's filter skips it. ``codes``: product codes
+    a person rewrote for this record's replay (``fix_rewrites``)."""
     if record is None:
         raise RecordRejected(f"{spec.sobject} {record_id} not found", field="Id")
     template = mapping(spec.template)
@@ -353,7 +357,7 @@ def _prepare(deps: Deps, spec: InvoiceSource, record_id: str, record: dict[str, 
     return {
         "id": record_id,
         "account_id": record["AccountId"],
-        "invoice": invoice.model_dump(mode="json"),
+        "invoice": fix_rewrites.apply(invoice.model_dump(mode="json"), codes or {}),
         "product_ids": [li["Product2Id"] for li in lines if li.get("Product2Id")],
         # Salesforce already carries an invoice number: made before, whatever the ledger says (one restored
         # from an old backup, say), so the books are searched before an invoice is made.
@@ -387,9 +391,10 @@ def invoice_batch(deps: Deps, spec: InvoiceSource, record_ids: list[str], run_id
             failed(record_id, error_result(exc, record=f"{spec.sobject} {record_id}"))
         return outcomes
     items = []
+    rewrites = fix_rewrites.read(deps.ledger, spec.flow, record_ids, run_id)
     for record_id in record_ids:
         try:
-            item = _prepare(deps, spec, record_id, records.get(record_id))
+            item = _prepare(deps, spec, record_id, records.get(record_id), rewrites.get(record_id))
         except FLOW_ERRORS as exc:
             failed(record_id, error_result(exc, record=f"{spec.sobject} {record_id}"))
             continue

@@ -2,7 +2,9 @@
 customer's and product's own history, and over a flow's hourly volume): no model to download, nothing to train,
 and every alarm can say which history it left and by how much.
 
-- ``amount_outlier``: an invoice total far above its customer's history (log scale: amounts are multiplicative);
+- ``amount_outlier``: an invoice total far above its customer's history (log scale: amounts are multiplicative),
+  judged on pooled evidence: the customer's few invoices shrunk toward every customer's, and what the invoice's
+  lines come to at their products' usual prices;
 - ``unit_price_outlier``: a line's unit price far from what that product usually sells for (a typo, a wrong unit);
 - ``near_duplicate``: the same customer, amount and issue date as another invoice;
 - ``non_positive_line``: a line with a zero or negative quantity or amount;
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,6 +28,12 @@ MIN_HISTORY = 5  # fewer past values than this say too little about what is usua
 MIN_SPREAD = 0.25  # log-scale floor for the MAD: a customer always billed the same doesn't alarm on +30%
 AMOUNT_Z_LIMIT = 3.0  # with the range test below; a customer's totals spread widely, so z alone is weak
 RANGE_MARGIN = math.log(5)  # an invoice total must also be 5× beyond the customer's largest (or smallest) before
+# A customer with few invoices says little about its usual: its median and spread are shrunk toward all customers'
+# as if the population were this many invoices of its own (empirical Bayes in its simplest form).
+SHRINK_INVOICES = 10
+UNEXPLAINED_MARGIN = math.log(5)  # a total 5× what its lines come to at their products' usual prices
+POPULATION_WINDOW = 5000  # the latest totals of all customers (bounded: a long-running worker)
+CUSTOMER_WINDOW = 200
 
 
 @dataclass(frozen=True)
@@ -82,12 +90,30 @@ def _log(x: float) -> float:
     return math.log(max(x, 0.01))
 
 
+def _median_mad(values: Sequence[float]) -> tuple[float, float]:
+    median = statistics.median(values)
+    return median, statistics.median(abs(v - median) for v in values) * 1.4826
+
+
+def pooled_z(value: float, own: Sequence[float], population: Sequence[float]) -> tuple[float, float]:
+    """(z, centre): ``value`` against the customer's log totals shrunk toward the population's. With five invoices
+    the population weighs twice the customer; with fifty the customer dominates."""
+    median, mad = _median_mad(own)
+    if len(population) >= MIN_HISTORY:
+        pmedian, pmad = _median_mad(population)
+        n, k = len(own), SHRINK_INVOICES
+        median = (n * median + k * pmedian) / (n + k)
+        mad = math.sqrt((n * mad**2 + k * pmad**2) / (n + k))
+    return (value - median) / max(mad, MIN_SPREAD), median
+
+
 class InvoiceWatch:
     """Invoices in the order they flow; ``check`` explains what is odd about one against those seen before it,
     then remembers it."""
 
     def __init__(self) -> None:
-        self.by_customer: dict[str, list[float]] = defaultdict(list)  # log totals
+        self.by_customer: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=CUSTOMER_WINDOW))  # log totals
+        self.population: deque[float] = deque(maxlen=POPULATION_WINDOW)  # log totals, all customers
         self.by_product: dict[str, list[float]] = defaultdict(list)  # log unit prices
         self.seen: dict[tuple[str, str, float], str] = {}  # (customer, date, total) -> invoice id
 
@@ -117,23 +143,9 @@ class InvoiceWatch:
             )
         history = self.by_customer[inv.customer]
         if inv.total > 0 and len(history) >= MIN_HISTORY:
-            z = robust_z(_log(inv.total), history, MIN_SPREAD)
-            # Far from the usual *and* well outside anything billed before: a customer's deals vary a lot (one
-            # licence, then an implementation), so the usual alone alarms on ordinary months.
-            # Only upwards: a small invoice (one seat, one storage plan) is ordinary and costs little if wrong.
-            outside = _log(inv.total) > max(history) + RANGE_MARGIN
-            if z > AMOUNT_Z_LIMIT and outside:
-                usual = math.exp(statistics.median(history))
-                found.append(
-                    Anomaly(
-                        "amount_outlier",
-                        inv.id,
-                        f"invoice {inv.id}: {inv.total:.2f} for customer {inv.customer}, who is usually invoiced about "
-                        f"{usual:.2f} ({math.exp(abs(_log(inv.total) - statistics.median(history))):.0f}× "
-                        f"{'more' if z > 0 else 'less'}, over {len(history)} invoices)",
-                        {"total": inv.total, "usual": round(usual, 2), "z": round(z, 1)},
-                    )
-                )
+            amount = self._amount(inv, history)
+            if amount is not None:
+                found.append(amount)
         for n, line in enumerate(inv.lines, 1):
             prices = self.by_product[line.product or ""]
             if line.product and line.unit_price > 0 and len(prices) >= MIN_HISTORY:
@@ -152,10 +164,54 @@ class InvoiceWatch:
         self.seen.setdefault(key, inv.id)
         if inv.total > 0:
             history.append(_log(inv.total))
+            self.population.append(_log(inv.total))
         for line in inv.lines:
             if line.product and line.unit_price > 0:
                 self.by_product[line.product].append(_log(line.unit_price))
         return found
+
+    def _expected(self, inv: InvoiceSeen) -> float | None:
+        """What the lines come to at their products' usual unit prices; None when a product has too little history
+        (then nothing can be said about the prices)."""
+        total = 0.0
+        for line in inv.lines:
+            prices = self.by_product.get(line.product or "")
+            if not prices or len(prices) < MIN_HISTORY:
+                return None
+            total += max(line.quantity, 0.0) * math.exp(statistics.median(prices))
+        return total
+
+    def _amount(self, inv: InvoiceSeen, history: Sequence[float]) -> Anomaly | None:
+        """A total far above the customer's history. Two kinds of evidence, either enough:
+        - far above the customer's usual (pooled with all customers') *and* 5× above anything billed to them
+          before: a customer's deals vary a lot (a storage plan, then an implementation), so the usual alone alarms
+          on ordinary months; only upwards, a small invoice costs little if wrong;
+        - above anything billed to them before *and* 5× what the lines come to at their products' usual prices:
+          the amount is not explained by what was sold (a misplaced decimal point, a wrong line total)."""
+        value = _log(inv.total)
+        z, centre = pooled_z(value, history, self.population)
+        largest = max(history)
+        expected = self._expected(inv)
+        unexplained = expected is not None and expected > 0 and value > _log(expected) + UNEXPLAINED_MARGIN
+        if not ((z > AMOUNT_Z_LIMIT and value > largest + RANGE_MARGIN) or (value > largest and unexplained)):
+            return None
+        usual = math.exp(statistics.median(history))
+        why = f"{math.exp(value - statistics.median(history)):.0f}× more, over {len(history)} invoices"
+        if unexplained and expected is not None:
+            why += f"; its lines at their products' usual prices come to {expected:.2f}"
+        return Anomaly(
+            "amount_outlier",
+            inv.id,
+            f"invoice {inv.id}: {inv.total:.2f} for customer {inv.customer}, who is usually invoiced about "
+            f"{usual:.2f} ({why})",
+            {
+                "total": inv.total,
+                "usual": round(usual, 2),
+                "z": round(z, 1),
+                "pooled_usual": round(math.exp(centre), 2),
+                "expected_from_prices": round(expected, 2) if expected is not None else None,
+            },
+        )
 
 
 def check_invoices(invoices: Iterable[InvoiceSeen]) -> list[Anomaly]:

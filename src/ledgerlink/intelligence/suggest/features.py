@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
+from ledgerlink.intelligence.suggest import synonyms
 from ledgerlink.intelligence.suggest.schema import ObjectSchema, SchemaField
 from ledgerlink.intelligence.suggest.tokens import canonical_words, split_words
 
@@ -31,6 +32,7 @@ FEATURE_NAMES = (
     "margin",
     "both_identifiers",
     "side_fit",
+    "learned_words",
 )
 
 # A system's own type words → a coarse kind.
@@ -192,8 +194,19 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
     return docs
 
 
-def feature_matrix(source: ObjectSchema, target: ObjectSchema) -> list[list[list[float]]]:
-    """``[i][j]`` is the feature vector of source field i against target field j."""
+_SIDE_WORDS = _PURCHASE | _SALES
+
+
+def field_words(schema: ObjectSchema) -> list[frozenset[str]]:
+    """Each field's canonical words (of its whole path), as the learned associations see them."""
+    return [frozenset(d.path) for d in _docs(schema)]
+
+
+def feature_matrix(
+    source: ObjectSchema, target: ObjectSchema, learned: Mapping[str, float] | None = None
+) -> list[list[list[float]]]:
+    """``[i][j]`` is the feature vector of source field i against target field j. ``learned``: the word
+    associations learned from the training pairs (``synonyms``)."""
     sdocs = _docs(source)
     tdocs = _docs(target)
     df: Counter[str] = Counter()
@@ -201,6 +214,10 @@ def feature_matrix(source: ObjectSchema, target: ObjectSchema) -> list[list[list
         df.update(set(doc.path) | set(doc.label))
     n = len(sdocs) + len(tdocs)
     idf = {w: math.log((1 + n) / (1 + c)) + 1 for w, c in df.items()}
+    # The sales/purchase qualifier weighs as a word every field shares: ``side_fit`` judges the side, and a rarer
+    # qualifier (a schema with few sales fields) must not outweigh the words that say what the field is.
+    for word in _SIDE_WORDS & idf.keys():
+        idf[word] = 1.0
     base: list[list[list[float]]] = []
     for sf, sd in zip(source.fields, sdocs, strict=True):
         row = []
@@ -219,9 +236,12 @@ def feature_matrix(source: ObjectSchema, target: ObjectSchema) -> list[list[list
     ids_t = [is_identifier(f, target) for f in target.fields]
     sides = [[v.pop() for v in row] for row in base]
     out = _with_context(base)
+    swords = [frozenset(d.path) for d in sdocs]
+    twords = [frozenset(d.path) for d in tdocs]
     for i, row in enumerate(out):
         for j, vector in enumerate(row):
-            vector.extend((1.0 if ids_s[i] and ids_t[j] else 0.0, sides[i][j]))
+            learned_fit = synonyms.association(swords[i], twords[j], learned or {})
+            vector.extend((1.0 if ids_s[i] and ids_t[j] else 0.0, sides[i][j], learned_fit))
     return out
 
 

@@ -1,15 +1,23 @@
-"""A logistic regression over the pair features, its weights fitted on the training schema pairs in
-``benchmarks/data/schemas`` (``python benchmarks/mapping_suggestions.py --write-weights``) and shipped as JSON."""
+"""A logistic regression over the pair features and their pairwise products (so "same words" can weigh more when
+the types also fit, less when they don't), its weights fitted on the training schema pairs in
+``benchmarks/data/schemas`` (``python benchmarks/mapping_suggestions.py --write-weights``) and shipped as JSON with
+the word associations learned beside it. Scoring is pure Python: no numpy or scikit-learn at run time."""
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from ledgerlink.intelligence.suggest.features import FEATURE_NAMES
+
+
+def pairwise(features: list[float]) -> list[float]:
+    """The features, then the product of each two of them."""
+    n = len(features)
+    return [*features, *(features[a] * features[b] for a in range(n) for b in range(a + 1, n))]
 
 
 @dataclass(frozen=True)
@@ -17,9 +25,12 @@ class PairModel:
     weights: tuple[float, ...]
     bias: float
     threshold: float = 0.5  # below this the best target is no target
+    synonyms: dict[str, float] = field(default_factory=dict)  # word associations learned with the weights
+    products: bool = False  # the weights are for ``pairwise(features)``
 
     def probability(self, features: list[float]) -> float:
-        z = self.bias + sum(w * x for w, x in zip(self.weights, features, strict=True))
+        x = pairwise(features) if self.products else features
+        z = self.bias + sum(w * v for w, v in zip(self.weights, x, strict=True))
         return 1 / (1 + math.exp(-z)) if z > -60 else 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -28,13 +39,17 @@ class PairModel:
             "weights": list(self.weights),
             "bias": self.bias,
             "threshold": self.threshold,
+            "products": self.products,
+            "synonyms": dict(sorted(self.synonyms.items())),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PairModel:
         if list(data["features"]) != list(FEATURE_NAMES):
             raise ValueError("the weights were fitted on other features; refit them")
-        return cls(tuple(float(w) for w in data["weights"]), float(data["bias"]), float(data["threshold"]))
+        learned = {str(k): float(v) for k, v in (data.get("synonyms") or {}).items()}
+        weights = tuple(float(w) for w in data["weights"])
+        return cls(weights, float(data["bias"]), float(data["threshold"]), learned, bool(data.get("products")))
 
 
 def shipped_model() -> PairModel:

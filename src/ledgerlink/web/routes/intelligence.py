@@ -10,6 +10,7 @@ from fastapi import Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
+from ledgerlink.flows import fix_rewrites
 from ledgerlink.flows.sync import drift
 from ledgerlink.intelligence import findings, flow_watch, review
 from ledgerlink.logs import redact
@@ -187,7 +188,7 @@ async def failed_fix(request: Request, failed_id: RowId) -> HTMLResponse:
     row = console(request).ledger.failed_record(failed_id)
     if row is None:
         raise HTTPException(404, "no such failed record")
-    return render(request, "_fix.html", {"row": row, "fix": fixes.suggest(row, _accounts(console(request), row))})
+    return render(request, "_fix.html", {"row": row, "fix": _suggest(console(request), row)})
 
 
 @pages.post("/failed/{failed_id}/fix", name="failed_fix_apply")
@@ -198,6 +199,37 @@ async def failed_fix_apply(request: Request, failed_id: RowId) -> HTMLResponse:
         raise HTTPException(404, "no such failed record")
     applied, run, error = _apply(c, row, request.state.principal.username)
     return render(request, "_fix.html", {"row": row, "fix": applied, "applied": True, "run": run, "error": error})
+
+
+def _suggest(c: Console, row: Any) -> fixes.Fix | None:
+    return fixes.suggest(row, _accounts(c, row), _products(c))
+
+
+def _products(c: Console) -> fixes.Products | None:
+    """Reads the books' products (code, name) through the first accounting connection, when the fix needs them."""
+    conn = c.connections.first_in_role("accounting")
+    if conn is None:
+        return None
+
+    def read() -> list[tuple[str, str]]:
+        from ledgerlink.connections.build import build_accounting
+
+        books = build_accounting(c.connections.spec(conn))
+        out: list[tuple[str, str]] = []
+        cursor: str | None = None
+        try:
+            while len(out) < fixes.MAX_PRODUCTS:
+                page, cursor, more = books.products_all(cursor, 500, None)
+                out.extend((p.code, p.name or "") for _, p in page if p.code)
+                if not more or not page:
+                    break
+        except ConnectorError as exc:
+            log.warning("fix suggestion: could not read the books' products: %s", redact(str(exc))[:200])
+        finally:
+            books.close()
+        return out[: fixes.MAX_PRODUCTS]
+
+    return read
 
 
 def _accounts(c: Console, row: Any) -> fixes.Accounts | None:
@@ -223,10 +255,13 @@ def _accounts(c: Console, row: Any) -> fixes.Accounts | None:
 
 
 def _apply(c: Console, row: Any, user: str) -> tuple[fixes.Fix, str | None, str | None]:
-    """Write the corrected value to the source record (through its connection), audit it, replay the record."""
-    fix = fixes.suggest(row, _accounts(c, row))
+    """Write the corrected value to the source record (through its connection), audit it, replay the record. A
+    product code is not written to the source: the audit entry carries the rewrite the replay applies."""
+    fix = _suggest(c, row)
     if fix is None or not fix.safe or not fix.source_field:
         raise HTTPException(409, "this record has no fix that is safe to apply in one click")
+    if fix.kind == "product_code" and fix.replaces:
+        return _apply_rewrite(c, row, user, fix)
     conn = c.connections.first_of(row.source_system)
     if conn is None or get_system(row.source_system).role != "crm":
         raise HTTPException(409, f"no {row.source_system} connection to write the fix through")
@@ -254,12 +289,36 @@ def _apply(c: Console, row: Any, user: str) -> tuple[fixes.Fix, str | None, str 
         return fix, None, str(exc)
 
 
+def _apply_rewrite(c: Console, row: Any, user: str, fix: fixes.Fix) -> tuple[fixes.Fix, str | None, str | None]:
+    c.ledger.audit(
+        flow=row.flow,
+        system=row.source_system,
+        obj=row.source_object,
+        record_id=row.source_id,
+        action=fix_rewrites.ACTION,
+        source_id=row.source_id,
+        detail={
+            "field": fix.source_field,
+            "value": fix.value,
+            "by": user[:64],
+            "fix": fix.message,
+            "rewrite": fix_rewrites.product_code_rewrite(str(fix.replaces), str(fix.value)),
+        },
+    )
+    try:
+        return fix, c.replayer.replay(row.flow, row.source_id), None
+    except ReplayUnavailable as exc:
+        return fix, None, str(exc)
+
+
 class FixOut(BaseModel):
     message: str
     safe: bool
     source_field: str | None
     value: Any
     confidence: float | None
+    kind: str
+    replaces: str | None
 
 
 @api.get("/failed/{failed_id}/fix", response_model=FixOut | None, responses=REFUSED)
@@ -267,7 +326,7 @@ async def api_failed_fix(request: Request, failed_id: RowId) -> FixOut | None:
     row = console(request).ledger.failed_record(failed_id)
     if row is None:
         raise HTTPException(404, "no such failed record")
-    fix = fixes.suggest(row, _accounts(console(request), row))
+    fix = _suggest(console(request), row)
     return FixOut(**fix.__dict__) if fix else None
 
 

@@ -3,6 +3,10 @@
 Safe means: a single value of the source record is corrected to one the check accepts, with a clear best answer
 (a misspelt country's closest name, a VAT number's spacing). Anything that would lose data (cutting a too-long
 name) or guess a relationship is suggested for a person to do, never applied.
+
+An unknown product code is the one fix not written to the source: the catalogue in the books is the reference and
+the source's code may be right for the CRM, so the line's code is rewritten for this record's replay only
+(``kind="product_code"``, kept in the audit entry the replay reads: ``flows.fix_rewrites``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
 from ledgerlink.mapping.transforms.countries import COUNTRY_NAMES, country_to_iso
@@ -31,6 +35,8 @@ class Fix:
     source_field: str | None = None  # the field of the source record to set
     value: Any = None  # the value to set it to
     confidence: float | None = None
+    kind: str = "source"  # "source": set source_field in the source record; "product_code": rewrite a line's code
+    replaces: str | None = None  # for "product_code": the code the books don't know
 
 
 def _last_error(row: FailedRecordRow) -> tuple[str, str | None]:
@@ -143,12 +149,69 @@ def _no_account(row: FailedRecordRow, field: str | None, accounts: Accounts | No
     return Fix(message, True, "AccountId", account_id, score)
 
 
-def suggest(row: FailedRecordRow, accounts: Accounts | None = None) -> Fix | None:
+# A product code the books lack: its closest product, by code (spelling) or by the line's product name.
+MIN_PRODUCT_SCORE = 0.9
+MAX_PRODUCTS = 5000  # the books' products read to look for the closest (bounded)
+Products = Callable[[], list[tuple[str, str]]]  # (code, name) of the books' products, read only when needed
+_UNKNOWN_PRODUCT = re.compile(r"(?:no|unknown) product(?: code)? '([^']{1,100})'", re.I)
+
+
+def _code_key(code: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", code.casefold())
+
+
+def _name_near(data: Any, code: str, depth: int = 0) -> str:
+    """The name beside ``code`` in the stored input (a line's product: ``{"Name": ..., "ProductCode": code}``)."""
+    if depth > 6:
+        return ""
+    if isinstance(data, dict):
+        if code in (v for v in data.values() if isinstance(v, str)):
+            name = data.get("Name") or data.get("name")
+            if isinstance(name, str) and name != code:
+                return name
+        children = list(data.values())
+    elif isinstance(data, list):
+        children = data[:200]
+    else:
+        return ""
+    return next((found for child in children if (found := _name_near(child, code, depth + 1))), "")
+
+
+def _product(row: FailedRecordRow, error: str, products: Products | None) -> Fix | None:
+    found = _UNKNOWN_PRODUCT.search(error)
+    if not found:
+        return None
+    bad = found.group(1)
+    pool = products()[:MAX_PRODUCTS] if products is not None else []
+    if not pool:
+        return Fix(f"unknown product code {bad!r}: add it to the books' products or correct it in the source", False)
+    name = _name_near(row.input or {}, bad)
+    key = _code_key(bad)
+
+    def score(code: str, product_name: str) -> float:
+        by_code = fuzz.ratio(key, _code_key(code)) / 100
+        by_name = fuzz.token_sort_ratio(name, product_name, processor=str.casefold) / 100 if name else 0.0
+        return max(by_code, by_name)
+
+    ranked = sorted(((score(c, n), c, n) for c, n in pool), reverse=True)
+    best, code, product_name = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+    closest = f"the closest is {code} ({product_name}, {best:.2f})"
+    if best < MIN_PRODUCT_SCORE or best - runner_up < MIN_MARGIN:
+        why = "not close enough" if best < MIN_PRODUCT_SCORE else f"another scores {runner_up:.2f}"
+        return Fix(f"unknown product code {bad!r}: {closest}, but {why}: correct the line yourself", False)
+    message = f"unknown product code {bad!r}: {closest}; the line is invoiced as {code} when replayed"
+    return Fix(message, True, "product_code", code, best, kind="product_code", replaces=bad)
+
+
+def suggest(row: FailedRecordRow, accounts: Accounts | None = None, products: Products | None = None) -> Fix | None:
     """The fix for the record's latest error, if one is known. ``accounts`` reads the CRM's Accounts (for a record
-    that lacks one); without it that fix isn't looked for."""
+    that lacks one), ``products`` the books' products (for an unknown product code); without them those fixes
+    aren't looked for."""
     error, field = _last_error(row)
     return (
         _country(row, error)
+        or _product(row, error, products)
         or _vat(row, error, field)
         or _no_account(row, field, accounts)
         or _too_long(row, error, field)
