@@ -180,39 +180,55 @@ class KashooInvoiceLife(KashooBooks):
             if int(p["invoice"]) in wanted and not p.get("removed"):
                 paid.setdefault(int(p["invoice"]), []).append(p)
         rates = self._rates()
-        out = []
-        for row in rows:
-            payments = [
-                Payment.model_validate(
-                    apply_mapping(
-                        self._payment_reader,
-                        {**p, "invoiceNumber": row["number"]},
-                        ctx,
-                        system=SYSTEM,
-                        record=f"invoicePayment {p['id']}",
-                    )
-                )
-                for p in paid.get(int(row["id"]), [])
-            ]
-            amount_paid = sum((p.amount for p in payments), Decimal(0))
-            gross, balance = from_cents(int(row["amount"])), from_cents(int(row["balanceDue"]))
-            invoice = Invoice(
-                customer_code=str(row["contact"]),
-                issue_date=dt.date.fromisoformat(row["date"]),
-                due_date=dt.date.fromisoformat(row["dueDate"]),
-                currency=str(row.get("currency") or "CAD"),
-                lines=self._lines(row["lines"], rates),
-                reference=row.get("poNumber") or None,
-                number=str(row["number"]),
-                status=_status(row),
-                total_net=from_cents(int(row["subTotal"])),
-                total_tax=from_cents(int(row["taxTotal"])),
-                total_gross=gross,
-                amount_paid=amount_paid,
-            )
-            credited = gross - amount_paid - balance
-            out.append(BooksInvoice(invoice, str(row["contact"]), payments, credited, balance))
+        out = [self._books_invoice(row, paid.get(int(row["id"]), []), rates, ctx) for row in rows]
         return out, (str(offset + len(rows)) if more else str(offset)), more
+
+    def _books_invoice(
+        self, row: dict[str, Any], paid: list[dict[str, Any]], rates: dict[int, Decimal], ctx: TransformContext | None
+    ) -> BooksInvoice:
+        payments = [
+            Payment.model_validate(
+                apply_mapping(
+                    self._payment_reader,
+                    {**p, "invoiceNumber": row["number"]},
+                    ctx,
+                    system=SYSTEM,
+                    record=f"invoicePayment {p['id']}",
+                )
+            )
+            for p in paid
+        ]
+        amount_paid = sum((p.amount for p in payments), Decimal(0))
+        gross, balance = from_cents(int(row["amount"])), from_cents(int(row["balanceDue"]))
+        invoice = Invoice(
+            customer_code=str(row["contact"]),
+            issue_date=dt.date.fromisoformat(row["date"]),
+            due_date=dt.date.fromisoformat(row["dueDate"]),
+            currency=str(row.get("currency") or "CAD"),
+            lines=self._lines(row["lines"], rates),
+            reference=row.get("poNumber") or None,
+            number=str(row["number"]),
+            status=_status(row),
+            total_net=from_cents(int(row["subTotal"])),
+            total_tax=from_cents(int(row["taxTotal"])),
+            total_gross=gross,
+            amount_paid=amount_paid,
+        )
+        return BooksInvoice(invoice, str(row["contact"]), payments, gross - amount_paid - balance, balance)
+
+    def books_invoice(self, number: str, ctx: TransformContext | None = None) -> BooksInvoice | None:
+        def read() -> BooksInvoice | None:
+            row = self._fresh_row(number)
+            if row is None:
+                return None
+            paid = [
+                p
+                for p in self.client.list("records/invoicePayments")
+                if int(p["invoice"]) == int(row["id"]) and not p.get("removed")
+            ]
+            return self._books_invoice(row, paid, self._rates(), ctx)
+
+        return naming(f"Invoice {number}", read)
 
     def open_items(self) -> list[OpenItem]:
         today = dt.datetime.now(dt.UTC).date()  # Kashoo reports no lateness: days from dueDate to today (UTC)
