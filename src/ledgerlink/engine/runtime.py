@@ -132,6 +132,9 @@ class FlowSettings:
     invoice_change_policy: str = "update_or_credit"
     # A deal moved out of Closed Won: "void_or_credit" (void an unpaid invoice, credit a paid one) or "credit"
     reopen_policy: str = "void_or_credit"
+    # A deal won again after its invoice was voided or credited: "new_invoice" (a new invoice for the deal as it
+    # now stands, written back) or "fail" (a failed record: a person decides, then replays it)
+    rewon_policy: str = "new_invoice"
     invoice_changes: bool = True  # the two policies above, applied as deals change
     invoice_history: bool = True  # the books' invoices (all, also those LedgerLink didn't make) → Invoice__c
     account_balances: bool = True  # balance, overdue and aging buckets on each Account, from the books

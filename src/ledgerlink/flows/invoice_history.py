@@ -52,8 +52,9 @@ def import_page(deps: Deps, cursor: str | None) -> dict[str, Any]:
     counts.update(matched)
     numbers = [i.invoice.number or "" for i in items]
     deals = deps.ledger.lookup_many(books.name, books.invoice_object, numbers, "salesforce", "Opportunity")
-    # A credit note or an extra invoice made for a deal: the deal the invoice-change flow noted for it.
-    deals.update(state.deals_of(deps.ledger, books.name, [n for n in numbers if n not in deals]))
+    # A credit note or an extra invoice made for a deal: the deal the invoice-change flow noted for it. Noted after
+    # any link of the same number (books that give a deleted invoice's number again), so it wins.
+    deals.update(state.deals_of(deps.ledger, books.name, numbers))
     counts.update(write_invoices(deps, items, Links(accounts, deals), flow=FLOW, run_id=run_id))
     counts = +counts  # drop the zeros
     if set(counts) <= {"unchanged"}:  # nothing written: a rerun leaves no trace either
