@@ -69,3 +69,19 @@ def test_update_credit_and_void_in_each_books(books_env: BooksEnv) -> None:
 def _note_name(life: object, number: str) -> str:
     """A credit note's Invoice__c name: its number where the books keep it as an invoice, else "CN <number>"."""
     return number if getattr(life, "credit_notes_are_invoices", False) else f"CN {number}"
+
+
+def test_a_deal_won_again_after_its_void_is_invoiced_once_in_each_books(books_env: BooksEnv) -> None:
+    env = books_env
+    _account, opp, number = env.invoiced_opportunity("Both Won Again Ltd", 100.0)
+    env.user.update("Opportunity", opp, {"StageName": "Negotiation/Review"})
+    assert [o["status"] for o in _poll()] == ["voided"]
+    env.user.update("Opportunity", opp, {"StageName": "Closed Won"})
+    [outcome] = _poll()
+    assert outcome["status"] == "reinvoiced" and outcome["previous"] == number, outcome
+    made = env.runtime.books.get_invoice(outcome["invoice_number"])
+    assert made is not None and made.total_net == Decimal("100.00")
+    assert wait_for(invoice_changes.replay(opp))["status"] == "unchanged"
+    assert {o["status"] for o in _poll()} <= {"unchanged"}
+    assert env.poll_and_run() == []  # the invoice run leaves the deal alone: no third invoice
+    assert env.ledger.count_audit(flow=invoice_changes.FLOW, system=env.system, action="created") == 1
