@@ -65,8 +65,3 @@ def _write_status(deps: Deps, deal: str, status: str, run_id: str) -> bool:
         return False
     docs.write_deal(deps, deal, {field: status}, run_id)
     return True
-
-
-def counts_of(outcome: dict[str, Any]) -> dict[str, int]:
-    """What an outcome says was written to Salesforce (the demo's counters)."""
-    return dict(outcome.get("salesforce") or {})
