@@ -10,7 +10,9 @@ Account); below, the invoices stay without an Account, counted, and named in the
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledgerlink.flows.customer_sync import ACCOUNT_FIELDS
@@ -37,6 +39,30 @@ def _by_code(deps: Deps, codes: list[str]) -> dict[str, str]:
     return found
 
 
+@dataclass
+class _RunCache:
+    """A run's matching pool and the customers it already tried (a cache: rebuilt after a restart, never
+    checkpointed), so an import of many pages builds the pool once and tries each customer once."""
+
+    pool: golden.Pool | None = None
+    tried: set[str] = field(default_factory=set)
+
+
+_cache: dict[str, _RunCache] = {}
+_cache_lock = threading.Lock()
+
+
+def _run_cache(run_id: str | None) -> _RunCache:
+    if run_id is None:
+        return _RunCache()
+    with _cache_lock:
+        if run_id not in _cache:
+            if len(_cache) > 16:  # bounded: only recent runs need theirs
+                _cache.clear()
+            _cache[run_id] = _RunCache()
+        return _cache[run_id]
+
+
 def _pool(deps: Deps) -> golden.Pool:
     """The Accounts no books customer is linked to (nor waiting in a review), as canonical customers."""
     books, ctx = deps.books, transform_context(deps)
@@ -56,13 +82,17 @@ def _pool(deps: Deps) -> golden.Pool:
 
 def _match(deps: Deps, customer_ids: list[str], run_id: str | None, flow: str, counts: Counter[str]) -> dict[str, str]:
     books, ledger, settings = deps.books, deps.ledger, deps.settings
+    cache = _run_cache(run_id)
+    fresh = [c for c in customer_ids if c not in cache.tried]  # each customer once a run, whatever its pages
+    cache.tried.update(fresh)
     pending = review.pending_ids(ledger, books.name, books.customer_object)
-    waiting = [c for c in customer_ids if c in pending]
-    counts["accounts_in_review"] += len(waiting)
-    wanted = [c for c in customer_ids if c not in pending]
+    counts["accounts_in_review"] += sum(1 for c in fresh if c in pending)
+    wanted = [c for c in fresh if c not in pending]
     if not wanted:
         return {}
-    pool = _pool(deps)
+    if cache.pool is None:
+        cache.pool = _pool(deps)
+    pool = cache.pool
     if not pool.customers:
         return {}
     ctx = transform_context(deps, source_system=books.name)
