@@ -136,6 +136,10 @@ def test_rewon_policy_fail_leaves_it_to_a_person(kashflow_env: BooksEnv) -> None
     assert number in outcome["error"] and "voided" in outcome["error"]
     assert len(env.kashflow_invoices()) == 0  # the voided one was deleted; nothing new made
 
+    env.runtime.settings.flows.rewon_policy = "new_invoices"  # a typo: a clear error naming the setting
+    typo = wait_for(invoice_changes.replay(opp))
+    assert typo["status"] == "failed" and typo["field"] == "rewon_policy" and "new_invoice, fail" in typo["error"]
+
     env.runtime.settings.flows.rewon_policy = "new_invoice"  # decided: replay
     assert wait_for(invoice_changes.replay(opp))["status"] == "reinvoiced"
     assert len(env.kashflow_invoices()) == 1

@@ -108,3 +108,25 @@ def test_customers_without_an_account_are_matched_reviewed_or_listed(kashflow_en
     again = wait_for(invoice_history.poll()[0])
     assert again["invoices"] == 1 and again["unchanged"] == 2 and again.get("without_account", 0) == 0, again
     assert env.one(f"SELECT Account__c FROM Invoice__c WHERE Name = '{numbers['BS01']}'")["Account__c"] == brightside
+
+
+def test_a_mapping_that_fails_on_an_invoice_makes_a_failed_record_naming_it(
+    kashflow_env: BooksEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = kashflow_env
+    env.runtime.books.client.create_customer({"Code": "BAD01", "Name": "Bad Map Ltd"})  # type: ignore[attr-defined]
+    number = _invoice(env, "BAD01")
+    user_dir = tmp_path / "mappings"
+    (user_dir / "salesforce").mkdir(parents=True)
+    template = Path(load_mapping("salesforce/invoice_from_canonical").file or "").read_text(encoding="utf-8")
+    broken = template.replace("Status__c: status", "Status__c: {from: status, transforms: [number]}")
+    assert broken != template
+    (user_dir / "salesforce" / "invoice_from_canonical.yaml").write_text(broken, encoding="utf-8")
+    monkeypatch.setenv("LEDGERLINK_MAPPINGS_DIR", str(user_dir))
+
+    result = wait_for(invoice_history.poll()[0])
+    assert result["failed"] == 1 and result.get("invoices", 0) == 0, result
+    [failure] = env.ledger.failed_records(flow=invoice_history.FLOW)
+    message = str(failure.errors[-1])
+    assert failure.source_id == number and "Status__c" in message and number in message, failure
+    assert list(env.user.query("SELECT Id FROM Invoice__c")) == []
