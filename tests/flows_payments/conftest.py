@@ -77,8 +77,10 @@ class BooksEnv(FlowEnv):
         return rows[0]
 
 
-def _start(system: SystemName, tmp_path: Path) -> Iterator[BooksEnv]:
-    sandboxes = start_sandboxes(["salesforce", system], tmp_path / "sandboxes")
+def _start(
+    system: SystemName, tmp_path: Path, overrides: dict[str, dict[str, Any]] | None = None
+) -> Iterator[BooksEnv]:
+    sandboxes = start_sandboxes(["salesforce", system], tmp_path / "sandboxes", overrides=overrides)
     sf_spec = sandboxes["salesforce"].describe()
     ledger = Ledger(database_url(tmp_path))
     settings = engine.EngineSettings(

@@ -50,11 +50,38 @@ def test_update_credit_and_void_in_each_books(books_env: BooksEnv) -> None:
     assert len(life.credit_notes(shrinker_number)) == 1
 
     # History, balances and reconciliation see the same books.
+    # The changes were written to Salesforce as they were made (the credit note, negative; the credited invoice's
+    # balance): the import finds every record as written, and writes none again.
+    assert outcomes[shrinker]["salesforce"]["credit_notes"] == 1
+    rows = {r["Name"]: r for r in env.user.query("SELECT Name, Status__c, Total__c, Balance__c FROM Invoice__c")}
+    assert sorted(rows) == sorted([grower_number, shrinker_number, _note_name(life, note.number or "")])
+    assert Decimal(str(rows[_note_name(life, note.number or "")]["Total__c"])) == -Decimal("24.00")
     imported = wait_for(invoice_history.poll()[0])
-    if life.credit_notes_are_invoices:  # KashFlow: the credit note is an invoice with negative amounts
-        assert imported["invoices"] == 3 and imported.get("credit_notes", 0) == 0
-    else:
-        assert imported["invoices"] == 2 and imported["credit_notes"] == 1
+    # KashFlow: the credit note is an invoice with negative amounts, imported with the invoices
+    assert imported["unchanged"] == (3 if life.credit_notes_are_invoices else 2), imported
+    assert imported.get("invoices", 0) == 0 and imported.get("credit_notes", 0) == 0
+    assert len(list(env.user.query("SELECT Id FROM Invoice__c"))) == 3
     wait_for(account_balances.poll()[0])
     report = wait_for(balance_reconciliation.poll()[0])
     assert report["checked"] >= 2 and report["drift"] == []
+
+
+def _note_name(life: object, number: str) -> str:
+    """A credit note's Invoice__c name: its number where the books keep it as an invoice, else "CN <number>"."""
+    return number if getattr(life, "credit_notes_are_invoices", False) else f"CN {number}"
+
+
+def test_a_deal_won_again_after_its_void_is_invoiced_once_in_each_books(books_env: BooksEnv) -> None:
+    env = books_env
+    _account, opp, number = env.invoiced_opportunity("Both Won Again Ltd", 100.0)
+    env.user.update("Opportunity", opp, {"StageName": "Negotiation/Review"})
+    assert [o["status"] for o in _poll()] == ["voided"]
+    env.user.update("Opportunity", opp, {"StageName": "Closed Won"})
+    [outcome] = _poll()
+    assert outcome["status"] == "reinvoiced" and outcome["previous"] == number, outcome
+    made = env.runtime.books.get_invoice(outcome["invoice_number"])
+    assert made is not None and made.total_net == Decimal("100.00")
+    assert wait_for(invoice_changes.replay(opp))["status"] == "unchanged"
+    assert {o["status"] for o in _poll()} <= {"unchanged"}
+    assert env.poll_and_run() == []  # the invoice run leaves the deal alone: no third invoice
+    assert env.ledger.count_audit(flow=invoice_changes.FLOW, system=env.system, action="created") == 1

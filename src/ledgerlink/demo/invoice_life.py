@@ -49,6 +49,9 @@ class InvoiceLifeDemo:
         self.sf_payments: dict[str, str] = {}  # Payment__c id → invoice number
         self.payments_before: dict[str, int] = {}
         self.changed_invoices: list[str] = []
+        self.reopened: list[str] = []  # deals moved out of Closed Won
+        self.rewon: list[str] = []  # of those, won again
+        self.in_salesforce: Counter[str] = Counter()  # what the change runs wrote to Salesforce at once
         self.drift_injected = 0
 
     def _invoiced_deals(self) -> list[tuple[str, str]]:
@@ -91,6 +94,7 @@ class InvoiceLifeDemo:
             self.changed_invoices.append(number)
             if k % 3 == 2:
                 self.user.update("Opportunity", deal, {"StageName": "Negotiation/Review"})
+                self.reopened.append(deal)
                 done["reopened"] += 1
                 continue
             items = list(
@@ -119,6 +123,18 @@ class InvoiceLifeDemo:
         books.record_payment(number, paid)
         if number in self.payments_before:
             self.payments_before[number] += 1  # expected: not a payment from Salesforce made twice
+
+    def deals_won_again(self) -> int:
+        """The reopened deals are won again: each gets a new invoice (``rewon_policy``), once."""
+        for deal in self.reopened:
+            self.user.update("Opportunity", deal, {"StageName": "Closed Won"})
+            self.rewon.append(deal)
+        return len(self.rewon)
+
+    def note_changes(self, outcomes: list[tuple[str, dict[str, Any]]]) -> None:
+        """What each change run wrote to Salesforce in the same run (credit notes, invoices, voids)."""
+        for _run, outcome in outcomes:
+            self.in_salesforce.update(outcome.get("salesforce") or {})
 
     def bookkeeper_makes_invoices(self, count: int = 20) -> int:
         """Invoices made in the books by hand (no deal behind them): the history import must bring them too."""
@@ -174,6 +190,10 @@ class InvoiceLifeDemo:
         )
         ledger = self.runtime.ledger
         imported = Counter(r["External_Id__c"] for r in sf.query("SELECT External_Id__c FROM Invoice__c"))
+        # A credit note as Salesforce lists it (negative), by its name: more than one record for one is a duplicate.
+        negative = Counter(r["Name"] for r in sf.query("SELECT Name FROM Invoice__c WHERE Total__c < 0"))
+        references = [str(r) for r in books.invoice_references()]
+        reinvoiced = {deal: sum(1 for r in references if r.startswith(f"{deal}:rewon")) for deal in self.rewon}
         lines = Counter(r["External_Id__c"] for r in sf.query("SELECT External_Id__c FROM Invoice_Line__c"))
         changes = flows.get("Deal changes → invoices", Counter())
         balances = flows.get("Balances → Accounts", Counter())
@@ -189,6 +209,11 @@ class InvoiceLifeDemo:
             "refunds_recorded": ledger.count_audit(flow=refunds.FLOW, system=books.name, action="created"),
             "refunds_in_books": sum(refunded.values()),
             "refund_records_in_salesforce": len(refund_records),
+            "credit_notes_to_salesforce_at_once": self.in_salesforce.get("credit_notes", 0),
+            "invoice_records_written_at_once": self.in_salesforce.get("invoices", 0),
+            "invoice_records_voided_at_once": self.in_salesforce.get("voided", 0),
+            "deals_won_again": len(self.rewon),
+            "deals_reinvoiced": changes.get("reinvoiced", 0),
             "invoice_records_imported": sum(1 for k in imported if ":creditnote:" not in k),
             "invoice_lines_imported": len(lines),
             "accounts_with_balance": len(
@@ -207,6 +232,8 @@ class InvoiceLifeDemo:
                 "credit_notes": sum(n - 1 for n in notes.values()),
                 "refunds": sum(n - 1 for n in refunded.values()),
                 "refund_records": sum(n - 1 for n in refund_records.values()),
+                "credit_notes_in_salesforce": sum(n - 1 for n in negative.values()),
+                "reinvoiced_deals": sum(max(0, n - 1) for n in reinvoiced.values()),
                 "imported_invoices": sum(n - 1 for n in imported.values()),
                 "imported_lines": sum(n - 1 for n in lines.values()),
             },

@@ -141,7 +141,9 @@ def _invoice_life(demo: _Demo, runtime: engine.Runtime, sf_spec: dict[str, Any])
         # The finance team pays back credit left on paid invoices (refund_policy; the default keeps it as credit).
         runtime.settings.flows.refund_policy = "refund"
         life.deals_change()
-        demo.phase("Deal changes → invoices", invoice_changes.poll)
+        life.note_changes(demo.phase("Deal changes → invoices", invoice_changes.poll))
+        life.deals_won_again()
+        life.note_changes(demo.phase("Deal changes → invoices", invoice_changes.poll))
         life.bookkeeper_makes_invoices()
         demo.phase("Books invoices → Invoice__c", invoice_history.poll)
         demo.phase("Balances → Accounts", account_balances.poll)

@@ -135,6 +135,9 @@ class FlowSettings:
     # A credit note leaves the customer in credit on a paid invoice: "keep_credit" (the credit stays with the
     # customer in the books, for a person to refund or use) or "refund" (LedgerLink records the refund: flows/refunds)
     refund_policy: str = "keep_credit"
+    # A deal won again after its invoice was voided or credited: "new_invoice" (a new invoice for the deal as it
+    # now stands, written back) or "fail" (a failed record: a person decides, then replays it)
+    rewon_policy: str = "new_invoice"
     invoice_changes: bool = True  # the two policies above, applied as deals change
     invoice_history: bool = True  # the books' invoices (all, also those LedgerLink didn't make) → Invoice__c
     account_balances: bool = True  # balance, overdue and aging buckets on each Account, from the books

@@ -28,6 +28,7 @@ class Billed:
     nets: dict[str, str]  # net billed by tax rate ("20" → "100.00"), after credits and extra invoices
     status: str = OPEN
     documents: list[str] = field(default_factory=list)  # credit notes and extra invoices made for the deal
+    rewon: int = 0  # times the deal was won again after its invoice was voided or credited (each a new invoice)
 
     def gross(self) -> Decimal:
         return sum((quantize_money(Decimal(n) * (1 + Decimal(r) / 100)) for r, n in self.nets.items()), Decimal(0))
@@ -60,3 +61,18 @@ def load(ledger: Ledger, books: str, deal: str) -> Billed | None:
 
 def save(ledger: Ledger, books: str, deal: str, billed: Billed) -> None:
     ledger.set_watermark(_key(books, deal), json.dumps(asdict(billed), sort_keys=True))
+
+
+def _document_key(books: str, number: str) -> str:
+    return f"invoice_life/{books}/document/{number}"
+
+
+def note_document(ledger: Ledger, books: str, number: str, deal: str) -> None:
+    """Remember the deal a credit note or extra invoice was made for (the ledger links a deal to one invoice)."""
+    ledger.set_watermark(_document_key(books, number), deal)
+
+
+def deals_of(ledger: Ledger, books: str, numbers: list[str]) -> dict[str, str]:
+    """The deal each of these documents was made for, where ``note_document`` knows one."""
+    keys = {_document_key(books, n): n for n in numbers}
+    return {keys[key]: deal for key, deal in ledger.get_watermarks(keys).items() if deal}

@@ -21,8 +21,8 @@ from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine.flows import CRM, Flow, register
 from ledgerlink.engine.retry import durable_step
+from ledgerlink.flows._invoice_accounts import salesforce_accounts
 from ledgerlink.flows.deps import Deps, current_deps
-from ledgerlink.flows.invoice_history import salesforce_accounts
 from ledgerlink.model import quantize_money
 from ledgerlink.systems.invoice_life import OpenItem, invoice_life
 from ledgerlink.systems.salesforce import soql as literal
@@ -75,7 +75,7 @@ def _differs(current: dict[str, Any], wanted: dict[str, float]) -> bool:
 def refresh(deps: Deps) -> dict[str, Any]:
     """Compute every customer's aging from the books and write the Accounts that differ; returns the counts."""
     aging = aging_by_customer(invoice_life(deps.books).open_items())
-    accounts = salesforce_accounts(deps, list(aging))
+    accounts, _ = salesforce_accounts(deps, list(aging), match=False)  # the history import does the matching
     wanted: dict[str, dict[str, float]] = {}
     for customer, account in accounts.items():
         wanted[account] = aging[customer].fields()

@@ -6,6 +6,12 @@
   whole invoice and makes a new one for the deal as it now stands (its number is written back to the deal).
 - A deal moved out of Closed Won (``reopen_policy``): ``void_or_credit`` voids an unpaid invoice and credits a paid
   one in full; ``credit`` always credits it in full.
+- A deal won again after its invoice was voided or credited (``rewon_policy``): ``new_invoice`` issues a new one
+  for the deal as it now stands (written back, audited, once); ``fail`` leaves it to a person (a failed record).
+
+What a change did in the books reaches Salesforce in the same run (``invoice_mirror``): the credit note as a negative
+``Invoice__c``, the invoice's new balance and status, the deal's status; the history import later finds them as
+written.
 
 Trigger: Opportunities carrying an invoice number, changed since the watermark (``SystemModstamp``), a page a step;
 one run per change, in the deal's invoicing shard (it never overlaps the deal's invoice run). A run compares the
@@ -17,10 +23,9 @@ run repeated after a crash finds it in the books instead of making it twice.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import uuid
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from dbos import DBOS, WorkflowHandle
@@ -28,13 +33,14 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.engine.flows import ACCOUNTING, CRM, Flow, register
 from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import enqueue_record, shard_key, wait_for
+from ledgerlink.flows import _invoice_documents as docs
 from ledgerlink.flows import _invoice_state as state
-from ledgerlink.flows import invoicing, refunds
+from ledgerlink.flows import invoice_mirror, invoicing
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe
 from ledgerlink.flows._ledger_steps import fail, resolve_failure, save_watermark
 from ledgerlink.flows.deps import Deps, current_deps
-from ledgerlink.model import CreditNote, Invoice, InvoiceLine
+from ledgerlink.model import Invoice
 from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.invoice_life import LOCKED, invoice_life
 from ledgerlink.systems.salesforce import soql as literal
@@ -43,16 +49,20 @@ from ledgerlink.systems.salesforce.incremental import Position, incremental_soql
 FLOW = "invoice_changes"
 WATERMARK = "salesforce.Opportunity.invoiced"
 PAGE = 200
-CREDIT_NOTE_OBJECT = "CreditNote"  # the ledger's name for a credit note in the books, whichever system keeps them
+CREDIT_NOTE_OBJECT = docs.CREDIT_NOTE_OBJECT
 POLICIES = ("update_or_credit", "credit_difference", "credit_and_reissue")
 REOPEN_POLICIES = ("void_or_credit", "credit")
+REWON_POLICIES = ("new_invoice", "fail")
 
 
 class Outcome(TypedDict, total=False):
     opportunity: str
-    status: str  # unchanged | updated | credited | reissued | voided | not_invoiced | failed
+    status: str  # unchanged | updated | credited | reissued | voided | reinvoiced | not_invoiced | failed
     invoice_number: str
     documents: list[str]
+    previous: str  # reinvoiced: the invoice voided or credited before the deal was won again
+    was: str  # reinvoiced: what had happened to it (voided | credited)
+    salesforce: dict[str, int]  # what the same run wrote to Salesforce (Invoice__c, credit notes, the deal)
     error: str
     field: str | None
 
@@ -79,134 +89,76 @@ def _baseline(deps: Deps, number: str) -> state.Billed:
     return state.Billed(number, state.fingerprint(invoice.lines), state.nets_by_rate(invoice.lines))
 
 
-# --- writing -------------------------------------------------------------------------------------------------
+def _result(
+    status: str, invoice: str, *, notes: Sequence[str] = (), invoices: Sequence[str] = (), deal_status: bool = False
+) -> dict[str, Any]:
+    """The step's result: the outcome, and what the Salesforce side must now show (``invoice_mirror``)."""
+    documents = [*notes, *invoices]
+    out: dict[str, Any] = {"status": status, "invoice_number": invoice}
+    if documents:
+        out["documents"] = documents
+    out["mirror"] = {"invoices": [invoice, *invoices], "credit_notes": list(notes), "deal_status": deal_status}
+    return out
 
 
-def _audit(deps: Deps, run_id: str, deal: str, obj: str, record_id: str, action: str, detail: dict[str, Any]) -> None:
-    deps.ledger.audit(
-        flow=FLOW,
-        system=deps.books.name,
-        obj=obj,
-        record_id=record_id,
-        action=action,
-        run_id=run_id,
-        source_id=deal,
-        detail=detail,
-    )
-
-
-def _credit(
-    deps: Deps, deal: str, invoice_number: str, lines: list[InvoiceLine], reference: str, reason: str, run_id: str
-) -> str:
-    books = deps.books
-    invoice = books.get_invoice(invoice_number)
-    if invoice is None:
-        raise RecordRejected(f"invoice {invoice_number} is no longer in the books", field=o2i.INVOICE_NUMBER_FIELD)
-    note = CreditNote(
-        customer_code=invoice.customer_code,
-        invoice_number=invoice_number,
-        issue_date=dt.datetime.now(dt.UTC).date(),
-        currency=invoice.currency,
-        lines=lines,
-        reference=reference,
-        reason=reason,
-    )
-    made = invoice_life(books).create_credit_note(note, invoice.customer_code, invoicing.ctx(deps))
-    deps.ledger.link((books.name, CREDIT_NOTE_OBJECT, made.number), ("salesforce", "Opportunity", deal))
-    _audit(
-        deps,
-        run_id,
-        deal,
-        CREDIT_NOTE_OBJECT,
-        made.number,
-        "created" if made.created else "matched",
-        {"invoice": invoice_number, "reason": reason, "net": str(sum((li.net for li in lines), Decimal(0)))},
-    )
-    # A paid invoice's credit is owed back: refunded by policy (flows/refunds; the default keeps it as credit).
-    refunds.refund_credit(
-        deps,
-        deal,
-        invoice_number,
-        made.number,
-        run_id,
-        note_created=made.created,
-        currency=invoice.currency,
-        opportunity=deal,
-    )
-    return made.number
-
-
-def _extra_invoice(deps: Deps, deal: str, base: Invoice, lines: list[InvoiceLine], reference: str, run_id: str) -> str:
-    books = deps.books
-    customer = books.get_invoice(base.number or "")
-    customer_id = customer.customer_code if customer else base.customer_code
-    invoice = base.model_copy(
-        update={"lines": lines, "reference": reference, "number": None, "customer_code": customer_id}
-    )
-    made = books.create_invoice(invoice, customer_id, invoicing.ctx(deps))
-    _audit(
-        deps,
-        run_id,
-        deal,
-        books.invoice_object,
-        made.number,
-        "created" if made.created else "matched",
-        {"reference": reference, "net": str(invoice.lines_net)},
-    )
-    return made.number
-
-
-def _difference_lines(
-    deal_name: str, before: dict[str, str], after: dict[str, str]
-) -> tuple[list[InvoiceLine], list[InvoiceLine]]:
-    """(credit lines, extra invoice lines): the net change at each tax rate."""
-    credits: list[InvoiceLine] = []
-    extras: list[InvoiceLine] = []
-    for rate in sorted(set(before) | set(after)):
-        change = Decimal(after.get(rate, "0")) - Decimal(before.get(rate, "0"))
-        if change == 0:
-            continue
-        line = InvoiceLine(
-            description=f"Change to {deal_name}"[:2000],
-            quantity=Decimal(1),
-            unit_price=abs(change),
-            tax_rate=Decimal(rate),
+def _reopened(deps: Deps, deal: str, name: str, billed: state.Billed, run_id: str) -> dict[str, Any]:
+    books, settings = deps.books, deps.settings
+    if billed.status != state.OPEN:
+        return {"status": "unchanged", "invoice_number": billed.invoice}
+    if settings.reopen_policy not in REOPEN_POLICIES:
+        raise RecordRejected(f"reopen_policy must be one of {', '.join(REOPEN_POLICIES)}", field="reopen_policy")
+    if settings.reopen_policy == "void_or_credit" and invoice_life(books).void_invoice(billed.invoice):
+        billed.status = state.VOIDED
+        docs.audit(
+            deps, run_id, deal, books.invoice_object, billed.invoice, "voided", {"policy": settings.reopen_policy}
         )
-        (extras if change > 0 else credits).append(line)
-    return credits, extras
+        state.save(deps.ledger, books.name, deal, billed)
+        docs.write_deal(deps, deal, {o2i.INVOICE_STATUS_FIELD: "Voided"}, run_id)
+        return {"status": "voided", "invoice_number": billed.invoice, "mirror": {"voided": [billed.invoice]}}
+    reference = f"{deal}:reopened:{billed.fingerprint[:12]}" + (f":{billed.rewon}" if billed.rewon else "")
+    note = docs.credit(deps, deal, billed.invoice, docs.whole_credit(name, billed), reference, "deal reopened", run_id)
+    billed.status, billed.documents = state.CREDITED, [*billed.documents, note]
+    state.save(deps.ledger, books.name, deal, billed)
+    docs.write_deal(deps, deal, {o2i.INVOICE_STATUS_FIELD: "Credited"}, run_id)
+    return _result("credited", billed.invoice, notes=[note])
 
 
-def _whole_credit(name: str, billed: state.Billed) -> list[InvoiceLine]:
-    """Credit lines for everything the invoice billed: one per tax rate, for its net."""
-    return [
-        InvoiceLine(
-            description=f"Credit for {name}"[:2000],
-            quantity=Decimal(1),
-            unit_price=Decimal(net),
-            tax_rate=Decimal(rate),
+def _rewon(deps: Deps, deal: str, record: dict[str, Any], billed: state.Billed, run_id: str) -> dict[str, Any]:
+    """Won again after its invoice was voided or credited: ``rewon_policy`` "new_invoice" issues one for the deal
+    as it now stands (its reference counts the times re-won, so a replay finds it and a later re-win makes its
+    own); "fail" leaves the decision to a person (a failed record, replayed once decided)."""
+    books, policy = deps.books, deps.settings.rewon_policy
+    if policy not in REWON_POLICIES:
+        raise RecordRejected(f"rewon_policy must be one of {', '.join(REWON_POLICIES)}", field="rewon_policy")
+    if policy == "fail":
+        raise RecordRejected(
+            f"was won again after its invoice {billed.invoice} was {billed.status}: replay it once decided",
+            field="StageName",
         )
-        for rate, net in billed.nets.items()
-        if Decimal(net) > 0
-    ]
-
-
-def _write_deal(deps: Deps, deal: str, fields: dict[str, Any], run_id: str) -> None:
-    deps.crm.update("Opportunity", deal, fields)
-    deps.ledger.audit(
-        flow=FLOW,
-        system="salesforce",
-        obj="Opportunity",
-        record_id=deal,
-        action="updated",
-        run_id=run_id,
-        source_id=deal,
-        detail=fields,
+    wanted = _mapped(deps, record)
+    print_ = state.fingerprint(wanted.lines)
+    count = billed.rewon + 1
+    account = str(record.get("AccountId") or "")
+    customer = (
+        deps.ledger.lookup("salesforce", "Account", account, books.name, books.customer_object) if account else None
+    ) or docs.customer_of(deps, wanted.model_copy(update={"number": billed.invoice}))
+    reference = f"{deal}:rewon{count}:{print_[:12]}"
+    number = docs.new_invoice(deps, deal, wanted, wanted.lines, reference, run_id, customer)
+    was = billed.status
+    state.save(
+        deps.ledger,
+        books.name,
+        deal,
+        state.Billed(number, print_, state.nets_by_rate(wanted.lines), state.OPEN, [*billed.documents, number], count),
     )
+    docs.write_deal(deps, deal, {o2i.INVOICE_NUMBER_FIELD: number, o2i.INVOICE_STATUS_FIELD: "Unpaid"}, run_id)
+    return {**_result("reinvoiced", number), "documents": [number], "previous": billed.invoice, "was": was}
 
 
 @durable_step
 def apply_change(deps: Deps, deal: str, record: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """Bring the books in line with the deal, once; returns the outcome's status, invoice and documents made."""
+    """Bring the books in line with the deal, once; returns the outcome's status, invoice and documents made, and
+    what the Salesforce side must now show."""
     books = deps.books
     life = invoice_life(books)
     number = deps.ledger.lookup("salesforce", "Opportunity", deal, books.name, books.invoice_object)
@@ -217,38 +169,9 @@ def apply_change(deps: Deps, deal: str, record: dict[str, Any], run_id: str) -> 
     name = str(record.get("Name") or deal)
 
     if not record.get("IsWon"):
-        if billed.status != state.OPEN:
-            return {"status": "unchanged", "invoice_number": billed.invoice}
-        if settings.reopen_policy not in REOPEN_POLICIES:
-            raise RecordRejected(f"reopen_policy must be one of {', '.join(REOPEN_POLICIES)}", field="reopen_policy")
-        if settings.reopen_policy == "void_or_credit" and life.void_invoice(billed.invoice):
-            billed.status = state.VOIDED
-            _audit(
-                deps, run_id, deal, books.invoice_object, billed.invoice, "voided", {"policy": settings.reopen_policy}
-            )
-            state.save(deps.ledger, books.name, deal, billed)
-            _write_deal(deps, deal, {o2i.INVOICE_STATUS_FIELD: "Voided"}, run_id)
-            return {"status": "voided", "invoice_number": billed.invoice}
-        note = _credit(
-            deps,
-            deal,
-            billed.invoice,
-            _whole_credit(name, billed),
-            f"{deal}:reopened:{billed.fingerprint[:12]}",
-            "deal reopened",
-            run_id,
-        )
-        billed.status, billed.documents = state.CREDITED, [*billed.documents, note]
-        state.save(deps.ledger, books.name, deal, billed)
-        _write_deal(deps, deal, {o2i.INVOICE_STATUS_FIELD: "Credited"}, run_id)
-        return {"status": "credited", "invoice_number": billed.invoice, "documents": [note]}
-
+        return _reopened(deps, deal, name, billed, run_id)
     if billed.status != state.OPEN:
-        # Won again after its invoice was voided or credited: a new invoice is a decision for a person.
-        raise RecordRejected(
-            f"was won again after its invoice {billed.invoice} was {billed.status}: replay it once decided",
-            field="StageName",
-        )
+        return _rewon(deps, deal, record, billed, run_id)
     wanted = _mapped(deps, record)
     print_ = state.fingerprint(wanted.lines)
     if print_ == billed.fingerprint:
@@ -268,44 +191,52 @@ def apply_change(deps: Deps, deal: str, record: dict[str, Any], run_id: str) -> 
             if exc.code != LOCKED:
                 raise
         else:
-            _audit(deps, run_id, deal, books.invoice_object, billed.invoice, "updated", {"net": str(wanted.lines_net)})
-            state.save(deps.ledger, books.name, deal, state.Billed(billed.invoice, print_, nets))
-            return {"status": "updated", "invoice_number": billed.invoice}
+            detail = {"net": str(wanted.lines_net)}
+            docs.audit(deps, run_id, deal, books.invoice_object, billed.invoice, "updated", detail)
+            state.save(deps.ledger, books.name, deal, state.Billed(billed.invoice, print_, nets, rewon=billed.rewon))
+            return _result("updated", billed.invoice, deal_status=True)
 
     base = wanted.model_copy(update={"number": billed.invoice})
+    customer = docs.customer_of(deps, base)
     if policy == "credit_and_reissue":
-        note = _credit(
+        note = docs.credit(
             deps,
             deal,
             billed.invoice,
-            _whole_credit(name, billed),
+            docs.whole_credit(name, billed),
             f"{deal}:reissue:{print_[:12]}",
             "deal changed: reissued",
             run_id,
         )
-        new_number = _extra_invoice(deps, deal, base, wanted.lines, f"{deal}:{print_[:12]}", run_id)
+        new_number = docs.new_invoice(deps, deal, base, wanted.lines, f"{deal}:{print_[:12]}", run_id, customer)
         # The ledger's link stays with the first invoice (links never move); the state names the one standing now.
+        documents = [*billed.documents, note, new_number]
         state.save(
-            deps.ledger, books.name, deal, state.Billed(new_number, print_, nets, state.OPEN, [*billed.documents, note])
+            deps.ledger, books.name, deal, state.Billed(new_number, print_, nets, state.OPEN, documents, billed.rewon)
         )
-        _write_deal(deps, deal, {o2i.INVOICE_NUMBER_FIELD: new_number, o2i.INVOICE_STATUS_FIELD: "Unpaid"}, run_id)
-        return {"status": "reissued", "invoice_number": new_number, "documents": [note, new_number]}
+        docs.write_deal(deps, deal, {o2i.INVOICE_NUMBER_FIELD: new_number, o2i.INVOICE_STATUS_FIELD: "Unpaid"}, run_id)
+        out = _result("reissued", new_number, notes=[note])
+        out["documents"] = [note, new_number]
+        out["mirror"]["invoices"].append(billed.invoice)  # the credited one's balance changed too
+        return out
 
-    credits, extras = _difference_lines(name, billed.nets, nets)
-    made: list[str] = []
+    credits, extras = docs.difference_lines(name, billed.nets, nets)
+    notes: list[str] = []
+    invoices: list[str] = []
     if credits:
-        made.append(
-            _credit(deps, deal, billed.invoice, credits, f"{deal}:cn:{print_[:12]}", "deal amount lowered", run_id)
-        )
+        reference = f"{deal}:cn:{print_[:12]}"
+        notes.append(docs.credit(deps, deal, billed.invoice, credits, reference, "deal amount lowered", run_id))
     if extras:
-        made.append(_extra_invoice(deps, deal, base, extras, f"{deal}:add:{print_[:12]}", run_id))
+        invoices.append(docs.new_invoice(deps, deal, base, extras, f"{deal}:add:{print_[:12]}", run_id, customer))
+    documents = [*billed.documents, *notes, *invoices]
     state.save(
         deps.ledger,
         books.name,
         deal,
-        state.Billed(billed.invoice, print_, nets, state.OPEN, [*billed.documents, *made]),
+        state.Billed(billed.invoice, print_, nets, state.OPEN, documents, billed.rewon),
     )
-    return {"status": "credited" if credits else "updated", "invoice_number": billed.invoice, "documents": made}
+    status = "credited" if credits else "updated"
+    return _result(status, billed.invoice, notes=notes, invoices=invoices, deal_status=True)
 
 
 # --- the workflow --------------------------------------------------------------------------------------------
@@ -322,6 +253,9 @@ def invoice_changes(opportunity_id: str) -> Outcome:
             raise RecordRejected("is no longer in Salesforce", field="Id")
         record = found
         result = apply_change(deps, opportunity_id, record, run_id)
+        wanted = result.pop("mirror", None)
+        if wanted:  # the same run shows it in Salesforce (a checkpointed step of its own: a crash resumes here)
+            result["salesforce"] = invoice_mirror.mirror(deps, opportunity_id, wanted, run_id)
         resolve_failure(deps, FLOW, opportunity_id)
         return {"opportunity": opportunity_id, **result}  # type: ignore[typeddict-item]
     except FLOW_ERRORS as exc:

@@ -21,6 +21,7 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.engine import fanout
 from ledgerlink.engine.retry import BATCH_WRITE_RETRY, durable_step, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, enqueue_record, shard_key
+from ledgerlink.flows import _invoice_state as invoice_state
 from ledgerlink.flows import fix_rewrites
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail
@@ -486,11 +487,17 @@ def read_page(
     numbers = deps.ledger.lookup_many(
         "salesforce", spec.sobject, [r["Id"] for r in page], books.name, books.invoice_object
     )
-    todo = [
-        {"Id": record["Id"], "SystemModstamp": record["SystemModstamp"]}
-        for record in page
-        if not (record["Id"] in numbers and record.get(spec.number_field) == numbers[record["Id"]])
-    ]
+
+    def standing(record: dict[str, Any]) -> bool:
+        """Linked, and the number written back is the invoice standing for it: the first one, or (reissued, or won
+        again after a void) the one the invoice-change flow's state names."""
+        linked, written = numbers.get(record["Id"]), record.get(spec.number_field)
+        if linked is None or written == linked:
+            return linked is not None
+        billed = invoice_state.load(deps.ledger, books.name, record["Id"])
+        return billed is not None and billed.invoice == written
+
+    todo = [{"Id": r["Id"], "SystemModstamp": r["SystemModstamp"]} for r in page if not standing(r)]
     position = Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
     return {"records": todo, "position": position, "seen": len(page)}
 

@@ -75,6 +75,11 @@ class InvoiceLife(Protocol):
         """Every invoice in the books, a page at a time (cursor, more to read), each with payments and credits."""
         ...
 
+    def books_invoice(self, number: str, ctx: TransformContext | None = None) -> BooksInvoice | None:
+        """One invoice as ``invoices_page`` reads it (None when gone, voided or removed): what a change just made
+        is written to the CRM as, the same record the history import would write."""
+        ...
+
     def open_items(self) -> list[OpenItem]: ...
 
     def customer_balance(self, customer_id: str) -> Decimal:

@@ -168,3 +168,16 @@ def make_number(args: Any) -> TransformFn:
         return float(number)
 
     return convert
+
+
+@register("negate")
+def make_negate(args: Any) -> TransformFn:
+    """A number with its sign flipped (Decimal in, Decimal out): a credit note's positive totals as the negative
+    amounts a ledger lists them with."""
+
+    def convert(value: Any, ctx: TransformContext) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return -to_decimal(value)
+
+    return convert

@@ -235,6 +235,11 @@ class KashFlowInvoiceLife(KashFlowRefunds):
             out.append(self._books_invoice(full, ctx))
         return out, nxt, more
 
+    def books_invoice(self, number: str, ctx: TransformContext | None = None) -> BooksInvoice | None:
+        self._recent.drop(f"invoice:{number}")  # read afresh: a change was just made to it
+        row = naming(f"Invoice {number}", lambda: self._invoice_row(number))
+        return None if row is None else self._books_invoice(row, ctx)
+
     def open_items(self) -> list[OpenItem]:
         out = []
         for row in self.client.list("invoices"):

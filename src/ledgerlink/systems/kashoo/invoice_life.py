@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerlink.mapping import TransformContext
-from ledgerlink.model import CreditNote, Invoice, InvoiceLine, Payment, from_cents
+from ledgerlink.model import CreditNote, Invoice, InvoiceLine, Payment, Refund, from_cents
 from ledgerlink.systems.accounting import apply_mapping, naming
 from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.invoice_life import LOCKED, BooksInvoice, MadeDocument, OpenItem
@@ -185,42 +185,67 @@ class KashooInvoiceLife(KashooRefunds):
         # refund leaves no trace on the invoice row when it pays back all of a note's credit).
         moved = {int(r["id"]) for r in rows if int(r["id"]) in paid or int(r["amount"]) != int(r["balanceDue"])}
         refunds = self.refunds_by_invoice(moved) if moved else {}
-        out = []
-        for row in rows:
-            payments = [
-                Payment.model_validate(
-                    apply_mapping(
-                        self._payment_reader,
-                        {**p, "invoiceNumber": row["number"]},
-                        ctx,
-                        system=SYSTEM,
-                        record=f"invoicePayment {p['id']}",
-                    )
-                )
-                for p in paid.get(int(row["id"]), [])
-            ]
-            amount_paid = sum((p.amount for p in payments), Decimal(0))
-            gross, balance = from_cents(int(row["amount"])), from_cents(int(row["balanceDue"]))
-            invoice = Invoice(
-                customer_code=str(row["contact"]),
-                issue_date=dt.date.fromisoformat(row["date"]),
-                due_date=dt.date.fromisoformat(row["dueDate"]),
-                currency=str(row.get("currency") or "CAD"),
-                lines=self._lines(row["lines"], rates),
-                reference=row.get("poNumber") or None,
-                number=str(row["number"]),
-                status=_status(row),
-                total_net=from_cents(int(row["subTotal"])),
-                total_tax=from_cents(int(row["taxTotal"])),
-                total_gross=gross,
-                amount_paid=amount_paid,
-            )
-            refunded = [
-                r.model_copy(update={"invoice_number": str(row["number"])}) for r in refunds.get(int(row["id"]), [])
-            ]
-            credited = gross - amount_paid - balance + sum((r.amount for r in refunded), Decimal(0))
-            out.append(BooksInvoice(invoice, str(row["contact"]), payments, credited, balance, refunds=refunded))
+        out = [
+            self._books_invoice(row, paid.get(int(row["id"]), []), rates, ctx, refunds.get(int(row["id"]), []))
+            for row in rows
+        ]
         return out, (str(offset + len(rows)) if more else str(offset)), more
+
+    def _books_invoice(
+        self,
+        row: dict[str, Any],
+        paid: list[dict[str, Any]],
+        rates: dict[int, Decimal],
+        ctx: TransformContext | None,
+        refunds: list[Refund],
+    ) -> BooksInvoice:
+        payments = [
+            Payment.model_validate(
+                apply_mapping(
+                    self._payment_reader,
+                    {**p, "invoiceNumber": row["number"]},
+                    ctx,
+                    system=SYSTEM,
+                    record=f"invoicePayment {p['id']}",
+                )
+            )
+            for p in paid
+        ]
+        amount_paid = sum((p.amount for p in payments), Decimal(0))
+        gross, balance = from_cents(int(row["amount"])), from_cents(int(row["balanceDue"]))
+        invoice = Invoice(
+            customer_code=str(row["contact"]),
+            issue_date=dt.date.fromisoformat(row["date"]),
+            due_date=dt.date.fromisoformat(row["dueDate"]),
+            currency=str(row.get("currency") or "CAD"),
+            lines=self._lines(row["lines"], rates),
+            reference=row.get("poNumber") or None,
+            number=str(row["number"]),
+            status=_status(row),
+            total_net=from_cents(int(row["subTotal"])),
+            total_tax=from_cents(int(row["taxTotal"])),
+            total_gross=gross,
+            amount_paid=amount_paid,
+        )
+        refunded = [r.model_copy(update={"invoice_number": str(row["number"])}) for r in refunds]
+        credited = gross - amount_paid - balance + sum((r.amount for r in refunded), Decimal(0))
+        return BooksInvoice(invoice, str(row["contact"]), payments, credited, balance, refunds=refunded)
+
+    def books_invoice(self, number: str, ctx: TransformContext | None = None) -> BooksInvoice | None:
+        def read() -> BooksInvoice | None:
+            row = self._fresh_row(number)
+            if row is None:
+                return None
+            paid = [
+                p
+                for p in self.client.list("records/invoicePayments")
+                if int(p["invoice"]) == int(row["id"]) and not p.get("removed")
+            ]
+            moved = bool(paid) or int(row["amount"]) != int(row["balanceDue"])
+            refunds = self.refunds_by_invoice({int(row["id"])}).get(int(row["id"]), []) if moved else []
+            return self._books_invoice(row, paid, self._rates(), ctx, refunds)
+
+        return naming(f"Invoice {number}", read)
 
     def open_items(self) -> list[OpenItem]:
         today = dt.datetime.now(dt.UTC).date()  # Kashoo reports no lateness: days from dueDate to today (UTC)
