@@ -32,6 +32,7 @@ from typing import Any
 from ledgerlink.mapping import Mapping as MappingRules
 from ledgerlink.mapping import TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, InvoiceLine, Payment, Product, from_cents, to_cents
+from ledgerlink.store.claims import CreateClaims
 from ledgerlink.systems.accounting import (
     CreatedInvoice,
     InvoiceDue,
@@ -46,7 +47,7 @@ from ledgerlink.systems.errors import ConnectorError, PermanentError
 from ledgerlink.systems.http import decimal_json
 from ledgerlink.systems.kashoo.client import KashooClient
 from ledgerlink.systems.kashoo.fields import CAPABILITIES, CUSTOMER_FIELDS, PRODUCT_FIELDS
-from ledgerlink.systems.lookups import CodeIndex, InvoiceIndex, ShortCache
+from ledgerlink.systems.lookups import CodeIndex, InvoiceIndex, ShortCache, create_once
 
 log = logging.getLogger(__name__)
 # A create looks in a listing at most this old: a contact or item an earlier attempt made (a retry, a replay, another
@@ -147,9 +148,12 @@ class KashooBooks:
     def _payment_reader(self) -> MappingRules:
         return load_mapping("kashoo/invoice_payment_to_canonical")
 
-    def __init__(self, client: KashooClient, options: KashooOptions | None = None) -> None:
+    def __init__(
+        self, client: KashooClient, options: KashooOptions | None = None, claims: CreateClaims | None = None
+    ) -> None:
         self.client = client
         self.options = options or KashooOptions()
+        self.claims = claims  # workers sharing a ledger: one create per new code among them
         self._taxes: list[dict[str, Any]] | None = None
         self._tax_lock = threading.Lock()
         self._listing_lock = threading.Lock()
@@ -175,7 +179,8 @@ class KashooBooks:
         """The contact whose ``code`` is the customer's, made when there is none. Kashoo would take the same code
         twice, so the look before the POST uses a listing at most ``LOOK_BEFORE_CREATE`` seconds old (an earlier
         attempt, in this process or another, may have made it); after an attempt whose outcome is unknown the next
-        look reads the listing again. Runs in one process make one code one at a time."""
+        look reads the listing again. Runs in one process make one code one at a time; workers sharing a ledger
+        claim the code there first (``lookups.create_once``), as two looks at the same instant both miss."""
         record = f"Customer {customer.code}"
         payload = apply_mapping(self._contact_mapping, canonical_json(customer), ctx, system=SYSTEM, record=record)
         payload = _flat_address(payload)
@@ -186,14 +191,24 @@ class KashooBooks:
                 found = self._contacts.get(customer.code, max_age=LOOK_BEFORE_CREATE)
                 if found is not None:
                     return self._same_contact(found, customer, record)
-                try:
-                    contact, _ = self.client.create("contacts", payload)
-                except ConnectorError as exc:
-                    if not isinstance(exc, PermanentError) or exc.status is None or exc.status >= 500:
-                        self._contacts.forget()  # it may have been made: the retry looks again
-                    raise
-                self._contacts.put(customer.code, int(contact["id"]))
-                return str(contact["id"])
+                return create_once(
+                    self.claims,
+                    (SYSTEM, "contact"),
+                    customer.code,
+                    self._contacts,
+                    post,
+                    lambda contact_id: self._same_contact(contact_id, customer, record),
+                )
+
+        def post() -> int:
+            try:
+                contact, _ = self.client.create("contacts", payload)
+            except ConnectorError as exc:
+                if not isinstance(exc, PermanentError) or exc.status is None or exc.status >= 500:
+                    self._contacts.forget()  # it may have been made: the retry looks again
+                raise
+            self._contacts.put(customer.code, int(contact["id"]))
+            return int(contact["id"])
 
         return naming(record, make)
 
@@ -244,15 +259,18 @@ class KashooBooks:
                 found = self._items.get(product.code, max_age=LOOK_BEFORE_CREATE)
                 if found is not None:
                     return str(found)
-                try:
-                    item, _ = self.client.create("items", payload)
-                except ConnectorError as exc:
-                    self._items.forget()  # made by an earlier attempt or by hand (a DUPLICATE code): look again
-                    if exc.code == "DUPLICATE" and (again := self._items.get(product.code)) is not None:
-                        return str(again)
-                    raise
-                self._items.put(product.code, int(item["id"]))
-                return str(item["id"])
+                return create_once(self.claims, (SYSTEM, "item"), product.code, self._items, post, str)
+
+        def post() -> int:
+            try:
+                item, _ = self.client.create("items", payload)
+            except ConnectorError as exc:
+                self._items.forget()  # made by an earlier attempt or by hand (a DUPLICATE code): look again
+                if exc.code == "DUPLICATE" and (again := self._items.get(product.code)) is not None:
+                    return again
+                raise
+            self._items.put(product.code, int(item["id"]))
+            return int(item["id"])
 
         return naming(record, make)
 
@@ -574,9 +592,11 @@ class KashooBooks:
             except PermanentError as exc:
                 if not self.feed.rejected(exc):
                     raise
-                self.feed.switch(f"Kashoo rejected modifiedSince on {collection} ({exc.message})")
+                self.feed.switch(f"Kashoo rejected modifiedSince on {collection} ({exc.message})", rejected=True)
             else:
                 if not any(int(r.get("modified") or since) < since for r in rows):
+                    if since > 0:
+                        self.feed.honoured()
                     return rows
                 self.feed.switch(f"Kashoo ignored modifiedSince on {collection} (older records came back)")
         every = list(self.client.list(collection, {"includeRemoved": "true"}))
