@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ledgerlink.store.claims import ClaimTimeout, CreateClaims
@@ -176,6 +177,17 @@ class ShortCache:
                 self._values.clear()
             self._values[key] = (time.monotonic(), value)
         return value
+
+    @contextmanager
+    def writing(self, *keys: str) -> Iterator[None]:
+        """Around our own write to what ``keys`` hold: dropped before it (no step reads the old value meanwhile) and
+        again once it is done, so that a listing begun while it was in flight, which may hold the row from before
+        it, is not kept (``put(read_at=)`` compares with the later drop)."""
+        self.drop(*keys)
+        try:
+            yield
+        finally:
+            self.drop(*keys)
 
     def drop(self, *keys: str) -> None:
         with self._lock:

@@ -515,8 +515,8 @@ class KashooBooks:
                 "memo": memo,
                 "depositAccount": self._deposit_account(),
             }
-            self._recent.drop(f"invoice:{invoice_id}", f"payments:{row['id']}")
-            created, _ = self.client.create("records/invoicePayments", body)
+            with self._recent.writing(f"invoice:{invoice_id}", f"invoice:{row['number']}", f"payments:{row['id']}"):
+                created, _ = self.client.create("records/invoicePayments", body)
             return str(created["id"])
 
         return naming(record, pay)
