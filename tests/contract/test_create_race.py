@@ -110,3 +110,45 @@ def test_without_a_shared_ledger_kashoo_keeps_both_creates(tmp_path: Path) -> No
         assert results[0]["id"] != results[1]["id"]
     finally:
         sandbox.stop()
+
+
+# --- the claim's states, on the ledger's database (no HTTP) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_claims_hand_over_made_ids_and_take_over_dead_or_doubtful_creates(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    from sqlalchemy import update
+
+    from ledgerlink.store.claims import CLAIM, PENDING_TTL, CreateClaims
+
+    url = _ledger_url(tmp_path, database, request)
+    first, second = CreateClaims(url, "kashoo:a@x"), CreateClaims(url, "kashoo:a@x")
+    other_books = CreateClaims(url, "kashoo:b@x")
+
+    won = first.claim("contact", "acme")
+    assert won.won and not won.look_first
+    assert other_books.claim("contact", "acme").won  # another account's books: a claim of its own
+    first.made("contact", "acme", won, "41")
+    lost = second.claim("contact", "acme")
+    assert (lost.won, lost.target_id) == (False, "41")  # no create, no look: the id the winner made
+
+    doubtful = first.claim("contact", "beta")
+    first.failed("contact", "beta", doubtful, maybe_made=True)  # a timeout: the create may have happened
+    again = second.claim("contact", "beta")
+    assert again.won and again.look_first  # taken over, and it must look in the books first
+
+    refused = first.claim("contact", "gamma")
+    first.failed("contact", "gamma", refused, maybe_made=False)  # a 400: nothing was made
+    fresh = second.claim("contact", "gamma")
+    assert fresh.won and not fresh.look_first
+
+    dead = first.claim("contact", "delta")  # its worker dies before any outcome
+    with first.engine.begin() as conn:
+        conn.execute(update(CLAIM).where(CLAIM.c.code == "delta").values(at=time.time() - PENDING_TTL - 1))
+    rescued = second.claim("contact", "delta")
+    assert rescued.won and rescued.look_first
+    first.made("contact", "delta", dead, "99")  # the dead worker's late outcome no longer owns the claim
+    second.made("contact", "delta", rescued, "42")
+    assert CreateClaims(url, "kashoo:a@x").claim("contact", "delta").target_id == "42"
