@@ -43,7 +43,7 @@ def test_a_listing_during_a_payment_does_not_keep_the_unpaid_row(kashoo: Sandbox
             due_date=today + dt.timedelta(days=30),
             currency="CAD",
             reference="short-rows-1",
-            lines=[InvoiceLine(description="Work", quantity=Decimal(1), unit_price=Decimal(100), tax_rate=0)],
+            lines=[InvoiceLine(description="Work", quantity=Decimal(1), unit_price=Decimal(100), tax_rate=Decimal(0))],
         )
         number = books.create_invoice(invoice, contact, look_first=False).number
         before = books.get_invoice(number)
@@ -63,5 +63,53 @@ def test_a_listing_during_a_payment_does_not_keep_the_unpaid_row(kashoo: Sandbox
         assert after is not None
         assert after.amount_paid == Decimal(100), "the row listed during the payment was kept"
         assert after.status == "Paid"
+    finally:
+        books.close()
+
+
+def test_a_payments_listing_begun_before_a_payment_is_not_kept_after_it(kashoo: Sandbox) -> None:
+    """The demo's intermittent failure ("Payment … on invoice …: is no longer in the books", payment_sync): one run's
+    listing of every payment reads Kashoo before another run's payment is made and is put in the short-lived rows
+    after it, so the payment's own run, reading the invoice's payments next, did not find it. The listing is held
+    between its answer and its use (a slow or preempted thread) while the payment is made and read."""
+    books = build_accounting(kashoo.describe())
+    try:
+        contact = books.create_customer(Customer(code="SHORT-2", name="Short Rows Two Ltd"))
+        today = dt.date.today()
+        invoice = Invoice(
+            customer_code=contact,
+            issue_date=today,
+            due_date=today + dt.timedelta(days=30),
+            currency="CAD",
+            reference="short-rows-2",
+            lines=[InvoiceLine(description="Work", quantity=Decimal(1), unit_price=Decimal(80), tax_rate=Decimal(0))],
+        )
+        number = books.create_invoice(invoice, contact, look_first=False).number
+        assert books.get_invoice(number) is not None
+
+        client = books.client  # type: ignore[attr-defined]
+        listed, go_on = threading.Event(), threading.Event()
+        real_list = client.list
+
+        def held_list(collection: str, params: dict[str, str] | None = None) -> Iterator[dict[str, object]]:
+            rows = list(real_list(collection, params))
+            if collection == "records/invoicePayments" and params is None and not listed.is_set():
+                listed.set()  # Kashoo has answered; the rows are not yet in the short-lived cache
+                go_on.wait(30)
+            return iter(rows)
+
+        client.list = held_list
+        earlier = threading.Thread(target=books.payments, args=(number,))  # another run's batch read
+        earlier.start()
+        assert listed.wait(30)
+        payment = Payment(invoice_number=number, amount=Decimal(30), currency="CAD", paid_on=today, reference="P-2")
+        made = books.record_payment(number, payment)
+        changed, _mark = books.payments_changed_since(None)  # the feed the payment's own run comes from
+        assert [p.reference for p in changed] == [f"kashoo:{made}"]
+        go_on.set()
+        earlier.join(timeout=30)
+
+        found = [p.reference for p in books.payments(number)]
+        assert found == [f"kashoo:{made}"], "a listing from before the payment was kept"
     finally:
         books.close()

@@ -383,7 +383,7 @@ class KashooBooks:
         page) and keeps each row a short while (``lookups.SHORT_TTL``), so the runs that follow (payments, late
         notices) read none; our own writes and the payment feed drop the rows they change. A listing row without
         its lines is completed by one GET."""
-        key = f"invoice:{invoice_id}"
+        key, started = f"invoice:{invoice_id}", self._recent.now()
         if (cached := self._recent.get(key)) is None:
             with self._listing_lock:  # runs that miss at once share one listing
                 if (cached := self._recent.get(key)) is None:
@@ -404,7 +404,7 @@ class KashooBooks:
             row = self.client.get("records", row["id"])
         if row is not None:
             self._invoices.note(row)
-            self._recent.put(f"invoice:{row['number']}", row)
+            self._recent.put(f"invoice:{row['number']}", row, started)  # not if a write dropped it meanwhile
         return row
 
     def get_invoice(self, invoice_id: str) -> Invoice | None:
@@ -476,23 +476,27 @@ class KashooBooks:
         """The active payments on one invoice. ``fresh``: listed now by its contact (the invoice filter is ours);
         else, batch read: a miss lists every payment once and keeps them per invoice a short while."""
         key = f"payments:{row['id']}"
+        # Every put says when its listing began (``read_at``): a listing begun before a payment was made, and
+        # finished after, must not stand for the invoice's payments (its own run would miss the payment).
         if fresh:
+            read_at = self._recent.now()
             rows = [
                 {**p, "invoiceNumber": row["number"]}
                 for p in self.client.list("records/invoicePayments", {"contact": row["contact"]})
                 if str(p.get("invoice")) == str(row["id"]) and not p.get("removed")
             ]
-            return list(self._recent.put(key, rows))
+            return list(self._recent.put(key, rows, read_at))
         if (cached := self._recent.get(key)) is None:
             with self._listing_lock:
                 if (cached := self._recent.get(key)) is None:
-                    by_invoice: dict[str, list[dict[str, Any]]] = {}
+                    read_at, by_invoice = self._recent.now(), dict[str, list[dict[str, Any]]]()
                     for p in self.client.list("records/invoicePayments"):
                         if not p.get("removed"):
                             by_invoice.setdefault(str(p.get("invoice")), []).append(p)
                     for invoice, found in by_invoice.items():
-                        self._recent.put(f"payments:{invoice}", found)
-                    cached = self._recent.put(key, by_invoice.get(str(row["id"]), []))
+                        self._recent.put(f"payments:{invoice}", found, read_at)
+                    # This invoice's answer is the listing's, kept or not (it is the freshest there is).
+                    cached = self._recent.put(key, by_invoice.get(str(row["id"]), []), read_at)
         return [{**p, "invoiceNumber": row["number"]} for p in cached]
 
     def record_payment(self, invoice_id: str, payment: Payment, ctx: TransformContext | None = None) -> str:
