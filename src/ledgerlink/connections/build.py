@@ -44,7 +44,8 @@ def build_accounting(spec: ConnectionSpec, *, ledger_url: str | None = None) -> 
     system = get_system(spec["system"])
     if system.role != "accounting":
         raise ValueError(f"{system.title} is not an accounting system")
-    books: AccountingSystem = system.build(spec, BuildOptions(pacer=build_pacer(spec, ledger_url)))
+    options = BuildOptions(pacer=build_pacer(spec, ledger_url), ledger_url=ledger_url)
+    books: AccountingSystem = system.build(spec, options)
     return books
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import secrets as pysecrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,6 +17,7 @@ from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import Connection, MetricSample
 from ledgerlink.store.tables import utcnow
 from ledgerlink.systems import registry
+from ledgerlink.systems.changefeed import note_name
 from ledgerlink.systems.registry import get_system
 from ledgerlink.systems.spec import CredentialsError, Role, check_credentials
 from ledgerlink.vault import Vault
@@ -46,6 +47,9 @@ class ConnectionView:
     last_test_at: Any
     last_test_ok: bool | None
     last_test_message: str | None
+    # What the service did with the connector's change feed, as a worker or the last test found it
+    # (``ChangeFeed.status``: parameter, state, mode, reason, since); None until one has read it.
+    change_feed: dict[str, str] | None = None
 
 
 def _view(row: Connection) -> ConnectionView:
@@ -142,6 +146,21 @@ def _check_secrets(kind: str, values: dict[str, str]) -> dict[str, str]:
         raise ConnectionError_(str(exc)) from None
 
 
+def _with_feeds(ledger: Ledger, views: list[ConnectionView]) -> list[ConnectionView]:
+    """Each connection with its change feed's state, noted by workers (or a test) under the service's URL."""
+    names = {v.name: note_name(v.system, v.base_url) for v in views}
+    notes = ledger.get_watermarks(names.values()) if names else {}
+    out = []
+    for v in views:
+        try:
+            status = json.loads(notes[names[v.name]]) if names[v.name] in notes else None
+        except ValueError:
+            status = None
+        feed = {str(k): str(val) for k, val in status.items()} if isinstance(status, dict) else None
+        out.append(replace(v, change_feed=feed))
+    return out
+
+
 class Connections:
     def __init__(self, ledger: Ledger, vault: Vault) -> None:
         self.ledger = ledger
@@ -179,12 +198,20 @@ class Connections:
 
     def list(self) -> list[ConnectionView]:
         with self.ledger.session() as s:
-            return [_view(r) for r in s.scalars(select(Connection).order_by(Connection.name))]
+            views = [_view(r) for r in s.scalars(select(Connection).order_by(Connection.name))]
+        return _with_feeds(self.ledger, views)
 
     def get(self, name: str) -> ConnectionView | None:
         with self.ledger.session() as s:
             row = s.scalar(select(Connection).where(Connection.name == name))
-            return _view(row) if row else None
+            view = _view(row) if row else None
+        return _with_feeds(self.ledger, [view])[0] if view else None
+
+    def record_change_feed(self, name: str, status: dict[str, str]) -> None:
+        """A test's reading of the change feed, noted where workers note theirs."""
+        view = self.get(name)
+        if view is not None:
+            self.ledger.set_watermark(note_name(view.system, view.base_url), json.dumps(status))
 
     def rotate(self, name: str, secrets: dict[str, str]) -> ConnectionView:
         with self.ledger.session() as s:

@@ -116,6 +116,23 @@ class CreateIntent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class CreateClaim(Base):
+    """A create about to be made in another system under a key that system keeps (a customer code), claimed so
+    that of two workers making the same new record at the same instant only one sends the create; the other waits
+    for its outcome (``store.claims``). ``scope`` names the books (system, account, URL), ``state`` is pending |
+    made (``target_id`` set) | unknown (the create may or may not have happened: the next claimer looks first)."""
+
+    __tablename__ = "ll_create_claim"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    object: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    at: Mapped[float] = mapped_column(Float)  # time.time() of the claim or of its outcome
+
+
 class RateBucket(Base):
     """A token bucket per connection, shared by every worker process through the database."""
 

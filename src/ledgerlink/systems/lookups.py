@@ -6,6 +6,8 @@ reading a collection a listing at a time instead of a call per record.
   attempt that may have made the record costs a look.
 - ``InvoiceIndex``: invoice number -> (id, contact), from creates and listings, so a number costs no search
   (rows in the vendor's shape are read by ``id_key``/``number_key``/``contact_key``).
+- ``create_once``: a create under a claim in the ledger's database (``store.claims``), so that two workers making
+  the same new code at the same instant make it once (the look before a create covers retries and replays only).
 - ``ShortCache``: a value read moments ago (an invoice, its payments), for the steps of one run that read the same
   record one after another; dropped on our own writes to it and after ``ttl`` seconds.
 """
@@ -14,8 +16,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from ledgerlink.store.claims import ClaimTimeout, CreateClaims
+from ledgerlink.systems.errors import PermanentError, TransientError
 
 INDEX_MAX_AGE = 30.0  # seconds a listing's miss is trusted: another writer's new record shows within this
 SHORT_TTL = 60.0  # seconds a record read (or listed) is reused by the steps and runs that follow; writes drop it
@@ -73,6 +79,44 @@ class CodeIndex:
     def forget(self) -> None:
         with self._lock:
             self._ids = None
+
+
+def create_once(
+    claims: CreateClaims | None,
+    what: tuple[str, str],
+    code: str,
+    index: CodeIndex,
+    post: Callable[[], int],
+    same: Callable[[int], str],
+) -> str:
+    """``post()`` (the create, returning the new id) unless another worker is making or has just made ``code``:
+    then ``same(id)`` of its record. ``what`` is (system, object). Without ``claims`` (one process on its own) the
+    create is sent as it is. Call it after a look found nothing, holding ``index.lock_for(code)``."""
+    if claims is None:
+        return str(post())
+    system, obj = what
+    key = norm(code)
+    try:
+        claim = claims.claim(obj, key)
+    except ClaimTimeout as exc:
+        raise TransientError(str(exc), system=system) from None
+    if not claim.won:
+        assert claim.target_id is not None
+        index.put(code, int(claim.target_id))
+        return same(int(claim.target_id))
+    try:
+        if claim.look_first:  # an earlier create's outcome is unknown: it may be in the books already
+            index.forget()
+            if (found := index.get(code)) is not None:
+                claims.made(obj, key, claim, str(found))
+                return same(found)
+        made = post()
+    except BaseException as exc:
+        refused = isinstance(exc, PermanentError) and exc.status is not None and exc.status < 500
+        claims.failed(obj, key, claim, maybe_made=not refused)
+        raise
+    claims.made(obj, key, claim, str(made))
+    return str(made)
 
 
 class InvoiceIndex:
@@ -133,6 +177,17 @@ class ShortCache:
                 self._values.clear()
             self._values[key] = (time.monotonic(), value)
         return value
+
+    @contextmanager
+    def writing(self, *keys: str) -> Iterator[None]:
+        """Around our own write to what ``keys`` hold: dropped before it (no step reads the old value meanwhile) and
+        again once it is done, so that a listing begun while it was in flight, which may hold the row from before
+        it, is not kept (``put(read_at=)`` compares with the later drop)."""
+        self.drop(*keys)
+        try:
+            yield
+        finally:
+            self.drop(*keys)
 
     def drop(self, *keys: str) -> None:
         with self._lock:

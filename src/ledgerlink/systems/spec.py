@@ -83,15 +83,18 @@ class ProbeResult:
     ok: bool
     message: str
     samples: dict[str, float] = field(default_factory=dict)  # API-budget readings to chart
+    change_feed: dict[str, str] | None = None  # what the vendor did with the change feed (``ChangeFeed.status``)
 
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """What the engine hands a system's ``build`` besides the connection: the shared rate limiter and the tag our
-    own writes carry (so their change events are recognised as ours)."""
+    """What the engine hands a system's ``build`` besides the connection: the shared rate limiter, the tag our
+    own writes carry (so their change events are recognised as ours) and the ledger's database, which workers
+    share (create claims, the change feed's mode for the console); None in a lone process such as a probe."""
 
     pacer: Pacer
     client_tag: str = "ledgerlink"
+    ledger_url: str | None = None
 
 
 class CommandContext(Protocol):

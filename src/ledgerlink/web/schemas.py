@@ -122,6 +122,17 @@ class CredentialsIn(Model):
     secrets: dict[str, str]
 
 
+class ChangeFeedOut(Model):
+    """What the service did with the connector's change-feed parameter: ``state`` honoured | ignored | rejected
+    (| unknown), ``mode`` feed (reads by the parameter) | listing (full listings with a content hash per record)."""
+
+    parameter: str = ""
+    state: str = "unknown"
+    mode: str = "feed"
+    reason: str = ""
+    since: str = ""
+
+
 class ConnectionOut(Model):
     name: str
     system: str
@@ -134,6 +145,7 @@ class ConnectionOut(Model):
     last_test_at: Timestamp | None
     last_test_ok: bool | None
     last_test_message: str | None
+    change_feed: ChangeFeedOut | None = None
 
 
 class ConnectionCreated(Model):

@@ -152,11 +152,13 @@ class KashFlowBooks:
                         break
                     yield row
                 else:
+                    if since:
+                        self.feed.honoured()
                     return
             except PermanentError as exc:
                 if not self.feed.rejected(exc):
                     raise
-                self.feed.switch(f"KashFlow rejected updatedsince on /{path}: {exc.message}")
+                self.feed.switch(f"KashFlow rejected updatedsince on /{path}: {exc.message}", rejected=True)
         every = list(self.client.list(path, {"perpage": 500}))
         if all(row.get(stamp) for row in every):
             kept = [row for row in every if not since or not _older(row.get(stamp), since)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ledgerlink.systems.changefeed import ledger_publisher
 from ledgerlink.systems.kashflow.books import KashFlowBooks, KashFlowOptions
 from ledgerlink.systems.kashflow.client import SYSTEM, KashFlowClient, KashFlowSettings
 from ledgerlink.systems.kashflow.fields import CAPABILITIES
@@ -38,7 +39,7 @@ class KashFlowConnectionOptions(BaseModel):
 def build(spec: ConnectionSpec, options: BuildOptions) -> KashFlowBooks:
     creds = check_credentials(KashFlowCredentials, spec.get("credentials") or {}, SYSTEM).plain()
     choices = KashFlowConnectionOptions.model_validate(spec.get("options") or {})
-    return KashFlowInvoiceLife(  # the adapter with invoice updates, credit notes and history
+    books = KashFlowInvoiceLife(  # the adapter with invoice updates, credit notes and history
         KashFlowClient(
             KashFlowSettings(
                 base_url=str(spec["base_url"]),
@@ -55,6 +56,8 @@ def build(spec: ConnectionSpec, options: BuildOptions) -> KashFlowBooks:
             default_payment_method=choices.default_payment_method,
         ),
     )
+    books.feed.publish = ledger_publisher(options.ledger_url, SYSTEM, str(spec["base_url"]))
+    return books
 
 
 def probe(spec: ConnectionSpec) -> ProbeResult:

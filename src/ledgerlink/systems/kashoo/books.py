@@ -32,6 +32,7 @@ from typing import Any
 from ledgerlink.mapping import Mapping as MappingRules
 from ledgerlink.mapping import TransformContext, load_mapping
 from ledgerlink.model import Customer, Invoice, InvoiceLine, Payment, Product, from_cents, to_cents
+from ledgerlink.store.claims import CreateClaims
 from ledgerlink.systems.accounting import (
     CreatedInvoice,
     InvoiceDue,
@@ -46,7 +47,7 @@ from ledgerlink.systems.errors import ConnectorError, PermanentError
 from ledgerlink.systems.http import decimal_json
 from ledgerlink.systems.kashoo.client import KashooClient
 from ledgerlink.systems.kashoo.fields import CAPABILITIES, CUSTOMER_FIELDS, PRODUCT_FIELDS
-from ledgerlink.systems.lookups import CodeIndex, InvoiceIndex, ShortCache
+from ledgerlink.systems.lookups import CodeIndex, InvoiceIndex, ShortCache, create_once
 
 log = logging.getLogger(__name__)
 # A create looks in a listing at most this old: a contact or item an earlier attempt made (a retry, a replay, another
@@ -147,9 +148,12 @@ class KashooBooks:
     def _payment_reader(self) -> MappingRules:
         return load_mapping("kashoo/invoice_payment_to_canonical")
 
-    def __init__(self, client: KashooClient, options: KashooOptions | None = None) -> None:
+    def __init__(
+        self, client: KashooClient, options: KashooOptions | None = None, claims: CreateClaims | None = None
+    ) -> None:
         self.client = client
         self.options = options or KashooOptions()
+        self.claims = claims  # workers sharing a ledger: one create per new code among them
         self._taxes: list[dict[str, Any]] | None = None
         self._tax_lock = threading.Lock()
         self._listing_lock = threading.Lock()
@@ -175,7 +179,8 @@ class KashooBooks:
         """The contact whose ``code`` is the customer's, made when there is none. Kashoo would take the same code
         twice, so the look before the POST uses a listing at most ``LOOK_BEFORE_CREATE`` seconds old (an earlier
         attempt, in this process or another, may have made it); after an attempt whose outcome is unknown the next
-        look reads the listing again. Runs in one process make one code one at a time."""
+        look reads the listing again. Runs in one process make one code one at a time; workers sharing a ledger
+        claim the code there first (``lookups.create_once``), as two looks at the same instant both miss."""
         record = f"Customer {customer.code}"
         payload = apply_mapping(self._contact_mapping, canonical_json(customer), ctx, system=SYSTEM, record=record)
         payload = _flat_address(payload)
@@ -186,14 +191,24 @@ class KashooBooks:
                 found = self._contacts.get(customer.code, max_age=LOOK_BEFORE_CREATE)
                 if found is not None:
                     return self._same_contact(found, customer, record)
-                try:
-                    contact, _ = self.client.create("contacts", payload)
-                except ConnectorError as exc:
-                    if not isinstance(exc, PermanentError) or exc.status is None or exc.status >= 500:
-                        self._contacts.forget()  # it may have been made: the retry looks again
-                    raise
-                self._contacts.put(customer.code, int(contact["id"]))
-                return str(contact["id"])
+                return create_once(
+                    self.claims,
+                    (SYSTEM, "contact"),
+                    customer.code,
+                    self._contacts,
+                    post,
+                    lambda contact_id: self._same_contact(contact_id, customer, record),
+                )
+
+        def post() -> int:
+            try:
+                contact, _ = self.client.create("contacts", payload)
+            except ConnectorError as exc:
+                if not isinstance(exc, PermanentError) or exc.status is None or exc.status >= 500:
+                    self._contacts.forget()  # it may have been made: the retry looks again
+                raise
+            self._contacts.put(customer.code, int(contact["id"]))
+            return int(contact["id"])
 
         return naming(record, make)
 
@@ -244,15 +259,18 @@ class KashooBooks:
                 found = self._items.get(product.code, max_age=LOOK_BEFORE_CREATE)
                 if found is not None:
                     return str(found)
-                try:
-                    item, _ = self.client.create("items", payload)
-                except ConnectorError as exc:
-                    self._items.forget()  # made by an earlier attempt or by hand (a DUPLICATE code): look again
-                    if exc.code == "DUPLICATE" and (again := self._items.get(product.code)) is not None:
-                        return str(again)
-                    raise
-                self._items.put(product.code, int(item["id"]))
-                return str(item["id"])
+                return create_once(self.claims, (SYSTEM, "item"), product.code, self._items, post, str)
+
+        def post() -> int:
+            try:
+                item, _ = self.client.create("items", payload)
+            except ConnectorError as exc:
+                self._items.forget()  # made by an earlier attempt or by hand (a DUPLICATE code): look again
+                if exc.code == "DUPLICATE" and (again := self._items.get(product.code)) is not None:
+                    return again
+                raise
+            self._items.put(product.code, int(item["id"]))
+            return int(item["id"])
 
         return naming(record, make)
 
@@ -365,7 +383,7 @@ class KashooBooks:
         page) and keeps each row a short while (``lookups.SHORT_TTL``), so the runs that follow (payments, late
         notices) read none; our own writes and the payment feed drop the rows they change. A listing row without
         its lines is completed by one GET."""
-        key = f"invoice:{invoice_id}"
+        key, started = f"invoice:{invoice_id}", self._recent.now()
         if (cached := self._recent.get(key)) is None:
             with self._listing_lock:  # runs that miss at once share one listing
                 if (cached := self._recent.get(key)) is None:
@@ -386,7 +404,7 @@ class KashooBooks:
             row = self.client.get("records", row["id"])
         if row is not None:
             self._invoices.note(row)
-            self._recent.put(f"invoice:{row['number']}", row)
+            self._recent.put(f"invoice:{row['number']}", row, started)  # not if a write dropped it meanwhile
         return row
 
     def get_invoice(self, invoice_id: str) -> Invoice | None:
@@ -458,23 +476,27 @@ class KashooBooks:
         """The active payments on one invoice. ``fresh``: listed now by its contact (the invoice filter is ours);
         else, batch read: a miss lists every payment once and keeps them per invoice a short while."""
         key = f"payments:{row['id']}"
+        # Every put says when its listing began (``read_at``): a listing begun before a payment was made, and
+        # finished after, must not stand for the invoice's payments (its own run would miss the payment).
         if fresh:
+            read_at = self._recent.now()
             rows = [
                 {**p, "invoiceNumber": row["number"]}
                 for p in self.client.list("records/invoicePayments", {"contact": row["contact"]})
                 if str(p.get("invoice")) == str(row["id"]) and not p.get("removed")
             ]
-            return list(self._recent.put(key, rows))
+            return list(self._recent.put(key, rows, read_at))
         if (cached := self._recent.get(key)) is None:
             with self._listing_lock:
                 if (cached := self._recent.get(key)) is None:
-                    by_invoice: dict[str, list[dict[str, Any]]] = {}
+                    read_at, by_invoice = self._recent.now(), dict[str, list[dict[str, Any]]]()
                     for p in self.client.list("records/invoicePayments"):
                         if not p.get("removed"):
                             by_invoice.setdefault(str(p.get("invoice")), []).append(p)
                     for invoice, found in by_invoice.items():
-                        self._recent.put(f"payments:{invoice}", found)
-                    cached = self._recent.put(key, by_invoice.get(str(row["id"]), []))
+                        self._recent.put(f"payments:{invoice}", found, read_at)
+                    # This invoice's answer is the listing's, kept or not (it is the freshest there is).
+                    cached = self._recent.put(key, by_invoice.get(str(row["id"]), []), read_at)
         return [{**p, "invoiceNumber": row["number"]} for p in cached]
 
     def record_payment(self, invoice_id: str, payment: Payment, ctx: TransformContext | None = None) -> str:
@@ -497,8 +519,8 @@ class KashooBooks:
                 "memo": memo,
                 "depositAccount": self._deposit_account(),
             }
-            self._recent.drop(f"invoice:{invoice_id}", f"payments:{row['id']}")
-            created, _ = self.client.create("records/invoicePayments", body)
+            with self._recent.writing(f"invoice:{invoice_id}", f"invoice:{row['number']}", f"payments:{row['id']}"):
+                created, _ = self.client.create("records/invoicePayments", body)
             return str(created["id"])
 
         return naming(record, pay)
@@ -574,9 +596,11 @@ class KashooBooks:
             except PermanentError as exc:
                 if not self.feed.rejected(exc):
                     raise
-                self.feed.switch(f"Kashoo rejected modifiedSince on {collection} ({exc.message})")
+                self.feed.switch(f"Kashoo rejected modifiedSince on {collection} ({exc.message})", rejected=True)
             else:
                 if not any(int(r.get("modified") or since) < since for r in rows):
+                    if since > 0:
+                        self.feed.honoured()
                     return rows
                 self.feed.switch(f"Kashoo ignored modifiedSince on {collection} (older records came back)")
         every = list(self.client.list(collection, {"includeRemoved": "true"}))

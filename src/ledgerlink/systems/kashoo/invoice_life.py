@@ -74,8 +74,8 @@ class KashooInvoiceLife(KashooRefunds):
             payload = self._invoice_payload(invoice, str(row["contact"]), ctx, record)
             for key in ("id", "contact", "number", "poNumber"):
                 payload.pop(key, None)
-            self._recent.drop(f"invoice:{number}", f"invoice:{row['number']}")
-            self.client.update("records/invoices", row["id"], payload)
+            with self._recent.writing(f"invoice:{number}", f"invoice:{row['number']}"):
+                self.client.update("records/invoices", row["id"], payload)
             found = self.get_invoice(str(row["number"]))
             assert found is not None
             return found
@@ -89,8 +89,8 @@ class KashooInvoiceLife(KashooRefunds):
                 return True
             if self._moved(row):
                 return False
-            self._recent.drop(f"invoice:{number}", f"invoice:{row['number']}")
-            self.client.update("records/invoices", row["id"], {"removed": True})
+            with self._recent.writing(f"invoice:{number}", f"invoice:{row['number']}"):
+                self.client.update("records/invoices", row["id"], {"removed": True})
             return True
 
         return naming(f"Invoice {number}", remove)
@@ -130,8 +130,8 @@ class KashooInvoiceLife(KashooRefunds):
                 found = self._find_credit_note(int(row["contact"]), note.reference) if note.reference else None
                 if found is not None:
                     return MadeDocument(str(found["number"]), False)
-                self._recent.drop(f"invoice:{note.invoice_number}", f"invoice:{row['number']}")  # balanceDue drops
-                made, _ = self.client.create(CREDIT_NOTES, body)
+                with self._recent.writing(f"invoice:{note.invoice_number}", f"invoice:{row['number']}"):
+                    made, _ = self.client.create(CREDIT_NOTES, body)  # its balanceDue drops
             except PermanentError as exc:
                 if exc.status == 404:
                     raise PermanentError(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 
+from ledgerlink.store.claims import CreateClaims
+from ledgerlink.systems.changefeed import ledger_publisher
 from ledgerlink.systems.kashoo.books import KashooBooks, KashooOptions
 from ledgerlink.systems.kashoo.client import SYSTEM, KashooClient, KashooSettings
 from ledgerlink.systems.kashoo.fields import CAPABILITIES
@@ -42,7 +45,10 @@ class KashooConnectionOptions(BaseModel):
 def build(spec: ConnectionSpec, options: BuildOptions) -> KashooBooks:
     creds = check_credentials(KashooCredentials, spec.get("credentials") or {}, SYSTEM).plain()
     choices = KashooConnectionOptions.model_validate(spec.get("options") or {})
-    return KashooInvoiceLife(  # the adapter with invoice updates, credit notes and history
+    # Workers sharing a ledger claim a new code there before creating it (Kashoo would keep two with one code).
+    books_key = f"{SYSTEM}:{creds['email']}@{spec['base_url']}"
+    claims = CreateClaims(options.ledger_url, books_key) if options.ledger_url else None
+    books = KashooInvoiceLife(  # the adapter with invoice updates, credit notes and history
         KashooClient(
             KashooSettings(
                 base_url=str(spec["base_url"]),
@@ -57,14 +63,24 @@ def build(spec: ConnectionSpec, options: BuildOptions) -> KashooBooks:
             create_missing_taxes=choices.create_missing_taxes,
             deposit_account=choices.deposit_account,
         ),
+        claims,
     )
+    books.feed.publish = ledger_publisher(options.ledger_url, SYSTEM, str(spec["base_url"]))
+    return books
 
 
 def probe(spec: ConnectionSpec) -> ProbeResult:
     books = build(spec, BuildOptions(pacer=NoPacing()))
     try:
         books.find_customer("LEDGERLINK-CONNECTION-TEST")  # signs in and finds the business first
-        return ProbeResult(True, "signed in and read contacts", {"api_calls": float(books.api_calls())})
+        # One read of the (unverified) change feed from now, so the console can say what Kashoo does with it.
+        books.customers_changed_since(str(int(time.time() * 1000)))
+        return ProbeResult(
+            True,
+            "signed in and read contacts",
+            {"api_calls": float(books.api_calls())},
+            change_feed=books.feed.status(),
+        )
     finally:
         books.close()
 

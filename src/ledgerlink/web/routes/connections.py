@@ -25,12 +25,23 @@ BAD: dict[int | str, dict[str, object]] = {400: {"model": schemas.ErrorOut}}
 VIEWER_FAILED = "the test failed (an admin can see why)"
 
 
+VIEWER_FEED = {
+    "rejected": "the service refused the change-feed parameter: full listings instead",
+    "ignored": "the service ignored the change-feed parameter: full listings instead",
+}
+
+
+def _for_viewer(v: ConnectionView) -> ConnectionView:
+    """A viewer's view: a failed test's reply and a rejection's wording may quote what some server answered."""
+    if v.last_test_ok is False:
+        v = replace(v, last_test_message=VIEWER_FAILED)
+    if v.change_feed and v.change_feed.get("state") in VIEWER_FEED:
+        v = replace(v, change_feed={**v.change_feed, "reason": VIEWER_FEED[v.change_feed["state"]]})
+    return v
+
+
 def _out(v: ConnectionView, admin: bool = True) -> schemas.ConnectionOut:
-    out = schemas.ConnectionOut(**v.__dict__)
-    if not admin and out.last_test_ok is False:
-        # The message may quote what some server answered; viewers see that the test failed, not the reply.
-        out.last_test_message = VIEWER_FAILED
-    return out
+    return schemas.ConnectionOut(**(v if admin else _for_viewer(v)).__dict__)
 
 
 def _is_admin(request: Request) -> bool:
@@ -46,6 +57,8 @@ async def _test(c: Console, name: str) -> tuple[bool, str]:
         return False, str(exc)
     result = await asyncio.to_thread(probe, spec)  # clients are synchronous
     c.connections.record_test(name, result.ok, result.message)
+    if result.change_feed:
+        c.connections.record_change_feed(name, result.change_feed)
     for metric, value in result.samples.items():
         c.connections.sample(name, metric, value)
     return result.ok, result.message
@@ -54,10 +67,7 @@ async def _test(c: Console, name: str) -> tuple[bool, str]:
 def _list_page(request: Request, status: int = 200, **extra: object) -> HTMLResponse:
     context = {
         "active": "/connections",
-        "connections": [
-            v if _is_admin(request) or v.last_test_ok is not False else replace(v, last_test_message=VIEWER_FAILED)
-            for v in console(request).connections.list()
-        ],
+        "connections": [v if _is_admin(request) else _for_viewer(v) for v in console(request).connections.list()],
         "fields": {kind: credential_fields(kind) for kind in kinds()},  # every registered system, then SMTP
         "required": {kind: required_fields(kind) for kind in kinds()},
     }
