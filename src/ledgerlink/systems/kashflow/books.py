@@ -422,9 +422,10 @@ class KashFlowBooks:
                 "Reconciled": False,
                 "PaymentItems": [{"ObjectNumber": int(invoice_id), "Amount": str(payment.amount), "Note": note}],
             }
-            self._recent.drop(f"invoice:{invoice_id}")
             try:
-                made = self.client.add_bulk_payment(bulk)
+                # No listing begun while the payment is in flight is kept (it may hold the invoice unpaid).
+                with self._recent.writing(f"invoice:{invoice_id}"):
+                    made = self.client.add_bulk_payment(bulk)
             except PermanentError as exc:
                 if exc.field:  # our one item: "PaymentItems[1].Amount" is this payment's Amount
                     exc.field = exc.field.removeprefix("PaymentItems[1].")

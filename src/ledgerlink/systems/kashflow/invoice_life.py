@@ -73,8 +73,8 @@ class KashFlowInvoiceLife(KashFlowRefunds):
                 raise PermanentError(
                     "has payments or credits; KashFlow keeps it as it is", system=SYSTEM, code=LOCKED, record=record
                 )
-            self._recent.drop(f"invoice:{number}")
-            self.client.update_invoice(number, payload)
+            with self._recent.writing(f"invoice:{number}"):
+                self.client.update_invoice(number, payload)
             found = self.get_invoice(number)
             assert found is not None
             return found
@@ -88,8 +88,8 @@ class KashFlowInvoiceLife(KashFlowRefunds):
                 return True  # already gone: a repeated void
             if moved:
                 return False
-            self._recent.drop(f"invoice:{number}")
-            self.client.request("DELETE", f"invoices/{number}")
+            with self._recent.writing(f"invoice:{number}"):
+                self.client.request("DELETE", f"invoices/{number}")
             return True
 
         return naming(f"Invoice {number}", delete)

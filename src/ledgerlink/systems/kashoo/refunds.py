@@ -114,8 +114,9 @@ class KashooRefunds(KashooBooks):
                     "memo": memo,
                     "account": self._deposit_account(),
                 }
-                self._recent.drop(f"invoice:{note['invoice']}")  # its balanceDue rises
-                made, _ = self.client.create(REFUNDS, body)
+                # Its invoice's balanceDue rises: no listing begun while the write is in flight is kept.
+                with self._recent.writing(f"invoice:{note['invoice']}"):
+                    made, _ = self.client.create(REFUNDS, body)
             except PermanentError as exc:
                 if exc.status == 404:
                     raise PermanentError(
