@@ -50,10 +50,19 @@ def _condition(page: Any, field: str, op: str, value: str) -> None:
     count = page.locator("#conditions .condition-row").count()
     page.click("#add-condition")
     expect(page.locator("#conditions .condition-row")).to_have_count(count + 1)
+    _settled(page)
     row = page.locator("#conditions .condition-row").last
     row.locator("[aria-label='condition field']").fill(field)
     row.locator("[aria-label='condition operator']").select_option(op)
     row.locator("[aria-label='condition value']").fill(value)
+
+
+def _settled(page: Any) -> None:
+    """Wait until htmx has settled what it swapped in: a row's own hx- attributes work only from then on (a
+    person can't choose within those milliseconds; a test can, and its change would go unheard)."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-added, .htmx-swapping')"
+    )
 
 
 def _action(page: Any, kind: str, only_if: tuple[str, str, str] | None = None, **fields: str) -> None:
@@ -62,6 +71,7 @@ def _action(page: Any, kind: str, only_if: tuple[str, str, str] | None = None, *
     count = page.locator("#actions .action-row").count()
     page.click("#add-action")
     expect(page.locator("#actions .action-row")).to_have_count(count + 1)
+    _settled(page)
     page.locator("#actions .action-row").last.locator("[aria-label='action type']").select_option(kind)
     row = page.locator("#actions .action-row").last
     for name in fields:  # the row is drawn again with the chosen action's fields
