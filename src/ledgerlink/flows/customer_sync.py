@@ -718,6 +718,7 @@ def sync_books_customers(deps: Deps, items: list[tuple[str, Customer]], run_id: 
     books_ids = [books_id for books_id, _ in items]  # the page's links and versions read in one query each
     accounts = ledger.lookup_many(sb.name, sb.customer_object, books_ids, SF, ACCOUNT)
     versions = ledger.get_versions(sb.name, sb.customer_object, books_ids)
+    bases = load_bases(ledger, ENTITY, list(dict.fromkeys(accounts.values())))  # nothing in the loop writes them
     for books_id, customer in items:
         ref = page.books_ref(books_id)
         try:
@@ -731,7 +732,7 @@ def sync_books_customers(deps: Deps, items: list[tuple[str, Customer]], run_id: 
             if not full and version is not None and version.content_hash == content_hash(values):
                 page.counts["unchanged"] += 1  # the version LedgerLink wrote: our own echo
                 continue
-            base = load_base(ledger, ENTITY, account_id)
+            base = bases.get(account_id)
             if base is not None and _same(values, base, page.shared):
                 page.versions.remember(ref, values, ours=False, modified_at=_stamp(customer))
                 page.counts["unchanged"] += 1
