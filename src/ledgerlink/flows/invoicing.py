@@ -141,16 +141,15 @@ def ensure_customer(deps: Deps, flow: str, source: Source, account_id: str, cust
     return found
 
 
-def ensure_products(deps: Deps, flow: str, source: Source, product_ids: list[str], run_id: str) -> None:
-    """Every product the invoice lines name exists in the books (created from Product2 when allowed)."""
+def ensure_products(deps: Deps, flow: str, source: Source, product_ids: list[str], run_id: str) -> set[str]:
+    """Every product the invoice lines name exists in the books (created from Product2 when allowed). Returns
+    the ids of those now linked (one left out is missing in the books and may not be created)."""
     books = deps.books
-    unknown = [
-        pid
-        for pid in dict.fromkeys(product_ids)
-        if not deps.ledger.lookup("salesforce", "Product2", pid, books.name, books.product_object)
-    ]
+    wanted = list(dict.fromkeys(product_ids))
+    linked = set(deps.ledger.lookup_many("salesforce", "Product2", wanted, books.name, books.product_object))
+    unknown = [pid for pid in wanted if pid not in linked]
     if not unknown:
-        return
+        return linked
     ids = literal.id_list(unknown)
     product_mapping = mapping("salesforce/product_to_canonical")
     for record in deps.crm.query(f"{product_select(deps)} WHERE Id IN ({ids})"):
@@ -163,6 +162,7 @@ def ensure_products(deps: Deps, flow: str, source: Source, product_ids: list[str
             code = books.create_product(product, ctx(deps))
             action = "created"
         deps.ledger.link(("salesforce", "Product2", record["Id"]), (books.name, books.product_object, code))
+        linked.add(record["Id"])
         deps.ledger.audit(
             flow=flow,
             system=books.name,
@@ -173,6 +173,7 @@ def ensure_products(deps: Deps, flow: str, source: Source, product_ids: list[str
             source_id=source[1],
             detail={"product2": record["Id"]},
         )
+    return linked
 
 
 def ensure_all_in_books(
@@ -213,8 +214,10 @@ def ensure_all_in_books(
 
     # Products next, one record at a time (shared products are made once); a record whose customer or products
     # could not be made ends with that error.
-    known_products = ledger.lookup_many(
-        "salesforce", "Product2", [p for i in items for p in i["product_ids"]], books.name, books.product_object
+    known_products = set(
+        ledger.lookup_many(
+            "salesforce", "Product2", [p for i in items for p in i["product_ids"]], books.name, books.product_object
+        )
     )
     refused: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -225,7 +228,9 @@ def ensure_all_in_books(
         if all(pid in known_products for pid in item["product_ids"]):
             continue
         try:
-            with_retries(ensure_products)(deps, flow, (sobject, item["id"]), item["product_ids"], run_id)
+            # What it linked is known for the batch's later records (a shared product is not looked up again).
+            linked = with_retries(ensure_products)(deps, flow, (sobject, item["id"]), item["product_ids"], run_id)
+            known_products |= linked
         except FLOW_ERRORS as exc:
             refused[item["id"]] = error_result(exc, record=f"{sobject} {item['id']}")
 

@@ -57,6 +57,9 @@ class YamlDocument:
         return MappingLoadError(self.file, line, column + offset, message)
 
 
+# libyaml's loader when PyYAML was built with it: the same nodes and marks, parsed in C (a worker loads every
+# mapping at start, for the schema drift check; the pure-Python parser made that about a second of CPU).
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_TEXT_CHARS = 200_000  # a mapping is a page or two of YAML
 MAX_NODES = 20_000
 
@@ -90,7 +93,7 @@ def load_yaml_document(text: str, file: str) -> YamlDocument:
     if len(text) > MAX_TEXT_CHARS:
         raise MappingLoadError(file, 1, 1, f"the mapping is longer than {MAX_TEXT_CHARS} characters")
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _LOADER(text)
         try:
             root = loader.get_single_node()
             check_bounds(root, file)

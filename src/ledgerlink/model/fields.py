@@ -5,6 +5,7 @@ and ``product_fields``) in these flat names."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -53,10 +54,18 @@ def flatten(values: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+@functools.lru_cache(maxsize=256)
+def _plan(fields: frozenset[str]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The fields in order, and the top-level keys they come from (``billing_address`` for its parts)."""
+    return tuple(sorted(fields)), frozenset(f.split(".", 1)[0] for f in fields)
+
+
 def project(values: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
     """The fields of ``values`` a system holds, empty values dropped (None, "" and [] all mean "not set")."""
-    flat = flatten(values)
-    return {f: flat[f] for f in sorted(fields) if flat.get(f) not in _EMPTY}
+    # Only the keys the system holds are flattened (a sync projects each record several times a page).
+    order, tops = _plan(fields if isinstance(fields, frozenset) else frozenset(fields))
+    flat = flatten({k: v for k, v in values.items() if k in tops})
+    return {f: flat[f] for f in order if flat.get(f) not in _EMPTY}
 
 
 def unflatten(flat: dict[str, Any], into: dict[str, Any]) -> dict[str, Any]:

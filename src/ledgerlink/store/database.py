@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_DIR = Path(".ledgerlink")
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -86,12 +88,53 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def migrate(url: str) -> None:
-    """Bring the ledger's schema to the newest migration (idempotent)."""
+VERSION_TABLE = "ll_alembic_version"  # as migrations/env.py configures it
+_REVISION = re.compile(r"""^revision\s*=\s*["']([^"']+)["']""", re.M)
+_DOWN = re.compile(r"^down_revision\s*=\s*(.*)$", re.M)
+
+
+def head_revision() -> str | None:
+    """The newest migration's id, read from the migration files as text (no alembic import): the one revision
+    no other names as its ``down_revision``. None when that is not one clear answer (alembic then decides)."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for file in (_MIGRATIONS / "versions").glob("*.py"):
+        body = file.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(body), _DOWN.search(body)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        downs.update(re.findall(r"""["']([^"']+)["']""", down.group(1)))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None when it has no version table yet, or cannot say)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    except Exception:  # no table yet, or anything else: alembic's upgrade is the judge
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+def migrate(url: str, engine: Engine | None = None) -> None:
+    """Bring the ledger's schema to the newest migration (idempotent). A database already at the newest one (every
+    start but the first) is told apart with one query, without importing and running alembic (about a third of a
+    second of CPU for each process that opens the ledger)."""
+    if engine is not None:
+        head = head_revision()
+        if head is not None and current_revision(engine) == head:
+            return
+    from alembic import command
+
     command.upgrade(alembic_config(url), "head")

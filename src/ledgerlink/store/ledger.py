@@ -68,7 +68,7 @@ class Ledger:
         self.url = url
         self.engine = engine or make_engine(url)
         if run_migrations:
-            migrate(url)
+            migrate(url, self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._sql = statements.build(self.engine.dialect.name)
 

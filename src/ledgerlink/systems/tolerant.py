@@ -16,14 +16,19 @@ def documented_keys(value: Any, names: dict[str, str], aliases: dict[str, str] |
     """``value`` with object keys spelled as documented, recursively. ``aliases`` names other keys for the same
     field (``TelephoneNumber`` -> ``Telephone``), used only when the documented key is absent."""
     if isinstance(value, list):
-        return [documented_keys(v, names, aliases) for v in value]
+        return [documented_keys(v, names, aliases) if isinstance(v, (dict, list)) else v for v in value]
     if not isinstance(value, dict):
         return value
     out: dict[str, Any] = {}
     for key, item in value.items():
-        out[names.get(str(key).casefold(), str(key))] = documented_keys(item, names, aliases)
+        text = str(key)
+        # Scalars are copied as they are: no call per value (every row of a listing comes through here).
+        out[names.get(text.casefold(), text)] = (
+            documented_keys(item, names, aliases) if isinstance(item, (dict, list)) else item
+        )
     for alias, name in (aliases or {}).items():
-        for key in [k for k in out if str(k).casefold() == alias.casefold()]:
+        folded = alias.casefold()
+        for key in [k for k in out if k.casefold() == folded]:
             if out.get(name) is None:
                 out[name] = out[key]
     return out

@@ -71,6 +71,8 @@ def decide(pool: Pool, customer: Customer, settings: FlowSettings, excluded: fro
     code_match = pool.by_code.get(customer.code.casefold()) if customer.code else None
     if code_match is not None and code_match not in pool.taken and code_match not in excluded:
         return Verdict(Decision.LINK, code_match, "code", 1.0)
+    if not pool.customers:
+        return Verdict(Decision.NEW)  # nothing to score against (a first backfill into empty books)
     result = pool.index.query(customer, limit=5)
     for candidate in result.candidates:
         if candidate.id in pool.taken or candidate.id in excluded:

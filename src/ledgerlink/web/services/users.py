@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -18,8 +19,14 @@ from ledgerlink.store.tables import utcnow
 ROLES = ("viewer", "admin")
 TOKEN_PREFIX = "llk_"
 _hasher = PasswordHasher()
-# Verifying against a dummy hash for unknown users keeps sign-in timing the same whether the user exists or not.
-_DUMMY_HASH = _hasher.hash("ledgerlink-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against a dummy hash for unknown users keeps sign-in timing the same whether the user exists or
+    not. Made at first use, not at import: an Argon2 hash is half a second of CPU, and every ledgerlink process
+    (each worker, each command) imports this module."""
+    return _hasher.hash("ledgerlink-dummy-password")
 
 
 class UserError(ValueError):
@@ -121,7 +128,7 @@ class Users:
         with self.ledger.session() as s:
             user = s.scalar(select(User).where(User.username == username))
             try:
-                _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+                _hasher.verify(user.password_hash if user else _dummy_hash(), password)
             except (VerificationError, InvalidHashError):
                 return None
             if user is None or user.disabled:
