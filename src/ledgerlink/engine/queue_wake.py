@@ -69,6 +69,12 @@ def poke(queue_name: str) -> None:
         stop.poke.set()
 
 
+def poke_all() -> None:
+    """Look at every queue now (runs put back on the queues by a recovery, say)."""
+    for stop in list(_stops.values()):
+        stop.poke.set()
+
+
 def on_finish(listener: Callable[[str], None]) -> Callable[[], None]:
     """Call ``listener(workflow_id)`` whenever a workflow of this process finishes (its outcome recorded; also
     when an execution is parked, so check the status). It runs in the finishing thread: keep it short. Returns
