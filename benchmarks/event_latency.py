@@ -267,7 +267,8 @@ def _phase_in_child(name: str, args: argparse.Namespace, code: Path | None, labe
     if code is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     command = [sys.executable, str(Path(__file__).resolve()), "--phases", name, "--json", str(out)]
-    command += ["--rate", str(args.rate), "--seconds", str(args.seconds), "--poll-interval", str(args.poll_interval)]
+    seconds = args.polling_seconds if name == "polling" and args.polling_seconds else args.seconds
+    command += ["--rate", str(args.rate), "--seconds", str(seconds), "--poll-interval", str(args.poll_interval)]
     before = os.getloadavg()[0]
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     after = os.getloadavg()[0]
@@ -299,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="opportunities turned Closed Won per second")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--poll-interval", type=float, default=5.0, help="the baseline's polling interval")
+    parser.add_argument("--polling-seconds", type=float, help="the polling baseline's length (default: --seconds)")
     parser.add_argument("--phases", nargs="+", choices=("cdc", "polling"), default=["cdc", "polling"])
     parser.add_argument(
         "--baseline-commit", help="also run the CDC phase on this commit's code, alternating with this tree's"
@@ -323,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
             phases = []
             for name in args.phases:
                 before = os.getloadavg()[0]
-                phase = _phase(name, args.rate, args.seconds, args.poll_interval, Path(tmp))
+                seconds = args.polling_seconds if name == "polling" and args.polling_seconds else args.seconds
+                phase = _phase(name, args.rate, seconds, args.poll_interval, Path(tmp))
                 phases.append({**phase, "load_1min": [round(before, 1), round(os.getloadavg()[0], 1)]})
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     _print(phases)
@@ -336,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "event_latency",
         "rate_per_second": args.rate,
         "seconds": args.seconds,
+        "polling_seconds": args.polling_seconds or args.seconds,
         "baseline_commit": args.baseline_commit,
         "phases": phases,
     }
