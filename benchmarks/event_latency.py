@@ -315,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             code = source_tree(args.baseline_commit, Path(tmp) / "baseline")
             phases = []
             for n in range(max(1, args.repeat)):
-                for label, tree in (("baseline", code), ("this tree", None)):
+                pair = [("baseline", code), ("this tree", None)]
+                for label, tree in pair if n % 2 == 0 else pair[::-1]:  # ABBA: a drifting load favours neither
                     if "cdc" in args.phases:
                         out = Path(tmp) / f"{label.replace(' ', '-')}-{n}.json"
                         phases.append(_phase_in_child("cdc", args, tree, label, out))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,13 +39,23 @@ except ImportError:  # pragma: no cover - another DBOS version: its own timed th
     queue_worker_thread = None  # type: ignore[assignment]
 
 
+# Pokes that come while a look is recent wait a little and go in one look: each look is a write transaction (and
+# a read of the queue's settings), and at 50 deals a second pokes come faster than looks are worth making. The
+# pause is a multiple of the last look's own length, so a machine short of CPU looks less often (down to DBOS's old
+# 0.1 s timer), an idle one at once.
+LOOK_GAP_FACTOR = 2.0
+LOOK_GAP_SECONDS = (0.005, 0.1)
+
+
 class WakeableStop(threading.Event):
     """A stop event whose ``wait`` also returns (False) when poked: DBOS's queue loop waits on its stop event
-    between looks, so a poke makes it look at once. A poke during a look is kept for the next wait."""
+    between looks, so a poke makes it look at once (or, right after a look, after a short gap). A poke during a
+    look is kept for the next wait."""
 
     def __init__(self) -> None:
         super().__init__()
         self.poke = threading.Event()
+        self.look_started = time.monotonic()
 
     def set(self) -> None:
         super().set()
@@ -52,8 +63,15 @@ class WakeableStop(threading.Event):
 
     def wait(self, timeout: float | None = None) -> bool:
         if not self.is_set():
-            self.poke.wait(timeout)
+            look_ended = time.monotonic()
+            gap = LOOK_GAP_FACTOR * (look_ended - self.look_started)
+            gap = min(max(gap, LOOK_GAP_SECONDS[0]), LOOK_GAP_SECONDS[1])
+            if self.poke.wait(timeout):
+                pause = look_ended + gap - time.monotonic()
+                if pause > 0:
+                    super().wait(pause)  # more pokes meanwhile go in the same look; a stop ends the pause
             self.poke.clear()  # after the wait, before the look: a poke from now on wakes the next wait
+        self.look_started = time.monotonic()
         return self.is_set()
 
 
