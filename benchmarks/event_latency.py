@@ -2,6 +2,7 @@
 number written back, with Change Data Capture against the polling trigger (the baseline), in the same run.
 
     python benchmarks/event_latency.py [--rate 50] [--seconds 60] [--poll-interval 5] [--json PATH]
+        [--baseline-commit REF [--repeat N]]
 
 Both phases run LedgerLink in this process on the embedded default (SQLite, or ``LEDGERLINK_DATABASE_URL``)
 against the Salesforce (with its Pub/Sub API) and KashFlow sandboxes, each in a process of its own on loopback
@@ -9,7 +10,9 @@ against the Salesforce (with its Pub/Sub API) and KashFlow sandboxes, each in a 
 Both ends of each measurement are Salesforce commit timestamps from the sandbox's change-event log: the user's
 Closed Won update, and LedgerLink's write-back of ``Accounting_Invoice_Number__c``. Target (issue 22): with CDC at 50/s,
 p99 ≤ 0.5 s and p50 ≤ 0.25 s. ``--phases cdc`` skips the baseline (for experiments only). Each phase also
-prints where its runs' time went (``_stages``).
+prints where its runs' time went (``_stages``) and the load average before and after it. ``--baseline-commit``
+runs each phase in a process of its own and the CDC phase also on that commit's ``src/`` (``git archive``, first on
+``PYTHONPATH``), alternating with this tree's ``--repeat`` times, so "before" and "after" share this machine's hour.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,6 +41,7 @@ from ledgerlink.flows.cdc_trigger import start_cdc_trigger
 NUMBER_FIELD = "Accounting_Invoice_Number__c"
 TARGET_P99, TARGET_P50 = 0.5, 0.25  # seconds, CDC at 50 deals a second (issue 22)
 CATCH_UP_MARGIN_SECONDS = 5.0  # what start_cdc_trigger sets with no poll lag
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -151,6 +156,46 @@ def _stages(database: Path) -> dict[str, Any]:
     return out
 
 
+def _deal_stages(database: Path, log: EventLog) -> dict[str, Any]:
+    """Each deal's latency in two parts (milliseconds, p50 / p99): from its Closed Won commit to the start of the
+    invoice step of the run that carries it (the event's delivery, the shard's previous runs, the queue), and from
+    that start to its write-back's commit (the step's own work). DBOS keeps each run's inputs (pickled, by its
+    default serializer) and each step's start in milliseconds."""
+    import base64
+    import pickle
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT COALESCE(ws.inputs, wi.inputs), oo.started_at_epoch_ms FROM workflow_status ws "
+            "JOIN operation_outputs oo ON oo.workflow_uuid = ws.workflow_uuid "
+            "LEFT JOIN workflow_input wi ON wi.workflow_uuid = ws.workflow_uuid "
+            "WHERE ws.name = 'opportunity_to_invoice_batch' "
+            "AND oo.function_name LIKE '%.invoice_batch' AND oo.started_at_epoch_ms IS NOT NULL"
+        ).fetchall()
+    starts: dict[str, list[int]] = {}
+    for inputs, started in rows:
+        if inputs is None:
+            continue
+        for record_id in pickle.loads(base64.b64decode(inputs))["args"][0]:
+            starts.setdefault(record_id, []).append(int(started))
+    waits, works = [], []
+    for record_id, won in log.won_at.items():
+        written = log.written_at.get(record_id)
+        mine = sorted(t for t in starts.get(record_id, []) if t >= won)
+        if written is None or not mine:
+            continue
+        waits.append(float(mine[0] - won))
+        works.append(float(written - mine[0]))
+    if not waits:
+        return {}
+
+    def cut(values: list[float]) -> dict[str, float]:
+        return {"p50_ms": round(percentile(values, 0.5)), "p99_ms": round(percentile(values, 0.99)), "n": len(values)}
+
+    return {"won → its run's step starts": cut(waits), "step start → write-back": cut(works)}
+
+
 def _phase(name: str, rate: float, seconds: float, poll_interval: float, data_dir: Path) -> dict[str, Any]:
     count = int(rate * seconds)
     with sandboxes(data_dir / name, tls=False) as boxes:
@@ -190,6 +235,8 @@ def _phase(name: str, rate: float, seconds: float, poll_interval: float, data_di
         latencies, missing = _latencies(log, set(ids))
         database = data_dir / name / "dbos.sqlite"
         stages = _stages(database) if database.exists() else {}
+        if database.exists():
+            stages = {**_deal_stages(database, log), **stages}
     return {
         "stages": stages,
         "trigger": name,
@@ -204,36 +251,99 @@ def _phase(name: str, rate: float, seconds: float, poll_interval: float, data_di
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=50.0, help="opportunities turned Closed Won per second")
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--poll-interval", type=float, default=5.0, help="the baseline's polling interval")
-    parser.add_argument("--phases", nargs="+", choices=("cdc", "polling"), default=["cdc", "polling"])
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="ledgerlink-latency-") as tmp:
-        phases = [_phase(name, args.rate, args.seconds, args.poll_interval, Path(tmp)) for name in args.phases]
-    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'trigger':<10}{'closed':>8}{'written':>9}{'p50 s':>8}{'p95 s':>8}{'p99 s':>8}{'max s':>8}")
+def source_tree(commit: str, into: Path) -> Path:
+    """``src/`` (and the Salesforce metadata its sandbox reads) of ``commit``, unpacked into ``into``."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "src", "salesforce"], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
+
+
+def _phase_in_child(name: str, args: argparse.Namespace, code: Path | None, label: str, out: Path) -> dict[str, Any]:
+    """One phase in a process of its own, on this tree's code or (``code``) another commit's ``src/``."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
+    command = [sys.executable, str(Path(__file__).resolve()), "--phases", name, "--json", str(out)]
+    seconds = args.polling_seconds if name == "polling" and args.polling_seconds else args.seconds
+    command += ["--rate", str(args.rate), "--seconds", str(seconds), "--poll-interval", str(args.poll_interval)]
+    before = os.getloadavg()[0]
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    after = os.getloadavg()[0]
+    phase = json.loads(out.read_text())["phases"][0]
+    return {**phase, "code": label, "load_1min": [round(before, 1), round(after, 1)]}
+
+
+def _print(phases: list[dict[str, Any]]) -> None:
+    print(
+        f"{'code':<12}{'trigger':<10}{'closed':>8}{'written':>9}{'p50 s':>8}{'p95 s':>8}{'p99 s':>8}{'max s':>8}  load"
+    )
     for p in phases:
+        load = "→".join(f"{x:.1f}" for x in p.get("load_1min", []))
         print(
-            f"{p['trigger']:<10}{p['closed_won']:>8}{p['written_back']:>9}"
-            f"{p['p50_s']!s:>8}{p['p95_s']!s:>8}{p['p99_s']!s:>8}{p['max_s']!s:>8}"
+            f"{p.get('code', 'this tree'):<12}{p['trigger']:<10}{p['closed_won']:>8}{p['written_back']:>9}"
+            f"{p['p50_s']!s:>8}{p['p95_s']!s:>8}{p['p99_s']!s:>8}{p['max_s']!s:>8}  {load}"
         )
     for p in phases:
         for stage, figures in p["stages"].items():
             if "p50_ms" in figures:
                 figures = {"": figures}
             for part, cut in figures.items():
-                where = f"{p['trigger']:<8} {stage} {part}"
+                where = f"{p.get('code', 'this tree')} {p['trigger']:<8} {stage} {part}"
                 print(f"  {where}: p50 {cut['p50_ms']} ms, p99 {cut['p99_ms']} ms ({cut['n']})")
-    cdc = phases[0]
-    done = cdc["not_written_back"] == 0 and cdc["p99_s"] is not None
-    met = done and cdc["p99_s"] <= TARGET_P99 and cdc["p50_s"] <= TARGET_P50
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=50.0, help="opportunities turned Closed Won per second")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--poll-interval", type=float, default=5.0, help="the baseline's polling interval")
+    parser.add_argument("--polling-seconds", type=float, help="the polling baseline's length (default: --seconds)")
+    parser.add_argument("--phases", nargs="+", choices=("cdc", "polling"), default=["cdc", "polling"])
+    parser.add_argument(
+        "--baseline-commit", help="also run the CDC phase on this commit's code, alternating with this tree's"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="CDC phases per code (with --baseline-commit)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ledgerlink-latency-") as tmp:
+        if args.baseline_commit:
+            # Each phase in a process of its own, the baseline's and this tree's CDC alternating, so both see the
+            # same minutes of this shared machine; then the polling trigger (this tree) once.
+            code = source_tree(args.baseline_commit, Path(tmp) / "baseline")
+            phases = []
+            for n in range(max(1, args.repeat)):
+                pair = [("baseline", code), ("this tree", None)]
+                for label, tree in pair if n % 2 == 0 else pair[::-1]:  # ABBA: a drifting load favours neither
+                    if "cdc" in args.phases:
+                        out = Path(tmp) / f"{label.replace(' ', '-')}-{n}.json"
+                        phases.append(_phase_in_child("cdc", args, tree, label, out))
+            if "polling" in args.phases:
+                phases.append(_phase_in_child("polling", args, None, "this tree", Path(tmp) / "polling.json"))
+        else:
+            phases = []
+            for name in args.phases:
+                before = os.getloadavg()[0]
+                seconds = args.polling_seconds if name == "polling" and args.polling_seconds else args.seconds
+                phase = _phase(name, args.rate, seconds, args.poll_interval, Path(tmp))
+                phases.append({**phase, "load_1min": [round(before, 1), round(os.getloadavg()[0], 1)]})
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    _print(phases)
     target = f"p99 ≤ {TARGET_P99} s and p50 ≤ {TARGET_P50} s"
-    print(f"target with CDC at {args.rate:g}/s: {target}: {'met' if met else 'NOT met'}")
-    result = {"benchmark": "event_latency", "rate_per_second": args.rate, "seconds": args.seconds, "phases": phases}
+    for cdc in (p for p in phases if p["trigger"] == "cdc" and p.get("code", "this tree") == "this tree"):
+        done = cdc["not_written_back"] == 0 and cdc["p99_s"] is not None
+        met = done and cdc["p99_s"] <= TARGET_P99 and cdc["p50_s"] <= TARGET_P50
+        print(f"target with CDC at {args.rate:g}/s: {target}: {'met' if met else 'NOT met'} (this tree)")
+    result = {
+        "benchmark": "event_latency",
+        "rate_per_second": args.rate,
+        "seconds": args.seconds,
+        "polling_seconds": args.polling_seconds or args.seconds,
+        "baseline_commit": args.baseline_commit,
+        "phases": phases,
+    }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))

@@ -49,6 +49,8 @@ def engine_settings(
         settings.backfill_window = int(window)
     if batch := os.environ.get("LEDGERLINK_BACKFILL_BATCH"):
         settings.backfill_batch = int(batch)
+    if window := os.environ.get("LEDGERLINK_EVENT_WINDOW"):  # a shard's unfinished change-event runs (latency vs runs)
+        settings.event_window = int(window)
     if poll := os.environ.get("LEDGERLINK_QUEUE_POLL_SECONDS"):  # DBOS's look at each record queue (latency vs CPU)
         for queue in settings.connection_queues.values():
             queue.poll_seconds = float(poll)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, WorkflowHandle
 from dbos._error import DBOSQueueDeduplicatedError
 
+from ledgerlink.engine import queue_wake
 from ledgerlink.engine.flows import ACCOUNTING, CONNECTION_ROLES, CRM, registered_flows
 from ledgerlink.settings import LedgerLinkSettings, Schedule, TaxRule, load_settings
 from ledgerlink.store import Ledger
@@ -31,10 +32,12 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 
-# How often each worker looks for runs to start on a record queue. Every look is a query whatever the load (a sweep
-# of the queue's partitions): at 50 ms the looks alone took a quarter of a busy worker's interpreter. A run waits
-# about this long to start; each look starts at most one run per shard.
-QUEUE_POLL_SECONDS = 0.1
+# How often each worker looks for runs to start on a record queue, for work that other processes enqueue or free:
+# this process's own enqueues and finished runs wake its look at once (engine.queue_wake). Every look is a write
+# transaction whatever the load: at 50 ms the looks alone took a quarter of a busy worker's interpreter.
+QUEUE_POLL_SECONDS = 0.5
+# Without the wake (a DBOS version lacking what queue_wake needs) a run waits for the timer: look more often.
+UNWOKEN_QUEUE_POLL_SECONDS = 0.1
 # The triggers queue is looked at less often: a polling trigger runs every few seconds anyway, and a change event
 # that wakes one (customer and product sync) waits at most this much longer.
 TRIGGERS_POLL_SECONDS = 0.5
@@ -321,6 +324,7 @@ def start(runtime: Runtime) -> Runtime:
     if is_sqlite(settings.system_database_url):
         config["system_database_engine"] = sqlite_system_engine(settings.system_database_url)
     DBOS(config=config)
+    woken = queue_wake.enabled() and queue_wake.install()
     DBOS.launch()
     connection_queues = [replace(q, name=runtime.queue_name(role)) for role, q in settings.connection_queues.items()]
     for queue in [*settings.queues, *connection_queues]:
@@ -330,9 +334,11 @@ def start(runtime: Runtime) -> Runtime:
             worker_concurrency=queue.worker_concurrency,
             limiter=limiter,  # type: ignore[arg-type]
             partition_concurrency=queue.partition_concurrency,
-            polling_interval_sec=queue.poll_seconds,
+            polling_interval_sec=queue.poll_seconds if woken else min(queue.poll_seconds, UNWOKEN_QUEUE_POLL_SECONDS),
             on_conflict="always_update",
         )
+    if woken:
+        queue_wake.serve(runtime.queues)
     runtime.launched = True
     return runtime
 
@@ -359,7 +365,9 @@ def enqueue_record(
     rt = current()
     queue = rt.queues[rt.queue_name(connection)]
     with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=record_key, priority=priority):
-        return queue.enqueue(workflow, *args)
+        handle = queue.enqueue(workflow, *args)
+    queue_wake.poke(queue.name)  # committed: this process's look at the queue need not wait for its timer
+    return handle
 
 
 def shard_of(record_id: str, shards: int) -> int:
@@ -400,6 +408,7 @@ def enqueue_trigger(flow: str, trigger: Callable[[float], Any], workflow_id: str
             queue.enqueue(trigger, lag_seconds)
     except DBOSQueueDeduplicatedError:
         return False
+    queue_wake.poke(queue.name)
     return True
 
 

@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from dbos import DBOS, WorkflowHandle
 
+from ledgerlink.engine import queue_wake
 from ledgerlink.engine.polling import Change, RunWindow
-from ledgerlink.engine.runtime import RESULT_POLL_SECONDS
 from ledgerlink.systems.salesforce.cdc import WatermarkStore
 
 log = logging.getLogger(__name__)
 UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
+# How often a held shard's runs are looked up when no run of this process said it finished (a run another worker
+# took): this process's own finished runs wake the dispatcher at once.
+FINISH_LOOK_SECONDS = 0.2
 
 
 class ShardDispatcher:
@@ -52,6 +56,11 @@ class ShardDispatcher:
         self.started: list[str] = []  # workflow ids enqueued, oldest first
         self.wake = threading.Event()
         self.stopping = threading.Event()
+        # A run of this process finishing says so at once (queue_wake.on_finish); other processes' runs are looked
+        # for every FINISH_LOOK_SECONDS while a shard holds changes.
+        self.hinted = False
+        self.next_look = 0.0
+        self.unlisten = queue_wake.on_finish(self._finished)
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
 
@@ -99,11 +108,21 @@ class ShardDispatcher:
 
     # --- the background thread --------------------------------------------------------------------------------
 
+    def _finished(self, workflow_id: str) -> None:
+        """A workflow of this process finished (called in its thread): if it is one of ours, look now."""
+        try:
+            ours = any(workflow_id in window.unfinished for window in list(self.windows.values()))
+        except RuntimeError:  # the windows changed meanwhile: look anyway
+            ours = True
+        if ours:
+            self.hinted = True
+            self.wake.set()
+
     def _run(self) -> None:
-        """While a full shard holds changes, look every 50 ms which of the full shards' runs have finished (one
-        query for them all) and hand their changes on."""
+        """While a full shard holds changes, look which of the full shards' runs have finished (one query for them
+        all) when one of this process finishes, else every FINISH_LOOK_SECONDS, and hand their changes on."""
         while not self.stopping.is_set():
-            self.wake.clear()  # before looking: an ``add`` after the look wakes the wait below
+            self.wake.clear()  # before looking: an ``add`` or a finished run after the look wakes the wait below
             try:
                 with self.lock:
                     self._flush()  # whatever has room already (after an enqueue that failed, say)
@@ -115,10 +134,15 @@ class ShardDispatcher:
                 if not owners:
                     self.wake.wait(0.5)
                     continue
+                now = time.monotonic()
+                if not self.hinted and now < self.next_look:
+                    self.wake.wait(self.next_look - now)
+                    continue
+                self.hinted = False  # before the query: a run finishing after it hints again
+                self.next_look = now + FINISH_LOOK_SECONDS
                 rows = DBOS.list_workflows(workflow_ids=list(owners), load_input=False, load_output=False)
                 finished = [row.workflow_id for row in rows if row.status not in UNFINISHED]
                 if not finished:
-                    self.stopping.wait(RESULT_POLL_SECONDS)
                     continue
                 with self.lock:
                     for workflow_id in finished:
@@ -135,4 +159,5 @@ class ShardDispatcher:
         """Stop handing on; what is still held was never acknowledged, so the next subscription delivers it."""
         self.stopping.set()
         self.wake.set()
+        self.unlisten()
         self.thread.join(timeout)

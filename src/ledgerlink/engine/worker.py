@@ -20,6 +20,7 @@ from dbos import DBOS
 
 from ledgerlink.alerts import check_and_send
 from ledgerlink.alerts.senders import SmtpSettings
+from ledgerlink.engine import queue_wake
 from ledgerlink.engine import runtime as engine
 from ledgerlink.engine.flows import registered_flows
 from ledgerlink.settings import cron_slot
@@ -102,6 +103,7 @@ def recover(executor_id: str) -> int:
     them, so it must not shut down before they finish. Runs the dead worker had queued but not started belong
     to no worker: any live worker runs them."""
     handles = DBOS._recover_pending_workflows([executor_id])
+    queue_wake.poke_all()  # they are back on their queues: start them now, not on the next timed look
     for handle in handles:
         try:
             engine.wait_for(handle)

@@ -1,0 +1,192 @@
+"""A queued run starts when its work arrives, not when a timer next fires.
+
+DBOS starts a queued run only when its queue's worker thread next looks at the queue, every
+``polling_interval_sec`` (DBOS 3.4 ``_queue.queue_worker_thread`` waits out the interval whatever happens
+meanwhile). A run enqueued by this very process, or the next run of a shard whose run just finished here, waited
+about half an interval; looking more often costs a write transaction per look even on an idle queue.
+
+So each of LedgerLink's queues is looked at by a thread of ours running DBOS's own worker loop (the same claims,
+limits and partition rules), with a stop event that also wakes the loop when this process enqueues to that queue
+(``poke``, from ``runtime.enqueue_record``) or finishes a run that came from it (DBOS's active-workflow set tells
+us). DBOS's own threads are told not to look at those queues (``DBOS.listen_queues``), so each queue still has one
+looker per process. The timed look stays, for work enqueued or freed by other processes.
+
+The same completion signal wakes whoever waits for a run of this process to finish (``on_finish``), instead of a
+timer polling its status. Both use DBOS internals (marked below); if they are not there (another DBOS version),
+``install`` says so and DBOS's own timed threads run as before. The upstream-ready issue text for doing this in
+DBOS itself is in benchmarks/README.md (event_latency).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dbos import DBOS
+
+log = logging.getLogger(__name__)
+
+# Private DBOS pieces this module leans on (3.4): the queue worker loop, the set of running workflows.
+try:
+    from dbos._core import ActiveWorkflowById
+    from dbos._queue import queue_worker_thread
+except ImportError:  # pragma: no cover - another DBOS version: its own timed threads serve the queues
+    ActiveWorkflowById = None  # type: ignore[assignment,misc]
+    queue_worker_thread = None  # type: ignore[assignment]
+
+
+# Pokes that come while a look is recent wait a little and go in one look: each look is a write transaction (and
+# a read of the queue's settings), and at 50 deals a second pokes come faster than looks are worth making. The
+# pause is a multiple of the last look's own length, so a machine short of CPU looks less often (down to DBOS's old
+# 0.1 s timer), an idle one at once.
+LOOK_GAP_FACTOR = 2.0
+LOOK_GAP_SECONDS = (0.005, 0.1)
+
+
+class WakeableStop(threading.Event):
+    """A stop event whose ``wait`` also returns (False) when poked: DBOS's queue loop waits on its stop event
+    between looks, so a poke makes it look at once (or, right after a look, after a short gap). A poke during a
+    look is kept for the next wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.poke = threading.Event()
+        self.look_started = time.monotonic()
+
+    def set(self) -> None:
+        super().set()
+        self.poke.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self.is_set():
+            look_ended = time.monotonic()
+            gap = LOOK_GAP_FACTOR * (look_ended - self.look_started)
+            gap = min(max(gap, LOOK_GAP_SECONDS[0]), LOOK_GAP_SECONDS[1])
+            if self.poke.wait(timeout):
+                pause = look_ended + gap - time.monotonic()
+                if pause > 0:
+                    super().wait(pause)  # more pokes meanwhile go in the same look; a stop ends the pause
+            self.poke.clear()  # after the wait, before the look: a poke from now on wakes the next wait
+        self.look_started = time.monotonic()
+        return self.is_set()
+
+
+_lock = threading.Lock()
+_stops: dict[str, WakeableStop] = {}
+_listeners: list[Callable[[str], None]] = []
+
+
+def poke(queue_name: str) -> None:
+    """Work for ``queue_name`` arrived in this process (committed): look at the queue now."""
+    stop = _stops.get(queue_name)
+    if stop is not None:
+        stop.poke.set()
+
+
+def poke_all() -> None:
+    """Look at every queue now (runs put back on the queues by a recovery, say)."""
+    for stop in list(_stops.values()):
+        stop.poke.set()
+
+
+def on_finish(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Call ``listener(workflow_id)`` whenever a workflow of this process finishes (its outcome recorded; also
+    when an execution is parked, so check the status). It runs in the finishing thread: keep it short. Returns
+    the function that removes it."""
+    with _lock:
+        _listeners.append(listener)
+
+    def remove() -> None:
+        with _lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return remove
+
+
+def _finished(workflow_id: str, queue_name: str | None) -> None:
+    if queue_name is not None:
+        poke(queue_name)  # its slot (and its partition) is free: the queue's next run may start
+    with _lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        try:
+            listener(workflow_id)
+        except Exception:  # a listener must never fail the workflow's own bookkeeping
+            log.exception("a workflow-finished listener failed")
+
+
+if ActiveWorkflowById is not None:
+
+    class _NotifyingActiveWorkflows(ActiveWorkflowById):
+        """DBOS's set of this process's running workflows; an entry leaves it once the run's outcome is
+        recorded (``_execute_workflow_wthread``'s ``finally``), which is when its queue slot is free."""
+
+        def _remove(self, key: str, bucket: Any) -> None:
+            super()._remove(key, bucket)
+            _finished(key, bucket[0] if bucket is not None else None)
+
+
+def enabled() -> bool:
+    """On unless ``LEDGERLINK_QUEUE_WAKE=0`` (DBOS's own timed threads, to measure against)."""
+    return os.environ.get("LEDGERLINK_QUEUE_WAKE", "1") != "0"
+
+
+def supported() -> bool:
+    return queue_worker_thread is not None and ActiveWorkflowById is not None
+
+
+def install() -> bool:
+    """Before ``DBOS.launch``: DBOS's own threads leave LedgerLink's queues to ours (``serve``), and finishing
+    runs are reported. False (and nothing changed) when this DBOS lacks what it needs."""
+    try:
+        from dbos._dbos import _get_dbos_instance
+
+        dbos: Any = _get_dbos_instance()
+    except Exception:
+        dbos = None
+    if not supported() or dbos is None or not hasattr(dbos, "background_thread_stop_events"):
+        log.warning("this DBOS version has no queue loop to wake: queued runs start on DBOS's own timer")
+        return False
+    dbos._active_workflows_set = _NotifyingActiveWorkflows()
+    DBOS.listen_queues([])  # DBOS's own internal queues are always served by its own threads
+    return True
+
+
+def serve(queues: dict[str, Any]) -> None:
+    """After ``DBOS.launch`` and the queues' registration: one thread per queue running DBOS's worker loop with a
+    stop event ``poke`` wakes. ``DBOS.destroy`` stops them with its own threads."""
+    from dbos._dbos import _get_dbos_instance
+
+    dbos = _get_dbos_instance()
+    with _lock:
+        _stops.clear()
+    for name, queue in queues.items():
+        stop = WakeableStop()
+        dbos.background_thread_stop_events.append(stop)
+        with _lock:
+            _stops[name] = stop
+        thread = threading.Thread(target=_loop, args=(stop, dbos, queue), name=f"ledgerlink-queue-{name}", daemon=True)
+        thread.start()
+
+
+def _loop(stop: WakeableStop, dbos: Any, queue: Any) -> None:
+    while not stop.is_set():
+        try:
+            queue_worker_thread(stop, dbos, queue)  # returns when stopped (or the queue's row is gone)
+        except Exception:
+            log.exception("the worker loop of queue %s failed; restarting it", queue.name)
+        stop.wait(1.0)
+
+
+def stop_all() -> None:
+    """Stop our queue threads (``DBOS.destroy`` does too) and forget them."""
+    with _lock:
+        stops = list(_stops.values())
+        _stops.clear()
+    for stop in stops:
+        stop.set()
