@@ -2,6 +2,7 @@
 
     python benchmarks/mapping_suggestions.py [--write-weights] [--json PATH]
     python benchmarks/mapping_suggestions.py --dev [--leave-out SYSTEM,...]    # the tuning figures: training only
+    python benchmarks/mapping_suggestions.py --ablation    # training systems added in round 6: do they help?
 
 ``--dev`` is what changes to the lexicon, the features and the training data are judged on: leave one training
 system out, fit on the training pairs without it, score the training pairs with it, for each training system (or
@@ -299,6 +300,40 @@ def dev_report(train: Sequence[Pair], leave_out: Sequence[str] = ()) -> None:
             )
 
 
+def ablation_report(train: Sequence[Pair]) -> None:
+    """Does more diverse training data help on a system the model never saw? For each training system added after
+    round 5, score its pairs with the first five, fitted (a) on the first five alone, (b) on the first five and the
+    other added systems. Training pairs only, like ``--dev``."""
+    added = sorted({p.source.system for p in train} - FIRST_TRAINING_SYSTEMS)
+    totals = {"first five": [0, 0.0, 0.0], "first five + other added": [0, 0.0, 0.0]}
+    for system in added:
+        outer = [
+            p
+            for p in train
+            if system in (p.source.system, p.target.system)
+            and {p.source.system, p.target.system} <= FIRST_TRAINING_SYSTEMS | {system}
+        ]
+        fits = {
+            "first five": [p for p in train if {p.source.system, p.target.system} <= FIRST_TRAINING_SYSTEMS],
+            "first five + other added": [p for p in train if system not in (p.source.system, p.target.system)],
+        }
+        for name, inner in fits.items():
+            model = fit(inner)
+            row = evaluate(outer, functools.partial(_scored_by, model), model.threshold)
+            n = row["fields_with_counterpart"]
+            totals[name][0] += n
+            totals[name][1] += row["top1_accuracy"] * n
+            totals[name][2] += row["end_to_end_accuracy"] * n
+            print(
+                f"  ablation {system:16} fitted on {name:24} top-1 {row['top1_accuracy']:.3f}, "
+                f"end-to-end {row['end_to_end_accuracy']:.3f} on {n} fields, threshold {model.threshold}",
+                flush=True,
+            )
+    for name, (n, top1, right) in totals.items():
+        if n:
+            print(f"ablation fitted on {name:24} top-1 {top1 / n:.3f}, end-to-end {right / n:.3f} on {int(n)} fields")
+
+
 def _first_rounds(pairs: Sequence[Pair]) -> list[Pair]:
     """The pairs the split of rounds 1-5 had: none with a training system added after them (comparable figures)."""
     known = FIRST_TRAINING_SYSTEMS | HELD_OUT_SYSTEMS | BLIND_SYSTEMS
@@ -311,8 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--dev", action="store_true", help="only the leave-one-system-out figures on the training set")
     parser.add_argument("--leave-out", default="", help="with --dev: only these folds, comma-separated systems")
+    parser.add_argument("--ablation", action="store_true", help="only the added-training-data ablation (training)")
     args = parser.parse_args(argv)
     train, held_out, blind = load_pairs()
+    if args.ablation:
+        ablation_report(train)
+        return 0
     if args.dev:
         dev_report(train, [s for s in args.leave_out.split(",") if s])
         return 0
