@@ -92,6 +92,12 @@ def test_a_void_and_a_reissue_show_in_salesforce(kashflow_env: BooksEnv) -> None
     assert _salesforce_writes(env) == writes
     assert len(_invoices(env)) == 4  # the voided one, the credited one, its credit note, the new one
 
+    # An explicit replay of the invoice run finds the deal's first invoice, but leaves the reissued one written back.
+    replayed = wait_for(o2i.replay(reissued))
+    assert replayed["status"] == "already_invoiced" and replayed["invoice_number"] == reissued_number
+    deal = env.one(f"SELECT {o2i.INVOICE_NUMBER_FIELD} FROM Opportunity WHERE Id = '{reissued}'")
+    assert deal[o2i.INVOICE_NUMBER_FIELD] == new_number
+
 
 def test_a_deal_won_again_after_its_void_gets_a_new_invoice_once(kashflow_env: BooksEnv) -> None:
     env = kashflow_env

@@ -415,7 +415,11 @@ def invoice_batch(deps: Deps, spec: InvoiceSource, record_ids: list[str], run_id
         if "error" in result:
             failed(record_id, result)
             continue
-        if records[record_id].get(spec.number_field) != result["number"]:
+        standing = None if result["created"] else _standing_invoice(deps, record_id, result["number"])
+        if standing is not None:  # reissued or won again: the invoice-change flow's invoice stands, not the first
+            if records[record_id].get(spec.number_field) != standing:
+                write[record_id] = {spec.number_field: standing}
+        elif records[record_id].get(spec.number_field) != result["number"]:
             write[record_id] = {spec.number_field: result["number"], spec.status_field: result["status"] or "Unpaid"}
         outcomes[record_id] = {
             spec.outcome_key: record_id,
@@ -475,6 +479,13 @@ def enqueue_run(
 
 
 # --- the polling trigger -------------------------------------------------------------------------------------
+
+
+def _standing_invoice(deps: Deps, record_id: str, first: str) -> str | None:
+    """The invoice standing for a record whose first invoice was found again, when that is another one (the
+    invoice-change flow reissued it, or issued a new one when the deal was won again); else None."""
+    billed = invoice_state.load(deps.ledger, deps.books.name, record_id)
+    return billed.invoice if billed is not None and billed.invoice != first else None
 
 
 def read_page(
