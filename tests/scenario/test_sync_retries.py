@@ -57,6 +57,36 @@ def test_a_new_books_customer_gets_its_contacts_when_their_create_fails_once(env
     assert [c["LastName"] for c in (rows[0].get("Contacts") or {}).get("records") or []] == ["Hopper"]
 
 
+def test_a_contact_whose_create_reply_is_lost_is_made_once(env: SyncEnv) -> None:
+    """Found by the reliability benchmark (a duplicate Contact under faults): Salesforce made the Contacts, the
+    connection dropped before the reply, and the retry made them again. A Contact has no key to upsert on, so the
+    retry looks first."""
+    books = env.runtime.books
+    assert isinstance(books, KashFlowBooks)
+    books.client.create_customer(
+        {
+            "Code": "LOSTRP1",
+            "Name": "Lost Reply Contacts Ltd",
+            "Contacts": [
+                {"FirstName": "Grace", "LastName": "Hopper", "Email": "grace@x.test"},
+                {"FirstName": "Alan", "LastName": "Turing"},
+            ],
+        }
+    )
+    prefix = f"{env.runtime.crm.base_path}/composite/sobjects"
+    url = f"{env.sandboxes['salesforce'].base_url}/__admin/faults"
+    httpx.put(url, json={"paths": [prefix], "methods": ["POST"], "drop_after_next": 1}).raise_for_status()
+    outcome = env.sync_customers()
+    assert _injected(env)["drops_after"] == 1
+    assert outcome["status"] == "synced", outcome
+    rows = list(
+        env.user.query("SELECT Id, (SELECT LastName FROM Contacts) FROM Account WHERE ExternalID__c = 'LOSTRP1'")
+    )
+    assert len(rows) == 1
+    names = sorted(c["LastName"] for c in (rows[0].get("Contacts") or {}).get("records") or [])
+    assert names == ["Hopper", "Turing"]
+
+
 def test_a_books_price_reaches_salesforce_when_the_collections_update_fails_once(env: SyncEnv) -> None:
     product, _entry = env.user.create("Product2", {"Name": "Widget", "ProductCode": "WID-1", "IsActive": True}), None
     standard = next(iter(env.user.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")))["Id"]

@@ -36,6 +36,7 @@ from ledgerlink.model import fields as F
 from ledgerlink.systems.accounting import with_nulls
 from ledgerlink.systems.errors import PermanentError
 from ledgerlink.systems.salesforce import fields as crm_fields
+from ledgerlink.systems.salesforce import soql as literal
 
 
 def account_payload(customer: Customer, ctx: TransformContext) -> dict[str, Any]:
@@ -66,6 +67,45 @@ def _contact_ops(page: Page, account_id: str, existing: list[dict[str, Any]], wa
         diff = {k: v for k, v in with_nulls({k: None for k in payload}, payload).items() if match.get(k) != v}
         if diff:
             page.contacts.updates.append((account_id, {"Id": match["Id"], **diff}))
+
+
+def _send_contacts(page: Page, deps: Deps, doubtful: set[str]) -> None:
+    """Send the page's Contact writes. A Contact has no key Salesforce could upsert on, so a create whose reply was
+    lost (or made by an earlier run of this page) may already be there: before a retry, and for Accounts an earlier
+    attempt made, the creates Salesforce already holds are dropped (matched as ``_contact_ops`` matches)."""
+    attempts = 0
+
+    def send() -> dict[str, tuple[str, bool]]:
+        nonlocal attempts
+        attempts += 1
+        accounts = {key for key, _c in page.contacts.creates} if attempts > 1 else doubtful
+        if accounts:
+            _drop_made_creates(page, deps, accounts)
+        return page.contacts.send(deps.crm, lambda key, exc: page.fail((SF, ACCOUNT, key), exc))
+
+    with_retries(send, BATCH_WRITE_RETRY)()
+
+
+def _drop_made_creates(page: Page, deps: Deps, accounts: set[str]) -> None:
+    soql = (
+        "SELECT Id, AccountId, Email, FirstName, LastName FROM Contact "
+        f"WHERE AccountId IN ({literal.id_list(sorted(accounts))})"
+    )
+    held: dict[str, list[dict[str, Any]]] = {}
+    for contact in deps.crm.query(soql):
+        held.setdefault(str(contact["AccountId"]), []).append(contact)
+
+    def made(account_id: str, create: dict[str, Any]) -> bool:
+        email = (create.get("Email") or "").casefold()
+        name = ((create.get("FirstName") or "").casefold(), (create.get("LastName") or "").casefold())
+        for contact in held.get(account_id, []):
+            same_name = ((contact.get("FirstName") or "").casefold(), (contact.get("LastName") or "").casefold())
+            if (email and (contact.get("Email") or "").casefold() == email) or same_name == name:
+                held[account_id].remove(contact)  # one Salesforce Contact answers for one create
+                return True
+        return False
+
+    page.contacts.creates = [(a, c) for a, c in page.contacts.creates if a not in accounts or not made(a, c)]
 
 
 def _to_salesforce(page: Page, record: dict[str, Any], customer: Customer, changes: dict[str, Any]) -> None:
@@ -319,6 +359,7 @@ def flush(page: Page) -> None:
         page.bases.pop(key, None)
 
     done = with_retries(page.accounts.send, BATCH_WRITE_RETRY)(rt.crm, account_failed) if page.accounts else {}
+    doubtful: set[str] = set()
     for code, (books_id, customer) in page.new_accounts.items():
         if code not in done:
             continue
@@ -326,6 +367,8 @@ def flush(page: Page) -> None:
         ledger.link((SF, ACCOUNT, account_id), page.books_ref(books_id))
         page.audit(SF, ACCOUNT, account_id, "created" if created else "matched", books_id, code=code)
         page.counts["created_salesforce"] += 1
+        if not created:  # an Account made by an earlier attempt of this page: its Contacts may be there too
+            doubtful.add(account_id)
         for person in customer.contacts:
             contact = _contact_payload(person.model_dump(mode="json"), page.ctx)
             page.contacts.creates.append((account_id, {"AccountId": account_id, **contact}))
@@ -333,7 +376,7 @@ def flush(page: Page) -> None:
         values = F.project(as_json(customer), sb.customer_fields)
         page.versions.remember(page.books_ref(books_id), values, ours=False, modified_at=stamp_of(customer))
     if page.contacts:
-        with_retries(page.contacts.send, BATCH_WRITE_RETRY)(rt.crm, lambda key, exc: page.fail((SF, ACCOUNT, key), exc))
+        _send_contacts(page, rt, doubtful)
     written = [a for a in page.written if a not in page.failed]
     for record in accounts_by_id(rt, written):
         values = load_mapping("salesforce/account_to_canonical").apply(record, page.ctx).values
