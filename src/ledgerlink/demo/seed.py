@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -130,9 +131,13 @@ def seed(
 
     contact_rows = []
     for account_id in account_ids:
+        named: Counter[str] = Counter()
         for _ in range(rng.randint(1, 3)):
             first, last = rng.choice(_FIRST), rng.choice(_LAST)
             email_local = f"{first}.{last}".lower().replace(" ", "").replace("'", "")
+            named[email_local] += 1
+            if named[email_local] > 1:  # two people of one name at one company: not the same person (nor e-mail)
+                email_local += str(named[email_local])
             contact_rows.append(
                 {
                     "AccountId": account_id,

@@ -102,39 +102,26 @@ def _match(deps: Deps, customer_ids: list[str], run_id: str | None, flow: str, c
         if customer is None:
             continue
         ref = (books.name, books.customer_object, customer_id)
-        rejected = frozenset(
-            r.target[2] for r in review.reviews_of(ledger, *ref) if r.status == review.REJECTED and r.source == ref
-        )
-        verdict = golden.decide(pool, customer, settings, rejected)
-        if verdict.target is None or verdict.decision is Decision.NEW:
+        placed = golden.place_books_customer(ledger, pool, customer, ref, settings, flow=flow, crm_object=(SF, ACCOUNT))
+        if placed is None:
             continue
-        pool.taken.add(verdict.target)
+        verdict, target = placed
         if verdict.decision is Decision.REVIEW:
-            review.queue(
-                ledger,
-                flow=flow,
-                source=ref,
-                target=(SF, ACCOUNT, verdict.target),
-                score=verdict.score,
-                why=verdict.why,
-                source_record=customer.model_dump(mode="json"),
-                target_record=pool.customers[verdict.target].model_dump(mode="json"),
-            )
             counts["accounts_in_review"] += 1
             continue
-        ledger.link(ref, (SF, ACCOUNT, verdict.target))
+        ledger.link(ref, (SF, ACCOUNT, target))
         ledger.audit(
             flow=flow,
             system=SF,
             obj=ACCOUNT,
-            record_id=verdict.target,
+            record_id=target,
             action="matched",
             run_id=run_id,
             source_id=customer_id,
             detail={"how": verdict.how, "score": round(verdict.score, 4), "for": "invoices"},
         )
         counts["accounts_matched"] += 1
-        linked[customer_id] = verdict.target
+        linked[customer_id] = target
     return linked
 
 

@@ -119,33 +119,20 @@ def _match_books_customers(page: Page) -> None:
         return
     for code, (books_id, customer) in list(page.new_accounts.items()):
         ref = page.books_ref(books_id)
-        rejected = frozenset(
-            r.target[2] for r in review.reviews_of(ledger, *ref) if r.status == review.REJECTED and r.source == ref
-        )
-        verdict = golden.decide(pool, customer, settings, rejected)
-        if verdict.target is None or verdict.decision is Decision.NEW:
+        placed = golden.place_books_customer(ledger, pool, customer, ref, settings, flow=FLOW, crm_object=(SF, ACCOUNT))
+        if placed is None:
             continue
+        verdict, target = placed
         del page.new_accounts[code]
-        pool.taken.add(verdict.target)
         if verdict.decision is Decision.REVIEW:
-            review.queue(
-                ledger,
-                flow=FLOW,
-                source=ref,
-                target=(SF, ACCOUNT, verdict.target),
-                score=verdict.score,
-                why=verdict.why,
-                source_record=as_json(customer),
-                target_record=as_json(pool.customers[verdict.target]),
-            )
             page.counts["in_review"] += 1
             continue
-        full = accounts_by_id(page.deps, [verdict.target])
-        record = full[0] if full else records[verdict.target]
-        ledger.link((SF, ACCOUNT, verdict.target), ref)
-        page.audit(SF, ACCOUNT, verdict.target, "matched", books_id, how=verdict.how, score=verdict.score)
+        full = accounts_by_id(page.deps, [target])
+        record = full[0] if full else records[target]
+        ledger.link((SF, ACCOUNT, target), ref)
+        page.audit(SF, ACCOUNT, target, "matched", books_id, how=verdict.how, score=verdict.score)
         page.counts["matched"] += 1
         try:
             settle_account(page, record, customer, (golden.policy(settings, sb.name), sb.name))
         except RECORD_ERRORS as exc:
-            page.fail((SF, ACCOUNT, verdict.target), exc)
+            page.fail((SF, ACCOUNT, target), exc)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ledgerlink.engine.runtime import FlowSettings
+from ledgerlink.intelligence import review
 from ledgerlink.intelligence.matching import (
     CustomerIndex,
     Decision,
@@ -23,7 +24,9 @@ from ledgerlink.intelligence.matching import (
     Thresholds,
 )
 from ledgerlink.intelligence.matching.compare import COMPARISON_NAMES
+from ledgerlink.intelligence.review import Ref
 from ledgerlink.model import Customer
+from ledgerlink.store import Ledger
 
 
 @dataclass
@@ -83,3 +86,37 @@ def decide(pool: Pool, customer: Customer, settings: FlowSettings, excluded: fro
         why = dict(zip(COMPARISON_NAMES, candidate.comparison, strict=True))
         return Verdict(decision, candidate.id, "model", candidate.probability, why)
     return Verdict(Decision.NEW)
+
+
+def place_books_customer(
+    ledger: Ledger,
+    pool: Pool,
+    customer: Customer,
+    ref: Ref,
+    settings: FlowSettings,
+    *,
+    flow: str,
+    crm_object: tuple[str, str],
+) -> tuple[Verdict, str] | None:
+    """A customer from the books (``ref``) against the pool of unlinked CRM accounts (``crm_object``: system,
+    object): None when it is new; else its verdict and the candidate's id, taken from the pool and, when the verdict
+    is REVIEW, queued for a person. Candidates a person rejected for it before are never offered again."""
+    rejected = frozenset(
+        r.target[2] for r in review.reviews_of(ledger, *ref) if r.status == review.REJECTED and r.source == ref
+    )
+    verdict = decide(pool, customer, settings, rejected)
+    if verdict.target is None or verdict.decision is Decision.NEW:
+        return None
+    pool.taken.add(verdict.target)
+    if verdict.decision is Decision.REVIEW:
+        review.queue(
+            ledger,
+            flow=flow,
+            source=ref,
+            target=(*crm_object, verdict.target),
+            score=verdict.score,
+            why=verdict.why,
+            source_record=customer.model_dump(mode="json"),
+            target_record=pool.customers[verdict.target].model_dump(mode="json"),
+        )
+    return verdict, verdict.target
