@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from ledgerlink.intelligence.sorted_window import SortedWindow
 
 # A robust z (median and MAD) above this is an anomaly. The MAD is scaled to a standard deviation (×1.4826).
 Z_LIMIT = 5.0
@@ -80,9 +82,8 @@ def invoice_seen(record_id: str, customer: str, invoice: dict[str, Any]) -> Invo
     return InvoiceSeen(record_id, customer, str(invoice.get("issue_date") or ""), lines)
 
 
-def robust_z(value: float, history: Sequence[float], floor: float = 0.0) -> float:
-    median = statistics.median(history)
-    mad = statistics.median(abs(v - median) for v in history) * 1.4826
+def robust_z(value: float, history: Sequence[float] | SortedWindow, floor: float = 0.0) -> float:
+    median, mad = _median_mad(history)
     return (value - median) / max(mad, floor, 1e-9)
 
 
@@ -90,12 +91,17 @@ def _log(x: float) -> float:
     return math.log(max(x, 0.01))
 
 
-def _median_mad(values: Sequence[float]) -> tuple[float, float]:
+def _median_mad(values: Sequence[float] | SortedWindow) -> tuple[float, float]:
+    if isinstance(values, SortedWindow):  # the same figures without sorting the history again
+        median, mad = values.median_mad()
+        return median, mad * 1.4826
     median = statistics.median(values)
     return median, statistics.median(abs(v - median) for v in values) * 1.4826
 
 
-def pooled_z(value: float, own: Sequence[float], population: Sequence[float]) -> tuple[float, float]:
+def pooled_z(
+    value: float, own: Sequence[float] | SortedWindow, population: Sequence[float] | SortedWindow
+) -> tuple[float, float]:
     """(z, centre): ``value`` against the customer's log totals shrunk toward the population's. With five invoices
     the population weighs twice the customer; with fifty the customer dominates."""
     median, mad = _median_mad(own)
@@ -112,9 +118,9 @@ class InvoiceWatch:
     then remembers it."""
 
     def __init__(self) -> None:
-        self.by_customer: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=CUSTOMER_WINDOW))  # log totals
-        self.population: deque[float] = deque(maxlen=POPULATION_WINDOW)  # log totals, all customers
-        self.by_product: dict[str, list[float]] = defaultdict(list)  # log unit prices
+        self.by_customer: dict[str, SortedWindow] = defaultdict(lambda: SortedWindow(CUSTOMER_WINDOW))  # log totals
+        self.population = SortedWindow(POPULATION_WINDOW)  # log totals, all customers
+        self.by_product: dict[str, SortedWindow] = defaultdict(SortedWindow)  # log unit prices
         self.seen: dict[tuple[str, str, float], str] = {}  # (customer, date, total) -> invoice id
 
     def check(self, inv: InvoiceSeen) -> list[Anomaly]:
@@ -151,7 +157,7 @@ class InvoiceWatch:
             if line.product and line.unit_price > 0 and len(prices) >= MIN_HISTORY:
                 z = robust_z(_log(line.unit_price), prices, MIN_SPREAD)
                 if abs(z) > Z_LIMIT:
-                    usual = math.exp(statistics.median(prices))
+                    usual = math.exp(prices.median())
                     found.append(
                         Anomaly(
                             "unit_price_outlier",
@@ -178,10 +184,10 @@ class InvoiceWatch:
             prices = self.by_product.get(line.product or "")
             if not prices or len(prices) < MIN_HISTORY:
                 return None
-            total += max(line.quantity, 0.0) * math.exp(statistics.median(prices))
+            total += max(line.quantity, 0.0) * math.exp(prices.median())
         return total
 
-    def _amount(self, inv: InvoiceSeen, history: Sequence[float]) -> Anomaly | None:
+    def _amount(self, inv: InvoiceSeen, history: SortedWindow) -> Anomaly | None:
         """A total far above the customer's history. Two kinds of evidence, either enough:
         - far above the customer's usual (pooled with all customers') *and* 5× above anything billed to them
           before: a customer's deals vary a lot (a storage plan, then an implementation), so the usual alone alarms
@@ -190,13 +196,13 @@ class InvoiceWatch:
           the amount is not explained by what was sold (a misplaced decimal point, a wrong line total)."""
         value = _log(inv.total)
         z, centre = pooled_z(value, history, self.population)
-        largest = max(history)
+        largest = history.max()
         expected = self._expected(inv)
         unexplained = expected is not None and expected > 0 and value > _log(expected) + UNEXPLAINED_MARGIN
         if not ((z > AMOUNT_Z_LIMIT and value > largest + RANGE_MARGIN) or (value > largest and unexplained)):
             return None
-        usual = math.exp(statistics.median(history))
-        why = f"{math.exp(value - statistics.median(history)):.0f}× more, over {len(history)} invoices"
+        usual = math.exp(history.median())
+        why = f"{math.exp(value - history.median()):.0f}× more, over {len(history)} invoices"
         if unexplained and expected is not None:
             why += f"; its lines at their products' usual prices come to {expected:.2f}"
         return Anomaly(

@@ -28,7 +28,7 @@ from ledgerlink.mapping.schema_check import PathCheckError, check_path
 from ledgerlink.mapping.schemas import DEFAULT_SCHEMAS, ExtendedSchemaProvider, SchemaProvider
 from ledgerlink.mapping.spec import FilterSpec, MappingSpec
 from ledgerlink.mapping.system_files import template_roots
-from ledgerlink.mapping.yaml_source import YamlDocument, load_yaml_document
+from ledgerlink.mapping.yaml_source import YamlDocument, load_data, load_yaml_document
 
 SCHEMA_EXTENSIONS_FILE = "schema_extensions.yaml"
 
@@ -263,7 +263,7 @@ def list_mappings(mappings_dir: Path | str | None = None) -> list[MappingInfo]:
 def _endpoints(file: Path) -> tuple[str, str]:
     # Listing must not fail on one broken user file; it shows "?" and `check` explains.
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        data = load_data(file.read_text(encoding="utf-8")) or {}
         source, target = data.get("source") or {}, data.get("target") or {}
         return (
             f"{source.get('system', '?')}.{source.get('object', '?')}",

@@ -60,6 +60,14 @@ class YamlDocument:
 # libyaml's loader when PyYAML was built with it: the same nodes and marks, parsed in C (a worker loads every
 # mapping at start, for the schema drift check; the pure-Python parser made that about a second of CPU).
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_data(text: str) -> Any:
+    """``yaml.safe_load`` through ``_LOADER``: the same plain data, parsed in C where PyYAML has libyaml (the
+    drift check lists every mapping and reads the schemas at each worker's start)."""
+    return yaml.load(text, Loader=_LOADER)  # _LOADER is a SafeLoader
+
+
 MAX_TEXT_CHARS = 200_000  # a mapping is a page or two of YAML
 MAX_NODES = 20_000
 

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
 
-import yaml
-
 from ledgerlink.mapping import system_files
 from ledgerlink.mapping.schemas.canonical import canonical_schema
+from ledgerlink.mapping.yaml_source import load_data
 
 _RELATIONS = ("reference", "children", "list", "object")
 
@@ -53,7 +52,7 @@ def _static_system(system: str) -> dict[str, dict[str, FieldInfo]]:
     schema = system_files.schema_file(system)
     if schema is None or not schema.is_file():
         return {}
-    raw = yaml.safe_load(schema.read_text(encoding="utf-8")) or {}
+    raw = load_data(schema.read_text(encoding="utf-8")) or {}
     return {obj: _parse_object(fields or {}) for obj, fields in raw.items()}
 
 
