@@ -26,22 +26,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+import grpc
+
+from ledgerlink.formats.pubsub import pubsub_api_pb2 as pb
+from ledgerlink.formats.pubsub import pubsub_api_pb2_grpc as pb_grpc
 from ledgerlink.systems.http import make_client
 from ledgerlink.systems.salesforce.auth import OAuthFlow
 from ledgerlink.systems.salesforce.cdc_events import ChangeEvent, EventSchema, is_own_change, to_change_event
-from ledgerlink.systems.salesforce.lazy_modules import LazyModule
-
-if TYPE_CHECKING:
-    import grpc
-
-    from ledgerlink.formats.pubsub import pubsub_api_pb2 as pb
-    from ledgerlink.formats.pubsub import pubsub_api_pb2_grpc as pb_grpc
-else:  # imported when a subscriber first uses them (see lazy_modules)
-    grpc = LazyModule("grpc")
-    pb = LazyModule("ledgerlink.formats.pubsub.pubsub_api_pb2")
-    pb_grpc = LazyModule("ledgerlink.formats.pubsub.pubsub_api_pb2_grpc")
 
 log = logging.getLogger(__name__)
 

@@ -6,15 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import fastavro
 
 from ledgerlink.systems.salesforce.cdc_bitmap import decode_bitmap
-from ledgerlink.systems.salesforce.lazy_modules import LazyModule
-
-if TYPE_CHECKING:
-    import fastavro
-else:  # imported when the first event schema is parsed (see lazy_modules)
-    fastavro = LazyModule("fastavro")
 
 HEADER = "ChangeEventHeader"
 GAP_TYPES = frozenset({"GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW"})
