@@ -207,6 +207,9 @@ def _phase(name: str, rate: float, seconds: float, poll_interval: float, data_di
         # trigger's catch-up margin, as in a system that was running before the measurement.
         time.sleep(CATCH_UP_MARGIN_SECONDS + 1)
         settings = engine_settings(data_dir / name, worker_concurrency=8)
+        # Exploration (issue 22): how much of the latency is the chained PDF run's share of the CPU.
+        if os.environ.get("LEDGERLINK_BENCH_INVOICE_PDF") == "0":
+            settings.flows.invoice_pdf = False
         runtime = open_runtime(settings, sf.spec, books.spec)
         stop = threading.Event()
         trigger = None

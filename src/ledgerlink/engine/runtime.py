@@ -220,9 +220,11 @@ class EngineSettings:
     # Records per run a polling trigger starts (all of one shard): bigger batches write fewer checkpoints; a change
     # event in the same shard waits for the batch running there, so not too big.
     backfill_batch: int = 50
-    # Runs the change-event trigger keeps unfinished per shard at once (one running, one waiting): more events wait
-    # in the event stream and go in the shard's next run, so a busy worker makes fewer, bigger runs.
-    event_window: int = 2
+    # Runs the change-event trigger keeps unfinished per shard at once: more changes wait in the dispatcher and go
+    # in the shard's next run. 1 (issue 22): a change that comes while a run is running goes in the very next run;
+    # with 2, a run already queued behind it (often of a single change) made later ones wait a whole extra run
+    # (CDC at 50/s: p50 0.49-0.57 s against 1.2 s with 2, benchmarks/README.md event_latency).
+    event_window: int = 1
     # Record runs of one flow go to this many partitions of its queue, by a hash of the record id: at most one run
     # per shard at a time across all workers (so two runs for one record never overlap), and a run may carry many
     # records of its shard. More shards let more workers share a flow. Change it only with the queues drained: a

@@ -15,6 +15,8 @@ subscription resumes from there and the held events come again (a run for change
 from __future__ import annotations
 
 import logging
+import os
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +52,12 @@ class ShardDispatcher:
         self.lock = threading.Lock()
         self.pending: dict[str, dict[str, str]] = {}  # shard → {record id: newest version}, not yet enqueued
         self.held_since: dict[str, int] = {}  # shard → the delivery its oldest pending change came in
+        # LEDGERLINK_DISPATCH_STATS=1 (benchmarks): how long changes were held, and a finished run → the next enqueue.
+        self.stats = os.environ.get("LEDGERLINK_DISPATCH_STATS") == "1"
+        self.held_at: dict[str, float] = {}  # shard → when its oldest pending change came (monotonic)
+        self.hint_at = 0.0
+        self.held_ms: list[float] = []
+        self.hop_ms: list[float] = []
         self.windows: dict[str, RunWindow] = {}
         self.deliveries = 0
         self.marks: dict[str, tuple[int, str]] = {}  # watermark → (delivery it covers, value) not yet stored
@@ -73,6 +81,7 @@ class ShardDispatcher:
             for record_id, (shard, version) in changes.items():
                 self.pending.setdefault(shard, {})[record_id] = version
                 self.held_since.setdefault(shard, self.deliveries)
+                self.held_at.setdefault(shard, time.monotonic())
             self._flush()
         self.wake.set()
 
@@ -97,6 +106,9 @@ class ShardDispatcher:
                 # Enqueued before it is let go: if the enqueue fails, the changes (and the watermark) stay held.
                 self.started.append(window.add(self.enqueue(list(self.pending[shard].items()))))
                 del self.pending[shard], self.held_since[shard]
+                held_at = self.held_at.pop(shard, None)
+                if self.stats and held_at is not None:
+                    self.held_ms.append((time.monotonic() - held_at) * 1000)
         self._store_marks()
 
     def _store_marks(self) -> None:
@@ -115,6 +127,8 @@ class ShardDispatcher:
         except RuntimeError:  # the windows changed meanwhile: look anyway
             ours = True
         if ours:
+            if self.stats and not self.hinted:
+                self.hint_at = time.monotonic()
             self.hinted = True
             self.wake.set()
 
@@ -148,6 +162,9 @@ class ShardDispatcher:
                     for workflow_id in finished:
                         owners[workflow_id].unfinished.pop(workflow_id, None)
                     self._flush()
+                if self.stats and self.hint_at:
+                    self.hop_ms.append((time.monotonic() - self.hint_at) * 1000)
+                    self.hint_at = 0.0
             except Exception:
                 if self.stopping.is_set():
                     return
@@ -161,3 +178,10 @@ class ShardDispatcher:
         self.wake.set()
         self.unlisten()
         self.thread.join(timeout)
+        for what, values in (
+            ("held (change in → its run enqueued)", self.held_ms),
+            ("run finished → next enqueued", self.hop_ms),
+        ):
+            if self.stats and len(values) > 1:
+                cuts = statistics.quantiles(values, n=100)
+                log.warning("dispatch %s: p50 %.0f ms, p99 %.0f ms (%d)", what, cuts[49], cuts[98], len(values))

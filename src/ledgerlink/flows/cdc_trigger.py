@@ -150,7 +150,7 @@ def start_cdc_trigger(
 ) -> CdcTrigger:
     """The opportunity → invoice trigger, subscribed in a background thread; ``.stop()`` ends it."""
     client_tag = runtime.crm.settings.client_tag
-    # At most event_window runs per shard unfinished (one running, one waiting to): more changes wait in the
+    # At most event_window runs per shard unfinished (by default one: the running one): more changes wait in the
     # dispatcher and go in the shard's next run, so the busier the worker, the bigger its runs. The dispatcher is
     # the subscriber's watermark store: the replay id moves only past events handed on.
     dispatcher = ShardDispatcher(
