@@ -204,17 +204,24 @@ def _settle(
     page.bases[account_id] = result.merged
 
 
+def _set_archived(page: Page, books_id: str, *, archived: bool) -> None:
+    """The books customer archived or restored (when it isn't already), remembered as our own write."""
+    sb = page.sb
+    books_customer = with_retries(sb.read_customer)(books_id, page.ctx)
+    if books_customer is None or books_customer.archived == archived:
+        return
+    after = books_customer.model_copy(update={"archived": archived})
+    written = with_retries(sb.update_customer)(books_id, books_customer, after, page.ctx)
+    values = F.project(as_json(written), sb.customer_fields)
+    page.versions.remember(page.books_ref(books_id), values, ours=True, modified_at=stamp_of(written))
+
+
 def _deleted(page: Page, account_id: str, books_id: str, base: dict[str, Any] | None) -> None:
     if base is not None and base.get("_deleted"):
         return  # already handled
     sb = page.sb
     if page.deps.settings.delete_policy == "archive":
-        books_customer = with_retries(sb.read_customer)(books_id, page.ctx)
-        if books_customer is not None and not books_customer.archived:
-            after = books_customer.model_copy(update={"archived": True})
-            written = with_retries(sb.update_customer)(books_id, books_customer, after, page.ctx)
-            values = F.project(as_json(written), sb.customer_fields)
-            page.versions.remember(page.books_ref(books_id), values, ours=True, modified_at=stamp_of(written))
+        _set_archived(page, books_id, archived=True)
         page.audit(sb.name, sb.customer_object, books_id, "archived", account_id, reason="Account deleted")
         page.counts["archived"] += 1
     else:
@@ -226,12 +233,7 @@ def _deleted(page: Page, account_id: str, books_id: str, base: dict[str, Any] | 
 def _undeleted(page: Page, account_id: str, books_id: str) -> None:
     sb = page.sb
     if page.deps.settings.delete_policy == "archive":
-        books_customer = with_retries(sb.read_customer)(books_id, page.ctx)
-        if books_customer is not None and books_customer.archived:
-            after = books_customer.model_copy(update={"archived": False})
-            written = with_retries(sb.update_customer)(books_id, books_customer, after, page.ctx)
-            values = F.project(as_json(written), sb.customer_fields)
-            page.versions.remember(page.books_ref(books_id), values, ours=True, modified_at=stamp_of(written))
+        _set_archived(page, books_id, archived=False)
         page.audit(sb.name, sb.customer_object, books_id, "restored", account_id, reason="Account undeleted")
         page.counts["restored"] += 1
 
