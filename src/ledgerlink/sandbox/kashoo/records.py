@@ -171,19 +171,25 @@ def build_payment(state: KashooState, doc: Doc, body: Doc, creating: bool) -> No
             raise invalid(
                 "amount", f"{doc['amount']} is more than the balance due of {balance} on invoice {invoice['id']}"
             )
+    money_movement(state, doc, body, account_field="depositAccount")
+    doc.update({"type": "INVOICE_PAYMENT", "contact": invoice["contact"], "currency": invoice["currency"]})
+
+
+def money_movement(state: KashooState, doc: Doc, body: dict[str, Any], *, account_field: str) -> None:
+    """The date, bank account and memo of money in or out (a payment's ``depositAccount``, a refund's ``account``),
+    defaulted as Kashoo does: today, the business's bank account, no memo."""
     if body.get("date") is not None:
         doc["date"] = parse_date(body["date"], "date")
     doc.setdefault("date", state.today())
-    if body.get("depositAccount") is not None:
-        account = active(state, ACCOUNT, body["depositAccount"], "depositAccount")
+    if body.get(account_field) is not None:
+        account = active(state, ACCOUNT, body[account_field], account_field)
         if account["type"] != "BANK":
-            raise invalid("depositAccount", f"account {account['id']} is not a bank account")
-        doc["depositAccount"] = account["id"]
-    doc.setdefault("depositAccount", state.seeded("bank"))
+            raise invalid(account_field, f"account {account['id']} is not a bank account")
+        doc[account_field] = account["id"]
+    doc.setdefault(account_field, state.seeded("bank"))
     if "memo" in body:
         doc["memo"] = text(body, "memo")
     doc.setdefault("memo", None)
-    doc.update({"type": "INVOICE_PAYMENT", "contact": invoice["contact"], "currency": invoice["currency"]})
 
 
 def payment_after_write(state: KashooState, doc: Doc) -> None:

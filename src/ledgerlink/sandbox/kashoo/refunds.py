@@ -15,9 +15,10 @@ from __future__ import annotations
 from fastapi import Request
 
 from ledgerlink.sandbox.kashoo.collections import Doc, Kind
+from ledgerlink.sandbox.kashoo.records import money_movement
 from ledgerlink.sandbox.kashoo.resources import active
-from ledgerlink.sandbox.kashoo.state import ACCOUNT, CONTACT, CREDIT_NOTE, INVOICE, PAYMENT, REFUND, KashooState, ks
-from ledgerlink.sandbox.kashoo.wire import ApiError, cents, entity_id, invalid, parse_date, text
+from ledgerlink.sandbox.kashoo.state import CONTACT, CREDIT_NOTE, INVOICE, PAYMENT, REFUND, KashooState, ks
+from ledgerlink.sandbox.kashoo.wire import ApiError, cents, entity_id, invalid
 
 
 def _served(state: KashooState) -> None:
@@ -62,18 +63,7 @@ def build_refund(state: KashooState, doc: Doc, body: Doc, creating: bool) -> Non
                 f"{doc['amount']} is more than the {min(left, owed)} owed back on credit note {note['number']} "
                 f"({left} of it not yet refunded; {owed} not used on invoice {invoice.get('number')})",
             )
-    if body.get("date") is not None:
-        doc["date"] = parse_date(body["date"], "date")
-    doc.setdefault("date", state.today())
-    if body.get("account") is not None:
-        account = active(state, ACCOUNT, body["account"], "account")
-        if account["type"] != "BANK":
-            raise invalid("account", f"account {account['id']} is not a bank account")
-        doc["account"] = account["id"]
-    doc.setdefault("account", state.seeded("bank"))
-    if "memo" in body:
-        doc["memo"] = text(body, "memo")
-    doc.setdefault("memo", None)
+    money_movement(state, doc, body, account_field="account")
     doc.update({"type": "REFUND", "invoice": note["invoice"], "contact": note["contact"], "currency": note["currency"]})
 
 
