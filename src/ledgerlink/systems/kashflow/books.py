@@ -414,25 +414,32 @@ class KashFlowBooks:
             for line in row.get("PaymentLines") or []:
                 if line.get("Note") == note:
                     return str(line["Id"])
-            bulk = {
-                "Date": payment.paid_on.isoformat(),
-                "Comment": note,
-                "AccountId": self._bank(),
-                "Method": self._method(payment.method, record),
-                "Reconciled": False,
-                "PaymentItems": [{"ObjectNumber": int(invoice_id), "Amount": str(payment.amount), "Note": note}],
-            }
-            try:
-                # No listing begun while the payment is in flight is kept (it may hold the invoice unpaid).
-                with self._recent.writing(f"invoice:{invoice_id}"):
-                    made = self.client.add_bulk_payment(bulk)
-            except PermanentError as exc:
-                if exc.field:  # our one item: "PaymentItems[1].Amount" is this payment's Amount
-                    exc.field = exc.field.removeprefix("PaymentItems[1].")
-                raise
-            return str((made.get("PaymentItems") or [{}])[0].get("Id"))
+            return self._pay_one(invoice_id, payment.amount, payment.paid_on, note, payment.method, record)
 
         return naming(record, pay)
+
+    def _pay_one(
+        self, number: str, amount: Decimal, paid_on: dt.date, note: str, method: str | None, record: str
+    ) -> str:
+        """POST one item as a ``BulkPayment`` onto invoice (or credit note) ``number``; a negative amount pays money
+        back. Returns the item's id; a refusal names the item's own field ("Amount", not "PaymentItems[1].Amount")."""
+        bulk = {
+            "Date": paid_on.isoformat(),
+            "Comment": note,
+            "AccountId": self._bank(),
+            "Method": self._method(method, record),
+            "Reconciled": False,
+            "PaymentItems": [{"ObjectNumber": int(number), "Amount": str(amount), "Note": note}],
+        }
+        try:
+            # No listing begun while the payment is in flight is kept (it may hold the invoice as it was before).
+            with self._recent.writing(f"invoice:{number}"):
+                made = self.client.add_bulk_payment(bulk)
+        except PermanentError as exc:
+            if exc.field:
+                exc.field = exc.field.removeprefix("PaymentItems[1].")
+            raise
+        return str((made.get("PaymentItems") or [{}])[0].get("Id"))
 
     def payments(self, invoice_id: str, ctx: TransformContext | None = None) -> list[Payment]:
         """The invoice's ``PaymentLines`` (documented on ``GET /invoices/{number}``)."""

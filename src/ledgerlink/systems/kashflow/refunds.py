@@ -94,17 +94,8 @@ class KashFlowRefunds(KashFlowBooks):
                     field="Amount",
                     record=record,
                 )
-            bulk = {
-                "Date": refund.paid_on.isoformat(),
-                "Comment": note,
-                "AccountId": self._bank(),
-                "Method": self._method(refund.method, record),
-                "Reconciled": False,
-                "PaymentItems": [{"ObjectNumber": int(number), "Amount": str(-refund.amount), "Note": note}],
-            }
-            self._recent.drop(f"invoice:{number}")
             try:
-                made = self.client.add_bulk_payment(bulk)
+                made = self._pay_one(number, -refund.amount, refund.paid_on, note, refund.method, record)
             except PermanentError as exc:
                 if exc.status == 400 and (exc.field or "").endswith("Amount"):
                     # Within what is owed back, so the books refuse a negative payment: no refunds through the API.
@@ -117,6 +108,6 @@ class KashFlowRefunds(KashFlowBooks):
                         record=record,
                     ) from exc
                 raise
-            return MadeDocument(str((made.get("PaymentItems") or [{}])[0].get("Id")), True)
+            return MadeDocument(made, True)
 
         return naming(record, pay)
