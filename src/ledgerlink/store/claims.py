@@ -20,7 +20,7 @@ is taken over (the record was deleted in the books since, so it is made again). 
 Why a claim rather than checking after the create (list by code, keep the oldest, delete ours): the check costs a
 listing (a call per page) on every create, the race or not; between the two creates and the delete a duplicate is
 in the books for other readers, and the change feed then carries its removal as an archived customer with the
-live one's code; and "oldest" rests on ids or stamps Kashoo does not document as ordered. A claim costs two short
+live one's code; and "oldest" rests on ids or stamps a books API need not document as ordered. A claim costs two short
 statements in our own database per new code and no API call, and works alike on SQLite and PostgreSQL.
 """
 
