@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,20 +33,26 @@ def kashoo(tmp_path: Path) -> Iterator[Sandbox]:
         sandbox.stop()
 
 
+def _an_invoice(books: Any, code: str, name: str, amount: Decimal, reference: str) -> str:
+    """A new contact's one-line invoice, made without a look: its number."""
+    contact = books.create_customer(Customer(code=code, name=name))
+    today = dt.date.today()
+    invoice = Invoice(
+        customer_code=contact,
+        issue_date=today,
+        due_date=today + dt.timedelta(days=30),
+        currency="CAD",
+        reference=reference,
+        lines=[InvoiceLine(description="Work", quantity=Decimal(1), unit_price=amount, tax_rate=Decimal(0))],
+    )
+    return str(books.create_invoice(invoice, contact, look_first=False).number)
+
+
 def test_a_listing_during_a_payment_does_not_keep_the_unpaid_row(kashoo: Sandbox) -> None:
     books = build_accounting(kashoo.describe())
     try:
-        contact = books.create_customer(Customer(code="SHORT-1", name="Short Rows Ltd"))
         today = dt.date.today()
-        invoice = Invoice(
-            customer_code=contact,
-            issue_date=today,
-            due_date=today + dt.timedelta(days=30),
-            currency="CAD",
-            reference="short-rows-1",
-            lines=[InvoiceLine(description="Work", quantity=Decimal(1), unit_price=Decimal(100), tax_rate=Decimal(0))],
-        )
-        number = books.create_invoice(invoice, contact, look_first=False).number
+        number = _an_invoice(books, "SHORT-1", "Short Rows Ltd", Decimal(100), "short-rows-1")
         before = books.get_invoice(number)
         assert before is not None and before.amount_paid == 0
 
@@ -74,17 +81,8 @@ def test_a_payments_listing_begun_before_a_payment_is_not_kept_after_it(kashoo: 
     between its answer and its use (a slow or preempted thread) while the payment is made and read."""
     books = build_accounting(kashoo.describe())
     try:
-        contact = books.create_customer(Customer(code="SHORT-2", name="Short Rows Two Ltd"))
         today = dt.date.today()
-        invoice = Invoice(
-            customer_code=contact,
-            issue_date=today,
-            due_date=today + dt.timedelta(days=30),
-            currency="CAD",
-            reference="short-rows-2",
-            lines=[InvoiceLine(description="Work", quantity=Decimal(1), unit_price=Decimal(80), tax_rate=Decimal(0))],
-        )
-        number = books.create_invoice(invoice, contact, look_first=False).number
+        number = _an_invoice(books, "SHORT-2", "Short Rows Two Ltd", Decimal(80), "short-rows-2")
         assert books.get_invoice(number) is not None
 
         client = books.client  # type: ignore[attr-defined]
