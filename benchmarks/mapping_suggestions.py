@@ -44,6 +44,7 @@ import itertools
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,6 @@ from rapidfuzz import fuzz
 
 from ledgerlink.intelligence.suggest import ObjectSchema, PairModel, load_schema, synonyms
 from ledgerlink.intelligence.suggest.features import FEATURE_NAMES, feature_matrix, field_words
-from ledgerlink.intelligence.suggest.model import pairwise
 from ledgerlink.intelligence.suggest.suggest import assign
 from ledgerlink.intelligence.suggest.tokens import split_words
 
@@ -138,19 +138,22 @@ def evaluate(pairs: Sequence[Pair], scorer: Callable[[Pair], Scores], threshold:
     }
 
 
-def _decisions_right(pairs: Sequence[Pair], scorer: Callable[[Pair], Scores], threshold: float) -> int:
-    right = 0
-    for pair in pairs:
-        for gold, pick in zip(pair.gold, assign(scorer(pair), threshold), strict=True):
-            target = pair.target.fields[pick].name if pick is not None else None
-            right += (target in gold) if gold else (target is None)
-    return right
-
-
 def pick_threshold(pairs: Sequence[Pair], scorer: Callable[[Pair], Scores], grid: Sequence[float]) -> float:
     """The threshold with the most right answers (suggestions and abstentions) on the training pairs."""
-    cache = {id(p): scorer(p) for p in pairs}
-    return max(grid, key=lambda t: (_decisions_right(pairs, lambda p: cache[id(p)], t), -t))
+    # Per source field, its best score and whether answering (the best target) or abstaining would be right:
+    # each threshold is then a count, not a rescoring.
+    fields: list[tuple[float, bool, bool]] = []
+    for pair in pairs:
+        scores = scorer(pair)
+        for gold, row, best in zip(pair.gold, scores, assign(scores, float("-inf")), strict=True):
+            top = row[best] if best is not None else float("-inf")
+            answer_right = best is not None and pair.target.fields[best].name in gold
+            fields.append((top, answer_right, not gold))
+
+    def right(t: float) -> int:
+        return sum((answer if top >= t else abstain) for top, answer, abstain in fields)
+
+    return max(grid, key=lambda t: (right(t), -t))
 
 
 # ---------------------------------------------------------------- the methods
@@ -177,25 +180,74 @@ _TABLES: dict[frozenset[int], dict[str, float]] = {}
 _KEEP: list[Any] = []  # keeps the tables alive, so their ids stay theirs
 
 
+_ARRAYS: dict[tuple[int, int], Any] = {}
+_LEARNED = FEATURE_NAMES.index("learned_words")
+
+
 def _features(pair: Pair, table: dict[str, float] | None = None) -> list[list[list[float]]]:
-    k = (id(pair), id(table) if table else 0)
+    if table:
+        return _array(pair, table).tolist()  # type: ignore[no-any-return]
+    k = (id(pair), 0)
     if k not in _FEATURES:
-        _FEATURES[k] = feature_matrix(pair.source, pair.target, table)
+        _FEATURES[k] = feature_matrix(pair.source, pair.target, None)
     return _FEATURES[k]
+
+
+def _array(pair: Pair, table: dict[str, float] | None = None) -> Any:
+    """The pair's features as an array (source field, target field, feature) with the associations of ``table``.
+    Every other feature is computed once per pair and the learned one laid over it, so the many cross-fitted
+    tables of ``--loso`` cost little. numpy here only: the product scores in pure Python."""
+    import numpy as np
+
+    k = (id(pair), id(table) if table else 0)
+    if k not in _ARRAYS:
+        array = np.asarray(_features(pair), dtype=float)
+        if table:
+            array = array.copy()
+            swords, twords = field_words(pair.source), field_words(pair.target)
+            for i, a in enumerate(swords):
+                for j, b in enumerate(twords):
+                    array[i, j, _LEARNED] = synonyms.association(a, b, table)
+        _ARRAYS[k] = array
+    return _ARRAYS[k]
+
+
+def _expanded(array: Any, width: int | None, products: bool) -> Any:
+    """``model.pairwise`` over an array of feature vectors (same order: the features, then a<b products)."""
+    import numpy as np
+
+    x = array[..., :width]
+    if not products:
+        return x
+    a, b = np.triu_indices(x.shape[-1], 1)
+    return np.concatenate([x, x[..., a] * x[..., b]], axis=-1)
 
 
 def learn_table(pairs: Sequence[Pair]) -> dict[str, float]:
     """The word associations learned from ``pairs`` (``intelligence.suggest.synonyms``)."""
     k = frozenset(id(p) for p in pairs)
     if k not in _TABLES:
-        data = []
+        seen: Counter[str] = Counter()
+        right: Counter[str] = Counter()
         for pair in pairs:
-            index = {f.name: j for j, f in enumerate(pair.target.fields)}
-            gold = [{index[name] for name in right} for right in pair.gold]
-            data.append((field_words(pair.source), field_words(pair.target), gold))
-        _TABLES[k] = synonyms.learn(data)
+            pair_seen, pair_right = _counts(pair)
+            seen.update(pair_seen)
+            right.update(pair_right)
+        _TABLES[k] = synonyms.table(seen, right)
         _KEEP.append(_TABLES[k])
     return _TABLES[k]
+
+
+_COUNTS: dict[int, tuple[Counter[str], Counter[str]]] = {}
+
+
+def _counts(pair: Pair) -> tuple[Counter[str], Counter[str]]:
+    """One pair's counts for ``synonyms``, kept: a table is the sum over its pairs."""
+    if id(pair) not in _COUNTS:
+        index = {f.name: j for j, f in enumerate(pair.target.fields)}
+        gold = [{index[name] for name in right} for right in pair.gold]
+        _COUNTS[id(pair)] = synonyms.counts(field_words(pair.source), field_words(pair.target), gold)
+    return _COUNTS[id(pair)]
 
 
 def cross_fitted(pairs: Sequence[Pair]) -> dict[int, dict[str, float]]:
@@ -212,34 +264,44 @@ def cross_fitted(pairs: Sequence[Pair]) -> dict[int, dict[str, float]]:
 def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) -> PairModel:
     """Logistic regression on the training pairs; ``width``: only the first so many features (the previous model);
     ``products``: on the features and their pairwise products (what ships since issue 20's third round)."""
+    import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     learned = width is None or width > FEATURE_NAMES.index("learned_words")
     tables = cross_fitted(pairs) if learned else {}
-    x, y = [], []
+    xs, ys = [], []
     for pair in pairs:
-        for gold, row in zip(pair.gold, _features(pair, tables.get(id(pair))), strict=True):
-            for target, vector in zip(pair.target.fields, row, strict=True):
-                x.append(pairwise(vector[:width]) if products else vector[:width])
-                y.append(int(target.name in gold))
-    regression = LogisticRegression(C=1.0, max_iter=5000).fit(x, y)
+        array = _array(pair, tables.get(id(pair)))
+        expanded = _expanded(array, width, products)
+        xs.append(expanded.reshape(-1, expanded.shape[-1]))
+        index = {f.name: j for j, f in enumerate(pair.target.fields)}
+        y = np.zeros(array.shape[:2], dtype=int)
+        for i, right in enumerate(pair.gold):
+            for name in right:
+                y[i, index[name]] = 1
+        ys.append(y.reshape(-1))
+    regression = LogisticRegression(C=1.0, max_iter=5000).fit(np.concatenate(xs), np.concatenate(ys))
     weights = tuple(float(w) for w in regression.coef_[0])
     model = PairModel(weights, float(regression.intercept_[0]), products=products)
 
     def scores(pair: Pair) -> Scores:
-        return _scores(model, _features(pair, tables.get(id(pair))))
+        return _scores(model, _array(pair, tables.get(id(pair))))
 
     threshold = pick_threshold(pairs, scores, [i / 100 for i in range(5, 96)])
     return PairModel(model.weights, model.bias, threshold, learn_table(pairs) if learned else {}, products)
 
 
-def _scores(model: PairModel, features: list[list[list[float]]]) -> Scores:
+def _scores(model: PairModel, array: Any) -> Scores:
+    """``model.probability`` of every field pair, as an array computation (same figures as the pure-Python path)."""
+    import numpy as np
+
     width = len(model.weights) if not model.products else None
-    return [[model.probability(v[:width]) for v in row] for row in features]
+    z = model.bias + _expanded(array, width, model.products) @ np.asarray(model.weights)
+    return np.where(z > -60, 1 / (1 + np.exp(-np.maximum(z, -60))), 0.0).tolist()  # type: ignore[no-any-return]
 
 
 def model_scores(model: PairModel, pair: Pair) -> Scores:
-    return _scores(model, _features(pair, model.synonyms or None))
+    return _scores(model, _array(pair, model.synonyms or None))
 
 
 def _scored_by(model: PairModel, pair: Pair) -> Scores:
@@ -271,13 +333,79 @@ def dev_report(train: Sequence[Pair]) -> None:
         print(f"dev {name:18} top-1 {totals['top1'] / n:.3f}, end-to-end {totals['right'] / n:.3f} on {n} fields")
 
 
+def _forget_learned() -> None:
+    """Drops the feature matrices laid over with learned tables (the per-pair base stays): bounds memory."""
+    for k in [k for k in _ARRAYS if k[1]]:
+        del _ARRAYS[k]
+    _TABLES.clear()
+    _KEEP.clear()
+
+
+def loso_report(pairs: Sequence[Pair], out: Path | None = None) -> dict[str, Any]:
+    """Leave one system out over every system: fit on the pairs among the other systems, score the pairs that touch
+    the one left out. What a new system can expect; what tuning is judged on since round 6."""
+    systems = sorted({p.source.system for p in pairs})
+    folds = []
+    for system in systems:
+        _forget_learned()
+        inner = [p for p in pairs if system not in (p.source.system, p.target.system)]
+        outer = [p for p in pairs if system in (p.source.system, p.target.system)]
+        model = fit(inner)
+        row = {
+            "system": system,
+            "threshold": model.threshold,
+            **evaluate(outer, functools.partial(_scored_by, model), model.threshold),
+        }
+        folds.append(row)
+        print(
+            f"  loso without {system:11} top-1 {row['top1_accuracy']:.3f}, end-to-end {row['end_to_end_accuracy']:.3f}"
+            f" on {row['fields_with_counterpart']} fields ({len(outer)} pairs), threshold {model.threshold}, "
+            f"abstention precision {row['abstention_precision']:.3f} ({row['abstentions']}), "
+            f"coverage {row['coverage']:.3f}",
+            flush=True,
+        )
+    n = sum(f["fields_with_counterpart"] for f in folds)
+    abstentions = sum(f["abstentions"] for f in folds)
+
+    def pooled(key: str, weight: str) -> float:
+        total = sum(f[weight] for f in folds)
+        return sum(f[key] * f[weight] for f in folds) / total
+
+    summary = {
+        "fields": n,
+        "top1_mean": sum(f["top1_accuracy"] for f in folds) / len(folds),
+        "top1_pooled": pooled("top1_accuracy", "fields_with_counterpart"),
+        "end_to_end_mean": sum(f["end_to_end_accuracy"] for f in folds) / len(folds),
+        "end_to_end_pooled": pooled("end_to_end_accuracy", "fields_with_counterpart"),
+        "abstention_precision_pooled": pooled("abstention_precision", "abstentions") if abstentions else None,
+        "worst_top1": min(folds, key=lambda f: f["top1_accuracy"])["system"],
+        "worst_end_to_end": min(folds, key=lambda f: f["end_to_end_accuracy"])["system"],
+    }
+    worst = min(f["top1_accuracy"] for f in folds)
+    worst_e2e = min(f["end_to_end_accuracy"] for f in folds)
+    print(
+        f"loso top-1 mean {summary['top1_mean']:.3f} (pooled {summary['top1_pooled']:.3f}), end-to-end mean "
+        f"{summary['end_to_end_mean']:.3f} (pooled {summary['end_to_end_pooled']:.3f}), abstention precision "
+        f"{summary['abstention_precision_pooled']:.3f}, worst top-1 {worst:.3f} ({summary['worst_top1']}), "
+        f"worst end-to-end {worst_e2e:.3f} ({summary['worst_end_to_end']}) on {n} fields",
+        flush=True,
+    )
+    if out:
+        out.write_text(json.dumps({"summary": summary, "folds": folds}, indent=2))
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write-weights", action="store_true", help="write the fitted weights into the package")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--dev", action="store_true", help="only the leave-one-system-out figures on the training set")
+    parser.add_argument("--loso", action="store_true", help="leave one system out over all ten systems (round 6)")
     args = parser.parse_args(argv)
     train, held_out, blind = load_pairs()
+    if args.loso:
+        loso_report([*train, *held_out, *blind], args.json)
+        return 0
     if args.dev:
         dev_report(train)
         return 0

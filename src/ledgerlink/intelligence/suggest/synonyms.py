@@ -25,19 +25,35 @@ def leftovers(a: Words, b: Words) -> list[str]:
     return [key(x, y) for x in a - b for y in b - a]
 
 
+def counts(
+    source: Sequence[Words], target: Sequence[Words], gold: Sequence[set[int]]
+) -> tuple[Counter[str], Counter[str]]:
+    """One schema pair's counts: how often each word pair is seen left over, and how often in a right pair."""
+    seen: Counter[str] = Counter()
+    right: Counter[str] = Counter()
+    for words, rights in zip(source, gold, strict=True):
+        for j, theirs in enumerate(target):
+            found = leftovers(words, theirs)
+            seen.update(found)
+            if j in rights:
+                right.update(found)
+    return seen, right
+
+
+def table(seen: Counter[str], right: Counter[str]) -> dict[str, float]:
+    return {k: round(n / (seen[k] + 2), 4) for k, n in sorted(right.items()) if n >= MIN_RIGHT}
+
+
 def learn(pairs: Iterable[tuple[Sequence[Words], Sequence[Words], Sequence[set[int]]]]) -> dict[str, float]:
     """``pairs``: per schema pair, the source fields' words, the target fields' words, and per source field the
     indexes of its right targets."""
     seen: Counter[str] = Counter()
     right: Counter[str] = Counter()
     for source, target, gold in pairs:
-        for words, rights in zip(source, gold, strict=True):
-            for j, theirs in enumerate(target):
-                found = leftovers(words, theirs)
-                seen.update(found)
-                if j in rights:
-                    right.update(found)
-    return {k: round(n / (seen[k] + 2), 4) for k, n in sorted(right.items()) if n >= MIN_RIGHT}
+        pair_seen, pair_right = counts(source, target, gold)
+        seen.update(pair_seen)
+        right.update(pair_right)
+    return table(seen, right)
 
 
 def association(a: Words, b: Words, table: Mapping[str, float]) -> float:
