@@ -183,6 +183,7 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
         for doc in docs:
             if "description" in doc.path:
                 doc.path["notes"] += 1
+    _read_prefixed_addresses(schema, docs)
     with_town = {_group(f.name) for f, d in zip(schema.fields, docs, strict=True) if "city" in d.path}
     for field, doc in zip(schema.fields, docs, strict=True):
         if _group(field.name) in with_town or not _TOWN_LINES.keys() & doc.path.keys():
@@ -192,6 +193,37 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
                 if line in counter:
                     counter[meaning] += counter.pop(line)
     return docs
+
+
+_ADDRESS_PARTS = frozenset({"street", "street2", "street3", "city", "region", "postcode", "country"})
+
+
+def _read_prefixed_addresses(schema: ObjectSchema, docs: list[_Doc]) -> None:
+    """Address blocks told apart by a short prefix (``p_street``, ``p_city``, ``p_code``; ``s_street``, ...): the
+    prefix is a qualifier the lexicon cannot read, so the block's own words decide. Inside such a block a bare
+    "code" is the postal code; of two blocks naming neither billing nor shipping, the first is the main (billing)
+    address and the second the delivery one, the usual order of a primary and a secondary address."""
+    blocks: dict[str, list[int]] = {}
+    for index, field in enumerate(schema.fields):
+        words = split_words(_leaf(field.name)).split()
+        if len(words) > 1 and len(words[0]) <= 2 and not words[0].isdigit():
+            blocks.setdefault(f"{_group(field.name)}{words[0]}", []).append(index)
+    addresses = [
+        members
+        for members in blocks.values()
+        if sum(bool(_ADDRESS_PARTS & docs[i].leaf.keys()) for i in members) >= 3
+        and not any({"billing", "shipping"} & set(split_words(schema.fields[i].name).split()) for i in members)
+    ]
+    for order, members in enumerate(addresses[:2]):
+        qualifier = "billing" if order == 0 else "shipping"
+        for i in members:
+            field = schema.fields[i]
+            rest = split_words(_leaf(field.name)).split()[1:]
+            rest = ["postal code" if word == "code" else word for word in rest]
+            leaf = canonical_words(" ".join([qualifier, *rest]))
+            group = canonical_words(_group(field.name)) if _group(field.name) else ()
+            docs[i].leaf = Counter(leaf)
+            docs[i].path = Counter((*group, *leaf))
 
 
 _SIDE_WORDS = _PURCHASE | _SALES
