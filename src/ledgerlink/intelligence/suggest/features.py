@@ -46,6 +46,9 @@ _KINDS = {
     "date": "date", "datetime": "datetime", "date-time": "datetime", "timestamp": "datetime", "time": "datetime",
     "id": "ref", "reference": "ref", "uuid": "ref", "object": "object", "base": "object", "array": "object",
     "address": "object", "map": "object",
+    # An ORM's and SQL's type words.
+    "char": "text", "varchar": "text", "html": "text", "selection": "choice", "many2one": "ref",
+    "many2many": "object", "one2many": "object", "monetary": "money", "numeric": "number", "bigint": "number",
 }  # fmt: skip
 _COMPATIBLE = {
     frozenset(pair)
@@ -157,12 +160,23 @@ def _cosine(a: Counter[str], b: Counter[str], idf: dict[str, float]) -> float:
     return dot / (na * nb)
 
 
+_BARE_COMPANY = frozenset({"organisation", "organization", "company", "company name"})
+# Types that say "a link to another record": an ORM's many-to-one, a CRM's lookup or reference.
+_LINK_TYPES = frozenset({"many2one", "reference", "lookup", "foreignkey", "foreign key", "masterdetail"})
+
+
 def _doc(field: SchemaField) -> _Doc:
     label = canonical_words(field.label) if field.label else ()
     path, leaf = canonical_words(field.name), canonical_words(_leaf(field.name))
     if path == ("amount",) and _leaf(field.name) == field.name:
         # A record's own bare "amount" is its total (an invoice's, an opportunity's); a line's stays an amount.
         path = leaf = ("total",)
+    if split_words(field.name) in _BARE_COMPANY and kind(field) != "bool":
+        # A bare "organisation" or "company" holds the company's name, as "company name" does.
+        path = leaf = ("name",)
+    if field.type.casefold() in _LINK_TYPES and len(path) > 1 and path[-1] == "id":
+        # A link to another record (``country_id``, ``ParentId``) names that record; its "id" only says "link".
+        path, leaf = path[:-1], leaf[:-1] if leaf[-1:] == ("id",) and len(leaf) > 1 else leaf
     return _Doc(Counter(path), Counter(leaf), Counter(label))
 
 
