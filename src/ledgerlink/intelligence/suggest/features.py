@@ -138,6 +138,17 @@ def is_identifier(field: SchemaField, schema: ObjectSchema) -> bool:
     return words == ["id"] or words == [*own, "id"]
 
 
+def _own_id(field: SchemaField, schema: ObjectSchema) -> bool:
+    """The record's own id by its name (``Id``, ``ContactID`` in Contact) or by a label saying it is the unique
+    identifier of this object; a link typed ``id`` (another record's) is not."""
+    words = split_words(field.name).split()
+    own = split_words(schema.object).split()
+    if words in (["id"], [*own, "id"]):
+        return True
+    label = split_words(field.label)
+    return "." not in field.name and "[]" not in field.name and f"unique identifier for the {' '.join(own)}" in label
+
+
 def _leaf(name: str) -> str:
     return re.split(r"[.\]]", name)[-1] or name
 
@@ -192,6 +203,15 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
     address of numbered lines and no town field of its own (``Line1``..``Line4``) follows the UK convention, street
     lines first, then the post town and the county."""
     docs = [_doc(f) for f in schema.fields]
+    for field, doc in zip(schema.fields, docs, strict=True):
+        if _own_id(field, schema):
+            # The record's own id is one thing whatever its name (``Id``, ``ContactID``, ``contact_id``, or a ``url``
+            # its label calls the unique identifier): its words say "id", not a website or a contact.
+            doc.path, doc.leaf = Counter(("id",)), Counter(("id",))
+        elif _group(field.name) and split_words(_leaf(field.name)) == "address":
+            # An address's own "address" line (``billing_address.address``) is its street.
+            for counter in (doc.path, doc.leaf):
+                counter["street"] += counter.pop("address", 0)
     if not any("notes" in d.path for d in docs):
         # Without a notes field, a record's description is where its free-text notes go (an Account's Description).
         for doc in docs:

@@ -26,6 +26,7 @@ PHRASES: dict[str, str] = {
     "tax detail": "taxtotal",
     "txn tax detail": "taxtotal",
     "nominal code": "account",
+    "accounting category": "account",
     "ledger account": "account",
     "account code": "account",
     "account ref": "account",
