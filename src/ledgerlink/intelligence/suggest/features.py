@@ -185,6 +185,9 @@ def _doc(field: SchemaField) -> _Doc:
     if split_words(field.name) in _BARE_COMPANY and kind(field) != "bool":
         # A bare "organisation" or "company" holds the company's name, as "company name" does.
         path = leaf = ("name",)
+    if split_words(field.name) in ("vat", "gst") and kind(field) == "text":
+        # A bare "vat" held as text is the VAT registration number; an amount would be a number.
+        path = leaf = ("taxid",)
     if field.type.casefold() in _LINK_TYPES and len(path) > 1 and path[-1] == "id":
         # A link to another record (``country_id``, ``ParentId``) names that record; its "id" only says "link".
         path, leaf = path[:-1], leaf[:-1] if leaf[-1:] == ("id",) and len(leaf) > 1 else leaf
@@ -268,6 +271,11 @@ def field_words(schema: ObjectSchema) -> list[frozenset[str]]:
     return [frozenset(d.path) for d in _docs(schema)]
 
 
+def _has_shipping(docs: Sequence[_Doc]) -> bool:
+    """Whether the schema has a shipping address (not merely a shipping date or cost)."""
+    return any("shipping" in doc.path and (_ADDRESS_PARTS | {"address"}) & doc.path.keys() for doc in docs)
+
+
 def feature_matrix(
     source: ObjectSchema, target: ObjectSchema, learned: Mapping[str, float] | None = None
 ) -> list[list[list[float]]]:
@@ -275,6 +283,15 @@ def feature_matrix(
     associations learned from the training pairs (``synonyms``)."""
     sdocs = _docs(source)
     tdocs = _docs(target)
+    if not (_has_shipping(sdocs) and _has_shipping(tdocs)):
+        # One schema has a single address: the other's billing and shipping lines both have it as counterpart, so
+        # the qualifier says nothing here and must not push a shipping street off the one street there is.
+        for doc in (*sdocs, *tdocs):
+            if not (_ADDRESS_PARTS | {"address"}) & doc.path.keys():
+                continue  # a shipping date or cost keeps its qualifier
+            for counter in (doc.path, doc.leaf):
+                for word in ("billing", "shipping"):
+                    counter.pop(word, None)
     df: Counter[str] = Counter()
     for doc in (*sdocs, *tdocs):
         df.update(set(doc.path) | set(doc.label))
