@@ -185,6 +185,11 @@ def _doc(field: SchemaField) -> _Doc:
     if split_words(field.name) in _BARE_COMPANY and kind(field) != "bool":
         # A bare "organisation" or "company" holds the company's name, as "company name" does.
         path = leaf = ("name",)
+    if "[]" in field.name and leaf in (("net",), ("product",), ("item",)):
+        # On an invoice line, the net amount is the line's amount, and a bare product or item is the reference to
+        # the item sold, as an item code or ref is.
+        path = (*path[: len(path) - len(leaf)], "amount" if leaf == ("net",) else "code")
+        leaf = path[-1:]
     if split_words(field.name) in ("vat", "gst") and kind(field) == "text":
         # A bare "vat" held as text is the VAT registration number; an amount would be a number.
         path = leaf = ("taxid",)
@@ -283,9 +288,10 @@ def feature_matrix(
     associations learned from the training pairs (``synonyms``)."""
     sdocs = _docs(source)
     tdocs = _docs(target)
-    if not (_has_shipping(sdocs) and _has_shipping(tdocs)):
-        # One schema has a single address: the other's billing and shipping lines both have it as counterpart, so
-        # the qualifier says nothing here and must not push a shipping street off the one street there is.
+    if not _has_shipping(tdocs):
+        # The target has a single address: the source's billing and shipping lines both have it as counterpart, so
+        # the qualifier says nothing here and must not push a shipping street off the one street there is. (The
+        # other way round the qualifier stays: a single address is the main one, the billing address's match.)
         for doc in (*sdocs, *tdocs):
             if not (_ADDRESS_PARTS | {"address"}) & doc.path.keys():
                 continue  # a shipping date or cost keeps its qualifier
