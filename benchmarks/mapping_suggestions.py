@@ -190,7 +190,7 @@ _LEARNED = FEATURE_NAMES.index("learned_words")
 
 def _features(pair: Pair, table: dict[str, float] | None = None) -> list[list[list[float]]]:
     if table:
-        return _array(pair, table).tolist()  # type: ignore[no-any-return]
+        return _array(pair, table).tolist()
     k = (id(pair), 0)
     if k not in _FEATURES:
         _FEATURES[k] = feature_matrix(pair.source, pair.target, None)
@@ -301,7 +301,7 @@ def _scores(model: PairModel, array: Any) -> Scores:
 
     width = len(model.weights) if not model.products else None
     z = model.bias + _expanded(array, width, model.products) @ np.asarray(model.weights)
-    return np.where(z > -60, 1 / (1 + np.exp(-np.maximum(z, -60))), 0.0).tolist()  # type: ignore[no-any-return]
+    return np.where(z > -60, 1 / (1 + np.exp(-np.maximum(z, -60))), 0.0).tolist()
 
 
 def model_scores(model: PairModel, pair: Pair) -> Scores:
