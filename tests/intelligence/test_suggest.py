@@ -179,6 +179,54 @@ def test_numbered_address_lines_without_a_town_field_are_town_and_county() -> No
     assert _pairs(with_town, crm)["Addr.Line3"] != "BillingCity"
 
 
+def test_prefixed_address_blocks_are_the_billing_then_the_shipping_address() -> None:
+    # Two address blocks told apart only by a one-letter prefix (three address parts or more make a block); "code"
+    # inside a block is the postal code.
+    client = _schema(
+        "a", "Client", "organization", "p_street", "p_city", "p_country", "p_code", "s_street", "s_city", "s_country",
+        "s_code",
+    )  # fmt: skip
+    crm = _schema(
+        "b", "Account", "Name", "BillingStreet", "BillingCity", "BillingCountry", "BillingPostalCode",
+        "ShippingStreet", "ShippingCity", "ShippingCountry", "ShippingPostalCode", "ProductCode",
+    )  # fmt: skip
+    pairs = _pairs(client, crm)
+    assert pairs["p_code"] == "BillingPostalCode" and pairs["s_code"] == "ShippingPostalCode"
+    assert pairs["p_city"] == "BillingCity" and pairs["s_street"] == "ShippingStreet"
+    assert pairs["organization"] == "Name"  # a bare organisation is the company's name
+
+
+def test_a_link_field_names_the_record_it_links_and_the_own_id_is_id() -> None:
+    partner = parse_schema(
+        {
+            "system": "a",
+            "object": "Partner",
+            "fields": [
+                {"name": "id", "type": "integer"},
+                {"name": "name", "type": "char"},
+                {"name": "street", "type": "char"},
+                {"name": "country_id", "type": "many2one", "label": "Country"},
+            ],
+        }
+    )
+    contact = parse_schema(
+        {
+            "system": "b",
+            "object": "Contact",
+            "fields": [
+                {"name": "url", "type": "URI", "label": "The unique identifier for the contact"},
+                {"name": "organisation_name", "type": "String"},
+                {"name": "address1", "type": "String"},
+                {"name": "country", "type": "String"},
+                {"name": "website", "type": "String"},
+            ],
+        }
+    )
+    pairs = _pairs(partner, contact)
+    assert pairs["country_id"] == "country"
+    assert pairs["id"] == "url"
+
+
 def test_sample_values_name_their_kind() -> None:
     from ledgerlink.intelligence.suggest.features import sample_kind
 
