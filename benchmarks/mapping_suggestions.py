@@ -70,7 +70,8 @@ KIND = {
     "Client": "customer", "res.partner": "customer",
     "Product2": "product", "Item": "product", "Product": "product", "PriceListItem": "product", "item": "product",
     "Invoice": "invoice", "SalesInvoice": "invoice", "invoice": "invoice",
-    "customer": "customer", "organization": "customer", "salesInvoice": "invoice",
+    "customer": "customer", "organization": "customer", "salesInvoice": "invoice", "ItemInvoice": "invoice",
+    "product": "product",
 }  # fmt: skip
 
 Scores = list[list[float]]
