@@ -3,7 +3,7 @@
     python benchmarks/mapping_suggestions.py [--write-weights] [--json PATH]
     python benchmarks/mapping_suggestions.py --loso   # what tuning is judged on since round 6: a new system's figures
     python benchmarks/mapping_suggestions.py --dev    # rounds 2-5's tuning figures: the five first systems only
-    python benchmarks/mapping_suggestions.py --fresh  # also the fresh split (benchmarks/data/schemas_fresh), scored once
+    python benchmarks/mapping_suggestions.py --fresh  # also the fresh split (data/schemas_fresh), scored once
 
 ``--loso`` leaves one system out over all ten: fit on the pairs among the other nine, score the pairs that touch the
 tenth, for each of the ten (mean and worst fold). Since round 6 the old held-out and blind systems are development
