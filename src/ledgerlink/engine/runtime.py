@@ -382,7 +382,7 @@ def enqueue_record(
     queue = rt.queues[rt.queue_name(connection, lane)]
     with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=record_key, priority=priority):
         handle = queue.enqueue(workflow, *args)
-    queue_wake.poke(queue.name)  # committed: this process's look at the queue need not wait for its timer
+    queue_wake.enqueued(queue.name, workflow_id, record_key)  # committed: look now, not at the timer
     return handle
 
 
