@@ -52,6 +52,14 @@ LOOK_GAP_SECONDS = (0.005, 0.1)
 IDLE_LOOK_SECONDS = 2.0
 
 
+def stretched(timeout: float, idle_looks: int) -> float:
+    """The timed look's wait after ``idle_looks`` looks in a row started nothing: doubled from the second such look,
+    up to IDLE_LOOK_SECONDS (never shorter than the queue's own interval)."""
+    if idle_looks <= 1:
+        return timeout
+    return max(timeout, min(IDLE_LOOK_SECONDS, timeout * 2 ** min(idle_looks - 1, 4)))
+
+
 class WakeableStop(threading.Event):
     """A stop event whose ``wait`` also returns (False) when poked: DBOS's queue loop waits on its stop event
     between looks, so a poke makes it look at once (or, right after a look, after a short gap). A poke during a
@@ -76,8 +84,8 @@ class WakeableStop(threading.Event):
             gap = min(max(gap, LOOK_GAP_SECONDS[0]), LOOK_GAP_SECONDS[1])
             self.idle_looks = 0 if self.started_since_look else self.idle_looks + 1
             self.started_since_look = False
-            if timeout is not None and self.idle_looks > 1:
-                timeout = max(timeout, min(IDLE_LOOK_SECONDS, timeout * 2 ** min(self.idle_looks - 1, 4)))
+            if timeout is not None:
+                timeout = stretched(timeout, self.idle_looks)
             if self.poke.wait(timeout):
                 self.idle_looks = 0
                 pause = look_ended + gap - time.monotonic()
