@@ -127,6 +127,25 @@ def _latencies(log: EventLog, ids: set[str]) -> tuple[list[float], int]:
     return latencies, len(won_at) - len(latencies)
 
 
+def _files_attached(box: SandboxProcess, expected: int, enabled: bool, wait_seconds: float = 90.0) -> dict[str, Any]:
+    """The invoice PDFs (a file per deal, made on the worker's background lane after the write-back): how many were
+    attached, and how long after the last write-back was seen the last one came (nobody waits on a PDF, but the lane
+    must keep up: a backlog that grows without end would be work put off, not work done)."""
+    if not enabled:
+        return {}
+    client = build_crm(box.spec, client_tag="benchmark-user")
+    started = time.monotonic()
+    try:
+        while True:
+            reply = client.request("GET", "query", params={"q": "SELECT COUNT() FROM ContentVersion"}, kind="query")
+            attached = int(reply.json()["totalSize"])
+            if attached >= expected or time.monotonic() - started > wait_seconds:
+                return {"attached": attached, "expected": expected, "after_s": round(time.monotonic() - started, 1)}
+            time.sleep(0.5)
+    finally:
+        client.close()
+
+
 def _stages(database: Path) -> dict[str, Any]:
     """Where a run's time went, from DBOS's own records (milliseconds, p50 / p99 over the phase's runs): enqueued →
     dequeued (the queue's poll and the shard's previous run), dequeued → finished, and each step."""
@@ -229,6 +248,7 @@ def _phase(name: str, rate: float, seconds: float, poll_interval: float, data_di
                 if missing == 0 and len(latencies) >= closed:
                     break
                 time.sleep(1.0)
+            files = _files_attached(sf, closed, settings.flows.invoice_pdf)
         finally:
             stop.set()
             background.join()
@@ -242,6 +262,7 @@ def _phase(name: str, rate: float, seconds: float, poll_interval: float, data_di
             stages = {**_deal_stages(database, log), **stages}
     return {
         "stages": stages,
+        "files": files,
         "trigger": name,
         "closed_won": closed,
         "written_back": len(latencies),
@@ -290,6 +311,11 @@ def _print(phases: list[dict[str, Any]]) -> None:
             f"{p['p50_s']!s:>8}{p['p95_s']!s:>8}{p['p99_s']!s:>8}{p['max_s']!s:>8}  {load}"
         )
     for p in phases:
+        if files := p.get("files"):
+            print(
+                f"  {p.get('code', 'this tree')} {p['trigger']:<8} invoice PDFs attached: {files['attached']} of "
+                f"{files['expected']}, the last {files['after_s']} s after the last write-back"
+            )
         for stage, figures in p["stages"].items():
             if "p50_ms" in figures:
                 figures = {"": figures}

@@ -51,6 +51,8 @@ def engine_settings(
         settings.backfill_batch = int(batch)
     if window := os.environ.get("LEDGERLINK_EVENT_WINDOW"):  # a shard's unfinished change-event runs (latency vs runs)
         settings.event_window = int(window)
+    if lane := os.environ.get("LEDGERLINK_BACKGROUND_CONCURRENCY"):  # PDF runs a worker runs at once
+        settings.background_concurrency = int(lane)
     if poll := os.environ.get("LEDGERLINK_QUEUE_POLL_SECONDS"):  # DBOS's look at each record queue (latency vs CPU)
         for queue in settings.connection_queues.values():
             queue.poll_seconds = float(poll)

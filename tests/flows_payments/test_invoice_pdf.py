@@ -99,3 +99,45 @@ def test_chained_from_a_workflow_after_the_invoice(kashflow_env: BooksEnv) -> No
     assert outcome["status"] == "attached" and outcome["invoice_number"] == number
     assert _poll(env) == []  # the poll finds the file already recorded
     assert len(_files(env, opp)) == 1
+
+
+def test_a_batch_files_in_one_call_and_a_lost_reply_makes_no_second_file(kashflow_env: BooksEnv) -> None:
+    """A run's files go to Salesforce in one sObject Collections insert; when the reply to that call is lost after
+    Salesforce made the files, the retry finds them by SOQL and makes none twice."""
+    env = kashflow_env
+    crm = env.runtime.crm
+
+    def composite_calls() -> int:  # answered calls (a call whose reply is cut is not counted)
+        return crm.usage.by_kind.get("composite", 0)
+
+    first = [env.invoiced_opportunity(f"Batch {n} Ltd", 10.0 + n, chain_pdf=False)[1] for n in range(3)]
+    before = composite_calls()
+    outcomes = result(DBOS.start_workflow(invoice_pdf.invoice_pdf_batch, first))
+    assert [o["status"] for o in outcomes] == ["attached"] * 3
+    assert composite_calls() - before == 1  # three files, one call
+
+    second = [env.invoiced_opportunity(f"Cut {n} Ltd", 20.0 + n, chain_pdf=False)[1] for n in range(3)]
+    before = composite_calls()
+    env.set_faults("salesforce", paths=[f"{crm.base_path}/composite/sobjects"], methods=["POST"], drop_after_next=1)
+    try:
+        outcomes = result(DBOS.start_workflow(invoice_pdf.invoice_pdf_batch, second))
+    finally:
+        env.set_faults("salesforce", paths=[], methods=[], drop_after_next=0)
+    # The first call made the three files and its reply was cut; the retry looked, found them and inserted nothing.
+    assert [o["status"] for o in outcomes] == ["already_attached"] * 3
+    assert composite_calls() == before
+    for opportunity, outcome in zip(second, outcomes, strict=True):
+        [file] = _files(env, opportunity)
+        assert file["Id"] == outcome["content_version"]
+    assert env.ledger.failed_records(flow=invoice_pdf.FLOW) == []
+
+
+def test_pdf_runs_go_to_the_background_lane(kashflow_env: BooksEnv) -> None:
+    """Nobody waits on a PDF: its runs queue on the CRM connection's background lane, not beside the invoice runs."""
+    env = kashflow_env
+    _account, opp, _number = env.invoiced_opportunity("Lane Ltd", 12.0)
+    [status] = DBOS.list_workflows(workflow_ids=[invoice_pdf.workflow_id(opp, "invoiced")])
+    assert status.queue_name == env.runtime.queue_name("crm", "background")
+    assert status.queue_name != env.runtime.queue_name("crm")
+    result(DBOS.retrieve_workflow(status.workflow_id))
+    assert len(_files(env, opp)) == 1

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 CRM = "crm"
 ACCOUNTING = "accounting"
 CONNECTION_ROLES = (CRM, ACCOUNTING)
+# A lane is a second queue of a connection for work nobody waits on (invoice PDFs): few runs at once per worker, so
+# it never takes the worker's CPU from the runs people do wait on (an invoice's number written back).
+BACKGROUND = "background"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Flow:
     # and the role of the connection its runs write to (their queue).
     batch: Callable[[list[str]], Any] | None = None
     writes_to: str = ACCOUNTING
+    lane: str | None = None  # BACKGROUND: its record runs go to the connection's background lane
     # Trial runs (`ledgerlink sync FLOW --limit N [--dry-run]`), called with the flow's dependencies (flows.deps):
     # the next ``limit`` source records the trigger would take, and what running them would write, writing nothing.
     pending: Callable[[Any, int], list[str]] | None = None

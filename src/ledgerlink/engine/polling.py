@@ -81,7 +81,13 @@ def enqueue(flow: str, changes: list[Change], priority: int = REALTIME_PRIORITY)
     record_ids = [record_id for record_id, _ in changes]
     run_id = batch_run_id(flow, changes)
     return enqueue_batch(
-        entry.batch, flow, record_ids, workflow_id=run_id, connection=entry.writes_to, priority=priority
+        entry.batch,
+        flow,
+        record_ids,
+        workflow_id=run_id,
+        connection=entry.writes_to,
+        priority=priority,
+        lane=entry.lane,
     )
 
 

@@ -7,9 +7,10 @@ about half an interval; looking more often costs a write transaction per look ev
 
 So each of LedgerLink's queues is looked at by a thread of ours running DBOS's own worker loop (the same claims,
 limits and partition rules), with a stop event that also wakes the loop when this process enqueues to that queue
-(``poke``, from ``runtime.enqueue_record``) or finishes a run that came from it (DBOS's active-workflow set tells
-us). DBOS's own threads are told not to look at those queues (``DBOS.listen_queues``), so each queue still has one
-looker per process. The timed look stays, for work enqueued or freed by other processes.
+(``enqueued``, from ``runtime.enqueue_record``, unless the run's partition has a run going here) or finishes a run
+that came from it while a run it enqueued still waits (DBOS's active-workflow set tells us both). DBOS's own
+threads are told not to look at those queues (``DBOS.listen_queues``), so each queue still has one looker per
+process. The timed look stays, for work enqueued or freed by other processes.
 
 The same completion signal wakes whoever waits for a run of this process to finish (``on_finish``), instead of a
 timer polling its status. Both use DBOS internals (marked below); if they are not there (another DBOS version),
@@ -45,6 +46,18 @@ except ImportError:  # pragma: no cover - another DBOS version: its own timed th
 # 0.1 s timer), an idle one at once.
 LOOK_GAP_FACTOR = 2.0
 LOOK_GAP_SECONDS = (0.005, 0.1)
+# The timed look (for work other processes enqueue or free) of a queue whose looks keep finding nothing to start
+# backs off, doubling up to this: at 0.5 s, four idle queues' looks were over half of all looks a worker made at 25
+# deals a second. A poke, or a look that starts a run, brings it back to the queue's own interval.
+IDLE_LOOK_SECONDS = 2.0
+
+
+def stretched(timeout: float, idle_looks: int) -> float:
+    """The timed look's wait after ``idle_looks`` looks in a row started nothing: doubled from the second such look,
+    up to IDLE_LOOK_SECONDS (never shorter than the queue's own interval)."""
+    if idle_looks <= 1:
+        return timeout
+    return max(timeout, min(IDLE_LOOK_SECONDS, timeout * 2 ** min(idle_looks - 1, 4)))
 
 
 class WakeableStop(threading.Event):
@@ -56,6 +69,9 @@ class WakeableStop(threading.Event):
         super().__init__()
         self.poke = threading.Event()
         self.look_started = time.monotonic()
+        self.looks = 0  # looks at the queue so far (LEDGERLINK_DISPATCH_STATS=1 logs them at the stop)
+        self.started_since_look = False  # a run of this queue started here since the last look began
+        self.idle_looks = 0  # looks in a row that started nothing
 
     def set(self) -> None:
         super().set()
@@ -66,18 +82,30 @@ class WakeableStop(threading.Event):
             look_ended = time.monotonic()
             gap = LOOK_GAP_FACTOR * (look_ended - self.look_started)
             gap = min(max(gap, LOOK_GAP_SECONDS[0]), LOOK_GAP_SECONDS[1])
+            self.idle_looks = 0 if self.started_since_look else self.idle_looks + 1
+            self.started_since_look = False
+            if timeout is not None:
+                timeout = stretched(timeout, self.idle_looks)
             if self.poke.wait(timeout):
+                self.idle_looks = 0
                 pause = look_ended + gap - time.monotonic()
                 if pause > 0:
                     super().wait(pause)  # more pokes meanwhile go in the same look; a stop ends the pause
             self.poke.clear()  # after the wait, before the look: a poke from now on wakes the next wait
         self.look_started = time.monotonic()
+        self.looks += 1
         return self.is_set()
 
 
 _lock = threading.Lock()
 _stops: dict[str, WakeableStop] = {}
 _listeners: list[Callable[[str], None]] = []
+# Runs this process enqueued that have not started here yet, by queue: workflow id → (partition key, when). A run
+# finishing here pokes its queue only while one of these waits: with one run per shard at a time, the shard's next
+# run is usually enqueued after the finish (and pokes then), so a poke at the finish would be a look for nothing.
+# Entries older than FORGET_SECONDS are dropped (another worker may have started them; the timed look covers it).
+_waiting: dict[str, dict[str, tuple[str | None, float]]] = {}
+FORGET_SECONDS = 5.0
 
 
 def poke(queue_name: str) -> None:
@@ -85,6 +113,50 @@ def poke(queue_name: str) -> None:
     stop = _stops.get(queue_name)
     if stop is not None:
         stop.poke.set()
+
+
+def enqueued(queue_name: str, workflow_id: str, partition: str | None = None) -> None:
+    """This process committed a run to ``queue_name``: look now, unless its partition has a run going here (that
+    run's finish looks, since this one waits)."""
+    with _lock:
+        _waiting.setdefault(queue_name, {})[workflow_id] = (partition, time.monotonic())
+    active = _active_workflows()
+    if partition is not None and active is not None and active.count_for_partition(queue_name, partition) > 0:
+        return
+    poke(queue_name)
+
+
+def _still_waiting(queue_name: str) -> bool:
+    with _lock:
+        waiting = _waiting.get(queue_name)
+        if not waiting:
+            return False
+        cutoff = time.monotonic() - FORGET_SECONDS
+        for workflow_id in [w for w, (_, at) in waiting.items() if at < cutoff]:
+            del waiting[workflow_id]
+        return bool(waiting)
+
+
+def _started(workflow_id: str, queue_name: str | None) -> None:
+    if queue_name is None:
+        return
+    with _lock:
+        waiting = _waiting.get(queue_name)
+        if waiting:
+            waiting.pop(workflow_id, None)
+        stop = _stops.get(queue_name)
+    if stop is not None:
+        stop.started_since_look = True
+
+
+def _active_workflows() -> Any:
+    try:
+        from dbos._dbos import _get_dbos_instance
+
+        active = getattr(_get_dbos_instance(), "_active_workflows_set", None)
+    except Exception:
+        return None
+    return active if hasattr(active, "count_for_partition") else None
 
 
 def poke_all() -> None:
@@ -109,8 +181,8 @@ def on_finish(listener: Callable[[str], None]) -> Callable[[], None]:
 
 
 def _finished(workflow_id: str, queue_name: str | None) -> None:
-    if queue_name is not None:
-        poke(queue_name)  # its slot (and its partition) is free: the queue's next run may start
+    if queue_name is not None and _still_waiting(queue_name):
+        poke(queue_name)  # its slot (and its partition) is free: a run waiting for it may start
     with _lock:
         listeners = list(_listeners)
     for listener in listeners:
@@ -125,6 +197,10 @@ if ActiveWorkflowById is not None:
     class _NotifyingActiveWorkflows(ActiveWorkflowById):
         """DBOS's set of this process's running workflows; an entry leaves it once the run's outcome is
         recorded (``_execute_workflow_wthread``'s ``finally``), which is when its queue slot is free."""
+
+        def add(self, key: str, queue_name: str | None = None, queue_partition_key: str | None = None) -> Any:
+            _started(key, queue_name)
+            return super().add(key, queue_name, queue_partition_key)
 
         def _remove(self, key: str, bucket: Any) -> None:
             super()._remove(key, bucket)
@@ -165,6 +241,7 @@ def serve(queues: dict[str, Any]) -> None:
     dbos = _get_dbos_instance()
     with _lock:
         _stops.clear()
+        _waiting.clear()
     for name, queue in queues.items():
         stop = WakeableStop()
         dbos.background_thread_stop_events.append(stop)
@@ -181,12 +258,14 @@ def _loop(stop: WakeableStop, dbos: Any, queue: Any) -> None:
         except Exception:
             log.exception("the worker loop of queue %s failed; restarting it", queue.name)
         stop.wait(1.0)
+    if os.environ.get("LEDGERLINK_DISPATCH_STATS") == "1":
+        log.warning("queue %s: %d looks", queue.name, stop.looks)
 
 
 def stop_all() -> None:
     """Stop our queue threads (``DBOS.destroy`` does too) and forget them."""
     with _lock:
-        stops = list(_stops.values())
+        stops = dict(_stops)
         _stops.clear()
-    for stop in stops:
+    for stop in stops.values():
         stop.set()

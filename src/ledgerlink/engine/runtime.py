@@ -20,7 +20,7 @@ from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, Work
 from dbos._error import DBOSQueueDeduplicatedError
 
 from ledgerlink.engine import queue_wake
-from ledgerlink.engine.flows import ACCOUNTING, CONNECTION_ROLES, CRM, registered_flows
+from ledgerlink.engine.flows import ACCOUNTING, BACKGROUND, CONNECTION_ROLES, CRM, registered_flows
 from ledgerlink.settings import LedgerLinkSettings, Schedule, TaxRule, load_settings
 from ledgerlink.store import Ledger
 from ledgerlink.store.database import is_sqlite, serialise_in_process
@@ -208,7 +208,8 @@ class EngineSettings:
     # 3: invoice and PDF runs carry a batch of records, keyed by shard.
     # 4: an invoice run's read, books and write-back are one step.
     # 5: the polling triggers start batch runs, by shard (and read their window and batch size in one step).
-    app_version: str = "ledgerlink-5"
+    # 6: invoice PDF runs go to the CRM connection's background lane, not its record queue.
+    app_version: str = "ledgerlink-6"
     queues: list[QueueSettings] = field(default_factory=lambda: [triggers_queue()])
     # By role (CRM, ACCOUNTING); bootstrap.open_runtime fills them from each connection's spec.
     connection_queues: dict[str, QueueSettings] = field(
@@ -230,6 +231,10 @@ class EngineSettings:
     # records of its shard. More shards let more workers share a flow. Change it only with the queues drained: a
     # record's waiting runs keep the shard they were enqueued with.
     record_shards: int = 8
+    # Runs of each connection's background lane (invoice PDFs) a worker runs at once. At 50 deals a second, eight
+    # PDF runs beside the invoice runs tripled the write-back's latency (the runs share one interpreter); two keep
+    # up with the invoices (benchmarks/README.md, event_latency).
+    background_concurrency: int = 2
     worker_concurrency: int | None = None  # overrides every queue's and connection's own, when set
     flows: FlowSettings = field(default_factory=FlowSettings)
     # The settings file the flows' settings came from (None: built in code, as tests do): a flow's own overrides
@@ -262,12 +267,12 @@ class Runtime:
     launched: bool = False
     queues: dict[str, Queue] = field(default_factory=dict)
 
-    def queue_name(self, role: str) -> str:
-        """The record queue of the connection in ``role``: named after its system."""
+    def queue_name(self, role: str, lane: str | None = None) -> str:
+        """The record queue of the connection in ``role`` (named after its system), or that queue's ``lane``."""
         if role == CRM:
-            return self.crm_name
+            return f"{self.crm_name}-{lane}" if lane else self.crm_name
         if role == ACCOUNTING:
-            return self.books.name
+            return f"{self.books.name}-{lane}" if lane else self.books.name
         raise ValueError(f"no connection role {role!r}; roles: {', '.join(CONNECTION_ROLES)}")
 
     def close(self) -> None:
@@ -329,7 +334,15 @@ def start(runtime: Runtime) -> Runtime:
     woken = queue_wake.enabled() and queue_wake.install()
     DBOS.launch()
     connection_queues = [replace(q, name=runtime.queue_name(role)) for role, q in settings.connection_queues.items()]
-    for queue in [*settings.queues, *connection_queues]:
+    lanes = [
+        replace(
+            q,
+            name=runtime.queue_name(role, BACKGROUND),
+            worker_concurrency=max(1, min(settings.background_concurrency, q.worker_concurrency)),
+        )
+        for role, q in settings.connection_queues.items()
+    ]
+    for queue in [*settings.queues, *connection_queues, *lanes]:
         limiter = {"limit": queue.rate_limit, "period": queue.period_seconds} if queue.rate_limit else None
         runtime.queues[queue.name] = DBOS.register_queue(
             queue.name,
@@ -360,15 +373,16 @@ def enqueue_record(
     record_key: str,
     connection: str,
     priority: int = REALTIME_PRIORITY,
+    lane: str | None = None,
 ) -> WorkflowHandle[R]:
-    """Enqueue one run for one source record on the queue of the ``connection`` (role) it writes to. The id makes
-    it idempotent (the same id is the same run); the record key serialises runs for the same record across all
-    workers (runs that must not overlap share a key and a connection)."""
+    """Enqueue one run for one source record on the queue of the ``connection`` (role) it writes to, or on that
+    connection's ``lane``. The id makes it idempotent (the same id is the same run); the record key serialises runs
+    for the same record across all workers (runs that must not overlap share a key, a connection and a lane)."""
     rt = current()
-    queue = rt.queues[rt.queue_name(connection)]
+    queue = rt.queues[rt.queue_name(connection, lane)]
     with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=record_key, priority=priority):
         handle = queue.enqueue(workflow, *args)
-    queue_wake.poke(queue.name)  # committed: this process's look at the queue need not wait for its timer
+    queue_wake.enqueued(queue.name, workflow_id, record_key)  # committed: look now, not at the timer
     return handle
 
 
@@ -390,6 +404,7 @@ def enqueue_batch(
     workflow_id: str,
     connection: str,
     priority: int = REALTIME_PRIORITY,
+    lane: str | None = None,
 ) -> WorkflowHandle[R]:
     """Enqueue one run for a batch of records of one shard of ``flow`` (``shard_key`` alike for each): the shard is
     its partition, so it never overlaps another run for any of its records."""
@@ -397,7 +412,13 @@ def enqueue_batch(
     if len(keys) != 1:
         raise ValueError(f"a batch's records must share one shard, not {sorted(keys)}")
     return enqueue_record(
-        workflow, record_ids, workflow_id=workflow_id, record_key=keys.pop(), connection=connection, priority=priority
+        workflow,
+        record_ids,
+        workflow_id=workflow_id,
+        record_key=keys.pop(),
+        connection=connection,
+        priority=priority,
+        lane=lane,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any, TypedDict
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine import fanout
-from ledgerlink.engine.flows import Flow, register
+from ledgerlink.engine.flows import BACKGROUND, Flow, register
 from ledgerlink.engine.polling import drain, record_handles
 from ledgerlink.engine.retry import durable_step, with_retries
 from ledgerlink.engine.runtime import (
@@ -34,6 +34,7 @@ from ledgerlink.flows._ledger_steps import fail, save_watermark
 from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
 from ledgerlink.systems.salesforce import soql as literal
+from ledgerlink.systems.salesforce.client import COLLECTION_SIZE
 from ledgerlink.systems.salesforce.incremental import Position, incremental_soql, soql_datetime, upper_bound
 
 FLOW = "invoice_pdf"
@@ -74,19 +75,80 @@ def _files_found(deps: Deps, opportunity_ids: list[str], numbers: dict[str, str]
     return found
 
 
-def _create_file(deps: Deps, opportunity_id: str, number: str) -> dict[str, Any]:
-    body, rendered = _pdf(deps, number)
-    version_id = deps.crm.create(
-        "ContentVersion",
-        {
-            "Title": title(number),
-            "PathOnClient": f"invoice-{number}.pdf",
-            "VersionData": base64.b64encode(body).decode("ascii"),
-            "FirstPublishLocationId": opportunity_id,
-            "Description": f"{deps.books.name} invoice {number}" + (", rendered by LedgerLink" if rendered else ""),
-        },
-    )
-    return {"id": version_id, "number": number, "created": True, "rendered": rendered, "bytes": len(body)}
+# One sObject Collections insert carries at most this much file data: Salesforce takes blob fields as base64 in a
+# JSON body (not multipart) up to 37.5 MB a request ("Insert or Update Blob Data", REST API guide).
+COLLECTION_BYTES = 30_000_000
+
+
+def _file_record(deps: Deps, opportunity_id: str, number: str, body: bytes, rendered: bool) -> dict[str, Any]:
+    return {
+        "Title": title(number),
+        "PathOnClient": f"invoice-{number}.pdf",
+        "VersionData": base64.b64encode(body).decode("ascii"),
+        "FirstPublishLocationId": opportunity_id,
+        "Description": f"{deps.books.name} invoice {number}" + (", rendered by LedgerLink" if rendered else ""),
+    }
+
+
+def _in_calls(records: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[str, dict[str, Any]]]]:
+    """The records as sObject Collections calls: 200 records, and COLLECTION_BYTES of file data, at most each."""
+    calls: list[list[tuple[str, dict[str, Any]]]] = []
+    size = 0
+    for item in records:
+        length = len(item[1]["VersionData"])
+        if not calls or len(calls[-1]) == COLLECTION_SIZE or size + length > COLLECTION_BYTES:
+            calls.append([])
+            size = 0
+        calls[-1].append(item)
+        size += length
+    return calls
+
+
+def _create_files(
+    deps: Deps, pdfs: dict[str, tuple[bytes, bool]], numbers: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """The files for ``pdfs`` (opportunity id → (PDF, rendered by us)), made in as few calls as Salesforce allows.
+    A call that fails as a whole is tried again, after looking for the files an attempt before it may have made
+    and lost the reply of (by SOQL), so a retry never makes a second file."""
+    results: dict[str, dict[str, Any]] = {}
+    pending = dict(pdfs)
+    tries = 0
+
+    def attempt() -> None:
+        nonlocal tries
+        tries += 1
+        if tries > 1:
+            for opportunity_id, version_id in _files_found(deps, list(pending), numbers).items():
+                results[opportunity_id] = {
+                    "id": version_id, "number": numbers[opportunity_id], "created": False, "rendered": False,
+                }  # fmt: skip
+                del pending[opportunity_id]
+        records = [
+            (i, _file_record(deps, i, numbers[i], body, rendered)) for i, (body, rendered) in list(pending.items())
+        ]
+        for call in _in_calls(records):
+            replies = deps.crm.create_many("ContentVersion", [record for _, record in call])
+            for (opportunity_id, _record), reply in zip(call, replies, strict=True):
+                body, rendered = pending.pop(opportunity_id)
+                results[opportunity_id] = _made(opportunity_id, numbers[opportunity_id], reply, body, rendered)
+
+    try:
+        with_retries(attempt)()
+    except FLOW_ERRORS as exc:
+        for opportunity_id in pending:
+            results[opportunity_id] = error_result(exc, record=f"Opportunity {opportunity_id}")
+    return results
+
+
+def _made(opportunity_id: str, number: str, reply: dict[str, Any], body: bytes, rendered: bool) -> dict[str, Any]:
+    """One file's result from its element of the collection's reply."""
+    if reply.get("success"):
+        return {"id": str(reply["id"]), "number": number, "created": True, "rendered": rendered, "bytes": len(body)}
+    errors = [e for e in reply.get("errors") or [] if isinstance(e, dict)]
+    message = "; ".join(f"{e.get('statusCode', '')}: {e.get('message', '')}" for e in errors) or "refused"
+    fields = [str(f) for e in errors for f in e.get("fields") or []]
+    refused = RecordRejected(f"Salesforce refused the invoice's file: {message}", field=fields[0] if fields else None)
+    return error_result(refused, record=f"Opportunity {opportunity_id}")
 
 
 # --- steps ---------------------------------------------------------------------------------------------------
@@ -98,8 +160,9 @@ def ensure_files(deps: Deps, opportunity_ids: list[str], run_id: str) -> list[di
     PDF's bytes never land in DBOS's checkpoints). Each ends as its result or its ``error``.
 
     The ledger is read and written a batch at a time. Files the ledger doesn't know are looked for by SOQL (one
-    query for the batch: an earlier attempt may have made one and died before its ledger write); the rest are
-    made a few at once, each retried on its own."""
+    query for the batch: an earlier attempt may have made one and died before its ledger write). The PDFs of the
+    rest are fetched a few at once, each retried on its own, and their files made in one sObject Collections call
+    per 200 (``_create_files``)."""
     books, ledger = deps.books, deps.ledger
     refused: dict[str, dict[str, Any]] = {}
     for opportunity_id in opportunity_ids:
@@ -113,36 +176,39 @@ def ensure_files(deps: Deps, opportunity_ids: list[str], run_id: str) -> list[di
     to_make = [i for i in ids if i in numbers and i not in known]
     found = _files_found(deps, to_make, numbers) if to_make else {}
 
-    def one(opportunity_id: str) -> dict[str, Any]:
-        record = f"Opportunity {opportunity_id}"
+    def settled(opportunity_id: str) -> dict[str, Any] | None:
+        """The result of a record that needs no new file (refused, not invoiced, or its file is known)."""
+        number = numbers.get(opportunity_id)
         if opportunity_id in refused:
             return refused[opportunity_id]
-        if opportunity_id not in numbers:
+        if number is None:
             return error_result(
-                RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD), record=record
+                RecordRejected("has no invoice made by LedgerLink", field=INVOICE_NUMBER_FIELD),
+                record=f"Opportunity {opportunity_id}",
             )
-        number = numbers[opportunity_id]
         if opportunity_id in known:
             return {"id": known[opportunity_id], "number": number, "created": False, "rendered": False, "known": True}
         if opportunity_id in found:
             return {"id": found[opportunity_id], "number": number, "created": False, "rendered": False}
-        tries = 0
+        return None
 
-        def attach_file() -> dict[str, Any]:
-            nonlocal tries
-            tries += 1
-            # A retry looks first: the attempt before may have made the file and lost the reply.
-            made = _files_found(deps, [opportunity_id], numbers).get(opportunity_id) if tries > 1 else None
-            if made is not None:
-                return {"id": made, "number": number, "created": False, "rendered": False}
-            return _create_file(deps, opportunity_id, number)
+    done = {i: result for i in opportunity_ids if (result := settled(i)) is not None}
+    to_attach = [i for i in dict.fromkeys(opportunity_ids) if i not in done]
 
+    def fetch(opportunity_id: str) -> tuple[bytes, bool] | dict[str, Any]:
         try:
-            return with_retries(attach_file)()
+            return with_retries(_pdf)(deps, numbers[opportunity_id])
         except FLOW_ERRORS as exc:
-            return error_result(exc, record=record)
+            return error_result(exc, record=f"Opportunity {opportunity_id}")
 
-    results = fanout.each(one, opportunity_ids, str)
+    pdfs: dict[str, tuple[bytes, bool]] = {}
+    for opportunity_id, fetched in zip(to_attach, fanout.each(fetch, to_attach, str), strict=True):
+        if isinstance(fetched, dict):
+            done[opportunity_id] = fetched
+        else:
+            pdfs[opportunity_id] = fetched
+    done.update(_create_files(deps, pdfs, numbers))
+    results = [done[i] for i in opportunity_ids]
     outcomes = list(zip(opportunity_ids, results, strict=True))
     made = [(i, r) for i, r in outcomes if "error" not in r and not r.get("known")]
     ledger.link_all([(("salesforce", "Opportunity", i), ("salesforce", "ContentVersion", r["id"])) for i, r in made])
@@ -226,6 +292,7 @@ def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY
         record_key=shard_key(FLOW, opportunity_id),
         connection=CRM,
         priority=priority,
+        lane=BACKGROUND,
     )
 
 
@@ -243,7 +310,7 @@ def after_invoice(opportunity_ids: list[str]) -> None:
         enqueue(opportunity_ids[0], "invoiced")
         return
     run_id = chained_run_id(DBOS.workflow_id or "", opportunity_ids)
-    enqueue_batch(invoice_pdf_batch, FLOW, opportunity_ids, workflow_id=run_id, connection=CRM)
+    enqueue_batch(invoice_pdf_batch, FLOW, opportunity_ids, workflow_id=run_id, connection=CRM, lane=BACKGROUND)
 
 
 def chained_run_id(invoice_run_id: str, opportunity_ids: list[str]) -> str:
@@ -300,6 +367,7 @@ register(
         name=FLOW,
         batch=invoice_pdf_batch,
         writes_to=CRM,
+        lane=BACKGROUND,  # nobody waits on a PDF: it must not slow the invoices' write-back
         description="Invoice PDF (the books', else rendered) → a file on the Opportunity, once",
         source=(CRM, "Opportunity"),
         watermark=WATERMARK,
