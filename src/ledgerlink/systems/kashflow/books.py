@@ -568,10 +568,17 @@ class KashFlowBooks:
 
     # --- reading ---------------------------------------------------------------------------------------------
 
-    def _customer(self, row: dict[str, Any], ctx: TransformContext | None) -> Customer:
-        reader = load_mapping("kashflow/customer_to_canonical")
+    def _customer(
+        self, row: dict[str, Any], ctx: TransformContext | None, reader: MappingRules | None = None
+    ) -> Customer:
+        """``reader``: the mapping, loaded once for a page of rows (an edit applies from the next page on)."""
+        reader = reader or self._customer_reader
         values = apply_mapping(reader, _customer_row(row), ctx, system=SYSTEM, record=f"Customer {row.get('Code')}")
         return Customer.model_validate(values)
+
+    def _customer_page(self, rows: list[dict[str, Any]], ctx: TransformContext | None) -> list[tuple[str, Customer]]:
+        reader = self._customer_reader  # once a page: looked up per row, it was a fifth of the mapping
+        return [(str(r["Code"]), self._customer(r, ctx, reader)) for r in rows]
 
     def _product(self, row: dict[str, Any], ctx: TransformContext | None) -> Product:
         reader = load_mapping("kashflow/product_to_canonical")
@@ -623,11 +630,11 @@ class KashFlowBooks:
 
     def customers_changed(self, watermark: str | None, limit: int, ctx: TransformContext | None) -> Page:
         rows, mark, more = self._changed("customers", watermark, limit)
-        return [(str(r["Code"]), self._customer(r, ctx)) for r in rows], mark, more
+        return self._customer_page(rows, ctx), mark, more
 
     def customers_all(self, cursor: str | None, limit: int, ctx: TransformContext | None) -> Page:
         rows, nxt, more = self._all("customers", cursor, limit)
-        return [(str(r["Code"]), self._customer(r, ctx)) for r in rows], nxt, more
+        return self._customer_page(rows, ctx), nxt, more
 
     def read_customer(self, customer_id: str, ctx: TransformContext | None) -> Customer | None:
         row = naming(f"Customer {customer_id}", lambda: self.client.get_customer(customer_id))
