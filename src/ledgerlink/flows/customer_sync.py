@@ -26,10 +26,11 @@ from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record
 from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
 from ledgerlink.flows.deps import Deps, current_deps
-from ledgerlink.flows.sync import drift
+from ledgerlink.flows.sync import drift, read_ahead
 from ledgerlink.flows.sync.common import (
     position_after,
     read_changed,
+    read_changed_after,
     sync_step,
     transform_context,
 )
@@ -105,13 +106,22 @@ def accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]
             drift.check(deps.ledger, deps.crm, deps.books.name)
         except Exception:  # the check only reports: it must never hold up the sync
             log.exception("schema drift check failed")
-    every_account = not deps.ledger.get_watermark(WATERMARK)  # a first or full backfill, at its first page
+    position = deps.ledger.get_watermark(WATERMARK) or ""
+    every_account = not position  # a first or full backfill, at its first page
     contacts_before = _newest_contact(deps, lag_seconds) if every_account else None  # read before the Accounts
-    records = read_changed(deps, ACCOUNT, WATERMARK, account_columns(deps), None, lag_seconds)
+    columns = account_columns(deps)
+    records = read_ahead.take(run_id, WATERMARK, position)
+    if records is None:
+        records = read_changed_after(deps, ACCOUNT, position, columns, None, lag_seconds)
+    after, more = position_after(records), len(records) == deps.settings.sync_page_size
+    if more and after:  # the next page is read while this one is settled (its creates are the long part)
+        read_ahead.start(
+            run_id, WATERMARK, after, lambda: read_changed_after(deps, ACCOUNT, after, columns, None, lag_seconds)
+        )
     counts = sync_account_records(deps, records, run_id, full=False)
     if contacts_before:
         _contacts_covered(deps, contacts_before)
-    return {"counts": counts, "position": position_after(records), "more": len(records) == deps.settings.sync_page_size}
+    return {"counts": counts, "position": after, "more": more}
 
 
 @sync_step
@@ -129,7 +139,11 @@ def books_page(deps: Deps, run_id: str) -> dict[str, Any]:
     sb = deps.books
     mark = books_watermark(sb.name)
     watermark, limit = deps.ledger.get_watermark(mark), deps.settings.sync_page_size
-    items, position, more = sb.customers_changed(watermark, limit, transform_context(deps))
+    ctx = transform_context(deps)
+    page = read_ahead.take(run_id, mark, watermark or "")
+    items, position, more = page or sb.customers_changed(watermark, limit, ctx)
+    if more and position:  # as the Accounts pass: the next page is read while this one is settled
+        read_ahead.start(run_id, mark, position, lambda: sb.customers_changed(position, limit, ctx))
     counts = sync_books_customers(deps, items, run_id, full=False)
     return {"counts": counts, "position": position, "more": more, "watermark": mark}
 

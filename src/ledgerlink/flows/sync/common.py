@@ -72,7 +72,14 @@ def read_changed(
     deps: Deps, sobject: str, watermark: str, columns: list[str], where: str | None, lag: float
 ) -> list[Any]:
     """The next page of ``sobject`` rows changed (deleted ones too) after the saved watermark, oldest first."""
-    since = Position.decode(deps.ledger.get_watermark(watermark))
+    return read_changed_after(deps, sobject, deps.ledger.get_watermark(watermark), columns, where, lag)
+
+
+def read_changed_after(
+    deps: Deps, sobject: str, position: str | None, columns: list[str], where: str | None, lag: float
+) -> list[Any]:
+    """``read_changed`` from a given watermark position."""
+    since = Position.decode(position)
     soql = incremental_soql(sobject, columns, where, since, upper_bound(lag))
     return list(deps.crm.query(f"{soql} LIMIT {deps.settings.sync_page_size}", include_deleted=True))
 

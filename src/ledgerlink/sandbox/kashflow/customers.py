@@ -8,12 +8,11 @@ from typing import Any
 
 from ledgerlink.sandbox.kashflow.state import CUSTOMER, INVOICE, KashFlowState
 from ledgerlink.sandbox.kashflow.wire import (
-    fmt_datetime,
     invalid,
     opt_str,
     parse_bool,
     parse_int,
-    stored_datetime,
+    served_datetime,
 )
 
 TEXT_FIELDS = [
@@ -156,8 +155,8 @@ def serialise(doc: dict[str, Any], balance: tuple[Decimal, Decimal] | None) -> d
             "IsArchived": doc["IsArchived"],
             "CustomCheckBoxes": doc["CustomCheckBoxes"],
             "CustomTextBoxes": doc["CustomTextBoxes"],
-            "CreatedDate": fmt_datetime(stored_datetime(doc["CreatedDate"])),
-            "LastUpdatedDate": fmt_datetime(stored_datetime(doc["LastUpdatedDate"])),
+            "CreatedDate": served_datetime(doc["CreatedDate"]),
+            "LastUpdatedDate": served_datetime(doc["LastUpdatedDate"]),
         }
     )
     return out

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import Request
 
-from ledgerlink.sandbox.kashflow.wire import ApiError, KfJSON, invalid, parse_datetime, parse_int, stored_datetime
+from ledgerlink.sandbox.kashflow.wire import ApiError, KfJSON, invalid, parse_datetime, parse_int, stored_second
 
 Row = dict[str, Any]
 
@@ -50,7 +50,7 @@ def keep_since(docs: Iterable[Row], since: datetime | None, field: str = "LastUp
         return list(docs)
     # Stored stamps carry microseconds but are served to the second, so compare at second precision.
     cutoff = since.replace(microsecond=0)
-    return [d for d in docs if (stamp := stored_datetime(d.get(field))) and stamp.replace(microsecond=0) >= cutoff]
+    return [d for d in docs if (stamp := stored_second(d.get(field))) and stamp >= cutoff]
 
 
 def paged(request: Request, rows: list[Row], *, max_per_page: int, default_sort: str = "Id") -> KfJSON:

@@ -41,6 +41,7 @@ from ledgerlink.systems.lookups import CodeIndex, InvoiceIndex, ShortCache
 from ledgerlink.systems.tolerant import documented_keys, spellings
 
 SYSTEM = "kashflow"
+MAX_PER_PAGE = 500  # the most rows a KashFlow listing serves a page
 # Keys as KashFlow's examples spell them (customer example: VATNumber, PaymentTerms {Days, Type}, contacts'
 # Firstname and Telephone); rows are read with any casing of these.
 DOCUMENTED = spellings(
@@ -132,7 +133,7 @@ class KashFlowBooks:
         self.feed = ChangeFeed(SYSTEM, "updatedsince")
 
     def _every(self, path: str) -> Iterator[dict[str, Any]]:
-        return self.client.list(path, {"perpage": 500})
+        return self.client.list(path, {"perpage": MAX_PER_PAGE})
 
     def _rows_since(
         self, path: str, since: str, params: dict[str, Any], stamp: str = "LastUpdatedDate"
@@ -159,7 +160,7 @@ class KashFlowBooks:
                 if not self.feed.rejected(exc):
                     raise
                 self.feed.switch(f"KashFlow rejected updatedsince on /{path}: {exc.message}", rejected=True)
-        every = list(self.client.list(path, {"perpage": 500}))
+        every = list(self.client.list(path, {"perpage": MAX_PER_PAGE}))
         if all(row.get(stamp) for row in every):
             kept = [row for row in every if not since or not _older(row.get(stamp), since)]
             yield from sorted(kept, key=lambda row: (_kf_stamp(row[stamp]), row.get("Id") or row.get("Number") or 0))
@@ -533,7 +534,7 @@ class KashFlowBooks:
         """Issued invoices with money owed. KashFlow says which are ``Overdue`` (by its clock) and by how many days."""
         today = dt.datetime.now(dt.UTC).date()
         out = []
-        for row in self.client.list("invoices", {"perpage": 500}):
+        for row in self.client.list("invoices", {"perpage": MAX_PER_PAGE}):
             self._confirm(row)
             status = str(row.get("Status") or "")
             if status not in ("Unpaid", "PartPaid", "Overdue"):
@@ -567,10 +568,17 @@ class KashFlowBooks:
 
     # --- reading ---------------------------------------------------------------------------------------------
 
-    def _customer(self, row: dict[str, Any], ctx: TransformContext | None) -> Customer:
-        reader = load_mapping("kashflow/customer_to_canonical")
+    def _customer(
+        self, row: dict[str, Any], ctx: TransformContext | None, reader: MappingRules | None = None
+    ) -> Customer:
+        """``reader``: the mapping, loaded once for a page of rows (an edit applies from the next page on)."""
+        reader = reader or self._customer_reader
         values = apply_mapping(reader, _customer_row(row), ctx, system=SYSTEM, record=f"Customer {row.get('Code')}")
         return Customer.model_validate(values)
+
+    def _customer_page(self, rows: list[dict[str, Any]], ctx: TransformContext | None) -> list[tuple[str, Customer]]:
+        reader = self._customer_reader  # once a page: looked up per row, it was a fifth of the mapping
+        return [(str(r["Code"]), self._customer(r, ctx, reader)) for r in rows]
 
     def _product(self, row: dict[str, Any], ctx: TransformContext | None) -> Product:
         reader = load_mapping("kashflow/product_to_canonical")
@@ -588,7 +596,10 @@ class KashFlowBooks:
         rows: list[dict[str, Any]] = []
         fresh = 0
         last, at_last = since, set(seen)
-        for row in self._rows_since(path, since, {"perpage": limit}):
+        # One listing page holds the rows seen again at the watermark's second and a page of new ones (KashFlow
+        # serves up to 500 a page): a page of ``limit`` would need a second listing call for nearly every page.
+        per_page = max(limit, min(limit + len(seen), MAX_PER_PAGE))
+        for row in self._rows_since(path, since, {"perpage": per_page}):
             stamp, code = str(row.get("LastUpdatedDate") or ""), str(row["Code"])
             again = stamp == since and code in seen
             if again and len(seen) >= limit:
@@ -601,6 +612,10 @@ class KashFlowBooks:
             if stamp != last:
                 last, at_last = stamp, set()
             at_last.add(code)
+            if fresh == limit and stamp != since:
+                # Oldest first: no row after this one is seen again, so the page is this. Stopping here spares a
+                # listing call made only to find one more row (a page then may come back empty at the very end).
+                return rows, f"{last}|{','.join(sorted(at_last))}", True
         return rows, (f"{last}|{','.join(sorted(at_last))}" if last else watermark), False
 
     def _all(self, path: str, cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None, bool]:
@@ -615,11 +630,11 @@ class KashFlowBooks:
 
     def customers_changed(self, watermark: str | None, limit: int, ctx: TransformContext | None) -> Page:
         rows, mark, more = self._changed("customers", watermark, limit)
-        return [(str(r["Code"]), self._customer(r, ctx)) for r in rows], mark, more
+        return self._customer_page(rows, ctx), mark, more
 
     def customers_all(self, cursor: str | None, limit: int, ctx: TransformContext | None) -> Page:
         rows, nxt, more = self._all("customers", cursor, limit)
-        return [(str(r["Code"]), self._customer(r, ctx)) for r in rows], nxt, more
+        return self._customer_page(rows, ctx), nxt, more
 
     def read_customer(self, customer_id: str, ctx: TransformContext | None) -> Customer | None:
         row = naming(f"Customer {customer_id}", lambda: self.client.get_customer(customer_id))
