@@ -35,6 +35,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import httpx
@@ -188,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="no bytecode: every worker compiles LedgerLink from source at start (both sides; rounds 1-3 measured so)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="phases per worker count and code, alternating A B, B A, … (medians)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     bytecode = not args.compile_at_start
@@ -197,42 +201,50 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline_commit:  # its whole tree: sandboxes, seeder, migrations, workers
             codes.insert(0, baseline(args.baseline_commit, Path(tmp) / "baseline", bytecode=bytecode))
         phases = []
-        for n in args.workers:  # baseline and this tree alternate, so both see the same hour of this machine
-            for i, code in enumerate(codes):
-                data_dir = Path(tmp) / f"{'bw'[i]}{n}"
-                phases.append(phase(n, args.opportunities, args.latency_ms, data_dir, args.timeout, code, bytecode))
+        for n in args.workers:
+            for r in range(args.rounds):
+                # Baseline and this tree alternate, A B then B A, so both see the same minutes of this machine.
+                for code in codes if r % 2 == 0 else codes[::-1]:
+                    data_dir = Path(tmp) / f"{code.label.replace(' ', '-')}-{n}-{r}"
+                    result = phase(n, args.opportunities, args.latency_ms, data_dir, args.timeout, code, bytecode)
+                    phases.append({**result, "round": r + 1})
     print(
         f"{args.opportunities:,} won Opportunities → KashFlow invoices, {args.latency_ms:g} ms latency, PostgreSQL, "
-        f"{os.cpu_count()} cores (Python {platform.python_version()})\n"
+        f"{os.cpu_count()} cores (Python {platform.python_version()}), bytecode "
+        f"{'compiled at each start' if args.compile_at_start else 'precompiled'}\n"
     )
     print(
-        f"{'code':<12}{'workers':>8}{'invoiced':>10}{'start-up s':>12}{'seconds':>10}{'invoices/s':>12}"
+        f"{'round':>5}  {'code':<10}{'workers':>8}{'invoiced':>10}{'start-up s':>12}{'seconds':>10}{'invoices/s':>12}"
         f"{'vs 1 worker':>13}{'CPU ms/inv':>12}{'busy ms/inv':>13}{'start-up CPU s':>16}{'load':>12}"
     )
     for p in phases:
-        base = next(q for q in phases if q["code"] == p["code"])["invoices_per_second"] or 0.0
+        base = median(q["invoices_per_second"] or 0.0 for q in phases if q["code"] == p["code"] and q["workers"] == 1)
         rate = p["invoices_per_second"] or 0.0
         ratio = rate / base if base else 0.0
         p["ratio"] = round(ratio, 2)
         load = "→".join(f"{x:.1f}" for x in p["load_1min"])
         print(
-            f"{p['commit']:<12}{p['workers']:>8}{p['invoiced']:>10,}{p['startup_seconds']:>12}{p['seconds']:>10}"
-            f"{rate:>12.1f}{ratio:>12.2f}×{p['cpu_ms_per_invoice'] or 0:>12.2f}"
+            f"{p['round']:>5}  {p['commit']:<10}{p['workers']:>8}{p['invoiced']:>10,}{p['startup_seconds']:>12}"
+            f"{p['seconds']:>10}{rate:>12.1f}{ratio:>12.2f}×{p['cpu_ms_per_invoice'] or 0:>12.2f}"
             f"{p['busy_cpu_ms_per_invoice'] or 0:>13.2f}"
             f"{p['startup_cpu_seconds']:>16.2f}"
             f"{load:>12}"
         )
+    summary = []
     if args.baseline_commit:
         for n in args.workers:
-            before, after = (
-                next(p for p in phases if p["workers"] == n and p["code"] == c) for c in ("baseline", "this tree")
-            )
-            for key in ("cpu_ms_per_invoice", "busy_cpu_ms_per_invoice"):
-                if not (before[key] and after[key]):
+            for key in ("cpu_ms_per_invoice", "busy_cpu_ms_per_invoice", "startup_cpu_seconds"):
+                before, after = (
+                    [p[key] for p in phases if p["workers"] == n and p["code"] == c and p[key]]
+                    for c in ("baseline", "this tree")
+                )
+                if not (before and after):
                     continue
+                ratio = median(after) / median(before)
+                summary.append({"workers": n, "figure": key, "baseline": median(before), "this_tree": median(after)})
                 print(
-                    f"{key}, {n} worker(s): {after[key]:.2f} ms against {before[key]:.2f} ms on "
-                    f"{args.baseline_commit}: {after[key] / before[key]:.2f}× (target ≤ 0.5×)"
+                    f"{key}, {n} worker(s), median of {len(after)}: {median(after):.2f} against {median(before):.2f} "
+                    f"on {args.baseline_commit}: {ratio:.2f}× (target ≤ 0.5×)"
                 )
     complete = all(p["invoiced"] >= args.opportunities for p in phases)
     if not complete:
@@ -245,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
             "latency_ms": args.latency_ms,
             "cores": os.cpu_count(),
             "baseline_commit": args.baseline_commit,
+            "rounds": args.rounds,
+            "bytecode": bytecode,
             "phases": phases,
+            "medians": summary,
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 0 if complete else 1
