@@ -47,6 +47,17 @@ class Code:
     def python(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([sys.executable, *args], env=self.env(env), check=True)
 
+    def constant(self, module: str, name: str) -> str:
+        """A module-level string of this tree (e.g. the field an invoice number is written back to, which was
+        ``KashFlow_Invoice_Number__c`` at 2d38ac5), read in a subprocess."""
+        return subprocess.run(
+            [sys.executable, "-c", f"from {module} import {name}; print({name})"],
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
 
 def this_tree(into: Path, *, bytecode: bool = True) -> Code:
     """A copy of this working tree as ``git archive`` would give a commit of it: every file git knows or would add

@@ -42,7 +42,9 @@ from _code import Code, baseline, this_tree
 from _sandboxes import sandboxes
 from worker_scaling import _database, _drop, cpu_seconds, seed_demo, worker_env
 
-NUMBER_FIELD = "Accounting_Invoice_Number__c"
+# Where the invoice flow writes the books' number back on the Opportunity: read from the tree measured (it was
+# KashFlow_Invoice_Number__c at 2d38ac5).
+NUMBER_FIELD = ("ledgerlink.flows.opportunity_to_invoice", "INVOICE_NUMBER_FIELD")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -52,8 +54,8 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def written_back(sf: Any) -> int:
-    soql = f"SELECT COUNT() FROM Opportunity WHERE {NUMBER_FIELD} != null"
+def written_back(sf: Any, field: str) -> int:
+    soql = f"SELECT COUNT() FROM Opportunity WHERE {field} != null"
     return int(sf.request("GET", "query", params={"q": soql}, kind="query").json()["totalSize"])
 
 
@@ -88,6 +90,7 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: C
     # both sides; the sandboxes, the seeder and the worker are ``code``'s.
     from ledgerlink.connections.build import build_crm
 
+    field = code.constant(*NUMBER_FIELD)
     name = _database()
     worker: subprocess.Popen[bytes] | None = None
     try:
@@ -111,7 +114,7 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: C
                 # The worker is up (subscribed, its triggers running) once one deal closed alone is written back.
                 sf.update_many("Opportunity", [{"Id": canary, "StageName": "Closed Won"}])
                 ready_by = time.perf_counter() + timeout
-                while written_back(sf) < 1:
+                while written_back(sf, field) < 1:
                     if worker.poll() is not None or time.perf_counter() > ready_by:
                         raise SystemExit(f"the worker did not start; see {data_dir}/worker.log")
                     time.sleep(1.0)
@@ -126,7 +129,7 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: C
                 done = 1  # the canary
                 last_change = started
                 while time.perf_counter() - started < timeout:
-                    now_done = written_back(sf)
+                    now_done = written_back(sf, field)
                     if now_done != done:
                         done, last_change = now_done, time.perf_counter()
                     if done >= len(ids) + 1 or worker.poll() is not None:
@@ -141,7 +144,7 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: C
                     http.base_url = httpx.URL(kf.spec["base_url"] + "/")
                     token = kf.kashflow_token(http)
                 refs = invoice_references(kf.spec, token)
-                final_done = written_back(sf) - 1  # less the canary
+                final_done = written_back(sf, field) - 1  # less the canary
                 _stop(worker)  # before its sandboxes go: a worker left running meets refused connections
             finally:
                 sf.close()
