@@ -181,13 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compile-at-start", action="store_true", help="no bytecode: the worker compiles LedgerLink at start (both)"
     )
+    parser.add_argument("--this-first", action="store_true", help="this tree's burst first, then the baseline's")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     bytecode = not args.compile_at_start
     with tempfile.TemporaryDirectory(prefix="ledgerlink-burst-") as tmp:
         codes = [this_tree(Path(tmp) / "this", bytecode=bytecode)]
         if args.baseline_commit:  # its whole tree: sandboxes, seeder, migrations, worker
-            codes.insert(0, baseline(args.baseline_commit, Path(tmp) / "baseline", bytecode=bytecode))
+            before = baseline(args.baseline_commit, Path(tmp) / "baseline", bytecode=bytecode)
+            codes.insert(len(codes) if args.this_first else 0, before)
         runs = [
             burst(args.deals, args.latency_ms, Path(tmp) / f"run{i}", args.timeout, code, bytecode)
             for i, code in enumerate(codes)
