@@ -112,12 +112,13 @@ class SandboxProcesses:
             box.stop()
 
 
-def start(system: str, data_dir: Path, *, tls: bool) -> SandboxProcess:
+def start(system: str, data_dir: Path, *, tls: bool, env: dict[str, str] | None = None) -> SandboxProcess:
+    """``env``: the sandbox process's environment (a ``_code.Code``'s, to serve that tree's sandbox)."""
     # Each its own folder: two processes generating TLS files in one folder would race.
     command = [sys.executable, str(Path(__file__).resolve()), system, "--data-dir", str(data_dir / system)]
     if tls:
         command.append("--tls")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line:
@@ -134,11 +135,13 @@ def start(system: str, data_dir: Path, *, tls: bool) -> SandboxProcess:
 
 
 @contextmanager
-def sandboxes(data_dir: Path, systems: tuple[str, ...] = SYSTEMS, *, tls: bool = True) -> Iterator[SandboxProcesses]:
+def sandboxes(
+    data_dir: Path, systems: tuple[str, ...] = SYSTEMS, *, tls: bool = True, env: dict[str, str] | None = None
+) -> Iterator[SandboxProcesses]:
     running = SandboxProcesses()
     try:
         for system in systems:
-            running.boxes[system] = start(system, data_dir, tls=tls)
+            running.boxes[system] = start(system, data_dir, tls=tls, env=env)
         yield running
     finally:
         running.stop()

@@ -1,7 +1,8 @@
 """Burst: 5,000 deals closed at once, as a data-loader import would (one Bulk API 2.0 update), with one
 ``ledgerlink worker`` running as deployed (Change Data Capture, polling as the safety net) on PostgreSQL.
 
-    python benchmarks/burst.py [--deals 5000] [--latency-ms 0] [--baseline-commit REF] [--json PATH]
+    python benchmarks/burst.py [--deals 5000] [--latency-ms 0] [--baseline-commit REF] [--compile-at-start]
+        [--json PATH]
 
 A fresh PostgreSQL database (created on ``LEDGERLINK_TEST_POSTGRES``, dropped afterwards) and fresh sandboxes in
 processes of their own, seeded by the demo seeder with every Opportunity open. The worker starts and settles (its
@@ -15,8 +16,9 @@ Measured:
   Opportunity (its ``CustomerReference``, listed in full at the end);
 - the worker's peak RSS (``VmHWM`` in ``/proc/<pid>/status``) and its CPU (``/proc/<pid>/stat``).
 
-``--baseline-commit REF`` runs the same burst first with the worker on that commit's code (``git archive`` of
-its ``src/``), in the same run, beside this tree's.
+``--baseline-commit REF`` runs the same burst first in that commit's world (its whole tree serves and seeds the
+sandboxes and runs the worker: see ``_code.py`` and worker_scaling), in the same run, beside this tree's; both
+with bytecode compiled before the run (``--compile-at-start``: neither).
 """
 
 from __future__ import annotations
@@ -36,10 +38,13 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _code import Code, baseline, this_tree
 from _sandboxes import sandboxes
-from worker_scaling import ADMIN_URL, _database, _drop, cpu_seconds, source_tree
+from worker_scaling import _database, _drop, cpu_seconds, seed_demo, worker_env
 
-NUMBER_FIELD = "Accounting_Invoice_Number__c"
+# Where the invoice flow writes the books' number back on the Opportunity: read from the tree measured (it was
+# KashFlow_Invoice_Number__c at 2d38ac5).
+NUMBER_FIELD = ("ledgerlink.flows.opportunity_to_invoice", "INVOICE_NUMBER_FIELD")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -49,8 +54,8 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def written_back(sf: Any) -> int:
-    soql = f"SELECT COUNT() FROM Opportunity WHERE {NUMBER_FIELD} != null"
+def written_back(sf: Any, field: str) -> int:
+    soql = f"SELECT COUNT() FROM Opportunity WHERE {field} != null"
     return int(sf.request("GET", "query", params={"q": soql}, kind="query").json()["totalSize"])
 
 
@@ -80,24 +85,24 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
             worker.wait(timeout=10)
 
 
-def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: Path | None) -> dict[str, Any]:
+def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: Code, bytecode: bool) -> dict[str, Any]:
+    # The data loader's side (closing the deals, counting write-backs) is this benchmark's own client, the same for
+    # both sides; the sandboxes, the seeder and the worker are ``code``'s.
     from ledgerlink.connections.build import build_crm
-    from ledgerlink.demo.seed import seed
 
+    field = code.constant(*NUMBER_FIELD)
     name = _database()
     worker: subprocess.Popen[bytes] | None = None
     try:
-        with sandboxes(data_dir / "sandboxes", tls=False) as boxes:
+        with sandboxes(data_dir / "sandboxes", tls=False, env=code.env(bytecode=bytecode)) as boxes:
+            accounts = max(10, deals // 10)
+            seed_demo(code, boxes["salesforce"].spec, accounts=accounts, opportunities=deals + 1, won_share=0, seed=13)
             sf = build_crm(boxes["salesforce"].spec, client_tag="benchmark-burst")
             try:
-                seed(sf, accounts=max(10, deals // 10), opportunities=deals + 1, won_share=0.0, seed=13)
                 canary, *ids = [r["Id"] for r in sf.query("SELECT Id FROM Opportunity")]
                 boxes.set_latency(latency_ms)
                 connections = boxes.write_connections(data_dir / "connections.jsonl")
-                env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERLINK_")}
-                env["LEDGERLINK_DATABASE_URL"] = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-                if code is not None:
-                    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
+                env = worker_env(code, name, bytecode=bytecode)
                 migrate = "from ledgerlink.store import Ledger, database_url; Ledger(database_url())"
                 subprocess.run([sys.executable, "-c", migrate], env=env, check=True)
                 log = (data_dir / "worker.log").open("wb")
@@ -109,7 +114,7 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
                 # The worker is up (subscribed, its triggers running) once one deal closed alone is written back.
                 sf.update_many("Opportunity", [{"Id": canary, "StageName": "Closed Won"}])
                 ready_by = time.perf_counter() + timeout
-                while written_back(sf) < 1:
+                while written_back(sf, field) < 1:
                     if worker.poll() is not None or time.perf_counter() > ready_by:
                         raise SystemExit(f"the worker did not start; see {data_dir}/worker.log")
                     time.sleep(1.0)
@@ -124,7 +129,7 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
                 done = 1  # the canary
                 last_change = started
                 while time.perf_counter() - started < timeout:
-                    now_done = written_back(sf)
+                    now_done = written_back(sf, field)
                     if now_done != done:
                         done, last_change = now_done, time.perf_counter()
                     if done >= len(ids) + 1 or worker.poll() is not None:
@@ -139,7 +144,7 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
                     http.base_url = httpx.URL(kf.spec["base_url"] + "/")
                     token = kf.kashflow_token(http)
                 refs = invoice_references(kf.spec, token)
-                final_done = written_back(sf) - 1  # less the canary
+                final_done = written_back(sf, field) - 1  # less the canary
                 _stop(worker)  # before its sandboxes go: a worker left running meets refused connections
             finally:
                 sf.close()
@@ -150,7 +155,8 @@ def burst(deals: int, latency_ms: float, data_dir: Path, timeout: float, code: P
     refs[canary] -= 1  # the canary's own invoice
     wanted = set(ids)
     return {
-        "code": "baseline" if code is not None else "this tree",
+        "code": code.label,
+        "commit": code.ref,
         "deals": len(ids),
         "close_seconds": round(closed_seconds, 1),
         "written_back": final_done,
@@ -172,14 +178,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--baseline-commit", help="also run the burst with the worker on this commit's code")
+    parser.add_argument(
+        "--compile-at-start", action="store_true", help="no bytecode: the worker compiles LedgerLink at start (both)"
+    )
+    parser.add_argument("--this-first", action="store_true", help="this tree's burst first, then the baseline's")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    bytecode = not args.compile_at_start
     with tempfile.TemporaryDirectory(prefix="ledgerlink-burst-") as tmp:
-        runs = []
-        if args.baseline_commit:
-            code = source_tree(args.baseline_commit, Path(tmp) / "baseline")
-            runs.append(burst(args.deals, args.latency_ms, Path(tmp) / "b", args.timeout, code))
-        runs.append(burst(args.deals, args.latency_ms, Path(tmp) / "w", args.timeout, None))
+        codes = [this_tree(Path(tmp) / "this", bytecode=bytecode)]
+        if args.baseline_commit:  # its whole tree: sandboxes, seeder, migrations, worker
+            before = baseline(args.baseline_commit, Path(tmp) / "baseline", bytecode=bytecode)
+            codes.insert(len(codes) if args.this_first else 0, before)
+        runs = [
+            burst(args.deals, args.latency_ms, Path(tmp) / f"run{i}", args.timeout, code, bytecode)
+            for i, code in enumerate(codes)
+        ]
     print(
         f"Burst: {args.deals:,} deals closed at once (Bulk API), one worker (CDC + polling), PostgreSQL, "
         f"{args.latency_ms:g} ms latency, {os.cpu_count()} cores (Python {platform.python_version()})\n"
@@ -191,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in runs:
         load = "→".join(f"{x:.1f}" for x in r["load_1min"])
         print(
-            f"{r['code']:<12}{r['deals']:>7,}{r['written_back']:>14,}{r['seconds_to_last_write_back']:>11}"
+            f"{r['commit']:<12}{r['deals']:>7,}{r['written_back']:>14,}{r['seconds_to_last_write_back']:>11}"
             f"{r['invoices_per_second'] or 0:>8}{r['invoices']:>10,}{r['lost']:>6}{r['duplicated']:>5}"
             f"{r['peak_rss_mb']:>13}{r['cpu_ms_per_invoice'] or 0:>12}{load:>12}"
         )

@@ -1,7 +1,8 @@
 """Worker scaling: won Opportunities → KashFlow invoices (numbers written back) with one and with two
 ``ledgerlink worker`` processes on one PostgreSQL database, same workload, in one run.
 
-    python benchmarks/worker_scaling.py [--opportunities 1000] [--latency-ms 20] [--workers 1 2] [--json PATH]
+    python benchmarks/worker_scaling.py [--opportunities 1000] [--latency-ms 20] [--workers 1 2]
+        [--baseline-commit REF] [--compile-at-start] [--json PATH]
 
 Each phase gets a fresh PostgreSQL database (created on ``LEDGERLINK_TEST_POSTGRES``, default
 postgresql://postgres@127.0.0.1:5432/postgres, and dropped afterwards) and fresh sandboxes in processes of their
@@ -13,9 +14,13 @@ start-up is left out; it is shown apart). The single-worker phase is the baselin
 
 Cost: CPU milliseconds per invoice of the LedgerLink worker processes alone (``/proc/<pid>/stat`` utime + stime,
 their children's included), from the workers' start to the last invoice, start-up included (it is also shown
-apart: the CPU spent before the first invoice). ``--baseline-commit REF`` runs the same phases a second time with
-the workers on that commit's code (``git archive`` of its ``src/``, first on ``PYTHONPATH``), in the same run:
-the "before" beside the "after". The sandboxes, PostgreSQL and this script are not counted.
+apart: the CPU spent before the first invoice). The sandboxes, PostgreSQL and this script are not counted.
+
+``--baseline-commit REF`` runs each phase a second time, just before this tree's (so both see the same minutes of
+this machine), in that commit's world: its whole tree (``git archive``) serves the sandboxes, seeds them, migrates
+the database and runs the workers, each in a subprocess with that tree alone on ``PYTHONPATH`` (``_code.py``).
+This tree's phases run from a copy of the working tree the same way. Both have bytecode compiled before the phase,
+as a deployed install has (``--compile-at-start``: neither has, and every worker compiles LedgerLink at start).
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _code import Code, baseline, this_tree
 from _sandboxes import SandboxProcess, sandboxes
 
 ADMIN_URL = os.environ.get("LEDGERLINK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -71,36 +78,35 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(x) for x in fields[11:15]) / CLOCK_TICKS
 
 
-def source_tree(commit: str, into: Path) -> Path:
-    """``src/`` of ``commit`` (this repository), unpacked into ``into``: the workers' code for a baseline phase."""
-    into.mkdir(parents=True, exist_ok=True)
-    root = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(["git", "-C", str(root), "archive", commit, "src"], check=True, capture_output=True)
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
-    return into / "src"
+def seed_demo(
+    code: Code, spec: dict[str, Any], *, accounts: int, opportunities: int, won_share: float, seed: int
+) -> None:
+    """The demo seeder of ``code``'s tree, in a subprocess."""
+    script = str(Path(__file__).resolve().parent / "_seed_demo.py")
+    numbers = ("--accounts", str(accounts), "--opportunities", str(opportunities), "--won-share", str(won_share))
+    code.python(script, json.dumps(spec), *numbers, "--seed", str(seed))
+
+
+def worker_env(code: Code, database: str, *, bytecode: bool) -> dict[str, str]:
+    """A worker's environment: ``code``'s tree alone on PYTHONPATH, the phase's database, no other LEDGERLINK_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERLINK_")}
+    env["LEDGERLINK_DATABASE_URL"] = f"{ADMIN_URL.rsplit('/', 1)[0]}/{database}"
+    return code.env(env, bytecode=bytecode)
 
 
 def phase(
-    workers: int, opportunities: int, latency_ms: float, data_dir: Path, timeout: float, code: Path | None = None
+    workers: int, opportunities: int, latency_ms: float, data_dir: Path, timeout: float, code: Code, bytecode: bool
 ) -> dict[str, Any]:
-    from ledgerlink.connections.build import build_crm
-    from ledgerlink.demo.seed import seed
-
     name = _database()
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        with sandboxes(data_dir / "sandboxes", tls=False) as boxes:
-            user = build_crm(boxes["salesforce"].spec, client_tag="benchmark-seed")
-            try:
-                seed(user, accounts=max(10, opportunities // 10), opportunities=opportunities, won_share=1.0, seed=11)
-            finally:
-                user.close()
+        with sandboxes(data_dir / "sandboxes", tls=False, env=code.env(bytecode=bytecode)) as boxes:
+            accounts = max(10, opportunities // 10)
+            spec = boxes["salesforce"].spec
+            seed_demo(code, spec, accounts=accounts, opportunities=opportunities, won_share=1, seed=11)
             boxes.set_latency(latency_ms)
             connections = boxes.write_connections(data_dir / "connections.jsonl")
-            env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERLINK_")}
-            env["LEDGERLINK_DATABASE_URL"] = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-            if code is not None:
-                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
+            env = worker_env(code, name, bytecode=bytecode)
             # Migrate once before the workers race to do it.
             subprocess.run(
                 [sys.executable, "-c", "from ledgerlink.store import Ledger, database_url; Ledger(database_url())"],
@@ -165,7 +171,8 @@ def phase(
         "busy_cpu_ms_per_invoice": round(1000 * (cpu - startup_cpu) / (count - first_count), 2)
         if count > first_count
         else None,
-        "code": "baseline" if code is not None else "this tree",
+        "code": code.label,
+        "commit": code.ref,
         "load_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
     }
 
@@ -177,47 +184,67 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per phase before giving up")
     parser.add_argument("--baseline-commit", help="also run each phase with the workers on this commit's code")
+    parser.add_argument(
+        "--compile-at-start",
+        action="store_true",
+        help="no bytecode: every worker compiles LedgerLink from source at start (both sides; rounds 1-3 measured so)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="phases per worker count and code, alternating A B, B A, … (medians)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    bytecode = not args.compile_at_start
     with tempfile.TemporaryDirectory(prefix="ledgerlink-scaling-") as tmp:
-        code = source_tree(args.baseline_commit, Path(tmp) / "baseline") if args.baseline_commit else None
+        ours = this_tree(Path(tmp) / "this", bytecode=bytecode)
+        codes = [ours]
+        if args.baseline_commit:  # its whole tree: sandboxes, seeder, migrations, workers
+            codes.insert(0, baseline(args.baseline_commit, Path(tmp) / "baseline", bytecode=bytecode))
         phases = []
-        for n in args.workers:  # baseline and this tree alternate, so both see the same hour of this machine
-            if code is not None:
-                phases.append(phase(n, args.opportunities, args.latency_ms, Path(tmp) / f"b{n}", args.timeout, code))
-            phases.append(phase(n, args.opportunities, args.latency_ms, Path(tmp) / f"w{n}", args.timeout))
+        for n in args.workers:
+            for r in range(args.rounds):
+                # Baseline and this tree alternate, A B then B A, so both see the same minutes of this machine.
+                for code in codes if r % 2 == 0 else codes[::-1]:
+                    data_dir = Path(tmp) / f"{code.label.replace(' ', '-')}-{n}-{r}"
+                    result = phase(n, args.opportunities, args.latency_ms, data_dir, args.timeout, code, bytecode)
+                    phases.append({**result, "round": r + 1})
     print(
         f"{args.opportunities:,} won Opportunities → KashFlow invoices, {args.latency_ms:g} ms latency, PostgreSQL, "
-        f"{os.cpu_count()} cores (Python {platform.python_version()})\n"
+        f"{os.cpu_count()} cores (Python {platform.python_version()}), bytecode "
+        f"{'compiled at each start' if args.compile_at_start else 'precompiled'}\n"
     )
     print(
-        f"{'code':<12}{'workers':>8}{'invoiced':>10}{'start-up s':>12}{'seconds':>10}{'invoices/s':>12}"
+        f"{'round':>5}  {'code':<10}{'workers':>8}{'invoiced':>10}{'start-up s':>12}{'seconds':>10}{'invoices/s':>12}"
         f"{'vs 1 worker':>13}{'CPU ms/inv':>12}{'busy ms/inv':>13}{'start-up CPU s':>16}{'load':>12}"
     )
     for p in phases:
-        base = next(q for q in phases if q["code"] == p["code"])["invoices_per_second"] or 0.0
+        base = median(q["invoices_per_second"] or 0.0 for q in phases if q["code"] == p["code"] and q["workers"] == 1)
         rate = p["invoices_per_second"] or 0.0
         ratio = rate / base if base else 0.0
         p["ratio"] = round(ratio, 2)
         load = "→".join(f"{x:.1f}" for x in p["load_1min"])
         print(
-            f"{p['code']:<12}{p['workers']:>8}{p['invoiced']:>10,}{p['startup_seconds']:>12}{p['seconds']:>10}"
-            f"{rate:>12.1f}{ratio:>12.2f}×{p['cpu_ms_per_invoice'] or 0:>12.2f}"
+            f"{p['round']:>5}  {p['commit']:<10}{p['workers']:>8}{p['invoiced']:>10,}{p['startup_seconds']:>12}"
+            f"{p['seconds']:>10}{rate:>12.1f}{ratio:>12.2f}×{p['cpu_ms_per_invoice'] or 0:>12.2f}"
             f"{p['busy_cpu_ms_per_invoice'] or 0:>13.2f}"
             f"{p['startup_cpu_seconds']:>16.2f}"
             f"{load:>12}"
         )
+    summary = []
     if args.baseline_commit:
         for n in args.workers:
-            before, after = (
-                next(p for p in phases if p["workers"] == n and p["code"] == c) for c in ("baseline", "this tree")
-            )
-            for key in ("cpu_ms_per_invoice", "busy_cpu_ms_per_invoice"):
-                if not (before[key] and after[key]):
+            for key in ("cpu_ms_per_invoice", "busy_cpu_ms_per_invoice", "startup_cpu_seconds"):
+                before, after = (
+                    [p[key] for p in phases if p["workers"] == n and p["code"] == c and p[key]]
+                    for c in ("baseline", "this tree")
+                )
+                if not (before and after):
                     continue
+                ratio = median(after) / median(before)
+                summary.append({"workers": n, "figure": key, "baseline": median(before), "this_tree": median(after)})
                 print(
-                    f"{key}, {n} worker(s): {after[key]:.2f} ms against {before[key]:.2f} ms on "
-                    f"{args.baseline_commit}: {after[key] / before[key]:.2f}× (target ≤ 0.5×)"
+                    f"{key}, {n} worker(s), median of {len(after)}: {median(after):.2f} against {median(before):.2f} "
+                    f"on {args.baseline_commit}: {ratio:.2f}× (target ≤ 0.5×)"
                 )
     complete = all(p["invoiced"] >= args.opportunities for p in phases)
     if not complete:
@@ -230,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
             "latency_ms": args.latency_ms,
             "cores": os.cpu_count(),
             "baseline_commit": args.baseline_commit,
+            "rounds": args.rounds,
+            "bytecode": bytecode,
             "phases": phases,
+            "medians": summary,
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 0 if complete else 1

@@ -9,7 +9,7 @@ from dbos import DBOS
 
 from ledgerlink.demo.seed import seed
 from ledgerlink.engine.flows import registered_flows
-from ledgerlink.engine.worker import run_worker, start_triggers
+from ledgerlink.engine.worker import TriggersInFlight, run_worker, start_triggers
 from ledgerlink.flows.reconciliation import SCHEDULE_NAME
 from tests.flows.conftest import FlowEnv
 
@@ -60,3 +60,37 @@ def test_a_worker_runs_every_flow_from_its_triggers(flow_env: FlowEnv) -> None:
     assert len(files) == summary.won  # the invoice run chained each PDF
     assert len(customers) == summary.accounts  # customer_sync brought every Account over, deals or not
     assert DBOS.get_schedule(SCHEDULE_NAME) is not None  # the nightly reconciliation is installed
+
+
+def test_a_trigger_in_flight_here_is_not_asked_for_again_until_it_finishes(flow_env: FlowEnv) -> None:
+    flow_env.runtime.settings.flows.late_payment = False
+    assert flow_env.runtime.hears_finishes  # queue_wake is installed: this process hears its runs finish
+    in_flight = TriggersInFlight(trust_seconds=600)
+    try:
+        started: dict[str, int] = {}
+        fired = start_triggers(flow_env.runtime, poll_interval=3600, started=started, in_flight=in_flight)
+        assert fired and all(in_flight.busy(name) for name in fired)
+        for name in list(started):  # a new slot while they are queued or running: not asked for
+            started[name] -= 1
+        asks = len(DBOS.list_workflows(queue_name="triggers"))
+        assert start_triggers(flow_env.runtime, poll_interval=3600, started=started, in_flight=in_flight) == []
+        assert len(DBOS.list_workflows(queue_name="triggers")) == asks
+        for name in fired:  # each heard finishing here: free to be asked for again
+            DBOS.retrieve_workflow(f"trigger:{name}:{started[name]}").get_result()
+        deadline = time.monotonic() + 10
+        while any(in_flight.busy(name) for name in fired) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(in_flight.busy(name) for name in fired)
+    finally:
+        in_flight.close()
+
+
+def test_a_trigger_in_flight_is_asked_for_again_after_the_trust_runs_out() -> None:
+    in_flight = TriggersInFlight(trust_seconds=0.05)
+    try:
+        in_flight.started("customer_sync", "trigger:customer_sync:1")
+        assert in_flight.busy("customer_sync") and not in_flight.busy("product_sync")
+        time.sleep(0.1)  # another worker may be running it: this one cannot hear it finish
+        assert not in_flight.busy("customer_sync")
+    finally:
+        in_flight.close()

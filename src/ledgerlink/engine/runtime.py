@@ -266,6 +266,8 @@ class Runtime:
     crm_name: str  # the CRM's system name: its record queue is named after it
     launched: bool = False
     queues: dict[str, Queue] = field(default_factory=dict)
+    # This process hears its runs finish (engine.queue_wake installed): what waits for them need not poll.
+    hears_finishes: bool = False
 
     def queue_name(self, role: str, lane: str | None = None) -> str:
         """The record queue of the connection in ``role`` (named after its system), or that queue's ``lane``."""
@@ -354,6 +356,7 @@ def start(runtime: Runtime) -> Runtime:
         )
     if woken:
         queue_wake.serve(runtime.queues)
+    runtime.hears_finishes = woken
     runtime.launched = True
     return runtime
 
@@ -424,7 +427,8 @@ def enqueue_batch(
 
 def enqueue_trigger(flow: str, trigger: Callable[[float], Any], workflow_id: str, lag_seconds: float) -> bool:
     """Enqueue a flow's polling trigger unless one is already waiting or running (DBOS deduplicates by flow on
-    the triggers queue; the busy one will read the same changes). True when this call enqueued it."""
+    the triggers queue; the busy one will read the same changes). True when this call enqueued it, or another
+    worker this very slot (same workflow id)."""
     queue = current().queues[TRIGGERS_QUEUE]
     try:
         with SetWorkflowID(workflow_id), SetEnqueueOptions(deduplication_id=flow):

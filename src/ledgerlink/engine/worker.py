@@ -33,9 +33,57 @@ def trigger_slot(period_seconds: float, now: float | None = None) -> int:
     return int((now if now is not None else time.time()) // period_seconds)
 
 
-def start_triggers(runtime: engine.Runtime, *, poll_interval: float, started: dict[str, int]) -> list[str]:
+# How long a trigger this process enqueued is taken to be still queued or running without this process hearing it
+# finish: one run by another worker is asked for again (DBOS decides) after this long.
+IN_FLIGHT_TRUST_SECONDS = 5.0
+
+
+class TriggersInFlight:
+    """The triggers this process enqueued and has not heard finish (``queue_wake.on_finish``), by flow.
+
+    Asking DBOS to enqueue a flow's trigger while one is still queued or running is a write transaction that ends
+    in a deduplication error, and the triggers queue runs two at a time, so with a dozen flows polling every
+    second most asks ended so (47 of 68 in a worker's first 17 s, worker_scaling). A flow in flight here is not
+    asked for until it finishes, or for ``IN_FLIGHT_TRUST_SECONDS`` (it may be another worker's run: every worker
+    that asked for a slot gets its id, and the one running it hears it finish)."""
+
+    def __init__(self, trust_seconds: float = IN_FLIGHT_TRUST_SECONDS) -> None:
+        self.trust_seconds = trust_seconds
+        self._lock = threading.Lock()
+        self._flows: dict[str, tuple[str, float]] = {}  # flow → (workflow id, when asked, monotonic)
+        self._ids: dict[str, str] = {}  # workflow id → flow
+        self.close = queue_wake.on_finish(self._finished)
+
+    def busy(self, flow: str) -> bool:
+        with self._lock:
+            entry = self._flows.get(flow)
+            return entry is not None and time.monotonic() - entry[1] < self.trust_seconds
+
+    def started(self, flow: str, workflow_id: str) -> None:
+        with self._lock:
+            old = self._flows.get(flow)
+            if old is not None:
+                self._ids.pop(old[0], None)
+            self._flows[flow] = (workflow_id, time.monotonic())
+            self._ids[workflow_id] = flow
+
+    def _finished(self, workflow_id: str) -> None:  # in the finishing run's thread: short
+        with self._lock:
+            flow = self._ids.pop(workflow_id, None)
+            if flow is not None:
+                self._flows.pop(flow, None)
+
+
+def start_triggers(
+    runtime: engine.Runtime,
+    *,
+    poll_interval: float,
+    started: dict[str, int],
+    in_flight: TriggersInFlight | None = None,
+) -> list[str]:
     """Enqueue each enabled flow's trigger for the current slot, unless this slot's already ran or one is still
-    waiting or running (DBOS deduplicates by flow on the triggers queue). Returns the flows started."""
+    waiting or running (DBOS deduplicates by flow on the triggers queue; ``in_flight``, when given, spares asking
+    it about those this process knows to be). Returns the flows started."""
     now = time.time()
     lag = runtime.settings.poll_lag_seconds
     flows = runtime.settings.flows
@@ -54,8 +102,13 @@ def start_triggers(runtime: engine.Runtime, *, poll_interval: float, started: di
         if started.get(entry.name) == slot:
             continue
         started[entry.name] = slot
-        if engine.enqueue_trigger(entry.name, entry.trigger, f"trigger:{entry.name}:{slot}", lag):
+        if in_flight is not None and in_flight.busy(entry.name):
+            continue  # DBOS would deduplicate it: this slot is spent as it would have been
+        workflow_id = f"trigger:{entry.name}:{slot}"
+        if engine.enqueue_trigger(entry.name, entry.trigger, workflow_id, lag):
             fired.append(entry.name)
+            if in_flight is not None:
+                in_flight.started(entry.name, workflow_id)
     return fired
 
 
@@ -88,12 +141,17 @@ def run_worker(runtime: engine.Runtime, *, poll_interval: float, stop: threading
         if entry.on_worker_start is not None:
             entry.on_worker_start()
     started: dict[str, int] = {}
-    while not stop.is_set():
-        try:
-            start_triggers(runtime, poll_interval=poll_interval, started=started)
-        except Exception:  # a trigger that fails now is tried again next slot; the watermark keeps our place
-            log.exception("starting the polling triggers failed")
-        stop.wait(min(0.5, poll_interval / 4))
+    in_flight = TriggersInFlight() if runtime.hears_finishes else None
+    try:
+        while not stop.is_set():
+            try:
+                start_triggers(runtime, poll_interval=poll_interval, started=started, in_flight=in_flight)
+            except Exception:  # a trigger that fails now is tried again next slot; the watermark keeps our place
+                log.exception("starting the polling triggers failed")
+            stop.wait(min(0.5, poll_interval / 4))
+    finally:
+        if in_flight is not None:
+            in_flight.close()
 
 
 def recover(executor_id: str) -> int:
