@@ -61,6 +61,16 @@ def test_an_amount_change_updates_the_unpaid_invoice(kashflow_env: BooksEnv) -> 
     _settled(env)
 
 
+def test_a_new_invoice_is_not_read_back_from_the_books_by_the_change_flow(kashflow_env: BooksEnv) -> None:
+    """The invoice run keeps what it billed, so the change flow's first look at a new invoice (the write-back of its
+    number moved the deal) compares with that instead of asking the books for the invoice."""
+    env = kashflow_env
+    env.invoiced_opportunity("Kept Ltd", 70.0, chain_pdf=False)  # no PDF run reading the books meanwhile
+    books_calls = env.runtime.books.client.calls_made  # type: ignore[attr-defined]
+    assert {o["status"] for o in _poll()} == {"unchanged"}
+    assert env.runtime.books.client.calls_made == books_calls  # type: ignore[attr-defined]
+
+
 def test_a_change_to_a_paid_invoice_makes_a_credit_note_for_the_difference(kashflow_env: BooksEnv) -> None:
     env = kashflow_env
     _account, opp, number = env.invoiced_opportunity("Shrinker Ltd", 100.0)

@@ -63,6 +63,14 @@ def save(ledger: Ledger, books: str, deal: str, billed: Billed) -> None:
     ledger.set_watermark(_key(books, deal), json.dumps(asdict(billed), sort_keys=True))
 
 
+def save_new(ledger: Ledger, books: str, billed: dict[str, Billed]) -> None:
+    """``save`` for the deals of a batch whose invoices were just made, in one transaction; a deal that already
+    has a state keeps it (its history of credits and reissues is the invoice-change flow's)."""
+    keys = {_key(books, deal): state for deal, state in billed.items()}
+    have = ledger.get_watermarks(keys)
+    ledger.set_watermarks({k: json.dumps(asdict(b), sort_keys=True) for k, b in keys.items() if k not in have})
+
+
 def _document_key(books: str, number: str) -> str:
     return f"invoice_life/{books}/document/{number}"
 

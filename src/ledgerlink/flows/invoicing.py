@@ -364,6 +364,9 @@ def _prepare(
         "id": record_id,
         "account_id": record["AccountId"],
         "invoice": fix_rewrites.apply(invoice.model_dump(mode="json"), codes or {}),
+        # What is billed, for the invoice-change flow to compare the deal with later (kept once the invoice is made:
+        # without it, that flow's first look at every new invoice read it back from the books).
+        "billed": (invoice_state.fingerprint(invoice.lines), invoice_state.nets_by_rate(invoice.lines)),
         "product_ids": [li["Product2Id"] for li in lines if li.get("Product2Id")],
         # Salesforce already carries an invoice number: made before, whatever the ledger says (one restored
         # from an old backup, say), so the books are searched before an invoice is made.
@@ -428,6 +431,13 @@ def invoice_batch(deps: Deps, spec: InvoiceSource, record_ids: list[str], run_id
             "customer": result["customer"],
             "created": bool(result["created"]),
         }
+    made = {
+        item["id"]: invoice_state.Billed(result["number"], *item["billed"])
+        for item, result in zip(items, results, strict=True)
+        if "error" not in result and result["created"]
+    }
+    if made:
+        invoice_state.save_new(deps.ledger, deps.books.name, made)
     if write:
         try:
             refused = write_back_all(deps, spec.flow, spec.sobject, write, run_id)
