@@ -107,7 +107,12 @@ def test_query_jobs_refuse_bad_soql_and_aggregates(raw: Raw) -> None:
 
 
 def test_query_job_lists_and_results_headers(raw: Raw) -> None:
-    job = raw.call("POST", "jobs/query", json={"operation": "query", "query": "SELECT Id FROM Account LIMIT 3"})
+    # Its own three Accounts: the shared sandbox holds whatever the tests run before it on this worker left.
+    tag = uuid.uuid4().hex[:8]
+    for n in range(3):
+        raw.call("POST", "sobjects/Account", json={"Name": f"Listed {n} {tag}"}).raise_for_status()
+    soql = f"SELECT Id FROM Account WHERE Name LIKE 'Listed % {tag}' LIMIT 3"
+    job = raw.call("POST", "jobs/query", json={"operation": "query", "query": soql})
     job_id = job.json()["id"]
     assert raw.wait("query", job_id)["numberRecordsProcessed"] == 3
     page = raw.call("GET", f"jobs/query/{job_id}/results", params={"maxRecords": 2})
