@@ -12,17 +12,15 @@ import pytest
 
 from ledgerlink.connections.build import build_accounting
 from ledgerlink.model import Customer
-from ledgerlink.sandbox.runner import Sandbox, start_sandbox
+from ledgerlink.sandbox.runner import Sandbox
 from ledgerlink.systems.kashflow.books import KashFlowBooks
+from tests.sandboxes import sandbox_running
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    running = start_sandbox("kashflow", tmp_path / "sandbox")
-    try:
+    with sandbox_running("kashflow", tmp_path / "sandbox") as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_each_page_of_changes_is_one_listing_call(sandbox: Sandbox) -> None:

@@ -19,18 +19,16 @@ import pytest
 
 from ledgerlink.connections.build import build_accounting
 from ledgerlink.model import Customer, Invoice, InvoiceLine, Payment
-from ledgerlink.sandbox.runner import Sandbox, start_sandbox
+from ledgerlink.sandbox.runner import Sandbox
+from tests.sandboxes import sandbox_running
 
 HOLD_MS = 2500
 
 
 @pytest.fixture
 def kashoo(tmp_path: Path) -> Iterator[Sandbox]:
-    sandbox = start_sandbox("kashoo", tmp_path / "sandbox")
-    try:
+    with sandbox_running("kashoo", tmp_path / "sandbox") as sandbox:
         yield sandbox
-    finally:
-        sandbox.stop()
 
 
 def _an_invoice(books: Any, code: str, name: str, amount: Decimal, reference: str) -> str:

@@ -14,7 +14,8 @@ import pytest
 
 from ledgerlink.connections.build import build_accounting
 from ledgerlink.model import Customer
-from ledgerlink.sandbox.runner import Sandbox, start_sandbox
+from ledgerlink.sandbox.runner import Sandbox
+from tests.sandboxes import sandbox_running
 from tests.web.console_helpers import VIEWER, Served, serve_console, signed_in
 
 NAME = "kashoo-main"
@@ -22,11 +23,8 @@ NAME = "kashoo-main"
 
 @pytest.fixture
 def kashoo(tmp_path: Path) -> Iterator[Sandbox]:
-    sandbox = start_sandbox("kashoo", tmp_path / "sandbox")
-    try:
+    with sandbox_running("kashoo", tmp_path / "sandbox") as sandbox:
         yield sandbox
-    finally:
-        sandbox.stop()
 
 
 @pytest.fixture
