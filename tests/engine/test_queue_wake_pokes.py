@@ -26,7 +26,7 @@ def stop(monkeypatch: pytest.MonkeyPatch) -> Iterator[queue_wake.WakeableStop]:
     active = _Active()
     monkeypatch.setattr(queue_wake, "_stops", {"books": event})
     monkeypatch.setattr(queue_wake, "_waiting", {})
-    monkeypatch.setattr(queue_wake, "_active_workflows", lambda: active)
+    monkeypatch.setattr(queue_wake, "_active", active)
     event.active = active  # type: ignore[attr-defined]
     yield event
 

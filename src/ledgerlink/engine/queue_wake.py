@@ -106,6 +106,8 @@ _listeners: list[Callable[[str], None]] = []
 # Entries older than FORGET_SECONDS are dropped (another worker may have started them; the timed look covers it).
 _waiting: dict[str, dict[str, tuple[str | None, float]]] = {}
 FORGET_SECONDS = 5.0
+# DBOS's set of this process's running workflows, ours since ``install`` (which partitions have a run going here).
+_active: Any = None
 
 
 def poke(queue_name: str) -> None:
@@ -120,8 +122,7 @@ def enqueued(queue_name: str, workflow_id: str, partition: str | None = None) ->
     run's finish looks, since this one waits)."""
     with _lock:
         _waiting.setdefault(queue_name, {})[workflow_id] = (partition, time.monotonic())
-    active = _active_workflows()
-    if partition is not None and active is not None and active.count_for_partition(queue_name, partition) > 0:
+    if partition is not None and _active is not None and _active.count_for_partition(queue_name, partition) > 0:
         return
     poke(queue_name)
 
@@ -147,16 +148,6 @@ def _started(workflow_id: str, queue_name: str | None) -> None:
         stop = _stops.get(queue_name)
     if stop is not None:
         stop.started_since_look = True
-
-
-def _active_workflows() -> Any:
-    try:
-        from dbos._dbos import _get_dbos_instance
-
-        active = getattr(_get_dbos_instance(), "_active_workflows_set", None)
-    except Exception:
-        return None
-    return active if hasattr(active, "count_for_partition") else None
 
 
 def poke_all() -> None:
@@ -225,10 +216,12 @@ def install() -> bool:
         dbos: Any = _get_dbos_instance()
     except Exception:
         dbos = None
+    global _active
+    _active = None
     if not supported() or dbos is None or not hasattr(dbos, "background_thread_stop_events"):
         log.warning("this DBOS version has no queue loop to wake: queued runs start on DBOS's own timer")
         return False
-    dbos._active_workflows_set = _NotifyingActiveWorkflows()
+    _active = dbos._active_workflows_set = _NotifyingActiveWorkflows()
     DBOS.listen_queues([])  # DBOS's own internal queues are always served by its own threads
     return True
 
