@@ -144,3 +144,16 @@ def test_admin_endpoints_bypass_faults_and_query_keys_ignore_case(kf: httpx.Clie
         kf.post("/customers", json={"Name": f"N{i}"})
     page = kf.get("/customers", params={"PerPage": 2, "PAGE": 2}).json()
     assert len(page["Data"]) == 1 and page["MetaData"]["TotalRecords"] == 3
+
+
+def test_drop_after_next_writes_spares_reads_and_cuts_the_next_write_once(
+    kf: httpx.Client, kf_admin: httpx.Client
+) -> None:
+    kf_admin.put("/__admin/faults", json={"drop_after_next_writes": 1})
+    assert kf.get("/customers").status_code == 200  # a read is not a write: untouched
+    with pytest.raises(httpx.RemoteProtocolError):
+        kf.post("/customers", json={"Name": "Cut after saving"})
+    assert kf.post("/customers", json={"Name": "Second"}).status_code in (200, 201)
+    names = [c["Name"] for c in kf.get("/customers").json()["Data"]]
+    assert "Cut after saving" in names  # processed although the reply was cut
+    assert kf_admin.get("/__admin/faults").json()["injected"]["drops_after"] == 1

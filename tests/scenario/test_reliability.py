@@ -21,7 +21,9 @@ def test_faults_everywhere_end_consistent_with_no_duplicates_and_nothing_lost(tm
     assert report.seeded["won"] > 50, detail
     assert sum(report.injected["salesforce"].values()) > 0, detail  # faults really were injected, on both sides
     assert sum(report.injected["kashflow"].values()) > 0, detail
-    assert report.injected_total >= 20 and any(c["drops_after"] for c in report.injected.values()), detail
+    assert report.injected_total >= 20, detail
+    # at least the one write per sandbox the scenario promises to cut after processing (ScenarioOptions.dropped_writes)
+    assert all(c["drops_after"] >= 1 for c in report.injected.values()), detail
     assert report.edits.get("same_record", 0) > 0 and report.edits.get("payments_recorded", 0) > 0, detail
     assert report.quiet, detail  # the triggers settled: a round found nothing left to do
     assert report.duplicates and not any(report.duplicates.values()), detail

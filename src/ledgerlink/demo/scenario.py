@@ -66,6 +66,7 @@ class ScenarioOptions:
     error_rate: float = 0.05  # answered 503 before processing
     drop_rate: float = 0.01  # connection cut before processing
     drop_after_rate: float = 0.01  # connection cut after processing: only idempotent writes survive these
+    dropped_writes: int = 1  # writes per sandbox surely cut after processing, however the random faults fall
     latency_ms: float = 20.0
     latency_jitter_ms: float = 20.0
     sf_edits: int = 0  # Accounts a person edits in Salesforce (0: a quarter of the customers)
@@ -172,6 +173,7 @@ class Scenario:
                 "error_rate": o.error_rate if on else 0.0,
                 "drop_rate": o.drop_rate if on else 0.0,
                 "drop_after_rate": o.drop_after_rate if on else 0.0,
+                "drop_after_next_writes": o.dropped_writes if on else 0,
                 "latency_ms": o.latency_ms if on else 0.0,
                 "latency_jitter_ms": o.latency_jitter_ms if on else 0.0,
                 "seed": o.seed * 100 + index,

@@ -20,6 +20,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ADMIN_PATH = "/__admin/faults"
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass
@@ -37,6 +38,9 @@ class FaultConfig:
     # Deterministic faults for tests: the next N matching requests fail (500) / are dropped after processing.
     fail_next: int = 0
     drop_after_next: int = 0
+    # The next N matching writes (POST, PUT, PATCH, DELETE) are dropped after processing: a run under random
+    # faults can promise that at least one write really was cut, whatever the dice say.
+    drop_after_next_writes: int = 0
 
     def update(self, data: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}
@@ -92,8 +96,12 @@ class FaultInjector:
             self.injected["errors"] += 1
             await _server_error(send)
             return
-        if cfg.drop_after_next > 0 or self._roll(cfg.drop_after_rate):
-            cfg.drop_after_next = max(0, cfg.drop_after_next - 1)
+        is_write = scope["method"] in _WRITES
+        if cfg.drop_after_next > 0 or (is_write and cfg.drop_after_next_writes > 0) or self._roll(cfg.drop_after_rate):
+            if cfg.drop_after_next > 0:
+                cfg.drop_after_next -= 1
+            elif is_write and cfg.drop_after_next_writes > 0:
+                cfg.drop_after_next_writes -= 1
             self.injected["drops_after"] += 1
 
             async def swallow(message: Message) -> None:
