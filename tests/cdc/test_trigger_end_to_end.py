@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from ledgerlink.connections.build import build_crm
 from ledgerlink.engine import runtime as engine
 from ledgerlink.engine.runtime import wait_for
 from ledgerlink.flows.cdc_trigger import CdcTrigger, start_cdc_trigger
-from ledgerlink.flows.opportunity_to_invoice import FLOW, INVOICE_NUMBER_FIELD
+from ledgerlink.flows.opportunity_to_invoice import FLOW, INVOICE_NUMBER_FIELD, poll_won
 from ledgerlink.sandbox.runner import start_pubsub, start_sandboxes
 from ledgerlink.sandbox.salesforce.timefmt import format_ms
 from tests.flows.conftest import FlowEnv
@@ -76,3 +77,28 @@ def test_closed_won_is_invoiced_in_real_time_and_the_echo_starts_nothing(live: t
     ]
     assert len(own) == 1
     assert not any(format_ms(e.commit_timestamp) in wid for e in own for wid in trigger.started)
+
+
+def test_a_flow_switched_off_while_subscribed_invoices_nothing_and_its_poll_catches_up_when_back_on(
+    live: tuple[FlowEnv, CdcTrigger],
+) -> None:
+    env, trigger = live
+    assert _wait(lambda: trigger.fallbacks == ["start"], 5)
+    settings = env.runtime.settings
+    on = settings.flows
+    settings.flows = replace(on, enabled_flows={**on.enabled_flows, FLOW: False})  # as settings_watch applies an edit
+    started_before = list(trigger.started)
+    account = env.make_account("Switched Off Ltd", "SO-001")
+    _, entry = env.make_product("WID-2", 10.0)
+    opp = env.make_opportunity(stage="Prospecting", account_id=account, lines=[(entry, 1, 10.0)])
+    env.user.update("Opportunity", opp, {"StageName": "Closed Won"})
+    org = env.sandboxes["salesforce"].server.server.config.app.app.state.org  # type: ignore[union-attr]
+    latest = org.events.latest_replay_id()
+    watermark = "cdc:/data/OpportunityChangeEvent"
+    assert _wait(lambda: int(env.ledger.get_watermark(watermark) or "0", 16) >= latest, 5)  # the event was seen
+    assert trigger.started == started_before and env.kashflow_invoices() == []
+    settings.flows = on  # back on: the polling trigger reads the deal it missed
+    for handle in poll_won(lag_seconds=0):
+        wait_for(handle)
+    assert _wait(lambda: env.user.get("Opportunity", opp, [INVOICE_NUMBER_FIELD]).get(INVOICE_NUMBER_FIELD), 10)
+    assert len(env.kashflow_invoices()) == 1

@@ -23,6 +23,7 @@ from ledgerlink.alerts.senders import SmtpSettings
 from ledgerlink.engine import queue_wake
 from ledgerlink.engine import runtime as engine
 from ledgerlink.engine.flows import registered_flows
+from ledgerlink.engine.settings_watch import SettingsWatch
 from ledgerlink.settings import cron_slot
 from ledgerlink.store import Ledger
 
@@ -136,14 +137,22 @@ def start_alert_loop(
 
 
 def run_worker(runtime: engine.Runtime, *, poll_interval: float, stop: threading.Event) -> None:
-    """Start the triggers on every slot until ``stop`` is set; the queues' own threads do the work meanwhile."""
+    """Start the triggers on every slot until ``stop`` is set; the queues' own threads do the work meanwhile. An
+    edit of the settings file is applied between slots (``SettingsWatch``): a flow switched off starts no trigger
+    from its next slot on, a new schedule or policy holds for the next runs."""
     for entry in registered_flows().values():
         if entry.on_worker_start is not None:
             entry.on_worker_start()
     started: dict[str, int] = {}
     in_flight = TriggersInFlight() if runtime.hears_finishes else None
+    settings_watch = SettingsWatch(runtime)
     try:
         while not stop.is_set():
+            if settings_watch.due():
+                try:
+                    settings_watch.check()
+                except Exception:  # the worker goes on with the settings it has
+                    log.exception("applying the settings file failed")
             try:
                 start_triggers(runtime, poll_interval=poll_interval, started=started, in_flight=in_flight)
             except Exception:  # a trigger that fails now is tried again next slot; the watermark keeps our place

@@ -163,6 +163,8 @@ def start_cdc_trigger(
     def on_events(events: list[ChangeEvent]) -> list[str]:
         # Runs for one opportunity never overlap: each shard's runs go one at a time (the queue's partitions).
         changes: dict[str, tuple[str, str]] = {}  # opportunity id → (its shard, its newest modification)
+        if not runtime.settings.flows.is_enabled(o2i.FLOW):
+            events = []  # switched off while the worker runs: its polling trigger catches up once it is back on
         for event in events:
             if should_enqueue(event, client_tag):
                 for record_id in event.record_ids:
@@ -174,6 +176,8 @@ def start_cdc_trigger(
         # The polling trigger is enqueued, not awaited: it is durable on its own, and a catch-up of many deals must
         # not hold this thread (the events behind it are the ones that should overtake it). Deduplicated by flow:
         # one already waiting or running reads the same changes, and the worker's polling passes again anyway.
+        if not runtime.settings.flows.is_enabled(o2i.FLOW):
+            return []
         lag = runtime.settings.poll_lag_seconds if poll_lag_seconds is None else poll_lag_seconds
         workflow_id = f"trigger:{o2i.FLOW}:cdc-{reason}-{uuid.uuid4().hex[:12]}"
         return [workflow_id] if enqueue_trigger(o2i.FLOW, o2i.poll_won_opportunities, workflow_id, lag) else []
@@ -258,10 +262,14 @@ def start_sync_cdc_triggers(
         waker = wakers[flow]
 
         def on_events(events: list[ChangeEvent], waker: FlowWaker = waker) -> list[str]:
+            if not runtime.settings.flows.is_enabled(waker.entry.name):
+                return []  # switched off while the worker runs (settings_watch): its next poll reads the changes
             theirs = [event for event in events if not is_own_change(event, client_tag)]
             return waker.wake(str(theirs[-1].commit_timestamp)) if theirs else []
 
         def on_fallback(reason: str, waker: FlowWaker = waker, topic: str = topic) -> list[str]:
+            if not runtime.settings.flows.is_enabled(waker.entry.name):
+                return []
             return waker.wake(f"{topic}:{reason}:{time.time_ns()}")
 
         # The last subscription of each flow stops that flow's waker with it.

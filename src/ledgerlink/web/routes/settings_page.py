@@ -1,6 +1,7 @@
 """The settings page: the same tree as the settings file (``ledgerlink.toml``) and `ledgerlink config show`, secrets
 masked. An admin switches flows on and off and edits any key; the change is validated, written back to the same
-file (comments kept) and audited. Workers read the file when they start: restart them to apply a change."""
+file (comments kept) and audited. Running workers apply a change within a few seconds (engine/settings_watch);
+the database and the connections when they restart."""
 
 from __future__ import annotations
 
@@ -111,6 +112,12 @@ def _apply(request: Request, changes: dict[tuple[str, ...], Any]) -> LedgerLinkS
     return app
 
 
+def _applies(loc: tuple[str, ...]) -> str:
+    if loc and loc[0] in ("database", "connections"):
+        return "workers apply it when they restart"
+    return "running workers apply it within seconds"
+
+
 def _at(data: dict[str, Any], loc: tuple[str, ...]) -> Any:
     node: Any = data
     for part in loc:
@@ -133,7 +140,7 @@ async def settings_flow_switch(request: Request, flow: str) -> HTMLResponse:
         await asyncio.to_thread(_apply, request, {("flows", flow, "enabled"): on})
     except SettingsError as exc:
         return _page(request, status=400, flash="; ".join(exc.lines()), flash_error=True)
-    return _page(request, flash=f"{flow} switched {'on' if on else 'off'}; restart the workers to apply it.")
+    return _page(request, flash=f"{flow} switched {'on' if on else 'off'}; running workers apply it within seconds.")
 
 
 @pages.post("/settings/value", name="settings_value")
@@ -146,7 +153,7 @@ async def settings_value(request: Request) -> HTMLResponse:
     except (ValueError, SettingsError) as exc:
         message = "; ".join(exc.lines()) if isinstance(exc, SettingsError) else str(exc)
         return _page(request, status=400, flash=message, flash_error=True)
-    return _page(request, flash=f"{'.'.join(loc)} saved; restart the workers to apply it.")
+    return _page(request, flash=f"{'.'.join(loc)} saved; {_applies(loc)}.")
 
 
 @api.get("/settings", name="api_settings")
