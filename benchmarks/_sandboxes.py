@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import ssl
 import subprocess
@@ -106,6 +107,14 @@ class SandboxProcesses:
 
     def calls(self) -> dict[str, int]:
         return {name: box.calls() for name, box in self.boxes.items()}
+
+    def cpu_seconds(self) -> float:
+        """CPU (user + system, ``/proc/<pid>/stat`` fields 14-15) the sandbox processes have spent so far."""
+        total = 0
+        for box in self.boxes.values():
+            fields = Path(f"/proc/{box.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         for box in self.boxes.values():
