@@ -50,7 +50,8 @@ def _settled(env: BooksEnv) -> None:
 def test_an_amount_change_updates_the_unpaid_invoice(kashflow_env: BooksEnv) -> None:
     env = kashflow_env
     _account, opp, number = env.invoiced_opportunity("Grower Ltd", 100.0)
-    assert {o["status"] for o in _poll()} == {"unchanged"}  # the write-back of the number: nothing to do
+    # The write-back of the number moved the deal, but it is billed as it is: the trigger starts no run for it.
+    assert _poll() == []
 
     _set_price(env, opp, 150.0)
     [outcome] = _poll()
@@ -67,8 +68,21 @@ def test_a_new_invoice_is_not_read_back_from_the_books_by_the_change_flow(kashfl
     env = kashflow_env
     env.invoiced_opportunity("Kept Ltd", 70.0, chain_pdf=False)  # no PDF run reading the books meanwhile
     books_calls = env.runtime.books.client.calls_made  # type: ignore[attr-defined]
-    assert {o["status"] for o in _poll()} == {"unchanged"}
+    assert _poll() == []  # compared in the trigger with what the invoice run kept: no run, no books read
     assert env.runtime.books.client.calls_made == books_calls  # type: ignore[attr-defined]
+
+
+def test_a_deal_billed_as_it_is_still_gets_its_run_while_it_has_an_open_failure(kashflow_env: BooksEnv) -> None:
+    """The run is what resolves the failed record (it finds the deal as billed): the trigger does not pass it over."""
+    env = kashflow_env
+    _account, opp, _number = env.invoiced_opportunity("Failed Before Ltd", 40.0, chain_pdf=False)
+    env.ledger.record_failure(
+        flow=invoice_changes.FLOW, source=("salesforce", "Opportunity", opp), error="books timed out"
+    )
+    env.user.update("Opportunity", opp, {"Description": "moved, lines as billed"})
+    [outcome] = _poll()
+    assert outcome["status"] == "unchanged"
+    assert not env.ledger.failed_records(flow=invoice_changes.FLOW)  # resolved by that run
 
 
 def test_a_change_to_a_paid_invoice_makes_a_credit_note_for_the_difference(kashflow_env: BooksEnv) -> None:

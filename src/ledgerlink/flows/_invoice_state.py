@@ -59,6 +59,12 @@ def load(ledger: Ledger, books: str, deal: str) -> Billed | None:
     return Billed(**json.loads(text)) if text else None
 
 
+def load_many(ledger: Ledger, books: str, deals: list[str]) -> dict[str, Billed]:
+    """``load`` for many deals in one query: the state of each that has one."""
+    keys = {_key(books, deal): deal for deal in deals}
+    return {keys[key]: Billed(**json.loads(text)) for key, text in ledger.get_watermarks(keys).items()}
+
+
 def save(ledger: Ledger, books: str, deal: str, billed: Billed) -> None:
     ledger.set_watermark(_key(books, deal), json.dumps(asdict(billed), sort_keys=True))
 

@@ -49,6 +49,7 @@ from ledgerlink.systems.salesforce.incremental import Position, incremental_soql
 FLOW = "invoice_changes"
 WATERMARK = "salesforce.Opportunity.invoiced"
 PAGE = 200
+FAILED_SCAN = 500  # open failed records of this flow the trigger looks through before it passes over a deal
 CREDIT_NOTE_OBJECT = docs.CREDIT_NOTE_OBJECT
 POLICIES = ("update_or_credit", "credit_difference", "credit_and_reissue")
 REOPEN_POLICIES = ("void_or_credit", "credit")
@@ -286,14 +287,47 @@ def replay(opportunity_id: str) -> WorkflowHandle[Outcome]:
 # --- the trigger ---------------------------------------------------------------------------------------------
 
 
+def already_billed(deps: Deps, records: list[dict[str, Any]]) -> set[str]:
+    """The deals of a page whose run would find nothing to do: won, invoiced, their billed state open and its lines
+    as the deal's now, no failed record of this flow open. Their Opportunity moved only by what does not change the
+    invoice (most often LedgerLink's own write-back of the number, a payment or a file), so the trigger starts no
+    run for them: at a run per written-back invoice that was a quarter of a worker's CPU (benchmarks/README.md)."""
+    books = deps.books
+    ids = [str(r["Id"]) for r in records if r.get("IsWon")]
+    if not ids:
+        return set()
+    numbers = deps.ledger.lookup_many("salesforce", "Opportunity", ids, books.name, books.invoice_object)
+    billed = state.load_many(deps.ledger, books.name, [deal for deal in ids if deal in numbers])
+    failed = deps.ledger.failed_records(flow=FLOW, limit=FAILED_SCAN + 1)
+    if len(failed) > FAILED_SCAN:
+        return set()  # too many open failures to tell: every deal gets its run
+    open_failures = {row.source_id for row in failed}
+    same: set[str] = set()
+    for record in records:
+        deal = str(record["Id"])
+        known = billed.get(deal)
+        if known is None or known.status != state.OPEN or deal in open_failures or not record.get("IsWon"):
+            continue
+        try:
+            if state.fingerprint(_mapped(deps, record).lines) == known.fingerprint:
+                same.add(deal)
+        except Exception:  # the run reports what is wrong with the deal, naming the field
+            continue
+    return same
+
+
 @durable_step
 def read_changed_page(deps: Deps, lag_seconds: float) -> dict[str, Any]:
+    """The next page of invoiced deals changed after the watermark (with what their invoice is made from), less
+    those already billed as they now are (``already_billed``)."""
     since = Position.decode(deps.ledger.get_watermark(WATERMARK))
     where = f"{o2i.INVOICE_NUMBER_FIELD} != null"
-    soql = incremental_soql("Opportunity", [], where, since, upper_bound(lag_seconds))
+    soql = incremental_soql("Opportunity", o2i.OPPORTUNITY_COLUMNS, where, since, upper_bound(lag_seconds))
     page = list(deps.crm.query(f"{soql} LIMIT {PAGE}"))
     position = Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
-    return {"changes": [(r["Id"], r["SystemModstamp"]) for r in page], "position": position}
+    same = already_billed(deps, page)
+    changes = [(r["Id"], r["SystemModstamp"]) for r in page if r["Id"] not in same]
+    return {"changes": changes, "position": position, "read": len(page)}
 
 
 @DBOS.workflow(name="poll_invoiced_deals")
@@ -307,7 +341,7 @@ def poll_invoiced_deals(lag_seconds: float = 0.0) -> list[str]:
             started.append(enqueue(deal, version).get_workflow_id())
         if page["position"]:
             save(page["position"])
-        if len(page["changes"]) < PAGE:
+        if page.get("read", len(page["changes"])) < PAGE:  # a page recorded before "read" counted only changes
             return started
 
 

@@ -30,14 +30,14 @@ FLOW = "opportunity_to_invoice"
 INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"
 INVOICE_STATUS_FIELD = "Invoice_Status__c"
 
-OPPORTUNITY_SELECT = (
-    "SELECT Id, Name, StageName, IsWon, Amount, CloseDate, Description, AccountId, SystemModstamp, "
-    f"{INVOICE_NUMBER_FIELD}, {INVOICE_STATUS_FIELD}, "
-    "Account.Id, Account.Name, Account.ExternalID__c, "
+# What an invoice is made from (and what the invoice-change flow compares): the deal, its Account, its lines.
+OPPORTUNITY_COLUMNS = [
+    *("Id", "Name", "StageName", "IsWon", "Amount", "CloseDate", "Description", "AccountId", "SystemModstamp"),
+    *(INVOICE_NUMBER_FIELD, INVOICE_STATUS_FIELD, "Account.Id", "Account.Name", "Account.ExternalID__c"),
     "(SELECT Id, Quantity, UnitPrice, TotalPrice, Description, Product2Id, Product2.Name, Product2.ProductCode "
-    "FROM OpportunityLineItems) "
-    "FROM Opportunity"
-)
+    "FROM OpportunityLineItems)",
+]
+OPPORTUNITY_SELECT = f"SELECT {', '.join(OPPORTUNITY_COLUMNS)} FROM Opportunity"
 OPPORTUNITY_SOQL = OPPORTUNITY_SELECT + " WHERE Id = '{id}'"  # one record (the console's preview reads it)
 
 SOURCE = invoicing.InvoiceSource(
