@@ -139,11 +139,20 @@ class Ledger:
         ]
         with self.engine.begin() as conn:
             written = conn.execute(self._sql.link, rows[0] if len(rows) == 1 else rows).rowcount
-        if written != len(rows):  # some were there already: each must be the same link
-            for a, b in pairs:
-                existing = self.lookup(a[0], a[1], a[2], b[0], b[1])
-                if existing != b[2]:
-                    raise ValueError(f"{a[0]} {a[1]} {a[2]} is already linked to {b[0]} {b[1]} {existing}, not {b[2]}")
+        if written == len(rows):
+            return
+        # Some were there already (or the driver does not count an executemany: psycopg's rowcount then is not the
+        # sum, so on PostgreSQL this check runs every time): each must be the same link. One query per kind of pair.
+        wanted: dict[tuple[str, str, str, str], dict[str, str]] = {}
+        for a, b in pairs:
+            wanted.setdefault((a[0], a[1], b[0], b[1]), {})[a[2]] = b[2]
+        for (system_a, object_a, system_b, object_b), links in wanted.items():
+            found = self.lookup_many(system_a, object_a, list(links), system_b, object_b)
+            for id_a, id_b in links.items():
+                existing = found.get(id_a)
+                if existing != id_b:
+                    theirs = f"{system_b} {object_b} {existing}"
+                    raise ValueError(f"{system_a} {object_a} {id_a} is already linked to {theirs}, not {id_b}")
 
     def count_links(self, system_a: str, object_a: str, system_b: str, object_b: str) -> int:
         with self.session() as s:
