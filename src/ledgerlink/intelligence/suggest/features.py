@@ -153,6 +153,18 @@ def _leaf(name: str) -> str:
     return re.split(r"[.\]]", name)[-1] or name
 
 
+# Leaves that are only a key: inside a wrapper object the parent says what is keyed.
+_KEY_LEAVES = frozenset({("id",), ("code",), ("number",)})
+
+
+def _parent(name: str) -> str:
+    """The segment a dotted leaf hangs from (``TaxCode`` of ``SellingDetails.TaxCode.Code``), or ""."""
+    group = _group(name)
+    if not group.endswith("."):
+        return ""
+    return re.split(r"[.\]]", group[:-1])[-1].removesuffix("[")
+
+
 @dataclass
 class _Doc:
     path: Counter[str]
@@ -171,6 +183,7 @@ def _cosine(a: Counter[str], b: Counter[str], idf: dict[str, float]) -> float:
     return dot / (na * nb)
 
 
+REFERENCE_IDS = True  # round 7: any ``<thing>Id`` that is not the record's own id is a link to a <thing>
 _BARE_COMPANY = frozenset({"organisation", "organization", "company", "company name"})
 # Types that say "a link to another record": an ORM's many-to-one, a CRM's lookup or reference.
 _LINK_TYPES = frozenset({"many2one", "reference", "lookup", "foreignkey", "foreign key", "masterdetail"})
@@ -185,22 +198,36 @@ def _doc(field: SchemaField) -> _Doc:
     if split_words(field.name) in _BARE_COMPANY and kind(field) != "bool":
         # A bare "organisation" or "company" holds the company's name, as "company name" does.
         path = leaf = ("name",)
-    if "[]" in field.name and leaf in (("net",), ("product",), ("item",)):
-        # On an invoice line, the net amount is the line's amount, and a bare product or item is the reference to
-        # the item sold, as an item code or ref is.
-        path = (*path[: len(path) - len(leaf)], "amount" if leaf == ("net",) else "code")
+    if (field.type.casefold() in _LINK_TYPES or REFERENCE_IDS) and len(path) > 1 and path[-1] == "id":
+        # A link to another record (``country_id``, ``ParentId``) names that record; its "id" only says "link".
+        path, leaf = path[:-1], leaf[:-1] if leaf[-1:] == ("id",) and len(leaf) > 1 else leaf
+    parent = _parent(field.name)
+    if parent and leaf in _KEY_LEAVES:
+        # A key inside a wrapper object (``TaxCode.Code``, ``Item.UID``, ``Account.DisplayID``, ``Phone.Number``)
+        # names what the wrapper is: its words are the parent's, as a wrapper's free-form number is the parent's.
+        leaf = canonical_words(parent) or leaf
+        path = canonical_words(_group(field.name))
+    if "[]" in field.name and leaf in (("net",), ("total",), ("product",), ("item",)):
+        # On an invoice line, the net amount (or the line's total) is the line's amount, and a bare product or item
+        # is the reference to the item sold, as an item code or ref is.
+        path = (*path[: len(path) - len(leaf)], "amount" if leaf in (("net",), ("total",)) else "code")
         leaf = path[-1:]
     if split_words(field.name) in ("vat", "gst") and kind(field) == "text":
         # A bare "vat" held as text is the VAT registration number; an amount would be a number.
         path = leaf = ("taxid",)
-    if field.type.casefold() in _LINK_TYPES and len(path) > 1 and path[-1] == "id":
-        # A link to another record (``country_id``, ``ParentId``) names that record; its "id" only says "link".
-        path, leaf = path[:-1], leaf[:-1] if leaf[-1:] == ("id",) and len(leaf) > 1 else leaf
     return _Doc(Counter(path), Counter(leaf), Counter(label))
 
 
 def _group(name: str) -> str:
     return name[: len(name) - len(_leaf(name))]
+
+
+_DOCUMENTS = frozenset({"invoice", "order", "bill", "quote", "estimate", "credit", "receipt", "payment", "journal"})
+
+
+def _is_document(schema: ObjectSchema) -> bool:
+    """An invoice, order, quote, ...: a numbered document, not a customer or an item."""
+    return bool(_DOCUMENTS & set(split_words(schema.object).split()))
 
 
 _TOWN_LINES = {"street3": "city", "street4": "region"}
@@ -220,6 +247,11 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
             # An address's own "address" line (``billing_address.address``) is its street.
             for counter in (doc.path, doc.leaf):
                 counter["street"] += counter.pop("address", 0)
+    if not _is_document(schema):
+        for field, doc in zip(schema.fields, docs, strict=True):
+            if not _group(field.name) and doc.path == Counter(("number",)):
+                # A customer's or an item's bare "number" is its code (an invoice's number is the invoice's own).
+                doc.path, doc.leaf = Counter(("code",)), Counter(("code",))
     if not any("notes" in d.path for d in docs):
         # Without a notes field, a record's description is where its free-text notes go (an Account's Description).
         for doc in docs:
