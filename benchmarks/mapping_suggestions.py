@@ -463,7 +463,10 @@ def _subset_summary(folds: Sequence[dict[str, Any]], fresh: set[str], name: str)
     if not fresh:
         return {}
     out: dict[str, Any] = {}
-    for label, chosen in ((name, [f for f in folds if f["system"] in fresh]), ("older", [f for f in folds if f["system"] not in fresh])):
+    for label, chosen in (
+        (name, [f for f in folds if f["system"] in fresh]),
+        ("older", [f for f in folds if f["system"] not in fresh]),
+    ):
         abstentions = sum(f["abstentions"] for f in chosen)
         out[f"{label}_top1_mean"] = sum(f["top1_accuracy"] for f in chosen) / len(chosen)
         out[f"{label}_end_to_end_mean"] = sum(f["end_to_end_accuracy"] for f in chosen) / len(chosen)
@@ -481,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loso", action="store_true", help="leave one system out over all ten systems (round 6)")
     parser.add_argument("--fresh", action="store_true", help="also score the fresh split (data/schemas_fresh)")
     parser.add_argument(
-        "--all", action="store_true", help="all fourteen systems (schemas and schemas_fresh): with --loso, left out one by one; else fit on them all"
+        "--all",
+        action="store_true",
+        help="all fourteen systems (schemas, schemas_fresh): with --loso left out in turn, else all fitted on",
     )
     args = parser.parse_args(argv)
     if args.loso and args.all:

@@ -259,7 +259,9 @@ def test_keys_name_what_they_key() -> None:
     assert words[0] == {"id"} and words[1] == {"code"}
     assert "taxrate" in words[2] and "code" not in words[2]
     assert words[3] == {"sales", "account"} and words[4] == {"currency"}
-    invoice = parse_schema({"system": "a", "object": "Invoice", "fields": [{"name": "Number"}, {"name": "Lines[].Item.UID"}]})
+    invoice = parse_schema(
+        {"system": "a", "object": "Invoice", "fields": [{"name": "Number"}, {"name": "Lines[].Item.UID"}]}
+    )
     words = [set(doc.path) for doc in _docs(invoice)]
     assert words == [{"number"}, {"line", "code"}]  # an invoice's number stays its number; the line's item its code
 
