@@ -183,10 +183,7 @@ def _cosine(a: Counter[str], b: Counter[str], idf: dict[str, float]) -> float:
     return dot / (na * nb)
 
 
-REFERENCE_IDS = True  # round 7: any ``<thing>Id`` that is not the record's own id is a link to a <thing>
 _BARE_COMPANY = frozenset({"organisation", "organization", "company", "company name"})
-# Types that say "a link to another record": an ORM's many-to-one, a CRM's lookup or reference.
-_LINK_TYPES = frozenset({"many2one", "reference", "lookup", "foreignkey", "foreign key", "masterdetail"})
 
 
 def _doc(field: SchemaField) -> _Doc:
@@ -198,8 +195,10 @@ def _doc(field: SchemaField) -> _Doc:
     if split_words(field.name) in _BARE_COMPANY and kind(field) != "bool":
         # A bare "organisation" or "company" holds the company's name, as "company name" does.
         path = leaf = ("name",)
-    if (field.type.casefold() in _LINK_TYPES or REFERENCE_IDS) and len(path) > 1 and path[-1] == "id":
-        # A link to another record (``country_id``, ``ParentId``) names that record; its "id" only says "link".
+    if len(path) > 1 and path[-1] == "id":
+        # A link to another record (``country_id``, ``ParentId``, ``currencyId``) names that record; its "id" only
+        # says "link" (since round 7 whatever its type: a GUID, a string, an integer; the record's own id is read
+        # schema-wide in ``_docs``).
         path, leaf = path[:-1], leaf[:-1] if leaf[-1:] == ("id",) and len(leaf) > 1 else leaf
     parent = _parent(field.name)
     if parent and leaf in _KEY_LEAVES:
