@@ -272,3 +272,23 @@ def test_geocoder_address_parts() -> None:
     assert canonical_words("address.admin_area_level_1")[-1] == "region"
     assert canonical_words("address.route")[-1] == "street"
     assert canonical_words("address.subpremise")[-1] == "street2"
+
+
+def test_a_name_inside_an_address_block_is_its_attention_line() -> None:
+    from ledgerlink.intelligence.suggest.features import _docs
+
+    customer = parse_schema(
+        {
+            "system": "a",
+            "object": "Customer",
+            "fields": [
+                {"name": "name"},
+                {"name": "shipping.name"},
+                {"name": "shipping.address.line1"},
+                {"name": "shipping.address.city"},
+                {"name": "shipping.address.postal_code"},
+            ],
+        }
+    )
+    words = [set(doc.path) for doc in _docs(customer)]
+    assert words[0] == {"name"} and words[1] == {"shipping", "attention"}

@@ -257,6 +257,7 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
             if "description" in doc.path:
                 doc.path["notes"] += 1
     _read_prefixed_addresses(schema, docs)
+    _read_address_names(schema, docs)
     with_town = {_group(f.name) for f, d in zip(schema.fields, docs, strict=True) if "city" in d.path}
     for field, doc in zip(schema.fields, docs, strict=True):
         if _group(field.name) in with_town or not _TOWN_LINES.keys() & doc.path.keys():
@@ -297,6 +298,22 @@ def _read_prefixed_addresses(schema: ObjectSchema, docs: list[_Doc]) -> None:
             group = canonical_words(_group(field.name)) if _group(field.name) else ()
             docs[i].leaf = Counter(leaf)
             docs[i].path = Counter((*group, *leaf))
+
+
+def _read_address_names(schema: ObjectSchema, docs: list[_Doc]) -> None:
+    """A name inside an address block (``shipping.name``, ``Addresses[].ContactName``: a group whose siblings are
+    street, city, postcode, ...) is the person the post is for, the block's attention line, not the record's name."""
+    parts: Counter[str] = Counter()
+    for field, doc in zip(schema.fields, docs, strict=True):
+        if _ADDRESS_PARTS & doc.leaf.keys():
+            # the block and every block it sits in (``shipping.`` holds ``shipping.address.city``)
+            parts.update(field.name[: k + 1] for k, char in enumerate(field.name) if char == ".")
+    for field, doc in zip(schema.fields, docs, strict=True):
+        if _group(field.name) and parts[_group(field.name)] >= 3 and set(doc.leaf) <= {"name", "attention", "to"}:
+            for counter in (doc.path, doc.leaf):
+                for word in ("name", "to"):
+                    counter.pop(word, None)
+                counter["attention"] = 1
 
 
 _SIDE_WORDS = _PURCHASE | _SALES
