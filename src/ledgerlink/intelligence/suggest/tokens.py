@@ -237,6 +237,17 @@ PHRASES: dict[str, str] = {
     "purchase order": "reference",
     "external document number": "reference",
     "external reference": "reference",
+    # Numbered and ranked phones: the first or primary is the phone, the second or alternate the other one.
+    "primary phone": "phone",
+    "phone 1": "phone",
+    "phone 2": "phone2",
+    "alternate phone": "phone2",
+    "alternative phone": "phone2",
+    "secondary phone": "phone2",
+    "other phone": "phone2",
+    # A flag and its negation hold the same fact: "tax exempt" is "not taxable", "tax liable" is "taxable".
+    "tax exempt": "taxable",
+    "tax liable": "taxable",
     "tax percent": "taxrate",
     "tax percentage": "taxrate",
     "total taxes": "taxtotal",
