@@ -237,6 +237,9 @@ PHRASES: dict[str, str] = {
     "purchase order": "reference",
     "external document number": "reference",
     "external reference": "reference",
+    # A credit note is a document of its own, not a note ("pre_payment_credit_notes_amount").
+    "credit notes": "creditnote",
+    "credit note": "creditnote",
     # Numbered and ranked phones: the first or primary is the phone, the second or alternate the other one.
     "primary phone": "phone",
     "phone 1": "phone",
