@@ -235,3 +235,60 @@ def test_sample_values_name_their_kind() -> None:
     assert sample_kind(["£12.50", "£3"]) == "money"
     assert sample_kind(["20%", "5 %"]) == "percent"
     assert sample_kind(["ann@example.com"]) == "email"
+
+
+def test_keys_name_what_they_key() -> None:
+    """Round 7: a key inside a wrapper (``TaxCode.Code``, ``Item.UID``) is the wrapper's thing, a ``<thing>Id`` is a
+    link to a <thing>, and a customer's or item's bare ``Number`` is its code."""
+    from ledgerlink.intelligence.suggest.features import _docs
+
+    item = parse_schema(
+        {
+            "system": "a",
+            "object": "Item",
+            "fields": [
+                {"name": "UID", "type": "Guid"},
+                {"name": "Number", "type": "string"},
+                {"name": "SellingDetails.TaxCode.Code", "type": "string"},
+                {"name": "IncomeAccount.DisplayID", "type": "string"},
+                {"name": "currencyId", "type": "GUID"},
+            ],
+        }
+    )
+    words = [set(doc.path) for doc in _docs(item)]
+    assert words[0] == {"id"} and words[1] == {"code"}
+    assert "taxrate" in words[2] and "code" not in words[2]
+    assert words[3] == {"sales", "account"} and words[4] == {"currency"}
+    invoice = parse_schema(
+        {"system": "a", "object": "Invoice", "fields": [{"name": "Number"}, {"name": "Lines[].Item.UID"}]}
+    )
+    words = [set(doc.path) for doc in _docs(invoice)]
+    assert words == [{"number"}, {"line", "code"}]  # an invoice's number stays its number; the line's item its code
+
+
+def test_geocoder_address_parts() -> None:
+    from ledgerlink.intelligence.suggest.tokens import canonical_words
+
+    assert canonical_words("address.admin_area_level_1")[-1] == "region"
+    assert canonical_words("address.route")[-1] == "street"
+    assert canonical_words("address.subpremise")[-1] == "street2"
+
+
+def test_a_name_inside_an_address_block_is_its_attention_line() -> None:
+    from ledgerlink.intelligence.suggest.features import _docs
+
+    customer = parse_schema(
+        {
+            "system": "a",
+            "object": "Customer",
+            "fields": [
+                {"name": "name"},
+                {"name": "shipping.name"},
+                {"name": "shipping.address.line1"},
+                {"name": "shipping.address.city"},
+                {"name": "shipping.address.postal_code"},
+            ],
+        }
+    )
+    words = [set(doc.path) for doc in _docs(customer)]
+    assert words[0] == {"name"} and words[1] == {"shipping", "attention"}

@@ -153,6 +153,18 @@ def _leaf(name: str) -> str:
     return re.split(r"[.\]]", name)[-1] or name
 
 
+# Leaves that are only a key: inside a wrapper object the parent says what is keyed.
+_KEY_LEAVES = frozenset({("id",), ("code",), ("number",)})
+
+
+def _parent(name: str) -> str:
+    """The segment a dotted leaf hangs from (``TaxCode`` of ``SellingDetails.TaxCode.Code``), or ""."""
+    group = _group(name)
+    if not group.endswith("."):
+        return ""
+    return re.split(r"[.\]]", group[:-1])[-1].removesuffix("[")
+
+
 @dataclass
 class _Doc:
     path: Counter[str]
@@ -172,8 +184,6 @@ def _cosine(a: Counter[str], b: Counter[str], idf: dict[str, float]) -> float:
 
 
 _BARE_COMPANY = frozenset({"organisation", "organization", "company", "company name"})
-# Types that say "a link to another record": an ORM's many-to-one, a CRM's lookup or reference.
-_LINK_TYPES = frozenset({"many2one", "reference", "lookup", "foreignkey", "foreign key", "masterdetail"})
 
 
 def _doc(field: SchemaField) -> _Doc:
@@ -185,22 +195,38 @@ def _doc(field: SchemaField) -> _Doc:
     if split_words(field.name) in _BARE_COMPANY and kind(field) != "bool":
         # A bare "organisation" or "company" holds the company's name, as "company name" does.
         path = leaf = ("name",)
-    if "[]" in field.name and leaf in (("net",), ("product",), ("item",)):
-        # On an invoice line, the net amount is the line's amount, and a bare product or item is the reference to
-        # the item sold, as an item code or ref is.
-        path = (*path[: len(path) - len(leaf)], "amount" if leaf == ("net",) else "code")
+    if len(path) > 1 and path[-1] == "id":
+        # A link to another record (``country_id``, ``ParentId``, ``currencyId``) names that record; its "id" only
+        # says "link" (since round 7 whatever its type: a GUID, a string, an integer; the record's own id is read
+        # schema-wide in ``_docs``).
+        path, leaf = path[:-1], leaf[:-1] if leaf[-1:] == ("id",) and len(leaf) > 1 else leaf
+    parent = _parent(field.name)
+    if parent and leaf in _KEY_LEAVES:
+        # A key inside a wrapper object (``TaxCode.Code``, ``Item.UID``, ``Account.DisplayID``, ``Phone.Number``)
+        # names what the wrapper is: its words are the parent's, as a wrapper's free-form number is the parent's.
+        leaf = canonical_words(parent) or leaf
+        path = canonical_words(_group(field.name))
+    if "[]" in field.name and leaf in (("net",), ("total",), ("product",), ("item",)):
+        # On an invoice line, the net amount (or the line's total) is the line's amount, and a bare product or item
+        # is the reference to the item sold, as an item code or ref is.
+        path = (*path[: len(path) - len(leaf)], "amount" if leaf in (("net",), ("total",)) else "code")
         leaf = path[-1:]
     if split_words(field.name) in ("vat", "gst") and kind(field) == "text":
         # A bare "vat" held as text is the VAT registration number; an amount would be a number.
         path = leaf = ("taxid",)
-    if field.type.casefold() in _LINK_TYPES and len(path) > 1 and path[-1] == "id":
-        # A link to another record (``country_id``, ``ParentId``) names that record; its "id" only says "link".
-        path, leaf = path[:-1], leaf[:-1] if leaf[-1:] == ("id",) and len(leaf) > 1 else leaf
     return _Doc(Counter(path), Counter(leaf), Counter(label))
 
 
 def _group(name: str) -> str:
     return name[: len(name) - len(_leaf(name))]
+
+
+_DOCUMENTS = frozenset({"invoice", "order", "bill", "quote", "estimate", "credit", "receipt", "payment", "journal"})
+
+
+def _is_document(schema: ObjectSchema) -> bool:
+    """An invoice, order, quote, ...: a numbered document, not a customer or an item."""
+    return bool(_DOCUMENTS & set(split_words(schema.object).split()))
 
 
 _TOWN_LINES = {"street3": "city", "street4": "region"}
@@ -220,12 +246,18 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
             # An address's own "address" line (``billing_address.address``) is its street.
             for counter in (doc.path, doc.leaf):
                 counter["street"] += counter.pop("address", 0)
+    if not _is_document(schema):
+        for field, doc in zip(schema.fields, docs, strict=True):
+            if not _group(field.name) and doc.path == Counter(("number",)):
+                # A customer's or an item's bare "number" is its code (an invoice's number is the invoice's own).
+                doc.path, doc.leaf = Counter(("code",)), Counter(("code",))
     if not any("notes" in d.path for d in docs):
         # Without a notes field, a record's description is where its free-text notes go (an Account's Description).
         for doc in docs:
             if "description" in doc.path:
                 doc.path["notes"] += 1
     _read_prefixed_addresses(schema, docs)
+    _read_address_names(schema, docs)
     with_town = {_group(f.name) for f, d in zip(schema.fields, docs, strict=True) if "city" in d.path}
     for field, doc in zip(schema.fields, docs, strict=True):
         if _group(field.name) in with_town or not _TOWN_LINES.keys() & doc.path.keys():
@@ -266,6 +298,22 @@ def _read_prefixed_addresses(schema: ObjectSchema, docs: list[_Doc]) -> None:
             group = canonical_words(_group(field.name)) if _group(field.name) else ()
             docs[i].leaf = Counter(leaf)
             docs[i].path = Counter((*group, *leaf))
+
+
+def _read_address_names(schema: ObjectSchema, docs: list[_Doc]) -> None:
+    """A name inside an address block (``shipping.name``, ``Addresses[].ContactName``: a group whose siblings are
+    street, city, postcode, ...) is the person the post is for, the block's attention line, not the record's name."""
+    parts: Counter[str] = Counter()
+    for field, doc in zip(schema.fields, docs, strict=True):
+        if _ADDRESS_PARTS & doc.leaf.keys():
+            # the block and every block it sits in (``shipping.`` holds ``shipping.address.city``)
+            parts.update(field.name[: k + 1] for k, char in enumerate(field.name) if char == ".")
+    for field, doc in zip(schema.fields, docs, strict=True):
+        if _group(field.name) and parts[_group(field.name)] >= 3 and set(doc.leaf) <= {"name", "attention", "to"}:
+            for counter in (doc.path, doc.leaf):
+                for word in ("name", "to"):
+                    counter.pop(word, None)
+                counter["attention"] = 1
 
 
 _SIDE_WORDS = _PURCHASE | _SALES

@@ -201,6 +201,70 @@ PHRASES: dict[str, str] = {
     "delivery addresses": "shipping",
     "shipping address": "shipping",
     "billing address": "billing",
+    # Round 7. Geocoder-style address parts (the Google convention many CRMs store): the first-level administrative
+    # area is the state or region, the route the street, the subpremise the flat or unit (the second street line).
+    "administrative area level 1": "region",
+    "admin area level 1": "region",
+    "street number": "streetnumber",
+    # Tax identifiers by their national names; a list of tax ids is the tax number; a tax group, class or
+    # category is what decides the rate, as a tax code does.
+    "tax ids": "taxid",
+    "tax registration": "taxid",
+    "tax group": "taxrate",
+    "tax class": "taxrate",
+    "tax category": "taxrate",
+    # Amounts before and after tax, and what remains to be paid.
+    "total amount excluding tax": "net",
+    "total excluding tax": "net",
+    "amount excluding tax": "net",
+    "total excl tax": "net",
+    "total ex tax": "net",
+    "amount before tax": "net",
+    "total amount including tax": "total",
+    "total including tax": "total",
+    "amount including tax": "total",
+    "remaining amount": "balancedue",
+    "amount remaining": "balancedue",
+    "balance due amount": "balancedue",
+    "open amount": "balancedue",
+    "paid at": "paidon",
+    "last payment date": "paidon",
+    "payment date": "paidon",
+    # The buyer's own order number on an invoice is its reference; so is an external document number.
+    "customer purchase order number": "reference",
+    "customer purchase order reference": "reference",
+    "purchase order reference": "reference",
+    "purchase order": "reference",
+    "external document number": "reference",
+    "external reference": "reference",
+    # A credit note is a document of its own, not a note ("pre_payment_credit_notes_amount").
+    "credit notes": "creditnote",
+    "credit note": "creditnote",
+    # Numbered and ranked phones: the first or primary is the phone, the second or alternate the other one.
+    "primary phone": "phone",
+    "phone 1": "phone",
+    "phone 2": "phone2",
+    "alternate phone": "phone2",
+    "alternative phone": "phone2",
+    "secondary phone": "phone2",
+    "other phone": "phone2",
+    # A flag and its negation hold the same fact: "tax exempt" is "not taxable", "tax liable" is "taxable".
+    "tax exempt": "taxable",
+    "tax liable": "taxable",
+    "tax percent": "taxrate",
+    "tax percentage": "taxrate",
+    "total taxes": "taxtotal",
+    "taxes amount": "taxtotal",
+    "discount rate": "discount percent",
+    "discount percentage": "discount percent",
+    # A timestamp's "date time" only says it is a timestamp.
+    "last modified date time": "updated",
+    "last updated date time": "updated",
+    "created date time": "created",
+    "modified date time": "updated",
+    "updated date time": "updated",
+    # A human-facing id shown to users is the record's code, not its key.
+    "display id": "code",
 }
 WORDS: dict[str, str] = {
     "zip": "postcode",
@@ -304,6 +368,20 @@ WORDS: dict[str, str] = {
     "modified": "updated",
     "on": "",
     "link": "website",
+    # Round 7: flags that say a record is not in use are its status, as "active"/"archived" are.
+    "blocked": "status",
+    "disabled": "status",
+    "enabled": "status",
+    "route": "street",
+    "subpremise": "street2",
+    "abn": "taxid",
+    "ein": "taxid",
+    "tin": "taxid",
+    "gstin": "taxid",
+    "taxes": "tax",
+    "locales": "language",
+    "uid": "id",
+    "guid": "id",
 }
 _ADDRESS_WORDS = frozenset(
     {"address", "street", "street2", "street3", "street4", "city", "region", "postcode", "country"}
