@@ -232,9 +232,11 @@ class EngineSettings:
     # record's waiting runs keep the shard they were enqueued with.
     record_shards: int = 8
     # Runs of each connection's background lane (invoice PDFs) a worker runs at once. At 50 deals a second, eight
-    # PDF runs beside the invoice runs tripled the write-back's latency (the runs share one interpreter); two keep
-    # up with the invoices (benchmarks/README.md, event_latency).
-    background_concurrency: int = 2
+    # PDF runs beside the invoice runs tripled the write-back's latency (the runs share one interpreter). Two did not
+    # keep up once the invoice path got faster: a run takes ~0.1 s but waits for the lane's next look, and 500-600
+    # of 3,000 PDFs were still waiting 90 s after the last write-back; four attach all of them within 18-30 s, for
+    # ~+0.05 s on the write-back's p50 (benchmarks/README.md, event_latency round 5).
+    background_concurrency: int = 4
     worker_concurrency: int | None = None  # overrides every queue's and connection's own, when set
     flows: FlowSettings = field(default_factory=FlowSettings)
     # The settings file the flows' settings came from (None: built in code, as tests do): a flow's own overrides
