@@ -69,7 +69,6 @@ class SettingsWatch:
         self.check_seconds = check_seconds
         self._stamp = _stamp(self.path) if self.path is not None else None
         self._next_check = time.monotonic() + check_seconds
-        self.applied = 0  # versions of the file applied since start (tests and logs)
 
     def due(self) -> bool:
         return self.path is not None and time.monotonic() >= self._next_check
@@ -99,7 +98,6 @@ class SettingsWatch:
         keys = changed_keys(settings.flows, flows)
         restart = _restart_keys(settings.app, app)
         settings.flows, settings.app = flows, app
-        self.applied += 1
         if restart:
             log.warning("settings file: %s changed; a worker applies that when it restarts", ", ".join(restart))
         if not keys:

@@ -306,8 +306,8 @@ def already_billed(deps: Deps, records: list[dict[str, Any]]) -> set[str]:
     for record in records:
         deal = str(record["Id"])
         known = billed.get(deal)
-        if known is None or known.status != state.OPEN or deal in open_failures or not record.get("IsWon"):
-            continue
+        if known is None or known.status != state.OPEN or deal in open_failures:
+            continue  # a deal not won has no state loaded here: its run voids or credits the invoice
         try:
             if state.fingerprint(_mapped(deps, record).lines) == known.fingerprint:
                 same.add(deal)

@@ -96,12 +96,15 @@ class FaultInjector:
             self.injected["errors"] += 1
             await _server_error(send)
             return
-        is_write = scope["method"] in _WRITES
-        if cfg.drop_after_next > 0 or (is_write and cfg.drop_after_next_writes > 0) or self._roll(cfg.drop_after_rate):
-            if cfg.drop_after_next > 0:
-                cfg.drop_after_next -= 1
-            elif is_write and cfg.drop_after_next_writes > 0:
-                cfg.drop_after_next_writes -= 1
+        if cfg.drop_after_next > 0:
+            cfg.drop_after_next -= 1
+            cut_after = True
+        elif cfg.drop_after_next_writes > 0 and scope["method"] in _WRITES:
+            cfg.drop_after_next_writes -= 1
+            cut_after = True
+        else:
+            cut_after = self._roll(cfg.drop_after_rate)
+        if cut_after:
             self.injected["drops_after"] += 1
 
             async def swallow(message: Message) -> None:
