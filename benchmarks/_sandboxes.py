@@ -109,16 +109,22 @@ class SandboxProcesses:
         return {name: box.calls() for name, box in self.boxes.items()}
 
     def cpu_seconds(self) -> float:
-        """CPU (user + system, ``/proc/<pid>/stat`` fields 14-15) the sandbox processes have spent so far."""
-        total = 0
-        for box in self.boxes.values():
-            fields = Path(f"/proc/{box.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        """CPU the sandbox processes have spent so far."""
+        return sum(cpu_seconds(box.process.pid) for box in self.boxes.values())
 
     def stop(self) -> None:
         for box in self.boxes.values():
             box.stop()
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime + cutime + cstime of a live process (``/proc/<pid>/stat`` fields 14-17), in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onwards
+    return sum(int(x) for x in fields[11:15]) / CLOCK_TICKS
 
 
 def start(system: str, data_dir: Path, *, tls: bool, env: dict[str, str] | None = None) -> SandboxProcess:

@@ -39,8 +39,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _code import Code, baseline, this_tree
-from _sandboxes import sandboxes
-from worker_scaling import _database, _drop, cpu_seconds, seed_demo, worker_env
+from _sandboxes import cpu_seconds, sandboxes
+from worker_scaling import _database, _drop, seed_demo, worker_env
 
 # Where the invoice flow writes the books' number back on the Opportunity: read from the tree measured (it was
 # KashFlow_Invoice_Number__c at 2d38ac5).

@@ -98,7 +98,7 @@ class Pair:
 
 def load_pairs() -> tuple[list[Pair], list[Pair], list[Pair]]:
     concepts: dict[str, dict[str, list[str]]] = json.loads((DATA / "gold.json").read_text())
-    schemas = [load_schema(p) for p in sorted(DATA.glob("*.json")) if p.name != "gold.json"]
+    schemas = _schemas(DATA)
     train: list[Pair] = []
     held_out: list[Pair] = []
     blind: list[Pair] = []
@@ -111,22 +111,31 @@ def load_pairs() -> tuple[list[Pair], list[Pair], list[Pair]]:
     return train, held_out, blind
 
 
+def _schemas(folder: Path) -> list[ObjectSchema]:
+    return [load_schema(p) for p in sorted(folder.glob("*.json")) if p.name != "gold.json"]
+
+
+def _pairs_among(folders: Sequence[Path], touching: Path | None = None) -> list[Pair]:
+    """Every pair of two systems of ``folders`` (same kind of object), with the union of their answer keys; with
+    ``touching``, only the pairs with a system of that folder on either side."""
+    concepts: dict[str, dict[str, list[str]]] = {}
+    for folder in folders:
+        concepts.update(json.loads((folder / "gold.json").read_text()))
+    schemas = [schema for folder in folders for schema in _schemas(folder)]
+    wanted = {schema.system for schema in _schemas(touching)} if touching else None
+    return [
+        _pair(a, b, concepts)
+        for a, b in itertools.permutations(schemas, 2)
+        if a.system != b.system
+        and KIND[a.object] == KIND[b.object]
+        and (wanted is None or {a.system, b.system} & wanted)
+    ]
+
+
 def load_fresh_pairs() -> list[Pair]:
     """The fresh split: every pair with a system of ``schemas_fresh`` on either side, the other side any system of
-    either folder (same kind of object), with the union of both answer keys."""
-    concepts: dict[str, dict[str, list[str]]] = {
-        **json.loads((DATA / "gold.json").read_text()),
-        **json.loads((FRESH / "gold.json").read_text()),
-    }
-    fresh = [load_schema(p) for p in sorted(FRESH.glob("*.json")) if p.name != "gold.json"]
-    known = [load_schema(p) for p in sorted(DATA.glob("*.json")) if p.name != "gold.json"]
-    fresh_systems = {s.system for s in fresh}
-    pairs = []
-    for a, b in itertools.permutations(fresh + known, 2):
-        if a.system == b.system or KIND[a.object] != KIND[b.object] or not {a.system, b.system} & fresh_systems:
-            continue
-        pairs.append(_pair(a, b, concepts))
-    return pairs
+    either folder."""
+    return _pairs_among((FRESH, DATA), touching=FRESH)
 
 
 def _rounded(value: Any) -> Any:
@@ -141,35 +150,14 @@ def _rounded(value: Any) -> Any:
 
 def load_held3_pairs() -> list[Pair]:
     """The third held-out split: every pair with a system of ``schemas_held3`` on either side, the other side any
-    system of the three folders (same kind of object), with the union of the three answer keys."""
-    folders = (DATA, FRESH, HELD3)
-    concepts: dict[str, dict[str, list[str]]] = {}
-    for folder in folders:
-        concepts.update(json.loads((folder / "gold.json").read_text()))
-    schemas = [load_schema(p) for folder in folders for p in sorted(folder.glob("*.json")) if p.name != "gold.json"]
-    held3 = {load_schema(p).system for p in HELD3.glob("*.json") if p.name != "gold.json"}
-    return [
-        _pair(a, b, concepts)
-        for a, b in itertools.permutations(schemas, 2)
-        if a.system != b.system and KIND[a.object] == KIND[b.object] and {a.system, b.system} & held3
-    ]
+    system of the three folders."""
+    return _pairs_among((DATA, FRESH, HELD3), touching=HELD3)
 
 
 def load_all_pairs() -> list[Pair]:
-    """Every pair among the fourteen systems of both folders (same kind of object, both answer keys): what
-    ``--loso --all`` leaves one system out of since round 7, the fresh set being development data now."""
-    concepts: dict[str, dict[str, list[str]]] = {
-        **json.loads((DATA / "gold.json").read_text()),
-        **json.loads((FRESH / "gold.json").read_text()),
-    }
-    schemas = [
-        load_schema(p) for folder in (DATA, FRESH) for p in sorted(folder.glob("*.json")) if p.name != "gold.json"
-    ]
-    return [
-        _pair(a, b, concepts)
-        for a, b in itertools.permutations(schemas, 2)
-        if a.system != b.system and KIND[a.object] == KIND[b.object]
-    ]
+    """Every pair among the fourteen systems of both folders: what ``--loso --all`` leaves one system out of since
+    round 7, the fresh set being development data now."""
+    return _pairs_among((DATA, FRESH))
 
 
 def _pair(a: ObjectSchema, b: ObjectSchema, concepts: dict[str, dict[str, list[str]]]) -> Pair:
@@ -421,10 +409,6 @@ def _forget_learned() -> None:
     _KEEP.clear()
 
 
-def _fresh_schemas() -> list[ObjectSchema]:
-    return [load_schema(p) for p in sorted(FRESH.glob("*.json")) if p.name != "gold.json"]
-
-
 def loso_report(pairs: Sequence[Pair], out: Path | None = None, fresh: set[str] | None = None) -> dict[str, Any]:
     """Leave one system out over every system: fit on the pairs among the other systems, score the pairs that touch
     the one left out. What a new system can expect; what tuning is judged on since round 6."""
@@ -521,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.loso and args.all:
-        loso_report(load_all_pairs(), args.json, fresh={s.system for s in _fresh_schemas()})
+        loso_report(load_all_pairs(), args.json, fresh={s.system for s in _schemas(FRESH)})
         return 0
     train, held_out, blind = load_pairs()
     if args.loso:

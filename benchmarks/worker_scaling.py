@@ -43,7 +43,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _code import Code, baseline, this_tree
-from _sandboxes import SandboxProcess, sandboxes
+from _sandboxes import SandboxProcess, cpu_seconds, sandboxes
 
 ADMIN_URL = os.environ.get("LEDGERLINK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -66,16 +66,6 @@ def _database() -> str:
 def _drop(name: str) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime + cutime + cstime of a live process (``/proc/<pid>/stat`` fields 14-17), in seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onwards
-    return sum(int(x) for x in fields[11:15]) / CLOCK_TICKS
 
 
 def seed_demo(
