@@ -53,6 +53,10 @@ def engine_settings(
         settings.event_window = int(window)
     if lane := os.environ.get("LEDGERLINK_BACKGROUND_CONCURRENCY"):  # PDF runs a worker runs at once
         settings.background_concurrency = int(lane)
+    if busy := os.environ.get("LEDGERLINK_BACKGROUND_WHILE_BUSY"):  # ... while the record queues are busy
+        settings.background_while_busy = int(busy)
+    if yield_for := os.environ.get("LEDGERLINK_BACKGROUND_YIELD_SECONDS"):  # how long a lane waits on busy records
+        settings.background_yield_seconds = float(yield_for)
     if poll := os.environ.get("LEDGERLINK_QUEUE_POLL_SECONDS"):  # DBOS's look at each record queue (latency vs CPU)
         for queue in settings.connection_queues.values():
             queue.poll_seconds = float(poll)

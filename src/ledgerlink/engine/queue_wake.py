@@ -12,6 +12,12 @@ that came from it while a run it enqueued still waits (DBOS's active-workflow se
 threads are told not to look at those queues (``DBOS.listen_queues``), so each queue still has one looker per
 process. The timed look stays, for work enqueued or freed by other processes.
 
+The background lanes (invoice PDFs) yield to the record queues: while a record queue of this process has a run
+going or waiting, a lane starts at most ``while_busy`` runs at once (its ``worker_concurrency`` is set before each
+look), and its full concurrency again once they are idle. The runs share one interpreter, and at 50 deals a second
+the PDF runs beside the invoice runs more than tripled the write-back's latency (benchmarks/README.md,
+event_latency round 6); a trickle of one keeps the PDFs moving under a flood that never pauses.
+
 The same completion signal wakes whoever waits for a run of this process to finish (``on_finish``), instead of a
 timer polling its status. Both use DBOS internals (marked below); if they are not there (another DBOS version),
 ``install`` says so and DBOS's own timed threads run as before. The upstream-ready issue text for doing this in
@@ -24,6 +30,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -97,8 +104,72 @@ class WakeableStop(threading.Event):
         return self.is_set()
 
 
+class YieldingStop(WakeableStop):
+    """A background lane's stop event. Before each look it sets how many runs the lane may start (DBOS reads the
+    queue's ``_worker_concurrency`` at each look): ``full`` while the record queues are idle; none while they are
+    busy, until the lane's oldest run enqueued here has waited ``yield_seconds``; then ``while_busy``, so a flood
+    that never pauses still gets its PDFs. A look that could start nothing is not made (it is a write transaction)."""
+
+    def __init__(self, queue: Any, full: int, while_busy: int, yield_seconds: float) -> None:
+        super().__init__()
+        self.queue = queue
+        self.full = full
+        self.while_busy = min(full, while_busy)
+        self.yield_seconds = yield_seconds
+        self.queued: OrderedDict[str, float] = OrderedDict()  # runs enqueued here, not started: id → when
+        self.busy_looks = 0  # looks made while the records were busy (LEDGERLINK_DISPATCH_STATS=1)
+
+    def room(self, busy: bool) -> int:
+        if not busy:
+            return self.full
+        with _lock:
+            oldest = next(iter(self.queued.values()), None)
+        starved = oldest is not None and time.monotonic() - oldest >= self.yield_seconds
+        return self.while_busy if starved else 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if super().wait(timeout):
+            return True
+        while True:
+            busy = _records_busy()
+            room = self.room(busy)
+            if not busy or (_active is not None and _active.count_for_queue(self.queue.name) < room):
+                break
+            # Nothing to start while the records are busy: wait for a lane run to finish, or for them to pause.
+            self.poke.wait(RECORDS_QUIET_SECONDS)
+            self.poke.clear()
+            if self.is_set():
+                return True
+        self.busy_looks += busy
+        self.queue._worker_concurrency = room  # private to DBOS 3.4
+        return False
+
+    def enqueued(self, workflow_id: str) -> None:
+        with _lock:
+            self.queued[workflow_id] = time.monotonic()
+            if len(self.queued) > MAX_TRACKED_RUNS:
+                self.queued.popitem(last=False)
+
+    def started(self, workflow_id: str) -> None:
+        with _lock:
+            self.queued.pop(workflow_id, None)
+            if self.idle_looks > 1:  # looks keep finding nothing: what is left here was taken by another worker
+                self.queued.clear()
+
+
+# A lane remembers at most this many of its waiting runs (the oldest is what counts; older ones dropped first).
+MAX_TRACKED_RUNS = 100_000
+
+
 _lock = threading.Lock()
 _stops: dict[str, WakeableStop] = {}
+# The record queues (the lanes yield to them) and how many of their runs are going in this process.
+_record_queues: frozenset[str] = frozenset()
+_records_running = 0
+_records_finished_at = 0.0  # when a record run last finished here (monotonic)
+# Record runs come in waves (the shards' runs share the interpreter, so they tend to end together, and the next
+# ones start when the dispatcher hands their changes on): a gap shorter than this between waves is still busy.
+RECORDS_QUIET_SECONDS = 0.5
 _listeners: list[Callable[[str], None]] = []
 # Runs this process enqueued that have not started here yet, by queue: workflow id → (partition key, when). A run
 # finishing here pokes its queue only while one of these waits: with one run per shard at a time, the shard's next
@@ -122,6 +193,9 @@ def enqueued(queue_name: str, workflow_id: str, partition: str | None = None) ->
     run's finish looks, since this one waits)."""
     with _lock:
         _waiting.setdefault(queue_name, {})[workflow_id] = (partition, time.monotonic())
+        lane = _stops.get(queue_name)
+    if isinstance(lane, YieldingStop):
+        lane.enqueued(workflow_id)
     if partition is not None and _active is not None and _active.count_for_partition(queue_name, partition) > 0:
         return
     poke(queue_name)
@@ -138,16 +212,30 @@ def _still_waiting(queue_name: str) -> bool:
         return bool(waiting)
 
 
+def _records_busy() -> bool:
+    """A record queue of this process has a run going, one it enqueued that has not started yet, or one that
+    finished less than RECORDS_QUIET_SECONDS ago."""
+    with _lock:
+        if _records_running > 0 or time.monotonic() - _records_finished_at < RECORDS_QUIET_SECONDS:
+            return True
+        return any(_waiting.get(name) for name in _record_queues)
+
+
 def _started(workflow_id: str, queue_name: str | None) -> None:
+    global _records_running
     if queue_name is None:
         return
     with _lock:
+        if queue_name in _record_queues:
+            _records_running += 1
         waiting = _waiting.get(queue_name)
         if waiting:
             waiting.pop(workflow_id, None)
         stop = _stops.get(queue_name)
     if stop is not None:
         stop.started_since_look = True
+    if isinstance(stop, YieldingStop):
+        stop.started(workflow_id)
 
 
 def poke_all() -> None:
@@ -172,8 +260,17 @@ def on_finish(listener: Callable[[str], None]) -> Callable[[], None]:
 
 
 def _finished(workflow_id: str, queue_name: str | None) -> None:
+    global _records_running, _records_finished_at
     if queue_name is not None and _still_waiting(queue_name):
         poke(queue_name)  # its slot (and its partition) is free: a run waiting for it may start
+    elif isinstance(lane := _stops.get(queue_name or ""), YieldingStop) and lane.idle_looks == 0:
+        # A lane catching up on runs that waited out the records (older than FORGET_SECONDS): its last look started
+        # runs, so more are likely queued; without this it would go at one look per timed interval.
+        lane.poke.set()
+    if queue_name in _record_queues:
+        with _lock:
+            _records_running = max(0, _records_running - 1)
+            _records_finished_at = time.monotonic()
     with _lock:
         listeners = list(_listeners)
     for listener in listeners:
@@ -226,17 +323,34 @@ def install() -> bool:
     return True
 
 
-def serve(queues: dict[str, Any]) -> None:
+def serve(
+    queues: dict[str, Any],
+    records: set[str] | None = None,
+    lanes: set[str] | None = None,
+    while_busy: int = 1,
+    yield_seconds: float = 120.0,
+) -> None:
     """After ``DBOS.launch`` and the queues' registration: one thread per queue running DBOS's worker loop with a
-    stop event ``poke`` wakes. ``DBOS.destroy`` stops them with its own threads."""
+    stop event ``poke`` wakes. ``records`` are the record queues; ``lanes`` the background lanes that yield to
+    them (``YieldingStop``). ``DBOS.destroy`` stops them with its own threads."""
     from dbos._dbos import _get_dbos_instance
 
+    global _record_queues, _records_running, _records_finished_at
     dbos = _get_dbos_instance()
+    lanes = lanes or set()
     with _lock:
         _stops.clear()
         _waiting.clear()
+        _record_queues = frozenset(records or ())
+        _records_running = 0
+        _records_finished_at = 0.0
     for name, queue in queues.items():
-        stop = WakeableStop()
+        stop: WakeableStop
+        if name in lanes:
+            full = queue._worker_concurrency or 1
+            stop = YieldingStop(queue, full, while_busy, yield_seconds)
+        else:
+            stop = WakeableStop()
         dbos.background_thread_stop_events.append(stop)
         with _lock:
             _stops[name] = stop
@@ -252,7 +366,7 @@ def _loop(stop: WakeableStop, dbos: Any, queue: Any) -> None:
             log.exception("the worker loop of queue %s failed; restarting it", queue.name)
         stop.wait(1.0)
     if os.environ.get("LEDGERLINK_DISPATCH_STATS") == "1":
-        log.warning("queue %s: %d looks", queue.name, stop.looks)
+        log.warning("queue %s: %d looks (%d busy)", queue.name, stop.looks, getattr(stop, "busy_looks", 0))
 
 
 def stop_all() -> None:

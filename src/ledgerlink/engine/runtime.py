@@ -237,6 +237,13 @@ class EngineSettings:
     # of 3,000 PDFs were still waiting 90 s after the last write-back; four attach all of them within 18-30 s, for
     # ~+0.05 s on the write-back's p50 (benchmarks/README.md, event_latency round 5).
     background_concurrency: int = 4
+    # The lanes yield to the record queues (``queue_wake.YieldingStop``): while the worker's record runs are going
+    # or waiting, a lane starts nothing until its oldest run has waited ``background_yield_seconds``, then this
+    # many at once. At 50 deals a second the PDF runs beside the invoice runs cost the write-back p50 0.29 s
+    # against 0.06 s without them (benchmarks/README.md, event_latency round 6); a flood longer than the wait
+    # still gets its PDFs.
+    background_yield_seconds: float = 120.0
+    background_while_busy: int = 1
     worker_concurrency: int | None = None  # overrides every queue's and connection's own, when set
     flows: FlowSettings = field(default_factory=FlowSettings)
     # The settings file the flows' settings came from (None: built in code, as tests do): a flow's own overrides
@@ -357,7 +364,13 @@ def start(runtime: Runtime) -> Runtime:
             on_conflict="always_update",
         )
     if woken:
-        queue_wake.serve(runtime.queues)
+        queue_wake.serve(
+            runtime.queues,
+            records={queue.name for queue in connection_queues},
+            lanes={lane.name for lane in lanes},
+            while_busy=settings.background_while_busy,
+            yield_seconds=settings.background_yield_seconds,
+        )
     runtime.hears_finishes = woken
     runtime.launched = True
     return runtime
