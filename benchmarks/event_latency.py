@@ -127,7 +127,7 @@ def _latencies(log: EventLog, ids: set[str]) -> tuple[list[float], int]:
     return latencies, len(won_at) - len(latencies)
 
 
-def _files_attached(box: SandboxProcess, expected: int, enabled: bool, wait_seconds: float = 90.0) -> dict[str, Any]:
+def _files_attached(box: SandboxProcess, expected: int, enabled: bool, wait_seconds: float = 180.0) -> dict[str, Any]:
     """The invoice PDFs (a file per deal, made on the worker's background lane after the write-back): how many were
     attached, and how long after the last write-back was seen the last one came (nobody waits on a PDF, but the lane
     must keep up: a backlog that grows without end would be work put off, not work done)."""

@@ -12,11 +12,11 @@ that came from it while a run it enqueued still waits (DBOS's active-workflow se
 threads are told not to look at those queues (``DBOS.listen_queues``), so each queue still has one looker per
 process. The timed look stays, for work enqueued or freed by other processes.
 
-The background lanes (invoice PDFs) yield to the record queues: while a record queue of this process has a run
-going or waiting, a lane starts at most ``while_busy`` runs at once (its ``worker_concurrency`` is set before each
-look), and its full concurrency again once they are idle. The runs share one interpreter, and at 50 deals a second
-the PDF runs beside the invoice runs more than tripled the write-back's latency (benchmarks/README.md,
-event_latency round 6); a trickle of one keeps the PDFs moving under a flood that never pauses.
+The background lanes (invoice PDFs) yield to the record queues (``YieldingStop``): while a record queue of this
+process has runs going or waiting, a lane starts nothing until its oldest run has waited ``yield_seconds``, then a
+trickle (``while_busy`` at once), and all its slots once the records pause. The runs share one interpreter: at 50
+deals a second the PDF runs beside the invoice runs doubled the write-back's latency (benchmarks/README.md,
+event_latency round 6).
 
 The same completion signal wakes whoever waits for a run of this process to finish (``on_finish``), instead of a
 timer polling its status. Both use DBOS internals (marked below); if they are not there (another DBOS version),

@@ -231,17 +231,14 @@ class EngineSettings:
     # records of its shard. More shards let more workers share a flow. Change it only with the queues drained: a
     # record's waiting runs keep the shard they were enqueued with.
     record_shards: int = 8
-    # Runs of each connection's background lane (invoice PDFs) a worker runs at once. At 50 deals a second, eight
-    # PDF runs beside the invoice runs tripled the write-back's latency (the runs share one interpreter). Two did not
-    # keep up once the invoice path got faster: a run takes ~0.1 s but waits for the lane's next look, and 500-600
-    # of 3,000 PDFs were still waiting 90 s after the last write-back; four attach all of them within 18-30 s, for
-    # ~+0.05 s on the write-back's p50 (benchmarks/README.md, event_latency round 5).
-    background_concurrency: int = 4
-    # The lanes yield to the record queues (``queue_wake.YieldingStop``): while the worker's record runs are going
-    # or waiting, a lane starts nothing until its oldest run has waited ``background_yield_seconds``, then this
-    # many at once. At 50 deals a second the PDF runs beside the invoice runs cost the write-back p50 0.29 s
-    # against 0.06 s without them (benchmarks/README.md, event_latency round 6); a flood longer than the wait
-    # still gets its PDFs.
+    # Runs of each connection's background lane (invoice PDFs) a worker runs at once (capped by the connection
+    # queue's own concurrency). The lanes yield to the record queues (``queue_wake.YieldingStop``): while the
+    # worker's record runs are going or waiting, a lane starts nothing until its oldest run has waited
+    # ``background_yield_seconds``, then ``background_while_busy`` at once. At 50 deals a second the PDF runs beside
+    # the invoice runs had doubled the write-back's latency (p50 0.30 against 0.14 s, p99 0.62-0.70 against
+    # 0.35-0.39 s); with the lanes yielding, their slots are used only when the invoices pause, so eight catch up
+    # on 3,000 PDFs in ~53 s where four took ~90 (benchmarks/README.md, event_latency round 6).
+    background_concurrency: int = 8
     background_yield_seconds: float = 120.0
     background_while_busy: int = 1
     worker_concurrency: int | None = None  # overrides every queue's and connection's own, when set
