@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dbos import DBOS
 
+from ledgerlink.engine.runtime import shard_key
 from ledgerlink.flows import invoice_pdf
 from tests.flows_payments.conftest import BooksEnv, result
 
@@ -141,3 +142,35 @@ def test_pdf_runs_go_to_the_background_lane(kashflow_env: BooksEnv) -> None:
     assert status.queue_name != env.runtime.queue_name("crm")
     result(DBOS.retrieve_workflow(status.workflow_id))
     assert len(_files(env, opp)) == 1
+
+
+def test_a_run_takes_the_waiting_pdfs_of_its_shard_and_their_own_runs_only_read(kashflow_env: BooksEnv) -> None:
+    """After a flood the lane's backlog drains in big runs: a PDF run also makes the files of its shard's other
+    opportunities whose chained run is waiting, and those runs then find their files in the ledger."""
+    env = kashflow_env
+    crm = env.runtime.crm
+    shards: dict[str, list[str]] = {}
+    n = 0
+    while not any(len(ids) >= 3 for ids in shards.values()):  # three invoiced deals that share a shard
+        opp = env.invoiced_opportunity(f"Shard {n} Ltd", 10.0 + n, chain_pdf=False)[1]
+        shards.setdefault(shard_key(invoice_pdf.FLOW, opp), []).append(opp)
+        n += 1
+    first, *others = next(ids for ids in shards.values() if len(ids) >= 3)[:3]
+    invoice_pdf.note_pending([first, *others])  # as after_invoice does once their runs are enqueued
+    inserts = crm.usage.by_kind.get("composite", 0)
+
+    outcome = result(invoice_pdf.replay(first))
+    assert outcome["status"] == "attached"
+    assert crm.usage.by_kind.get("composite", 0) - inserts == 1  # the three files in one insert
+    for opp in others:
+        [file] = _files(env, opp)  # made by the first opportunity's run
+        assert result(invoice_pdf.replay(opp)) == {
+            "opportunity": opp,
+            "status": "already_attached",
+            "invoice_number": file["Title"].removeprefix("Invoice "),  # type: ignore[union-attr]
+            "content_version": file["Id"],
+            "rendered": False,
+        }
+        assert len(_files(env, opp)) == 1
+    assert crm.usage.by_kind.get("composite", 0) - inserts == 1
+    assert invoice_pdf.take_pending([first]) == []  # nothing of theirs is left waiting

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import threading
 import uuid
 from typing import Any, TypedDict
 
@@ -43,6 +44,15 @@ POLL_PAGE = 2000
 INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"  # the invoice flow writes it back, whichever the books
 
 _step = durable_step
+
+# Opportunities whose chained PDF run this process enqueued and no run has taken yet, by shard. A run takes the
+# others of its shard too, up to one Collections insert's worth: the lane yields to the invoices during a flood
+# (engine.queue_wake.YieldingStop), and the backlog left then drains in a few big runs, not thousands of small ones;
+# the runs whose records were taken find their files in the ledger and only read. Their shard never runs two PDF
+# runs at once, so a taken record's own run never overlaps the run that took it.
+_pending: dict[str, dict[str, None]] = {}
+_pending_lock = threading.Lock()
+PENDING_PER_SHARD = 10_000  # what a shard remembers at most (the oldest forgotten first: their own runs still come)
 
 
 class Outcome(TypedDict, total=False):
@@ -154,16 +164,47 @@ def _made(opportunity_id: str, number: str, reply: dict[str, Any], body: bytes, 
 # --- steps ---------------------------------------------------------------------------------------------------
 
 
+def note_pending(opportunity_ids: list[str]) -> None:
+    """Their PDF run is enqueued (chained): a run of their shard that starts first may take them."""
+    with _pending_lock:
+        for opportunity_id in opportunity_ids:
+            waiting = _pending.setdefault(shard_key(FLOW, opportunity_id), {})
+            waiting[opportunity_id] = None
+            if len(waiting) > PENDING_PER_SHARD:
+                del waiting[next(iter(waiting))]
+
+
+def take_pending(opportunity_ids: list[str]) -> list[str]:
+    """The others of these opportunities' shard waiting for their run, up to COLLECTION_SIZE in all with them;
+    these leave the waiting list."""
+    if not opportunity_ids:
+        return []
+    with _pending_lock:
+        waiting = _pending.get(shard_key(FLOW, opportunity_ids[0]))
+        if not waiting:
+            return []
+        for opportunity_id in opportunity_ids:
+            waiting.pop(opportunity_id, None)
+        room = max(0, COLLECTION_SIZE - len(opportunity_ids))
+        taken = list(waiting)[:room]
+        for opportunity_id in taken:
+            del waiting[opportunity_id]
+    return taken
+
+
 @_step
 def ensure_files(deps: Deps, opportunity_ids: list[str], run_id: str) -> list[dict[str, Any]]:
     """From the ledger's invoice number to the file's link, for each opportunity of a batch, inside one step (the
-    PDF's bytes never land in DBOS's checkpoints). Each ends as its result or its ``error``.
+    PDF's bytes never land in DBOS's checkpoints). Each ends as its result or its ``error``. The step also makes
+    the files of its shard's other waiting opportunities (``take_pending``); their own runs report on them.
 
     The ledger is read and written a batch at a time. Files the ledger doesn't know are looked for by SOQL (one
     query for the batch: an earlier attempt may have made one and died before its ledger write). The PDFs of the
     rest are fetched a few at once, each retried on its own, and their files made in one sObject Collections call
     per 200 (``_create_files``)."""
     books, ledger = deps.books, deps.ledger
+    own = len(opportunity_ids)
+    opportunity_ids = [*opportunity_ids, *take_pending(opportunity_ids)]
     refused: dict[str, dict[str, Any]] = {}
     for opportunity_id in opportunity_ids:
         try:
@@ -210,6 +251,8 @@ def ensure_files(deps: Deps, opportunity_ids: list[str], run_id: str) -> list[di
     done.update(_create_files(deps, pdfs, numbers))
     results = [done[i] for i in opportunity_ids]
     outcomes = list(zip(opportunity_ids, results, strict=True))
+    # A taken opportunity that failed is left to its own run (which retries it and records the failure).
+    outcomes = outcomes[:own] + [(i, r) for i, r in outcomes[own:] if "error" not in r]
     made = [(i, r) for i, r in outcomes if "error" not in r and not r.get("known")]
     ledger.link_all([(("salesforce", "Opportunity", i), ("salesforce", "ContentVersion", r["id"])) for i, r in made])
     ledger.audit_all(
@@ -228,7 +271,7 @@ def ensure_files(deps: Deps, opportunity_ids: list[str], run_id: str) -> list[di
         ]
     )
     ledger.resolve_failures(FLOW, [i for i, r in outcomes if "error" not in r])
-    return results
+    return results[:own]
 
 
 def _pdf(deps: Deps, number: str) -> tuple[bytes, bool]:
@@ -308,9 +351,10 @@ def after_invoice(opportunity_ids: list[str]) -> None:
         return
     if len(opportunity_ids) == 1:  # a one-record run: the PDF run's id names the record, as the console shows it
         enqueue(opportunity_ids[0], "invoiced")
-        return
-    run_id = chained_run_id(DBOS.workflow_id or "", opportunity_ids)
-    enqueue_batch(invoice_pdf_batch, FLOW, opportunity_ids, workflow_id=run_id, connection=CRM, lane=BACKGROUND)
+    else:
+        run_id = chained_run_id(DBOS.workflow_id or "", opportunity_ids)
+        enqueue_batch(invoice_pdf_batch, FLOW, opportunity_ids, workflow_id=run_id, connection=CRM, lane=BACKGROUND)
+    note_pending(opportunity_ids)
 
 
 def chained_run_id(invoice_run_id: str, opportunity_ids: list[str]) -> str:
