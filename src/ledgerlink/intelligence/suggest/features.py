@@ -18,7 +18,8 @@ from rapidfuzz import fuzz
 
 from ledgerlink.intelligence.suggest import synonyms
 from ledgerlink.intelligence.suggest.schema import ObjectSchema, SchemaField
-from ledgerlink.intelligence.suggest.tokens import canonical_words, split_words
+from ledgerlink.intelligence.suggest.segment import Vocabulary
+from ledgerlink.intelligence.suggest.tokens import canonical_words, split_words, using
 
 FEATURE_NAMES = (
     "path_words",
@@ -319,9 +320,10 @@ def _read_address_names(schema: ObjectSchema, docs: list[_Doc]) -> None:
 _SIDE_WORDS = _PURCHASE | _SALES
 
 
-def field_words(schema: ObjectSchema) -> list[frozenset[str]]:
+def field_words(schema: ObjectSchema, vocabulary: Vocabulary | None = None) -> list[frozenset[str]]:
     """Each field's canonical words (of its whole path), as the learned associations see them."""
-    return [frozenset(d.path) for d in _docs(schema)]
+    with using(vocabulary):
+        return [frozenset(d.path) for d in _docs(schema)]
 
 
 def _has_shipping(docs: Sequence[_Doc]) -> bool:
@@ -330,10 +332,29 @@ def _has_shipping(docs: Sequence[_Doc]) -> bool:
 
 
 def feature_matrix(
-    source: ObjectSchema, target: ObjectSchema, learned: Mapping[str, float] | None = None
+    source: ObjectSchema,
+    target: ObjectSchema,
+    learned: Mapping[str, float] | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> list[list[list[float]]]:
     """``[i][j]`` is the feature vector of source field i against target field j. ``learned``: the word
-    associations learned from the training pairs (``synonyms``)."""
+    associations learned from the training pairs (``synonyms``); ``vocabulary``: the known words that run-together
+    names are split into (``segment``), with the pair's own label words known too."""
+    with using(pair_vocabulary(vocabulary, source, target)):
+        return _feature_matrix(source, target, learned)
+
+
+def pair_vocabulary(vocabulary: Vocabulary | None, *schemas: ObjectSchema) -> Vocabulary | None:
+    """``vocabulary`` with the words of the schemas' own labels known (``Vocabulary.with_labels``)."""
+    if vocabulary is None:
+        return None
+    with using(None):
+        return vocabulary.with_labels(w for s in schemas for f in s.fields for w in split_words(f.label).split())
+
+
+def _feature_matrix(
+    source: ObjectSchema, target: ObjectSchema, learned: Mapping[str, float] | None
+) -> list[list[list[float]]]:
     sdocs = _docs(source)
     tdocs = _docs(target)
     if not _has_shipping(tdocs):

@@ -8,7 +8,12 @@ Phrases are replaced before single words, so "tax rate" stays a rate and "due da
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
+
+from ledgerlink.intelligence.suggest.segment import Vocabulary
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[0-9])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -389,15 +394,42 @@ _ADDRESS_WORDS = frozenset(
 _PHRASES = sorted(PHRASES.items(), key=lambda kv: -len(kv[0]))
 
 
+# The known words that run-together names are split into (``segment``): the model's, set by ``using``.
+_VOCABULARY: ContextVar[Vocabulary | None] = ContextVar("suggest_vocabulary", default=None)
+
+
+@contextmanager
+def using(vocabulary: Vocabulary | None) -> Iterator[None]:
+    """Within the block, names are split with ``vocabulary``'s words (None: no splitting of run-together words)."""
+    token = _VOCABULARY.set(vocabulary)
+    try:
+        yield
+    finally:
+        _VOCABULARY.reset(token)
+
+
 def split_words(text: str) -> str:
-    """``BillingPostalCode`` → ``billing postal code``; ``Addresses[].City`` → ``addresses city``."""
-    spaced = _CAMEL.sub(" ", text.replace("__c", " custom"))
-    return " ".join(_NON_WORD.sub(" ", spaced.casefold()).split())
+    """``BillingPostalCode`` → ``billing postal code``; ``Addresses[].City`` → ``addresses city``; with a vocabulary
+    (``using``), ``emailaddress`` → ``email address``."""
+    return _split_words(text, _VOCABULARY.get())
 
 
 @lru_cache(maxsize=65536)
+def _split_words(text: str, vocabulary: Vocabulary | None) -> str:
+    spaced = _CAMEL.sub(" ", text.replace("__c", " custom"))
+    words = _NON_WORD.sub(" ", spaced.casefold()).split()
+    if vocabulary is not None:
+        words = [piece for word in words for piece in vocabulary.split(word)]
+    return " ".join(words)
+
+
 def canonical_words(text: str) -> tuple[str, ...]:
-    phrase = f" {split_words(text)} "
+    return _canonical_words(text, _VOCABULARY.get())
+
+
+@lru_cache(maxsize=65536)
+def _canonical_words(text: str, vocabulary: Vocabulary | None) -> tuple[str, ...]:
+    phrase = f" {_split_words(text, vocabulary)} "
     for source, target in _PHRASES:
         phrase = phrase.replace(f" {source} ", f" {target} ")
     words = [WORDS.get(word, word) for word in phrase.split()]
