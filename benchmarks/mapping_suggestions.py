@@ -557,9 +557,8 @@ def _subset_summary(folds: Sequence[dict[str, Any]], subsets: dict[str, set[str]
         abstentions = sum(f["abstentions"] for f in chosen_folds)
         out[f"{label}_top1_mean"] = sum(f["top1_accuracy"] for f in chosen_folds) / len(chosen_folds)
         out[f"{label}_end_to_end_mean"] = sum(f["end_to_end_accuracy"] for f in chosen_folds) / len(chosen_folds)
-        out[f"{label}_abstention_precision_pooled"] = (
-            sum(f["abstention_precision"] * f["abstentions"] for f in chosen_folds) / abstentions if abstentions else 0.0
-        )
+        right = sum(f["abstention_precision"] * f["abstentions"] for f in chosen_folds)
+        out[f"{label}_abstention_precision_pooled"] = right / abstentions if abstentions else 0.0
     return out
 
 
