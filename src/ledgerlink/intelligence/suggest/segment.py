@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 # English closed-class words: what glues the parts of a run-together name ("state or province", "price per unit").
-_FUNCTION_WORDS = """a an the and or nor but of to in on at by for from with without within into onto over under per as is are was
-    were be been being has have had do does did not no it its this that these those which who what when where how all
+_FUNCTION_WORDS = """a an the and or nor but of to in on at by for from with without within into onto over under per
+    as is are was were be been being has have had do does did not no it its this that these those which who what when where how all
     any each every some other than then there here if up down out off via about after before between during through
     until upon against among"""
 FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
