@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 # English closed-class words: what glues the parts of a run-together name ("state or province", "price per unit").
-_FUNCTION_WORDS = """a an the and or nor but of to in on at by for from with without within into onto over under per
-    as is are was were be been being has have had do does did not no it its this that these those which who what when where how all
-    any each every some other than then there here if up down out off via about after before between during through
-    until upon against among"""
+_FUNCTION_WORDS = """
+    a an the and or nor but of to in on at by for from with without within into onto over under per as is are was
+    were be been being has have had do does did not no it its this that these those which who what when where how
+    all any each every some other than then there here if up down out off via about after before between during
+    through until upon against among
+"""
 FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
 MIN_SYSTEMS = 2  # a name word is known when this many systems use it
 MIN_SYSTEMS_SHORT = 3  # a two-letter name word, when this many do
@@ -99,11 +101,7 @@ def learn(schemas: Iterable[tuple[str, Iterable[str], Iterable[str]]]) -> dict[s
             name_words[word] += 1
             systems.setdefault(word, set()).add(system)
     counts = Counter(
-        {
-            w: n
-            for w, n in name_words.items()
-            if len(systems[w]) >= (MIN_SYSTEMS_SHORT if len(w) == 2 else MIN_SYSTEMS)
-        }
+        {w: n for w, n in name_words.items() if len(systems[w]) >= (MIN_SYSTEMS_SHORT if len(w) == 2 else MIN_SYSTEMS)}
     )
     counts.update({w: n for w, n in label_words.items() if len(w) > 2})
     return {w: n for w, n in sorted(counts.items()) if w.isalpha() and len(w) >= 2}
