@@ -273,29 +273,50 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
 _ADDRESS_PARTS = frozenset({"street", "street2", "street3", "city", "region", "postcode", "country"})
 
 
+_SLOT_PREFIX = re.compile(r"^([A-Za-z]+?)(\d+)_(.+)$")
+_NAME_WORDS = frozenset({"name", "attention", "to", "primary", "main"})
+
+
 def _read_prefixed_addresses(schema: ObjectSchema, docs: list[_Doc]) -> None:
-    """Address blocks told apart by a short prefix (``p_street``, ``p_city``, ``p_code``; ``s_street``, ...): the
-    prefix is a qualifier the lexicon cannot read, so the block's own words decide. Inside such a block a bare
-    "code" is the postal code; of two blocks naming neither billing nor shipping, the first is the main (billing)
-    address and the second the delivery one, the usual order of a primary and a secondary address."""
-    blocks: dict[str, list[int]] = {}
+    """Address blocks told apart by a short prefix (``p_street``, ``p_city``, ``p_code``; ``s_street``, ...) or by a
+    slot number (``address1_city``, ``address2_city``): the prefix is a qualifier the lexicon cannot read, so the
+    block's own words decide. Inside such a block a bare "code" is the postal code, and a name is the block's
+    attention line; of two blocks naming neither billing nor shipping, the first (by slot number, else by place) is
+    the main (billing) address and the second the delivery one, the usual order of a primary and a secondary
+    address."""
+    blocks: dict[str, tuple[int, list[tuple[int, list[str]]]]] = {}
     for index, field in enumerate(schema.fields):
-        words = split_words(_leaf(field.name)).split()
-        if len(words) > 1 and len(words[0]) <= 2 and not words[0].isdigit():
-            blocks.setdefault(f"{_group(field.name)}{words[0]}", []).append(index)
-    addresses = [
-        members
-        for members in blocks.values()
-        if sum(bool(_ADDRESS_PARTS & docs[i].leaf.keys()) for i in members) >= 3
-        and not any({"billing", "shipping"} & set(split_words(schema.fields[i].name).split()) for i in members)
-    ]
-    for order, members in enumerate(addresses[:2]):
-        qualifier = "billing" if order == 0 else "shipping"
-        for i in members:
+        leaf, group = _leaf(field.name), _group(field.name)
+        words = split_words(leaf).split()
+        slot = _SLOT_PREFIX.match(leaf)
+        if slot:
+            key, order, rest = f"{group}{slot[1].casefold()}#{slot[2]}", int(slot[2]), split_words(slot[3]).split()
+        elif len(words) > 1 and len(words[0]) <= 2 and not words[0].isdigit():
+            key, order, rest = f"{group}{words[0]}", index, words[1:]
+        else:
+            continue
+        blocks.setdefault(key, (order, []))[1].append((index, rest))
+    addresses = sorted(
+        (
+            (order, members)
+            for order, members in blocks.values()
+            if sum(bool(_ADDRESS_PARTS & docs[i].leaf.keys()) for i, _ in members) >= 3
+            and not any(
+                {"billing", "shipping"} & set(split_words(schema.fields[i].name).split())
+                for i, _ in members
+                if _ADDRESS_PARTS & docs[i].leaf.keys()  # (a block's shipping method says nothing of its role)
+            )
+        ),
+        key=lambda block: block[0],
+    )
+    for rank, (_, members) in enumerate(addresses[:2]):
+        qualifier = "billing" if rank == 0 else "shipping"
+        for i, rest in members:
             field = schema.fields[i]
-            rest = split_words(_leaf(field.name)).split()[1:]
-            rest = ["postal code" if word == "code" else word for word in rest]
+            rest = ["postal", "code"] if rest == ["code"] else rest
             leaf = canonical_words(" ".join([qualifier, *rest]))
+            if {"name", "attention"} & set(leaf) and set(leaf) <= _NAME_WORDS | {qualifier}:
+                leaf = (qualifier, "attention")  # the person the post is for, not the record's name
             group = canonical_words(_group(field.name)) if _group(field.name) else ()
             docs[i].leaf = Counter(leaf)
             docs[i].path = Counter((*group, *leaf))

@@ -414,8 +414,18 @@ def split_words(text: str) -> str:
     return _split_words(text, _VOCABULARY.get())
 
 
+# A number that ends a segment with more after it (``address1_line1``, ``address2_city``) is a slot, which of several
+# of the same thing, not a line number: the first slot is the thing itself, a further one its own word ("slot2").
+_SLOT = re.compile(r"(?<=[A-Za-z])(\d+)(?=[_.\[][A-Za-z])")
+
+
+def _slot(match: re.Match[str]) -> str:
+    return "" if match[1] == "1" else f" slot{match[1]} "
+
+
 @lru_cache(maxsize=65536)
 def _split_words(text: str, vocabulary: Vocabulary | None) -> str:
+    text = _SLOT.sub(_slot, text)
     spaced = _CAMEL.sub(" ", text.replace("__c", " custom"))
     words = _NON_WORD.sub(" ", spaced.casefold()).split()
     if vocabulary is not None:
@@ -429,10 +439,13 @@ def canonical_words(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=65536)
 def _canonical_words(text: str, vocabulary: Vocabulary | None) -> tuple[str, ...]:
-    phrase = f" {_split_words(text, vocabulary)} "
+    # "state or province", "name and address": the conjunction only joins two words for one thing.
+    phrase = f" {' '.join(w for w in _split_words(text, vocabulary).split() if w not in ('or', 'and'))} "
     for source, target in _PHRASES:
         phrase = phrase.replace(f" {source} ", f" {target} ")
-    words = [WORDS.get(word, word) for word in phrase.split()]
+    # A "1" the phrases left (``emailaddress1``: email 1) numbers the first of several: the thing itself, as phone 1 is
+    # the phone; a 2 or 3 stays, a thing of its own.
+    words = [WORDS.get(word, word) for word in phrase.split() if word != "1"]
     # An address without a qualifier is the main one, which is where the bills go ("Addresses" beside
     # "DeliveryAddresses"; "address" beside "shippingAddress"; "postcode" beside "shipping_address.zip").
     if "shipping" not in words and "billing" not in words:
