@@ -247,7 +247,10 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
             # An address's own "address" line (``billing_address.address``) is its street.
             for counter in (doc.path, doc.leaf):
                 counter["street"] += counter.pop("address", 0)
-    if not _is_document(schema):
+    _strip_own_name(schema, docs)
+    if _is_document(schema):
+        _read_lines(schema, docs)
+    else:
         for field, doc in zip(schema.fields, docs, strict=True):
             if not _group(field.name) and doc.path == Counter(("number",)):
                 # A customer's or an item's bare "number" is its code (an invoice's number is the invoice's own).
@@ -271,6 +274,39 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
 
 
 _ADDRESS_PARTS = frozenset({"street", "street2", "street3", "city", "region", "postcode", "country"})
+
+
+def _strip_own_name(schema: ObjectSchema, docs: list[_Doc]) -> None:
+    """A top-level name that begins with the record's own name says it once too often: a product's
+    ``productnumber`` is its number (so its code), an account's ``accountcategorycode`` its category code. (The
+    record's own id is read apart.)"""
+    own = split_words(schema.object).split()
+    for index, field in enumerate(schema.fields):
+        words = split_words(field.name).split()
+        if _group(field.name) or len(words) <= len(own) or words[: len(own)] != own or docs[index].path == {"id": 1}:
+            continue
+        rest = SchemaField(" ".join(words[len(own) :]), field.type, field.label, field.samples)
+        docs[index] = _doc(rest)
+
+
+_LINE_PARTS = (frozenset({"quantity"}), frozenset({"price", "amount", "total", "net"}))
+
+
+def _read_lines(schema: ObjectSchema, docs: list[_Doc]) -> None:
+    """In a document, a list of entries each with a quantity and a price or amount is its lines, whatever the list
+    is called (``invoice_details[]``): its fields' words say "line" instead of the list's own name."""
+    groups: dict[str, list[int]] = {}
+    for index, field in enumerate(schema.fields):
+        if "[]." in field.name:
+            groups.setdefault(field.name[: field.name.index("[].")], []).append(index)
+    for group, members in groups.items():
+        named = Counter(canonical_words(group))
+        if "line" in named or not all(any(part & docs[i].leaf.keys() for i in members) for part in _LINE_PARTS):
+            continue
+        for i in members:
+            docs[i].path.subtract(named)
+            docs[i].path = +docs[i].path  # (drops what the subtraction left at zero)
+            docs[i].path["line"] = 1
 
 
 _SLOT_PREFIX = re.compile(r"^([A-Za-z]+?)(\d+)_(.+)$")

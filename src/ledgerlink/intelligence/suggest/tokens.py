@@ -392,6 +392,7 @@ _ADDRESS_WORDS = frozenset(
     {"address", "street", "street2", "street3", "street4", "city", "region", "postcode", "country"}
 )
 _PHRASES = sorted(PHRASES.items(), key=lambda kv: -len(kv[0]))
+_STORAGE = frozenset({"decimal", "money", "cents", "string"})
 
 
 # The known words that run-together names are split into (``segment``): the model's, set by ``using``.
@@ -446,6 +447,11 @@ def _canonical_words(text: str, vocabulary: Vocabulary | None) -> tuple[str, ...
     # A "1" the phrases left (``emailaddress1``: email 1) numbers the first of several: the thing itself, as phone 1 is
     # the phone; a 2 or 3 stays, a thing of its own.
     words = [WORDS.get(word, word) for word in phrase.split() if word != "1"]
+    if len(words) > 1:
+        # Words that say how a value is stored, not what it is (``amount_in_decimal``, ``price_money``).
+        stored = {k for k, w in enumerate(words) if w in _STORAGE}
+        kept = [w for k, w in enumerate(words) if k not in stored and not (w == "in" and k + 1 in stored)]
+        words = kept or words
     # An address without a qualifier is the main one, which is where the bills go ("Addresses" beside
     # "DeliveryAddresses"; "address" beside "shippingAddress"; "postcode" beside "shipping_address.zip").
     if "shipping" not in words and "billing" not in words:
