@@ -350,12 +350,12 @@ def _read_prefixed_addresses(schema: ObjectSchema, docs: list[_Doc]) -> None:
         for i, rest in members:
             field = schema.fields[i]
             rest = ["postal", "code"] if rest == ["code"] else rest
-            leaf = canonical_words(" ".join([qualifier, *rest]))
-            if {"name", "attention"} & set(leaf) and set(leaf) <= _NAME_WORDS | {qualifier}:
-                leaf = (qualifier, "attention")  # the person the post is for, not the record's name
-            group = canonical_words(_group(field.name)) if _group(field.name) else ()
-            docs[i].leaf = Counter(leaf)
-            docs[i].path = Counter((*group, *leaf))
+            read = canonical_words(" ".join([qualifier, *rest]))
+            if {"name", "attention"} & set(read) and set(read) <= _NAME_WORDS | {qualifier}:
+                read = (qualifier, "attention")  # the person the post is for, not the record's name
+            within = canonical_words(_group(field.name)) if _group(field.name) else ()
+            docs[i].leaf = Counter(read)
+            docs[i].path = Counter((*within, *read))
 
 
 def _read_address_names(schema: ObjectSchema, docs: list[_Doc]) -> None:
