@@ -2,8 +2,9 @@
 
 Words: TF-IDF cosine of the canonical words of the whole path, of the last segment and of the label (IDF over both
 schemas, so words every field shares, like "billing", weigh less than "postcode"). Spelling: a character ratio of
-the last segments. Kind: whether the declared types and the sample values can hold the same data. Context: whether
-this target is the source's best by words, and the source the target's (mutual best).
+the last segments. Label cover (round 8): how much of one field's words the other's label says, for the long
+prose labels a cosine dilutes. Kind: whether the declared types and the sample values can hold the same data.
+Context: whether this target is the source's best by words, and the source the target's (mutual best).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ FEATURE_NAMES = (
     "both_identifiers",
     "side_fit",
     "learned_words",
+    "label_covers",
 )
 
 # A system's own type words → a coarse kind.
@@ -445,19 +447,32 @@ def _feature_matrix(
             tlabel = td.label or td.path
             label = _cosine(slabel, tlabel, idf) if (sd.label or td.label) else path
             spelling = fuzz.ratio(sleaf, "".join(canonical_words(_leaf(tf.name)))) / 100
-            row.append([path, leaf, label, spelling, type_fit(sf, tf), sample_fit(sf, tf), side_fit(sd.path, td.path)])
+            covers = max(_covered(td.path, sd.label, idf), _covered(sd.path, td.label, idf))
+            row.append(
+                [path, leaf, label, spelling, type_fit(sf, tf), sample_fit(sf, tf), covers, side_fit(sd.path, td.path)]
+            )
         base.append(row)
     ids_s = [is_identifier(f, source) for f in source.fields]
     ids_t = [is_identifier(f, target) for f in target.fields]
     sides = [[v.pop() for v in row] for row in base]
+    covered = [[v.pop() for v in row] for row in base]
     out = _with_context(base)
     swords = [frozenset(d.path) for d in sdocs]
     twords = [frozenset(d.path) for d in tdocs]
     for i, row in enumerate(out):
         for j, vector in enumerate(row):
             learned_fit = synonyms.association(swords[i], twords[j], learned or {})
-            vector.extend((1.0 if ids_s[i] and ids_t[j] else 0.0, sides[i][j], learned_fit))
+            vector.extend((1.0 if ids_s[i] and ids_t[j] else 0.0, sides[i][j], learned_fit, covered[i][j]))
     return out
+
+
+def _covered(words: Counter[str], label: Counter[str], idf: dict[str, float]) -> float:
+    """How much of a field's words (by weight) the other field's label says: a long label ("Shows whether the
+    account is active or inactive") holds a short name's words (status) without being like it as a whole."""
+    if not words or not label:
+        return 0.0
+    total = sum(idf.get(w, 1.0) for w in words)
+    return sum(idf.get(w, 1.0) for w in words if w in label) / total
 
 
 def _lexical(vector: Sequence[float]) -> float:
