@@ -393,6 +393,8 @@ _ADDRESS_WORDS = frozenset(
 )
 _PHRASES = sorted(PHRASES.items(), key=lambda kv: -len(kv[0]))
 _STORAGE = frozenset({"decimal", "money", "cents", "string"})
+# The lexicon's own words are known words: never split ("wholesale" of "wholesale price", "gstin").
+_LEXICON = frozenset(w for text in (*PHRASES, *WORDS, *PHRASES.values(), *WORDS.values()) for w in text.split())
 
 
 # The known words that run-together names are split into (``segment``): the model's, set by ``using``.
@@ -430,7 +432,7 @@ def _split_words(text: str, vocabulary: Vocabulary | None) -> str:
     spaced = _CAMEL.sub(" ", text.replace("__c", " custom"))
     words = _NON_WORD.sub(" ", spaced.casefold()).split()
     if vocabulary is not None:
-        words = [piece for word in words for piece in vocabulary.split(word)]
+        words = [piece for word in words for piece in ((word,) if word in _LEXICON else vocabulary.split(word))]
     return " ".join(words)
 
 
