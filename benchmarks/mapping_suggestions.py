@@ -4,6 +4,8 @@
     python benchmarks/mapping_suggestions.py --loso   # what tuning is judged on since round 6: a new system's figures
     python benchmarks/mapping_suggestions.py --dev    # rounds 2-5's tuning figures: the five first systems only
     python benchmarks/mapping_suggestions.py --fresh  # also the fresh split (data/schemas_fresh), scored once
+    python benchmarks/mapping_suggestions.py --loso --all  # since round 8: leave one out over all seventeen systems
+    python benchmarks/mapping_suggestions.py --all --write-weights  # what ships: fitted on all seventeen
 
 ``--loso`` leaves one system out over all ten: fit on the pairs among the other nine, score the pairs that touch the
 tenth, for each of the ten (mean and worst fold). Since round 6 the old held-out and blind systems are development
@@ -29,7 +31,8 @@ method's threshold):
 - round-4 model: the logistic regression on the first eleven features (what shipped after issue 20's fourth round,
   refitted on today's lexicon): what round 5 (issue 20's gaps, 2026-12-07) adds, in the same run;
 - ledgerlink: all the features (with the word associations learned from the pairs fitted on) and their pairwise
-  products through the logistic regression fitted on those pairs (what ships).
+  products through the logistic regression fitted on those pairs (what ships). Since round 8 its names are also split
+  with the vocabulary learned from the schemas of the pairs fitted on (``intelligence.suggest.segment``).
 
 The learned word associations (``intelligence.suggest.synonyms``) are cross-fitted: each fitted pair's feature is
 computed with the associations learned from the pairs without its source system (a new system is one the
@@ -606,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(fresh)} fresh pairs (held out: no model saw them before this run)", flush=True)
     held3 = load_held3_pairs() if args.held3 else []
     if args.held3:
-        print(f"{len(held3)} held3 pairs (held out: no model saw them before this run)", flush=True)
+        print(f"{len(held3)} held3 pairs (scored once in round 7; with --all in the fit since round 8)", flush=True)
     started = time.perf_counter()
     model = fit(every)
     fit_seconds = time.perf_counter() - started
