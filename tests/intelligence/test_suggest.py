@@ -292,3 +292,64 @@ def test_a_name_inside_an_address_block_is_its_attention_line() -> None:
     )
     words = [set(doc.path) for doc in _docs(customer)]
     assert words[0] == {"name"} and words[1] == {"shipping", "attention"}
+
+
+def test_run_together_names_are_split_with_the_known_words() -> None:
+    """Round 8: a name without separators is split into the words a vocabulary knows (learned from the training
+    schemas; function words always known); a known word is never split, an unsplittable one is kept whole."""
+    from ledgerlink.intelligence.suggest import segment
+    from ledgerlink.intelligence.suggest.tokens import canonical_words, using
+
+    counts = segment.learn(
+        [
+            ("a", ["email", "address", "state", "created", "id", "account"], ["the", "province", "of", "customer"]),
+            ("b", ["email", "address", "state", "created", "id", "account", "province"], ["when", "record"]),
+        ]
+    )
+    vocabulary = segment.Vocabulary(counts)
+    assert vocabulary.split("emailaddress") == ("email", "address")
+    assert vocabulary.split("stateorprovince") == ("state", "or", "province")
+    assert vocabulary.split("address") == ("address",)
+    assert vocabulary.split("zzzqqq") == ("zzzqqq",)
+    assert "customer" in vocabulary  # label words are known from one system
+    with using(vocabulary):
+        assert canonical_words("emailaddress1") == ("email",)  # a leftover 1 is the thing itself
+        assert canonical_words("createdon") == ("created",)
+    assert canonical_words("emailaddress1") == ("emailaddress",)  # no vocabulary: as before round 8
+    # The pair's own labels make their words known: a real word is not cut into two known ones.
+    assert vocabulary.with_labels(["relationship"]).split("relationship") == ("relationship",)
+
+
+def test_slot_numbered_address_blocks_are_the_billing_then_the_shipping_address() -> None:
+    from ledgerlink.intelligence.suggest.features import _docs
+
+    account = parse_schema(
+        {
+            "system": "a",
+            "object": "account",
+            "fields": [
+                {"name": f"address{slot}_{part}"}
+                for slot in (1, 2)
+                for part in ("line1", "line2", "city", "postalCode", "primaryContactName", "shippingMethodCode")
+            ],
+        }
+    )
+    words = [set(doc.path) for doc in _docs(account)]
+    assert words[0] == {"billing", "street"} and words[1] == {"billing", "street2"}
+    assert words[2] == {"billing", "city"} and words[4] == {"billing", "attention"}
+    assert words[6] == {"shipping", "street"} and words[8] == {"shipping", "city"}
+
+
+def test_own_name_prefix_and_document_lines() -> None:
+    from ledgerlink.intelligence.suggest.features import _docs
+
+    product = parse_schema({"system": "a", "object": "product", "fields": [{"name": "product_number"}]})
+    assert [set(doc.path) for doc in _docs(product)] == [{"code"}]  # a product's number is its code
+    invoice = parse_schema(
+        {
+            "system": "a",
+            "object": "invoice",
+            "fields": [{"name": "details[].quantity"}, {"name": "details[].price"}, {"name": "details[].tax"}],
+        }
+    )
+    assert [set(doc.path) for doc in _docs(invoice)] == [{"line", "quantity"}, {"line", "price"}, {"line", "tax"}]

@@ -2,8 +2,9 @@
 
 Words: TF-IDF cosine of the canonical words of the whole path, of the last segment and of the label (IDF over both
 schemas, so words every field shares, like "billing", weigh less than "postcode"). Spelling: a character ratio of
-the last segments. Kind: whether the declared types and the sample values can hold the same data. Context: whether
-this target is the source's best by words, and the source the target's (mutual best).
+the last segments. Label cover (round 8): how much of one field's words the other's label says, for the long
+prose labels a cosine dilutes. Kind: whether the declared types and the sample values can hold the same data.
+Context: whether this target is the source's best by words, and the source the target's (mutual best).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from rapidfuzz import fuzz
 
 from ledgerlink.intelligence.suggest import synonyms
 from ledgerlink.intelligence.suggest.schema import ObjectSchema, SchemaField
-from ledgerlink.intelligence.suggest.tokens import canonical_words, split_words
+from ledgerlink.intelligence.suggest.segment import Vocabulary
+from ledgerlink.intelligence.suggest.tokens import canonical_words, split_words, using
 
 FEATURE_NAMES = (
     "path_words",
@@ -33,6 +35,7 @@ FEATURE_NAMES = (
     "both_identifiers",
     "side_fit",
     "learned_words",
+    "label_covers",
 )
 
 # A system's own type words → a coarse kind.
@@ -155,6 +158,7 @@ def _leaf(name: str) -> str:
 
 # Leaves that are only a key: inside a wrapper object the parent says what is keyed.
 _KEY_LEAVES = frozenset({("id",), ("code",), ("number",)})
+_VALUE_LEAVES = frozenset({("amount",), ("value",)})
 
 
 def _parent(name: str) -> str:
@@ -201,6 +205,10 @@ def _doc(field: SchemaField) -> _Doc:
         # schema-wide in ``_docs``).
         path, leaf = path[:-1], leaf[:-1] if leaf[-1:] == ("id",) and len(leaf) > 1 else leaf
     parent = _parent(field.name)
+    if parent and leaf in _VALUE_LEAVES:
+        # A value inside a wrapper object (``price_money.amount``, ``CustomerMemo.value``) is what the wrapper is.
+        leaf = canonical_words(parent) or leaf
+        path = canonical_words(_group(field.name))
     if parent and leaf in _KEY_LEAVES:
         # A key inside a wrapper object (``TaxCode.Code``, ``Item.UID``, ``Account.DisplayID``, ``Phone.Number``)
         # names what the wrapper is: its words are the parent's, as a wrapper's free-form number is the parent's.
@@ -246,7 +254,10 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
             # An address's own "address" line (``billing_address.address``) is its street.
             for counter in (doc.path, doc.leaf):
                 counter["street"] += counter.pop("address", 0)
-    if not _is_document(schema):
+    _strip_own_name(schema, docs)
+    if _is_document(schema):
+        _read_lines(schema, docs)
+    else:
         for field, doc in zip(schema.fields, docs, strict=True):
             if not _group(field.name) and doc.path == Counter(("number",)):
                 # A customer's or an item's bare "number" is its code (an invoice's number is the invoice's own).
@@ -272,32 +283,86 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
 _ADDRESS_PARTS = frozenset({"street", "street2", "street3", "city", "region", "postcode", "country"})
 
 
-def _read_prefixed_addresses(schema: ObjectSchema, docs: list[_Doc]) -> None:
-    """Address blocks told apart by a short prefix (``p_street``, ``p_city``, ``p_code``; ``s_street``, ...): the
-    prefix is a qualifier the lexicon cannot read, so the block's own words decide. Inside such a block a bare
-    "code" is the postal code; of two blocks naming neither billing nor shipping, the first is the main (billing)
-    address and the second the delivery one, the usual order of a primary and a secondary address."""
-    blocks: dict[str, list[int]] = {}
+def _strip_own_name(schema: ObjectSchema, docs: list[_Doc]) -> None:
+    """A top-level name that begins with the record's own name says it once too often: a product's
+    ``productnumber`` is its number (so its code), an account's ``accountcategorycode`` its category code. (The
+    record's own id is read apart.)"""
+    own = split_words(schema.object).split()
     for index, field in enumerate(schema.fields):
-        words = split_words(_leaf(field.name)).split()
-        if len(words) > 1 and len(words[0]) <= 2 and not words[0].isdigit():
-            blocks.setdefault(f"{_group(field.name)}{words[0]}", []).append(index)
-    addresses = [
-        members
-        for members in blocks.values()
-        if sum(bool(_ADDRESS_PARTS & docs[i].leaf.keys()) for i in members) >= 3
-        and not any({"billing", "shipping"} & set(split_words(schema.fields[i].name).split()) for i in members)
-    ]
-    for order, members in enumerate(addresses[:2]):
-        qualifier = "billing" if order == 0 else "shipping"
+        words = split_words(field.name).split()
+        if _group(field.name) or len(words) <= len(own) or words[: len(own)] != own or docs[index].path == {"id": 1}:
+            continue
+        rest = SchemaField(" ".join(words[len(own) :]), field.type, field.label, field.samples)
+        docs[index] = _doc(rest)
+
+
+_LINE_PARTS = (frozenset({"quantity"}), frozenset({"price", "amount", "total", "net"}))
+
+
+def _read_lines(schema: ObjectSchema, docs: list[_Doc]) -> None:
+    """In a document, a list of entries each with a quantity and a price or amount is its lines, whatever the list
+    is called (``invoice_details[]``): its fields' words say "line" instead of the list's own name."""
+    groups: dict[str, list[int]] = {}
+    for index, field in enumerate(schema.fields):
+        if "[]." in field.name:
+            groups.setdefault(field.name[: field.name.index("[].")], []).append(index)
+    for group, members in groups.items():
+        named = Counter(canonical_words(group))
+        if "line" in named or not all(any(part & docs[i].leaf.keys() for i in members) for part in _LINE_PARTS):
+            continue
         for i in members:
+            docs[i].path.subtract(named)
+            docs[i].path = +docs[i].path  # (drops what the subtraction left at zero)
+            docs[i].path["line"] = 1
+
+
+_SLOT_PREFIX = re.compile(r"^([A-Za-z]+?)(\d+)_(.+)$")
+_NAME_WORDS = frozenset({"name", "attention", "to", "primary", "main"})
+
+
+def _read_prefixed_addresses(schema: ObjectSchema, docs: list[_Doc]) -> None:
+    """Address blocks told apart by a short prefix (``p_street``, ``p_city``, ``p_code``; ``s_street``, ...) or by a
+    slot number (``address1_city``, ``address2_city``): the prefix is a qualifier the lexicon cannot read, so the
+    block's own words decide. Inside such a block a bare "code" is the postal code, and a name is the block's
+    attention line; of two blocks naming neither billing nor shipping, the first (by slot number, else by place) is
+    the main (billing) address and the second the delivery one, the usual order of a primary and a secondary
+    address."""
+    blocks: dict[str, tuple[int, list[tuple[int, list[str]]]]] = {}
+    for index, field in enumerate(schema.fields):
+        leaf, group = _leaf(field.name), _group(field.name)
+        words = split_words(leaf).split()
+        slot = _SLOT_PREFIX.match(leaf)
+        if slot:
+            key, order, rest = f"{group}{slot[1].casefold()}#{slot[2]}", int(slot[2]), split_words(slot[3]).split()
+        elif len(words) > 1 and len(words[0]) <= 2 and not words[0].isdigit():
+            key, order, rest = f"{group}{words[0]}", index, words[1:]
+        else:
+            continue
+        blocks.setdefault(key, (order, []))[1].append((index, rest))
+    addresses = sorted(
+        (
+            (order, members)
+            for order, members in blocks.values()
+            if sum(bool(_ADDRESS_PARTS & docs[i].leaf.keys()) for i, _ in members) >= 3
+            and not any(
+                {"billing", "shipping"} & set(split_words(schema.fields[i].name).split())
+                for i, _ in members
+                if _ADDRESS_PARTS & docs[i].leaf.keys()  # (a block's shipping method says nothing of its role)
+            )
+        ),
+        key=lambda block: block[0],
+    )
+    for rank, (_, members) in enumerate(addresses[:2]):
+        qualifier = "billing" if rank == 0 else "shipping"
+        for i, rest in members:
             field = schema.fields[i]
-            rest = split_words(_leaf(field.name)).split()[1:]
-            rest = ["postal code" if word == "code" else word for word in rest]
-            leaf = canonical_words(" ".join([qualifier, *rest]))
-            group = canonical_words(_group(field.name)) if _group(field.name) else ()
-            docs[i].leaf = Counter(leaf)
-            docs[i].path = Counter((*group, *leaf))
+            rest = ["postal", "code"] if rest == ["code"] else rest
+            read = canonical_words(" ".join([qualifier, *rest]))
+            if {"name", "attention"} & set(read) and set(read) <= _NAME_WORDS | {qualifier}:
+                read = (qualifier, "attention")  # the person the post is for, not the record's name
+            within = canonical_words(_group(field.name)) if _group(field.name) else ()
+            docs[i].leaf = Counter(read)
+            docs[i].path = Counter((*within, *read))
 
 
 def _read_address_names(schema: ObjectSchema, docs: list[_Doc]) -> None:
@@ -319,9 +384,10 @@ def _read_address_names(schema: ObjectSchema, docs: list[_Doc]) -> None:
 _SIDE_WORDS = _PURCHASE | _SALES
 
 
-def field_words(schema: ObjectSchema) -> list[frozenset[str]]:
+def field_words(schema: ObjectSchema, vocabulary: Vocabulary | None = None) -> list[frozenset[str]]:
     """Each field's canonical words (of its whole path), as the learned associations see them."""
-    return [frozenset(d.path) for d in _docs(schema)]
+    with using(vocabulary):
+        return [frozenset(d.path) for d in _docs(schema)]
 
 
 def _has_shipping(docs: Sequence[_Doc]) -> bool:
@@ -330,10 +396,29 @@ def _has_shipping(docs: Sequence[_Doc]) -> bool:
 
 
 def feature_matrix(
-    source: ObjectSchema, target: ObjectSchema, learned: Mapping[str, float] | None = None
+    source: ObjectSchema,
+    target: ObjectSchema,
+    learned: Mapping[str, float] | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> list[list[list[float]]]:
     """``[i][j]`` is the feature vector of source field i against target field j. ``learned``: the word
-    associations learned from the training pairs (``synonyms``)."""
+    associations learned from the training pairs (``synonyms``); ``vocabulary``: the known words that run-together
+    names are split into (``segment``), with the pair's own label words known too."""
+    with using(pair_vocabulary(vocabulary, source, target)):
+        return _feature_matrix(source, target, learned)
+
+
+def pair_vocabulary(vocabulary: Vocabulary | None, *schemas: ObjectSchema) -> Vocabulary | None:
+    """``vocabulary`` with the words of the schemas' own labels known (``Vocabulary.with_labels``)."""
+    if vocabulary is None:
+        return None
+    with using(None):
+        return vocabulary.with_labels(w for s in schemas for f in s.fields for w in split_words(f.label).split())
+
+
+def _feature_matrix(
+    source: ObjectSchema, target: ObjectSchema, learned: Mapping[str, float] | None
+) -> list[list[list[float]]]:
     sdocs = _docs(source)
     tdocs = _docs(target)
     if not _has_shipping(tdocs):
@@ -367,19 +452,32 @@ def feature_matrix(
             tlabel = td.label or td.path
             label = _cosine(slabel, tlabel, idf) if (sd.label or td.label) else path
             spelling = fuzz.ratio(sleaf, "".join(canonical_words(_leaf(tf.name)))) / 100
-            row.append([path, leaf, label, spelling, type_fit(sf, tf), sample_fit(sf, tf), side_fit(sd.path, td.path)])
+            covers = max(_covered(td.path, sd.label, idf), _covered(sd.path, td.label, idf))
+            row.append(
+                [path, leaf, label, spelling, type_fit(sf, tf), sample_fit(sf, tf), covers, side_fit(sd.path, td.path)]
+            )
         base.append(row)
     ids_s = [is_identifier(f, source) for f in source.fields]
     ids_t = [is_identifier(f, target) for f in target.fields]
     sides = [[v.pop() for v in row] for row in base]
+    covered = [[v.pop() for v in row] for row in base]
     out = _with_context(base)
     swords = [frozenset(d.path) for d in sdocs]
     twords = [frozenset(d.path) for d in tdocs]
     for i, row in enumerate(out):
         for j, vector in enumerate(row):
             learned_fit = synonyms.association(swords[i], twords[j], learned or {})
-            vector.extend((1.0 if ids_s[i] and ids_t[j] else 0.0, sides[i][j], learned_fit))
+            vector.extend((1.0 if ids_s[i] and ids_t[j] else 0.0, sides[i][j], learned_fit, covered[i][j]))
     return out
+
+
+def _covered(words: Counter[str], label: Counter[str], idf: dict[str, float]) -> float:
+    """How much of a field's words (by weight) the other field's label says: a long label ("Shows whether the
+    account is active or inactive") holds a short name's words (status) without being like it as a whole."""
+    if not words or not label:
+        return 0.0
+    total = sum(idf.get(w, 1.0) for w in words)
+    return sum(idf.get(w, 1.0) for w in words if w in label) / total
 
 
 def _lexical(vector: Sequence[float]) -> float:

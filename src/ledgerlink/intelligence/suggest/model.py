@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 from ledgerlink.intelligence.suggest.features import FEATURE_NAMES
+from ledgerlink.intelligence.suggest.segment import Vocabulary
 
 
 def pairwise(features: list[float]) -> list[float]:
@@ -27,6 +28,7 @@ class PairModel:
     threshold: float = 0.5  # below this the best target is no target
     synonyms: dict[str, float] = field(default_factory=dict)  # word associations learned with the weights
     products: bool = False  # the weights are for ``pairwise(features)``
+    vocabulary: Vocabulary | None = None  # known words that run-together names are split into (``segment``)
 
     def probability(self, features: list[float]) -> float:
         x = pairwise(features) if self.products else features
@@ -41,6 +43,7 @@ class PairModel:
             "threshold": self.threshold,
             "products": self.products,
             "synonyms": dict(sorted(self.synonyms.items())),
+            "vocabulary": dict(sorted(self.vocabulary.counts.items())) if self.vocabulary else {},
         }
 
     @classmethod
@@ -49,7 +52,11 @@ class PairModel:
             raise ValueError("the weights were fitted on other features; refit them")
         learned = {str(k): float(v) for k, v in (data.get("synonyms") or {}).items()}
         weights = tuple(float(w) for w in data["weights"])
-        return cls(weights, float(data["bias"]), float(data["threshold"]), learned, bool(data.get("products")))
+        words = {str(k): int(v) for k, v in (data.get("vocabulary") or {}).items()}
+        vocabulary = Vocabulary(words) if words else None
+        return cls(
+            weights, float(data["bias"]), float(data["threshold"]), learned, bool(data.get("products")), vocabulary
+        )
 
 
 def shipped_model() -> PairModel:

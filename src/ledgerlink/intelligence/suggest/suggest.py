@@ -25,7 +25,8 @@ class Suggestion:
 
 
 def score_matrix(source: ObjectSchema, target: ObjectSchema, model: PairModel) -> list[list[float]]:
-    return [[model.probability(v) for v in row] for row in feature_matrix(source, target, model.synonyms)]
+    features = feature_matrix(source, target, model.synonyms, model.vocabulary)
+    return [[model.probability(v) for v in row] for row in features]
 
 
 def assign(scores: list[list[float]], threshold: float) -> list[int | None]:

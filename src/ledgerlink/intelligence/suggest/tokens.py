@@ -8,7 +8,12 @@ Phrases are replaced before single words, so "tax rate" stays a rate and "due da
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
+
+from ledgerlink.intelligence.suggest.segment import Vocabulary
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[0-9])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -387,20 +392,68 @@ _ADDRESS_WORDS = frozenset(
     {"address", "street", "street2", "street3", "street4", "city", "region", "postcode", "country"}
 )
 _PHRASES = sorted(PHRASES.items(), key=lambda kv: -len(kv[0]))
+_STORAGE = frozenset({"decimal", "money", "cents", "string"})
+# The lexicon's own words are known words: never split ("wholesale" of "wholesale price", "gstin").
+_LEXICON = frozenset(w for text in (*PHRASES, *WORDS, *PHRASES.values(), *WORDS.values()) for w in text.split())
+
+
+# The known words that run-together names are split into (``segment``): the model's, set by ``using``.
+_VOCABULARY: ContextVar[Vocabulary | None] = ContextVar("suggest_vocabulary", default=None)
+
+
+@contextmanager
+def using(vocabulary: Vocabulary | None) -> Iterator[None]:
+    """Within the block, names are split with ``vocabulary``'s words (None: no splitting of run-together words)."""
+    token = _VOCABULARY.set(vocabulary)
+    try:
+        yield
+    finally:
+        _VOCABULARY.reset(token)
 
 
 def split_words(text: str) -> str:
-    """``BillingPostalCode`` → ``billing postal code``; ``Addresses[].City`` → ``addresses city``."""
-    spaced = _CAMEL.sub(" ", text.replace("__c", " custom"))
-    return " ".join(_NON_WORD.sub(" ", spaced.casefold()).split())
+    """``BillingPostalCode`` → ``billing postal code``; ``Addresses[].City`` → ``addresses city``; with a vocabulary
+    (``using``), ``emailaddress`` → ``email address``."""
+    return _split_words(text, _VOCABULARY.get())
+
+
+# A number that ends a segment with more after it (``address1_line1``, ``address2_city``) is a slot, which of several
+# of the same thing, not a line number: the first slot is the thing itself, a further one its own word ("slot2").
+_SLOT = re.compile(r"(?<=[A-Za-z])(\d+)(?=[_.\[][A-Za-z])")
+
+
+def _slot(match: re.Match[str]) -> str:
+    return "" if match[1] == "1" else f" slot{match[1]} "
 
 
 @lru_cache(maxsize=65536)
+def _split_words(text: str, vocabulary: Vocabulary | None) -> str:
+    text = _SLOT.sub(_slot, text)
+    spaced = _CAMEL.sub(" ", text.replace("__c", " custom"))
+    words = _NON_WORD.sub(" ", spaced.casefold()).split()
+    if vocabulary is not None:
+        words = [piece for word in words for piece in ((word,) if word in _LEXICON else vocabulary.split(word))]
+    return " ".join(words)
+
+
 def canonical_words(text: str) -> tuple[str, ...]:
-    phrase = f" {split_words(text)} "
+    return _canonical_words(text, _VOCABULARY.get())
+
+
+@lru_cache(maxsize=65536)
+def _canonical_words(text: str, vocabulary: Vocabulary | None) -> tuple[str, ...]:
+    # "state or province", "name and address": the conjunction only joins two words for one thing.
+    phrase = f" {' '.join(w for w in _split_words(text, vocabulary).split() if w not in ('or', 'and'))} "
     for source, target in _PHRASES:
         phrase = phrase.replace(f" {source} ", f" {target} ")
-    words = [WORDS.get(word, word) for word in phrase.split()]
+    # A "1" the phrases left (``emailaddress1``: email 1) numbers the first of several: the thing itself, as phone 1 is
+    # the phone; a 2 or 3 stays, a thing of its own.
+    words = [WORDS.get(word, word) for word in phrase.split() if word != "1"]
+    if len(words) > 1:
+        # Words that say how a value is stored, not what it is (``amount_in_decimal``, ``price_money``).
+        stored = {k for k, w in enumerate(words) if w in _STORAGE}
+        kept = [w for k, w in enumerate(words) if k not in stored and not (w == "in" and k + 1 in stored)]
+        words = kept or words
     # An address without a qualifier is the main one, which is where the bills go ("Addresses" beside
     # "DeliveryAddresses"; "address" beside "shippingAddress"; "postcode" beside "shipping_address.zip").
     if "shipping" not in words and "billing" not in words:
