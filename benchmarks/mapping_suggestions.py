@@ -4,6 +4,7 @@
     python benchmarks/mapping_suggestions.py --loso   # what tuning is judged on since round 6: a new system's figures
     python benchmarks/mapping_suggestions.py --dev    # rounds 2-5's tuning figures: the five first systems only
     python benchmarks/mapping_suggestions.py --fresh  # also the fresh split (data/schemas_fresh), scored once
+    python benchmarks/mapping_suggestions.py --held4  # also the fourth held-out split (data/schemas_held4), once
 
 ``--loso`` leaves one system out over all ten: fit on the pairs among the other nine, score the pairs that touch the
 tenth, for each of the ten (mean and worst fold). Since round 6 the old held-out and blind systems are development
@@ -72,6 +73,9 @@ FRESH = Path(__file__).parent / "data" / "schemas_fresh"
 # Collected by hand while round 7 was tuned (its collector never ran the model, round 7's tuner never saw it):
 # scored only with --held3, once, on the weights round 7 froze.
 HELD3 = Path(__file__).parent / "data" / "schemas_held3"
+# Collected by hand while the model was tuned on another branch (its collector never ran the model, the tuner never
+# saw it): scored only with --held4.
+HELD4 = Path(__file__).parent / "data" / "schemas_held4"
 KIND = {
     "Account": "customer", "Contact": "customer", "Customer": "customer", "contact": "customer",
     "Client": "customer", "res.partner": "customer",
@@ -152,6 +156,12 @@ def load_held3_pairs() -> list[Pair]:
     """The third held-out split: every pair with a system of ``schemas_held3`` on either side, the other side any
     system of the three folders."""
     return _pairs_among((DATA, FRESH, HELD3), touching=HELD3)
+
+
+def load_held4_pairs() -> list[Pair]:
+    """The fourth held-out split: every pair with a system of ``schemas_held4`` on either side, the other side any
+    system of the four folders."""
+    return _pairs_among((DATA, FRESH, HELD3, HELD4), touching=HELD4)
 
 
 def load_all_pairs() -> list[Pair]:
@@ -498,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loso", action="store_true", help="leave one system out over all ten systems (round 6)")
     parser.add_argument("--fresh", action="store_true", help="also score the fresh split (data/schemas_fresh)")
     parser.add_argument("--held3", action="store_true", help="also score the third held-out split (schemas_held3)")
+    parser.add_argument("--held4", action="store_true", help="also score the fourth held-out split (schemas_held4)")
     parser.add_argument(
         "--all",
         action="store_true",
@@ -533,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
     held3 = load_held3_pairs() if args.held3 else []
     if args.held3:
         print(f"{len(held3)} held3 pairs (held out: no model saw them before this run)", flush=True)
+    held4 = load_held4_pairs() if args.held4 else []
+    if args.held4:
+        print(f"{len(held4)} held4 pairs (held out: no model saw them before this run)", flush=True)
     started = time.perf_counter()
     model = fit(every)
     fit_seconds = time.perf_counter() - started
@@ -552,7 +566,11 @@ def main(argv: list[str] | None = None) -> int:
     splits = (("blind, in fit", blind), ("held-out, in fit", held_out), ("training", train))
     rows = []
     for name, scorer, threshold in methods:
-        tests = ((("held3", held3),) if args.held3 else ()) + ((("fresh", fresh),) if args.fresh else ())
+        tests = (
+            ((("held4", held4),) if args.held4 else ())
+            + ((("held3", held3),) if args.held3 else ())
+            + ((("fresh", fresh),) if args.fresh else ())
+        )
         for split, pairs in tests + splits:
             started = time.perf_counter()
             row = {"method": name, "split": split, "threshold": threshold, **evaluate(pairs, scorer, threshold)}
