@@ -84,6 +84,7 @@ KIND = {
     "customer": "customer", "organization": "customer", "salesInvoice": "invoice", "ItemInvoice": "invoice",
     "product": "product",
     "account": "customer", "CatalogItem": "product", "item_price": "product",
+    "Party": "customer",
 }  # fmt: skip
 
 Scores = list[list[float]]
