@@ -236,8 +236,9 @@ class EngineSettings:
     # worker's record runs are going or waiting, a lane starts nothing until its oldest run has waited
     # ``background_yield_seconds``, then ``background_while_busy`` at once. At 50 deals a second the PDF runs beside
     # the invoice runs had doubled the write-back's latency (p50 0.30 against 0.14 s, p99 0.62-0.70 against
-    # 0.35-0.39 s); with the lanes yielding, their slots are used only when the invoices pause, so eight catch up
-    # on 3,000 PDFs in ~53 s where four took ~90 (benchmarks/README.md, event_latency round 6).
+    # 0.35-0.39 s); with the lanes yielding, their slots are used only when the invoices pause (eight caught up on
+    # 3,000 PDFs in ~53 s where four took ~90, before a PDF run took its shard's waiting PDFs too: now ~5 s;
+    # benchmarks/README.md, event_latency round 6).
     background_concurrency: int = 8
     background_yield_seconds: float = 120.0
     background_while_busy: int = 1
