@@ -18,7 +18,6 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 # English closed-class words: what glues the parts of a run-together name ("state or province", "price per unit").
 _FUNCTION_WORDS = """
@@ -32,6 +31,7 @@ MIN_SYSTEMS = 2  # a name word is known when this many systems use it
 MIN_SYSTEMS_SHORT = 3  # a two-letter name word, when this many do
 MIN_LENGTH = 4  # shorter words are never split
 _LONGEST = 24  # no known word is longer than this
+MAX_SPLITS_KEPT = 65_536  # splits a vocabulary remembers
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +40,9 @@ class Vocabulary:
 
     counts: Mapping[str, int]
     _costs: dict[str, float] = field(init=False, repr=False)
+    # Splits made with this vocabulary: it lives and dies with it (a pair's ``with_labels`` copy is dropped after the
+    # pair), and is emptied when full, so a long-running console holds no pair's words for ever.
+    _splits: dict[str, tuple[str, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         total = sum(self.counts.values()) + len(FUNCTION_WORDS)
@@ -47,12 +50,18 @@ class Vocabulary:
         for word in FUNCTION_WORDS:
             costs.setdefault(word, math.log(total / 2))
         object.__setattr__(self, "_costs", costs)
+        object.__setattr__(self, "_splits", {})
 
     def __contains__(self, word: object) -> bool:
         return word in self._costs
 
     def split(self, word: str) -> tuple[str, ...]:
-        return _split(word, self)
+        pieces = self._splits.get(word)
+        if pieces is None:
+            if len(self._splits) >= MAX_SPLITS_KEPT:
+                self._splits.clear()
+            pieces = self._splits[word] = _split(word, self)
+        return pieces
 
     def cost(self, word: str) -> float:
         return self._costs[word]
@@ -65,7 +74,6 @@ class Vocabulary:
         return Vocabulary(Counter(self.counts) + extra)
 
 
-@lru_cache(maxsize=65536)
 def _split(word: str, vocabulary: Vocabulary) -> tuple[str, ...]:
     if len(word) < MIN_LENGTH or word in vocabulary or not word.isalpha():
         return (word,)
