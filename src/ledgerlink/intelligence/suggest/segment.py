@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 # English closed-class words: what glues the parts of a run-together name ("state or province", "price per unit").
 _FUNCTION_WORDS = """
@@ -31,7 +32,8 @@ MIN_SYSTEMS = 2  # a name word is known when this many systems use it
 MIN_SYSTEMS_SHORT = 3  # a two-letter name word, when this many do
 MIN_LENGTH = 4  # shorter words are never split
 _LONGEST = 24  # no known word is longer than this
-MAX_SPLITS_KEPT = 65_536  # splits a vocabulary remembers
+MAX_KEPT = 65_536  # entries a vocabulary remembers per table
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,9 +42,10 @@ class Vocabulary:
 
     counts: Mapping[str, int]
     _costs: dict[str, float] = field(init=False, repr=False)
-    # Splits made with this vocabulary: it lives and dies with it (a pair's ``with_labels`` copy is dropped after the
-    # pair), and is emptied when full, so a long-running console holds no pair's words for ever.
-    _splits: dict[str, tuple[str, ...]] = field(init=False, repr=False)
+    # What was read with this vocabulary (its splits, and ``tokens``' words of a name), by table: it lives and dies
+    # with the vocabulary (a pair's ``with_labels`` copy is dropped after the pair), and each table is emptied when
+    # full, so a long-running console holds no pair's words for ever.
+    _memos: dict[str, dict[str, Any]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         total = sum(self.counts.values()) + len(FUNCTION_WORDS)
@@ -50,18 +53,22 @@ class Vocabulary:
         for word in FUNCTION_WORDS:
             costs.setdefault(word, math.log(total / 2))
         object.__setattr__(self, "_costs", costs)
-        object.__setattr__(self, "_splits", {})
+        object.__setattr__(self, "_memos", {})
 
     def __contains__(self, word: object) -> bool:
         return word in self._costs
 
     def split(self, word: str) -> tuple[str, ...]:
-        pieces = self._splits.get(word)
-        if pieces is None:
-            if len(self._splits) >= MAX_SPLITS_KEPT:
-                self._splits.clear()
-            pieces = self._splits[word] = _split(word, self)
-        return pieces
+        return self.remembered("split", word, lambda w: _split(w, self))
+
+    def remembered(self, table: str, key: str, compute: Callable[[str], T]) -> T:
+        """``compute(key)``, made once with this vocabulary (see ``_memos``)."""
+        memo = self._memos.setdefault(table, {})
+        if key not in memo:
+            if len(memo) >= MAX_KEPT:
+                memo.clear()
+            memo[key] = compute(key)
+        return memo[key]
 
     def cost(self, word: str) -> float:
         return self._costs[word]

@@ -8,10 +8,11 @@ Phrases are replaced before single words, so "tax rate" stays a rate and "due da
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
+from typing import TypeVar
 
 from ledgerlink.intelligence.suggest.segment import Vocabulary
 
@@ -426,7 +427,23 @@ def _slot(match: re.Match[str]) -> str:
     return "" if match[1] == "1" else f" slot{match[1]} "
 
 
-@lru_cache(maxsize=65536)
+R = TypeVar("R")
+
+
+def _per_vocabulary(read: Callable[[str, Vocabulary | None], R]) -> Callable[[str, Vocabulary | None], R]:
+    """``read(text, vocabulary)`` made once: without a vocabulary in one process-wide cache, with one in that
+    vocabulary's own (``Vocabulary.remembered``), so a pair's vocabulary takes what was read with it when it goes."""
+    plain = lru_cache(maxsize=65536)(lambda text: read(text, None))
+
+    def remembered(text: str, vocabulary: Vocabulary | None) -> R:
+        if vocabulary is None:
+            return plain(text)
+        return vocabulary.remembered(read.__name__, text, lambda t: read(t, vocabulary))
+
+    return remembered
+
+
+@_per_vocabulary
 def _split_words(text: str, vocabulary: Vocabulary | None) -> str:
     text = _SLOT.sub(_slot, text)
     spaced = _CAMEL.sub(" ", text.replace("__c", " custom"))
@@ -440,7 +457,7 @@ def canonical_words(text: str) -> tuple[str, ...]:
     return _canonical_words(text, _VOCABULARY.get())
 
 
-@lru_cache(maxsize=65536)
+@_per_vocabulary
 def _canonical_words(text: str, vocabulary: Vocabulary | None) -> tuple[str, ...]:
     # "state or province", "name and address": the conjunction only joins two words for one thing.
     phrase = f" {' '.join(w for w in _split_words(text, vocabulary).split() if w not in ('or', 'and'))} "
