@@ -156,9 +156,8 @@ def _leaf(name: str) -> str:
     return re.split(r"[.\]]", name)[-1] or name
 
 
-# Leaves that are only a key: inside a wrapper object the parent says what is keyed.
-_KEY_LEAVES = frozenset({("id",), ("code",), ("number",)})
-_VALUE_LEAVES = frozenset({("amount",), ("value",)})
+# Leaves that are only a key or only a value: inside a wrapper object the parent says what is keyed or held.
+_WRAPPED_LEAVES = frozenset({("id",), ("code",), ("number",), ("amount",), ("value",)})
 
 
 def _parent(name: str) -> str:
@@ -205,13 +204,10 @@ def _doc(field: SchemaField) -> _Doc:
         # schema-wide in ``_docs``).
         path, leaf = path[:-1], leaf[:-1] if leaf[-1:] == ("id",) and len(leaf) > 1 else leaf
     parent = _parent(field.name)
-    if parent and leaf in _VALUE_LEAVES:
-        # A value inside a wrapper object (``price_money.amount``, ``CustomerMemo.value``) is what the wrapper is.
-        leaf = canonical_words(parent) or leaf
-        path = canonical_words(_group(field.name))
-    if parent and leaf in _KEY_LEAVES:
+    if parent and leaf in _WRAPPED_LEAVES:
         # A key inside a wrapper object (``TaxCode.Code``, ``Item.UID``, ``Account.DisplayID``, ``Phone.Number``)
-        # names what the wrapper is: its words are the parent's, as a wrapper's free-form number is the parent's.
+        # names what the wrapper is, and a value inside one (``price_money.amount``, ``CustomerMemo.value``) is what
+        # the wrapper is: either way its words are the parent's.
         leaf = canonical_words(parent) or leaf
         path = canonical_words(_group(field.name))
     if "[]" in field.name and leaf in (("net",), ("total",), ("product",), ("item",)):
