@@ -111,6 +111,7 @@ def worker(
     """Run an engine worker until SIGTERM or Ctrl-C: the flows switched on in the settings file, real-time by Change
     Data Capture with polling as the safety net, the nightly reconciliation and the alert rules."""
     from ledgerlink.bootstrap import default_executor_id
+    from ledgerlink.engine import history
     from ledgerlink.engine import runtime as engine
     from ledgerlink.engine.worker import run_worker, start_alert_loop
 
@@ -130,6 +131,7 @@ def worker(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     start_alert_loop(runtime.ledger, _smtp(runtime.ledger, runtime.settings.data_dir), stop, alert_interval)
+    history.start_for(runtime, stop)  # forget finished runs past [database] history_days
     console.print(f"[green]worker {executor} running[/] (poll every {poll_interval}s); Ctrl-C to stop")
     try:
         run_worker(runtime, poll_interval=poll_interval, stop=stop)

@@ -52,6 +52,37 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str | None = Field(default=None, description="PostgreSQL or SQLite URL; empty: SQLite in data_dir")
     data_dir: Path = Field(default=Path(".ledgerlink"), description="the ledger (SQLite), DBOS database and vault key")
+    # What the engine keeps of its finished runs (DBOS's workflow history: a run, its input, output and steps). The
+    # audit log and the failed records are the ledger's and are not touched. An idle worker polling every 5 s
+    # writes ~5,800 runs an hour, so without a limit the database only grows (benchmarks/README.md, run history).
+    history_days: float = Field(
+        default=7.0,
+        ge=0,
+        le=3650,
+        description="days a finished run's history is kept (0: for ever; otherwise at least 3)",
+    )
+    poll_history_hours: float = Field(
+        default=6.0,
+        ge=0,
+        le=87600,
+        description="hours a finished polling run's history is kept (0: as long as other runs'; otherwise at least 1)",
+    )
+
+    @field_validator("history_days")
+    @classmethod
+    def _history_covers_event_replay(cls, days: float) -> float:
+        # Salesforce replays change events for 72 hours: a run started by one must still be known (and so not run
+        # again) for as long as the event can come back.
+        if 0 < days < 3:
+            raise ValueError("keep at least 3 days (Salesforce replays change events for 72 hours), or 0 for ever")
+        return days
+
+    @field_validator("poll_history_hours")
+    @classmethod
+    def _poll_history_covers_a_slot(cls, hours: float) -> float:
+        if 0 < hours < 1:
+            raise ValueError("keep polling runs at least 1 hour, or 0 to keep them as long as other runs")
+        return hours
 
 
 class ConnectionsSettings(_Section):

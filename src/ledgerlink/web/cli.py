@@ -67,9 +67,13 @@ def serve(
         worker_for(app).warm()
 
     app.router.on_startup.append(warm_preview_workers)
-    if engine:
-        start_engine_from_connections(console)
     stop = threading.Event()
+    if engine:
+        from ledgerlink.engine import history
+        from ledgerlink.engine import runtime as engine_runtime
+
+        start_engine_from_connections(console)
+        history.start_for(engine_runtime.current(), stop)
     start_alert_loop(console, stop)
     try:
         uvicorn.run(
