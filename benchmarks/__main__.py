@@ -82,6 +82,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     ),
     "anomalies": ("anomalies.py", ["--seeds", "5"], ["--seeds", "2"], []),
     "first_invoice": ("first_invoice.py", [], [], []),
+    "run_history": ("run_history.py", ["--seconds", "60"], ["--seconds", "20"], ["--seconds", "300"]),
 }
 
 
@@ -148,6 +149,16 @@ def headline(name: str, data: dict[str, Any]) -> list[tuple[str, str, str, str]]
                     "≤ ½ the baseline",
                 )
             )
+    elif name == "run_history":
+        rate, kept, base = data["per_hour"], data["ledgerlink_bound"], data["baseline_30_days"]
+        rows.append(
+            (
+                f"run history, one idle worker (poll {data['poll_interval']:g} s)",
+                f"{rate['workflow_status']:,} runs/h, at most {kept['runs']:,} kept (~{kept['megabytes']:,} MB)",
+                f"DBOS alone: {base['runs']:,} runs (~{base['megabytes']:,} MB) after 30 days",
+                "bounded",
+            )
+        )
     elif name == "burst":
         for run in data["runs"]:
             text = (

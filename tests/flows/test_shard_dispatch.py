@@ -4,7 +4,7 @@ other shards, and the subscription's replay id is stored only once every change 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
@@ -81,5 +81,32 @@ def test_changes_whose_enqueue_failed_stay_held_and_go_on_the_next_try(flow_env:
         assert attempts == [[("c1", "v1")], [("c1", "v1")]]
         dispatcher.set_watermark("w", "01")
         assert store.values == {"w": "01"}
+    finally:
+        dispatcher.stop()
+
+
+class _ForgottenRun:
+    """The handle of a run whose history is gone (engine.history forgot it, or the row was never kept)."""
+
+    workflow_id = "test-dispatch-forgotten-1"
+
+
+def test_a_run_whose_history_was_forgotten_counts_as_finished(flow_env: FlowEnv) -> None:
+    batches: list[list[Change]] = []
+
+    def enqueue(batch: list[Change]) -> WorkflowHandle[Any]:
+        batches.append(batch)
+        if len(batches) == 1:
+            return cast(WorkflowHandle[Any], _ForgottenRun())
+        with SetWorkflowID(f"test-dispatch-forgotten-{len(batches)}"):
+            return DBOS.start_workflow(_run, [record_id for record_id, _ in batch])
+
+    dispatcher = ShardDispatcher(enqueue, window=1, store=MemoryWatermarks(), name="test-dispatch-forgotten")
+    try:
+        dispatcher.add({"d1": ("D", "v1")})
+        dispatcher.add({"d2": ("D", "v1")})  # shard D is full: held until its run is seen finished
+        # Not found in DBOS is finished: the held change goes on, the shard is not stuck for ever.
+        assert wait_until(lambda: len(batches) == 2, timeout=10, interval=0.02), batches
+        assert batches[1] == [("d2", "v1")]
     finally:
         dispatcher.stop()

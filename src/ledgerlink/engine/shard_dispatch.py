@@ -155,7 +155,9 @@ class ShardDispatcher:
                 self.hinted = False  # before the query: a run finishing after it hints again
                 self.next_look = now + FINISH_LOOK_SECONDS
                 rows = DBOS.list_workflows(workflow_ids=list(owners), load_input=False, load_output=False)
-                finished = [row.workflow_id for row in rows if row.status not in UNFINISHED]
+                # A run not found has finished too: its history was forgotten (engine.history), or never kept.
+                going = {row.workflow_id for row in rows if row.status in UNFINISHED}
+                finished = [workflow_id for workflow_id in owners if workflow_id not in going]
                 if not finished:
                     continue
                 with self.lock:
