@@ -192,7 +192,7 @@ def test_polling_runs_alone_can_expire_while_the_rest_is_kept_for_ever() -> None
 @pytest.mark.parametrize(
     ("days", "hours", "message"),
     [
-        (1, 24, "keep at least 3 days (Salesforce replays change events for 72 hours), or 0 for ever"),
+        (1, 24, "keep at least 3 days (change events are replayed for up to 72 hours), or 0 for ever"),
         (7, 0.5, "keep polling runs at least 1 hour, or 0 to keep them as long as other runs"),
         (-1, 24, "greater than or equal to 0"),
         (4000, 24, "less than or equal to 3650"),

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -68,21 +69,16 @@ class DatabaseSettings(_Section):
         description="hours a finished polling run's history is kept (0: as long as other runs'; otherwise at least 1)",
     )
 
-    @field_validator("history_days")
+    @field_validator("history_days", "poll_history_hours")
     @classmethod
-    def _history_covers_event_replay(cls, days: float) -> float:
-        # Salesforce replays change events for 72 hours: a run started by one must still be known (and so not run
-        # again) for as long as the event can come back.
-        if 0 < days < 3:
-            raise ValueError("keep at least 3 days (Salesforce replays change events for 72 hours), or 0 for ever")
-        return days
-
-    @field_validator("poll_history_hours")
-    @classmethod
-    def _poll_history_covers_a_slot(cls, hours: float) -> float:
-        if 0 < hours < 1:
+    def _long_enough(cls, value: float, info: ValidationInfo) -> float:
+        # Change events can be replayed for 72 hours: a run one started must still be known (and so not run again)
+        # for as long as the event can come back. A polling run must outlive its slot.
+        if info.field_name == "history_days" and 0 < value < 3:
+            raise ValueError("keep at least 3 days (change events are replayed for up to 72 hours), or 0 for ever")
+        if info.field_name == "poll_history_hours" and 0 < value < 1:
             raise ValueError("keep polling runs at least 1 hour, or 0 to keep them as long as other runs")
-        return hours
+        return value
 
 
 class ConnectionsSettings(_Section):
