@@ -61,14 +61,8 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from ledgerlink.intelligence.suggest import ObjectSchema, PairModel, concepts, load_schema, segment, synonyms
-from ledgerlink.intelligence.suggest.features import (
-    FEATURE_NAMES,
-    feature_matrix,
-    field_tokens,
-    field_words,
-    pair_vocabulary,
-)
+from ledgerlink.intelligence.suggest import ObjectSchema, PairModel, load_schema, segment, synonyms
+from ledgerlink.intelligence.suggest.features import FEATURE_NAMES, feature_matrix, field_words, pair_vocabulary
 from ledgerlink.intelligence.suggest.segment import Vocabulary
 from ledgerlink.intelligence.suggest.suggest import assign
 from ledgerlink.intelligence.suggest.tokens import split_words, using
@@ -98,8 +92,6 @@ KIND = {
 }  # fmt: skip
 
 Scores = list[list[float]]
-# Every loaded schema's answer key ("system/object" → field → concepts): what ``concepts`` learns from (round 9).
-ANSWERS: dict[str, dict[str, list[str]]] = {}
 
 
 @dataclass
@@ -115,7 +107,6 @@ class Pair:
 
 def load_pairs() -> tuple[list[Pair], list[Pair], list[Pair]]:
     concepts: dict[str, dict[str, list[str]]] = json.loads((DATA / "gold.json").read_text())
-    ANSWERS.update(concepts)
     schemas = _schemas(DATA)
     train: list[Pair] = []
     held_out: list[Pair] = []
@@ -139,7 +130,6 @@ def _pairs_among(folders: Sequence[Path], touching: Path | None = None) -> list[
     concepts: dict[str, dict[str, list[str]]] = {}
     for folder in folders:
         concepts.update(json.loads((folder / "gold.json").read_text()))
-    ANSWERS.update(concepts)
     schemas = [schema for folder in folders for schema in _schemas(folder)]
     wanted = {schema.system for schema in _schemas(touching)} if touching else None
     return [
@@ -276,36 +266,12 @@ _BASE: dict[tuple[int, Any], Any] = {}
 _USED: set[tuple[int, Any]] = set()
 _ARRAYS: dict[tuple[int, Any, int], Any] = {}
 _LEARNED = FEATURE_NAMES.index("learned_words")
-_CONCEPT = FEATURE_NAMES.index("concept_fit")
-# Round 9: the concepts each word votes for, learned from the answer keys of the schemas fitted on (off: round 8).
-CONCEPTS = True
 # Round 8: run-together names split with a vocabulary learned from the schemas fitted on (off: as round 7).
 SEGMENT = True
 
 
 def _features(pair: Pair, table: dict[str, float] | None = None, vocabulary: Vocabulary | None = None) -> Any:
     return _array(pair, table, vocabulary).tolist()
-
-
-def _concept_column(pair: Pair, table: concepts.Table, vocabulary: Vocabulary | None) -> Any:
-    """``concepts.fit`` of every field pair, as an array computation (same figures as ``feature_matrix``)."""
-    import numpy as np
-
-    both = _pair_vocabulary(pair, vocabulary)
-    votes = [[concepts.vector(t, table) for t in field_tokens(s, both)] for s in (pair.source, pair.target)]
-    index = {c: k for k, c in enumerate(sorted({c for side in votes for v, _ in side for c in v}))}
-    mats = []
-    for side in votes:
-        m = np.zeros((len(side), len(index) + 1))
-        for i, (v, rest) in enumerate(side):
-            for c, p in v.items():
-                m[i, index[c]] = p
-            m[i, -1] = rest if v else 0.0
-        mats.append(m)
-    s, t = mats
-    dot = s[:, :-1] @ t[:, :-1].T
-    norms = np.outer(np.linalg.norm(s, axis=1), np.linalg.norm(t, axis=1))
-    return np.divide(dot, norms, out=np.zeros_like(dot), where=norms > 0)
 
 
 @functools.cache
@@ -338,12 +304,7 @@ def _signature(pair: Pair, vocabulary: Vocabulary | None) -> Any:
     return tuple(sorted((w, vocabulary.split(w)) for w in words if len(vocabulary.split(w)) > 1))
 
 
-def _array(
-    pair: Pair,
-    table: dict[str, float] | None = None,
-    vocabulary: Vocabulary | None = None,
-    concept_table: concepts.Table | None = None,
-) -> Any:
+def _array(pair: Pair, table: dict[str, float] | None = None, vocabulary: Vocabulary | None = None) -> Any:
     """The pair's features as an array (source field, target field, feature) with the associations of ``table``.
     Every other feature is computed once per pair (and way of splitting its words) and the learned one laid over
     it, so the many cross-fitted tables of ``--loso`` cost little. numpy here only: the product scores in pure
@@ -355,19 +316,16 @@ def _array(
     _USED.add(base_key)
     if base_key not in _BASE:
         _BASE[base_key] = np.asarray(feature_matrix(pair.source, pair.target, None, vocabulary), dtype=float)
-    if not table and not concept_table:
+    if not table:
         return _BASE[base_key]
-    k = (id(pair), signature, id(table), id(concept_table))
+    k = (id(pair), signature, id(table))
     if k not in _ARRAYS:
         array = _BASE[base_key].copy()
         both = _pair_vocabulary(pair, vocabulary)
-        if table:
-            swords, twords = field_words(pair.source, both), field_words(pair.target, both)
-            for i, a in enumerate(swords):
-                for j, b in enumerate(twords):
-                    array[i, j, _LEARNED] = synonyms.association(a, b, table)
-        if concept_table:
-            array[:, :, _CONCEPT] = _concept_column(pair, concept_table, vocabulary)
+        swords, twords = field_words(pair.source, both), field_words(pair.target, both)
+        for i, a in enumerate(swords):
+            for j, b in enumerate(twords):
+                array[i, j, _LEARNED] = synonyms.association(a, b, table)
         _ARRAYS[k] = array
     return _ARRAYS[k]
 
@@ -439,31 +397,6 @@ def _counts(pair: Pair, vocabulary: Vocabulary | None) -> tuple[Counter[str], Co
     return _COUNTS[k]
 
 
-_CONCEPT_COUNTS: dict[tuple[int, int], concepts.Counts] = {}
-
-
-def learn_concepts(pairs: Sequence[Pair], vocabulary: Vocabulary | None, without: str = "") -> concepts.Table:
-    """What each word votes for, from the answer keys of the schemas in ``pairs`` (but ``without``'s)."""
-    schemas = {id(s): s for p in pairs for s in (p.source, p.target) if s.system != without}
-    counts = []
-    for schema in schemas.values():
-        k = (id(schema), id(vocabulary))
-        if k not in _CONCEPT_COUNTS:
-            answers = ANSWERS[f"{schema.system}/{schema.object}"]
-            tokens = field_tokens(schema, pair_vocabulary(vocabulary, schema))
-            _CONCEPT_COUNTS[k] = concepts.count(tokens, [answers.get(f.name, []) for f in schema.fields])
-        counts.append(_CONCEPT_COUNTS[k])
-    table = concepts.learn(counts)
-    _KEEP.append(table)
-    return table
-
-
-def cross_fitted_concepts(pairs: Sequence[Pair], vocabulary: Vocabulary | None) -> dict[int, concepts.Table]:
-    """For each training pair, the concepts learned without its source system's schemas (as ``cross_fitted``)."""
-    tables = {s: learn_concepts(pairs, vocabulary, without=s) for s in {p.source.system for p in pairs}}
-    return {id(p): tables[p.source.system] for p in pairs}
-
-
 def cross_fitted(pairs: Sequence[Pair], vocabulary: Vocabulary | None) -> dict[int, dict[str, float]]:
     """For each training pair, the associations learned from the pairs without its source system: a held-out
     pair has one system the table never saw, so each training pair is scored the same way (else the learned
@@ -484,11 +417,9 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
     learned = width is None or width > FEATURE_NAMES.index("learned_words")
     vocabulary = learn_vocabulary(pairs)
     tables = cross_fitted(pairs, vocabulary) if learned else {}
-    with_concepts = CONCEPTS and (width is None or width > _CONCEPT)
-    concept_tables = cross_fitted_concepts(pairs, vocabulary) if with_concepts else {}
     xs, ys = [], []
     for pair in pairs:
-        array = _array(pair, tables.get(id(pair)), vocabulary, concept_tables.get(id(pair)))
+        array = _array(pair, tables.get(id(pair)), vocabulary)
         expanded = _expanded(array, width, products)
         xs.append(expanded.reshape(-1, expanded.shape[-1]))
         index = {f.name: j for j, f in enumerate(pair.target.fields)}
@@ -502,12 +433,11 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
     model = PairModel(weights, float(regression.intercept_[0]), products=products)
 
     def scores(pair: Pair) -> Scores:
-        return _scores(model, _array(pair, tables.get(id(pair)), vocabulary, concept_tables.get(id(pair))))
+        return _scores(model, _array(pair, tables.get(id(pair)), vocabulary))
 
     threshold = pick_threshold(pairs, scores, [i / 100 for i in range(5, 96)])
     table = learn_table(pairs, vocabulary) if learned else {}
-    concept_table = learn_concepts(pairs, vocabulary) if with_concepts else None
-    return PairModel(model.weights, model.bias, threshold, table, products, vocabulary, concept_table)
+    return PairModel(model.weights, model.bias, threshold, table, products, vocabulary)
 
 
 def _scores(model: PairModel, array: Any) -> Scores:
@@ -520,7 +450,7 @@ def _scores(model: PairModel, array: Any) -> Scores:
 
 
 def model_scores(model: PairModel, pair: Pair) -> Scores:
-    return _scores(model, _array(pair, model.synonyms or None, model.vocabulary, model.concepts))
+    return _scores(model, _array(pair, model.synonyms or None, model.vocabulary))
 
 
 def _scored_by(model: PairModel, pair: Pair) -> Scores:
@@ -562,7 +492,6 @@ def _forget_learned() -> None:
         del _BASE[k]
     _USED.clear()
     _PAIR_VOCABULARIES.clear()
-    _CONCEPT_COUNTS.clear()
 
 
 def loso_report(

@@ -3,10 +3,8 @@
 Words: TF-IDF cosine of the canonical words of the whole path, of the last segment and of the label (IDF over both
 schemas, so words every field shares, like "billing", weigh less than "postcode"). Spelling: a character ratio of
 the last segments. Label cover (round 8): how much of one field's words the other's label says, for the long
-prose labels a cosine dilutes. Concepts (round 9 trial): how alike the answer-key concepts that the two fields'
-name words voted for in the training schemas (``concepts``). Kind: whether the declared types and the sample values
-can hold the same data. Context: whether this target is the source's best by words, and the source the target's
-(mutual best).
+prose labels a cosine dilutes. Kind: whether the declared types and the sample values can hold the same data.
+Context: whether this target is the source's best by words, and the source the target's (mutual best).
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from ledgerlink.intelligence.suggest import concepts, synonyms
+from ledgerlink.intelligence.suggest import synonyms
 from ledgerlink.intelligence.suggest.schema import ObjectSchema, SchemaField
 from ledgerlink.intelligence.suggest.segment import Vocabulary
 from ledgerlink.intelligence.suggest.tokens import canonical_words, split_words, using
@@ -38,8 +36,6 @@ FEATURE_NAMES = (
     "side_fit",
     "learned_words",
     "label_covers",
-    "concept_fit",
-    "same_level",
 )
 
 # A system's own type words → a coarse kind.
@@ -390,17 +386,6 @@ def field_words(schema: ObjectSchema, vocabulary: Vocabulary | None = None) -> l
         return [frozenset(d.path) for d in _docs(schema)]
 
 
-def field_tokens(schema: ObjectSchema, vocabulary: Vocabulary | None = None) -> list[frozenset[str]]:
-    """Each field's words of its name, as the learned concepts see them (name and label together scored worse: a
-    long label's prose dilutes the vote)."""
-    with using(vocabulary):
-        return _tokens(_docs(schema))
-
-
-def _tokens(docs: Sequence[_Doc]) -> list[frozenset[str]]:
-    return [frozenset(d.path) for d in docs]
-
-
 def _has_shipping(docs: Sequence[_Doc]) -> bool:
     """Whether the schema has a shipping address (not merely a shipping date or cost)."""
     return any("shipping" in doc.path and (_ADDRESS_PARTS | {"address"}) & doc.path.keys() for doc in docs)
@@ -411,14 +396,12 @@ def feature_matrix(
     target: ObjectSchema,
     learned: Mapping[str, float] | None = None,
     vocabulary: Vocabulary | None = None,
-    concept_table: concepts.Table | None = None,
 ) -> list[list[list[float]]]:
     """``[i][j]`` is the feature vector of source field i against target field j. ``learned``: the word
     associations learned from the training pairs (``synonyms``); ``vocabulary``: the known words that run-together
-    names are split into (``segment``), with the pair's own label words known too; ``concept_table``: what each
-    word votes for (``concepts``)."""
+    names are split into (``segment``), with the pair's own label words known too."""
     with using(pair_vocabulary(vocabulary, source, target)):
-        return _feature_matrix(source, target, learned, concept_table)
+        return _feature_matrix(source, target, learned)
 
 
 def pair_vocabulary(vocabulary: Vocabulary | None, *schemas: ObjectSchema) -> Vocabulary | None:
@@ -430,16 +413,10 @@ def pair_vocabulary(vocabulary: Vocabulary | None, *schemas: ObjectSchema) -> Vo
 
 
 def _feature_matrix(
-    source: ObjectSchema,
-    target: ObjectSchema,
-    learned: Mapping[str, float] | None,
-    concept_table: concepts.Table | None = None,
+    source: ObjectSchema, target: ObjectSchema, learned: Mapping[str, float] | None
 ) -> list[list[list[float]]]:
     sdocs = _docs(source)
     tdocs = _docs(target)
-    # (before the single-address reading below: the concepts were learned from each schema read on its own)
-    svotes = [concepts.vector(t, concept_table) for t in _tokens(sdocs)] if concept_table else []
-    tvotes = [concepts.vector(t, concept_table) for t in _tokens(tdocs)] if concept_table else []
     if not _has_shipping(tdocs):
         # The target has a single address: the source's billing and shipping lines both have it as counterpart, so
         # the qualifier says nothing here and must not push a shipping street off the one street there is. (The
@@ -478,10 +455,6 @@ def _feature_matrix(
         base.append(row)
     ids_s = [is_identifier(f, source) for f in source.fields]
     ids_t = [is_identifier(f, target) for f in target.fields]
-    # How deep in lists each field sits: a header field (the invoice's date) and a line's (``lines[].date``) are
-    # rarely the same thing, whatever their words.
-    levels_s = [f.name.count("[]") for f in source.fields]
-    levels_t = [f.name.count("[]") for f in target.fields]
     sides = [[v.pop() for v in row] for row in base]
     covered = [[v.pop() for v in row] for row in base]
     out = _with_context(base)
@@ -490,18 +463,7 @@ def _feature_matrix(
     for i, row in enumerate(out):
         for j, vector in enumerate(row):
             learned_fit = synonyms.association(swords[i], twords[j], learned or {})
-            concept_fit = concepts.fit(svotes[i], tvotes[j]) if concept_table else 0.0
-            same_level = 1.0 if levels_s[i] == levels_t[j] else 0.0
-            vector.extend(
-                (
-                    1.0 if ids_s[i] and ids_t[j] else 0.0,
-                    sides[i][j],
-                    learned_fit,
-                    covered[i][j],
-                    concept_fit,
-                    same_level,
-                )
-            )
+            vector.extend((1.0 if ids_s[i] and ids_t[j] else 0.0, sides[i][j], learned_fit, covered[i][j]))
     return out
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from ledgerlink.intelligence.suggest.concepts import Table
 from ledgerlink.intelligence.suggest.features import FEATURE_NAMES
 from ledgerlink.intelligence.suggest.segment import Vocabulary
 
@@ -30,7 +29,6 @@ class PairModel:
     synonyms: dict[str, float] = field(default_factory=dict)  # word associations learned with the weights
     products: bool = False  # the weights are for ``pairwise(features)``
     vocabulary: Vocabulary | None = None  # known words that run-together names are split into (``segment``)
-    concepts: Table | None = None  # what each word votes for among the answer key's concepts (``concepts``)
 
     def probability(self, features: list[float]) -> float:
         x = pairwise(features) if self.products else features
@@ -46,7 +44,6 @@ class PairModel:
             "products": self.products,
             "synonyms": dict(sorted(self.synonyms.items())),
             "vocabulary": dict(sorted(self.vocabulary.counts.items())) if self.vocabulary else {},
-            "concepts": {w: [v[0], dict(sorted(v[1].items()))] for w, v in sorted((self.concepts or {}).items())},
         }
 
     @classmethod
@@ -57,18 +54,8 @@ class PairModel:
         weights = tuple(float(w) for w in data["weights"])
         words = {str(k): int(v) for k, v in (data.get("vocabulary") or {}).items()}
         vocabulary = Vocabulary(words) if words else None
-        table = {
-            str(w): (float(v[0]), {str(c): float(p) for c, p in v[1].items()})
-            for w, v in (data.get("concepts") or {}).items()
-        }
         return cls(
-            weights,
-            float(data["bias"]),
-            float(data["threshold"]),
-            learned,
-            bool(data.get("products")),
-            vocabulary,
-            table or None,
+            weights, float(data["bias"]), float(data["threshold"]), learned, bool(data.get("products")), vocabulary
         )
 
 
