@@ -4,8 +4,8 @@
     python benchmarks/mapping_suggestions.py --loso   # what tuning is judged on since round 6: a new system's figures
     python benchmarks/mapping_suggestions.py --dev    # rounds 2-5's tuning figures: the five first systems only
     python benchmarks/mapping_suggestions.py --fresh  # also the fresh split (data/schemas_fresh), scored once
-    python benchmarks/mapping_suggestions.py --loso --all  # since round 8: leave one out over all seventeen systems
-    python benchmarks/mapping_suggestions.py --all --write-weights  # what ships: fitted on all seventeen
+    python benchmarks/mapping_suggestions.py --loso --all  # since round 9: leave one out over all twenty-one systems
+    python benchmarks/mapping_suggestions.py --all --write-weights  # what ships: fitted on all twenty-one
     python benchmarks/mapping_suggestions.py --all --held4  # the fourth held-out split (data/schemas_held4), once
 
 ``--loso`` leaves one system out over all ten: fit on the pairs among the other nine, score the pairs that touch the
@@ -170,9 +170,10 @@ def load_held4_pairs() -> list[Pair]:
 
 
 def load_all_pairs() -> list[Pair]:
-    """Every pair among the seventeen systems of the three folders: what ``--loso --all`` leaves one system out of
-    since round 8 (round 7: the fourteen of the first two), the fresh and held3 sets being development data now."""
-    return _pairs_among((DATA, FRESH, HELD3))
+    """Every pair among the twenty-one systems of the four folders: what ``--loso --all`` leaves one system out of
+    since round 9 (round 8: the seventeen of the first three; round 7: the fourteen of the first two), the fresh,
+    held3 and held4 sets being development data now."""
+    return _pairs_among((DATA, FRESH, HELD3, HELD4))
 
 
 def _pair(a: ObjectSchema, b: ObjectSchema, concepts: dict[str, dict[str, list[str]]]) -> Pair:
@@ -588,12 +589,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--all",
         action="store_true",
-        help="all seventeen systems (schemas, schemas_fresh, schemas_held3): with --loso left out in turn, else all "
-        "fitted on",
+        help="all twenty-one systems (schemas, schemas_fresh, schemas_held3, schemas_held4): with --loso left out in "
+        "turn, else all fitted on",
     )
     args = parser.parse_args(argv)
     if args.loso and args.all:
-        subsets = {"fresh": {s.system for s in _schemas(FRESH)}, "held3": {s.system for s in _schemas(HELD3)}}
+        subsets = {
+            "fresh": {s.system for s in _schemas(FRESH)},
+            "held3": {s.system for s in _schemas(HELD3)},
+            "held4": {s.system for s in _schemas(HELD4)},
+        }
         loso_report(load_all_pairs(), args.json, subsets)
         return 0
     train, held_out, blind = load_pairs()
@@ -605,9 +610,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     every = [*train, *held_out, *blind]
     if args.all:
-        # Since round 8 what ships is fitted on all seventeen systems (fresh and held3 are development data now).
+        # Since round 9 what ships is fitted on all twenty-one systems (fresh, held3 and held4 are development data).
         every = load_all_pairs()
-        print(f"fitting on all {len(every)} pairs of the seventeen systems (--all)", flush=True)
+        print(f"fitting on all {len(every)} pairs of the twenty-one systems (--all)", flush=True)
     # Since round 6 every method is fitted (and its threshold picked) on all ten systems, which is what ships: the
     # old held-out and blind splits are in the fit and are printed as such; ``--loso`` is the estimate for a new
     # system, and a fresh held-out set of other systems is scored apart from this script.

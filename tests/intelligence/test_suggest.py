@@ -353,3 +353,15 @@ def test_own_name_prefix_and_document_lines() -> None:
         }
     )
     assert [set(doc.path) for doc in _docs(invoice)] == [{"line", "quantity"}, {"line", "price"}, {"line", "tax"}]
+
+
+def test_same_level_tells_header_fields_from_line_fields() -> None:
+    """Round 9: a header field and a line's field (``lines[].date``) sit at different list depths."""
+    from ledgerlink.intelligence.suggest.features import FEATURE_NAMES, feature_matrix
+
+    level = FEATURE_NAMES.index("same_level")
+    source = parse_schema({"system": "a", "object": "Invoice", "fields": [{"name": "date"}, {"name": "lines[].date"}]})
+    target = parse_schema(
+        {"system": "b", "object": "Invoice", "fields": [{"name": "issued"}, {"name": "items[].when"}, {"name": "x"}]}
+    )
+    assert [[v[level] for v in row] for row in feature_matrix(source, target)] == [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]

@@ -3,7 +3,8 @@
 Words: TF-IDF cosine of the canonical words of the whole path, of the last segment and of the label (IDF over both
 schemas, so words every field shares, like "billing", weigh less than "postcode"). Spelling: a character ratio of
 the last segments. Label cover (round 8): how much of one field's words the other's label says, for the long
-prose labels a cosine dilutes. Kind: whether the declared types and the sample values can hold the same data.
+prose labels a cosine dilutes. Level (round 9): whether both fields sit as deep in lists (a header field or a line's).
+Kind: whether the declared types and the sample values can hold the same data.
 Context: whether this target is the source's best by words, and the source the target's (mutual best).
 """
 
@@ -36,6 +37,7 @@ FEATURE_NAMES = (
     "side_fit",
     "learned_words",
     "label_covers",
+    "same_level",
 )
 
 # A system's own type words → a coarse kind.
@@ -455,6 +457,10 @@ def _feature_matrix(
         base.append(row)
     ids_s = [is_identifier(f, source) for f in source.fields]
     ids_t = [is_identifier(f, target) for f in target.fields]
+    # How deep in lists each field sits: a header field (the invoice's date) and a line's (``lines[].date``) are
+    # rarely the same thing, whatever their words.
+    levels_s = [f.name.count("[]") for f in source.fields]
+    levels_t = [f.name.count("[]") for f in target.fields]
     sides = [[v.pop() for v in row] for row in base]
     covered = [[v.pop() for v in row] for row in base]
     out = _with_context(base)
@@ -463,7 +469,8 @@ def _feature_matrix(
     for i, row in enumerate(out):
         for j, vector in enumerate(row):
             learned_fit = synonyms.association(swords[i], twords[j], learned or {})
-            vector.extend((1.0 if ids_s[i] and ids_t[j] else 0.0, sides[i][j], learned_fit, covered[i][j]))
+            same_level = 1.0 if levels_s[i] == levels_t[j] else 0.0
+            vector.extend((1.0 if ids_s[i] and ids_t[j] else 0.0, sides[i][j], learned_fit, covered[i][j], same_level))
     return out
 
 
