@@ -129,22 +129,22 @@ def test_polling_runs_expire_on_their_own_shorter_horizon(worked: tuple[DBOSClie
 def test_runs_still_going_given_up_on_or_with_a_parent_going_are_kept(worked: tuple[DBOSClient, History]) -> None:
     client, db = worked
     records = db.ids("workflow_uuid NOT LIKE 'trigger:%' AND status = 'SUCCESS'")
-    assert len(records) >= 3
-    parent, child, given_up = records[0], records[1], records[2]
+    assert len(records) >= 4
+    parent, child, given_up, child_of_given_up = records[:4]
     db.age(30)
-    # A parent still running (as if recovering), whose child finished long ago; a run DBOS gave up recovering.
-    db.execute("UPDATE {p}workflow_status SET status = 'PENDING' WHERE workflow_uuid = :id", id=parent)
-    db.execute(
-        "UPDATE {p}workflow_status SET parent_workflow_id = :parent WHERE workflow_uuid = :id", parent=parent, id=child
-    )
-    db.execute(
-        "UPDATE {p}workflow_status SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' WHERE workflow_uuid = :id", id=given_up
-    )
+    # A parent still running (as if recovering), whose child finished long ago; a run DBOS gave up recovering (a
+    # person may resume it, and it replays its steps: its child is kept too).
+    set_status = "UPDATE {p}workflow_status SET status = :status WHERE workflow_uuid = :id"
+    db.execute(set_status, status="PENDING", id=parent)
+    db.execute(set_status, status="MAX_RECOVERY_ATTEMPTS_EXCEEDED", id=given_up)
+    set_parent = "UPDATE {p}workflow_status SET parent_workflow_id = :parent WHERE workflow_uuid = :id"
+    db.execute(set_parent, parent=parent, id=child)
+    db.execute(set_parent, parent=given_up, id=child_of_given_up)
 
     result = history.prune(client, history.Retention(run_days=7, polling_hours=0), batch=2)
 
-    assert db.ids() == sorted([parent, child, given_up])
-    assert result.kept_for_parent == 1 and result.finished
+    assert db.ids() == sorted([parent, child, given_up, child_of_given_up])  # the polling runs, as old, are gone
+    assert result.kept_for_parent == 2 and result.finished
 
 
 def test_a_pass_stops_at_its_time_budget_and_the_next_goes_on(worked: tuple[DBOSClient, History]) -> None:

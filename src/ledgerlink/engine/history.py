@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # crashed its workers again and again: it stays until a person has looked (and resumed or cancelled it).
 FORGETTABLE = ["SUCCESS", "ERROR", "CANCELLED"]
 ACTIVE = {"PENDING", "ENQUEUED", "DELAYED"}
+# A parent in these may still replay its steps, and so ask for its children's results: theirs are kept.
+PARENT_MAY_RESUME = ACTIVE | {"MAX_RECOVERY_ATTEMPTS_EXCEEDED"}
 POLLING_PREFIX = "trigger:"  # the polling and change-event triggers' runs (engine.worker, flows.cdc_trigger)
 BATCH = 500  # runs deleted per transaction
 PASS_BUDGET_SECONDS = 5.0  # a pass stops after this long; the next one goes on where it stopped
@@ -117,7 +119,7 @@ def prune(
 
 def _still_going(client: DBOSClient, workflow_ids: set[str]) -> set[str]:
     runs = client.list_workflows(workflow_ids=sorted(workflow_ids), load_input=False, load_output=False)
-    return {run.workflow_id for run in runs if run.status in ACTIVE}
+    return {run.workflow_id for run in runs if run.status in PARENT_MAY_RESUME}
 
 
 def open_client(system_database_url: str) -> DBOSClient:
