@@ -179,6 +179,15 @@ def load_held5_pairs() -> list[Pair]:
     return _pairs_among((DATA, FRESH, HELD3, HELD4, HELD5), touching=HELD5)
 
 
+# The splits collected after the first ten systems, oldest first: (flag, its pairs, what scoring it now means).
+LATER_SPLITS: tuple[tuple[str, Callable[[], list[Pair]], str], ...] = (
+    ("fresh", load_fresh_pairs, "scored once in round 6; with --all in the fit since round 7"),
+    ("held3", load_held3_pairs, "scored once in round 7; with --all in the fit since round 8"),
+    ("held4", load_held4_pairs, "scored once in round 8; with --all in the fit since round 9"),
+    ("held5", load_held5_pairs, "scored once after round 9; not in the fit"),
+)
+
+
 def load_all_pairs() -> list[Pair]:
     """Every pair among the twenty-one systems of the four folders: what ``--loso --all`` leaves one system out of
     since round 9 (round 8: the seventeen of the first three; round 7: the fourteen of the first two), the fresh,
@@ -632,18 +641,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(blind)} old blind pairs (in the fit since round 6)",
         flush=True,
     )
-    fresh = load_fresh_pairs() if args.fresh else []
-    if args.fresh:
-        print(f"{len(fresh)} fresh pairs (held out: no model saw them before this run)", flush=True)
-    held3 = load_held3_pairs() if args.held3 else []
-    if args.held3:
-        print(f"{len(held3)} held3 pairs (scored once in round 7; with --all in the fit since round 8)", flush=True)
-    held4 = load_held4_pairs() if args.held4 else []
-    if args.held4:
-        print(f"{len(held4)} held4 pairs (held out: no model saw them before this run)", flush=True)
-    held5 = load_held5_pairs() if args.held5 else []
-    if args.held5:
-        print(f"{len(held5)} held5 pairs (held out: no model saw them before this run)", flush=True)
+    later = [(split, load(), note) for split, load, note in LATER_SPLITS if getattr(args, split)]
+    for split, pairs, note in later:
+        print(f"{len(pairs)} {split} pairs ({note})", flush=True)
     started = time.perf_counter()
     model = fit(every)
     fit_seconds = time.perf_counter() - started
@@ -663,12 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = (("blind, in fit", blind), ("held-out, in fit", held_out), ("training", train))
     rows = []
     for name, scorer, threshold in methods:
-        tests = (
-            ((("held5", held5),) if args.held5 else ())
-            + ((("held4", held4),) if args.held4 else ())
-            + ((("held3", held3),) if args.held3 else ())
-            + ((("fresh", fresh),) if args.fresh else ())
-        )
+        tests = tuple((split, pairs) for split, pairs, _ in reversed(later))  # the newest split first
         for split, pairs in tests + splits:
             started = time.perf_counter()
             row = {"method": name, "split": split, "threshold": threshold, **evaluate(pairs, scorer, threshold)}
