@@ -3,8 +3,12 @@ changed since the last snapshot is found, kept once and alerted; removed, rename
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ledgerlink.alerts import evaluate
 from ledgerlink.flows.sync import drift as drift_check
@@ -58,3 +62,34 @@ def test_removed_renamed_and_newly_required() -> None:
     assert "perhaps its new name" in drifts["field_removed"].message
     assert drifts["became_required"].field == "Region__c"  # Name is required too, but the mapping sets it
     assert compare(uses, now, {}) == []  # no snapshot yet: nothing has changed as far as we know
+
+
+def test_the_customer_poll_checks_beside_its_page_and_a_failing_check_holds_nothing_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    threads: list[threading.Thread] = []
+    beside = drift_check.check_beside
+
+    def counted(*args: Any) -> threading.Thread:
+        threads.append(beside(*args))
+        return threads[-1]
+
+    monkeypatch.setattr(drift_check, "check_beside", counted)
+    for env in _env(tmp_path, "kashflow"):
+        env.make_account("Drift Check Ltd", code="DRIFT1")
+        assert drift_check.due(env.ledger)
+        first = env.sync_customers()
+        assert first["status"] == "synced" and first["counts"]["created_books"] == 1
+        assert len(threads) == 1 and not threads[0].is_alive()  # ran in its own thread, joined within the step
+        assert threads[0] is not threading.current_thread() and not drift_check.due(env.ledger)
+
+        def broken(*_args: Any) -> None:
+            raise RuntimeError("describe exploded")
+
+        env.ledger.set_watermark(drift_check.LAST_CHECK, "")  # due again
+        monkeypatch.setattr(drift_check, "check", broken)
+        env.make_account("Drift Check Two Ltd", code="DRIFT2")
+        with caplog.at_level(logging.ERROR, logger="ledgerlink.intelligence"):
+            second = env.sync_customers()
+        assert second["status"] == "synced" and second["counts"]["created_books"] == 1
+        assert "schema drift check failed" in caplog.text and "describe exploded" in caplog.text

@@ -113,7 +113,7 @@ def worker(
     from ledgerlink.bootstrap import default_executor_id
     from ledgerlink.engine import history
     from ledgerlink.engine import runtime as engine
-    from ledgerlink.engine.worker import run_worker, start_alert_loop
+    from ledgerlink.engine.worker import run_worker, settle_heap, start_alert_loop
 
     executor = executor_id or default_executor_id()
     salesforce = _start(data_dir, connections, accounting, executor, settings_file)
@@ -132,6 +132,7 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     start_alert_loop(runtime.ledger, _smtp(runtime.ledger, runtime.settings.data_dir), stop, alert_interval)
     history.start_for(runtime, stop)  # forget finished runs past [database] history_days
+    settle_heap()
     console.print(f"[green]worker {executor} running[/] (poll every {poll_interval}s); Ctrl-C to stop")
     try:
         run_worker(runtime, poll_interval=poll_interval, stop=stop)

@@ -11,6 +11,7 @@ keeps two workers from sending the same alert twice in a row.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -111,6 +112,16 @@ def start_triggers(
             if in_flight is not None:
                 in_flight.started(entry.name, workflow_id)
     return fired
+
+
+def settle_heap() -> None:
+    """Take what start-up made out of the garbage collector's sight: the ~180,000 objects of the modules, DBOS, the
+    flows and the clients, which live as long as the worker. Without this every full collection walks them all
+    again (in a backfill of 2,000 customers, six full collections took 0.46 s of the thread that runs Python).
+    Garbage is collected first, so none is kept; what start-up made and drops later is freed by reference count as
+    ever (only a cycle among such objects would stay, and start-up objects are not dropped in cycles)."""
+    gc.collect()
+    gc.freeze()
 
 
 ALERT_INTERVAL_SECONDS = 60.0

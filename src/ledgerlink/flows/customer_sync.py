@@ -15,7 +15,6 @@ the link writes), queued for a person's review when unsure, else created on the 
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections import Counter
 from typing import Any, TypedDict
@@ -61,7 +60,6 @@ __all__ = [
     "sync_account_records",
     "sync_books_customers",
 ]
-log = logging.getLogger(__name__)
 WATERMARK = "salesforce.Account.customer_sync"
 CONTACT_WATERMARK = "salesforce.Contact.customer_sync"
 
@@ -100,12 +98,19 @@ def _contacts_covered(deps: Deps, position: str) -> None:
 @sync_step
 def accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
     """The next page of Accounts changed (or deleted, or undeleted) after the watermark, settled. At most hourly
-    it first checks the schemas for drift (inside this step, so the workflow's steps stay as they were)."""
+    it also checks the schemas for drift, beside the page and inside this step (so the workflow's steps stay as
+    they were)."""
+    drift_check = None
     if deps.settings.schema_drift_check and drift.due(deps.ledger):
-        try:
-            drift.check(deps.ledger, deps.crm, deps.books.name)
-        except Exception:  # the check only reports: it must never hold up the sync
-            log.exception("schema drift check failed")
+        drift_check = drift.check_beside(deps.ledger, deps.crm, deps.books.name)
+    try:
+        return _accounts_page(deps, lag_seconds, run_id)
+    finally:
+        if drift_check is not None:
+            drift_check.join()
+
+
+def _accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
     position = deps.ledger.get_watermark(WATERMARK) or ""
     every_account = not position  # a first or full backfill, at its first page
     contacts_before = _newest_contact(deps, lag_seconds) if every_account else None  # read before the Accounts
