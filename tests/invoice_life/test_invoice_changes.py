@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ledgerlink.engine.runtime import wait_for
-from ledgerlink.flows import invoice_changes
+from ledgerlink.flows import invoice_changes, invoice_pdf
 from ledgerlink.flows import opportunity_to_invoice as o2i
 from tests.flows.conftest import CLOSE_DATE
 from tests.invoice_life.conftest import BooksEnv
@@ -195,3 +195,16 @@ def test_a_credit_note_is_applied_to_the_unpaid_invoice(kashflow_env: BooksEnv) 
     [note] = _credit_notes(env)
     assert Decimal(str(kashflow.get_invoice(str(note["Number"]))["DueAmount"])) == 0  # its credit all used
     _settled(env)
+
+
+def test_a_change_is_not_lost_when_the_pdf_trigger_reads_the_deal_first(kashflow_env: BooksEnv) -> None:
+    """Both triggers read invoiced deals changed after a watermark; each keeps its own, so the PDF flow reading
+    (and passing over) the changed deal first leaves it for the change flow."""
+    env = kashflow_env
+    _account, opp, number = env.invoiced_opportunity("Shared Watermark Ltd", 100.0)
+    assert _poll() == []
+    _set_price(env, opp, 140.0)
+    [wait_for(h) for h in invoice_pdf.poll(lag_seconds=0)]  # the file is attached already: it passes over the deal
+    [outcome] = _poll()
+    assert outcome["status"] == "updated" and outcome["invoice_number"] == number
+    assert invoice_changes.WATERMARK != invoice_pdf.WATERMARK

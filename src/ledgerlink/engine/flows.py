@@ -35,6 +35,10 @@ class Flow:
     # flows started otherwise (on a cron schedule, ``on_worker_start`` installs it).
     trigger: Callable[[float], Any] | None = None
     period_seconds: float | None = None  # how often; None = every polling interval
+    # A look, outside any run, at whether the trigger has anything to do (argument: the poll lag): reads only,
+    # True when unsure. A worker spends a slot the probe finds empty without a run (no checkpoints, no history)
+    # but still runs the trigger every ``engine.worker.FULL_POLL_SECONDS``. None: the trigger runs every slot.
+    probe: Callable[[float], bool] | None = None
     enabled: Callable[[FlowSettings], bool] = lambda _settings: True
     on_worker_start: Callable[[], Any] | None = None  # e.g. install a DBOS cron schedule, idempotently
     # The workflow that takes a batch of record ids of one shard (what change events and polling pages start),

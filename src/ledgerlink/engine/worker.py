@@ -16,6 +16,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from dbos import DBOS
 
@@ -23,7 +25,7 @@ from ledgerlink.alerts import check_and_send
 from ledgerlink.alerts.senders import SmtpSettings
 from ledgerlink.engine import queue_wake
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.flows import registered_flows
+from ledgerlink.engine.flows import Flow, registered_flows
 from ledgerlink.engine.settings_watch import SettingsWatch
 from ledgerlink.settings import cron_slot
 from ledgerlink.store import Ledger
@@ -76,27 +78,81 @@ class TriggersInFlight:
                 self._flows.pop(flow, None)
 
 
+# A flow with a probe runs its trigger at least this often all the same: what a trigger does beyond the reads its
+# probe mirrors (the hourly schema-drift check, a record changed again within the second its watermark names)
+# waits at most this long.
+FULL_POLL_SECONDS = 60.0
+PROBE_WAIT_SECONDS = 5.0  # a probe that has not answered by then counts as "something to do"
+SLOT_CLAIM = "worker.slot."  # ledger watermark per probed flow: the worker that advances it to a slot probes it
+
+
+class Probes:
+    """Flows' probes (``Flow.probe``): whether a polling slot needs a run at all. An idle poll used to be a run of
+    the flow's trigger: a few checkpoints and a row of history each, every slot, for every flow.
+
+    Of several workers, only the one that claims a slot in the ledger probes it (the others would make the same
+    API calls for nothing). Probes run on a small pool, so a slow system holds up no other flow's trigger; one
+    that fails or has not answered in ``wait`` seconds counts as "something to do", and the trigger runs as before.
+    """
+
+    def __init__(self, ledger: Ledger, full_every: float = FULL_POLL_SECONDS, wait: float = PROBE_WAIT_SECONDS) -> None:
+        self.ledger = ledger
+        self.full_every = full_every
+        self.wait = wait
+        self._last_run: dict[str, float] = {}  # flow → when this worker last asked for its trigger (monotonic)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe")
+
+    def taken(self, entry: Flow, slot: int) -> bool:
+        """Another worker claimed this slot of a probed flow (it probes, and runs the trigger if need be)."""
+        return entry.probe is not None and not self.ledger.advance_watermark(SLOT_CLAIM + entry.name, f"{slot:015d}")
+
+    def look(self, entry: Flow, lag: float) -> Future[bool] | None:
+        """Start the flow's probe; None when the trigger should simply run (no probe, or its full run is due)."""
+        last = self._last_run.get(entry.name)
+        if entry.probe is None or last is None or time.monotonic() - last >= self.full_every:
+            return None
+        return self._pool.submit(entry.probe, lag)
+
+    def empty(self, name: str, look: Future[bool]) -> bool:
+        try:
+            return not look.result(timeout=self.wait)
+        except FutureTimeout:
+            log.warning("the probe of %s took over %.0f s: running its trigger", name, self.wait)
+        except Exception:  # unsure: the trigger's own steps retry, and report what is wrong
+            log.warning("the probe of %s failed: running its trigger", name, exc_info=True)
+        return False
+
+    def ran(self, name: str) -> None:
+        self._last_run[name] = time.monotonic()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 def start_triggers(
     runtime: engine.Runtime,
     *,
     poll_interval: float,
     started: dict[str, int],
     in_flight: TriggersInFlight | None = None,
+    probes: Probes | None = None,
 ) -> list[str]:
     """Enqueue each enabled flow's trigger for the current slot, unless this slot's already ran or one is still
     waiting or running (DBOS deduplicates by flow on the triggers queue; ``in_flight``, when given, spares asking
-    it about those this process knows to be). Returns the flows started."""
+    it about those this process knows to be). With ``probes``, a polling slot a flow's probe finds empty is spent
+    without a run. Returns the flows started."""
     now = time.time()
     lag = runtime.settings.poll_lag_seconds
     flows = runtime.settings.flows
-    fired = []
+    due: list[tuple[Flow, str, Future[bool] | None]] = []
     for entry in registered_flows().values():
         if entry.trigger is None or not (entry.enabled(flows) and flows.is_enabled(entry.name)):
             continue
         schedule = flows.schedules.get(entry.name)
-        if schedule is not None and schedule.cron:
+        cron = schedule.cron if schedule is not None else None
+        if cron:
             # On a clock: the first slot a worker sees is the one already past, so it waits for the next.
-            slot = cron_slot(schedule.cron, now)
+            slot = cron_slot(cron, now)
             started.setdefault(entry.name, slot)
         else:
             period = schedule.interval_seconds if schedule is not None else None
@@ -106,11 +162,23 @@ def start_triggers(
         started[entry.name] = slot
         if in_flight is not None and in_flight.busy(entry.name):
             continue  # DBOS would deduplicate it: this slot is spent as it would have been
-        workflow_id = f"trigger:{entry.name}:{slot}"
+        look = None
+        if probes is not None and not cron:  # a run a user put on a clock runs, changes or not
+            if probes.taken(entry, slot):
+                continue
+            look = probes.look(entry, lag)
+        due.append((entry, f"trigger:{entry.name}:{slot}", look))
+    fired = []
+    for entry, workflow_id, look in due:  # the probes ran side by side meanwhile
+        assert entry.trigger is not None
+        if probes is not None and look is not None and probes.empty(entry.name, look):
+            continue  # nothing to do: this slot is spent without a run
         if engine.enqueue_trigger(entry.name, entry.trigger, workflow_id, lag):
             fired.append(entry.name)
             if in_flight is not None:
                 in_flight.started(entry.name, workflow_id)
+        if probes is not None:
+            probes.ran(entry.name)
     return fired
 
 
@@ -156,6 +224,7 @@ def run_worker(runtime: engine.Runtime, *, poll_interval: float, stop: threading
             entry.on_worker_start()
     started: dict[str, int] = {}
     in_flight = TriggersInFlight() if runtime.hears_finishes else None
+    probes = Probes(runtime.ledger)
     settings_watch = SettingsWatch(runtime)
     try:
         while not stop.is_set():
@@ -165,11 +234,14 @@ def run_worker(runtime: engine.Runtime, *, poll_interval: float, stop: threading
                 except Exception:  # the worker goes on with the settings it has
                     log.exception("applying the settings file failed")
             try:
-                start_triggers(runtime, poll_interval=poll_interval, started=started, in_flight=in_flight)
+                start_triggers(
+                    runtime, poll_interval=poll_interval, started=started, in_flight=in_flight, probes=probes
+                )
             except Exception:  # a trigger that fails now is tried again next slot; the watermark keeps our place
                 log.exception("starting the polling triggers failed")
             stop.wait(min(0.5, poll_interval / 4))
     finally:
+        probes.close()
         if in_flight is not None:
             in_flight.close()
 

@@ -24,6 +24,7 @@ from dbos import DBOS, WorkflowHandle
 from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record
 from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
+from ledgerlink.flows._probes import books_changed, salesforce_changed
 from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.sync import drift, read_ahead
 from ledgerlink.flows.sync.common import (
@@ -62,6 +63,7 @@ __all__ = [
 ]
 WATERMARK = "salesforce.Account.customer_sync"
 CONTACT_WATERMARK = "salesforce.Contact.customer_sync"
+WITH_ACCOUNT = "AccountId != null"  # the Contacts the sync reads
 
 
 class Outcome(TypedDict, total=False):
@@ -132,7 +134,7 @@ def _accounts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any
 @sync_step
 def contacts_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
     """Contacts changed after their watermark: a Contact edit does not touch its Account's SystemModstamp."""
-    contacts = read_changed(deps, "Contact", CONTACT_WATERMARK, ["AccountId"], "AccountId != null", lag_seconds)
+    contacts = read_changed(deps, "Contact", CONTACT_WATERMARK, ["AccountId"], WITH_ACCOUNT, lag_seconds)
     ids = list(dict.fromkeys(str(c["AccountId"]) for c in contacts))
     counts = sync_account_records(deps, accounts_by_id(deps, ids), run_id, full=False)
     more = len(contacts) == deps.settings.sync_page_size
@@ -185,6 +187,19 @@ def poll_customers(lag_seconds: float) -> Outcome:
     return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
 
 
+def anything_changed(lag_seconds: float) -> bool:
+    """The trigger's probe: what ``poll_customers`` reads first on each side, asked for one row (or a drift
+    check that has come due)."""
+    deps = current_deps()
+    if deps.settings.schema_drift_check and drift.due(deps.ledger):
+        return True
+    return (
+        salesforce_changed(deps, ACCOUNT, WATERMARK, None, lag_seconds, include_deleted=True)
+        or salesforce_changed(deps, "Contact", CONTACT_WATERMARK, WITH_ACCOUNT, lag_seconds, include_deleted=True)
+        or books_changed(deps, books_watermark(deps.books.name), deps.books.customers_changed)
+    )
+
+
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     """Run the trigger now (``ledgerlink sync customer_sync``); one run, which streams every page."""
     lag = current().settings.poll_lag_seconds if lag_seconds is None else lag_seconds
@@ -229,5 +244,6 @@ register(
         replay=replay,
         poll=poll,
         trigger=poll_customers,
+        probe=anything_changed,
     )
 )

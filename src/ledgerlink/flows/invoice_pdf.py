@@ -32,6 +32,7 @@ from ledgerlink.engine.runtime import (
 )
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail, save_watermark
+from ledgerlink.flows._probes import salesforce_changed
 from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
 from ledgerlink.systems.salesforce import soql as literal
@@ -42,6 +43,7 @@ FLOW = "invoice_pdf"
 WATERMARK = "salesforce.Opportunity.invoiced"
 POLL_PAGE = 2000
 INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"  # the invoice flow writes it back, whichever the books
+INVOICED = f"{INVOICE_NUMBER_FIELD} != null"
 
 _step = durable_step
 
@@ -374,8 +376,7 @@ def read_invoiced_page(deps: Deps, lag_seconds: float) -> dict[str, Any]:
     file the ledger records, are left out of ``records`` but move ``position`` on."""
     books = deps.books
     since = Position.decode(deps.ledger.get_watermark(WATERMARK))
-    where = f"{INVOICE_NUMBER_FIELD} != null"
-    soql = incremental_soql("Opportunity", [INVOICE_NUMBER_FIELD], where, since, upper_bound(lag_seconds))
+    soql = incremental_soql("Opportunity", [INVOICE_NUMBER_FIELD], INVOICED, since, upper_bound(lag_seconds))
     page = list(deps.crm.query(f"{soql} LIMIT {POLL_PAGE}"))
     ids = [r["Id"] for r in page]
     invoiced = deps.ledger.lookup_many("salesforce", "Opportunity", ids, books.name, books.invoice_object)
@@ -418,6 +419,7 @@ register(
         replay=replay,
         poll=poll,
         trigger=poll_invoiced_opportunities,
+        probe=lambda lag: salesforce_changed(current_deps(), "Opportunity", WATERMARK, INVOICED, lag),
         enabled=lambda settings: settings.invoice_pdf,
     )
 )

@@ -22,6 +22,7 @@ from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import CRM, REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoice_pdf, invoicing
+from ledgerlink.flows._probes import salesforce_changed
 from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.invoicing import ACCOUNT_SOQL as ACCOUNT_SOQL  # re-exported: the console's preview reads it
 from ledgerlink.flows.invoicing import PRODUCT_SOQL as PRODUCT_SOQL
@@ -141,6 +142,7 @@ register(
         preview=lambda deps, ids: invoicing.preview(deps, SOURCE, ids),
         poll=poll_won,
         trigger=poll_won_opportunities,
+        probe=lambda lag: salesforce_changed(current_deps(), SOURCE.sobject, WATERMARK, "IsWon = true", lag),
         enabled=lambda settings: settings.is_enabled(FLOW),
     )
 )

@@ -24,6 +24,7 @@ from ledgerlink.engine.retry import durable_step
 from ledgerlink.engine.runtime import CRM, REALTIME_PRIORITY, current, wait_for
 from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoicing
+from ledgerlink.flows._probes import salesforce_changed
 from ledgerlink.flows.deps import Deps, current_deps
 
 FLOW = "order_to_invoice"
@@ -82,6 +83,7 @@ def enqueue(order_id: str, version: str, priority: int = REALTIME_PRIORITY) -> W
 
 
 WATERMARK = "salesforce.Order.activated"
+ACTIVATED = "Status = 'Activated'"
 POLL_PAGE = 2000
 
 
@@ -89,7 +91,7 @@ POLL_PAGE = 2000
 def read_activated_page(deps: Deps, lag_seconds: float) -> dict[str, Any]:
     """The next page of Orders activated (or edited while active) after the watermark, oldest first; those whose
     invoice number is already written back are left out of ``records`` but move ``position`` on."""
-    return invoicing.read_page(deps, SOURCE, WATERMARK, "Status = 'Activated'", lag_seconds, POLL_PAGE)
+    return invoicing.read_page(deps, SOURCE, WATERMARK, ACTIVATED, lag_seconds, POLL_PAGE)
 
 
 @DBOS.workflow(name="poll_activated_orders")
@@ -125,6 +127,7 @@ register(
         preview=lambda deps, ids: invoicing.preview(deps, SOURCE, ids),
         poll=poll,
         trigger=poll_activated_orders,
+        probe=lambda lag: salesforce_changed(current_deps(), SOURCE.sobject, WATERMARK, ACTIVATED, lag),
         enabled=lambda settings: settings.order_to_invoice,
     )
 )

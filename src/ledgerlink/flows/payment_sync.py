@@ -326,6 +326,14 @@ def poll_payments(lag_seconds: float = 0.0) -> list[str]:
             return started
 
 
+def anything_recorded(_lag_seconds: float) -> bool:
+    """The trigger's probe: ``read_payment_page`` asked for one payment (or a watermark it would move on)."""
+    deps = current_deps()
+    since = deps.ledger.get_watermark(WATERMARK) or None
+    payments, watermark = deps.books.payments_changed_since(since, 1, _ctx(deps))
+    return bool(payments) or watermark != since
+
+
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     """Run the trigger now; handles on the runs it started. ``lag_seconds`` is unused (the books' own stamps)."""
     if not current_deps().settings.payment_sync:
@@ -343,6 +351,7 @@ register(
         replay=replay,
         poll=poll,
         trigger=poll_payments,
+        probe=anything_recorded,
         enabled=lambda settings: settings.payment_sync,
     )
 )

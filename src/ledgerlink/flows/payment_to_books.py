@@ -33,6 +33,7 @@ from ledgerlink.systems.salesforce import soql as literal
 FLOW = "payment_to_books"
 WATERMARK = "salesforce.Payment__c.unrecorded"  # the trigger keeps none: its filter is the record's own state
 PAGE = 200
+UNRECORDED = "External_Id__c = null"  # a Payment__c not yet in the books
 PAYMENT_OBJECT = payment_sync.PAYMENT_OBJECT
 SELECT = (
     "SELECT Id, Name, Opportunity__c, Invoice__c, Amount__c, Payment_Date__c, Method__c, External_Id__c, Type__c "
@@ -210,7 +211,7 @@ def replay(record_id: str) -> WorkflowHandle[Outcome]:
 @durable_step
 def read_unrecorded(deps: Deps, after_id: str) -> list[str]:
     """A page of Payment__c ids with no books id, after ``after_id`` (Id order)."""
-    where = "External_Id__c = null" + (f" AND Id > '{literal.record_id(after_id)}'" if after_id else "")
+    where = UNRECORDED + (f" AND Id > '{literal.record_id(after_id)}'" if after_id else "")
     return [row["Id"] for row in deps.crm.query(f"SELECT Id FROM Payment__c WHERE {where} ORDER BY Id LIMIT {PAGE}")]
 
 
@@ -231,6 +232,12 @@ def poll_salesforce_payments(lag_seconds: float = 0.0) -> list[str]:
         after = ids[-1]
 
 
+def anything_unrecorded(_lag_seconds: float) -> bool:
+    """The trigger's probe: a Payment__c with no books id (one that keeps failing keeps this true)."""
+    rows = current_deps().crm.query(f"SELECT Id FROM Payment__c WHERE {UNRECORDED} LIMIT 1")
+    return next(iter(rows), None) is not None
+
+
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
     del lag_seconds
     if not current_deps().settings.payment_to_books:
@@ -248,6 +255,7 @@ register(
         replay=replay,
         poll=poll,
         trigger=poll_salesforce_payments,
+        probe=anything_unrecorded,
         enabled=lambda settings: settings.payment_to_books,
     )
 )

@@ -22,6 +22,7 @@ from ledgerlink.engine.flows import Flow, register
 from ledgerlink.engine.retry import BATCH_WRITE_RETRY, with_retries
 from ledgerlink.engine.runtime import ACCOUNTING, CRM, current, enqueue_record
 from ledgerlink.flows._ledger_steps import resolve_failure, save_watermark
+from ledgerlink.flows._probes import books_changed, salesforce_changed
 from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.sync.common import (
     RECORD_ERRORS,
@@ -47,6 +48,7 @@ FLOW = "product_sync"
 ENTITY = "product"
 WATERMARK = "salesforce.Product2.product_sync"
 PRICE_WATERMARK = "salesforce.PricebookEntry.product_sync"
+STANDARD_PRICES = "Pricebook2.IsStandard = true"  # the price entries the sync reads
 SF = "salesforce"
 PRODUCT2 = "Product2"
 PRICES = "(SELECT Id, UnitPrice, IsActive FROM PricebookEntries WHERE Pricebook2.IsStandard = true)"
@@ -404,8 +406,7 @@ def product2_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]
 
 @sync_step
 def prices_page(deps: Deps, lag_seconds: float, run_id: str) -> dict[str, Any]:
-    where = "Pricebook2.IsStandard = true"
-    entries = read_changed(deps, "PricebookEntry", PRICE_WATERMARK, ["Product2Id"], where, lag_seconds)
+    entries = read_changed(deps, "PricebookEntry", PRICE_WATERMARK, ["Product2Id"], STANDARD_PRICES, lag_seconds)
     ids = list(dict.fromkeys(str(e["Product2Id"]) for e in entries))
     counts = sync_product_records(deps, products_by_id(deps, ids), run_id, full=False)
     return {"counts": counts, "position": position_after(entries), "more": len(entries) == deps.settings.sync_page_size}
@@ -445,6 +446,18 @@ def poll_products(lag_seconds: float) -> Outcome:
         if not page["more"]:
             break
     return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
+
+
+def anything_changed(lag_seconds: float) -> bool:
+    """The trigger's probe: what ``poll_products`` reads first on each side, asked for one row."""
+    deps = current_deps()
+    return (
+        salesforce_changed(deps, PRODUCT2, WATERMARK, None, lag_seconds, include_deleted=True)
+        or salesforce_changed(
+            deps, "PricebookEntry", PRICE_WATERMARK, STANDARD_PRICES, lag_seconds, include_deleted=True
+        )
+        or books_changed(deps, books_watermark(deps.books.name), deps.books.products_changed)
+    )
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Outcome]]:
@@ -489,5 +502,6 @@ register(
         replay=replay,
         poll=poll,
         trigger=poll_products,
+        probe=anything_changed,
     )
 )

@@ -66,6 +66,7 @@ class Statements:
     get_watermark: Executable
     get_watermarks: Executable
     set_watermark: Executable
+    advance_watermark: Executable
     get_version: Executable
     get_versions: Executable
     put_version: Executable
@@ -88,6 +89,12 @@ def build(dialect: str) -> Statements:
         set_={"value": set_watermark.excluded.value, "updated_at": set_watermark.excluded.updated_at},
         where=w.value != set_watermark.excluded.value,  # the same value again: leave the row (and its time) alone
     )
+    advance = insert(WATERMARK).values(name=bindparam("name"), value=bindparam("value"), updated_at=_NOW)
+    advance = advance.on_conflict_do_update(
+        index_elements=[w.name],
+        set_={"value": advance.excluded.value, "updated_at": advance.excluded.updated_at},
+        where=w.value < advance.excluded.value,  # only forward: of callers racing with one value, one moves it
+    ).returning(w.name)  # a row back: this call moved it (psycopg's rowcount can be -1 here)
 
     v = VERSION.c
     version_columns = ("system", "object", "record_id", "content_hash", "written_by_us", "modified_at")
@@ -118,6 +125,7 @@ def build(dialect: str) -> Statements:
         get_watermark=select(w.value).where(w.name == bindparam("name")),
         get_watermarks=select(w.name, w.value).where(w.name.in_(bindparam("names", expanding=True))),
         set_watermark=set_watermark,
+        advance_watermark=advance,
         get_version=select(v.content_hash, v.written_by_us, v.modified_at).where(
             v.system == bindparam("system"), v.object == bindparam("object"), v.record_id == bindparam("record_id")
         ),

@@ -190,6 +190,13 @@ class Ledger:
         """Upsert; a value already stored is left alone (its ``updated_at`` too)."""
         self._write(self._sql.set_watermark, {"name": name, "value": value, "now": utcnow()})
 
+    def advance_watermark(self, name: str, value: str) -> bool:
+        """Set watermark ``name`` to ``value`` only if it has none or a smaller one (text order); True for the
+        caller that moved it. Processes racing to advance it to the same value: exactly one gets True."""
+        with self.engine.begin() as conn:
+            moved = conn.execute(self._sql.advance_watermark, {"name": name, "value": value, "now": utcnow()})
+            return moved.first() is not None
+
     def set_watermarks(self, values: dict[str, str]) -> None:
         """``set_watermark`` for many names in one transaction."""
         if values:
