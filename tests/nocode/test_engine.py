@@ -189,3 +189,17 @@ def test_create_record_with_a_key_field_is_an_upsert(world: World) -> None:
     assert again["status"] == "done", again
     made = list(world.user.query("SELECT Id FROM Account WHERE Name = 'Fjord renewal (billing)'"))
     assert len(made) == 1
+
+
+def test_the_definitions_probe_wakes_only_with_a_published_definition(world: World) -> None:
+    """No published definition: the trigger has nothing to read, and its probe says so; published, it runs; taken
+    back, the engine's registry drops the flow at the probe's next look."""
+    from ledgerlink.engine.flows import registered_flows
+    from ledgerlink.flows.defined_flows import TRIGGER, any_published, flow_name
+
+    assert registered_flows()[TRIGGER].probe is any_published
+    assert not any_published(0.0)
+    _publish(world, "approved_orders_invoice")
+    assert any_published(0.0) and flow_name("approved_orders_invoice") in registered_flows()
+    Definitions(world.ledger).unpublish("approved_orders_invoice")
+    assert not any_published(0.0) and flow_name("approved_orders_invoice") not in registered_flows()

@@ -248,6 +248,12 @@ def _on_worker_start() -> None:
     register_published(current().ledger)
 
 
+def any_published(_lag_seconds: float) -> bool:
+    """The trigger's probe: with no published definition it has nothing to read. (The engine's registry is brought
+    in step, as the trigger does, so an unpublished definition leaves it at once.)"""
+    return bool(register_published(current().ledger))
+
+
 register(
     Flow(
         name=TRIGGER,
@@ -257,6 +263,7 @@ register(
         replay=lambda _record_id: (_ for _ in ()).throw(ValueError("replay a user-defined flow by its own name")),
         poll=poll,
         trigger=poll_defined_flows,
+        probe=any_published,
         on_worker_start=_on_worker_start,
     )
 )
