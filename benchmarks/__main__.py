@@ -82,7 +82,13 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     ),
     "anomalies": ("anomalies.py", ["--seeds", "5"], ["--seeds", "2"], []),
     "first_invoice": ("first_invoice.py", [], [], []),
-    "run_history": ("run_history.py", ["--seconds", "60"], ["--seconds", "20"], ["--seconds", "300"]),
+    # Its baseline: the tree before an idle slot stopped starting runs (Flow.probe).
+    "run_history": (
+        "run_history.py",
+        ["--seconds", "60", "--baseline-commit", "75efee7"],
+        ["--seconds", "20"],
+        ["--seconds", "300", "--baseline-commit", "75efee7"],
+    ),
 }
 
 
@@ -157,6 +163,18 @@ def headline(name: str, data: dict[str, Any]) -> list[tuple[str, str, str, str]]
                 f"{rate['workflow_status']:,} runs/h, at most {kept['runs']:,} kept (~{kept['megabytes']:,} MB)",
                 f"DBOS alone: {base['runs']:,} runs (~{base['megabytes']:,} MB) after 30 days",
                 "bounded",
+            )
+        )
+        before = data.get("baseline")
+        rows.append(
+            (
+                f"idle worker's CPU and API calls (poll {data['poll_interval']:g} s)",
+                f"{data['worker_cpu_per_second']} CPU-s/s, {sum(data['api_calls_per_minute'].values()):g} calls/min",
+                f"{before['worker_cpu_per_second']} CPU-s/s, {sum(before['api_calls_per_minute'].values()):g} "
+                f"calls/min, {before['per_hour']['workflow_status']:,} runs/h ({before['commit']})"
+                if before
+                else "",
+                "lower",
             )
         )
     elif name == "burst":

@@ -12,6 +12,13 @@ the rate × 720 hours. LedgerLink's defaults (``[database] history_days`` 7, ``p
 polling runs' rate × 6 hours plus the other runs' rate × 7 days. The bound is then checked, not only computed: the
 worker's runs are aged by hand past the horizons (``completed_at`` moved back), and the engine's pruning pass
 (``engine.history.prune``, as the worker's pruner calls it) forgets them, timed, with its CPU per thousand runs.
+
+The same minutes give the idle worker's cost: its CPU (``/proc``, CPU-seconds a second) and the API calls both
+sandboxes served (a minute). ``--baseline-commit REF`` first measures that commit's worker alike (its whole tree:
+sandboxes, seeder, migrations, worker; no pruning pass), so "an idle slot starts no run" (``Flow.probe``) is
+compared in one run with the tree before it.
+
+    python benchmarks/run_history.py --seconds 120 --baseline-commit 75efee7
 """
 
 from __future__ import annotations
@@ -30,8 +37,8 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _code import this_tree
-from _sandboxes import sandboxes
+from _code import Code, baseline, this_tree
+from _sandboxes import cpu_seconds, sandboxes
 
 ADMIN_URL = os.environ.get("LEDGERLINK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = ("workflow_status", "workflow_input", "workflow_output", "operation_outputs")
@@ -58,12 +65,12 @@ def _scalar(conn: psycopg.Connection[Any], sql: str) -> int:
     return int(row[0]) if row else 0
 
 
-def measure(seconds: float, poll_interval: float, tmp: Path) -> dict[str, Any]:
+def measure(seconds: float, poll_interval: float, tmp: Path, code: Code, *, prune: bool = True) -> dict[str, Any]:
     name = f"ledgerlink_bench_{uuid.uuid4().hex[:10]}"
     url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    tmp.mkdir(parents=True, exist_ok=True)
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    code = this_tree(tmp / "this")
     env = code.env({k: v for k, v in os.environ.items() if not k.startswith("LEDGERLINK_")})
     env["LEDGERLINK_DATABASE_URL"] = url
     worker: subprocess.Popen[bytes] | None = None
@@ -85,12 +92,14 @@ def measure(seconds: float, poll_interval: float, tmp: Path) -> dict[str, Any]:
                     raise SystemExit(f"the worker exited; see {tmp}/worker.log")
                 time.sleep(0.5)
             start, started = counts(url), time.monotonic()
+            cpu_before, calls_before = cpu_seconds(worker.pid), boxes.calls()
             time.sleep(seconds)
             end, elapsed = counts(url), time.monotonic() - started
+            cpu, calls = cpu_seconds(worker.pid) - cpu_before, boxes.calls()
             worker.terminate()
             worker.wait(timeout=60)
             worker = None
-            pruned = prune_aged(url, code.src)
+            pruned = prune_aged(url, code.src) if prune else None
     finally:
         if worker is not None:
             worker.kill()
@@ -113,6 +122,10 @@ def measure(seconds: float, poll_interval: float, tmp: Path) -> dict[str, Any]:
         },
         "ledgerlink_bound": {"runs": round(kept_runs), "megabytes": round(kept_runs * bytes_per_run / 1e6)},
         "prune": pruned,
+        "worker_cpu_per_second": round(cpu / elapsed, 4),
+        "api_calls_per_minute": {k: round((calls[k] - calls_before[k]) * 60 / elapsed, 1) for k in calls},
+        "code": code.label,
+        "commit": code.ref,
         "load_1min": round(os.getloadavg()[0], 2),
     }
 
@@ -160,10 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--poll-interval", type=float, default=5.0)
+    parser.add_argument("--baseline-commit", help="also measure this commit's idle worker, first (no pruning)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ledgerlink-history-") as tmp:
-        result = measure(args.seconds, args.poll_interval, Path(tmp))
+        before = None
+        if args.baseline_commit:
+            old = baseline(args.baseline_commit, Path(tmp) / "baseline")
+            before = measure(args.seconds, args.poll_interval, Path(tmp) / "b", old, prune=False)
+        result = measure(args.seconds, args.poll_interval, Path(tmp) / "a", this_tree(Path(tmp) / "this"))
+        result["baseline"] = before
     rate, base, bound, prune = (
         result["per_hour"],
         result["baseline_30_days"],
@@ -186,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{prune['cpu_ms_per_1000_runs']} CPU ms per 1,000 in the pruner), "
         f"{prune['runs_after']} runs and {prune['steps_after']} steps left"
     )
+    for side in filter(None, (before, result)):
+        api = ", ".join(f"{system} {n:g}" for system, n in side["api_calls_per_minute"].items())
+        print(
+            f"  idle cost, {side['code']} ({side['commit']}): {side['per_hour']['workflow_status']:,} runs an hour, "
+            f"worker {side['worker_cpu_per_second']:.4f} CPU-s/s, API calls a minute: {api} (load {side['load_1min']})"
+        )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
