@@ -54,3 +54,16 @@ def test_a_record_linked_elsewhere_is_refused_naming_both(ledger: Ledger) -> Non
     other = [PAIRS[0], (PAIRS[1][0], ("kashflow", "Invoice", "9999"))]
     with pytest.raises(ValueError, match="Opportunity 006001 is already linked to kashflow Invoice 1001, not 9999"):
         ledger.link_all(other)
+
+
+def test_of_two_workers_advancing_a_watermark_to_one_value_one_moves_it(ledger: Ledger) -> None:
+    """How workers claim a polling slot (engine.worker.Probes): only forward, and one winner per value."""
+    other = Ledger(ledger.url)  # a second worker's ledger on the same database
+    try:
+        assert ledger.advance_watermark("worker.slot.f", "000000000000002")
+        assert not other.advance_watermark("worker.slot.f", "000000000000002")  # the same slot: taken
+        assert not other.advance_watermark("worker.slot.f", "000000000000001")  # never backwards
+        assert other.advance_watermark("worker.slot.f", "000000000000003")
+        assert ledger.get_watermark("worker.slot.f") == "000000000000003"
+    finally:
+        other.dispose()

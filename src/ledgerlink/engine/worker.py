@@ -113,9 +113,10 @@ class Probes:
             return None
         return self._pool.submit(entry.probe, lag)
 
-    def empty(self, name: str, look: Future[bool]) -> bool:
+    def empty(self, name: str, look: Future[bool], until: float) -> bool:
+        """The probe's answer, by ``until`` (monotonic: one deadline for a slot's probes, which run side by side)."""
         try:
-            return not look.result(timeout=self.wait)
+            return not look.result(timeout=max(0.0, until - time.monotonic()))
         except FutureTimeout:
             log.warning("the probe of %s took over %.0f s: running its trigger", name, self.wait)
         except Exception:  # unsure: the trigger's own steps retry, and report what is wrong
@@ -169,9 +170,10 @@ def start_triggers(
             look = probes.look(entry, lag)
         due.append((entry, f"trigger:{entry.name}:{slot}", look))
     fired = []
+    until = time.monotonic() + (probes.wait if probes is not None else 0.0)
     for entry, workflow_id, look in due:  # the probes ran side by side meanwhile
         assert entry.trigger is not None
-        if probes is not None and look is not None and probes.empty(entry.name, look):
+        if probes is not None and look is not None and probes.empty(entry.name, look, until):
             continue  # nothing to do: this slot is spent without a run
         if engine.enqueue_trigger(entry.name, entry.trigger, workflow_id, lag):
             fired.append(entry.name)
