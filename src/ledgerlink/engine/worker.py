@@ -187,9 +187,9 @@ def start_triggers(
 def settle_heap() -> None:
     """Take what start-up made out of the garbage collector's sight: the ~180,000 objects of the modules, DBOS, the
     flows and the clients, which live as long as the worker. Without this every full collection walks them all
-    again (in a backfill of 2,000 customers, six full collections took 0.46 s of the thread that runs Python).
-    Garbage is collected first, so none is kept; what start-up made and drops later is freed by reference count as
-    ever (only a cycle among such objects would stay, and start-up objects are not dropped in cycles)."""
+    again (a worker invoicing 1,000 deals spent 0.40–0.47 s in full collections, 0.19–0.28 s with it, start-up's
+    own included). Garbage is collected first, so none is frozen; a frozen object dropped later is still freed by
+    its reference count, and only one caught in a reference cycle would stay (a settings reload's, at most)."""
     gc.collect()
     gc.freeze()
 
