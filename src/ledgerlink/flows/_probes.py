@@ -8,9 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ledgerlink.flows.deps import Deps
-from ledgerlink.flows.sync.common import transform_context
+from ledgerlink.flows.sync.common import read_changed, transform_context
 from ledgerlink.mapping import TransformContext
-from ledgerlink.systems.salesforce.incremental import Position, incremental_soql, upper_bound
 
 BooksChanged = Callable[[str | None, int, TransformContext], tuple[list[Any], str | None, bool]]
 
@@ -18,10 +17,8 @@ BooksChanged = Callable[[str | None, int, TransformContext], tuple[list[Any], st
 def salesforce_changed(
     deps: Deps, sobject: str, watermark: str, where: str | None, lag: float, *, include_deleted: bool = False
 ) -> bool:
-    """A row of ``sobject`` matching ``where`` changed after the watermark (as ``incremental_soql`` reads)."""
-    since = Position.decode(deps.ledger.get_watermark(watermark))
-    soql = incremental_soql(sobject, [], where, since, upper_bound(lag))
-    return next(iter(deps.crm.query(f"{soql} LIMIT 1", include_deleted=include_deleted)), None) is not None
+    """A row of ``sobject`` matching ``where`` changed after the watermark (the sync's own read, for one row)."""
+    return bool(read_changed(deps, sobject, watermark, [], where, lag, limit=1, include_deleted=include_deleted))
 
 
 def books_changed(deps: Deps, watermark: str, changed: BooksChanged) -> bool:

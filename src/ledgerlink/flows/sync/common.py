@@ -69,19 +69,40 @@ def fail(
 
 
 def read_changed(
-    deps: Deps, sobject: str, watermark: str, columns: list[str], where: str | None, lag: float
+    deps: Deps,
+    sobject: str,
+    watermark: str,
+    columns: list[str],
+    where: str | None,
+    lag: float,
+    *,
+    limit: int | None = None,
+    include_deleted: bool = True,
 ) -> list[Any]:
-    """The next page of ``sobject`` rows changed (deleted ones too) after the saved watermark, oldest first."""
-    return read_changed_after(deps, sobject, deps.ledger.get_watermark(watermark), columns, where, lag)
+    """The next page of ``sobject`` rows changed (deleted ones too, unless told not) after the saved watermark,
+    oldest first: ``limit`` rows, a sync page unless told."""
+    position = deps.ledger.get_watermark(watermark)
+    return read_changed_after(
+        deps, sobject, position, columns, where, lag, limit=limit, include_deleted=include_deleted
+    )
 
 
 def read_changed_after(
-    deps: Deps, sobject: str, position: str | None, columns: list[str], where: str | None, lag: float
+    deps: Deps,
+    sobject: str,
+    position: str | None,
+    columns: list[str],
+    where: str | None,
+    lag: float,
+    *,
+    limit: int | None = None,
+    include_deleted: bool = True,
 ) -> list[Any]:
     """``read_changed`` from a given watermark position."""
     since = Position.decode(position)
     soql = incremental_soql(sobject, columns, where, since, upper_bound(lag))
-    return list(deps.crm.query(f"{soql} LIMIT {deps.settings.sync_page_size}", include_deleted=True))
+    rows = limit or deps.settings.sync_page_size
+    return list(deps.crm.query(f"{soql} LIMIT {rows}", include_deleted=include_deleted))
 
 
 def position_after(rows: list[dict[str, Any]]) -> str | None:
