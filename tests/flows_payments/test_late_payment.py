@@ -67,3 +67,52 @@ def test_threshold_is_configured_per_project(kashflow_env: BooksEnv) -> None:
     env.runtime.settings.flows.late_payment = False
     assert late_payment.poll() == []
     assert len(_cases(env, account)) == 1
+
+
+def _overdue(env: BooksEnv, names: list[str]) -> list[tuple[str, str, str]]:
+    """Invoiced deals for ``names``, then the books' clock past the threshold for all of them."""
+    made = [env.invoiced_opportunity(name, 20.0 + n, chain_pdf=False) for n, name in enumerate(names)]
+    latest = max(env.runtime.books.get_invoice(number).due_date for _a, _o, number in made)  # type: ignore[union-attr]
+    env.advance_books_clock((latest - env.books_today()).days + 20)
+    return made
+
+
+def test_a_check_opens_a_batch_of_cases_in_a_few_calls(kashflow_env: BooksEnv) -> None:
+    env = kashflow_env
+    env.runtime.settings.record_shards = 1  # every invoice in one batch run
+    made = _overdue(env, [f"Batch Payer {n}" for n in range(5)])
+    calls = env.runtime.crm.calls_made()
+    outcomes = _check(env)
+    assert sorted(o["invoice_number"] for o in outcomes) == sorted(number for _a, _o, number in made)
+    assert {o["status"] for o in outcomes} == {"opened"}
+    assert len({o["case"] for o in outcomes}) == 5
+    # The check's Case query, then one query for the deals, one for the markers, one create for all five (a run
+    # per invoice made three calls each).
+    assert env.runtime.crm.calls_made() - calls <= 5
+    assert late_payment.poll() == []  # checked again: every invoice has its Case
+    for account, _opp, number in made:
+        [case] = _cases(env, account)
+        assert f"[ledgerlink kashflow invoice {number}]" in str(case["Subject"])
+        assert case["Id"] == next(o["case"] for o in outcomes if o["invoice_number"] == number)
+
+
+def test_a_case_made_before_a_crash_is_found_and_a_deal_gone_fails_alone(kashflow_env: BooksEnv) -> None:
+    env = kashflow_env
+    env.runtime.settings.record_shards = 1
+    (account_a, _opp_a, number_a), (_account_b, opp_b, number_b), (account_c, _opp_c, number_c) = _overdue(
+        env, ["Crash Payer", "Gone Payer", "Plain Payer"]
+    )
+    # A Case the last run made just before it crashed: in Salesforce with its marker, not yet in the ledger.
+    earlier = env.user.create(
+        "Case",
+        {"Subject": f"Invoice {number_a} is late [ledgerlink kashflow invoice {number_a}]", "AccountId": account_a},
+    )
+    env.user.delete("Opportunity", opp_b)
+
+    outcomes = {o["invoice_number"]: o for o in _check(env)}
+    assert outcomes[number_a]["status"] == "already_open" and outcomes[number_a]["case"] == earlier
+    assert len(_cases(env, account_a)) == 1
+    assert outcomes[number_b]["status"] == "failed" and outcomes[number_b]["field"] == "Opportunity"
+    assert outcomes[number_c]["status"] == "opened" and len(_cases(env, account_c)) == 1
+    [failure] = env.ledger.failed_records(flow=late_payment.FLOW)
+    assert failure.source_id == number_b and f"Opportunity {opp_b} not found" in str(failure.errors)

@@ -50,6 +50,7 @@ class InvoiceDue:
     due_date: dt.date
     balance: Decimal
     days_overdue: int  # 0 until the due date has passed (by the books' own clock where they report it)
+    currency: str = ""  # the invoice's currency code, as its list row gives it
 
 
 class AccountingSystem(Protocol):

@@ -549,7 +549,12 @@ class KashFlowBooks:
             balance = Decimal(
                 str(row.get("DueAmount") or Decimal(row["GrossAmount"]) - Decimal(row["TotalPaidAmount"]))
             )
-            out.append(InvoiceDue(number=str(row["Number"]), due_date=due_date, balance=balance, days_overdue=days))
+            currency = str((row.get("Currency") or {}).get("Code") or "GBP")
+            out.append(
+                InvoiceDue(
+                    number=str(row["Number"]), due_date=due_date, balance=balance, days_overdue=days, currency=currency
+                )
+            )
         return out
 
     def api_calls(self) -> int:

@@ -658,6 +658,7 @@ class KashooBooks:
                     due_date=due_date,
                     balance=from_cents(balance),
                     days_overdue=max(0, (today - due_date).days),
+                    currency=str(row.get("currency") or "CAD"),
                 )
             )
         return out
