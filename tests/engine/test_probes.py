@@ -110,7 +110,9 @@ def _flow(name: str, probe: Callable[[float], bool] | None) -> Flow:
     )
 
 
-def test_probes_run_the_trigger_when_unsure_or_due_and_one_worker_probes_a_slot(flow_env: FlowEnv) -> None:
+def test_probes_run_the_trigger_when_unsure_or_due_and_one_worker_probes_a_slot(
+    flow_env: FlowEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ledger = flow_env.ledger
     here, there = Probes(ledger, full_every=60, wait=0.2), Probes(ledger, full_every=60, wait=0.2)
     try:
@@ -144,9 +146,21 @@ def test_probes_run_the_trigger_when_unsure_or_due_and_one_worker_probes_a_slot(
         assert stale.look(quiet, 0) is None  # its full run is due: no probe
         stale.close()
 
-        assert not here.taken(quiet, 100) and there.taken(quiet, 100)  # of two workers, one probes slot 100
-        assert not there.taken(quiet, 101) and here.taken(quiet, 101)
-        assert not here.taken(_flow("unprobed", None), 101)  # no probe: DBOS deduplicates its trigger as before
+        assert not here.taken(quiet, 100, 1.0) and there.taken(quiet, 100, 1.0)  # of two workers, one probes slot 100
+        assert not there.taken(quiet, 101, 1.0) and here.taken(quiet, 101, 1.0)
+        # One claim a slot for all the flows of a period: the winner probes them all, with no second write.
+        other = _flow("other", lambda _lag: False)
+        claims: list[str] = []
+        advance = ledger.advance_watermark
+        monkeypatch.setattr(
+            ledger, "advance_watermark", lambda name, value: claims.append(name) or advance(name, value)
+        )
+        assert not there.taken(other, 101, 1.0) and here.taken(other, 101, 1.0)
+        assert claims == []
+        assert not here.taken(other, 102, 5.0) and there.taken(other, 102, 5.0)  # another period, its own claim
+        assert claims == [f"{SLOT_CLAIM}every-5s"] * 2
+        assert ledger.get_watermark(f"{SLOT_CLAIM}every-1s") == f"{101:015d}"
+        assert not here.taken(_flow("unprobed", None), 101, 1.0)  # no probe: DBOS deduplicates its trigger as before
     finally:
         here.close()
         there.close()

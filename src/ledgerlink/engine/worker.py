@@ -83,7 +83,9 @@ class TriggersInFlight:
 # waits at most this long.
 FULL_POLL_SECONDS = 60.0
 PROBE_WAIT_SECONDS = 5.0  # a probe that has not answered by then counts as "something to do"
-SLOT_CLAIM = "worker.slot."  # ledger watermark per probed flow: the worker that advances it to a slot probes it
+# A ledger watermark per polling period ("worker.slot.every-1s"): the worker that advances it to a slot probes every
+# probed flow of that period in the slot. One claim a slot, not one per flow: each is a write transaction.
+SLOT_CLAIM = "worker.slot."
 
 
 class Probes:
@@ -100,11 +102,20 @@ class Probes:
         self.full_every = full_every
         self.wait = wait
         self._last_run: dict[str, float] = {}  # flow → when this worker last asked for its trigger (monotonic)
+        self._claims: dict[str, tuple[int, bool]] = {}  # claim → (the last slot tried, whether this worker won it)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe")
 
-    def taken(self, entry: Flow, slot: int) -> bool:
-        """Another worker claimed this slot of a probed flow (it probes, and runs the trigger if need be)."""
-        return entry.probe is not None and not self.ledger.advance_watermark(SLOT_CLAIM + entry.name, f"{slot:015d}")
+    def taken(self, entry: Flow, slot: int, period: float) -> bool:
+        """Another worker claimed this slot of the flow's polling period (it probes the period's flows, and runs
+        their triggers if need be)."""
+        if entry.probe is None:
+            return False
+        claim = f"{SLOT_CLAIM}every-{period:g}s"
+        tried, won = self._claims.get(claim, (-1, False))
+        if tried != slot:
+            won = self.ledger.advance_watermark(claim, f"{slot:015d}")
+            self._claims[claim] = (slot, won)
+        return not won
 
     def look(self, entry: Flow, lag: float) -> Future[bool] | None:
         """Start the flow's probe; None when the trigger should simply run (no probe, or its full run is due)."""
@@ -156,8 +167,9 @@ def start_triggers(
             slot = cron_slot(cron, now)
             started.setdefault(entry.name, slot)
         else:
-            period = schedule.interval_seconds if schedule is not None else None
-            slot = trigger_slot(period or entry.period_seconds or poll_interval, now)
+            interval = schedule.interval_seconds if schedule is not None else None
+            period = interval or entry.period_seconds or poll_interval
+            slot = trigger_slot(period, now)
         if started.get(entry.name) == slot:
             continue
         started[entry.name] = slot
@@ -165,7 +177,7 @@ def start_triggers(
             continue  # DBOS would deduplicate it: this slot is spent as it would have been
         look = None
         if probes is not None and not cron:  # a run a user put on a clock runs, changes or not
-            if probes.taken(entry, slot):
+            if probes.taken(entry, slot, period):
                 continue
             look = probes.look(entry, lag)
         due.append((entry, f"trigger:{entry.name}:{slot}", look))
