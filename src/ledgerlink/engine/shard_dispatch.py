@@ -20,15 +20,24 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine import queue_wake
 from ledgerlink.engine.polling import Change, RunWindow
-from ledgerlink.systems.salesforce.cdc import WatermarkStore
 
 log = logging.getLogger(__name__)
+
+
+class WatermarkStore(Protocol):
+    """Where the dispatcher keeps a subscription's position (the ledger): it also serves as the subscriber's store,
+    so the position moves only past changes handed on."""
+
+    def get_watermark(self, name: str) -> str | None: ...
+    def set_watermark(self, name: str, value: str) -> None: ...
+
+
 UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
 # How often a held shard's runs are looked up when no run of this process said it finished (a run another worker
 # took): this process's own finished runs wake the dispatcher at once.

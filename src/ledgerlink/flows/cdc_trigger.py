@@ -32,19 +32,15 @@ from typing import TYPE_CHECKING
 
 from ledgerlink.engine.polling import enqueue
 from ledgerlink.engine.runtime import Runtime, enqueue_trigger, shard_key
-from ledgerlink.engine.shard_dispatch import ShardDispatcher
+from ledgerlink.engine.shard_dispatch import ShardDispatcher, WatermarkStore
 from ledgerlink.flows import opportunity_to_invoice as o2i
-from ledgerlink.systems.salesforce.cdc import (
-    ChangeEvent,
-    PubSubSettings,
-    PubSubSubscriber,
-    WatermarkStore,
-    is_own_change,
-    oauth_session,
-)
 
 if TYPE_CHECKING:
     from ledgerlink.engine.flows import Flow
+    from ledgerlink.systems.salesforce.cdc import ChangeEvent, PubSubSubscriber
+
+# The Pub/Sub client (gRPC, protobuf, Avro) is imported when a trigger subscribes: every worker loads this module
+# with the flows, and one without CDC (or with it switched off) never needs it.
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +55,8 @@ def version_of(event: ChangeEvent) -> str:
 
 
 def should_enqueue(event: ChangeEvent, client_tag: str = "ledgerlink") -> bool:
+    from ledgerlink.systems.salesforce.cdc import is_own_change
+
     if event.entity != "Opportunity" or is_own_change(event, client_tag):
         return False
     if event.change_type in STARTING_TYPES:
@@ -127,6 +125,8 @@ def _subscriber(
     poll_lag_seconds: float | None = None,
     watermarks: WatermarkStore | None = None,
 ) -> PubSubSubscriber:
+    from ledgerlink.systems.salesforce.cdc import PubSubSettings, PubSubSubscriber, oauth_session
+
     sf = runtime.crm.settings
     if ca_file is None and isinstance(sf.verify, str):
         ca_file = sf.verify  # the sandbox with TLS: the same CA signs both servers
@@ -250,6 +250,7 @@ def start_sync_cdc_triggers(
     Product2 or price wakes that flow's polling trigger at once (a burst of edits wakes it once or twice, not once
     per edit); the worker's regular polling stays the safety net."""
     from ledgerlink.engine.flows import registered_flows
+    from ledgerlink.systems.salesforce.cdc import is_own_change
 
     client_tag = runtime.crm.settings.client_tag
     # Only the flows switched on in the settings file ([flows.<name>] enabled).
