@@ -30,3 +30,36 @@ def test_garbage_is_freed_before_the_heap_is_frozen(thawed: None) -> None:
     settle_heap()
     assert gone() is None  # collected, not frozen for ever
     assert gc.get_freeze_count() > before  # what lives is frozen
+
+
+def test_the_command_line_starts_with_the_collector_off_and_turns_it_back_on(thawed: None) -> None:
+    """``cli.entry`` turns the collector off for start-up; any command but ``worker`` turns it on before it runs,
+    and the worker once started (``settle_heap``)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import gc, sys\n"
+        "from ledgerlink.cli import entry\n"
+        "import typer\n"
+        "seen = []\n"
+        "from ledgerlink.cli import app\n"
+        "@app.command('gc-state')\n"
+        "def state() -> None:\n"
+        "    seen.append(gc.isenabled())\n"
+        "sys.argv = ['ledgerlink', 'gc-state']\n"
+        "try:\n"
+        "    entry.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(seen)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[True]"
+
+    gc.disable()
+    try:
+        settle_heap()
+        assert gc.isenabled()
+    finally:
+        gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ class _Connections:
 @app.callback()
 def _main(ctx: typer.Context) -> None:
     ctx.obj = _Connections()
+    if ctx.invoked_subcommand != "worker":  # the worker turns it on once started (settle_heap)
+        gc.enable()
 
 
 _register_subapps()

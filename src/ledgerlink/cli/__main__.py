@@ -1,5 +1,5 @@
 """``python -m ledgerlink.cli``: the same command line as ``ledgerlink``."""
 
-from ledgerlink.cli import main
+from ledgerlink.cli.entry import main
 
 main()
