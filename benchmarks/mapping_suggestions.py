@@ -437,6 +437,21 @@ def cross_fitted(pairs: Sequence[Pair], vocabulary: Vocabulary | None) -> dict[i
     return {id(p): tables[p.source.system] for p in pairs}
 
 
+# Round 10: a trial's extra feature columns, laid after the shipped ones (and in the products). ``EXTRA(pairs)`` is
+# given a fold's training pairs and returns two functions of a pair, each its columns as an array (source field,
+# target field, k): the first for the training pairs themselves (cross-fitted, as the word associations are: a
+# training pair's columns must not come from what was learned on that pair), the second for any other pair.
+ExtraColumns = Callable[[Pair], Any]
+EXTRA: Callable[[Sequence[Pair]], tuple[ExtraColumns, ExtraColumns]] | None = None
+_EXTRA_OF: dict[int, tuple[PairModel, ExtraColumns]] = {}  # id of a fitted model → (it, its scoring columns)
+
+
+def _with_extra(array: Any, columns: ExtraColumns | None, pair: Pair) -> Any:
+    import numpy as np
+
+    return array if columns is None else np.concatenate([array, columns(pair)], axis=-1)
+
+
 def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) -> PairModel:
     """Logistic regression on the training pairs; ``width``: only the first so many features (the previous model);
     ``products``: on the features and their pairwise products (what ships since issue 20's third round)."""
@@ -446,9 +461,10 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
     learned = width is None or width > FEATURE_NAMES.index("learned_words")
     vocabulary = learn_vocabulary(pairs)
     tables = cross_fitted(pairs, vocabulary) if learned else {}
+    train_columns, score_columns = EXTRA(pairs) if EXTRA is not None and width is None else (None, None)
     xs, ys = [], []
     for pair in pairs:
-        array = _array(pair, tables.get(id(pair)), vocabulary)
+        array = _with_extra(_array(pair, tables.get(id(pair)), vocabulary), train_columns, pair)
         expanded = _expanded(array, width, products)
         xs.append(expanded.reshape(-1, expanded.shape[-1]))
         index = {f.name: j for j, f in enumerate(pair.target.fields)}
@@ -462,11 +478,14 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
     model = PairModel(weights, float(regression.intercept_[0]), products=products)
 
     def scores(pair: Pair) -> Scores:
-        return _scores(model, _array(pair, tables.get(id(pair)), vocabulary))
+        return _scores(model, _with_extra(_array(pair, tables.get(id(pair)), vocabulary), train_columns, pair))
 
     threshold = pick_threshold(pairs, scores, [i / 100 for i in range(5, 96)])
     table = learn_table(pairs, vocabulary) if learned else {}
-    return PairModel(model.weights, model.bias, threshold, table, products, vocabulary)
+    fitted = PairModel(model.weights, model.bias, threshold, table, products, vocabulary)
+    if score_columns is not None:
+        _EXTRA_OF[id(fitted)] = (fitted, score_columns)
+    return fitted
 
 
 def _scores(model: PairModel, array: Any) -> Scores:
@@ -479,7 +498,8 @@ def _scores(model: PairModel, array: Any) -> Scores:
 
 
 def model_scores(model: PairModel, pair: Pair) -> Scores:
-    return _scores(model, _array(pair, model.synonyms or None, model.vocabulary))
+    columns = _EXTRA_OF[id(model)][1] if id(model) in _EXTRA_OF else None
+    return _scores(model, _with_extra(_array(pair, model.synonyms or None, model.vocabulary), columns, pair))
 
 
 def _scored_by(model: PairModel, pair: Pair) -> Scores:
@@ -521,15 +541,21 @@ def _forget_learned() -> None:
         del _BASE[k]
     _USED.clear()
     _PAIR_VOCABULARIES.clear()
+    _EXTRA_OF.clear()
 
 
 def loso_report(
-    pairs: Sequence[Pair], out: Path | None = None, subsets: dict[str, set[str]] | None = None
+    pairs: Sequence[Pair],
+    out: Path | None = None,
+    subsets: dict[str, set[str]] | None = None,
+    only: set[str] | None = None,
+    first: set[str] | None = None,
 ) -> dict[str, Any]:
     """Leave one system out over every system: fit on the pairs among the other systems, score the pairs that touch
     the one left out. What a new system can expect; what tuning is judged on since round 6. ``subsets``: named sets
     of systems (the fresh ones, the held3 ones) whose folds are also summed apart, the rest as "older"."""
-    systems = sorted({p.source.system for p in pairs})
+    systems = sorted({p.source.system for p in pairs} & (only or {p.source.system for p in pairs}))
+    systems.sort(key=lambda system: system not in (first or set()))  # ``first``'s folds first, then the rest
     folds = []
     for system in systems:
         _forget_learned()
@@ -579,6 +605,8 @@ def loso_report(
         flush=True,
     )
     for name in [*subsets, "older"] if subsets else []:
+        if f"{name}_top1_mean" not in summary:
+            continue
         print(
             f"loso {name} folds: top-1 mean {summary[f'{name}_top1_mean']:.3f}, end-to-end mean "
             f"{summary[f'{name}_end_to_end_mean']:.3f}, abstention precision "
@@ -599,6 +627,8 @@ def _subset_summary(folds: Sequence[dict[str, Any]], subsets: dict[str, set[str]
     named = set().union(*subsets.values())
     groups = [(name, [f for f in folds if f["system"] in chosen]) for name, chosen in subsets.items()]
     for label, chosen_folds in [*groups, ("older", [f for f in folds if f["system"] not in named])]:
+        if not chosen_folds:
+            continue
         abstentions = sum(f["abstentions"] for f in chosen_folds)
         out[f"{label}_top1_mean"] = sum(f["top1_accuracy"] for f in chosen_folds) / len(chosen_folds)
         out[f"{label}_end_to_end_mean"] = sum(f["end_to_end_accuracy"] for f in chosen_folds) / len(chosen_folds)
