@@ -295,6 +295,12 @@ _BASE: dict[tuple[int, Any], Any] = {}
 _USED: set[tuple[int, Any]] = set()
 _ARRAYS: dict[tuple[int, Any, int], Any] = {}
 _LEARNED = FEATURE_NAMES.index("learned_words")
+# Round 10: the fields' learned representation (``intelligence.suggest.embedding``, trained by ``_field_encoder``)
+# on the pairs fitted on (off: round 9's model, its two features 0).
+EMBED = True
+_EMBEDDING = FEATURE_NAMES.index("embedding_cosine")
+_TRAINED: dict[int, Any] = {}  # id of a fitted model's encoder → (it, its numpy form, for fast scoring)
+ENCODER_GROUPS = 4
 # Round 8: run-together names split with a vocabulary learned from the schemas fitted on (off: as round 7).
 SEGMENT = True
 
@@ -426,6 +432,30 @@ def _counts(pair: Pair, vocabulary: Vocabulary | None) -> tuple[Counter[str], Co
     return _COUNTS[k]
 
 
+def _with_encoder(array: Any, trained: Any, pair: Pair) -> Any:
+    """``array`` with the embedding's two features of ``trained`` (a ``_field_encoder.Trained``) laid over."""
+    if trained is None:
+        return array
+    out = array.copy()
+    out[..., _EMBEDDING : _EMBEDDING + 2] = trained.columns(pair.source, pair.target)
+    return out
+
+
+def cross_fitted_encoders(pairs: Sequence[Pair]) -> dict[int, Any]:
+    """For each training pair, an encoder trained without the group (one of ``ENCODER_GROUPS``, of the systems in
+    turn) holding its source system: as the word associations, a training pair's embedding must not have been
+    trained on that pair, else the regression trusts the cosine far more than it deserves on a new system."""
+    from _field_encoder import Trained  # this folder
+
+    systems = sorted({p.source.system for p in pairs})
+    group = {system: k % ENCODER_GROUPS for k, system in enumerate(systems)}
+    trained = {
+        g: Trained([p for p in pairs if g not in (group[p.source.system], group[p.target.system])])
+        for g in range(ENCODER_GROUPS)
+    }
+    return {id(p): trained[group[p.source.system]] for p in pairs}
+
+
 def cross_fitted(pairs: Sequence[Pair], vocabulary: Vocabulary | None) -> dict[int, dict[str, float]]:
     """For each training pair, the associations learned from the pairs without its source system: a held-out
     pair has one system the table never saw, so each training pair is scored the same way (else the learned
@@ -462,9 +492,16 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
     vocabulary = learn_vocabulary(pairs)
     tables = cross_fitted(pairs, vocabulary) if learned else {}
     train_columns, score_columns = EXTRA(pairs) if EXTRA is not None and width is None else (None, None)
+    embedded = EMBED and (width is None or width > _EMBEDDING)
+    encoders = cross_fitted_encoders(pairs) if embedded else {}
+
+    def features(pair: Pair) -> Any:
+        array = _with_encoder(_array(pair, tables.get(id(pair)), vocabulary), encoders.get(id(pair)), pair)
+        return _with_extra(array, train_columns, pair)
+
     xs, ys = [], []
     for pair in pairs:
-        array = _with_extra(_array(pair, tables.get(id(pair)), vocabulary), train_columns, pair)
+        array = features(pair)
         expanded = _expanded(array, width, products)
         xs.append(expanded.reshape(-1, expanded.shape[-1]))
         index = {f.name: j for j, f in enumerate(pair.target.fields)}
@@ -478,11 +515,18 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
     model = PairModel(weights, float(regression.intercept_[0]), products=products)
 
     def scores(pair: Pair) -> Scores:
-        return _scores(model, _with_extra(_array(pair, tables.get(id(pair)), vocabulary), train_columns, pair))
+        return _scores(model, features(pair))
 
     threshold = pick_threshold(pairs, scores, [i / 100 for i in range(5, 96)])
     table = learn_table(pairs, vocabulary) if learned else {}
-    fitted = PairModel(model.weights, model.bias, threshold, table, products, vocabulary)
+    encoder = None
+    if embedded:
+        from _field_encoder import Trained  # this folder
+
+        full = Trained(pairs)
+        encoder = full.encoder()
+        _TRAINED[id(encoder)] = (encoder, full)
+    fitted = PairModel(model.weights, model.bias, threshold, table, products, vocabulary, encoder)
     if score_columns is not None:
         _EXTRA_OF[id(fitted)] = (fitted, score_columns)
     return fitted
@@ -499,7 +543,14 @@ def _scores(model: PairModel, array: Any) -> Scores:
 
 def model_scores(model: PairModel, pair: Pair) -> Scores:
     columns = _EXTRA_OF[id(model)][1] if id(model) in _EXTRA_OF else None
-    return _scores(model, _with_extra(_array(pair, model.synonyms or None, model.vocabulary), columns, pair))
+    array = _array(pair, model.synonyms or None, model.vocabulary)
+    if model.encoder is not None:
+        if id(model.encoder) not in _TRAINED:
+            from _field_encoder import Trained  # this folder
+
+            _TRAINED[id(model.encoder)] = (model.encoder, Trained.of(model.encoder))
+        array = _with_encoder(array, _TRAINED[id(model.encoder)][1], pair)
+    return _scores(model, _with_extra(array, columns, pair))
 
 
 def _scored_by(model: PairModel, pair: Pair) -> Scores:
@@ -542,6 +593,7 @@ def _forget_learned() -> None:
     _USED.clear()
     _PAIR_VOCABULARIES.clear()
     _EXTRA_OF.clear()
+    _TRAINED.clear()
 
 
 def loso_report(
@@ -649,12 +701,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held5", action="store_true", help="also score the fifth held-out split (schemas_held5)")
     parser.add_argument("--held6", action="store_true", help="also score the sixth held-out split (schemas_held6)")
     parser.add_argument(
+        "--no-embedding", action="store_true", help="without the learned representation (round 9's model, refitted)"
+    )
+    parser.add_argument(
         "--all",
         action="store_true",
         help="all twenty-five systems (schemas, schemas_fresh, schemas_held3, schemas_held4, schemas_held5): with "
         "--loso left out in turn, else all fitted on",
     )
     args = parser.parse_args(argv)
+    global EMBED
+    EMBED = not args.no_embedding
     if args.loso and args.all:
         subsets = {
             "fresh": {s.system for s in _schemas(FRESH)},

@@ -83,7 +83,9 @@ class Encoder:
             out.append([a / norm for a in h])
         return out
 
-    def columns(self, source: Sequence[Counter[str]], target: Sequence[Counter[str]]) -> list[list[tuple[float, float]]]:
+    def columns(
+        self, source: Sequence[Counter[str]], target: Sequence[Counter[str]]
+    ) -> list[list[tuple[float, float]]]:
         """Per source field and target field: the cosine, and 1.0 when the target is the source's best by it."""
         es, et = self.encode(source), self.encode(target)
         out = []
