@@ -499,18 +499,29 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
         array = _with_encoder(_array(pair, tables.get(id(pair)), vocabulary), encoders.get(id(pair)), pair)
         return _with_extra(array, train_columns, pair)
 
-    xs, ys = [], []
+    # One matrix filled in place (round 10: concatenating the pairs' blocks held the design matrix twice, and with
+    # the embedding's columns two folds at once woke the OOM killer).
+    rows = sum(len(pair.source.fields) * len(pair.target.fields) for pair in pairs)
+    x: Any = None
+    ys = []
+    at = 0
     for pair in pairs:
         array = features(pair)
         expanded = _expanded(array, width, products)
-        xs.append(expanded.reshape(-1, expanded.shape[-1]))
+        flat = expanded.reshape(-1, expanded.shape[-1])
+        if x is None:
+            x = np.empty((rows, flat.shape[1]))
+        x[at : at + len(flat)] = flat
+        at += len(flat)
+        del expanded, flat
         index = {f.name: j for j, f in enumerate(pair.target.fields)}
         y = np.zeros(array.shape[:2], dtype=int)
         for i, right in enumerate(pair.gold):
             for name in right:
                 y[i, index[name]] = 1
         ys.append(y.reshape(-1))
-    regression = LogisticRegression(C=1.0, max_iter=5000).fit(np.concatenate(xs), np.concatenate(ys))
+    regression = LogisticRegression(C=1.0, max_iter=5000).fit(x, np.concatenate(ys))
+    del x
     weights = tuple(float(w) for w in regression.coef_[0])
     model = PairModel(weights, float(regression.intercept_[0]), products=products)
 

@@ -5,6 +5,7 @@ the word associations learned beside it. Scoring is pure Python: no numpy or sci
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class PairModel:
         )
 
 
+@functools.cache
 def shipped_model() -> PairModel:
+    """The model in ``weights.json``, read once (since round 10 it carries the encoder's vectors: ~20 ms to read)."""
     text = resources.files("ledgerlink.intelligence.suggest").joinpath("weights.json").read_text(encoding="utf-8")
     return PairModel.from_json(json.loads(text))
