@@ -35,7 +35,9 @@ method's threshold):
   refitted on today's lexicon): what round 5 (issue 20's gaps, 2026-12-07) adds, in the same run;
 - ledgerlink: all the features (with the word associations learned from the pairs fitted on) and their pairwise
   products through the logistic regression fitted on those pairs (what ships). Since round 8 its names are also split
-  with the vocabulary learned from the schemas of the pairs fitted on (``intelligence.suggest.segment``).
+  with the vocabulary learned from the schemas of the pairs fitted on (``intelligence.suggest.segment``). Since round
+  10 two of its features are a learned representation of the fields (``intelligence.suggest.embedding``, trained by
+  ``_field_encoder`` on the pairs fitted on, cross-fitted by groups of source systems; ``--no-embedding``: without).
 
 The learned word associations (``intelligence.suggest.synonyms``) are cross-fitted: each fitted pair's feature is
 computed with the associations learned from the pairs without its source system (a new system is one the
