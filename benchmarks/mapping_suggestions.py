@@ -4,10 +4,11 @@
     python benchmarks/mapping_suggestions.py --loso   # what tuning is judged on since round 6: a new system's figures
     python benchmarks/mapping_suggestions.py --dev    # rounds 2-5's tuning figures: the five first systems only
     python benchmarks/mapping_suggestions.py --fresh  # also the fresh split (data/schemas_fresh), scored once
-    python benchmarks/mapping_suggestions.py --loso --all  # since round 9: leave one out over all twenty-one systems
-    python benchmarks/mapping_suggestions.py --all --write-weights  # what ships: fitted on all twenty-one
+    python benchmarks/mapping_suggestions.py --loso --all  # since round 10: leave one out over all twenty-five systems
+    python benchmarks/mapping_suggestions.py --all --write-weights  # what ships: fitted on all twenty-five
     python benchmarks/mapping_suggestions.py --all --held4  # the fourth held-out split (data/schemas_held4), once
     python benchmarks/mapping_suggestions.py --all --held5  # the fifth held-out split (data/schemas_held5), once
+    python benchmarks/mapping_suggestions.py --all --held6  # the sixth held-out split (data/schemas_held6), once
 
 ``--loso`` leaves one system out over all ten: fit on the pairs among the other nine, score the pairs that touch the
 tenth, for each of the ten (mean and worst fold). Since round 6 the old held-out and blind systems are development
@@ -34,7 +35,9 @@ method's threshold):
   refitted on today's lexicon): what round 5 (issue 20's gaps, 2026-12-07) adds, in the same run;
 - ledgerlink: all the features (with the word associations learned from the pairs fitted on) and their pairwise
   products through the logistic regression fitted on those pairs (what ships). Since round 8 its names are also split
-  with the vocabulary learned from the schemas of the pairs fitted on (``intelligence.suggest.segment``).
+  with the vocabulary learned from the schemas of the pairs fitted on (``intelligence.suggest.segment``). Since round
+  10 two of its features are a learned representation of the fields (``intelligence.suggest.embedding``, trained by
+  ``_field_encoder`` on the pairs fitted on, cross-fitted by groups of source systems; ``--no-embedding``: without).
 
 The learned word associations (``intelligence.suggest.synonyms``) are cross-fitted: each fitted pair's feature is
 computed with the associations learned from the pairs without its source system (a new system is one the
@@ -83,6 +86,8 @@ HELD3 = Path(__file__).parent / "data" / "schemas_held3"
 HELD4 = Path(__file__).parent / "data" / "schemas_held4"
 # Collected by hand like held4 (its collector never ran the model, never read its code): scored only with --held5.
 HELD5 = Path(__file__).parent / "data" / "schemas_held5"
+# Collected by hand like held5 while round 10 was tuned (nobody tuning looked at it): scored only with --held6.
+HELD6 = Path(__file__).parent / "data" / "schemas_held6"
 KIND = {
     "Account": "customer", "Contact": "customer", "Customer": "customer", "contact": "customer",
     "Client": "customer", "res.partner": "customer",
@@ -179,20 +184,27 @@ def load_held5_pairs() -> list[Pair]:
     return _pairs_among((DATA, FRESH, HELD3, HELD4, HELD5), touching=HELD5)
 
 
+def load_held6_pairs() -> list[Pair]:
+    """The sixth held-out split: every pair with a system of ``schemas_held6`` on either side, the other side any
+    system of the six folders."""
+    return _pairs_among((DATA, FRESH, HELD3, HELD4, HELD5, HELD6), touching=HELD6)
+
+
 # The splits collected after the first ten systems, oldest first: (flag, its pairs, what scoring it now means).
 LATER_SPLITS: tuple[tuple[str, Callable[[], list[Pair]], str], ...] = (
     ("fresh", load_fresh_pairs, "scored once in round 6; with --all in the fit since round 7"),
     ("held3", load_held3_pairs, "scored once in round 7; with --all in the fit since round 8"),
     ("held4", load_held4_pairs, "scored once in round 8; with --all in the fit since round 9"),
-    ("held5", load_held5_pairs, "scored once after round 9; not in the fit"),
+    ("held5", load_held5_pairs, "scored once after round 9; with --all in the fit since round 10"),
+    ("held6", load_held6_pairs, "scored once after round 10; not in the fit"),
 )
 
 
 def load_all_pairs() -> list[Pair]:
-    """Every pair among the twenty-one systems of the four folders: what ``--loso --all`` leaves one system out of
-    since round 9 (round 8: the seventeen of the first three; round 7: the fourteen of the first two), the fresh,
-    held3 and held4 sets being development data now."""
-    return _pairs_among((DATA, FRESH, HELD3, HELD4))
+    """Every pair among the twenty-five systems of the five folders: what ``--loso --all`` leaves one system out of
+    since round 10 (round 9: the twenty-one of the first four; round 8: the seventeen of the first three; round 7:
+    the fourteen of the first two), the fresh, held3, held4 and held5 sets being development data now."""
+    return _pairs_among((DATA, FRESH, HELD3, HELD4, HELD5))
 
 
 def _pair(a: ObjectSchema, b: ObjectSchema, concepts: dict[str, dict[str, list[str]]]) -> Pair:
@@ -285,6 +297,12 @@ _BASE: dict[tuple[int, Any], Any] = {}
 _USED: set[tuple[int, Any]] = set()
 _ARRAYS: dict[tuple[int, Any, int], Any] = {}
 _LEARNED = FEATURE_NAMES.index("learned_words")
+# Round 10: the fields' learned representation (``intelligence.suggest.embedding``, trained by ``_field_encoder``)
+# on the pairs fitted on (off: round 9's model, its two features 0).
+EMBED = True
+_EMBEDDING = FEATURE_NAMES.index("embedding_cosine")
+_TRAINED: dict[int, Any] = {}  # id of a fitted model's encoder → (it, its numpy form, for fast scoring)
+ENCODER_GROUPS = 4
 # Round 8: run-together names split with a vocabulary learned from the schemas fitted on (off: as round 7).
 SEGMENT = True
 
@@ -416,6 +434,30 @@ def _counts(pair: Pair, vocabulary: Vocabulary | None) -> tuple[Counter[str], Co
     return _COUNTS[k]
 
 
+def _with_encoder(array: Any, trained: Any, pair: Pair) -> Any:
+    """``array`` with the embedding's two features of ``trained`` (a ``_field_encoder.Trained``) laid over."""
+    if trained is None:
+        return array
+    out = array.copy()
+    out[..., _EMBEDDING : _EMBEDDING + 2] = trained.columns(pair.source, pair.target)
+    return out
+
+
+def cross_fitted_encoders(pairs: Sequence[Pair]) -> dict[int, Any]:
+    """For each training pair, an encoder trained without the group (one of ``ENCODER_GROUPS``, of the systems in
+    turn) holding its source system: as the word associations, a training pair's embedding must not have been
+    trained on that pair, else the regression trusts the cosine far more than it deserves on a new system."""
+    from _field_encoder import Trained  # this folder
+
+    systems = sorted({p.source.system for p in pairs})
+    group = {system: k % ENCODER_GROUPS for k, system in enumerate(systems)}
+    trained = {
+        g: Trained([p for p in pairs if g not in (group[p.source.system], group[p.target.system])])
+        for g in range(ENCODER_GROUPS)
+    }
+    return {id(p): trained[group[p.source.system]] for p in pairs}
+
+
 def cross_fitted(pairs: Sequence[Pair], vocabulary: Vocabulary | None) -> dict[int, dict[str, float]]:
     """For each training pair, the associations learned from the pairs without its source system: a held-out
     pair has one system the table never saw, so each training pair is scored the same way (else the learned
@@ -427,6 +469,21 @@ def cross_fitted(pairs: Sequence[Pair], vocabulary: Vocabulary | None) -> dict[i
     return {id(p): tables[p.source.system] for p in pairs}
 
 
+# Round 10: a trial's extra feature columns, laid after the shipped ones (and in the products). ``EXTRA(pairs)`` is
+# given a fold's training pairs and returns two functions of a pair, each its columns as an array (source field,
+# target field, k): the first for the training pairs themselves (cross-fitted, as the word associations are: a
+# training pair's columns must not come from what was learned on that pair), the second for any other pair.
+ExtraColumns = Callable[[Pair], Any]
+EXTRA: Callable[[Sequence[Pair]], tuple[ExtraColumns, ExtraColumns]] | None = None
+_EXTRA_OF: dict[int, tuple[PairModel, ExtraColumns]] = {}  # id of a fitted model → (it, its scoring columns)
+
+
+def _with_extra(array: Any, columns: ExtraColumns | None, pair: Pair) -> Any:
+    import numpy as np
+
+    return array if columns is None else np.concatenate([array, columns(pair)], axis=-1)
+
+
 def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) -> PairModel:
     """Logistic regression on the training pairs; ``width``: only the first so many features (the previous model);
     ``products``: on the features and their pairwise products (what ships since issue 20's third round)."""
@@ -436,27 +493,56 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
     learned = width is None or width > FEATURE_NAMES.index("learned_words")
     vocabulary = learn_vocabulary(pairs)
     tables = cross_fitted(pairs, vocabulary) if learned else {}
-    xs, ys = [], []
+    train_columns, score_columns = EXTRA(pairs) if EXTRA is not None and width is None else (None, None)
+    embedded = EMBED and (width is None or width > _EMBEDDING)
+    encoders = cross_fitted_encoders(pairs) if embedded else {}
+
+    def features(pair: Pair) -> Any:
+        array = _with_encoder(_array(pair, tables.get(id(pair)), vocabulary), encoders.get(id(pair)), pair)
+        return _with_extra(array, train_columns, pair)
+
+    # One matrix filled in place (round 10: concatenating the pairs' blocks held the design matrix twice, and with
+    # the embedding's columns two folds at once woke the OOM killer).
+    rows = sum(len(pair.source.fields) * len(pair.target.fields) for pair in pairs)
+    x: Any = None
+    ys = []
+    at = 0
     for pair in pairs:
-        array = _array(pair, tables.get(id(pair)), vocabulary)
+        array = features(pair)
         expanded = _expanded(array, width, products)
-        xs.append(expanded.reshape(-1, expanded.shape[-1]))
+        flat = expanded.reshape(-1, expanded.shape[-1])
+        if x is None:
+            x = np.empty((rows, flat.shape[1]))
+        x[at : at + len(flat)] = flat
+        at += len(flat)
+        del expanded, flat
         index = {f.name: j for j, f in enumerate(pair.target.fields)}
         y = np.zeros(array.shape[:2], dtype=int)
         for i, right in enumerate(pair.gold):
             for name in right:
                 y[i, index[name]] = 1
         ys.append(y.reshape(-1))
-    regression = LogisticRegression(C=1.0, max_iter=5000).fit(np.concatenate(xs), np.concatenate(ys))
+    regression = LogisticRegression(C=1.0, max_iter=5000).fit(x, np.concatenate(ys))
+    del x
     weights = tuple(float(w) for w in regression.coef_[0])
     model = PairModel(weights, float(regression.intercept_[0]), products=products)
 
     def scores(pair: Pair) -> Scores:
-        return _scores(model, _array(pair, tables.get(id(pair)), vocabulary))
+        return _scores(model, features(pair))
 
     threshold = pick_threshold(pairs, scores, [i / 100 for i in range(5, 96)])
     table = learn_table(pairs, vocabulary) if learned else {}
-    return PairModel(model.weights, model.bias, threshold, table, products, vocabulary)
+    encoder = None
+    if embedded:
+        from _field_encoder import Trained  # this folder
+
+        full = Trained(pairs)
+        encoder = full.encoder()
+        _TRAINED[id(encoder)] = (encoder, full)
+    fitted = PairModel(model.weights, model.bias, threshold, table, products, vocabulary, encoder)
+    if score_columns is not None:
+        _EXTRA_OF[id(fitted)] = (fitted, score_columns)
+    return fitted
 
 
 def _scores(model: PairModel, array: Any) -> Scores:
@@ -469,7 +555,15 @@ def _scores(model: PairModel, array: Any) -> Scores:
 
 
 def model_scores(model: PairModel, pair: Pair) -> Scores:
-    return _scores(model, _array(pair, model.synonyms or None, model.vocabulary))
+    columns = _EXTRA_OF[id(model)][1] if id(model) in _EXTRA_OF else None
+    array = _array(pair, model.synonyms or None, model.vocabulary)
+    if model.encoder is not None:
+        if id(model.encoder) not in _TRAINED:
+            from _field_encoder import Trained  # this folder
+
+            _TRAINED[id(model.encoder)] = (model.encoder, Trained.of(model.encoder))
+        array = _with_encoder(array, _TRAINED[id(model.encoder)][1], pair)
+    return _scores(model, _with_extra(array, columns, pair))
 
 
 def _scored_by(model: PairModel, pair: Pair) -> Scores:
@@ -511,18 +605,26 @@ def _forget_learned() -> None:
         del _BASE[k]
     _USED.clear()
     _PAIR_VOCABULARIES.clear()
+    _EXTRA_OF.clear()
+    _TRAINED.clear()
 
 
 def loso_report(
-    pairs: Sequence[Pair], out: Path | None = None, subsets: dict[str, set[str]] | None = None
+    pairs: Sequence[Pair],
+    out: Path | None = None,
+    subsets: dict[str, set[str]] | None = None,
+    only: set[str] | None = None,
+    first: set[str] | None = None,
 ) -> dict[str, Any]:
     """Leave one system out over every system: fit on the pairs among the other systems, score the pairs that touch
     the one left out. What a new system can expect; what tuning is judged on since round 6. ``subsets``: named sets
     of systems (the fresh ones, the held3 ones) whose folds are also summed apart, the rest as "older"."""
-    systems = sorted({p.source.system for p in pairs})
+    systems = sorted({p.source.system for p in pairs} & (only or {p.source.system for p in pairs}))
+    systems.sort(key=lambda system: system not in (first or set()))  # ``first``'s folds first, then the rest
     folds = []
     for system in systems:
         _forget_learned()
+        started = time.perf_counter()
         inner = [p for p in pairs if system not in (p.source.system, p.target.system)]
         outer = [p for p in pairs if system in (p.source.system, p.target.system)]
         model = fit(inner)
@@ -536,7 +638,7 @@ def loso_report(
             f"  loso without {system:11} top-1 {row['top1_accuracy']:.3f}, end-to-end {row['end_to_end_accuracy']:.3f}"
             f" on {row['fields_with_counterpart']} fields ({len(outer)} pairs), threshold {model.threshold}, "
             f"abstention precision {row['abstention_precision']:.3f} ({row['abstentions']}), "
-            f"coverage {row['coverage']:.3f}",
+            f"coverage {row['coverage']:.3f}, {time.perf_counter() - started:.0f} s",
             flush=True,
         )
     n = sum(f["fields_with_counterpart"] for f in folds)
@@ -568,6 +670,8 @@ def loso_report(
         flush=True,
     )
     for name in [*subsets, "older"] if subsets else []:
+        if f"{name}_top1_mean" not in summary:
+            continue
         print(
             f"loso {name} folds: top-1 mean {summary[f'{name}_top1_mean']:.3f}, end-to-end mean "
             f"{summary[f'{name}_end_to_end_mean']:.3f}, abstention precision "
@@ -588,6 +692,8 @@ def _subset_summary(folds: Sequence[dict[str, Any]], subsets: dict[str, set[str]
     named = set().union(*subsets.values())
     groups = [(name, [f for f in folds if f["system"] in chosen]) for name, chosen in subsets.items()]
     for label, chosen_folds in [*groups, ("older", [f for f in folds if f["system"] not in named])]:
+        if not chosen_folds:
+            continue
         abstentions = sum(f["abstentions"] for f in chosen_folds)
         out[f"{label}_top1_mean"] = sum(f["top1_accuracy"] for f in chosen_folds) / len(chosen_folds)
         out[f"{label}_end_to_end_mean"] = sum(f["end_to_end_accuracy"] for f in chosen_folds) / len(chosen_folds)
@@ -606,19 +712,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held3", action="store_true", help="also score the third held-out split (schemas_held3)")
     parser.add_argument("--held4", action="store_true", help="also score the fourth held-out split (schemas_held4)")
     parser.add_argument("--held5", action="store_true", help="also score the fifth held-out split (schemas_held5)")
+    parser.add_argument("--held6", action="store_true", help="also score the sixth held-out split (schemas_held6)")
+    parser.add_argument(
+        "--no-embedding", action="store_true", help="without the learned representation (round 9's model, refitted)"
+    )
     parser.add_argument(
         "--all",
         action="store_true",
-        help="all twenty-one systems (schemas, schemas_fresh, schemas_held3, schemas_held4): with --loso left out in "
-        "turn, else all fitted on",
+        help="all twenty-five systems (schemas, schemas_fresh, schemas_held3, schemas_held4, schemas_held5): with "
+        "--loso left out in turn, else all fitted on",
     )
     args = parser.parse_args(argv)
+    global EMBED
+    EMBED = not args.no_embedding
     if args.loso and args.all:
         subsets = {
             "fresh": {s.system for s in _schemas(FRESH)},
             "held3": {s.system for s in _schemas(HELD3)},
             "held4": {s.system for s in _schemas(HELD4)},
+            "held5": {s.system for s in _schemas(HELD5)},
         }
+        # Round 10: the last-collected, least-read folds together, the best proxy for an unseen vendor.
+        subsets["held4+held5"] = subsets["held4"] | subsets["held5"]
         loso_report(load_all_pairs(), args.json, subsets)
         return 0
     train, held_out, blind = load_pairs()
@@ -630,9 +745,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     every = [*train, *held_out, *blind]
     if args.all:
-        # Since round 9 what ships is fitted on all twenty-one systems (fresh, held3 and held4 are development data).
+        # Since round 10 what ships is fitted on all twenty-five systems (fresh, held3, held4 and held5 are
+        # development data).
         every = load_all_pairs()
-        print(f"fitting on all {len(every)} pairs of the twenty-one systems (--all)", flush=True)
+        print(f"fitting on all {len(every)} pairs of the twenty-five systems (--all)", flush=True)
     # Since round 6 every method is fitted (and its threshold picked) on all ten systems, which is what ships: the
     # old held-out and blind splits are in the fit and are printed as such; ``--loso`` is the estimate for a new
     # system, and a fresh held-out set of other systems is scored apart from this script.

@@ -365,3 +365,25 @@ def test_same_level_tells_header_fields_from_line_fields() -> None:
         {"system": "b", "object": "Invoice", "fields": [{"name": "issued"}, {"name": "items[].when"}, {"name": "x"}]}
     )
     assert [[v[level] for v in row] for row in feature_matrix(source, target)] == [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+
+
+def test_embedding_features_and_encoder_round_trip() -> None:
+    """Round 10: the fields' learned vectors; tokens it never saw add nothing, and the shipped JSON (half-precision
+    vectors) reads back as it was written."""
+    from ledgerlink.intelligence.suggest.embedding import Encoder, field_tokens
+    from ledgerlink.intelligence.suggest.features import FEATURE_NAMES, feature_matrix, field_words
+
+    encoder = Encoder(
+        {"w:postcode": 2.0, "w:city": 2.0, "c:zip": 1.0},
+        {"w:postcode": (1.0, 0.0), "w:city": (0.0, 1.0), "c:zip": (0.5, 0.0)},
+    )
+    assert Encoder.from_json(json.loads(json.dumps(encoder.to_json()))).vectors == encoder.vectors
+    source = parse_schema({"system": "a", "object": "Account", "fields": [{"name": "zip"}, {"name": "town"}]})
+    target = parse_schema({"system": "b", "object": "Contact", "fields": [{"name": "PostalCode"}, {"name": "City"}]})
+    tokens = field_tokens(source, field_words(source, None))
+    assert "w:postcode" in tokens[0] and "c:zip" in tokens[0]
+    cosine, best = FEATURE_NAMES.index("embedding_cosine"), FEATURE_NAMES.index("embedding_best")
+    matrix = feature_matrix(source, target, encoder=encoder)
+    assert [round(v[cosine], 6) for v in matrix[0]] == [1.0, 0.0] and [v[best] for v in matrix[0]] == [1.0, 0.0]
+    assert [v[cosine] for v in matrix[1]] == [0.0, 1.0]  # "town" is "city" in the lexicon
+    assert [v[cosine] for v in feature_matrix(source, target)[0]] == [0.0, 0.0]  # no encoder: the features are 0

@@ -6,6 +6,8 @@ the last segments. Label cover (round 8): how much of one field's words the othe
 prose labels a cosine dilutes. Level (round 9): whether both fields sit as deep in lists (a header field or a line's).
 Kind: whether the declared types and the sample values can hold the same data.
 Context: whether this target is the source's best by words, and the source the target's (mutual best).
+Learned representation (round 10): the cosine of the two fields' trained vectors (``embedding``), and whether the
+target is the source's best by it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from ledgerlink.intelligence.suggest import synonyms
+from ledgerlink.intelligence.suggest import embedding, synonyms
 from ledgerlink.intelligence.suggest.schema import ObjectSchema, SchemaField
 from ledgerlink.intelligence.suggest.segment import Vocabulary
 from ledgerlink.intelligence.suggest.tokens import canonical_words, split_words, using
@@ -38,6 +40,8 @@ FEATURE_NAMES = (
     "learned_words",
     "label_covers",
     "same_level",
+    "embedding_cosine",
+    "embedding_best",
 )
 
 # A system's own type words → a coarse kind.
@@ -398,12 +402,27 @@ def feature_matrix(
     target: ObjectSchema,
     learned: Mapping[str, float] | None = None,
     vocabulary: Vocabulary | None = None,
+    encoder: embedding.Encoder | None = None,
 ) -> list[list[list[float]]]:
     """``[i][j]`` is the feature vector of source field i against target field j. ``learned``: the word
     associations learned from the training pairs (``synonyms``); ``vocabulary``: the known words that run-together
-    names are split into (``segment``), with the pair's own label words known too."""
+    names are split into (``segment``), with the pair's own label words known too; ``encoder``: the fields' learned
+    representation (``embedding``; without one its two features are 0)."""
     with using(pair_vocabulary(vocabulary, source, target)):
-        return _feature_matrix(source, target, learned)
+        out = _feature_matrix(source, target, learned)
+    if encoder is None:
+        for row in out:
+            for vector in row:
+                vector.extend((0.0, 0.0))
+        return out
+    columns = encoder.columns(
+        embedding.field_tokens(source, field_words(source, None)),
+        embedding.field_tokens(target, field_words(target, None)),
+    )
+    for row, extra in zip(out, columns, strict=True):
+        for vector, (cosine, best) in zip(row, extra, strict=True):
+            vector.extend((cosine, best))
+    return out
 
 
 def pair_vocabulary(vocabulary: Vocabulary | None, *schemas: ObjectSchema) -> Vocabulary | None:

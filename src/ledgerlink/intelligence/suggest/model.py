@@ -5,12 +5,14 @@ the word associations learned beside it. Scoring is pure Python: no numpy or sci
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from ledgerlink.intelligence.suggest.embedding import Encoder
 from ledgerlink.intelligence.suggest.features import FEATURE_NAMES
 from ledgerlink.intelligence.suggest.segment import Vocabulary
 
@@ -29,6 +31,7 @@ class PairModel:
     synonyms: dict[str, float] = field(default_factory=dict)  # word associations learned with the weights
     products: bool = False  # the weights are for ``pairwise(features)``
     vocabulary: Vocabulary | None = None  # known words that run-together names are split into (``segment``)
+    encoder: Encoder | None = None  # the fields' learned representation (``embedding``), since round 10
 
     def probability(self, features: list[float]) -> float:
         x = pairwise(features) if self.products else features
@@ -44,6 +47,7 @@ class PairModel:
             "products": self.products,
             "synonyms": dict(sorted(self.synonyms.items())),
             "vocabulary": dict(sorted(self.vocabulary.counts.items())) if self.vocabulary else {},
+            "encoder": self.encoder.to_json() if self.encoder else None,
         }
 
     @classmethod
@@ -54,11 +58,20 @@ class PairModel:
         weights = tuple(float(w) for w in data["weights"])
         words = {str(k): int(v) for k, v in (data.get("vocabulary") or {}).items()}
         vocabulary = Vocabulary(words) if words else None
+        encoder = Encoder.from_json(data["encoder"]) if data.get("encoder") else None
         return cls(
-            weights, float(data["bias"]), float(data["threshold"]), learned, bool(data.get("products")), vocabulary
+            weights,
+            float(data["bias"]),
+            float(data["threshold"]),
+            learned,
+            bool(data.get("products")),
+            vocabulary,
+            encoder,
         )
 
 
+@functools.cache
 def shipped_model() -> PairModel:
+    """The model in ``weights.json``, read once (since round 10 it carries the encoder's vectors: ~20 ms to read)."""
     text = resources.files("ledgerlink.intelligence.suggest").joinpath("weights.json").read_text(encoding="utf-8")
     return PairModel.from_json(json.loads(text))

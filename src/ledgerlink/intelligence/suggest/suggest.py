@@ -25,7 +25,7 @@ class Suggestion:
 
 
 def score_matrix(source: ObjectSchema, target: ObjectSchema, model: PairModel) -> list[list[float]]:
-    features = feature_matrix(source, target, model.synonyms, model.vocabulary)
+    features = feature_matrix(source, target, model.synonyms, model.vocabulary, model.encoder)
     return [[model.probability(v) for v in row] for row in features]
 
 
