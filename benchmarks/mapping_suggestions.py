@@ -98,6 +98,7 @@ KIND = {
     "account": "customer", "CatalogItem": "product", "item_price": "product",
     "Party": "customer",
     "AOS_Products": "product", "Part": "product", "AOS_Invoices": "invoice", "sales_invoice": "invoice",
+    "Company": "customer", "Order": "invoice", "Article": "product", "AddOn": "product",
 }  # fmt: skip
 
 Scores = list[list[float]]
