@@ -30,7 +30,7 @@ from ledgerlink.flows._ledger_steps import fail, resolve_failure
 from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.systems.accounting import InvoiceDue
-from ledgerlink.systems.errors import PermanentError
+from ledgerlink.systems.errors import PermanentError, TransientError
 from ledgerlink.systems.salesforce import soql as literal
 
 FLOW = "late_payment"
@@ -250,6 +250,8 @@ def _read_late(deps: Deps, items: list[dict[str, Any]]) -> tuple[dict[str, dict[
                 else _due_from_books(deps, number)
             )
             late[number] = {**item, **due, "source_object": sobject, "source": source, **parent}
+        except TransientError:
+            raise  # the whole read is retried (``open_cases``), not this invoice refused
         except FLOW_ERRORS as exc:
             refused[number] = exc
     return late, refused
