@@ -28,6 +28,7 @@ from ledgerlink.engine.runtime import ACCOUNTING, CRM, enqueue_record, shard_key
 from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, describe, error_result
 from ledgerlink.flows._ledger_steps import fail, resolve_failure
 from ledgerlink.flows.deps import Deps, current_deps
+from ledgerlink.flows.invoicing import read_records
 from ledgerlink.flows.sync.salesforce_writes import Batch
 from ledgerlink.systems.accounting import InvoiceDue
 from ledgerlink.systems.errors import PermanentError, TransientError
@@ -39,7 +40,6 @@ WATERMARK = "late_payment.checked"  # when the last check ran (the check reads e
 MARKER_PREFIX = "[ledgerlink "
 
 _step = durable_step
-READ_CHUNK = 200  # ids per query: keeps the SOQL well under Salesforce's 100,000-character limit
 
 
 class Outcome(TypedDict, total=False):
@@ -52,10 +52,6 @@ class Outcome(TypedDict, total=False):
 
 def marker(deps: Deps, number: str) -> str:
     return f"{MARKER_PREFIX}{deps.books.name} invoice {number}]"
-
-
-def _case_of(deps: Deps, opportunity_id: str, sobject: str = "Opportunity") -> str | None:
-    return deps.ledger.lookup("salesforce", sobject, opportunity_id, "salesforce", "Case")
 
 
 def _sources(deps: Deps, numbers: list[str]) -> dict[str, tuple[str, str]]:
@@ -214,10 +210,8 @@ def _parents(deps: Deps, sources: dict[str, tuple[str, str]]) -> dict[str, dict[
     found: dict[str, dict[str, Any]] = {}
     for sobject, account_field in (("Opportunity", "AccountId"), ("Invoice__c", "Account__c")):
         ids = sorted({source for kind, source in sources.values() if kind == sobject})
-        for start in range(0, len(ids), READ_CHUNK):
-            chunk = literal.id_list(ids[start : start + READ_CHUNK])
-            for row in deps.crm.query(f"SELECT Id, Name, {account_field} FROM {sobject} WHERE Id IN ({chunk})"):
-                found[str(row["Id"])[:15]] = {"name": row.get("Name") or "", "account": row.get(account_field)}
+        for row in read_records(deps, f"SELECT Id, Name, {account_field} FROM {sobject}", ids).values():
+            found[str(row["Id"])[:15]] = {"name": row.get("Name") or "", "account": row.get(account_field)}
     return found
 
 
