@@ -20,22 +20,15 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from dbos import DBOS, WorkflowHandle
 
 from ledgerlink.engine import queue_wake
 from ledgerlink.engine.polling import Change, RunWindow
+from ledgerlink.store.watermarks import WatermarkStore
 
 log = logging.getLogger(__name__)
-
-
-class WatermarkStore(Protocol):
-    """Where the dispatcher keeps a subscription's position (the ledger): it also serves as the subscriber's store,
-    so the position moves only past changes handed on."""
-
-    def get_watermark(self, name: str) -> str | None: ...
-    def set_watermark(self, name: str, value: str) -> None: ...
 
 
 UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})

@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING
 
 from ledgerlink.engine.polling import enqueue
 from ledgerlink.engine.runtime import Runtime, enqueue_trigger, shard_key
-from ledgerlink.engine.shard_dispatch import ShardDispatcher, WatermarkStore
+from ledgerlink.engine.shard_dispatch import ShardDispatcher
 from ledgerlink.flows import opportunity_to_invoice as o2i
+from ledgerlink.store.watermarks import WatermarkStore
 
 if TYPE_CHECKING:
     from ledgerlink.engine.flows import Flow

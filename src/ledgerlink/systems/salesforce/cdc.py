@@ -26,12 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
 
 import grpc
 
 from ledgerlink.formats.pubsub import pubsub_api_pb2 as pb
 from ledgerlink.formats.pubsub import pubsub_api_pb2_grpc as pb_grpc
+from ledgerlink.store.watermarks import WatermarkStore
 from ledgerlink.systems.http import make_client
 from ledgerlink.systems.salesforce.auth import OAuthFlow
 from ledgerlink.systems.salesforce.cdc_events import ChangeEvent, EventSchema, is_own_change, to_change_event
@@ -65,11 +65,6 @@ class PubSubSession:
 
 
 SessionProvider = Callable[[bool], PubSubSession]  # argument: True = the last session was refused, get a new one
-
-
-class WatermarkStore(Protocol):
-    def get_watermark(self, name: str) -> str | None: ...
-    def set_watermark(self, name: str, value: str) -> None: ...
 
 
 def oauth_session(
