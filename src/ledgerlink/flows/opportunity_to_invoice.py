@@ -93,6 +93,7 @@ def enqueue(opportunity_id: str, version: str, priority: int = REALTIME_PRIORITY
 
 
 WATERMARK = "salesforce.Opportunity.won"
+WON = "IsWon = true"  # the deals this flow invoices (its trigger, pending list and probe read the same)
 POLL_PAGE = 2000
 
 
@@ -103,7 +104,7 @@ def read_won_page(deps: Deps, lag_seconds: float) -> dict[str, Any]:
     Opportunities already linked to an invoice whose number is written back are left out of ``records``
     (their newest change is most likely LedgerLink's own write-back) but still move ``position`` on.
     """
-    return invoicing.read_page(deps, SOURCE, WATERMARK, "IsWon = true", lag_seconds, POLL_PAGE)
+    return invoicing.read_page(deps, SOURCE, WATERMARK, WON, lag_seconds, POLL_PAGE)
 
 
 @DBOS.workflow(name="poll_won_opportunities")
@@ -138,11 +139,11 @@ register(
         source=(CRM, "Opportunity"),
         watermark=WATERMARK,
         replay=replay,
-        pending=lambda deps, limit: invoicing.pending(deps, SOURCE, WATERMARK, "IsWon = true", limit),
+        pending=lambda deps, limit: invoicing.pending(deps, SOURCE, WATERMARK, WON, limit),
         preview=lambda deps, ids: invoicing.preview(deps, SOURCE, ids),
         poll=poll_won,
         trigger=poll_won_opportunities,
-        probe=lambda lag: salesforce_changed(current_deps(), SOURCE.sobject, WATERMARK, "IsWon = true", lag),
+        probe=lambda lag: salesforce_changed(current_deps(), SOURCE.sobject, WATERMARK, WON, lag),
         enabled=lambda settings: settings.is_enabled(FLOW),
     )
 )
