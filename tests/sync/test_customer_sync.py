@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 
 from ledgerlink.flows import reconciliation
 from ledgerlink.systems.kashflow.books import KashFlowBooks
@@ -129,3 +132,23 @@ def test_every_flow_run_twice_on_the_same_input_writes_nothing_the_second_time(e
     report = reconciliation.run_now()
     assert (len(env.sf_events()), env.audits("updated"), env.audits("created")) == writes
     assert all(e["repaired"] == 0 for e in report["entities"].values())
+
+
+def test_a_create_refused_for_a_moment_is_retried_alone_not_with_its_whole_page(
+    any_env: SyncEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two creates answered 503: each is tried again where it is made. The page's step is not retried (a page of
+    forty creates at a few per cent of faults would otherwise fail its attempt nearly every time)."""
+    env = any_env
+    _linked(env, "First Ltd", code="FIRST1")  # signed in, pool read: the next POSTs are the creates
+    accounts = [env.make_account(f"Brief {n} Ltd", code=f"BRIEF{n}") for n in range(3)]
+    faults = f"{env.sandboxes[env.books_system].base_url}/__admin/faults"
+    httpx.put(faults, json={"fail_next": 2, "methods": ["POST"]}).raise_for_status()
+    with caplog.at_level(logging.WARNING, logger="ledgerlink.engine.retry"):
+        outcome = env.sync_customers()
+    assert httpx.get(faults).json()["injected"]["errors"] == 2
+    assert outcome["counts"].get("created_books") == 3 and not outcome["counts"].get("failed"), outcome
+    assert all(env.books_id(account) for account in accounts)
+    retried = [r.getMessage() for r in caplog.records]
+    assert len([m for m in retried if "attempt 1 failed" in m and "POST" in m]) == 2, retried
+    assert not [m for m in retried if m.startswith("accounts_page")], retried

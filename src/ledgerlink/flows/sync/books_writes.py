@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledgerlink.engine.retry import with_retries
 from ledgerlink.flows.sync.common import RECORD_ERRORS
 
 WRITERS = 8  # creates in flight at once, per page
@@ -47,12 +48,16 @@ class BooksCreates:
     def add(self, make: Callable[[], str], created: OnCreated, failed: OnFailed) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.writers, thread_name_prefix="books-create")
-        self.queued.append(_Create(self._pool.submit(_attempt, make), created, failed))
+        # Retried in place, as a record's other writes are: under a few per cent of faults, a page of forty creates
+        # would otherwise fail its attempt nearly every time and be redone whole. A create is found again by its
+        # code (``create_customer``), so a retry after a reply lost in transit makes no second customer.
+        self.queued.append(_Create(self._pool.submit(_attempt, with_retries(make)), created, failed))
 
     def send(self) -> None:
         """Wait for every queued create; then, in queue order, tell each one's ``created`` or (for a record error)
-        ``failed``. Any other error (transient: retries exhausted in place) is raised after every success was
-        told, so the step's retry finds those linked and makes only the rest."""
+        ``failed`` (``RetriesExhausted`` among them: its transient errors outlasted the retries in place). Any
+        other error is raised after every success was told, so the step's retry finds those linked and makes only
+        the rest."""
         queued, self.queued = self.queued, []
         if self._pool is not None:
             self._pool.shutdown(wait=True)

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledgerlink.engine.retry import with_retries
 from ledgerlink.flows.deps import Deps
 from ledgerlink.flows.sync import golden
 from ledgerlink.flows.sync.books_writes import BooksCreates
@@ -102,7 +103,8 @@ def books_pool(deps: Deps, run_id: str, ctx: TransformContext) -> golden.Pool:
         taken = review.pending_ids(ledger, sb.name, sb.customer_object)
         cursor: str | None = None
         while True:
-            page, cursor, more = sb.customers_all(cursor, deps.settings.sync_page_size, ctx)
+            # each page read is retried in place: a fault on page five does not read pages one to four again
+            page, cursor, more = with_retries(sb.customers_all)(cursor, deps.settings.sync_page_size, ctx)
             for books_id, customer in page:
                 if customer.archived:
                     continue
