@@ -52,7 +52,6 @@ FLOW = "invoice_changes"
 # watermark between them whichever read a changed deal first moved it on for both, so the other never saw the change.
 # (A worker upgraded from a shared one reads every invoiced deal once, comparing each with what was billed.)
 WATERMARK = "salesforce.Opportunity.invoice_changes"
-INVOICED = f"{o2i.INVOICE_NUMBER_FIELD} != null"  # the deals this flow looks after
 PAGE = 200
 FAILED_SCAN = 500  # open failed records of this flow the trigger looks through before it passes over a deal
 CREDIT_NOTE_OBJECT = docs.CREDIT_NOTE_OBJECT
@@ -326,7 +325,7 @@ def read_changed_page(deps: Deps, lag_seconds: float) -> dict[str, Any]:
     """The next page of invoiced deals changed after the watermark (with what their invoice is made from), less
     those already billed as they now are (``already_billed``)."""
     since = Position.decode(deps.ledger.get_watermark(WATERMARK))
-    soql = incremental_soql("Opportunity", o2i.OPPORTUNITY_COLUMNS, INVOICED, since, upper_bound(lag_seconds))
+    soql = incremental_soql("Opportunity", o2i.OPPORTUNITY_COLUMNS, invoicing.INVOICED, since, upper_bound(lag_seconds))
     page = list(deps.crm.query(f"{soql} LIMIT {PAGE}"))
     position = Position(soql_datetime(page[-1]["SystemModstamp"]), page[-1]["Id"]).encode() if page else None
     same = already_billed(deps, page)
@@ -365,7 +364,7 @@ register(
         replay=replay,
         poll=poll,
         trigger=poll_invoiced_deals,
-        probe=lambda lag: salesforce_changed(current_deps(), "Opportunity", WATERMARK, INVOICED, lag),
+        probe=lambda lag: salesforce_changed(current_deps(), "Opportunity", WATERMARK, invoicing.INVOICED, lag),
         enabled=lambda settings: settings.invoice_changes,
     )
 )

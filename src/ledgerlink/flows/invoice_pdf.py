@@ -34,6 +34,7 @@ from ledgerlink.flows._errors import FLOW_ERRORS, RecordRejected, error_result
 from ledgerlink.flows._ledger_steps import fail, save_watermark
 from ledgerlink.flows._probes import salesforce_changed
 from ledgerlink.flows.deps import Deps, current_deps
+from ledgerlink.flows.invoicing import INVOICE_NUMBER_FIELD, INVOICED
 from ledgerlink.render.pdf import invoice_pdf as render_invoice_pdf
 from ledgerlink.systems.salesforce import soql as literal
 from ledgerlink.systems.salesforce.client import COLLECTION_SIZE
@@ -42,8 +43,6 @@ from ledgerlink.systems.salesforce.incremental import Position, incremental_soql
 FLOW = "invoice_pdf"
 WATERMARK = "salesforce.Opportunity.invoiced"
 POLL_PAGE = 2000
-INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"  # the invoice flow writes it back, whichever the books
-INVOICED = f"{INVOICE_NUMBER_FIELD} != null"
 
 _step = durable_step
 

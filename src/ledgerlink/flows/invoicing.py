@@ -51,6 +51,12 @@ PRODUCT_SOQL = (
     "FROM Product2 WHERE Id IN ({ids})"
 )
 
+# The custom fields an invoicing flow writes back on its Salesforce record (Opportunity or Order: the same names on
+# both, as the setup step creates them), and the deals that have an invoice.
+INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"
+INVOICE_STATUS_FIELD = "Invoice_Status__c"
+INVOICED = f"{INVOICE_NUMBER_FIELD} != null"
+
 Source = tuple[str, str]  # the Salesforce (object, id) an invoice is made from
 
 

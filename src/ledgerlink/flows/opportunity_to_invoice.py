@@ -25,11 +25,11 @@ from ledgerlink.flows import invoice_pdf, invoicing
 from ledgerlink.flows._probes import salesforce_changed
 from ledgerlink.flows.deps import Deps, current_deps
 from ledgerlink.flows.invoicing import ACCOUNT_SOQL as ACCOUNT_SOQL  # re-exported: the console's preview reads it
+from ledgerlink.flows.invoicing import INVOICE_NUMBER_FIELD as INVOICE_NUMBER_FIELD
+from ledgerlink.flows.invoicing import INVOICE_STATUS_FIELD as INVOICE_STATUS_FIELD
 from ledgerlink.flows.invoicing import PRODUCT_SOQL as PRODUCT_SOQL
 
 FLOW = "opportunity_to_invoice"
-INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"
-INVOICE_STATUS_FIELD = "Invoice_Status__c"
 
 # What an invoice is made from (and what the invoice-change flow compares): the deal, its Account, its lines.
 OPPORTUNITY_COLUMNS = [

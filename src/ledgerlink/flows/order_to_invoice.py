@@ -26,10 +26,9 @@ from ledgerlink.flows import _ledger_steps as ledger_steps
 from ledgerlink.flows import invoicing
 from ledgerlink.flows._probes import salesforce_changed
 from ledgerlink.flows.deps import Deps, current_deps
+from ledgerlink.flows.invoicing import INVOICE_NUMBER_FIELD, INVOICE_STATUS_FIELD
 
 FLOW = "order_to_invoice"
-INVOICE_NUMBER_FIELD = "Accounting_Invoice_Number__c"
-INVOICE_STATUS_FIELD = "Invoice_Status__c"
 
 ORDER_SELECT = (
     "SELECT Id, OrderNumber, Status, EffectiveDate, TotalAmount, Description, AccountId, SystemModstamp, "
