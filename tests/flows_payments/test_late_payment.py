@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ledgerlink.flows import late_payment
+from ledgerlink.flows.deps import Deps
+from ledgerlink.systems.errors import TransientError
 from tests.flows_payments.conftest import BooksEnv, result
 
 
@@ -116,3 +120,28 @@ def test_a_case_made_before_a_crash_is_found_and_a_deal_gone_fails_alone(kashflo
     assert outcomes[number_c]["status"] == "opened" and len(_cases(env, account_c)) == 1
     [failure] = env.ledger.failed_records(flow=late_payment.FLOW)
     assert failure.source_id == number_b and f"Opportunity {opp_b} not found" in str(failure.errors)
+
+
+def test_a_replay_whose_books_read_fails_for_a_moment_opens_its_case(
+    kashflow_env: BooksEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 on the replay's read of the invoice is retried with the whole read, not taken as the invoice refused.
+    The fault is put at the read's seam: the connector serves the row from the listing it read a moment ago, so a
+    fault in the sandbox would never be reached."""
+    env = kashflow_env
+    [(account, _opp, number)] = _overdue(env, ["Blip Payer"])
+    reads: list[str] = []
+    read = late_payment._due_from_books
+
+    def flaky(deps: Deps, asked: str) -> dict[str, str]:
+        reads.append(asked)
+        if len(reads) == 1:
+            raise TransientError(f"GET invoices/{asked}: service unavailable", system="kashflow", status=503)
+        return read(deps, asked)
+
+    monkeypatch.setattr(late_payment, "_due_from_books", flaky)
+    outcome = result(late_payment.replay(number))
+    assert reads == [number, number]
+    assert outcome["status"] == "opened", outcome
+    [case] = _cases(env, account)
+    assert case["Id"] == outcome["case"]
