@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socketserver
 import threading
@@ -10,11 +11,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from ledgerlink.alerts import SmtpSettings, check_and_send
+from ledgerlink.bootstrap import watched_triggers
 from ledgerlink.outbound import OutboundPolicy
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import AlertRule
+from ledgerlink.store.tables import Watermark, utcnow
 
 
 class _Smtp(socketserver.StreamRequestHandler):
@@ -120,3 +124,44 @@ def test_failure_rate_rule_does_not_fire_below_threshold(tmp_path: Path) -> None
         )
     fired = check_and_send(ledger)
     assert len(fired) == 1 and "10%" in fired[0].message
+
+
+def _aged(ledger: Ledger, name: str, minutes: float) -> None:
+    """A watermark last moved ``minutes`` ago."""
+    ledger.set_watermark(name, "x")
+    with ledger.session() as s:
+        s.execute(
+            update(Watermark).where(Watermark.name == name).values(updated_at=utcnow() - dt.timedelta(minutes=minutes))
+        )
+
+
+def test_stalled_trigger_rule_watches_the_triggers_watermarks_only(tmp_path: Path) -> None:
+    """The watermark table also holds each deal's billed state and the workers' slot claims: rows no trigger
+    advances, which must not fire the rule."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    _aged(ledger, "invoice_life/kashflow/006000000000001AAA", 600)  # a deal billed ten hours ago
+    _aged(ledger, "worker.slot.every-1s", 600)
+    _aged(ledger, "salesforce.Account", 5)
+    _aged(ledger, "salesforce.Opportunity", 90)
+    with ledger.session() as s:
+        s.add(
+            AlertRule(
+                name="stalled", kind="stalled_trigger", threshold=0, window_minutes=60, cooldown_minutes=0, enabled=1
+            )
+        )
+    assert check_and_send(ledger, triggers={"customer_sync": "salesforce.Account"}) == []
+    triggers = {"customer_sync": "salesforce.Account", "opportunity_to_invoice": "salesforce.Opportunity"}
+    [event] = check_and_send(ledger, triggers=triggers)
+    assert "opportunity_to_invoice (salesforce.Opportunity) has not advanced for 90 min" in event.message
+    with ledger.session() as s:  # a rule for one flow, named by the flow
+        s.execute(update(AlertRule).values(subject="customer_sync"))
+    assert check_and_send(ledger, triggers=triggers) == []
+
+
+def test_the_enabled_flows_triggers_are_what_the_stalled_rule_watches(tmp_path: Path) -> None:
+    """From the settings file: a flow turned off is not watched (its watermark stands still on purpose)."""
+    path = tmp_path / "ledgerlink.toml"
+    path.write_text("[flows.late_payment]\nenabled = false\n")
+    watched = watched_triggers(path)
+    assert watched["customer_sync"] == "salesforce.Account.customer_sync" and "opportunity_to_invoice" in watched
+    assert "late_payment" not in watched and not any("*" in mark for mark in watched.values())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -86,15 +86,18 @@ def _api_budget(s: Session, rule: AlertRule, _now: dt.datetime) -> tuple[float, 
     return worst
 
 
-def _stalled(s: Session, rule: AlertRule, now: dt.datetime) -> tuple[float, str] | None:
-    query = select(Watermark)
-    if rule.subject:
-        query = query.where(Watermark.name == rule.subject)
+def _stalled(s: Session, rule: AlertRule, now: dt.datetime, triggers: Mapping[str, str]) -> tuple[float, str] | None:
+    """The triggers' watermarks only: the same table holds each deal's billed state and the workers' slot claims,
+    which no trigger advances (every one of them would otherwise fire). The subject names a flow or a watermark."""
+    watched = {mark: flow for flow, mark in triggers.items() if not rule.subject or rule.subject in (flow, mark)}
+    if not watched:
+        return None
     stalest: tuple[float, str] | None = None
-    for mark in s.scalars(query):
+    for mark in s.scalars(select(Watermark).where(Watermark.name.in_(sorted(watched)))):
         minutes = (now - _aware(mark.updated_at)).total_seconds() / 60
         if minutes > rule.window_minutes and (stalest is None or minutes > stalest[0]):
-            stalest = (minutes, f"trigger {mark.name} has not advanced for {minutes:.0f} min")
+            message = f"the trigger of {watched[mark.name]} ({mark.name}) has not advanced for {minutes:.0f} min"
+            stalest = (minutes, message)
     return stalest
 
 
@@ -121,17 +124,22 @@ _CHECKS = {
     "failure_rate": _failure_rate,
     "dead_letters": _dead_letters,
     "api_budget": _api_budget,
-    "stalled_trigger": _stalled,
 }
 
 
-def evaluate(session: Session, now: dt.datetime | None = None) -> list[Firing]:
-    """Every enabled rule whose condition holds now."""
+def evaluate(
+    session: Session, now: dt.datetime | None = None, triggers: Mapping[str, str] | None = None
+) -> list[Firing]:
+    """Every enabled rule whose condition holds now. ``triggers``: each enabled flow's trigger watermark by flow name
+    (what a stalled-trigger rule watches; without it, such a rule watches nothing)."""
     now = now or utcnow()
     firing = []
     for rule in session.scalars(select(AlertRule).where(AlertRule.enabled == 1).order_by(AlertRule.pk)):
-        check = _CHECKS.get(rule.kind)
-        result = check(session, rule, now) if check else None
+        if rule.kind == "stalled_trigger":
+            result = _stalled(session, rule, now, triggers or {})
+        else:
+            check = _CHECKS.get(rule.kind)
+            result = check(session, rule, now) if check else None
         if result is not None:
             firing.append(Firing(rule.pk, rule.name, rule.kind, result[0], result[1]))
     return firing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ledgerlink.alerts import channels
 from ledgerlink.alerts.rules import Firing, evaluate
@@ -55,9 +55,11 @@ def check_and_send(
     smtp: Callable[[], SmtpSettings | None] = lambda: None,
     now: dt.datetime | None = None,
     policy: OutboundPolicy | None = None,
+    triggers: Mapping[str, str] | None = None,
 ) -> list[AlertEvent]:
     """One pass: returns the events recorded (a rule in its cool-down fires no event). A rule that fails is
-    logged and skipped: it never stops the rules after it."""
+    logged and skipped: it never stops the rules after it. ``triggers``: each enabled flow's trigger watermark by
+    flow name, for the stalled-trigger rules."""
     now = now or utcnow()
     events = []
     try:
@@ -65,7 +67,7 @@ def check_and_send(
     except Exception:  # noticing anomalies must never stop the other alerts
         log.exception("anomaly scan failed")
     with ledger.session() as s:
-        firing = evaluate(s, now)
+        firing = evaluate(s, now, triggers)
     for item in firing:
         try:
             event = _fire(ledger, item, smtp, now, policy)

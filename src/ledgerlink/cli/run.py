@@ -113,6 +113,7 @@ def worker(
     from ledgerlink.bootstrap import default_executor_id
     from ledgerlink.engine import history
     from ledgerlink.engine import runtime as engine
+    from ledgerlink.engine.flows import trigger_watermarks
     from ledgerlink.engine.worker import run_worker, settle_heap, start_alert_loop
 
     executor = executor_id or default_executor_id()
@@ -130,7 +131,10 @@ def worker(
         triggers.extend(start_sync_cdc_triggers(runtime, address))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    start_alert_loop(runtime.ledger, _smtp(runtime.ledger, runtime.settings.data_dir), stop, alert_interval)
+    smtp = _smtp(runtime.ledger, runtime.settings.data_dir)
+    start_alert_loop(
+        runtime.ledger, smtp, stop, alert_interval, triggers=lambda: trigger_watermarks(runtime.settings.flows)
+    )
     history.start_for(runtime, stop)  # forget finished runs past [database] history_days
     settle_heap()
     console.print(f"[green]worker {executor} running[/] (poll every {poll_interval}s); Ctrl-C to stop")

@@ -76,6 +76,16 @@ def registered_flows() -> dict[str, Flow]:
         return dict(_flows)
 
 
+def trigger_watermarks(settings: FlowSettings) -> dict[str, str]:
+    """Each enabled flow's trigger watermark, by flow name: what the stalled-trigger alert rules watch. A pattern
+    (the user-defined flows' umbrella, ``defined.*``) is no watermark: each defined flow is registered with its own."""
+    return {
+        name: entry.watermark
+        for name, entry in registered_flows().items()
+        if "*" not in entry.watermark and entry.enabled(settings) and settings.is_enabled(name)
+    }
+
+
 def get_flow(name: str) -> Flow:
     flows = registered_flows()
     if name not in flows:

@@ -15,7 +15,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -216,13 +216,15 @@ def start_alert_loop(
     smtp: Callable[[], SmtpSettings | None],
     stop: threading.Event,
     interval_seconds: float = ALERT_INTERVAL_SECONDS,
+    triggers: Callable[[], Mapping[str, str]] = dict,
 ) -> threading.Thread:
-    """Check the alert rules every ``interval_seconds`` until ``stop`` is set (a thread of the worker)."""
+    """Check the alert rules every ``interval_seconds`` until ``stop`` is set (a thread of the worker). ``triggers``
+    gives the enabled flows' trigger watermarks at each pass (the settings may be reloaded meanwhile)."""
 
     def loop() -> None:
         while not stop.wait(interval_seconds):
             try:
-                check_and_send(ledger, smtp)
+                check_and_send(ledger, smtp, triggers=triggers())
             except Exception:  # one bad pass must not end alerting
                 log.exception("alert check failed")
 

@@ -11,12 +11,28 @@ from ledgerlink.web.console import Console
 log = logging.getLogger("ledgerlink.web.background")
 
 
+def console_triggers() -> dict[str, str]:
+    """The enabled flows' trigger watermarks, as the settings file says now; none when it cannot be read (the
+    other rules still run; the settings page shows the mistake)."""
+    from ledgerlink.bootstrap import watched_triggers
+    from ledgerlink.settings import SettingsError
+
+    try:
+        return watched_triggers()
+    except SettingsError:
+        log.warning("stalled-trigger rules skipped this pass: the settings file could not be read", exc_info=True)
+        return {}
+
+
 def start_alert_loop(console: Console, stop: threading.Event) -> threading.Thread:
     def loop() -> None:
         while not stop.wait(console.settings.alert_interval_seconds):
             try:
                 check_and_send(
-                    console.ledger, console.connections.smtp_settings, policy=console.settings.outbound_policy()
+                    console.ledger,
+                    console.connections.smtp_settings,
+                    policy=console.settings.outbound_policy(),
+                    triggers=console_triggers(),
                 )
             except Exception:  # one bad pass must not end alerting
                 log.exception("alert check failed")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ledgerlink.alerts import KINDS, check_and_send
 from ledgerlink.store.console_tables import AlertEvent, AlertRule
 from ledgerlink.web import schemas
+from ledgerlink.web.background import console_triggers
 from ledgerlink.web.console import Console, console
 from ledgerlink.web.routes._common import api_router, page_router
 from ledgerlink.web.templating import render
@@ -85,8 +86,9 @@ def _delete(c: Console, rule_id: int) -> bool:
 
 
 async def _check(c: Console) -> list[schemas.AlertEventOut]:
+    triggers = await asyncio.to_thread(console_triggers)
     events = await asyncio.to_thread(
-        check_and_send, c.ledger, c.connections.smtp_settings, None, c.settings.outbound_policy()
+        check_and_send, c.ledger, c.connections.smtp_settings, None, c.settings.outbound_policy(), triggers
     )
     return [_event_out(e) for e in events]
 
