@@ -266,7 +266,7 @@ def _product(page: Page, record: dict[str, Any], books_product: Product | None =
             page.counts["matched"] += 1
             _settle(page, record, product, sf_values, books_id, None, None)
         else:
-            books_id = sb.create_product(product, page.ctx)
+            books_id = with_retries(sb.create_product)(product, page.ctx)  # found again by its code if made
             ledger.link(sf_ref, page.books_ref(books_id))
             page.audit(sb.name, sb.product_object, books_id, "created", product_id, code=product.code)
             page.counts["created_books"] += 1
