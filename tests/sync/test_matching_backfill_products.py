@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
+import httpx
+import pytest
 from dbos import DBOS
 
 from ledgerlink.engine.flows import get_flow
@@ -101,3 +104,21 @@ def test_reconciliation_runs_on_its_cron(env: SyncEnv) -> None:
         time.sleep(0.2)
     DBOS.delete_schedule(reconciliation.SCHEDULE_NAME)
     assert DBOS.list_workflows(name="reconcile_scheduled")
+
+
+def test_a_product_create_refused_for_a_moment_is_retried_alone(env: SyncEnv, caplog: pytest.LogCaptureFixture) -> None:
+    """A 503 on a product's create is tried again where it is made: the product is created once, the page's step
+    is not retried."""
+    kf = _kashflow(env).client
+    kf.get_product("NONE")  # signed in: the next POST is the create
+    env.user.create("Product2", {"Name": "Blip", "ProductCode": "BLIP-1", "IsActive": True})
+    faults = f"{env.sandboxes['kashflow'].base_url}/__admin/faults"
+    httpx.put(faults, json={"fail_next": 1, "methods": ["POST"]}).raise_for_status()
+    with caplog.at_level(logging.WARNING, logger="ledgerlink.engine.retry"):
+        outcome = env.sync_products()
+    assert httpx.get(faults).json()["injected"]["errors"] == 1
+    assert outcome["counts"].get("created_books") == 1 and not outcome["counts"].get("failed"), outcome
+    assert (kf.get_product("BLIP-1") or {})["Name"] == "Blip"
+    retried = [r.getMessage() for r in caplog.records]
+    assert [m for m in retried if m.startswith("create_product: attempt 1 failed")], retried
+    assert not [m for m in retried if "_page: attempt" in m or "products_page" in m], retried
