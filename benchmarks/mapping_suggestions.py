@@ -4,8 +4,8 @@
     python benchmarks/mapping_suggestions.py --loso   # what tuning is judged on since round 6: a new system's figures
     python benchmarks/mapping_suggestions.py --dev    # rounds 2-5's tuning figures: the five first systems only
     python benchmarks/mapping_suggestions.py --fresh  # also the fresh split (data/schemas_fresh), scored once
-    python benchmarks/mapping_suggestions.py --loso --all  # since round 10: leave one out over all twenty-five systems
-    python benchmarks/mapping_suggestions.py --all --write-weights  # what ships: fitted on all twenty-five
+    python benchmarks/mapping_suggestions.py --loso --all  # since round 11: leave one out over all twenty-nine systems
+    python benchmarks/mapping_suggestions.py --all --write-weights  # what ships: fitted on all twenty-nine
     python benchmarks/mapping_suggestions.py --all --held4  # the fourth held-out split (data/schemas_held4), once
     python benchmarks/mapping_suggestions.py --all --held5  # the fifth held-out split (data/schemas_held5), once
     python benchmarks/mapping_suggestions.py --all --held6  # the sixth held-out split (data/schemas_held6), once
@@ -197,15 +197,30 @@ LATER_SPLITS: tuple[tuple[str, Callable[[], list[Pair]], str], ...] = (
     ("held3", load_held3_pairs, "scored once in round 7; with --all in the fit since round 8"),
     ("held4", load_held4_pairs, "scored once in round 8; with --all in the fit since round 9"),
     ("held5", load_held5_pairs, "scored once after round 9; with --all in the fit since round 10"),
-    ("held6", load_held6_pairs, "scored once after round 10; not in the fit"),
+    ("held6", load_held6_pairs, "scored once after round 10; with --all in the fit since round 11"),
 )
 
 
 def load_all_pairs() -> list[Pair]:
-    """Every pair among the twenty-five systems of the five folders: what ``--loso --all`` leaves one system out of
-    since round 10 (round 9: the twenty-one of the first four; round 8: the seventeen of the first three; round 7:
-    the fourteen of the first two), the fresh, held3, held4 and held5 sets being development data now."""
-    return _pairs_among((DATA, FRESH, HELD3, HELD4, HELD5))
+    """Every pair among the twenty-nine systems of the six folders: what ``--loso --all`` leaves one system out of
+    since round 11 (round 10: the twenty-five of the first five; round 9: the twenty-one of the first four; round 8:
+    the seventeen of the first three; round 7: the fourteen of the first two), the fresh, held3, held4, held5 and
+    held6 sets being development data now."""
+    return _pairs_among((DATA, FRESH, HELD3, HELD4, HELD5, HELD6))
+
+
+def development_subsets() -> dict[str, set[str]]:
+    """The systems of each later folder, whose leave-one-out folds are also summed apart (the rest: "older")."""
+    subsets = {
+        "fresh": {s.system for s in _schemas(FRESH)},
+        "held3": {s.system for s in _schemas(HELD3)},
+        "held4": {s.system for s in _schemas(HELD4)},
+        "held5": {s.system for s in _schemas(HELD5)},
+        "held6": {s.system for s in _schemas(HELD6)},
+    }
+    # Round 11: the last-collected, least-read folds together, the best proxy for an unseen vendor.
+    subsets["held4-6"] = subsets["held4"] | subsets["held5"] | subsets["held6"]
+    return subsets
 
 
 def _pair(a: ObjectSchema, b: ObjectSchema, concepts: dict[str, dict[str, list[str]]]) -> Pair:
@@ -306,6 +321,13 @@ _TRAINED: dict[int, Any] = {}  # id of a fitted model's encoder → (it, its num
 ENCODER_GROUPS = 4
 # Round 8: run-together names split with a vocabulary learned from the schemas fitted on (off: as round 7).
 SEGMENT = True
+# Round 11: a folder where ``loso_report`` keeps each fold's score matrices (its training pairs' as the fit scored
+# them to pick the threshold, and the left-out pairs'), so that ways of answering from the scores (assignment,
+# abstention) can be compared after one run (``mapping_suggestions_answer.py``).
+DUMP: Path | None = None
+# The design matrix's precision: "float32" halves a fold's memory (round 11, to run two trials at once on 23 GB).
+DESIGN_DTYPE = "float64"
+_FIT_SCORES: dict[int, Any] = {}
 
 
 def _features(pair: Pair, table: dict[str, float] | None = None, vocabulary: Vocabulary | None = None) -> Any:
@@ -513,7 +535,7 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
         expanded = _expanded(array, width, products)
         flat = expanded.reshape(-1, expanded.shape[-1])
         if x is None:
-            x = np.empty((rows, flat.shape[1]))
+            x = np.empty((rows, flat.shape[1]), dtype=DESIGN_DTYPE)
         x[at : at + len(flat)] = flat
         at += len(flat)
         del expanded, flat
@@ -529,7 +551,10 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
     model = PairModel(weights, float(regression.intercept_[0]), products=products)
 
     def scores(pair: Pair) -> Scores:
-        return _scores(model, features(pair))
+        out = _scores(model, features(pair))
+        if DUMP is not None:
+            _FIT_SCORES[id(pair)] = np.asarray(out, dtype=np.float32)
+        return out
 
     threshold = pick_threshold(pairs, scores, [i / 100 for i in range(5, 96)])
     table = learn_table(pairs, vocabulary) if learned else {}
@@ -635,6 +660,8 @@ def loso_report(
             **evaluate(outer, functools.partial(_scored_by, model), model.threshold),
         }
         folds.append(row)
+        if DUMP is not None:
+            _dump(system, pairs, outer, model)
         print(
             f"  loso without {system:11} top-1 {row['top1_accuracy']:.3f}, end-to-end {row['end_to_end_accuracy']:.3f}"
             f" on {row['fields_with_counterpart']} fields ({len(outer)} pairs), threshold {model.threshold}, "
@@ -684,6 +711,23 @@ def loso_report(
     return summary
 
 
+def _dump(system: str, pairs: Sequence[Pair], outer: Sequence[Pair], model: PairModel) -> None:
+    """The fold's scores into ``DUMP``/``system``.pkl: per pair (by its index in ``pairs``) its score matrix, for the
+    pairs fitted on (as the fit scored them) and the pairs left out, with the fold's threshold."""
+    import pickle
+
+    import numpy as np
+
+    assert DUMP is not None
+    index = {id(p): k for k, p in enumerate(pairs)}
+    inner = {index[k]: v for k, v in _FIT_SCORES.items() if k in index}
+    left_out = {index[id(p)]: np.asarray(_scored_by(model, p), dtype=np.float32) for p in outer}
+    DUMP.mkdir(parents=True, exist_ok=True)
+    with (DUMP / f"{system}.pkl").open("wb") as f:
+        pickle.dump({"threshold": model.threshold, "inner": inner, "outer": left_out}, f)
+    _FIT_SCORES.clear()
+
+
 def _subset_summary(folds: Sequence[dict[str, Any]], subsets: dict[str, set[str]]) -> dict[str, Any]:
     """Means over each named subset's folds (the fresh and held3 systems: the closest proxies for a new system) and
     over the older ones (in none)."""
@@ -720,22 +764,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--all",
         action="store_true",
-        help="all twenty-five systems (schemas, schemas_fresh, schemas_held3, schemas_held4, schemas_held5): with "
-        "--loso left out in turn, else all fitted on",
+        help="all twenty-nine systems (schemas, schemas_fresh, schemas_held3 to schemas_held6): with --loso left "
+        "out in turn, else all fitted on",
     )
     args = parser.parse_args(argv)
     global EMBED
     EMBED = not args.no_embedding
     if args.loso and args.all:
-        subsets = {
-            "fresh": {s.system for s in _schemas(FRESH)},
-            "held3": {s.system for s in _schemas(HELD3)},
-            "held4": {s.system for s in _schemas(HELD4)},
-            "held5": {s.system for s in _schemas(HELD5)},
-        }
-        # Round 10: the last-collected, least-read folds together, the best proxy for an unseen vendor.
-        subsets["held4+held5"] = subsets["held4"] | subsets["held5"]
-        loso_report(load_all_pairs(), args.json, subsets)
+        loso_report(load_all_pairs(), args.json, development_subsets())
         return 0
     train, held_out, blind = load_pairs()
     if args.loso:
@@ -746,10 +782,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     every = [*train, *held_out, *blind]
     if args.all:
-        # Since round 10 what ships is fitted on all twenty-five systems (fresh, held3, held4 and held5 are
-        # development data).
+        # Since round 11 what ships is fitted on all twenty-nine systems (fresh and held3 to held6 are development
+        # data).
         every = load_all_pairs()
-        print(f"fitting on all {len(every)} pairs of the twenty-five systems (--all)", flush=True)
+        print(f"fitting on all {len(every)} pairs of the twenty-nine systems (--all)", flush=True)
     # Since round 6 every method is fitted (and its threshold picked) on all ten systems, which is what ships: the
     # old held-out and blind splits are in the fit and are printed as such; ``--loso`` is the estimate for a new
     # system, and a fresh held-out set of other systems is scored apart from this script.
