@@ -550,13 +550,29 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
     weights = tuple(float(w) for w in regression.coef_[0])
     model = PairModel(weights, float(regression.intercept_[0]), products=products)
 
-    def scores(pair: Pair) -> Scores:
-        out = _scores(model, features(pair))
-        if DUMP is not None:
-            _FIT_SCORES[id(pair)] = np.asarray(out, dtype=np.float32)
-        return out
+    raw: dict[int, Scores] = {}
 
-    threshold = pick_threshold(pairs, scores, [i / 100 for i in range(5, 96)])
+    def scores(pair: Pair) -> Scores:
+        if id(pair) not in raw:
+            raw[id(pair)] = _scores(model, features(pair))
+            if DUMP is not None:
+                _FIT_SCORES[id(pair)] = np.asarray(raw[id(pair)], dtype=np.float32)
+        return raw[id(pair)]
+
+    # Round 11: the soft one-to-one's strength (``suggest.rescore``) with its threshold, each picked on the pairs
+    # fitted on: the threshold with the most right answers, the strength with the most right suggestions.
+    grid = [i / 100 for i in range(5, 96)]
+    column, threshold, most = 0.0, 0.5, -1
+    for strength in COLUMNS if width is None else (0.0,):
+
+        def rescored(pair: Pair, strength: float = strength) -> Scores:
+            return _rescore(scores(pair), strength)
+
+        at = pick_threshold(pairs, rescored, grid)
+        right = _right_suggestions(pairs, rescored, at)
+        if right > most:
+            column, threshold, most = strength, at, right
+    raw.clear()
     table = learn_table(pairs, vocabulary) if learned else {}
     encoder = None
     if embedded:
@@ -565,7 +581,7 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
         full = Trained(pairs)
         encoder = full.encoder()
         _TRAINED[id(encoder)] = (encoder, full)
-    fitted = PairModel(model.weights, model.bias, threshold, table, products, vocabulary, encoder)
+    fitted = PairModel(model.weights, model.bias, threshold, table, products, vocabulary, encoder, column)
     if score_columns is not None:
         _EXTRA_OF[id(fitted)] = (fitted, score_columns)
     return fitted
@@ -580,7 +596,33 @@ def _scores(model: PairModel, array: Any) -> Scores:
     return np.where(z > -60, 1 / (1 + np.exp(-np.maximum(z, -60))), 0.0).tolist()
 
 
-def model_scores(model: PairModel, pair: Pair) -> Scores:
+# Round 11: the strengths of the soft one-to-one (``suggest.rescore``) a fit picks from; 0 is the scores as they are.
+COLUMNS = (0.0, 0.25, 0.5, 1.0, 2.0)
+
+
+def _rescore(scores: Scores, column: float) -> Scores:
+    """``suggest.rescore`` as an array computation."""
+    import numpy as np
+
+    if not column or not scores:
+        return scores
+    s = np.asarray(scores, dtype=float)
+    best = s.max(axis=0, keepdims=True)
+    return np.where(best > 0, s * (s / np.where(best > 0, best, 1.0)) ** column, s).tolist()
+
+
+def _right_suggestions(pairs: Sequence[Pair], scorer: Callable[[Pair], Scores], threshold: float) -> int:
+    """How many fields with a counterpart get a right target at ``threshold`` (end-to-end, unrounded)."""
+    right = 0
+    for pair in pairs:
+        scores = scorer(pair)
+        for gold, pick in zip(pair.gold, assign(scores, threshold), strict=True):
+            right += pick is not None and pair.target.fields[pick].name in gold
+    return right
+
+
+def model_scores(model: PairModel, pair: Pair, raw: bool = False) -> Scores:
+    """The model's scores of the pair's field pairs, ``_rescore``d with its ``column`` (``raw``: not)."""
     columns = _EXTRA_OF[id(model)][1] if id(model) in _EXTRA_OF else None
     array = _array(pair, model.synonyms or None, model.vocabulary)
     if model.encoder is not None:
@@ -589,7 +631,8 @@ def model_scores(model: PairModel, pair: Pair) -> Scores:
 
             _TRAINED[id(model.encoder)] = (model.encoder, Trained.of(model.encoder))
         array = _with_encoder(array, _TRAINED[id(model.encoder)][1], pair)
-    return _scores(model, _with_extra(array, columns, pair))
+    scores = _scores(model, _with_extra(array, columns, pair))
+    return scores if raw else _rescore(scores, model.column)
 
 
 def _scored_by(model: PairModel, pair: Pair) -> Scores:
@@ -666,7 +709,7 @@ def loso_report(
             f"  loso without {system:11} top-1 {row['top1_accuracy']:.3f}, end-to-end {row['end_to_end_accuracy']:.3f}"
             f" on {row['fields_with_counterpart']} fields ({len(outer)} pairs), threshold {model.threshold}, "
             f"abstention precision {row['abstention_precision']:.3f} ({row['abstentions']}), "
-            f"coverage {row['coverage']:.3f}, {time.perf_counter() - started:.0f} s",
+            f"coverage {row['coverage']:.3f}, column {model.column}, {time.perf_counter() - started:.0f} s",
             flush=True,
         )
     n = sum(f["fields_with_counterpart"] for f in folds)
@@ -721,10 +764,10 @@ def _dump(system: str, pairs: Sequence[Pair], outer: Sequence[Pair], model: Pair
     assert DUMP is not None
     index = {id(p): k for k, p in enumerate(pairs)}
     inner = {index[k]: v for k, v in _FIT_SCORES.items() if k in index}
-    left_out = {index[id(p)]: np.asarray(_scored_by(model, p), dtype=np.float32) for p in outer}
+    left_out = {index[id(p)]: np.asarray(model_scores(model, p, raw=True), dtype=np.float32) for p in outer}
     DUMP.mkdir(parents=True, exist_ok=True)
     with (DUMP / f"{system}.pkl").open("wb") as f:
-        pickle.dump({"threshold": model.threshold, "inner": inner, "outer": left_out}, f)
+        pickle.dump({"threshold": model.threshold, "column": model.column, "inner": inner, "outer": left_out}, f)
     _FIT_SCORES.clear()
 
 

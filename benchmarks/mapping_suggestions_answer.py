@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         with path.open("rb") as fh:
             fold = pickle.load(fh)
         system = path.stem
-        ways: list[tuple[str, Answer, bool]] = [("argmax (kept threshold)", column(0), False)]
+        # The fold's own way (since round 11 the fit picks a column strength too) with its threshold.
+        ways: list[tuple[str, Answer, bool]] = [("as fitted (kept threshold)", column(fold.get("column", 0.0)), False)]
         ways += [(f"column {a} (gate refit)", column(a), True) for a in alphas]
         ways += [("greedy 1:1 (gate refit)", greedy, True)]
         inner_fits = {}

@@ -400,6 +400,29 @@ def test_two_sources_may_take_the_same_target() -> None:
     assert assign(scores, float("-inf")) == [0, 0, 0]
 
 
+def test_rescore_weakens_a_target_another_source_fits_better() -> None:
+    """Round 11's soft one-to-one: a score is multiplied by (score / its target's best score over the sources) **
+    column, so the source that fits a target best keeps its score and another source's claim on it weakens, which
+    can send that source to its own next target or below the threshold; strength 0 leaves the scores as they are."""
+    from ledgerlink.intelligence.suggest.suggest import assign, rescore
+
+    scores = [[0.9, 0.1], [0.6, 0.5], [0.2, 0.0]]
+    assert rescore(scores, 0.0) == scores
+    weaker = rescore(scores, 1.0)
+    assert weaker[0][0] == 0.9 and weaker[1][1] == 0.5  # each target's best source keeps its score
+    assert round(weaker[1][0], 6) == round(0.6 * 0.6 / 0.9, 6) and weaker[2][1] == 0.0
+    assert assign(scores, 0.45) == [0, 0, None] and assign(weaker, 0.45) == [0, 1, None]
+
+
+def test_the_shipped_model_reads_its_column_strength() -> None:
+    """The strength is fitted with the weights and shipped in weights.json (absent in older files: 0)."""
+    model = shipped_model()
+    data = model.to_json()
+    assert data["column"] == model.column >= 0.0
+    del data["column"]
+    assert type(model).from_json(data).column == 0.0
+
+
 def test_encoder_training_with_token_dropout_is_seeded_and_learns_the_pairs() -> None:
     """Round 11: the encoder's trainer (benchmarks/_field_encoder.py, numpy at training time only) can drop a share
     of the tokens at each step; the drops are seeded, so a fit is repeatable, and the trained vectors still rank each
