@@ -38,6 +38,8 @@ method's threshold):
   with the vocabulary learned from the schemas of the pairs fitted on (``intelligence.suggest.segment``). Since round
   10 two of its features are a learned representation of the fields (``intelligence.suggest.embedding``, trained by
   ``_field_encoder`` on the pairs fitted on, cross-fitted by groups of source systems; ``--no-embedding``: without).
+  Since round 11 its threshold judges the best target's score weakened by how much better another source fits that
+  target (``suggest.gated``; the strength picked with the threshold on the pairs fitted on); the ranking is unchanged.
 
 The learned word associations (``intelligence.suggest.synonyms``) are cross-fitted: each fitted pair's feature is
 computed with the associations learned from the pairs without its source system (a new system is one the
@@ -559,8 +561,9 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
                 _FIT_SCORES[id(pair)] = np.asarray(raw[id(pair)], dtype=np.float32)
         return raw[id(pair)]
 
-    # Round 11: the soft one-to-one's strength (``suggest.rescore``) with its threshold, each picked on the pairs
-    # fitted on: the threshold with the most right answers, the strength with the most right suggestions.
+    # Round 11: the soft one-to-one's strength (``suggest.rescore``, judging the abstention only) with its threshold,
+    # each picked on the pairs fitted on: the threshold with the most right answers, the strength with the most
+    # right suggestions.
     grid = [i / 100 for i in range(5, 96)]
     column, threshold, most = 0.0, 0.5, -1
     for strength in COLUMNS if width is None else (0.0,):
@@ -601,14 +604,19 @@ COLUMNS = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 
 def _rescore(scores: Scores, column: float) -> Scores:
-    """``suggest.rescore`` as an array computation."""
+    """``suggest.gated`` as an array computation: each source field's best target by the scores, holding that
+    pair's ``suggest.rescore``d score, every other target -1 (0: the scores as they are)."""
     import numpy as np
 
     if not column or not scores:
         return scores
     s = np.asarray(scores, dtype=float)
     best = s.max(axis=0, keepdims=True)
-    return np.where(best > 0, s * (s / np.where(best > 0, best, 1.0)) ** column, s).tolist()
+    weaker = np.where(best > 0, s * (s / np.where(best > 0, best, 1.0)) ** column, s)
+    rows, picks = np.arange(len(s)), s.argmax(axis=1)
+    out = np.full_like(s, -1.0)
+    out[rows, picks] = weaker[rows, picks]
+    return out.tolist()
 
 
 def _right_suggestions(pairs: Sequence[Pair], scorer: Callable[[Pair], Scores], threshold: float) -> int:
@@ -622,7 +630,7 @@ def _right_suggestions(pairs: Sequence[Pair], scorer: Callable[[Pair], Scores], 
 
 
 def model_scores(model: PairModel, pair: Pair, raw: bool = False) -> Scores:
-    """The model's scores of the pair's field pairs, ``_rescore``d with its ``column`` (``raw``: not)."""
+    """The model's scores of the pair's field pairs, gated with its ``column`` (``_rescore``; ``raw``: not)."""
     columns = _EXTRA_OF[id(model)][1] if id(model) in _EXTRA_OF else None
     array = _array(pair, model.synonyms or None, model.vocabulary)
     if model.encoder is not None:

@@ -49,6 +49,20 @@ def column(a: float) -> Answer:
     return rescore
 
 
+def gate(a: float) -> Answer:
+    """Ranking by the scores as they are, the answer's abstention judged on its ``column(a)`` score."""
+
+    def answer(s: np.ndarray) -> np.ndarray:
+        r = column(a)(s)
+        best = s.argmax(axis=1)
+        out = np.full_like(s, -1.0)
+        rows = np.arange(len(s))
+        out[rows, best] = r[rows, best]
+        return out
+
+    return answer
+
+
 def greedy(s: np.ndarray) -> np.ndarray:
     """Each source its target one-to-one, taken by score (highest first); a source left without one keeps its own
     scores but ranks below: returned as scores whose row argmax is the greedy pick."""
@@ -188,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         # The fold's own way (since round 11 the fit picks a column strength too) with its threshold.
         ways: list[tuple[str, Answer, bool]] = [("as fitted (kept threshold)", column(fold.get("column", 0.0)), False)]
         ways += [(f"column {a} (gate refit)", column(a), True) for a in alphas]
+        ways += [(f"gate only {a} (gate refit)", gate(a), True) for a in alphas]
         ways += [("greedy 1:1 (gate refit)", greedy, True)]
         inner_fits = {}
         for name, answer, refit in ways:
@@ -206,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         best_alpha = max(alphas, key=lambda a: (inner_fits[f"column {a} (gate refit)"]["inner_right"], -a))
         rows.setdefault("column, a picked on fitted pairs", []).append(
             (system, {**inner_fits[f"column {best_alpha} (gate refit)"], "alpha": best_alpha})
+        )
+        best_gate = max(alphas, key=lambda a: (inner_fits[f"gate only {a} (gate refit)"]["inner_right"], -a))
+        rows.setdefault("gate only, a picked on fitted pairs", []).append(
+            (system, {**inner_fits[f"gate only {best_gate} (gate refit)"], "alpha": best_gate})
         )
     for name, folds in rows.items():
         print(f"== {name}")

@@ -4,10 +4,12 @@ fold by ``_field_encoder`` on that fold's training systems only, part of ``mappi
     python benchmarks/mapping_suggestions_learned.py --probe exact_online --probe-steps 30,60,100  # the cosine alone
     python benchmarks/mapping_suggestions_learned.py [--no-embedding] [--trial idf] [--systems a,b] [--json PATH]
 
-The second runs the leave-one-system-out of ``mapping_suggestions.py --loso --all`` (twenty-five systems) with the
-held4 and held5 folds first (the least-read systems, what round 10 is judged on above all), ``--systems`` only
+The second runs the leave-one-system-out of ``mapping_suggestions.py --loso --all`` (twenty-nine systems since
+round 11) with the held4 to held6 folds first (the least-read systems; ``--first``: others), ``--systems`` only
 those folds. Per fold the regression, the threshold, the word associations and the encoder are learned from the
-pairs among the other twenty-four systems only, and the pairs touching the left-out system are scored.
+pairs among the other systems only, and the pairs touching the left-out system are scored. Round 11: ``--dump DIR``
+keeps each fold's scores for ``mapping_suggestions_answer.py``, ``--float32`` halves the design matrix's memory,
+``--encoder drop=0.3,steps=40`` sets the encoder's training (``_field_encoder``) for every fold.
 ``--no-embedding`` is round 9's model; ``--trial idf`` adds two columns (``mapping_suggestions.EXTRA``):
 
 - ``idf``: label and name words weighted by how rare they are across the training schemas (IDF over every training

@@ -414,6 +414,20 @@ def test_rescore_weakens_a_target_another_source_fits_better() -> None:
     assert assign(scores, 0.45) == [0, 0, None] and assign(weaker, 0.45) == [0, 1, None]
 
 
+def test_the_rescored_score_judges_the_abstention_not_the_ranking() -> None:
+    """What ships since round 11 (``gated``): each source keeps the model's best target, and answers only if that
+    pair's rescored score reaches the threshold: the leave-one-out folds kept their top-1 and gained end-to-end,
+    where rescoring the ranking too lost top-1 (Keap's fold 0.908 → 0.888 at strength 2)."""
+    from ledgerlink.intelligence.suggest.suggest import assign, gated
+
+    scores = [[0.9, 0.1], [0.6, 0.5], [0.2, 0.0]]
+    judged = gated(scores, 1.0)
+    assert [row.index(max(row)) for row in judged] == [0, 0, 0]  # the ranking is the model's
+    assert round(judged[1][0], 6) == round(0.6 * 0.6 / 0.9, 6) and judged[1][1] == -1.0
+    assert assign(judged, 0.45) == [0, None, None]  # a target another source fits far better: no answer
+    assert gated(scores, 0.0)[1] == [0.6, -1.0]
+
+
 def test_the_shipped_model_reads_its_column_strength() -> None:
     """The strength is fitted with the weights and shipped in weights.json (absent in older files: 0)."""
     model = shipped_model()
