@@ -4,8 +4,8 @@
     python benchmarks/mapping_suggestions.py --loso   # what tuning is judged on since round 6: a new system's figures
     python benchmarks/mapping_suggestions.py --dev    # rounds 2-5's tuning figures: the five first systems only
     python benchmarks/mapping_suggestions.py --fresh  # also the fresh split (data/schemas_fresh), scored once
-    python benchmarks/mapping_suggestions.py --loso --all  # since round 10: leave one out over all twenty-five systems
-    python benchmarks/mapping_suggestions.py --all --write-weights  # what ships: fitted on all twenty-five
+    python benchmarks/mapping_suggestions.py --loso --all  # since round 11: leave one out over all twenty-nine systems
+    python benchmarks/mapping_suggestions.py --all --write-weights  # what ships: fitted on all twenty-nine
     python benchmarks/mapping_suggestions.py --all --held4  # the fourth held-out split (data/schemas_held4), once
     python benchmarks/mapping_suggestions.py --all --held5  # the fifth held-out split (data/schemas_held5), once
     python benchmarks/mapping_suggestions.py --all --held6  # the sixth held-out split (data/schemas_held6), once
@@ -38,6 +38,8 @@ method's threshold):
   with the vocabulary learned from the schemas of the pairs fitted on (``intelligence.suggest.segment``). Since round
   10 two of its features are a learned representation of the fields (``intelligence.suggest.embedding``, trained by
   ``_field_encoder`` on the pairs fitted on, cross-fitted by groups of source systems; ``--no-embedding``: without).
+  Since round 11 its threshold judges the best target's score weakened by how much better another source fits that
+  target (``suggest.gated``; the strength picked with the threshold on the pairs fitted on); the ranking is unchanged.
 
 The learned word associations (``intelligence.suggest.synonyms``) are cross-fitted: each fitted pair's feature is
 computed with the associations learned from the pairs without its source system (a new system is one the
@@ -197,15 +199,30 @@ LATER_SPLITS: tuple[tuple[str, Callable[[], list[Pair]], str], ...] = (
     ("held3", load_held3_pairs, "scored once in round 7; with --all in the fit since round 8"),
     ("held4", load_held4_pairs, "scored once in round 8; with --all in the fit since round 9"),
     ("held5", load_held5_pairs, "scored once after round 9; with --all in the fit since round 10"),
-    ("held6", load_held6_pairs, "scored once after round 10; not in the fit"),
+    ("held6", load_held6_pairs, "scored once after round 10; with --all in the fit since round 11"),
 )
 
 
 def load_all_pairs() -> list[Pair]:
-    """Every pair among the twenty-five systems of the five folders: what ``--loso --all`` leaves one system out of
-    since round 10 (round 9: the twenty-one of the first four; round 8: the seventeen of the first three; round 7:
-    the fourteen of the first two), the fresh, held3, held4 and held5 sets being development data now."""
-    return _pairs_among((DATA, FRESH, HELD3, HELD4, HELD5))
+    """Every pair among the twenty-nine systems of the six folders: what ``--loso --all`` leaves one system out of
+    since round 11 (round 10: the twenty-five of the first five; round 9: the twenty-one of the first four; round 8:
+    the seventeen of the first three; round 7: the fourteen of the first two), the fresh, held3, held4, held5 and
+    held6 sets being development data now."""
+    return _pairs_among((DATA, FRESH, HELD3, HELD4, HELD5, HELD6))
+
+
+def development_subsets() -> dict[str, set[str]]:
+    """The systems of each later folder, whose leave-one-out folds are also summed apart (the rest: "older")."""
+    subsets = {
+        "fresh": {s.system for s in _schemas(FRESH)},
+        "held3": {s.system for s in _schemas(HELD3)},
+        "held4": {s.system for s in _schemas(HELD4)},
+        "held5": {s.system for s in _schemas(HELD5)},
+        "held6": {s.system for s in _schemas(HELD6)},
+    }
+    # Round 11: the last-collected, least-read folds together, the best proxy for an unseen vendor.
+    subsets["held4-6"] = subsets["held4"] | subsets["held5"] | subsets["held6"]
+    return subsets
 
 
 def _pair(a: ObjectSchema, b: ObjectSchema, concepts: dict[str, dict[str, list[str]]]) -> Pair:
@@ -306,6 +323,13 @@ _TRAINED: dict[int, Any] = {}  # id of a fitted model's encoder → (it, its num
 ENCODER_GROUPS = 4
 # Round 8: run-together names split with a vocabulary learned from the schemas fitted on (off: as round 7).
 SEGMENT = True
+# Round 11: a folder where ``loso_report`` keeps each fold's score matrices (its training pairs' as the fit scored
+# them to pick the threshold, and the left-out pairs'), so that ways of answering from the scores (assignment,
+# abstention) can be compared after one run (``mapping_suggestions_answer.py``).
+DUMP: Path | None = None
+# The design matrix's precision: "float32" halves a fold's memory (round 11, to run two trials at once on 23 GB).
+DESIGN_DTYPE = "float64"
+_FIT_SCORES: dict[int, Any] = {}
 
 
 def _features(pair: Pair, table: dict[str, float] | None = None, vocabulary: Vocabulary | None = None) -> Any:
@@ -513,7 +537,7 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
         expanded = _expanded(array, width, products)
         flat = expanded.reshape(-1, expanded.shape[-1])
         if x is None:
-            x = np.empty((rows, flat.shape[1]))
+            x = np.empty((rows, flat.shape[1]), dtype=DESIGN_DTYPE)
         x[at : at + len(flat)] = flat
         at += len(flat)
         del expanded, flat
@@ -528,10 +552,30 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
     weights = tuple(float(w) for w in regression.coef_[0])
     model = PairModel(weights, float(regression.intercept_[0]), products=products)
 
-    def scores(pair: Pair) -> Scores:
-        return _scores(model, features(pair))
+    raw: dict[int, Scores] = {}
 
-    threshold = pick_threshold(pairs, scores, [i / 100 for i in range(5, 96)])
+    def scores(pair: Pair) -> Scores:
+        if id(pair) not in raw:
+            raw[id(pair)] = _scores(model, features(pair))
+            if DUMP is not None:
+                _FIT_SCORES[id(pair)] = np.asarray(raw[id(pair)], dtype=np.float32)
+        return raw[id(pair)]
+
+    # Round 11: the soft one-to-one's strength (``suggest.rescore``, judging the abstention only) with its threshold,
+    # each picked on the pairs fitted on: the threshold with the most right answers, the strength with the most
+    # right suggestions.
+    grid = [i / 100 for i in range(5, 96)]
+    column, threshold, most = 0.0, 0.5, -1
+    for strength in COLUMNS if width is None else (0.0,):
+
+        def rescored(pair: Pair, strength: float = strength) -> Scores:
+            return _rescore(scores(pair), strength)
+
+        at = pick_threshold(pairs, rescored, grid)
+        right = _right_suggestions(pairs, rescored, at)
+        if right > most:
+            column, threshold, most = strength, at, right
+    raw.clear()
     table = learn_table(pairs, vocabulary) if learned else {}
     encoder = None
     if embedded:
@@ -540,7 +584,7 @@ def fit(pairs: Sequence[Pair], width: int | None = None, products: bool = True) 
         full = Trained(pairs)
         encoder = full.encoder()
         _TRAINED[id(encoder)] = (encoder, full)
-    fitted = PairModel(model.weights, model.bias, threshold, table, products, vocabulary, encoder)
+    fitted = PairModel(model.weights, model.bias, threshold, table, products, vocabulary, encoder, column)
     if score_columns is not None:
         _EXTRA_OF[id(fitted)] = (fitted, score_columns)
     return fitted
@@ -555,7 +599,38 @@ def _scores(model: PairModel, array: Any) -> Scores:
     return np.where(z > -60, 1 / (1 + np.exp(-np.maximum(z, -60))), 0.0).tolist()
 
 
-def model_scores(model: PairModel, pair: Pair) -> Scores:
+# Round 11: the strengths of the soft one-to-one (``suggest.rescore``) a fit picks from; 0 is the scores as they are.
+COLUMNS = (0.0, 0.25, 0.5, 1.0, 2.0)
+
+
+def _rescore(scores: Scores, column: float) -> Scores:
+    """``suggest.gated`` as an array computation: each source field's best target by the scores, holding that
+    pair's ``suggest.rescore``d score, every other target -1 (0: the scores as they are)."""
+    import numpy as np
+
+    if not column or not scores:
+        return scores
+    s = np.asarray(scores, dtype=float)
+    best = s.max(axis=0, keepdims=True)
+    weaker = np.where(best > 0, s * (s / np.where(best > 0, best, 1.0)) ** column, s)
+    rows, picks = np.arange(len(s)), s.argmax(axis=1)
+    out = np.full_like(s, -1.0)
+    out[rows, picks] = weaker[rows, picks]
+    return out.tolist()
+
+
+def _right_suggestions(pairs: Sequence[Pair], scorer: Callable[[Pair], Scores], threshold: float) -> int:
+    """How many fields with a counterpart get a right target at ``threshold`` (end-to-end, unrounded)."""
+    right = 0
+    for pair in pairs:
+        scores = scorer(pair)
+        for gold, pick in zip(pair.gold, assign(scores, threshold), strict=True):
+            right += pick is not None and pair.target.fields[pick].name in gold
+    return right
+
+
+def model_scores(model: PairModel, pair: Pair, raw: bool = False) -> Scores:
+    """The model's scores of the pair's field pairs, gated with its ``column`` (``_rescore``; ``raw``: not)."""
     columns = _EXTRA_OF[id(model)][1] if id(model) in _EXTRA_OF else None
     array = _array(pair, model.synonyms or None, model.vocabulary)
     if model.encoder is not None:
@@ -564,7 +639,8 @@ def model_scores(model: PairModel, pair: Pair) -> Scores:
 
             _TRAINED[id(model.encoder)] = (model.encoder, Trained.of(model.encoder))
         array = _with_encoder(array, _TRAINED[id(model.encoder)][1], pair)
-    return _scores(model, _with_extra(array, columns, pair))
+    scores = _scores(model, _with_extra(array, columns, pair))
+    return scores if raw else _rescore(scores, model.column)
 
 
 def _scored_by(model: PairModel, pair: Pair) -> Scores:
@@ -635,11 +711,13 @@ def loso_report(
             **evaluate(outer, functools.partial(_scored_by, model), model.threshold),
         }
         folds.append(row)
+        if DUMP is not None:
+            _dump(system, pairs, outer, model)
         print(
             f"  loso without {system:11} top-1 {row['top1_accuracy']:.3f}, end-to-end {row['end_to_end_accuracy']:.3f}"
             f" on {row['fields_with_counterpart']} fields ({len(outer)} pairs), threshold {model.threshold}, "
             f"abstention precision {row['abstention_precision']:.3f} ({row['abstentions']}), "
-            f"coverage {row['coverage']:.3f}, {time.perf_counter() - started:.0f} s",
+            f"coverage {row['coverage']:.3f}, column {model.column}, {time.perf_counter() - started:.0f} s",
             flush=True,
         )
     n = sum(f["fields_with_counterpart"] for f in folds)
@@ -684,6 +762,23 @@ def loso_report(
     return summary
 
 
+def _dump(system: str, pairs: Sequence[Pair], outer: Sequence[Pair], model: PairModel) -> None:
+    """The fold's scores into ``DUMP``/``system``.pkl: per pair (by its index in ``pairs``) its score matrix, for the
+    pairs fitted on (as the fit scored them) and the pairs left out, with the fold's threshold."""
+    import pickle
+
+    import numpy as np
+
+    assert DUMP is not None
+    index = {id(p): k for k, p in enumerate(pairs)}
+    inner = {index[k]: v for k, v in _FIT_SCORES.items() if k in index}
+    left_out = {index[id(p)]: np.asarray(model_scores(model, p, raw=True), dtype=np.float32) for p in outer}
+    DUMP.mkdir(parents=True, exist_ok=True)
+    with (DUMP / f"{system}.pkl").open("wb") as f:
+        pickle.dump({"threshold": model.threshold, "column": model.column, "inner": inner, "outer": left_out}, f)
+    _FIT_SCORES.clear()
+
+
 def _subset_summary(folds: Sequence[dict[str, Any]], subsets: dict[str, set[str]]) -> dict[str, Any]:
     """Means over each named subset's folds (the fresh and held3 systems: the closest proxies for a new system) and
     over the older ones (in none)."""
@@ -720,22 +815,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--all",
         action="store_true",
-        help="all twenty-five systems (schemas, schemas_fresh, schemas_held3, schemas_held4, schemas_held5): with "
-        "--loso left out in turn, else all fitted on",
+        help="all twenty-nine systems (schemas, schemas_fresh, schemas_held3 to schemas_held6): with --loso left "
+        "out in turn, else all fitted on",
     )
     args = parser.parse_args(argv)
     global EMBED
     EMBED = not args.no_embedding
     if args.loso and args.all:
-        subsets = {
-            "fresh": {s.system for s in _schemas(FRESH)},
-            "held3": {s.system for s in _schemas(HELD3)},
-            "held4": {s.system for s in _schemas(HELD4)},
-            "held5": {s.system for s in _schemas(HELD5)},
-        }
-        # Round 10: the last-collected, least-read folds together, the best proxy for an unseen vendor.
-        subsets["held4+held5"] = subsets["held4"] | subsets["held5"]
-        loso_report(load_all_pairs(), args.json, subsets)
+        loso_report(load_all_pairs(), args.json, development_subsets())
         return 0
     train, held_out, blind = load_pairs()
     if args.loso:
@@ -746,10 +833,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     every = [*train, *held_out, *blind]
     if args.all:
-        # Since round 10 what ships is fitted on all twenty-five systems (fresh, held3, held4 and held5 are
-        # development data).
+        # Since round 11 what ships is fitted on all twenty-nine systems (fresh and held3 to held6 are development
+        # data).
         every = load_all_pairs()
-        print(f"fitting on all {len(every)} pairs of the twenty-five systems (--all)", flush=True)
+        print(f"fitting on all {len(every)} pairs of the twenty-nine systems (--all)", flush=True)
     # Since round 6 every method is fitted (and its threshold picked) on all ten systems, which is what ships: the
     # old held-out and blind splits are in the fit and are printed as such; ``--loso`` is the estimate for a new
     # system, and a fresh held-out set of other systems is scored apart from this script.

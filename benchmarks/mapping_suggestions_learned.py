@@ -4,10 +4,12 @@ fold by ``_field_encoder`` on that fold's training systems only, part of ``mappi
     python benchmarks/mapping_suggestions_learned.py --probe exact_online --probe-steps 30,60,100  # the cosine alone
     python benchmarks/mapping_suggestions_learned.py [--no-embedding] [--trial idf] [--systems a,b] [--json PATH]
 
-The second runs the leave-one-system-out of ``mapping_suggestions.py --loso --all`` (twenty-five systems) with the
-held4 and held5 folds first (the least-read systems, what round 10 is judged on above all), ``--systems`` only
+The second runs the leave-one-system-out of ``mapping_suggestions.py --loso --all`` (twenty-nine systems since
+round 11) with the held4 to held6 folds first (the least-read systems; ``--first``: others), ``--systems`` only
 those folds. Per fold the regression, the threshold, the word associations and the encoder are learned from the
-pairs among the other twenty-four systems only, and the pairs touching the left-out system are scored.
+pairs among the other systems only, and the pairs touching the left-out system are scored. Round 11: ``--dump DIR``
+keeps each fold's scores for ``mapping_suggestions_answer.py``, ``--float32`` halves the design matrix's memory,
+``--encoder drop=0.3,steps=40`` sets the encoder's training (``_field_encoder``) for every fold.
 ``--no-embedding`` is round 9's model; ``--trial idf`` adds two columns (``mapping_suggestions.EXTRA``):
 
 - ``idf``: label and name words weighted by how rare they are across the training schemas (IDF over every training
@@ -104,17 +106,29 @@ def idf_extra(pairs: Sequence[ms.Pair]) -> tuple[ms.ExtraColumns, ms.ExtraColumn
 TRIALS = {"idf": idf_extra}
 
 
-def probe(system: str, steps: Sequence[int]) -> None:
-    """The embedding's cosine alone, ranking, on one fold (trained on the other systems' pairs): how it learns."""
+def _configure(config: str) -> None:
+    """``name=value`` settings of ``_field_encoder`` (``dim=64,drop=0.2``)."""
+    import _field_encoder
+
+    for item in filter(None, config.split(",")):
+        name, value = item.split("=")
+        setattr(_field_encoder, name.upper(), type(getattr(_field_encoder, name.upper()))(float(value)))
+
+
+def probe(system: str, steps: Sequence[int], config: str = "") -> None:
+    """The embedding's cosine alone, ranking, on one fold (trained on the other systems' pairs): how it learns.
+    ``config``: ``_configure``'s settings for this probe."""
+    _configure(config)
     pairs = ms.load_all_pairs()
-    inner = [p for p in pairs if system not in (p.source.system, p.target.system)]
-    outer = [p for p in pairs if system in (p.source.system, p.target.system)]
-    for s in steps:
-        started = time.perf_counter()
-        trained = Trained(inner, steps=s)
-        fitted = time.perf_counter() - started
-        row = ms.evaluate(outer, lambda p, t=trained: t.columns(p.source, p.target)[..., 0].tolist(), 0.5)
-        print(f"{system} steps {s} ({fitted:.0f} s) cosine top-1 {row['top1_accuracy']:.3f}", flush=True)
+    for one in system.split(","):
+        inner = [p for p in pairs if one not in (p.source.system, p.target.system)]
+        outer = [p for p in pairs if one in (p.source.system, p.target.system)]
+        for s in steps:
+            started = time.perf_counter()
+            trained = Trained(inner, steps=s)
+            fitted = time.perf_counter() - started
+            row = ms.evaluate(outer, lambda p, t=trained: t.columns(p.source, p.target)[..., 0].tolist(), 0.5)
+            print(f"{one} {config} steps {s} ({fitted:.0f} s) cosine top-1 {row['top1_accuracy']:.3f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,22 +139,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", help="only these folds (comma-separated), for iterating")
     parser.add_argument("--probe", help="the embedding's cosine alone on this system's fold, then stop")
     parser.add_argument("--probe-steps", default="30,60,100")
+    parser.add_argument("--probe-config", default="", help="_field_encoder settings for the probe: dim=64,drop=0.2")
+    parser.add_argument("--dump", type=Path, help="keep each fold's score matrices in this folder")
+    parser.add_argument("--float32", action="store_true", help="the design matrix in single precision (half memory)")
+    parser.add_argument("--encoder", default="", help="_field_encoder settings for every fold: drop=0.3,steps=40")
+    parser.add_argument("--first", help="these folds first (comma-separated; default: the held4 to held6 ones)")
     args = parser.parse_args(argv)
     if args.probe:
-        probe(args.probe, [int(s) for s in args.probe_steps.split(",")])
+        probe(args.probe, [int(s) for s in args.probe_steps.split(",")], args.probe_config)
         return 0
     ms.EMBED = not args.no_embedding
     ms.EXTRA = TRIALS.get(args.trial)
-    subsets = {
-        "fresh": {s.system for s in ms._schemas(ms.FRESH)},
-        "held3": {s.system for s in ms._schemas(ms.HELD3)},
-        "held4": {s.system for s in ms._schemas(ms.HELD4)},
-        "held5": {s.system for s in ms._schemas(ms.HELD5)},
-    }
-    subsets["held4+held5"] = subsets["held4"] | subsets["held5"]
+    subsets = ms.development_subsets()
     only = set(args.systems.split(",")) if args.systems else None
-    # The held4 and held5 folds first: the least-read systems, what the trial is judged on above all.
-    ms.loso_report(ms.load_all_pairs(), args.json, subsets, only, first=subsets["held4+held5"])
+    # The held4 to held6 folds first: the least-read systems, what a trial is judged on above all.
+    ms.DUMP = args.dump
+    ms.DESIGN_DTYPE = "float32" if args.float32 else "float64"
+    _configure(args.encoder)
+    first = set(args.first.split(",")) if args.first else subsets["held4-6"]
+    ms.loso_report(ms.load_all_pairs(), args.json, subsets, only, first=first)
     return 0
 
 

@@ -32,6 +32,7 @@ class PairModel:
     products: bool = False  # the weights are for ``pairwise(features)``
     vocabulary: Vocabulary | None = None  # known words that run-together names are split into (``segment``)
     encoder: Encoder | None = None  # the fields' learned representation (``embedding``), since round 10
+    column: float = 0.0  # how much a target another source fits better weakens an answer (``suggest.rescore``)
 
     def probability(self, features: list[float]) -> float:
         x = pairwise(features) if self.products else features
@@ -48,6 +49,7 @@ class PairModel:
             "synonyms": dict(sorted(self.synonyms.items())),
             "vocabulary": dict(sorted(self.vocabulary.counts.items())) if self.vocabulary else {},
             "encoder": self.encoder.to_json() if self.encoder else None,
+            "column": self.column,
         }
 
     @classmethod
@@ -67,6 +69,7 @@ class PairModel:
             bool(data.get("products")),
             vocabulary,
             encoder,
+            float(data.get("column") or 0.0),
         )
 
 
