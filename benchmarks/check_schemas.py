@@ -3,7 +3,7 @@
     python benchmarks/check_schemas.py
 
 Each JSON file loads with ``load_schema``; each ``gold.json`` entry names a file of its folder and only fields that
-file has; concepts of each later folder (``schemas_fresh`` to ``schemas_held6``) that no earlier folder's key used are
+file has; concepts of each later folder (``schemas_fresh`` to ``schemas_held7``) that no earlier folder's key used are
 listed (they must be new on purpose).
 """
 
@@ -16,7 +16,15 @@ from pathlib import Path
 from ledgerlink.intelligence.suggest import load_schema
 
 DATA = Path(__file__).parent / "data"
-FOLDERS = ("schemas", "schemas_fresh", "schemas_held3", "schemas_held4", "schemas_held5", "schemas_held6")
+FOLDERS = (
+    "schemas",
+    "schemas_fresh",
+    "schemas_held3",
+    "schemas_held4",
+    "schemas_held5",
+    "schemas_held6",
+    "schemas_held7",
+)
 
 
 def problems(folder: Path) -> tuple[list[str], set[str], dict[str, tuple[int, int]]]:
