@@ -50,6 +50,15 @@ class SyncEnv:
         events = httpx.get(url, params={"limit": 100000}).json()
         return [e for e in events if e.get("change_origin", "").endswith(f"client={client}")]
 
+    def fail_next_books_posts(self, count: int) -> None:
+        """The books sandbox answers its next ``count`` POSTs with a 503 (``/__admin/faults``)."""
+        url = f"{self.sandboxes[self.books_system].base_url}/__admin/faults"
+        httpx.put(url, json={"fail_next": count, "methods": ["POST"]}).raise_for_status()
+
+    def books_errors_injected(self) -> int:
+        url = f"{self.sandboxes[self.books_system].base_url}/__admin/faults"
+        return int(httpx.get(url).json()["injected"]["errors"])
+
     def books_calls(self) -> int:
         return self.runtime.books.api_calls()
 

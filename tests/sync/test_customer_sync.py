@@ -142,11 +142,10 @@ def test_a_create_refused_for_a_moment_is_retried_alone_not_with_its_whole_page(
     env = any_env
     _linked(env, "First Ltd", code="FIRST1")  # signed in, pool read: the next POSTs are the creates
     accounts = [env.make_account(f"Brief {n} Ltd", code=f"BRIEF{n}") for n in range(3)]
-    faults = f"{env.sandboxes[env.books_system].base_url}/__admin/faults"
-    httpx.put(faults, json={"fail_next": 2, "methods": ["POST"]}).raise_for_status()
+    env.fail_next_books_posts(2)
     with caplog.at_level(logging.WARNING, logger="ledgerlink.engine.retry"):
         outcome = env.sync_customers()
-    assert httpx.get(faults).json()["injected"]["errors"] == 2
+    assert env.books_errors_injected() == 2
     assert outcome["counts"].get("created_books") == 3 and not outcome["counts"].get("failed"), outcome
     assert all(env.books_id(account) for account in accounts)
     retried = [r.getMessage() for r in caplog.records]

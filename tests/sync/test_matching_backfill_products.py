@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 
-import httpx
 import pytest
 from dbos import DBOS
 
@@ -112,11 +111,10 @@ def test_a_product_create_refused_for_a_moment_is_retried_alone(env: SyncEnv, ca
     kf = _kashflow(env).client
     kf.get_product("NONE")  # signed in: the next POST is the create
     env.user.create("Product2", {"Name": "Blip", "ProductCode": "BLIP-1", "IsActive": True})
-    faults = f"{env.sandboxes['kashflow'].base_url}/__admin/faults"
-    httpx.put(faults, json={"fail_next": 1, "methods": ["POST"]}).raise_for_status()
+    env.fail_next_books_posts(1)
     with caplog.at_level(logging.WARNING, logger="ledgerlink.engine.retry"):
         outcome = env.sync_products()
-    assert httpx.get(faults).json()["injected"]["errors"] == 1
+    assert env.books_errors_injected() == 1
     assert outcome["counts"].get("created_books") == 1 and not outcome["counts"].get("failed"), outcome
     assert (kf.get_product("BLIP-1") or {})["Name"] == "Blip"
     retried = [r.getMessage() for r in caplog.records]
