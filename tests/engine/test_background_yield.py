@@ -76,3 +76,23 @@ def test_a_lane_run_that_waited_its_yield_starts_while_the_records_are_still_bus
         assert STARTED[lane] - enqueued >= 0.9  # ... once it had waited about its yield
     finally:
         GATES[record].set()
+
+
+def test_a_lane_run_waits_while_another_workers_record_run_goes(
+    long_yield: None, flow_env: FlowEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This process is told its record queues are idle, as a second worker's would be: the system database says a
+    record run is going, so the lane still waits (two workers used to make PDFs beside each other's invoices)."""
+    from ledgerlink.engine import queue_wake
+
+    record, lane = _record_then_lane("elsewhere")
+    monkeypatch.setattr(queue_wake, "_records_busy", lambda: False)
+    try:
+        assert queue_wake._record_runs_anywhere()  # the record run, PENDING in the system database
+        time.sleep(2.0)
+        assert lane not in STARTED
+    finally:
+        GATES[record].set()
+    assert wait_until(lambda: lane in ENDED, timeout=15, interval=0.05)
+    assert STARTED[lane] >= ENDED[record]
+    assert not queue_wake._record_runs_anywhere()
