@@ -88,11 +88,12 @@ def test_a_lane_run_waits_while_another_workers_record_run_goes(
     record, lane = _record_then_lane("elsewhere")
     monkeypatch.setattr(queue_wake, "_records_busy", lambda: False)
     try:
-        assert queue_wake._record_runs_anywhere()  # the record run, PENDING in the system database
+        assert queue_wake._record_runs_anywhere(60)  # the record run, PENDING in the system database
+        assert not queue_wake._record_runs_anywhere(-5)  # ... but not one that moved in the last "-5 s" (stale)
         time.sleep(2.0)
         assert lane not in STARTED
     finally:
         GATES[record].set()
     assert wait_until(lambda: lane in ENDED, timeout=15, interval=0.05)
     assert STARTED[lane] >= ENDED[record]
-    assert not queue_wake._record_runs_anywhere()
+    assert not queue_wake._record_runs_anywhere(60)

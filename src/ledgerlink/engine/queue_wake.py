@@ -133,7 +133,7 @@ class YieldingStop(WakeableStop):
             return True
         while True:
             # The other workers' record runs count too, looked up only while this lane's looks find work.
-            busy = _records_busy() or (self.idle_looks <= 1 and _records_busy_elsewhere())
+            busy = _records_busy() or (self.idle_looks <= 1 and _records_busy_elsewhere(self.yield_seconds))
             room = self.room(busy)
             if not busy or (_active is not None and _active.count_for_queue(self.queue.name) < room):
                 break
@@ -225,23 +225,25 @@ def _records_busy() -> bool:
 
 # Another worker's record runs: a lane that yielded to its own process's only started PDFs beside the other worker's
 # invoicing (two workers invoiced 1,000 deals in 4.9-6.6 s with the PDFs on, 3.5-4.7 s with them off). The system
-# database tells (any record run enqueued or going); asked at most every RECORDS_QUIET_SECONDS.
+# database tells (any record run enqueued or going); asked at most every RECORDS_QUIET_SECONDS. Only runs that moved
+# within the lane's yield count: a run left PENDING by a worker that died (until ``ledgerlink recover``), or the runs
+# queued behind it in its shard, must not hold every other worker's PDFs back for good.
 _elsewhere: tuple[float, bool] = (-RECORDS_QUIET_SECONDS, False)
 
 
-def _records_busy_elsewhere() -> bool:
+def _records_busy_elsewhere(within_seconds: float) -> bool:
     global _elsewhere
     asked_at, busy = _elsewhere
     now = time.monotonic()
     if now - asked_at >= RECORDS_QUIET_SECONDS:
-        busy = _record_runs_anywhere()
+        busy = _record_runs_anywhere(within_seconds)
         _elsewhere = (now, busy)
     return busy
 
 
-def _record_runs_anywhere() -> bool:
-    """Whether a record queue has a run enqueued or going in any process (DBOS's system database: private to 3.4;
-    unsure answers "no", so a lane never waits on a question it cannot ask)."""
+def _record_runs_anywhere(within_seconds: float) -> bool:
+    """Whether a record queue has a run enqueued or going in any process, changed within ``within_seconds`` (DBOS's
+    system database: private to 3.4; unsure answers "no", so a lane never waits on a question it cannot ask)."""
     if not _record_queues:
         return False
     try:
@@ -252,6 +254,7 @@ def _record_runs_anywhere() -> bool:
         query = (
             select(runs.c.workflow_uuid)
             .where(runs.c.queue_name.in_(sorted(_record_queues)), runs.c.status.in_(["ENQUEUED", "PENDING"]))
+            .where(runs.c.updated_at >= int((time.time() - within_seconds) * 1000))
             .limit(1)
         )
         with sys_db.engine.connect() as connection:
