@@ -42,6 +42,22 @@ def test_volume_and_failure_rate() -> None:
     assert anomalies.check_failure_rate("f", (60, 140), (40, 4000)) is not None
 
 
+def test_the_invoice_history_is_the_ledgers_own(tmp_path: Path) -> None:
+    """The watch seeded from one ledger is not another's history: an earlier ledger in the same process (another
+    test's, a console pointed elsewhere) made a first big invoice on this one look usual."""
+    line = {"description": "x", "product_code": "P1", "quantity": 900, "unit_price": 100}
+    other = Ledger(database_url(tmp_path / "other"))
+    big = [(f"OLD{n}", "CUST1", {"issue_date": f"2026-10-{n:02d}", "lines": [line]}) for n in range(1, 9)]
+    invoice_watch.observe(other, big)  # on the other ledger, 90,000 a time is this customer's usual
+    ledger = Ledger(database_url(tmp_path / "this"))
+    usual = [
+        (f"INV{n}", "CUST1", {"issue_date": f"2026-11-{n:02d}", "lines": [{**line, "quantity": 1}]})
+        for n in range(1, 9)
+    ]
+    assert invoice_watch.observe(ledger, usual) == 0
+    assert invoice_watch.observe(ledger, [("INV99", "CUST1", {"issue_date": "2026-11-20", "lines": [line]})]) >= 1
+
+
 def test_findings_from_invoices_and_the_audit_log_are_alerted(tmp_path: Path) -> None:
     ledger = Ledger(database_url(tmp_path))
     invoice = {

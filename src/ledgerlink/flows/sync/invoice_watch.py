@@ -2,7 +2,8 @@
 (``intelligence.anomalies.InvoiceWatch``), what is odd kept as a finding (alert kind ``anomaly``).
 
 The history lives in this process, seeded from the audit log's invoice entries (which carry each invoice's total,
-date and line prices) the first time and again every ``RESEED``: so workers agree within that time."""
+date and line prices) the first time and again every ``RESEED``: so workers agree within that time. It is the history
+of one ledger: a process that opens another (the tests, a console pointed elsewhere) seeds anew from that one."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ SEED_LIMIT = 20_000  # invoices read back to seed the history (bounded)
 MAX_LINES = 50  # line prices kept in an audit entry
 
 _lock = threading.Lock()
-_watch: tuple[float, InvoiceWatch] | None = None
+_watch: tuple[str, float, InvoiceWatch] | None = None  # the ledger's URL, when seeded, the history
 
 
 def summary(invoice: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +59,9 @@ def observe(ledger: Ledger, made: list[tuple[str, str, dict[str, Any]]]) -> int:
     global _watch
     try:
         with _lock:
-            if _watch is None or time.monotonic() - _watch[0] > RESEED:
-                _watch = (time.monotonic(), _seeded(ledger))
-            watch = _watch[1]
+            if _watch is None or _watch[0] != ledger.url or time.monotonic() - _watch[1] > RESEED:
+                _watch = (ledger.url, time.monotonic(), _seeded(ledger))
+            watch = _watch[2]
             found = [
                 a for number, customer, invoice in made for a in watch.check(invoice_seen(number, customer, invoice))
             ]
