@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +21,11 @@ from ledgerlink.store.database import make_engine, migrate
 from ledgerlink.store.tables import AuditLog, CrossReference, FailedRecord, utcnow
 
 IN_CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's bound-parameter limits
+# A trigger's successful check is written at most this often (per trigger, per process): an idle worker polls every
+# few seconds, and a write per poll is what its idle CPU was cut down from. The stalled-trigger rule allows for it.
+CHECK_EVERY_SECONDS = 60.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,9 @@ class Ledger:
             migrate(url, self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._sql = statements.build(self.engine.dialect.name)
+        self.check_every = CHECK_EVERY_SECONDS
+        self._checked: dict[str, float] = {}  # trigger watermark → when this process last wrote its check (monotonic)
+        self._checked_lock = threading.Lock()
 
     def _read(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
         with self.engine.connect() as conn:
@@ -204,6 +215,32 @@ class Ledger:
             rows = [{"name": name, "value": value, "now": now} for name, value in values.items()]
             with self.engine.begin() as conn:
                 conn.execute(self._sql.set_watermark, rows[0] if len(rows) == 1 else rows)
+
+    def trigger_checked(self, *names: str) -> list[str]:
+        """The triggers keeping watermarks ``names`` read their sources successfully just now, whether or not
+        there was anything new: the stalled-trigger alert rules read it (``ll_trigger_check``), since a watermark
+        stands still while its source is quiet. Written at most once per ``check_every`` seconds per name by this
+        ledger (the calls between cost a dictionary look-up), and the row only when no other process refreshed it
+        within that time; the names due go in one statement. Best effort: it never raises (a trigger must not fail
+        for want of it); a failed write is logged and tried again a period later. Returns the names it wrote."""
+        clock = time.monotonic()
+        with self._checked_lock:
+            last = {n: self._checked.get(n) for n in dict.fromkeys(names)}
+            due = [n for n, at in last.items() if at is None or clock - at >= self.check_every]
+            for name in due:  # taken now, so that two threads checking at once write it once
+                self._checked[name] = clock
+        if not due:
+            return []
+        now = utcnow()
+        stale = now - dt.timedelta(seconds=self.check_every)
+        rows = [{"name": name, "now": now, "stale_before": stale} for name in due]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self._sql.trigger_checked, rows[0] if len(rows) == 1 else rows)
+        except Exception:
+            log.warning("could not record the trigger check of %s", ", ".join(due), exc_info=True)
+            return []
+        return due
 
     # --- record versions (echo suppression, conflicts) ---------------------------------------------------
 
