@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import socketserver
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -264,11 +263,14 @@ def test_a_flows_change_event_subscription_is_watched_with_its_polling_trigger(t
     assert check_and_send(ledger, triggers=polling) == []
 
 
-def test_many_checks_write_once_per_throttle_period_and_once_across_workers(tmp_path: Path) -> None:
-    """An idle worker polls every few seconds; its checks cost one statement a minute per trigger, not one a poll.
-    Two workers on one ledger: the second's check within the period leaves the row as the first wrote it."""
+def test_many_checks_write_once_per_throttle_period_for_all_triggers_together(tmp_path: Path) -> None:
+    """An idle worker polls every few seconds; its checks cost one statement a minute, not one a poll, and the
+    triggers' checks fall due together (one statement for them all). A second worker's checks are its own, and never
+    move a row back."""
     url = f"sqlite:///{tmp_path / 'l.db'}"
     ledger, other = Ledger(url), Ledger(url)
+    clock = [6000.0]  # seconds: the start of a period of 60
+    ledger.check_clock = other.check_clock = lambda: clock[0]
     statements: list[str] = []
 
     @event.listens_for(ledger.engine, "before_cursor_execute")
@@ -276,20 +278,26 @@ def test_many_checks_write_once_per_throttle_period_and_once_across_workers(tmp_
         if "ll_trigger_check" in statement:
             statements.append(statement)
 
-    written = [ledger.trigger_checked("salesforce.Opportunity.won") for _ in range(500)]
-    assert written[0] == ["salesforce.Opportunity.won"] and not any(written[1:]) and len(statements) == 1
-    assert ledger.trigger_checked("salesforce.Opportunity.won", "salesforce.Order.activated") == [
-        "salesforce.Order.activated"  # the new one
-    ]
+    won, orders = "salesforce.Opportunity.won", "salesforce.Order.activated"
+    written = [ledger.trigger_checked(won) for _ in range(500)]
+    assert written[0] == [won] and not any(written[1:]) and len(statements) == 1
+    clock[0] += 30
+    assert ledger.trigger_checked(won, orders) == [orders]  # the new one, in the same period
     assert len(statements) == 2
+    clock[0] += 29.9
+    assert [ledger.trigger_checked(won, orders) for _ in range(100)] == [[]] * 100
+    clock[0] += 0.1  # the next period: both at once, in one statement
+    assert ledger.trigger_checked(won, orders) == [won, orders] and len(statements) == 3
+    assert not any(ledger.trigger_checked(won, orders) for _ in range(100)) and len(statements) == 3
+
     with ledger.session() as s:
         first = {c.name: c.checked_at for c in s.scalars(select(TriggerCheck))}
-    assert other.trigger_checked("salesforce.Opportunity.won")  # its own first: a statement, but no change
+    assert other.trigger_checked(won) == [won]  # another worker: its own period
     with ledger.session() as s:
-        assert {c.name: c.checked_at for c in s.scalars(select(TriggerCheck))} == first
-    ledger.check_every = 0.05  # the period over: the next check is written again, once
-    time.sleep(0.06)
-    assert sum(len(ledger.trigger_checked("salesforce.Opportunity.won")) for _ in range(100)) == 1
+        assert s.get(TriggerCheck, won).checked_at > first[won]  # type: ignore[union-attr]
+        s.execute(update(TriggerCheck).values(checked_at=utcnow() + dt.timedelta(minutes=5)))  # a clock ahead
+    clock[0] += 60
+    ledger.trigger_checked(won)
     with ledger.session() as s:
-        later = s.scalar(select(TriggerCheck.checked_at).where(TriggerCheck.name == "salesforce.Opportunity.won"))
-    assert later is not None and later > first["salesforce.Opportunity.won"]
+        ahead = s.get(TriggerCheck, won).checked_at.replace(tzinfo=dt.UTC)  # type: ignore[union-attr]
+    assert ahead > utcnow() + dt.timedelta(minutes=4)  # never moved back

@@ -111,8 +111,7 @@ def build(dialect: str) -> Statements:
     checked = checked.on_conflict_do_update(
         index_elements=[c.name],
         set_={"checked_at": checked.excluded.checked_at},
-        # Another worker refreshed it within the throttle period: leave the row alone (one update a period in all).
-        where=c.checked_at < bindparam("stale_before", type_=DateTime(timezone=True)),
+        where=c.checked_at < checked.excluded.checked_at,  # never back (a slower worker's older check)
     )
 
     v = VERSION.c

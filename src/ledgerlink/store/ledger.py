@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +21,9 @@ from ledgerlink.store.database import make_engine, migrate
 from ledgerlink.store.tables import AuditLog, CrossReference, FailedRecord, utcnow
 
 IN_CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's bound-parameter limits
-# A trigger's successful check is written at most this often (per trigger, per process): an idle worker polls every
-# few seconds, and a write per poll is what its idle CPU was cut down from. The stalled-trigger rule allows for it.
+# A trigger's successful checks are written once per period of this length (per trigger, per process): an idle worker
+# polls every few seconds, and a write per poll is what its idle CPU was cut down from. The stalled-trigger rule
+# allows for it.
 CHECK_EVERY_SECONDS = 60.0
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ class Ledger:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._sql = statements.build(self.engine.dialect.name)
         self.check_every = CHECK_EVERY_SECONDS
-        self._checked: dict[str, float] = {}  # trigger watermark → when this process last wrote its check (monotonic)
+        self.check_clock: Callable[[], float] = time.monotonic
+        self._checked: dict[str, float | None] = {}  # trigger watermark → the period its check was last written in
         self._checked_lock = threading.Lock()
 
     def _read(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
@@ -219,21 +221,20 @@ class Ledger:
     def trigger_checked(self, *names: str) -> list[str]:
         """The triggers keeping watermarks ``names`` read their sources successfully just now, whether or not
         there was anything new: the stalled-trigger alert rules read it (``ll_trigger_check``), since a watermark
-        stands still while its source is quiet. Written at most once per ``check_every`` seconds per name by this
-        ledger (the calls between cost a dictionary look-up), and the row only when no other process refreshed it
-        within that time; the names due go in one statement. Best effort: it never raises (a trigger must not fail
-        for want of it); a failed write is logged and tried again a period later. Returns the names it wrote."""
-        clock = time.monotonic()
+        stands still while its source is quiet. Written at most once per period of ``check_every`` seconds per name
+        by this ledger (the calls between cost a dictionary look-up). The periods are the same for every name (this
+        process's clock cut into ``check_every`` pieces), so the checks of many triggers fall due together and go in
+        one statement. Best effort: it never raises (a trigger must not fail for want of it); a failed write is
+        logged and tried again in the next period. Returns the names it wrote."""
+        period = self.check_clock() // self.check_every if self.check_every > 0 else None
         with self._checked_lock:
-            last = {n: self._checked.get(n) for n in dict.fromkeys(names)}
-            due = [n for n, at in last.items() if at is None or clock - at >= self.check_every]
+            due = [n for n in dict.fromkeys(names) if period is None or self._checked.get(n) != period]
             for name in due:  # taken now, so that two threads checking at once write it once
-                self._checked[name] = clock
+                self._checked[name] = period
         if not due:
             return []
         now = utcnow()
-        stale = now - dt.timedelta(seconds=self.check_every)
-        rows = [{"name": name, "now": now, "stale_before": stale} for name in due]
+        rows = [{"name": name, "now": now} for name in due]
         try:
             with self.engine.begin() as conn:
                 conn.execute(self._sql.trigger_checked, rows[0] if len(rows) == 1 else rows)
