@@ -11,14 +11,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, select, update
 
 from ledgerlink.alerts import SmtpSettings, check_and_send
 from ledgerlink.bootstrap import watched_triggers
 from ledgerlink.outbound import OutboundPolicy
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import AlertRule
-from ledgerlink.store.tables import Watermark, utcnow
+from ledgerlink.store.tables import TriggerCheck, Watermark, utcnow
 
 
 class _Smtp(socketserver.StreamRequestHandler):
@@ -152,7 +152,7 @@ def test_stalled_trigger_rule_watches_the_triggers_watermarks_only(tmp_path: Pat
     assert check_and_send(ledger, triggers={"customer_sync": "salesforce.Account"}) == []
     triggers = {"customer_sync": "salesforce.Account", "opportunity_to_invoice": "salesforce.Opportunity"}
     [event] = check_and_send(ledger, triggers=triggers)
-    assert "opportunity_to_invoice (salesforce.Opportunity) has not advanced for 90 min" in event.message
+    assert "opportunity_to_invoice (salesforce.Opportunity) has not checked successfully for 90 min" in event.message
     with ledger.session() as s:  # a rule for one flow, named by the flow
         s.execute(update(AlertRule).values(subject="customer_sync"))
     assert check_and_send(ledger, triggers=triggers) == []
@@ -165,3 +165,139 @@ def test_the_enabled_flows_triggers_are_what_the_stalled_rule_watches(tmp_path: 
     watched = watched_triggers(path)
     assert watched["customer_sync"] == "salesforce.Account.customer_sync" and "opportunity_to_invoice" in watched
     assert "late_payment" not in watched and not any("*" in mark for mark in watched.values())
+
+
+def _checked_ago(ledger: Ledger, name: str, minutes: float) -> None:
+    """A trigger last checked its source ``minutes`` ago."""
+    ledger.check_every = 0.0  # this test's own writes are not throttled
+    ledger.trigger_checked(name)
+    with ledger.session() as s:
+        s.execute(
+            update(TriggerCheck)
+            .where(TriggerCheck.name == name)
+            .values(checked_at=utcnow() - dt.timedelta(minutes=minutes))
+        )
+
+
+def _stalled_rule(ledger: Ledger, window_minutes: int = 60) -> None:
+    with ledger.session() as s:
+        s.add(
+            AlertRule(
+                name="stalled",
+                kind="stalled_trigger",
+                threshold=0,
+                window_minutes=window_minutes,
+                cooldown_minutes=0,
+                enabled=1,
+            )
+        )
+
+
+def test_a_quiet_source_is_no_stalled_trigger_while_its_trigger_checks(tmp_path: Path) -> None:
+    """No deal closed overnight: the watermark last moved ten hours ago, but the trigger read its source a minute
+    ago. Stalled is a trigger that stopped checking, not a source with nothing new."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    triggers = {"opportunity_to_invoice": "salesforce.Opportunity.won", "payment_to_books": "salesforce.Payment__c"}
+    _aged(ledger, "salesforce.Opportunity.won", 600)
+    _checked_ago(ledger, "salesforce.Opportunity.won", 1)
+    _checked_ago(ledger, "salesforce.Payment__c", 2)  # a trigger that keeps no watermark at all
+    _stalled_rule(ledger)
+    assert check_and_send(ledger, triggers=triggers) == []
+
+    _checked_ago(ledger, "salesforce.Opportunity.won", 90)  # then its polls stopped succeeding
+    [event] = check_and_send(ledger, triggers=triggers)
+    assert event.message == (
+        "the trigger of opportunity_to_invoice (salesforce.Opportunity.won) has not checked successfully for 90 min"
+    )
+    _checked_ago(ledger, "salesforce.Payment__c", 75)
+    [event] = check_and_send(ledger, triggers={"payment_to_books": "salesforce.Payment__c"})
+    assert "payment_to_books (salesforce.Payment__c) has not checked successfully for 75 min" in event.message
+
+
+def test_a_check_vouches_for_the_throttle_period_after_it(tmp_path: Path) -> None:
+    """A check is written at most once a minute (``Ledger.trigger_checked``): a trigger polling every few seconds
+    under a one-minute rule is not stalled 70 s after its last written check; 2.5 min after it, it is."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    triggers = {"customer_sync": "salesforce.Account.customer_sync"}
+    _stalled_rule(ledger, window_minutes=1)
+    _checked_ago(ledger, "salesforce.Account.customer_sync", 70 / 60)
+    assert check_and_send(ledger, triggers=triggers) == []
+    _checked_ago(ledger, "salesforce.Account.customer_sync", 2.5)
+    assert len(check_and_send(ledger, triggers=triggers)) == 1
+
+
+def test_a_flows_change_event_subscription_is_watched_with_its_polling_trigger(tmp_path: Path) -> None:
+    """A worker that subscribes to change events watches the subscription too (``cdc_trigger.watched_with``): a
+    dead stream is a stalled trigger though the polling safety net still checks; a rule for the flow covers both."""
+    from ledgerlink.flows.cdc_trigger import watched_with
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    _checked_ago(ledger, "salesforce.Opportunity.won", 0)
+    _checked_ago(ledger, "cdc:/data/OpportunityChangeEvent", 30)
+    with ledger.session() as s:
+        s.add(
+            AlertRule(
+                name="o2i",
+                kind="stalled_trigger",
+                subject="opportunity_to_invoice",
+                threshold=0,
+                window_minutes=15,
+                cooldown_minutes=0,
+                enabled=1,
+            )
+        )
+
+    class Subscription:  # what watched_with reads of a CdcTrigger
+        flow, watermark = "opportunity_to_invoice", "cdc:/data/OpportunityChangeEvent"
+
+    polling = {"opportunity_to_invoice": "salesforce.Opportunity.won", "customer_sync": "salesforce.Account"}
+    watched = watched_with(polling, [Subscription()])  # type: ignore[list-item]
+    assert watched["opportunity_to_invoice"] == ("salesforce.Opportunity.won", "cdc:/data/OpportunityChangeEvent")
+    assert watched_with({"customer_sync": "salesforce.Account"}, [Subscription()]) == {  # type: ignore[list-item]
+        "customer_sync": "salesforce.Account"  # the flow switched off: nor its subscription
+    }
+    [event] = check_and_send(ledger, triggers=watched)
+    assert "opportunity_to_invoice (cdc:/data/OpportunityChangeEvent) has not checked successfully for 30 min" in (
+        event.message
+    )
+    assert check_and_send(ledger, triggers=polling) == []
+
+
+def test_many_checks_write_once_per_throttle_period_for_all_triggers_together(tmp_path: Path) -> None:
+    """An idle worker polls every few seconds; its checks cost one statement a minute, not one a poll, and the
+    triggers' checks fall due together (one statement for them all). A second worker's checks are its own, and never
+    move a row back."""
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    ledger, other = Ledger(url), Ledger(url)
+    clock = [6000.0]  # seconds: the start of a period of 60
+    ledger.check_clock = other.check_clock = lambda: clock[0]
+    statements: list[str] = []
+
+    @event.listens_for(ledger.engine, "before_cursor_execute")
+    def _count(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        if "ll_trigger_check" in statement:
+            statements.append(statement)
+
+    won, orders = "salesforce.Opportunity.won", "salesforce.Order.activated"
+    written = [ledger.trigger_checked(won) for _ in range(500)]
+    assert written[0] == [won] and not any(written[1:]) and len(statements) == 1
+    clock[0] += 30
+    assert ledger.trigger_checked(won, orders) == [orders]  # the new one, in the same period
+    assert len(statements) == 2
+    clock[0] += 29.9
+    assert [ledger.trigger_checked(won, orders) for _ in range(100)] == [[]] * 100
+    clock[0] += 0.1  # the next period: both at once, in one statement
+    assert ledger.trigger_checked(won, orders) == [won, orders] and len(statements) == 3
+    assert not any(ledger.trigger_checked(won, orders) for _ in range(100)) and len(statements) == 3
+
+    with ledger.session() as s:
+        first = {c.name: c.checked_at for c in s.scalars(select(TriggerCheck))}
+    assert other.trigger_checked(won) == [won]  # another worker: its own period
+    with ledger.session() as s:
+        assert s.get(TriggerCheck, won).checked_at > first[won]  # type: ignore[union-attr]
+        s.execute(update(TriggerCheck).values(checked_at=utcnow() + dt.timedelta(minutes=5)))  # a clock ahead
+    clock[0] += 60
+    ledger.trigger_checked(won)
+    with ledger.session() as s:
+        ahead = s.get(TriggerCheck, won).checked_at.replace(tzinfo=dt.UTC)  # type: ignore[union-attr]
+    assert ahead > utcnow() + dt.timedelta(minutes=4)  # never moved back

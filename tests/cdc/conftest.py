@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,11 +57,13 @@ class CdcEnv:
         topic: str = "/data/OpportunityChangeEvent",
         watermarks: MemoryWatermarks | None = None,
         batch_size: int = 100,
+        checked: Callable[[str], object] | None = None,
     ) -> PubSubSubscriber:
         sub = PubSubSubscriber(
             PubSubSettings(address=self.pubsub.address, topic=topic, batch_size=batch_size),
             self.sessions,
             watermarks if watermarks is not None else MemoryWatermarks(),
+            checked,
         )
         self.subscribers.append(sub)
         return sub

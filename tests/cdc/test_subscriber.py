@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+from ledgerlink.store import Ledger
+from ledgerlink.store.tables import TriggerCheck
 from ledgerlink.systems.salesforce.cdc import is_own_change
 
-from .conftest import CdcEnv, Collector, MemoryWatermarks
+from .conftest import KEEPALIVE_SECONDS, CdcEnv, Collector, MemoryWatermarks
 
 
 def _opportunity_replay_ids(env: CdcEnv) -> list[bytes]:
@@ -80,3 +85,32 @@ def test_own_writes_are_recognised_by_change_origin(cdc_env: CdcEnv) -> None:
     assert person.client_id == "test-user" and not is_own_change(person)
     assert ours.client_id == "ledgerlink" and is_own_change(ours)
     assert ours.changed_fields == ("LastModifiedDate", "Invoice_Status__c")
+
+
+def test_a_quiet_stream_checks_in_on_each_keep_alive_and_a_dead_one_does_not(cdc_env: CdcEnv, tmp_path: Path) -> None:
+    """No change for a while: the replay id stands still, but each keep-alive (Salesforce: within 270 s; here 0.3 s)
+    is a successful check of the subscription, recorded (throttled) in the ledger for the stalled-trigger alerts.
+    Once the stream is gone, nothing more is recorded."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    ledger.check_every = 0.0  # every check written: the keep-alives are what is counted here
+    checks: list[str] = []
+
+    def checked(name: str) -> None:
+        checks.append(name)
+        ledger.trigger_checked(name)
+
+    collector = Collector(cdc_env.subscriber(checked=checked)).start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(checks) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert collector.events == [] and checks[:3] == ["cdc:/data/OpportunityChangeEvent"] * 3
+        with ledger.session() as s:
+            assert s.get(TriggerCheck, "cdc:/data/OpportunityChangeEvent") is not None
+        cdc_env.pubsub.stop(grace=0)  # the stream dies (the subscriber keeps reconnecting, in vain)
+        time.sleep(KEEPALIVE_SECONDS)
+        dead = len(checks)
+        time.sleep(KEEPALIVE_SECONDS * 5)
+        assert len(checks) == dead
+    finally:
+        collector.stop()

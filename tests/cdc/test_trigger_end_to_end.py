@@ -15,10 +15,11 @@ from ledgerlink.bootstrap import engine_settings, open_runtime
 from ledgerlink.connections.build import build_crm
 from ledgerlink.engine import runtime as engine
 from ledgerlink.engine.runtime import wait_for
-from ledgerlink.flows.cdc_trigger import CdcTrigger, start_cdc_trigger
-from ledgerlink.flows.opportunity_to_invoice import FLOW, INVOICE_NUMBER_FIELD, poll_won
+from ledgerlink.flows.cdc_trigger import CdcTrigger, start_cdc_trigger, watched_with
+from ledgerlink.flows.opportunity_to_invoice import FLOW, INVOICE_NUMBER_FIELD, WATERMARK, poll_won
 from ledgerlink.sandbox.runner import start_pubsub, start_sandboxes
 from ledgerlink.sandbox.salesforce.timefmt import format_ms
+from ledgerlink.store.tables import TriggerCheck
 from tests.flows.conftest import FlowEnv
 
 
@@ -66,6 +67,15 @@ def test_closed_won_is_invoiced_in_real_time_and_the_echo_starts_nothing(live: t
     latest = org.events.latest_replay_id()
     watermark = "cdc:/data/OpportunityChangeEvent"
     assert _wait(lambda: int(env.ledger.get_watermark(watermark) or "0", 16) >= latest, 5)
+    # The live stream's checks are recorded under its watermark, watched with the flow's polling one.
+    assert trigger.flow == FLOW and trigger.watermark == watermark
+
+    def stream_checked() -> bool:
+        with env.ledger.session() as s:
+            return s.get(TriggerCheck, watermark) is not None
+
+    assert _wait(stream_checked, 5)
+    assert watched_with({FLOW: WATERMARK}, [trigger]) == {FLOW: (WATERMARK, watermark)}
     for workflow_id in list(trigger.started):
         wait_for(DBOS.retrieve_workflow(workflow_id))
     assert env.ledger.count_audit(flow=FLOW, action="updated") == 1

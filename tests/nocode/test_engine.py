@@ -161,6 +161,43 @@ def test_a_schedule_trigger_runs_at_most_every_period(world: World) -> None:
     assert world.invoice("Order", first) is not None and world.invoice("Order", second) is None
 
 
+def test_each_published_definitions_trigger_records_its_checks_for_the_stalled_alerts(world: World) -> None:
+    """A user-defined flow is watched by its own watermark: a poll that finds nothing new still counts as a check
+    (its watermark may never have moved), and one that stops checking reads as stalled."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from ledgerlink.alerts import check_and_send
+    from ledgerlink.engine.flows import trigger_watermarks
+    from ledgerlink.flows.defined_flows import watermark
+    from ledgerlink.store.console_tables import AlertRule
+    from ledgerlink.store.tables import TriggerCheck, utcnow
+
+    store = Definitions(world.ledger)
+    saved = store.save(
+        "name: quiet_orders\n"
+        "trigger: {object: Order, event: created}\n"
+        "steps:\n  - {action: map_invoice, mapping: order_to_canonical}\n  - {action: create_invoice}\n"
+    )
+    store.publish(saved.name, saved.version)
+    assert world.poll() == []  # nothing new: the watermark has no row, but the trigger checked
+    mark = watermark("quiet_orders")
+    triggers = trigger_watermarks(world.runtime.settings.flows)
+    assert triggers["defined.quiet_orders"] == mark and world.ledger.get_watermark(mark) is None
+    with world.ledger.session() as s:
+        s.add(
+            AlertRule(
+                name="stalled", kind="stalled_trigger", threshold=0, window_minutes=60, cooldown_minutes=0, enabled=1
+            )
+        )
+    assert check_and_send(world.ledger, triggers=triggers) == []
+    with world.ledger.session() as s:  # then its polls stop succeeding for two hours
+        s.execute(update(TriggerCheck).values(checked_at=utcnow() - dt.timedelta(hours=2)))
+    [fired] = check_and_send(world.ledger, triggers=triggers)
+    assert f"defined.quiet_orders ({mark}) has not checked successfully for 120 min" in fired.message
+
+
 def test_create_record_with_a_key_field_is_an_upsert(world: World) -> None:
     from ledgerlink.engine import runtime as engine
     from ledgerlink.flows import defined_flows

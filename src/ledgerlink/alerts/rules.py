@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 
 from ledgerlink.store.console_tables import AlertRule, MetricSample
 from ledgerlink.store.intelligence_tables import Finding
-from ledgerlink.store.tables import AuditLog, FailedRecord, Watermark, utcnow
+from ledgerlink.store.ledger import CHECK_EVERY_SECONDS
+from ledgerlink.store.tables import AuditLog, FailedRecord, TriggerCheck, Watermark, utcnow
 
 KINDS = {
     "failure_rate": "share of records failing in the window (0-1) is above the threshold",
     "dead_letters": "open failed records waiting for replay are more than the threshold",
     "api_budget": "share of a connection's API allocation used (0-1) is at least the threshold",
-    "stalled_trigger": "a trigger's watermark has not moved for longer than the window",
+    "stalled_trigger": "a trigger has not checked its source successfully for longer than the window",
     "anomaly": "open anomaly findings (amounts, volume, failures, duplicates) in the window exceed the threshold",
     "schema_drift": "open schema-drift findings (a mapped field gone, retyped or required) exceed the threshold",
 }
@@ -86,18 +87,45 @@ def _api_budget(s: Session, rule: AlertRule, _now: dt.datetime) -> tuple[float, 
     return worst
 
 
-def _stalled(s: Session, rule: AlertRule, now: dt.datetime, triggers: Mapping[str, str]) -> tuple[float, str] | None:
-    """The triggers' watermarks only: the same table holds each deal's billed state and the workers' slot claims,
-    which no trigger advances (every one of them would otherwise fire). The subject names a flow or a watermark."""
-    watched = {mark: flow for flow, mark in triggers.items() if not rule.subject or rule.subject in (flow, mark)}
+# What a stalled-trigger rule is given: each enabled flow's trigger watermark by flow name, or several (a flow whose
+# worker also subscribes to change events watches the subscription's too).
+Triggers = Mapping[str, str | Sequence[str]]
+
+
+def _stalled(s: Session, rule: AlertRule, now: dt.datetime, triggers: Triggers) -> tuple[float, str] | None:
+    """A trigger is alive while it checks its source successfully (``ll_trigger_check``, refreshed by every trigger
+    kind whether or not it found anything) or moves its watermark: a quiet source (no deal closed overnight) is no
+    stall; a worker that is down, a poll that fails every time, a dead change-event stream are. A check is written at
+    most once per ``CHECK_EVERY_SECONDS``, so it vouches for that long after its time.
+
+    The triggers' watermarks only: the same table holds each deal's billed state and the workers' slot claims,
+    which no trigger advances (every one of them would otherwise fire). The subject names a flow or a watermark.
+    A trigger that has neither moved nor checked yet is not judged (there is no time to count from)."""
+    watched: dict[str, str] = {}
+    for flow, marks in triggers.items():
+        for mark in (marks,) if isinstance(marks, str) else marks:
+            if not rule.subject or rule.subject in (flow, mark):
+                watched.setdefault(mark, flow)
     if not watched:
         return None
+    names = sorted(watched)
+    moved = {m.name: _aware(m.updated_at) for m in s.scalars(select(Watermark).where(Watermark.name.in_(names)))}
+    checked = {
+        c.name: _aware(c.checked_at) for c in s.scalars(select(TriggerCheck).where(TriggerCheck.name.in_(names)))
+    }
+    grace, window = dt.timedelta(seconds=CHECK_EVERY_SECONDS), dt.timedelta(minutes=rule.window_minutes)
     stalest: tuple[float, str] | None = None
-    for mark in s.scalars(select(Watermark).where(Watermark.name.in_(sorted(watched)))):
-        minutes = (now - _aware(mark.updated_at)).total_seconds() / 60
-        if minutes > rule.window_minutes and (stalest is None or minutes > stalest[0]):
-            message = f"the trigger of {watched[mark.name]} ({mark.name}) has not advanced for {minutes:.0f} min"
-            stalest = (minutes, message)
+    for mark in names:
+        last_moved, last_checked = moved.get(mark), checked.get(mark)
+        alive = [at for at in (last_moved, last_checked and last_checked + grace) if at is not None]
+        if not alive or now - max(alive) <= window:
+            continue
+        minutes = (now - max(at for at in (last_moved, last_checked) if at is not None)).total_seconds() / 60
+        if stalest is None or minutes > stalest[0]:
+            stalest = (
+                minutes,
+                f"the trigger of {watched[mark]} ({mark}) has not checked successfully for {minutes:.0f} min",
+            )
     return stalest
 
 
@@ -127,11 +155,9 @@ _CHECKS = {
 }
 
 
-def evaluate(
-    session: Session, now: dt.datetime | None = None, triggers: Mapping[str, str] | None = None
-) -> list[Firing]:
-    """Every enabled rule whose condition holds now. ``triggers``: each enabled flow's trigger watermark by flow name
-    (what a stalled-trigger rule watches; without it, such a rule watches nothing)."""
+def evaluate(session: Session, now: dt.datetime | None = None, triggers: Triggers | None = None) -> list[Firing]:
+    """Every enabled rule whose condition holds now. ``triggers``: each enabled flow's trigger watermark (or
+    watermarks) by flow name (what a stalled-trigger rule watches; without it, such a rule watches nothing)."""
     now = now or utcnow()
     firing = []
     for rule in session.scalars(select(AlertRule).where(AlertRule.enabled == 1).order_by(AlertRule.pk)):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from ledgerlink.alerts import channels
-from ledgerlink.alerts.rules import Firing, evaluate
+from ledgerlink.alerts.rules import Firing, Triggers, evaluate
 from ledgerlink.alerts.senders import SmtpSettings, send_email, send_webhook
 from ledgerlink.intelligence import flow_watch
 from ledgerlink.outbound import OutboundPolicy
@@ -55,11 +55,11 @@ def check_and_send(
     smtp: Callable[[], SmtpSettings | None] = lambda: None,
     now: dt.datetime | None = None,
     policy: OutboundPolicy | None = None,
-    triggers: Mapping[str, str] | None = None,
+    triggers: Triggers | None = None,
 ) -> list[AlertEvent]:
     """One pass: returns the events recorded (a rule in its cool-down fires no event). A rule that fails is
-    logged and skipped: it never stops the rules after it. ``triggers``: each enabled flow's trigger watermark by
-    flow name, for the stalled-trigger rules."""
+    logged and skipped: it never stops the rules after it. ``triggers``: each enabled flow's trigger watermark (or
+    watermarks) by flow name, for the stalled-trigger rules."""
     now = now or utcnow()
     events = []
     try:

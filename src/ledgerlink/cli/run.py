@@ -132,9 +132,13 @@ def worker(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     smtp = _smtp(runtime.ledger, runtime.settings.data_dir)
-    start_alert_loop(
-        runtime.ledger, smtp, stop, alert_interval, triggers=lambda: trigger_watermarks(runtime.settings.flows)
-    )
+
+    def watched() -> dict[str, str | tuple[str, ...]]:
+        from ledgerlink.flows.cdc_trigger import watched_with
+
+        return watched_with(trigger_watermarks(runtime.settings.flows), triggers)
+
+    start_alert_loop(runtime.ledger, smtp, stop, alert_interval, triggers=watched)
     history.start_for(runtime, stop)  # forget finished runs past [database] history_days
     settle_heap()
     console.print(f"[green]worker {executor} running[/] (poll every {poll_interval}s); Ctrl-C to stop")

@@ -122,7 +122,11 @@ def drain(
     through ``enqueue``. Returns the runs it started, each with its record ids in order.
 
     At most ``EngineSettings.backfill_window`` of its runs are unfinished at a time: before enqueuing one more,
-    it waits (durably, DBOS.wait_first) for any of them to finish."""
+    it waits (durably, DBOS.wait_first) for any of them to finish.
+
+    Once the source is read to the end, the flow's trigger has checked successfully (``Ledger.trigger_checked``,
+    at most once a minute): what the stalled-trigger alert rules read while a quiet source leaves the watermark
+    still. A read that fails raises before that."""
     window_size, batch_size = backfill_limits()
     window = RunWindow(window_size)
     started: dict[str, list[str]] = {}
@@ -135,6 +139,7 @@ def drain(
         if page["position"]:
             save(page["position"])
         if page["seen"] < page_size:
+            current().ledger.trigger_checked(get_flow(flow).watermark)
             return started
 
 

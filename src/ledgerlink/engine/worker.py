@@ -15,13 +15,14 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from dbos import DBOS
 
 from ledgerlink.alerts import check_and_send
+from ledgerlink.alerts.rules import Triggers
 from ledgerlink.alerts.senders import SmtpSettings
 from ledgerlink.engine import queue_wake
 from ledgerlink.engine import runtime as engine
@@ -137,6 +138,14 @@ class Probes:
     def ran(self, name: str) -> None:
         self._last_run[name] = time.monotonic()
 
+    def checked(self, entries: list[Flow]) -> None:
+        """These flows' probes read their sources and found nothing to do: each trigger checked successfully
+        (``Ledger.trigger_checked``: one statement for them all, at most once a minute each). A probe that failed,
+        timed out or found work is no check: the trigger's own run is, if it succeeds."""
+        marks = [entry.watermark for entry in entries if "*" not in entry.watermark]
+        if marks:
+            self.ledger.trigger_checked(*marks)
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -182,10 +191,12 @@ def start_triggers(
             look = probes.look(entry, lag)
         due.append((entry, f"trigger:{entry.name}:{slot}", look))
     fired = []
+    quiet: list[Flow] = []
     until = time.monotonic() + (probes.wait if probes is not None else 0.0)
     for entry, workflow_id, look in due:  # the probes ran side by side meanwhile
         assert entry.trigger is not None
         if probes is not None and look is not None and probes.empty(entry.name, look, until):
+            quiet.append(entry)
             continue  # nothing to do: this slot is spent without a run
         if engine.enqueue_trigger(entry.name, entry.trigger, workflow_id, lag):
             fired.append(entry.name)
@@ -193,6 +204,8 @@ def start_triggers(
                 in_flight.started(entry.name, workflow_id)
         if probes is not None:
             probes.ran(entry.name)
+    if probes is not None and quiet:
+        probes.checked(quiet)
     return fired
 
 
@@ -216,7 +229,7 @@ def start_alert_loop(
     smtp: Callable[[], SmtpSettings | None],
     stop: threading.Event,
     interval_seconds: float = ALERT_INTERVAL_SECONDS,
-    triggers: Callable[[], Mapping[str, str]] = dict,
+    triggers: Callable[[], Triggers] = dict,
 ) -> threading.Thread:
     """Check the alert rules every ``interval_seconds`` until ``stop`` is set (a thread of the worker). ``triggers``
     gives the enabled flows' trigger watermarks at each pass (the settings may be reloaded meanwhile)."""

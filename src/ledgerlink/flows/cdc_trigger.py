@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -75,11 +75,17 @@ class CdcTrigger:
     on_events: Callable[[list[ChangeEvent]], list[str]]
     on_fallback: Callable[[str], list[str]]
     name: str = "cdc-trigger"
+    flow: str | None = None  # the flow whose trigger this subscription is (stalled alerts watch it with the flow)
     on_stop: Callable[[], None] | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     started: list[str] = field(default_factory=list)  # workflow ids enqueued, oldest first
     fallbacks: list[str] = field(default_factory=list)  # reasons the polling fallback ran
     thread: threading.Thread | None = None
+
+    @property
+    def watermark(self) -> str:
+        """The subscription's watermark (its replay id): its checks are recorded under it too."""
+        return self.subscriber.settings.watermark_key
 
     def handle(self, events: list[ChangeEvent]) -> None:
         self.started.extend(self.on_events(events))
@@ -138,6 +144,7 @@ def _subscriber(
         ),
         oauth_session(sf.auth, sf.login_url, verify=sf.verify),
         watermarks or runtime.ledger,
+        checked=runtime.ledger.trigger_checked,  # straight to the ledger: the dispatcher holds replay ids only
     )
 
 
@@ -189,6 +196,7 @@ def start_cdc_trigger(
         on_events=on_events,
         on_fallback=on_fallback,
         name="cdc:opportunity",
+        flow=o2i.FLOW,
         on_stop=dispatcher.stop,
         started=dispatcher.started,
     ).start()
@@ -281,10 +289,26 @@ def start_sync_cdc_triggers(
             on_events=on_events,
             on_fallback=on_fallback,
             name=f"cdc:{topic.removeprefix('/data/')}",
+            flow=flow,
             on_stop=waker.stop if last_of_flow else None,
         )
         triggers.append(trigger.start())
     return triggers
+
+
+def watched_with(triggers: Mapping[str, str], subscriptions: list[CdcTrigger]) -> dict[str, str | tuple[str, ...]]:
+    """What a worker's stalled-trigger alerts watch: each enabled flow's polling watermark (``triggers``) and, for a
+    flow this worker also subscribes to change events for, each subscription's (a dead stream is a stalled trigger
+    though the polling safety net still runs). A flow switched off is not in ``triggers``, nor its subscriptions."""
+    watched: dict[str, str | tuple[str, ...]] = dict(triggers)
+    for subscription in subscriptions:
+        flow = subscription.flow
+        if flow is not None and flow in watched:
+            marks = watched[flow]
+            marks = (marks,) if isinstance(marks, str) else marks
+            if subscription.watermark not in marks:
+                watched[flow] = (*marks, subscription.watermark)
+    return watched
 
 
 __all__ = [
@@ -296,4 +320,5 @@ __all__ = [
     "start_cdc_trigger",
     "start_sync_cdc_triggers",
     "version_of",
+    "watched_with",
 ]

@@ -184,6 +184,7 @@ def poll_customers(lag_seconds: float) -> Outcome:
             save_watermark(deps, page["watermark"], page["position"])
         if not page["more"]:
             break
+    deps.ledger.trigger_checked(WATERMARK)  # every side read to the end: alive, changes or none (stalled alerts)
     return {"status": "failed" if total.get("failed") else "synced", "pages": pages, "counts": dict(total)}
 
 

@@ -205,6 +205,9 @@ def poll_defined_flows(lag_seconds: float) -> dict[str, list[str]]:
             ledger_steps.save_watermark(deps, watermark(name), found["position"])
         if parse(text).trigger.event == "schedule" and found["runs"]:
             mark_scheduled(deps, name)
+        # This definition's read succeeded (or, on a schedule, it is not due: its last read did): alive, changes or
+        # none (stalled alerts watch each definition's watermark), whatever a later definition's read does.
+        deps.ledger.trigger_checked(watermark(name))
     return started
 
 

@@ -345,6 +345,7 @@ def poll_invoiced_deals(lag_seconds: float = 0.0) -> list[str]:
         if page["position"]:
             save(page["position"])
         if page.get("read", len(page["changes"])) < PAGE:  # a page recorded before "read" counted only changes
+            deps.ledger.trigger_checked(WATERMARK)  # read to the end: alive, changes or none (stalled alerts)
             return started
 
 

@@ -88,6 +88,7 @@ def import_invoices(lag_seconds: float = 0.0) -> dict[str, Any]:
             save_watermark(deps, WATERMARK, page["cursor"])
             cursor = page["cursor"]
         if not page["more"]:
+            deps.ledger.trigger_checked(WATERMARK)  # read to the end: alive, changes or none (stalled alerts)
             return {"status": "imported", **totals, "counts": dict(totals)}
 
 

@@ -323,6 +323,7 @@ def poll_payments(lag_seconds: float = 0.0) -> list[str]:
         if page["watermark"]:
             save_watermark(deps, WATERMARK, page["watermark"])
         if page["seen"] < PAGE:
+            deps.ledger.trigger_checked(WATERMARK)  # read to the end: alive, changes or none (stalled alerts)
             return started
 
 

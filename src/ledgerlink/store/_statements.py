@@ -12,10 +12,19 @@ from typing import Any, cast
 from sqlalchemy import JSON, DateTime, Executable, Table, and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledgerlink.store.tables import AuditLog, CreateIntent, CrossReference, FailedRecord, RecordVersion, Watermark
+from ledgerlink.store.tables import (
+    AuditLog,
+    CreateIntent,
+    CrossReference,
+    FailedRecord,
+    RecordVersion,
+    TriggerCheck,
+    Watermark,
+)
 
 XREF = cast(Table, CrossReference.__table__)
 WATERMARK = cast(Table, Watermark.__table__)
+CHECK = cast(Table, TriggerCheck.__table__)
 VERSION = cast(Table, RecordVersion.__table__)
 AUDIT = cast(Table, AuditLog.__table__)
 FAILED = cast(Table, FailedRecord.__table__)
@@ -67,6 +76,7 @@ class Statements:
     get_watermarks: Executable
     set_watermark: Executable
     advance_watermark: Executable
+    trigger_checked: Executable
     get_version: Executable
     get_versions: Executable
     put_version: Executable
@@ -95,6 +105,14 @@ def build(dialect: str) -> Statements:
         set_={"value": advance.excluded.value, "updated_at": advance.excluded.updated_at},
         where=w.value < advance.excluded.value,  # only forward: of callers racing with one value, one moves it
     ).returning(w.name)  # a row back: this call moved it (psycopg's rowcount can be -1 here)
+
+    c = CHECK.c
+    checked = insert(CHECK).values(name=bindparam("name"), checked_at=_NOW)
+    checked = checked.on_conflict_do_update(
+        index_elements=[c.name],
+        set_={"checked_at": checked.excluded.checked_at},
+        where=c.checked_at < checked.excluded.checked_at,  # never back (a slower worker's older check)
+    )
 
     v = VERSION.c
     version_columns = ("system", "object", "record_id", "content_hash", "written_by_us", "modified_at")
@@ -126,6 +144,7 @@ def build(dialect: str) -> Statements:
         get_watermarks=select(w.name, w.value).where(w.name.in_(bindparam("names", expanding=True))),
         set_watermark=set_watermark,
         advance_watermark=advance,
+        trigger_checked=checked,
         get_version=select(v.content_hash, v.written_by_us, v.modified_at).where(
             v.system == bindparam("system"), v.object == bindparam("object"), v.record_id == bindparam("record_id")
         ),

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +21,12 @@ from ledgerlink.store.database import make_engine, migrate
 from ledgerlink.store.tables import AuditLog, CrossReference, FailedRecord, utcnow
 
 IN_CHUNK = 500  # ids per IN (...): well under SQLite's and PostgreSQL's bound-parameter limits
+# A trigger's successful checks are written once per period of this length (per trigger, per process): an idle worker
+# polls every few seconds, and a write per poll is what its idle CPU was cut down from. The stalled-trigger rule
+# allows for it.
+CHECK_EVERY_SECONDS = 60.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,10 @@ class Ledger:
             migrate(url, self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._sql = statements.build(self.engine.dialect.name)
+        self.check_every = CHECK_EVERY_SECONDS
+        self.check_clock: Callable[[], float] = time.monotonic
+        self._checked: dict[str, float | None] = {}  # trigger watermark → the period its check was last written in
+        self._checked_lock = threading.Lock()
 
     def _read(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
         with self.engine.connect() as conn:
@@ -204,6 +217,31 @@ class Ledger:
             rows = [{"name": name, "value": value, "now": now} for name, value in values.items()]
             with self.engine.begin() as conn:
                 conn.execute(self._sql.set_watermark, rows[0] if len(rows) == 1 else rows)
+
+    def trigger_checked(self, *names: str) -> list[str]:
+        """The triggers keeping watermarks ``names`` read their sources successfully just now, whether or not
+        there was anything new: the stalled-trigger alert rules read it (``ll_trigger_check``), since a watermark
+        stands still while its source is quiet. Written at most once per period of ``check_every`` seconds per name
+        by this ledger (the calls between cost a dictionary look-up). The periods are the same for every name (this
+        process's clock cut into ``check_every`` pieces), so the checks of many triggers fall due together and go in
+        one statement. Best effort: it never raises (a trigger must not fail for want of it); a failed write is
+        logged and tried again in the next period. Returns the names it wrote."""
+        period = self.check_clock() // self.check_every if self.check_every > 0 else None
+        with self._checked_lock:
+            due = [n for n in dict.fromkeys(names) if period is None or self._checked.get(n) != period]
+            for name in due:  # taken now, so that two threads checking at once write it once
+                self._checked[name] = period
+        if not due:
+            return []
+        now = utcnow()
+        rows = [{"name": name, "now": now} for name in due]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self._sql.trigger_checked, rows[0] if len(rows) == 1 else rows)
+        except Exception:
+            log.warning("could not record the trigger check of %s", ", ".join(due), exc_info=True)
+            return []
+        return due
 
     # --- record versions (echo suppression, conflicts) ---------------------------------------------------
 

@@ -46,6 +46,20 @@ class Watermark(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+class TriggerCheck(Base):
+    """When the trigger keeping watermark ``name`` last read its source successfully, changes or none: what the
+    stalled-trigger alert rules read, beside the watermark's own ``updated_at`` (a watermark moves only when there is
+    something new, so a quiet source leaves it still). Written at most once a minute per trigger (``Ledger.
+    trigger_checked``). A table of its own, not a column of ``ll_watermark``: a trigger may have checked with no
+    watermark row yet (a source quiet since it started, a trigger that keeps none), and a watermark's value stays
+    required."""
+
+    __tablename__ = "ll_trigger_check"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class RecordVersion(Base):
     """The last version of a record LedgerLink wrote or saw: echo suppression and conflict rules read it."""
 

@@ -15,6 +15,11 @@ reconnects with exponential backoff on stream errors, renews the session on UNAU
 
 Flow control: ``batch_size`` events are requested at first and topped up when half are consumed. A keep-alive's
 ``latest_replay_id`` is saved only while events are outstanding (then the server had nothing more for us).
+
+Liveness: each batch of responses handled (events, or a keep-alive, which Salesforce sends within 270 s on a quiet
+stream) is a successful check, reported to ``checked(watermark)`` (``Ledger.trigger_checked``, which writes it at
+most once a minute): the replay id stands still while nothing changes, so the stalled-trigger alerts read this. A
+stream that cannot connect, or a handler that fails, reports nothing.
 """
 
 from __future__ import annotations
@@ -135,10 +140,17 @@ class _Requests:
 
 
 class PubSubSubscriber:
-    def __init__(self, settings: PubSubSettings, sessions: SessionProvider, watermarks: WatermarkStore) -> None:
+    def __init__(
+        self,
+        settings: PubSubSettings,
+        sessions: SessionProvider,
+        watermarks: WatermarkStore,
+        checked: Callable[[str], object] | None = None,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.watermarks = watermarks
+        self.checked = checked  # called with the watermark's name after each batch of responses handled
         self._schemas: dict[str, EventSchema] = {}
         self._channel = self._open_channel()
         self._stub = pb_grpc.PubSubStub(self._channel)
@@ -311,6 +323,8 @@ class PubSubSubscriber:
                         handler(batch)
                     if last_replay_id:
                         self.watermarks.set_watermark(key, last_replay_id.hex())
+                    if self.checked is not None:
+                        self.checked(key)  # the stream is alive and what it brought is handed on
                     if stop.is_set():
                         return
             except grpc.RpcError as err:
