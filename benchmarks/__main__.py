@@ -177,8 +177,9 @@ def headline(name: str, data: dict[str, Any]) -> list[tuple[str, str, str, str]]
         rows.append(
             (
                 f"run history, one idle worker (poll {data['poll_interval']:g} s)",
-                f"{rate['workflow_status']:,} runs/h, at most {kept['runs']:,} kept (~{kept['megabytes']:,} MB)",
-                f"DBOS alone: {base['runs']:,} runs (~{base['megabytes']:,} MB) after 30 days",
+                f"{rate['workflow_status']:,} runs/h, at most {kept['runs']:,} kept "
+                f"(~{kept['megabytes']:,} MB of rows)",
+                f"DBOS alone: {base['runs']:,} runs (~{base['megabytes']:,} MB of rows) after 30 days",
                 "bounded",
             )
         )

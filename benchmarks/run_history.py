@@ -4,8 +4,10 @@
 
 One ``ledgerlink worker`` (every enabled flow's trigger, ``--poll-interval`` as deployed, no CDC) runs on a fresh
 PostgreSQL database against sandboxes with nothing to do, as a worker does most of the day. Over ``--seconds`` the
-benchmark counts the runs, steps and inputs/outputs DBOS writes (its tables in schema ``dbos``) and their bytes
-(``pg_total_relation_size``), as rates an hour.
+benchmark counts the runs, steps and inputs/outputs DBOS writes (its tables in schema ``dbos``) and their bytes, as
+rates an hour: the rows' own bytes (``pg_column_size``, exact at any length of run; what the megabytes below are
+made of) and, beside them, the tables' pages with their indexes (``pg_total_relation_size``, which grows in whole
+8 kB pages, so a two-minute window of an idle worker can read 0).
 
 The baseline is DBOS alone (it keeps every run: DBOS 3.4 has no retention): the history after 30 days of uptime is
 the rate × 720 hours. LedgerLink's defaults (``[database] history_days`` 7, ``poll_history_hours`` 6) bound it at the
@@ -46,9 +48,13 @@ BASELINE_HOURS = 30 * 24
 
 
 def counts(url: str) -> dict[str, int]:
-    """Rows of each of DBOS's history tables, polling runs apart, and the bytes of all DBOS's tables."""
+    """Rows of each of DBOS's history tables, polling runs apart, their rows' bytes, and the bytes of all DBOS's
+    tables' pages."""
     with psycopg.connect(url) as conn:
         found = {table: _scalar(conn, f"SELECT COUNT(*) FROM dbos.{table}") for table in TABLES}
+        found["row_bytes"] = sum(
+            _scalar(conn, f"SELECT COALESCE(SUM(pg_column_size(t.*)), 0) FROM dbos.{table} t") for table in TABLES
+        )
         found["polling_runs"] = _scalar(
             conn, "SELECT COUNT(*) FROM dbos.workflow_status WHERE workflow_uuid LIKE 'trigger:%'"
         )
@@ -108,7 +114,7 @@ def measure(seconds: float, poll_interval: float, tmp: Path, code: Code, *, prun
     per_hour = {key: (end[key] - start[key]) * 3600 / elapsed for key in end}
     polling_share = per_hour["polling_runs"] / per_hour["workflow_status"] if per_hour["workflow_status"] else 0.0
     other_runs_per_hour = per_hour["workflow_status"] - per_hour["polling_runs"]
-    bytes_per_run = per_hour["bytes"] / per_hour["workflow_status"] if per_hour["workflow_status"] else 0.0
+    bytes_per_run = per_hour["row_bytes"] / per_hour["workflow_status"] if per_hour["workflow_status"] else 0.0
     kept_runs = per_hour["polling_runs"] * 6 + other_runs_per_hour * 7 * 24
     return {
         "seconds": round(elapsed, 1),
@@ -118,7 +124,7 @@ def measure(seconds: float, poll_interval: float, tmp: Path, code: Code, *, prun
         "baseline_30_days": {
             "runs": round(per_hour["workflow_status"] * BASELINE_HOURS),
             "steps": round(per_hour["operation_outputs"] * BASELINE_HOURS),
-            "megabytes": round(per_hour["bytes"] * BASELINE_HOURS / 1e6),
+            "megabytes": round(per_hour["row_bytes"] * BASELINE_HOURS / 1e6),
         },
         "ledgerlink_bound": {"runs": round(kept_runs), "megabytes": round(kept_runs * bytes_per_run / 1e6)},
         "prune": pruned,
@@ -192,13 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"one idle worker, poll every {args.poll_interval:g} s, {result['seconds']} s measured:")
     print(
         f"  writes an hour: {rate['workflow_status']:,} runs ({result['polling_share']:.0%} polling), "
-        f"{rate['operation_outputs']:,} steps, {rate['bytes'] / 1e6:.1f} MB"
+        f"{rate['operation_outputs']:,} steps, {rate['row_bytes'] / 1e6:.2f} MB of rows "
+        f"({rate['bytes'] / 1e6:.1f} MB of pages and indexes, counted in whole pages)"
     )
     print(
         f"  DBOS alone (baseline), after 30 days: {base['runs']:,} runs, {base['steps']:,} steps, "
-        f"{base['megabytes']:,} MB"
+        f"{base['megabytes']:,} MB of rows"
     )
-    print(f"  LedgerLink's default retention keeps at most: {bound['runs']:,} runs, ~{bound['megabytes']:,} MB")
+    print(f"  LedgerLink's default retention keeps at most: {bound['runs']:,} runs, ~{bound['megabytes']:,} MB of rows")
     print(
         f"  pruning, after aging all {prune['runs_before']:,} runs past the horizons: {prune['deleted']:,} "
         f"forgotten in {prune['seconds']} s ({prune['runs_per_second']}/s, "
