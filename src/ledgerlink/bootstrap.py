@@ -12,9 +12,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from ledgerlink.alerts.rules import Watched
 from ledgerlink.connections.build import ConnectionSpec, build_accounting, build_crm, queue_limits
+from ledgerlink.engine import flows as engine_flows
 from ledgerlink.engine import runtime as engine
-from ledgerlink.engine.flows import trigger_watermarks
 from ledgerlink.flows import load_flows
 from ledgerlink.settings import LedgerLinkSettings
 from ledgerlink.store import Ledger, database_url
@@ -78,10 +79,10 @@ def load_app_settings(path: Path | None = None, *, required: bool = False) -> Le
     return engine.load_app_settings(path, required=required)
 
 
-def watched_triggers(path: Path | None = None) -> dict[str, str]:
-    """Each enabled flow's trigger watermark by flow name, from the settings file: what the console's stalled-trigger
-    rules watch (it has no worker's settings in hand)."""
-    return trigger_watermarks(engine.flow_settings_from(load_app_settings(path)))
+def watched_triggers(path: Path | None = None) -> dict[str, Watched]:
+    """Each enabled flow's trigger by flow name, from the settings file: what the console's stalled-trigger rules
+    watch (it has no worker's settings in hand)."""
+    return engine_flows.watched_triggers(engine.flow_settings_from(load_app_settings(path)))
 
 
 def app_data_dir(app: LedgerLinkSettings, given: Path | None) -> Path:

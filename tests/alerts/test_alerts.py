@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event, select, update
 
 from ledgerlink.alerts import SmtpSettings, check_and_send
+from ledgerlink.alerts.rules import Watched
 from ledgerlink.bootstrap import watched_triggers
 from ledgerlink.outbound import OutboundPolicy
 from ledgerlink.store import Ledger
@@ -163,8 +164,9 @@ def test_the_enabled_flows_triggers_are_what_the_stalled_rule_watches(tmp_path: 
     path = tmp_path / "ledgerlink.toml"
     path.write_text("[flows.late_payment]\nenabled = false\n")
     watched = watched_triggers(path)
-    assert watched["customer_sync"] == "salesforce.Account.customer_sync" and "opportunity_to_invoice" in watched
-    assert "late_payment" not in watched and not any("*" in mark for mark in watched.values())
+    assert watched["customer_sync"].marks == ("salesforce.Account.customer_sync",)
+    assert "opportunity_to_invoice" in watched and "late_payment" not in watched
+    assert not any("*" in mark for trigger in watched.values() for mark in trigger.marks)
 
 
 def _checked_ago(ledger: Ledger, name: str, minutes: float) -> None:
@@ -250,11 +252,17 @@ def test_a_flows_change_event_subscription_is_watched_with_its_polling_trigger(t
     class Subscription:  # what watched_with reads of a CdcTrigger
         flow, watermark = "opportunity_to_invoice", "cdc:/data/OpportunityChangeEvent"
 
-    polling = {"opportunity_to_invoice": "salesforce.Opportunity.won", "customer_sync": "salesforce.Account"}
+    polling = {
+        "opportunity_to_invoice": Watched(("salesforce.Opportunity.won",)),
+        "customer_sync": Watched(("salesforce.Account",)),
+    }
     watched = watched_with(polling, [Subscription()])  # type: ignore[list-item]
-    assert watched["opportunity_to_invoice"] == ("salesforce.Opportunity.won", "cdc:/data/OpportunityChangeEvent")
-    assert watched_with({"customer_sync": "salesforce.Account"}, [Subscription()]) == {  # type: ignore[list-item]
-        "customer_sync": "salesforce.Account"  # the flow switched off: nor its subscription
+    assert watched["opportunity_to_invoice"].marks == (
+        "salesforce.Opportunity.won",
+        "cdc:/data/OpportunityChangeEvent",
+    )
+    assert watched_with({"customer_sync": Watched(("salesforce.Account",))}, [Subscription()]) == {  # type: ignore[list-item]
+        "customer_sync": Watched(("salesforce.Account",))  # the flow switched off: nor its subscription
     }
     [event] = check_and_send(ledger, triggers=watched)
     assert "opportunity_to_invoice (cdc:/data/OpportunityChangeEvent) has not checked successfully for 30 min" in (
@@ -301,3 +309,39 @@ def test_many_checks_write_once_per_throttle_period_for_all_triggers_together(tm
     with ledger.session() as s:
         ahead = s.get(TriggerCheck, won).checked_at.replace(tzinfo=dt.UTC)  # type: ignore[union-attr]
     assert ahead > utcnow() + dt.timedelta(minutes=4)  # never moved back
+
+
+def test_a_trigger_that_runs_now_and_then_has_its_period_on_top_of_the_window(tmp_path: Path) -> None:
+    """An hourly check and a nightly reconciliation stand still between their runs: a one-hour rule must not fire on
+    them the moment a run is a minute late, nor every day; it fires once they have missed a run and the window."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    _stalled_rule(ledger, window_minutes=60)
+    hourly = {"late_payment": Watched(("accounting.Invoice.overdue",), still_seconds=3600)}
+    nightly = {"reconciliation": Watched(("reconciliation.last",), still_seconds=86_400)}
+    _checked_ago(ledger, "accounting.Invoice.overdue", 100)
+    _checked_ago(ledger, "reconciliation.last", 20 * 60)
+    assert check_and_send(ledger, triggers={**hourly, **nightly}) == []
+    _checked_ago(ledger, "accounting.Invoice.overdue", 125)  # a missed hourly run, and an hour more
+    [event] = check_and_send(ledger, triggers=hourly)
+    assert "late_payment (accounting.Invoice.overdue) has not checked successfully for 125 min" in event.message
+    _checked_ago(ledger, "reconciliation.last", 26 * 60)
+    [event] = check_and_send(ledger, triggers=nightly)
+    assert "reconciliation (reconciliation.last) has not checked successfully for 1560 min" in event.message
+
+
+def test_what_the_stalled_rule_allows_each_trigger_comes_from_its_schedule(tmp_path: Path) -> None:
+    """From the settings file: a flow's own period (late payments hourly), the nightly reconciliation's clock, a
+    schedule the user gives a flow (a cron's longest gap: a weekday schedule's weekend; an interval), and 0 for a
+    flow that polls at the worker's interval."""
+    path = tmp_path / "ledgerlink.toml"
+    path.write_text(
+        '[flows.customer_sync]\nschedule = "0 6 * * 1-5"\n'
+        '[flows.product_sync]\nschedule = "every 10 minutes"\n'
+        '[flows.reconciliation]\nschedule = "daily at 3 AM"\n'
+    )
+    watched = watched_triggers(path)
+    assert watched["opportunity_to_invoice"].still_seconds == 0
+    assert watched["late_payment"].still_seconds == 3600
+    assert watched["reconciliation"].still_seconds == 86_400
+    assert watched["customer_sync"].still_seconds == 3 * 86_400  # Friday 06:00 to Monday 06:00
+    assert watched["product_sync"].still_seconds == 600

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from dbos import DBOS
 
+from ledgerlink.alerts.rules import Watched
 from ledgerlink.bootstrap import engine_settings, open_runtime
 from ledgerlink.connections.build import build_crm
 from ledgerlink.engine import runtime as engine
@@ -75,7 +76,7 @@ def test_closed_won_is_invoiced_in_real_time_and_the_echo_starts_nothing(live: t
             return s.get(TriggerCheck, watermark) is not None
 
     assert _wait(stream_checked, 5)
-    assert watched_with({FLOW: WATERMARK}, [trigger]) == {FLOW: (WATERMARK, watermark)}
+    assert watched_with({FLOW: Watched((WATERMARK,))}, [trigger]) == {FLOW: Watched((WATERMARK, watermark))}
     for workflow_id in list(trigger.started):
         wait_for(DBOS.retrieve_workflow(workflow_id))
     assert env.ledger.count_audit(flow=FLOW, action="updated") == 1

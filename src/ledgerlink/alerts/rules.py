@@ -87,9 +87,25 @@ def _api_budget(s: Session, rule: AlertRule, _now: dt.datetime) -> tuple[float, 
     return worst
 
 
-# What a stalled-trigger rule is given: each enabled flow's trigger watermark by flow name, or several (a flow whose
-# worker also subscribes to change events watches the subscription's too).
-Triggers = Mapping[str, str | Sequence[str]]
+@dataclass(frozen=True)
+class Watched:
+    """One enabled flow's trigger as a stalled-trigger rule watches it: its watermarks (a flow whose worker also
+    subscribes to change events has the subscription's too), and how long it rightly stays still between two runs
+    (a flow checked hourly: an hour; one on a nightly clock: a day; one that polls: 0), which the rule's window
+    comes on top of."""
+
+    marks: tuple[str, ...]
+    still_seconds: float = 0.0
+
+
+# What a stalled-trigger rule is given, by flow name: a ``Watched``, or just the watermark (or watermarks).
+Triggers = Mapping[str, Watched | str | Sequence[str]]
+
+
+def watched(value: Watched | str | Sequence[str]) -> Watched:
+    if isinstance(value, Watched):
+        return value
+    return Watched((value,) if isinstance(value, str) else tuple(value))
 
 
 def _stalled(s: Session, rule: AlertRule, now: dt.datetime, triggers: Triggers) -> tuple[float, str] | None:
@@ -100,31 +116,35 @@ def _stalled(s: Session, rule: AlertRule, now: dt.datetime, triggers: Triggers) 
 
     The triggers' watermarks only: the same table holds each deal's billed state and the workers' slot claims,
     which no trigger advances (every one of them would otherwise fire). The subject names a flow or a watermark.
-    A trigger that has neither moved nor checked yet is not judged (there is no time to count from)."""
-    watched: dict[str, str] = {}
-    for flow, marks in triggers.items():
-        for mark in (marks,) if isinstance(marks, str) else marks:
-            if not rule.subject or rule.subject in (flow, mark):
-                watched.setdefault(mark, flow)
-    if not watched:
+    A trigger that has neither moved nor checked yet is not judged (there is no time to count from). One that runs
+    only now and then (hourly, nightly) has that long on top of the window."""
+    flows: dict[str, str] = {}  # watermark → flow
+    still: dict[str, float] = {}  # watermark → how long its trigger rightly stays still
+    for flow, value in triggers.items():
+        trigger = watched(value)
+        for mark in trigger.marks:
+            if (not rule.subject or rule.subject in (flow, mark)) and mark not in flows:
+                flows[mark], still[mark] = flow, trigger.still_seconds
+    if not flows:
         return None
-    names = sorted(watched)
+    names = sorted(flows)
     moved = {m.name: _aware(m.updated_at) for m in s.scalars(select(Watermark).where(Watermark.name.in_(names)))}
     checked = {
         c.name: _aware(c.checked_at) for c in s.scalars(select(TriggerCheck).where(TriggerCheck.name.in_(names)))
     }
-    grace, window = dt.timedelta(seconds=CHECK_EVERY_SECONDS), dt.timedelta(minutes=rule.window_minutes)
+    grace = dt.timedelta(seconds=CHECK_EVERY_SECONDS)
     stalest: tuple[float, str] | None = None
     for mark in names:
         last_moved, last_checked = moved.get(mark), checked.get(mark)
         alive = [at for at in (last_moved, last_checked and last_checked + grace) if at is not None]
+        window = dt.timedelta(minutes=rule.window_minutes, seconds=still[mark])
         if not alive or now - max(alive) <= window:
             continue
         minutes = (now - max(at for at in (last_moved, last_checked) if at is not None)).total_seconds() / 60
         if stalest is None or minutes > stalest[0]:
             stalest = (
                 minutes,
-                f"the trigger of {watched[mark]} ({mark}) has not checked successfully for {minutes:.0f} min",
+                f"the trigger of {flows[mark]} ({mark}) has not checked successfully for {minutes:.0f} min",
             )
     return stalest
 

@@ -19,6 +19,7 @@ from ledgerlink.store import FailedRecordRow, Ledger, database_url
 
 if TYPE_CHECKING:
     from ledgerlink.alerts import SmtpSettings
+    from ledgerlink.alerts.rules import Watched
     from ledgerlink.engine.flows import Flow
     from ledgerlink.settings import LedgerLinkSettings
 
@@ -113,7 +114,7 @@ def worker(
     from ledgerlink.bootstrap import default_executor_id
     from ledgerlink.engine import history
     from ledgerlink.engine import runtime as engine
-    from ledgerlink.engine.flows import trigger_watermarks
+    from ledgerlink.engine.flows import watched_triggers
     from ledgerlink.engine.worker import run_worker, settle_heap, start_alert_loop
 
     executor = executor_id or default_executor_id()
@@ -133,10 +134,10 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     smtp = _smtp(runtime.ledger, runtime.settings.data_dir)
 
-    def watched() -> dict[str, str | tuple[str, ...]]:
+    def watched() -> dict[str, Watched]:
         from ledgerlink.flows.cdc_trigger import watched_with
 
-        return watched_with(trigger_watermarks(runtime.settings.flows), triggers)
+        return watched_with(watched_triggers(runtime.settings.flows), triggers)
 
     start_alert_loop(runtime.ledger, smtp, stop, alert_interval, triggers=watched)
     history.start_for(runtime, stop)  # forget finished runs past [database] history_days

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dbos import WorkflowHandle
+
+from ledgerlink.alerts.rules import Watched
+from ledgerlink.settings import longest_gap_seconds
 
 if TYPE_CHECKING:
     from ledgerlink.engine.runtime import FlowSettings
@@ -41,6 +45,7 @@ class Flow:
     probe: Callable[[float], bool] | None = None
     enabled: Callable[[FlowSettings], bool] = lambda _settings: True
     on_worker_start: Callable[[], Any] | None = None  # e.g. install a DBOS cron schedule, idempotently
+    clock: Callable[[FlowSettings], str] | None = None  # the cron that schedule fires on (from the settings)
     # The workflow that takes a batch of record ids of one shard (what change events and polling pages start),
     # and the role of the connection its runs write to (their queue).
     batch: Callable[[list[str]], Any] | None = None
@@ -84,6 +89,27 @@ def trigger_watermarks(settings: FlowSettings) -> dict[str, str]:
         for name, entry in registered_flows().items()
         if "*" not in entry.watermark and entry.enabled(settings) and settings.is_enabled(name)
     }
+
+
+def watched_triggers(settings: FlowSettings, now: float | None = None) -> dict[str, Watched]:
+    """What the stalled-trigger alert rules watch, by flow name: each enabled flow's trigger watermark and how long
+    that trigger rightly stays still between runs: the user's schedule for the flow (a cron's longest gap, or its
+    interval), else the flow's own clock or period; 0 for a flow that polls at the worker's interval."""
+    flows = registered_flows()
+    now = time.time() if now is None else now
+    marks = trigger_watermarks(settings)
+    return {name: Watched((mark,), still_seconds(flows[name], settings, now)) for name, mark in marks.items()}
+
+
+def still_seconds(entry: Flow, settings: FlowSettings, now: float) -> float:
+    schedule = settings.schedules.get(entry.name)
+    if schedule is not None and schedule.cron:
+        return longest_gap_seconds(schedule.cron, now)
+    if schedule is not None and schedule.interval_seconds:
+        return schedule.interval_seconds
+    if entry.clock is not None:
+        return longest_gap_seconds(entry.clock(settings), now)
+    return entry.period_seconds or 0.0
 
 
 def get_flow(name: str) -> Flow:

@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ledgerlink.engine.polling import enqueue
@@ -37,6 +37,7 @@ from ledgerlink.flows import opportunity_to_invoice as o2i
 from ledgerlink.store.watermarks import WatermarkStore
 
 if TYPE_CHECKING:
+    from ledgerlink.alerts.rules import Watched
     from ledgerlink.engine.flows import Flow
     from ledgerlink.systems.salesforce.cdc import ChangeEvent, PubSubSubscriber
 
@@ -296,18 +297,16 @@ def start_sync_cdc_triggers(
     return triggers
 
 
-def watched_with(triggers: Mapping[str, str], subscriptions: list[CdcTrigger]) -> dict[str, str | tuple[str, ...]]:
-    """What a worker's stalled-trigger alerts watch: each enabled flow's polling watermark (``triggers``) and, for a
-    flow this worker also subscribes to change events for, each subscription's (a dead stream is a stalled trigger
-    though the polling safety net still runs). A flow switched off is not in ``triggers``, nor its subscriptions."""
-    watched: dict[str, str | tuple[str, ...]] = dict(triggers)
+def watched_with(triggers: Mapping[str, Watched], subscriptions: list[CdcTrigger]) -> dict[str, Watched]:
+    """What a worker's stalled-trigger alerts watch: each enabled flow's polling trigger (``triggers``) and, for a
+    flow this worker also subscribes to change events for, each subscription's watermark (a dead stream is a stalled
+    trigger though the polling safety net still runs). A flow switched off is not in ``triggers``, nor its
+    subscriptions."""
+    watched = dict(triggers)
     for subscription in subscriptions:
         flow = subscription.flow
-        if flow is not None and flow in watched:
-            marks = watched[flow]
-            marks = (marks,) if isinstance(marks, str) else marks
-            if subscription.watermark not in marks:
-                watched[flow] = (*marks, subscription.watermark)
+        if flow is not None and flow in watched and subscription.watermark not in watched[flow].marks:
+            watched[flow] = replace(watched[flow], marks=(*watched[flow].marks, subscription.watermark))
     return watched
 
 

@@ -200,5 +200,6 @@ register(
         replay=replay,
         poll=poll,
         on_worker_start=ensure_schedule,
+        clock=lambda settings: settings.reconcile_schedule,
     )
 )

@@ -11,7 +11,7 @@ from ledgerlink.settings.files import (
     write_settings,
 )
 from ledgerlink.settings.model import FLOW_MODELS, FlowSection, LedgerLinkSettings, SharedSettings, TaxRule
-from ledgerlink.settings.schedule import Schedule, cron_slot, parse_schedule
+from ledgerlink.settings.schedule import Schedule, cron_slot, longest_gap_seconds, parse_schedule
 from ledgerlink.settings.show import as_dict, as_toml, mask_url
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "key_lines",
     "load_settings",
     "load_text",
+    "longest_gap_seconds",
     "mask_url",
     "parse_schedule",
     "settings_path",

@@ -52,9 +52,21 @@ def parse_schedule(text: str) -> Schedule:
     )
 
 
+def longest_gap_seconds(cron: str, now: float, fires: int = 32) -> float:
+    """The longest wait between two of the cron's next ``fires`` fires from ``now``: how long a flow on that clock
+    rightly stays still (a weekday schedule's weekend, a monthly one's longest month). Bounded: ``fires`` steps."""
+    times = croniter(cron, now)
+    previous = times.get_next(float)
+    longest = 0.0
+    for _ in range(fires):
+        following = times.get_next(float)
+        longest, previous = max(longest, following - previous), following
+    return longest
+
+
 def cron_slot(cron: str, now: float) -> int:
     """The start (epoch seconds) of the cron period ``now`` falls in: a new slot means the schedule fired."""
     return int(croniter(cron, now).get_prev(float))
 
 
-__all__ = ["Schedule", "cron_slot", "parse_schedule"]
+__all__ = ["Schedule", "cron_slot", "longest_gap_seconds", "parse_schedule"]

@@ -6,13 +6,14 @@ import logging
 import threading
 
 from ledgerlink.alerts import check_and_send
+from ledgerlink.alerts.rules import Watched
 from ledgerlink.web.console import Console
 
 log = logging.getLogger("ledgerlink.web.background")
 
 
-def console_triggers() -> dict[str, str]:
-    """The enabled flows' trigger watermarks, as the settings file says now; none when it cannot be read (the
+def console_triggers() -> dict[str, Watched]:
+    """The enabled flows' triggers, as the settings file says now; none when it cannot be read (the
     other rules still run; the settings page shows the mistake)."""
     from ledgerlink.bootstrap import watched_triggers
     from ledgerlink.settings import SettingsError
