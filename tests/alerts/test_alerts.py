@@ -181,12 +181,13 @@ def _checked_ago(ledger: Ledger, name: str, minutes: float) -> None:
         )
 
 
-def _stalled_rule(ledger: Ledger, window_minutes: int = 60) -> None:
+def _stalled_rule(ledger: Ledger, window_minutes: int = 60, subject: str | None = None) -> None:
     with ledger.session() as s:
         s.add(
             AlertRule(
                 name="stalled",
                 kind="stalled_trigger",
+                subject=subject,
                 threshold=0,
                 window_minutes=window_minutes,
                 cooldown_minutes=0,
@@ -236,18 +237,7 @@ def test_a_flows_change_event_subscription_is_watched_with_its_polling_trigger(t
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
     _checked_ago(ledger, "salesforce.Opportunity.won", 0)
     _checked_ago(ledger, "cdc:/data/OpportunityChangeEvent", 30)
-    with ledger.session() as s:
-        s.add(
-            AlertRule(
-                name="o2i",
-                kind="stalled_trigger",
-                subject="opportunity_to_invoice",
-                threshold=0,
-                window_minutes=15,
-                cooldown_minutes=0,
-                enabled=1,
-            )
-        )
+    _stalled_rule(ledger, window_minutes=15, subject="opportunity_to_invoice")
 
     class Subscription:  # what watched_with reads of a CdcTrigger
         flow, watermark = "opportunity_to_invoice", "cdc:/data/OpportunityChangeEvent"
