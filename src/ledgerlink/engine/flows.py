@@ -82,26 +82,31 @@ def registered_flows() -> dict[str, Flow]:
 
 
 def trigger_watermarks(settings: FlowSettings) -> dict[str, str]:
-    """Each enabled flow's trigger watermark, by flow name: what the stalled-trigger alert rules watch. A pattern
-    (the user-defined flows' umbrella, ``defined.*``) is no watermark: each defined flow is registered with its own."""
-    return {
-        name: entry.watermark
-        for name, entry in registered_flows().items()
-        if "*" not in entry.watermark and entry.enabled(settings) and settings.is_enabled(name)
-    }
+    """Each enabled flow's trigger watermark, by flow name: what the stalled-trigger alert rules watch."""
+    return {name: entry.watermark for name, entry in registered_flows().items() if _watched(entry, settings)}
 
 
 def watched_triggers(settings: FlowSettings, now: float | None = None) -> dict[str, Watched]:
     """What the stalled-trigger alert rules watch, by flow name: each enabled flow's trigger watermark and how long
-    that trigger rightly stays still between runs: the user's schedule for the flow (a cron's longest gap, or its
-    interval), else the flow's own clock or period; 0 for a flow that polls at the worker's interval."""
-    flows = registered_flows()
+    that trigger rightly stays still between runs (``still_seconds``)."""
     now = time.time() if now is None else now
-    marks = trigger_watermarks(settings)
-    return {name: Watched((mark,), still_seconds(flows[name], settings, now)) for name, mark in marks.items()}
+    return {
+        name: Watched((entry.watermark,), still_seconds(entry, settings, now))
+        for name, entry in registered_flows().items()
+        if _watched(entry, settings)
+    }
+
+
+def _watched(entry: Flow, settings: FlowSettings) -> bool:
+    """A pattern (the user-defined flows' umbrella, ``defined.*``) is no watermark: each defined flow is registered
+    with its own."""
+    return "*" not in entry.watermark and entry.enabled(settings) and settings.is_enabled(entry.name)
 
 
 def still_seconds(entry: Flow, settings: FlowSettings, now: float) -> float:
+    """How long a flow's trigger rightly stays still between two runs: the user's schedule for the flow (a cron's
+    longest gap, or its interval), else the flow's own clock or period; 0 for one that polls at the worker's
+    interval."""
     schedule = settings.schedules.get(entry.name)
     if schedule is not None and schedule.cron:
         return longest_gap_seconds(schedule.cron, now)
