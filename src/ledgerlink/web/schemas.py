@@ -237,6 +237,8 @@ class FlowSummary(Model):
     writes: int
     failures_open: int
     last_activity: Timestamp | None
+    source_checked: Timestamp | None = None  # the flow's trigger last read its source successfully, changes or none
+    switched_on: bool | None = None  # None: not a flow of the engine's
 
 
 class SeriesPoint(Model):

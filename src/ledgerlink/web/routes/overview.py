@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from ledgerlink.web import schemas
+from ledgerlink.web.background import console_triggers
 from ledgerlink.web.charts import line_chart
 from ledgerlink.web.console import console
 from ledgerlink.web.routes._common import api_router, page_router
@@ -20,6 +23,7 @@ async def overview(request: Request) -> HTMLResponse:
     from ledgerlink.web.templating import render
 
     c = console(request)
+    triggers = await asyncio.to_thread(console_triggers)
     synced = svc.per_hour(c.ledger, svc.WRITE_ACTIONS)
     failures = svc.per_hour(c.ledger, ("failed",))
     budget = svc.api_budget(c.ledger)
@@ -28,7 +32,7 @@ async def overview(request: Request) -> HTMLResponse:
         "overview.html",
         {
             "active": "/",
-            "flows": svc.flows(c.ledger),
+            "flows": svc.flows(c.ledger, triggers),
             "connections": c.connections.list(),
             "synced_chart": line_chart({"records written": synced}, title="Records synced per hour"),
             "failures_chart": line_chart({"failures": failures}, title="Failures per hour"),
@@ -40,12 +44,13 @@ async def overview(request: Request) -> HTMLResponse:
 @api.get("/overview", response_model=schemas.OverviewOut)
 async def api_overview(request: Request) -> schemas.OverviewOut:
     c = console(request)
+    triggers = await asyncio.to_thread(console_triggers)
 
     def pts(points: list[svc.Point]) -> list[schemas.SeriesPoint]:
         return [schemas.SeriesPoint(at=t, value=v) for t, v in points]
 
     return schemas.OverviewOut(
-        flows=[schemas.FlowSummary(**f.__dict__) for f in svc.flows(c.ledger)],
+        flows=[schemas.FlowSummary(**f.__dict__) for f in svc.flows(c.ledger, triggers)],
         synced_per_hour=pts(svc.per_hour(c.ledger, svc.WRITE_ACTIONS)),
         failures_per_hour=pts(svc.per_hour(c.ledger, ("failed",))),
         api_budget={k: pts(v) for k, v in svc.api_budget(c.ledger).items()},

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from ledgerlink.alerts.rules import Watched
+from ledgerlink.engine.flows import registered_flows
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import MetricSample
-from ledgerlink.store.tables import AuditLog, FailedRecord, utcnow
+from ledgerlink.store.tables import AuditLog, FailedRecord, TriggerCheck, Watermark, utcnow
 
 WRITE_ACTIONS = ("created", "updated", "matched")
 Point = tuple[dt.datetime, float]
@@ -22,13 +26,19 @@ class FlowRow:
     writes: int
     failures_open: int
     last_activity: dt.datetime | None
+    # When the flow's trigger last read its source successfully (changes or none): None for a flow switched off,
+    # or one whose trigger has not read yet.
+    source_checked: dt.datetime | None = None
+    switched_on: bool | None = None  # None: not a flow of the engine's (an audit entry's other name)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def flows(ledger: Ledger) -> list[FlowRow]:
+def flows(ledger: Ledger, triggers: Mapping[str, Watched] | None = None) -> list[FlowRow]:
+    """A row per flow that has run or is switched on (``triggers``: the enabled flows' triggers, by flow name)."""
+    triggers = triggers or {}
     with ledger.session() as s:
         writes = dict(
             s.execute(
@@ -41,10 +51,37 @@ def flows(ledger: Ledger) -> list[FlowRow]:
                 select(FailedRecord.flow, func.count()).where(FailedRecord.status == "open").group_by(FailedRecord.flow)
             ).all()
         )
-    names = sorted(set(writes) | set(last) | set(open_))
+        checked = _source_checked(s, triggers)
+    names = sorted(set(writes) | set(last) | set(open_) | set(triggers))
+    known = set(registered_flows())
     return [
-        FlowRow(n, int(writes.get(n, 0)), int(open_.get(n, 0)), _aware(last[n]) if last.get(n) else None) for n in names
+        FlowRow(
+            n,
+            int(writes.get(n, 0)),
+            int(open_.get(n, 0)),
+            _aware(last[n]) if last.get(n) else None,
+            checked.get(n),
+            True if n in triggers else (False if n in known else None),
+        )
+        for n in names
     ]
+
+
+def _source_checked(s: Session, triggers: Mapping[str, Watched]) -> dict[str, dt.datetime]:
+    """Per flow, the latest of its trigger watermarks' moves and its triggers' successful checks."""
+    flow_of = {mark: flow for flow, trigger in triggers.items() for mark in trigger.marks}
+    if not flow_of:
+        return {}
+    rows = [
+        *s.execute(select(TriggerCheck.name, TriggerCheck.checked_at).where(TriggerCheck.name.in_(flow_of))),
+        *s.execute(select(Watermark.name, Watermark.updated_at).where(Watermark.name.in_(flow_of))),
+    ]
+    latest: dict[str, dt.datetime] = {}
+    for mark, at in rows:
+        flow, when = flow_of[mark], _aware(at)
+        if flow not in latest or when > latest[flow]:
+            latest[flow] = when
+    return latest
 
 
 def per_hour(ledger: Ledger, actions: tuple[str, ...], hours: int = 48) -> list[Point]:
