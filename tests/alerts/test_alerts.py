@@ -335,3 +335,19 @@ def test_what_the_stalled_rule_allows_each_trigger_comes_from_its_schedule(tmp_p
     assert watched["reconciliation"].still_seconds == 86_400
     assert watched["customer_sync"].still_seconds == 3 * 86_400  # Friday 06:00 to Monday 06:00
     assert watched["product_sync"].still_seconds == 600
+
+
+def test_a_trigger_that_never_checked_counts_from_the_rules_making(tmp_path: Path) -> None:
+    """No worker ever ran (or a change stream never connected): nothing to count from but the rule itself. Quiet
+    for a while after the rule is made, then a stall that says so."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    _stalled_rule(ledger, window_minutes=60)
+    triggers = {"customer_sync": Watched(("salesforce.Account.customer_sync",))}
+    assert check_and_send(ledger, triggers=triggers) == []
+    with ledger.session() as s:
+        s.execute(update(AlertRule).values(created_at=utcnow() - dt.timedelta(minutes=90)))
+    [event] = check_and_send(ledger, triggers=triggers)
+    made = "has not checked successfully since this rule was made, 90 min ago (is a worker running?)"
+    assert event.message == f"the trigger of customer_sync (salesforce.Account.customer_sync) {made}"
+    _checked_ago(ledger, "salesforce.Account.customer_sync", 1)  # the worker started
+    assert check_and_send(ledger, triggers=triggers) == []

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from ledgerlink.engine.runtime import wait_for
 from ledgerlink.flows import account_balances, balance_reconciliation
+from ledgerlink.store.tables import TriggerCheck
 from tests.invoice_life.conftest import BooksEnv
 
 
@@ -28,6 +29,8 @@ def test_an_injected_balance_drift_is_reported_and_the_next_refresh_repairs_it(k
     wait_for(account_balances.poll()[0])
     clean = _reconcile()
     assert clean["checked"] == 2 and clean["drift"] == []
+    with env.ledger.session() as s:  # its run is its trigger's check (stalled-trigger alerts): it keeps no watermark
+        assert s.get(TriggerCheck, balance_reconciliation.WATERMARK) is not None
 
     # Drift on both sides: a person edits one Account's balance; a payment lands in the books unseen for the other.
     env.user.update("Account", accounts["REC1"], {"Accounting_Balance__c": 999.99})

@@ -116,8 +116,9 @@ def _stalled(s: Session, rule: AlertRule, now: dt.datetime, triggers: Triggers) 
 
     The triggers' watermarks only: the same table holds each deal's billed state and the workers' slot claims,
     which no trigger advances (every one of them would otherwise fire). The subject names a flow or a watermark.
-    A trigger that has neither moved nor checked yet is not judged (there is no time to count from). One that runs
-    only now and then (hourly, nightly) has that long on top of the window."""
+    A trigger that has neither moved nor checked yet counts from the rule's making (a worker never started, a change
+    stream that never connected). One that runs only now and then (hourly, nightly) has that long on top of the
+    window."""
     flows: dict[str, str] = {}  # watermark → flow
     still: dict[str, float] = {}  # watermark → how long its trigger rightly stays still
     for flow, value in triggers.items():
@@ -138,14 +139,20 @@ def _stalled(s: Session, rule: AlertRule, now: dt.datetime, triggers: Triggers) 
         last_moved, last_checked = moved.get(mark), checked.get(mark)
         alive = [at for at in (last_moved, last_checked and last_checked + grace) if at is not None]
         window = dt.timedelta(minutes=rule.window_minutes, seconds=still[mark])
-        if not alive or now - max(alive) <= window:
+        since = max(alive) if alive else _aware(rule.created_at)
+        if now - since <= window:
             continue
-        minutes = (now - max(at for at in (last_moved, last_checked) if at is not None)).total_seconds() / 60
-        if stalest is None or minutes > stalest[0]:
-            stalest = (
-                minutes,
-                f"the trigger of {flows[mark]} ({mark}) has not checked successfully for {minutes:.0f} min",
+        if alive:
+            minutes = (now - max(at for at in (last_moved, last_checked) if at is not None)).total_seconds() / 60
+            message = f"the trigger of {flows[mark]} ({mark}) has not checked successfully for {minutes:.0f} min"
+        else:
+            minutes = (now - since).total_seconds() / 60
+            message = (
+                f"the trigger of {flows[mark]} ({mark}) has not checked successfully since this rule was made, "
+                f"{minutes:.0f} min ago (is a worker running?)"
             )
+        if stalest is None or minutes > stalest[0]:
+            stalest = (minutes, message)
     return stalest
 
 

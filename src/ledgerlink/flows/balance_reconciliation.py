@@ -94,7 +94,10 @@ def compare(deps: Deps) -> Report:
 @DBOS.workflow(name=FLOW)
 def balance_reconciliation(lag_seconds: float = 0.0) -> Report:
     del lag_seconds
-    return compare(current_deps())
+    deps = current_deps()
+    report = compare(deps)
+    deps.ledger.trigger_checked(WATERMARK)  # it keeps no watermark of its own: its check is its trace (stalled alerts)
+    return report
 
 
 def poll(*, lag_seconds: float | None = None) -> list[WorkflowHandle[Report]]:
