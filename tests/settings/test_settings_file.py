@@ -108,6 +108,16 @@ def test_schedules_are_cron_or_interval_or_plain_words() -> None:
     assert parse_schedule("15 3 * * 1").cron == "15 3 * * 1"
     with pytest.raises(ValueError, match="not understood"):
         parse_schedule("at teatime")
+    with pytest.raises(ValueError, match="never comes round"):
+        parse_schedule("0 0 31 2 *")  # a cron of valid fields whose date never comes: the flow would never run
+
+
+def test_a_schedule_that_never_comes_round_is_refused_naming_the_flow(tmp_path: Path) -> None:
+    path = tmp_path / "ledgerlink.toml"
+    path.write_text('[flows.customer_sync]\nschedule = "0 0 30 2 *"\n')
+    with pytest.raises(SettingsError) as refused:
+        load_app_settings(path)
+    assert "customer_sync" in str(refused.value) and "never comes round" in str(refused.value)
 
 
 def test_config_show_masks_the_database_password(tmp_path: Path) -> None:

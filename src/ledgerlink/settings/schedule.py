@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _EVERY = re.compile(r"^every\s+(\d+(?:\.\d+)?)?\s*(second|minute|hour|day)s?$")
@@ -45,6 +45,10 @@ def parse_schedule(text: str) -> Schedule:
             raise ValueError(f"schedule {text!r}: no such time of day")
         return Schedule(text, cron=f"{minute} {hour} * * *")
     if croniter.is_valid(text.strip()) and len(text.split()) == 5:
+        try:  # valid but never due (the 31st of February) would stall the flow, and every look at it would raise
+            croniter(text.strip()).get_next(float)
+        except CroniterBadDateError:
+            raise ValueError(f"schedule {text!r} never comes round (no such date): check its day and month") from None
         return Schedule(text, cron=text.strip())
     raise ValueError(
         f"schedule {text!r} is not understood: write a cron expression ('0 2 * * *'), "
