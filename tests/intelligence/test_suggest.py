@@ -237,6 +237,31 @@ def test_sample_values_name_their_kind() -> None:
     assert sample_kind(["ann@example.com"]) == "email"
 
 
+def test_declared_types_as_api_specs_write_them_have_a_kind() -> None:
+    from ledgerlink.intelligence.suggest.features import kind, type_fit
+    from ledgerlink.intelligence.suggest.schema import SchemaField
+
+    def of(type_: str) -> str:
+        return kind(SchemaField("x", type_))
+
+    assert of("string (date-time)") == "datetime"
+    assert of("integer (timestamp)") == "datetime"
+    assert of("number (double)") == of("integer (int32)") == of("decimal?") == of("number | null") == "number"
+    assert of("Currency (enum)") == of("string (enum)") == of("enum TermsPaymentType") == "choice"
+    assert of("int32 (option set)") == "choice"
+    assert of("Guid") == of("string (uuid)") == of("Link (Account)") == of("string (expandable Price)") == "ref"
+    assert of("string (uri)") == "url"  # a format: a web address
+    assert of("URI") == "ref"  # a bare URI type: a link to a record, as before
+    assert of("array of string") == of("Item[]") == of("dictionary") == "object"
+    assert of("singer.decimal") == "number"
+    assert of("string") == "text" and of("LedgerAccount") == "" and of("string/integer") == ""
+    # A date read from its format no longer looks like an amount; a date held as text is an encoding, not a clash.
+    issued, amount = SchemaField("issuing_date", "string (date)"), SchemaField("total", "currency")
+    assert type_fit(issued, amount) == 0.0
+    assert type_fit(issued, SchemaField("date", "string")) == 0.3
+    assert type_fit(issued, SchemaField("date", "date")) == 1.0
+
+
 def test_keys_name_what_they_key() -> None:
     """Round 7: a key inside a wrapper (``TaxCode.Code``, ``Item.UID``) is the wrapper's thing, a ``<thing>Id`` is a
     link to a <thing>, and a customer's or item's bare ``Number`` is its code."""
