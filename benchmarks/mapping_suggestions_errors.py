@@ -14,13 +14,17 @@ not a right one is an error; each error goes to the first class (in this order) 
   can;
 - ``level``: nested or flattened: every right target sits at another list depth or dotted depth than the source
   (``customer.name`` against ``customer_name``) and the pick at the same;
+- ``own id or link``: the source is the record's own id or its link to the customer (``InvoiceID``, ``OrderedBy``),
+  and the pick another record's id, a link or a number;
 - ``no shared word``: the source and its right targets share no canonical word, no raw leaf word and no label word
   (a synonym nobody taught, a vendor's own name for it);
 - ``other concept, same words``: the pick holds another concept yet shares more of the source's canonical words than
   any right target does (the words mislead: ``tax`` rate against amount, ``date`` due against issued);
 - ``unknown token``: a leaf word of the source or of a right target that the fold's vocabulary does not know and the
   lexicon does not read (an abbreviation, a run-together or foreign word: ``qty``, ``addr1``, ``belopp``);
-- ``other``.
+- ``unlabelled pick``: the pick holds no concept in the answer key (a distractor with the source's words, or a gold
+  that may be doubtful: read the examples);
+- ``other``: the pick holds another concept, for no reason above.
 
 Kinds are read with the code on the path (this branch's ``features.kind``), whatever code produced the scores.
 """
@@ -45,9 +49,11 @@ CLASSES = (
     "unlabelled twin",
     "type clash",
     "level",
+    "own id or link",
     "no shared word",
     "other concept, same words",
     "unknown token",
+    "unlabelled pick",
     "other",
 )
 
@@ -98,6 +104,8 @@ def classify(pair: ms.Pair, i: int, pick: int, concepts: dict[str, dict[str, lis
         return "type clash"
     if all(_depth(r.name) != _depth(sf.name) for r in right) and _depth(pf.name) == _depth(sf.name):
         return "level"
+    if {"id", "customer"} & {c.rsplit(".", 1)[-1] for c in sc[:1]}:
+        return "own id or link"
     with using(None):
         slabel = set(split_words(sf.label).split())
         shared = any(
@@ -115,7 +123,7 @@ def classify(pair: ms.Pair, i: int, pick: int, concepts: dict[str, dict[str, lis
         for w in _leaf_words(name):
             if w.isalpha() and w not in known and w not in _LEXICON and canonical_words(w) == (w,):
                 return "unknown token"
-    return "other"
+    return "unlabelled pick" if not pc else "other"
 
 
 _STOP = frozenset(
@@ -173,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     by_fold: dict[str, Counter[str]] = defaultdict(Counter)
     examples: dict[str, list[str]] = defaultdict(list)
     fields: Counter[str] = Counter()
+    distinct: dict[str, set[tuple[str, str]]] = defaultdict(set)  # the left-out system's fields in each class
     for path in sorted(args.dump.glob("*.pkl")):
         fold = path.stem
         data = pickle.loads(path.read_bytes())
@@ -193,11 +202,20 @@ def main(argv: list[str] | None = None) -> int:
                 totals[label] += 1
                 by_fold[fold][label] += 1
                 sf, pf = pair.source.fields[i], pair.target.fields[pick]
+                sc = concepts.get(f"{pair.source.system}/{pair.source.object}", {}).get(sf.name, [])
+                pc = concepts.get(f"{pair.target.system}/{pair.target.object}", {}).get(pf.name, [])
                 line = (
-                    f"{pair.source.system}/{pair.source.object}.{sf.name} [{sf.type}] → picked "
-                    f"{pair.target.system}.{pf.name} [{pf.type}], right: {', '.join(sorted(gold))}"
+                    f"{pair.source.system}/{pair.source.object}.{sf.name} [{sf.type}; {'/'.join(sc[:1])}] → picked "
+                    f"{pair.target.system}.{pf.name} [{pf.type}; {'/'.join(pc[:1]) or '-'}], right: "
+                    f"{', '.join(sorted(gold))}"
                 )
                 rows.append([fold, label, line])
+                own = (
+                    f"{pair.source.object}.{sf.name}"
+                    if pair.source.system == fold
+                    else f"{pair.target.object}.{'|'.join(sorted(gold))}"
+                )
+                distinct[label].add((fold, own))
                 if len(examples[label]) < 400:
                     examples[label].append(line)
     errors = sum(totals.values())
@@ -206,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     for label in CLASSES:
         n = totals[label]
         per = ", ".join(f"{fold} {by_fold[fold][label]}" for fold in sorted(by_fold))
-        print(f"  {label:28} {n:5} ({n / max(errors, 1):.0%}; {per})")
+        print(f"  {label:26} {n:5} ({n / max(errors, 1):.0%}; {per}; {len(distinct[label])} left-out fields)")
         shown = examples[label]
         for k in rng.choice(len(shown), size=min(args.examples, len(shown)), replace=False) if shown else []:
             print(f"      {shown[int(k)]}")

@@ -321,6 +321,7 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
             if not _group(field.name) and doc.path == Counter(("number",)):
                 # A customer's or an item's bare "number" is its code (an invoice's number is the invoice's own).
                 doc.path, doc.leaf = Counter(("code",)), Counter(("code",))
+    _read_own_key(schema, docs)
     if not any("notes" in d.path for d in docs):
         # Without a notes field, a record's description is where its free-text notes go (an Account's Description).
         for doc in docs:
@@ -340,6 +341,34 @@ def _docs(schema: ObjectSchema) -> list[_Doc]:
 
 
 _ADDRESS_PARTS = frozenset({"street", "street2", "street3", "city", "region", "postcode", "country"})
+_KEY_WORDS = frozenset({"id", "uid", "guid", "uuid"})
+
+
+def _read_own_key(schema: ObjectSchema, docs: list[_Doc]) -> None:
+    """Round 12: a schema in which no field reads as the record's own id still has a key. In order: a top-level
+    ``<the object's last word> id`` (``InvoiceID`` in a SalesInvoice); else the first top-level field declared a
+    GUID or UUID whose name ends in an id word (``UID``, ``lago_id``); else the record's own number or code (a key
+    people read: ``DocumentNumber``, ``CustomerNumber``) also stands for its id."""
+    top = [i for i, f in enumerate(schema.fields) if not _group(f.name) and "[]" not in f.name]
+    if any(docs[i].path == Counter(("id",)) for i in top):
+        return
+    own = split_words(schema.object).split()
+    for i in top:
+        if own and split_words(schema.fields[i].name).split() == [own[-1], "id"]:
+            docs[i].path, docs[i].leaf = Counter(("id",)), Counter(("id",))
+            return
+    for i in top:
+        field = schema.fields[i]
+        declared = field.type.casefold()
+        words = split_words(field.name).split()
+        if words and words[-1] in _KEY_WORDS and ("guid" in declared or "uuid" in declared):
+            docs[i].path, docs[i].leaf = Counter(("id",)), Counter(("id",))
+            return
+    keys = ({"number": 1}, {"document": 1, "number": 1}) if _is_document(schema) else ({"code": 1},)
+    for i in top:
+        if docs[i].path in keys:
+            docs[i].path["id"] += 1
+            return
 
 
 def _strip_own_name(schema: ObjectSchema, docs: list[_Doc]) -> None:
