@@ -237,6 +237,31 @@ def test_sample_values_name_their_kind() -> None:
     assert sample_kind(["ann@example.com"]) == "email"
 
 
+def test_declared_types_as_api_specs_write_them_have_a_kind() -> None:
+    from ledgerlink.intelligence.suggest.features import kind, type_fit
+    from ledgerlink.intelligence.suggest.schema import SchemaField
+
+    def of(type_: str) -> str:
+        return kind(SchemaField("x", type_))
+
+    assert of("string (date-time)") == "datetime"
+    assert of("integer (timestamp)") == "datetime"
+    assert of("number (double)") == of("integer (int32)") == of("decimal?") == of("number | null") == "number"
+    assert of("Currency (enum)") == of("string (enum)") == of("enum TermsPaymentType") == "choice"
+    assert of("int32 (option set)") == "choice"
+    assert of("Guid") == of("string (uuid)") == of("Link (Account)") == of("string (expandable Price)") == "ref"
+    assert of("string (uri)") == "url"  # a format: a web address
+    assert of("URI") == "ref"  # a bare URI type: a link to a record, as before
+    assert of("array of string") == of("Item[]") == of("dictionary") == "object"
+    assert of("singer.decimal") == "number"
+    assert of("string") == "text" and of("LedgerAccount") == "" and of("string/integer") == ""
+    # A date read from its format no longer looks like an amount; a date held as text is an encoding, not a clash.
+    issued, amount = SchemaField("issuing_date", "string (date)"), SchemaField("total", "currency")
+    assert type_fit(issued, amount) == 0.0
+    assert type_fit(issued, SchemaField("date", "string")) == 0.3
+    assert type_fit(issued, SchemaField("date", "date")) == 1.0
+
+
 def test_keys_name_what_they_key() -> None:
     """Round 7: a key inside a wrapper (``TaxCode.Code``, ``Item.UID``) is the wrapper's thing, a ``<thing>Id`` is a
     link to a <thing>, and a customer's or item's bare ``Number`` is its code."""
@@ -260,10 +285,49 @@ def test_keys_name_what_they_key() -> None:
     assert "taxrate" in words[2] and "code" not in words[2]
     assert words[3] == {"sales", "account"} and words[4] == {"currency"}
     invoice = parse_schema(
-        {"system": "a", "object": "Invoice", "fields": [{"name": "Number"}, {"name": "Lines[].Item.UID"}]}
+        {
+            "system": "a",
+            "object": "Invoice",
+            "fields": [{"name": "Id"}, {"name": "Number"}, {"name": "Lines[].Item.UID"}],
+        }
     )
     words = [set(doc.path) for doc in _docs(invoice)]
-    assert words == [{"number"}, {"line", "code"}]  # an invoice's number stays its number; the line's item its code
+    assert words[1:] == [{"number"}, {"line", "code"}]  # an invoice's number stays its number; the line's item its code
+
+
+def test_a_schema_without_an_own_id_still_has_a_key() -> None:
+    """Round 12: when no field reads as the record's own id, a top-level ``<object's last word> id``, else a GUID or
+    UUID id, else the record's own number or code stands for it; a schema with an id keeps its other fields."""
+    from ledgerlink.intelligence.suggest.features import _docs
+
+    def words(object_: str, *fields: dict[str, str]) -> list[dict[str, int]]:
+        return [
+            dict(doc.path) for doc in _docs(parse_schema({"system": "a", "object": object_, "fields": list(fields)}))
+        ]
+
+    assert words("SalesInvoice", {"name": "InvoiceID"}, {"name": "InvoiceNumber"}) == [{"id": 1}, {"number": 1}]
+    assert words("Invoice", {"name": "lago_id", "type": "string (uuid)"}, {"name": "customer_id", "type": "string"})[
+        0
+    ] == {"id": 1}
+    assert words("Customer", {"name": "CustomerNumber"}, {"name": "Name"})[0] == {"code": 1, "id": 1}
+    assert words("Invoice", {"name": "DocumentNumber"}, {"name": "CustomerNumber"})[0] == {
+        "document": 1,
+        "number": 1,
+        "id": 1,
+    }
+    # With an own id, a ``<object> id`` is left as it reads (a sales invoice's ``invoice_id`` may be its number).
+    assert words("sales_invoice", {"name": "id"}, {"name": "invoice_id"})[1] == {"invoice": 1}
+
+
+def test_numbered_lines_of_a_qualified_address_are_its_street_lines() -> None:
+    """Round 12: "billing address" must not swallow the "address" of "address 2"."""
+    from ledgerlink.intelligence.suggest.tokens import canonical_words
+
+    assert canonical_words("DeliveryAddress1") == ("shipping", "street")
+    assert canonical_words("DeliveryAddress2") == ("shipping", "street2")
+    assert canonical_words("BillingAddress2") == ("billing", "street2")
+    assert canonical_words("shipping_address_2") == ("shipping", "street2")
+    assert canonical_words("DeliveryAddress") == ("shipping",)
 
 
 def test_geocoder_address_parts() -> None:
@@ -343,8 +407,8 @@ def test_slot_numbered_address_blocks_are_the_billing_then_the_shipping_address(
 def test_own_name_prefix_and_document_lines() -> None:
     from ledgerlink.intelligence.suggest.features import _docs
 
-    product = parse_schema({"system": "a", "object": "product", "fields": [{"name": "product_number"}]})
-    assert [set(doc.path) for doc in _docs(product)] == [{"code"}]  # a product's number is its code
+    product = parse_schema({"system": "a", "object": "product", "fields": [{"name": "id"}, {"name": "product_number"}]})
+    assert [set(doc.path) for doc in _docs(product)] == [{"id"}, {"code"}]  # a product's number is its code
     invoice = parse_schema(
         {
             "system": "a",

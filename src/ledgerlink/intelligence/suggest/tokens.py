@@ -389,6 +389,18 @@ WORDS: dict[str, str] = {
     "uid": "id",
     "guid": "id",
 }
+# Round 12: a qualified address's numbered line (``BillingAddress1``, ``DeliveryAddress2``, ``shipping_address_2``) is
+# that address's street line: "billing address" alone must not swallow the "address" that "address 2" needs (it read
+# ``DeliveryAddress2`` as "shipping 2", with no street).
+_QUALIFIED_ADDRESSES = (
+    ("billing", "billing"), ("bill", "billing"), ("main", "billing"), ("shipping", "shipping"), ("ship", "shipping"),
+    ("delivery", "shipping"),
+)  # fmt: skip
+_NUMBERED_LINES = (("1", "street"), ("2", "street2"), ("3", "street3"), ("4", "street4"))
+for _qualifier, _as in _QUALIFIED_ADDRESSES:
+    for _noun in ("address", "addr"):
+        for _n, _line in _NUMBERED_LINES:
+            PHRASES.setdefault(f"{_qualifier} {_noun} {_n}", f"{_as} {_line}")
 _ADDRESS_WORDS = frozenset(
     {"address", "street", "street2", "street3", "street4", "city", "region", "postcode", "country"}
 )
