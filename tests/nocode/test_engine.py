@@ -169,7 +169,7 @@ def test_each_published_definitions_trigger_records_its_checks_for_the_stalled_a
     from sqlalchemy import update
 
     from ledgerlink.alerts import check_and_send
-    from ledgerlink.engine.flows import trigger_watermarks
+    from ledgerlink.engine.flows import watched_triggers
     from ledgerlink.flows.defined_flows import watermark
     from ledgerlink.store.console_tables import AlertRule
     from ledgerlink.store.tables import TriggerCheck, utcnow
@@ -183,8 +183,8 @@ def test_each_published_definitions_trigger_records_its_checks_for_the_stalled_a
     store.publish(saved.name, saved.version)
     assert world.poll() == []  # nothing new: the watermark has no row, but the trigger checked
     mark = watermark("quiet_orders")
-    triggers = trigger_watermarks(world.runtime.settings.flows)
-    assert triggers["defined.quiet_orders"] == mark and world.ledger.get_watermark(mark) is None
+    triggers = watched_triggers(world.runtime.settings.flows)
+    assert triggers["defined.quiet_orders"].marks == (mark,) and world.ledger.get_watermark(mark) is None
     with world.ledger.session() as s:
         s.add(
             AlertRule(

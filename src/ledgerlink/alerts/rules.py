@@ -108,6 +108,16 @@ def watched(value: Watched | str | Sequence[str]) -> Watched:
     return Watched((value,) if isinstance(value, str) else tuple(value))
 
 
+def trigger_times(s: Session, marks: Sequence[str]) -> tuple[dict[str, dt.datetime], dict[str, dt.datetime]]:
+    """For these trigger watermarks: when each last moved, and when its trigger last checked its source (each only
+    where there is one)."""
+    moved = {m.name: _aware(m.updated_at) for m in s.scalars(select(Watermark).where(Watermark.name.in_(marks)))}
+    checked = {
+        c.name: _aware(c.checked_at) for c in s.scalars(select(TriggerCheck).where(TriggerCheck.name.in_(marks)))
+    }
+    return moved, checked
+
+
 def _stalled(s: Session, rule: AlertRule, now: dt.datetime, triggers: Triggers) -> tuple[float, str] | None:
     """A trigger is alive while it checks its source successfully (``ll_trigger_check``, refreshed by every trigger
     kind whether or not it found anything) or moves its watermark: a quiet source (no deal closed overnight) is no
@@ -129,10 +139,7 @@ def _stalled(s: Session, rule: AlertRule, now: dt.datetime, triggers: Triggers) 
     if not flows:
         return None
     names = sorted(flows)
-    moved = {m.name: _aware(m.updated_at) for m in s.scalars(select(Watermark).where(Watermark.name.in_(names)))}
-    checked = {
-        c.name: _aware(c.checked_at) for c in s.scalars(select(TriggerCheck).where(TriggerCheck.name.in_(names)))
-    }
+    moved, checked = trigger_times(s, names)
     grace = dt.timedelta(seconds=CHECK_EVERY_SECONDS)
     stalest: tuple[float, str] | None = None
     for mark in names:

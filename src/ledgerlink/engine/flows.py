@@ -81,11 +81,6 @@ def registered_flows() -> dict[str, Flow]:
         return dict(_flows)
 
 
-def trigger_watermarks(settings: FlowSettings) -> dict[str, str]:
-    """Each enabled flow's trigger watermark, by flow name: what the stalled-trigger alert rules watch."""
-    return {name: entry.watermark for name, entry in registered_flows().items() if _watched(entry, settings)}
-
-
 def watched_triggers(settings: FlowSettings, now: float | None = None) -> dict[str, Watched]:
     """What the stalled-trigger alert rules watch, by flow name: each enabled flow's trigger watermark and how long
     that trigger rightly stays still between runs (``still_seconds``)."""

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledgerlink.alerts.rules import Watched
+from ledgerlink.alerts.rules import Watched, trigger_times
 from ledgerlink.engine.flows import registered_flows
 from ledgerlink.store import Ledger
 from ledgerlink.store.console_tables import MetricSample
-from ledgerlink.store.tables import AuditLog, FailedRecord, TriggerCheck, Watermark, utcnow
+from ledgerlink.store.tables import AuditLog, FailedRecord, utcnow
 
 WRITE_ACTIONS = ("created", "updated", "matched")
 Point = tuple[dt.datetime, float]
@@ -72,13 +72,10 @@ def _source_checked(s: Session, triggers: Mapping[str, Watched]) -> dict[str, dt
     flow_of = {mark: flow for flow, trigger in triggers.items() for mark in trigger.marks}
     if not flow_of:
         return {}
-    rows = [
-        *s.execute(select(TriggerCheck.name, TriggerCheck.checked_at).where(TriggerCheck.name.in_(flow_of))),
-        *s.execute(select(Watermark.name, Watermark.updated_at).where(Watermark.name.in_(flow_of))),
-    ]
+    moved, checked = trigger_times(s, sorted(flow_of))
     latest: dict[str, dt.datetime] = {}
-    for mark, at in rows:
-        flow, when = flow_of[mark], _aware(at)
+    for mark, when in [*moved.items(), *checked.items()]:
+        flow = flow_of[mark]
         if flow not in latest or when > latest[flow]:
             latest[flow] = when
     return latest
